@@ -1,0 +1,71 @@
+package codec
+
+import (
+	"sync"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// Encoder writes events as Debezium JSON. It is safe for concurrent use:
+// it holds only its options and a cache of schema fragments guarded by a
+// mutex.
+type Encoder struct {
+	opt   Options
+	clock func() time.Time // envelope ts_ms source; time.Now when nil
+
+	mu      sync.Mutex
+	schemaC map[*sluice.Table]*tableSchemas
+}
+
+// New checks the options and returns an Encoder.
+func New(opt Options) (*Encoder, error) {
+	o, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Encoder{opt: o, schemaC: map[*sluice.Table]*tableSchemas{}}, nil
+}
+
+// Options returns the encoder's options with defaults filled in.
+func (e *Encoder) Options() Options { return e.opt }
+
+// AppendKey appends the record key of ev to dst. ok is false when the
+// event has a null key (truncate, or a table with neither primary key nor
+// replica identity): the record's key must then be nil.
+func (e *Encoder) AppendKey(dst []byte, ev *sluice.Event) (out []byte, ok bool) {
+	return e.appendKey(dst, ev)
+}
+
+// AppendKeyRow appends a key built from row's key columns (used for the
+// __debezium.oldkey/newkey headers of a primary-key change).
+func (e *Encoder) AppendKeyRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
+	return e.appendKeyRow(dst, t, row)
+}
+
+// AppendValue appends the record value (the envelope) of ev to dst.
+func (e *Encoder) AppendValue(dst []byte, ev *sluice.Event) []byte {
+	return e.appendValue(dst, ev)
+}
+
+// AppendUnchanged appends a JSON array of the names of ev's columns that
+// the source did not send (unchanged TOAST values) and reports whether
+// there were any. Sinks put it in the out-of-band header UnchangedHeader.
+func AppendUnchanged(dst []byte, ev *sluice.Event) ([]byte, bool) {
+	return appendUnchanged(dst, ev)
+}
+
+// AppendEventID appends the deterministic id of ev: the transaction's
+// commit LSN in hexadecimal and the event's index in the transaction,
+// "<txlsn>/<order>", e.g. "16B3748/3". A replayed event has the same id.
+func AppendEventID(dst []byte, ev *sluice.Event) []byte {
+	return appendEventID(dst, ev)
+}
+
+// Header names sinks attach to records.
+const (
+	EventIDHeader   = "sluice.event.id"
+	UnchangedHeader = "sluice.unchanged"
+	OldKeyHeader    = "__debezium.oldkey"
+	NewKeyHeader    = "__debezium.newkey"
+)

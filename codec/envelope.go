@@ -1,0 +1,268 @@
+package codec
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+func (e *Encoder) appendKey(dst []byte, ev *sluice.Event) ([]byte, bool) {
+	switch {
+	case ev.Op == sluice.OpMessage && ev.Message != nil:
+		if e.opt.Schemas {
+			dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"}],"optional":false,"name":"io.debezium.connector.postgresql.MessageKey"},"payload":`...)
+		}
+		dst = append(dst, `{"prefix":`...)
+		dst = appendStr(dst, ev.Message.Prefix)
+		dst = append(dst, '}')
+		if e.opt.Schemas {
+			dst = append(dst, '}')
+		}
+		return dst, true
+	case ev.Op == sluice.OpTruncate || ev.Table == nil || len(ev.Table.Key) == 0:
+		return dst, false
+	}
+	row := ev.After
+	if row == nil {
+		row = ev.Before
+	}
+	if row == nil {
+		return dst, false
+	}
+	return e.appendKeyRow(dst, ev.Table, row), true
+}
+
+func (e *Encoder) appendKeyRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
+	if e.opt.Schemas {
+		dst = append(dst, `{"schema":`...)
+		dst = append(dst, e.schemas(t).key...)
+		dst = append(dst, `,"payload":`...)
+	}
+	dst = append(dst, '{')
+	for i, idx := range t.Key {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendStr(dst, t.Columns[idx].Name)
+		dst = append(dst, ':')
+		if idx < len(row) {
+			dst = e.appendColumn(dst, &t.Columns[idx], &row[idx])
+		} else {
+			dst = append(dst, "null"...)
+		}
+	}
+	dst = append(dst, '}')
+	if e.opt.Schemas {
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// appendRow writes a row object. Missing columns (not in a key-only old
+// row) are left out; unchanged TOAST columns are left out in ToastOmit
+// mode and written as the placeholder otherwise.
+func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
+	if row == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '{')
+	first := true
+	for i := range t.Columns {
+		if i >= len(row) {
+			break
+		}
+		v := &row[i]
+		if v.Kind == sluice.KindMissing || (v.Kind == sluice.KindUnchanged && e.opt.Toast == ToastOmit) {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendStr(dst, t.Columns[i].Name)
+		dst = append(dst, ':')
+		dst = e.appendColumn(dst, &t.Columns[i], v)
+	}
+	return append(dst, '}')
+}
+
+func (e *Encoder) appendValue(dst []byte, ev *sluice.Event) []byte {
+	if e.opt.Schemas {
+		dst = append(dst, `{"schema":`...)
+		if ev.Op == sluice.OpMessage || ev.Table == nil {
+			dst = append(dst, e.messageSchema()...)
+		} else {
+			dst = append(dst, e.schemas(ev.Table).value...)
+		}
+		dst = append(dst, `,"payload":`...)
+	}
+	dst = append(dst, '{')
+	if ev.Op != sluice.OpMessage {
+		dst = append(dst, `"before":`...)
+		if ev.Table != nil {
+			dst = e.appendRow(dst, ev.Table, ev.Before)
+		} else {
+			dst = append(dst, "null"...)
+		}
+		dst = append(dst, `,"after":`...)
+		if ev.Table != nil {
+			dst = e.appendRow(dst, ev.Table, ev.After)
+		} else {
+			dst = append(dst, "null"...)
+		}
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"source":`...)
+	dst = e.appendSource(dst, ev)
+	dst = append(dst, `,"op":"`...)
+	dst = append(dst, byte(ev.Op))
+	dst = append(dst, `",`...)
+	dst = appendTimes(dst, e.now())
+	if ev.Op == sluice.OpMessage && ev.Message != nil {
+		dst = append(dst, `,"message":{"prefix":`...)
+		dst = appendStr(dst, ev.Message.Prefix)
+		dst = append(dst, `,"content":`...)
+		dst = e.appendBase64(dst, ev.Message.Content)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"transaction":`...)
+	dst = appendTransaction(dst, ev)
+	dst = append(dst, '}')
+	if e.opt.Schemas {
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+func (e *Encoder) now() time.Time {
+	if e.clock != nil {
+		return e.clock()
+	}
+	return time.Now()
+}
+
+// appendTimes writes "ts_ms":…,"ts_us":…,"ts_ns":… for t.
+func appendTimes(dst []byte, t time.Time) []byte {
+	ns := t.UnixNano()
+	dst = append(dst, `"ts_ms":`...)
+	dst = strconv.AppendInt(dst, ns/1e6, 10)
+	dst = append(dst, `,"ts_us":`...)
+	dst = strconv.AppendInt(dst, ns/1e3, 10)
+	dst = append(dst, `,"ts_ns":`...)
+	return strconv.AppendInt(dst, ns, 10)
+}
+
+// appendSource writes Debezium's PostgreSQL source block.
+func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
+	dst = append(dst, `{"version":`...)
+	dst = appendStr(dst, Version)
+	dst = append(dst, `,"connector":`...)
+	dst = appendStr(dst, e.opt.Connector)
+	dst = append(dst, `,"name":`...)
+	dst = appendStr(dst, e.opt.Name)
+	dst = append(dst, ',')
+	dst = appendTimes(dst, ev.CommitTime)
+	dst = append(dst, `,"snapshot":"`...)
+	dst = append(dst, ev.Snapshot.String()...)
+	dst = append(dst, `","db":`...)
+	var db, schema, table string
+	if ev.Table != nil {
+		db, schema, table = ev.Table.DB, ev.Table.Schema, ev.Table.Name
+	} else {
+		db = e.opt.DB
+	}
+	dst = appendStr(dst, db)
+	dst = append(dst, `,"sequence":"[\"`...)
+	dst = strconv.AppendUint(dst, ev.Pos.PrevTxLSN, 10)
+	dst = append(dst, `\",\"`...)
+	dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
+	dst = append(dst, `\"]","schema":`...)
+	dst = appendStr(dst, schema)
+	dst = append(dst, `,"table":`...)
+	dst = appendStr(dst, table)
+	dst = append(dst, `,"txId":`...)
+	if ev.TxID != 0 {
+		dst = strconv.AppendUint(dst, ev.TxID, 10)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"lsn":`...)
+	if ev.Pos.LSN != 0 {
+		dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, `,"xmin":null}`...)
+}
+
+// appendTransaction writes Debezium's transaction block, or null for
+// events outside a transaction (snapshot reads, non-transactional
+// messages).
+func appendTransaction(dst []byte, ev *sluice.Event) []byte {
+	if ev.TxID == 0 || ev.TxOrder == 0 {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, `{"id":"`...)
+	dst = strconv.AppendUint(dst, ev.TxID, 10)
+	dst = append(dst, ':')
+	dst = strconv.AppendUint(dst, ev.Pos.TxLSN, 10)
+	dst = append(dst, `","total_order":`...)
+	dst = strconv.AppendInt(dst, ev.TxOrder, 10)
+	dst = append(dst, `,"data_collection_order":`...)
+	dst = strconv.AppendInt(dst, ev.TableOrder, 10)
+	return append(dst, '}')
+}
+
+func appendUnchanged(dst []byte, ev *sluice.Event) ([]byte, bool) {
+	if ev.Table == nil {
+		return dst, false
+	}
+	n := 0
+	for i := range ev.After {
+		if ev.After[i].Kind != sluice.KindUnchanged || i >= len(ev.Table.Columns) {
+			continue
+		}
+		if n == 0 {
+			dst = append(dst, '[')
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = appendStr(dst, ev.Table.Columns[i].Name)
+		n++
+	}
+	if n == 0 {
+		return dst, false
+	}
+	return append(dst, ']'), true
+}
+
+// appendEventID writes "<txlsn X/X>:<order>", the transaction's commit
+// LSN in PostgreSQL's notation and the event's 1-based index in it.
+func appendEventID(dst []byte, ev *sluice.Event) []byte {
+	dst = AppendLSN(dst, ev.Pos.TxLSN)
+	dst = append(dst, ':')
+	return strconv.AppendInt(dst, ev.TxOrder, 10)
+}
+
+// AppendLSN appends lsn in PostgreSQL's notation, e.g. "16/B374D848".
+func AppendLSN(dst []byte, lsn uint64) []byte {
+	dst = appendHexUpper(dst, lsn>>32)
+	dst = append(dst, '/')
+	return appendHexUpper(dst, lsn&0xffffffff)
+}
+
+func appendHexUpper(dst []byte, v uint64) []byte {
+	const digits = "0123456789ABCDEF"
+	var buf [16]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = digits[v&0xf]
+		v >>= 4
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, buf[i:]...)
+}

@@ -1,0 +1,107 @@
+package sluice
+
+import "time"
+
+// Op is the kind of change an event describes. The byte values are the
+// ones Debezium writes in the envelope's "op" field.
+type Op byte
+
+// The operations an event can carry. OpMark is internal: it carries a
+// position the source may confirm (a commit, or an idle keepalive) and is
+// never handed to sinks.
+const (
+	OpCreate   Op = 'c' // row inserted
+	OpUpdate   Op = 'u' // row updated
+	OpDelete   Op = 'd' // row deleted
+	OpRead     Op = 'r' // row read by a snapshot
+	OpTruncate Op = 't' // table truncated
+	OpMessage  Op = 'm' // logical decoding message
+	OpMark     Op = '.' // position marker, acknowledged by the runner itself
+)
+
+// String returns the one-letter Debezium name of the operation.
+func (o Op) String() string { return string(rune(o)) }
+
+// Snapshot says whether an event came from a snapshot, using the string
+// values of Debezium's source.snapshot field.
+type Snapshot uint8
+
+// Snapshot markers, as Debezium writes them.
+const (
+	SnapshotFalse       Snapshot = iota // "false": streamed change
+	SnapshotTrue                        // "true": a snapshot row
+	SnapshotFirst                       // "first": first row of the snapshot
+	SnapshotFirstInData                 // "first_in_data_collection"
+	SnapshotLastInData                  // "last_in_data_collection"
+	SnapshotLast                        // "last": last row of the snapshot
+	SnapshotIncremental                 // "incremental": ad-hoc snapshot row
+)
+
+var snapshotNames = [...]string{"false", "true", "first", "first_in_data_collection", "last_in_data_collection", "last", "incremental"}
+
+// String returns Debezium's string form of the marker.
+func (s Snapshot) String() string {
+	if int(s) < len(snapshotNames) {
+		return snapshotNames[s]
+	}
+	return "false"
+}
+
+// Event is one committed change. Sources allocate a new Event per change
+// and never touch it again once emitted; transforms may modify it in place;
+// sinks must treat it as read-only and may keep it until they acknowledge.
+type Event struct {
+	Op    Op
+	Table *Table // nil for OpMessage and OpMark
+
+	// Before is the old row where the source has it: the full old row
+	// under REPLICA IDENTITY FULL, only the key columns under DEFAULT
+	// (other entries are KindMissing), nil when the source has nothing.
+	Before Row
+	// After is the new row for c, u and r events; nil otherwise.
+	After Row
+
+	// OtherKey is set on the two halves of a primary-key change: on the
+	// delete it holds the new key row, on the create the old key row. It is
+	// indexed like Table.Columns, with only key columns filled in.
+	OtherKey Row
+
+	Pos        Position
+	CommitTime time.Time // when the transaction committed in the database
+	TxID       uint64    // database transaction id; 0 when unknown
+	// TxOrder is the 1-based index of the event in its transaction, and
+	// TableOrder its 1-based index among the events of the same table in
+	// that transaction (Debezium's total_order and data_collection_order).
+	TxOrder    int64
+	TableOrder int64
+
+	Snapshot Snapshot
+	Message  *Message // set for OpMessage
+}
+
+// Message is a logical decoding message (pg_logical_emit_message).
+type Message struct {
+	Transactional bool
+	Prefix        string
+	Content       []byte
+}
+
+// Position locates an event in the source's log. Positions of events from
+// one source only grow in read order; what they mean beyond that is the
+// source's business, and only the source that made a position interprets
+// it when the runner passes it back through Source.Confirm.
+type Position struct {
+	// LSN is the log position of the change itself (Postgres: the WAL
+	// location of the row message).
+	LSN uint64
+	// TxLSN is the position a restart may resume from once every event up
+	// to this one is delivered (Postgres: the commit's end LSN, which the
+	// slot confirms).
+	TxLSN uint64
+	// PrevTxLSN is the TxLSN of the previous transaction the source read,
+	// written into Debezium's source.sequence.
+	PrevTxLSN uint64
+	// Resume is an opaque, source-specific token for sources whose
+	// position is not a single number (MySQL: binlog file, offset, GTIDs).
+	Resume string
+}

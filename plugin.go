@@ -1,0 +1,45 @@
+package sluice
+
+import "context"
+
+// Source reads one database's change log.
+//
+// Run connects, then emits every committed change in commit order through
+// emit until ctx is cancelled or an unrecoverable error occurs. emit blocks
+// while the pipeline is full (backpressure) and returns an error once the
+// pipeline is shutting down; Run must then return. A source resumes after
+// the last position it was told to Confirm, in this process or a previous
+// one (Postgres keeps it in the replication slot).
+//
+// After the last event of each transaction, and when idle on keepalives,
+// a source emits an OpMark event whose Pos.TxLSN is a position it may
+// later confirm. The runner never hands marks to sinks.
+type Source interface {
+	Run(ctx context.Context, emit func(*Event) error) error
+	// Confirm reports that every event up to and including pos is durably
+	// delivered to every sink. It is called from the runner's goroutine,
+	// concurrently with Run, and must not block.
+	Confirm(pos Position)
+}
+
+// Sink delivers events to one destination.
+//
+// Open connects; the runner retries it with backoff. Write is called from a
+// single goroutine in event order; it may block to apply backpressure. The
+// sink calls ack exactly once per written event, from any goroutine: with
+// nil when the event is durable at the destination, or with the error that
+// made it undeliverable (the runner then restarts the pipeline from its
+// last checkpoint). Close flushes, waits for outstanding acks and releases
+// the connection.
+type Sink interface {
+	Open(ctx context.Context) error
+	Write(ctx context.Context, ev *Event, ack func(error)) error
+	Close(ctx context.Context) error
+}
+
+// Transform changes, drops or keeps one event. Returning false drops the
+// event; the runner still acknowledges it, so a filtered event never holds
+// back the checkpoint.
+type Transform interface {
+	Apply(ev *Event) (keep bool, err error)
+}

@@ -1,0 +1,127 @@
+package sluice
+
+// Type is the logical type of a column: what its values mean, independent
+// of the database it came from. Encoders choose the wire form from it (and
+// from their configured handling modes); the storage of a value is in
+// Value and documented per Type below.
+type Type uint8
+
+// Logical types and how a Value stores each.
+const (
+	TypeText        Type = iota // Bytes: UTF-8 text (text, varchar, char, name, inet, cidr, macaddr, composite and unknown types as text)
+	TypeBool                    // Int: 0 or 1
+	TypeInt16                   // Int
+	TypeInt32                   // Int
+	TypeInt64                   // Int
+	TypeFloat32                 // Float (NaN and ±Inf allowed)
+	TypeFloat64                 // Float (NaN and ±Inf allowed)
+	TypeDecimal                 // Bytes: exact decimal text such as "-12.340", or "NaN", "Infinity", "-Infinity"; Column.Scale is the declared scale or -1 when unconstrained
+	TypeBytes                   // Bytes: raw binary
+	TypeUUID                    // Bytes: canonical lower-case text
+	TypeJSON                    // Bytes: the JSON document text as the database returned it
+	TypeXML                     // Bytes: the XML text
+	TypeEnum                    // Bytes: the label; Column.Enum lists the labels
+	TypeDate                    // Int: days since 1970-01-01; InfinityPos/InfinityNeg for ±infinity
+	TypeTime                    // Int: microseconds since midnight (24:00:00 is 86400000000)
+	TypeTimeTZ                  // Bytes: "HH:MM:SS[.ffffff]Z" normalised to UTC
+	TypeTimestamp               // Int: microseconds since 1970-01-01 of the zone-less wall clock read as UTC; InfinityPos/InfinityNeg
+	TypeTimestampTZ             // Int: microseconds since 1970-01-01 UTC of the instant; InfinityPos/InfinityNeg
+	TypeInterval                // Int: microseconds with a month as 365.25/12 days (Debezium MicroDuration); Bytes: ISO-8601 duration "P1Y2M3DT4H5M6.78S"
+	TypeBit                     // Int: 0 or 1 (BIT(1))
+	TypeBits                    // Bytes: bits packed little-endian as Debezium's io.debezium.data.Bits; Int: the number of bits
+	TypeArray                   // Elems: one Value per element, of Column.Elem's type; NULL elements are KindNull
+)
+
+// Sentinels in Value.Int for infinite dates and timestamps. They are the
+// values Debezium writes for PostgreSQL's infinity and -infinity.
+const (
+	InfinityPos int64 = 9223372036825200000
+	InfinityNeg int64 = -9223372036832400000
+)
+
+var typeNames = [...]string{"text", "bool", "int16", "int32", "int64", "float32", "float64", "decimal", "bytes", "uuid", "json", "xml", "enum", "date", "time", "timetz", "timestamp", "timestamptz", "interval", "bit", "bits", "array"}
+
+// String returns a short lower-case name of the type.
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "unknown"
+}
+
+// Kind says whether a Value is present.
+type Kind uint8
+
+// Value presence.
+const (
+	KindNull      Kind = iota // SQL NULL
+	KindPresent               // a value, stored as its column's Type says
+	KindUnchanged             // not sent by the source: an unchanged TOASTed column
+	KindMissing               // not part of the old row the source has (non-key column of a key-only before image)
+)
+
+// Value is one column value. Which fields are used depends on the column's
+// Type; the others are zero. Keeping values in a small struct instead of
+// interfaces lets a row be one allocation.
+type Value struct {
+	Kind  Kind
+	Int   int64
+	Float float64
+	Bytes []byte
+	Elems []Value
+}
+
+// Null reports whether v is SQL NULL.
+func (v Value) Null() bool { return v.Kind == KindNull }
+
+// Row is one row's values, indexed like its Table's Columns.
+type Row []Value
+
+// Column describes one column of a captured table.
+type Column struct {
+	Name string
+	// DBType is the database's name of the type, e.g. "int4", "numeric",
+	// "_text" for a text array, or the enum's name.
+	DBType string
+	Type   Type
+	// Elem is the element type of a TypeArray column.
+	Elem Type
+	// Optional is false when the column is NOT NULL.
+	Optional bool
+	// Key marks the columns that form the event key (the primary key or
+	// replica identity).
+	Key bool
+	// Scale is the declared scale of a decimal (-1 when unconstrained),
+	// and the precision of time types (-1 when unconstrained).
+	Scale int
+	// Length is the declared length of a bit/varbit or char column, or
+	// the precision of a decimal (0 when unconstrained).
+	Length int
+	// Enum lists the labels of an enum column in declaration order.
+	Enum []string
+}
+
+// Table describes a captured table as the source currently knows it. A new
+// *Table is made when the schema changes; an Event's Table never changes
+// after the event is emitted.
+type Table struct {
+	ID      uint32 // source-specific identifier (Postgres relation OID)
+	DB      string // database name
+	Schema  string // schema (Postgres) or empty
+	Name    string
+	Columns []Column
+	// Key holds the indices of the key columns in Columns, in key order.
+	// Empty when the table has neither a primary key nor a replica
+	// identity: such events have a null key.
+	Key []int
+}
+
+// Index returns the position of the named column, or -1.
+func (t *Table) Index(name string) int {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# postgres.sh start|stop|restart|status|start-replica-level|stop-replica-level
+#
+# Runs the PostgreSQL 15 clusters that sluice's integration tests use, without
+# Docker: initdb + pg_ctl as user `postgres` in a scratch directory, listening
+# on 127.0.0.1 only, with a private unix-socket dir (so the Debian `main`
+# cluster and /var/run/postgresql are never touched).
+#
+#   main    ${SLUICE_PG_PORT:-55432}          wal_level=logical (the CDC source)
+#   replica ${SLUICE_PG_REPLICA_PORT:-55433}  wal_level=replica (only for the test
+#           that expects a clear "wal_level is not logical" error)
+#
+# Both get database `sluice`, role `sluice` (LOGIN REPLICATION SUPERUSER,
+# password sluice) and role `norepl` (LOGIN, no REPLICATION, password norepl).
+# Auth is trust (tests only). fsync is off: data survives a clean
+# stop/restart (what the restart-mid-stream test needs) but not a host crash.
+#
+# `start` starts both clusters (the replica one is ~1 s and ~30 MB);
+# `restart` restarts only the main cluster, keeping its data; `stop` stops both.
+set -euo pipefail
+
+PGBIN=/usr/lib/postgresql/15/bin
+SCRATCH=${SLUICE_SCRATCH:-/tmp/sluice-services}
+PGROOT=$SCRATCH/pg
+MAIN_PORT=${SLUICE_PG_PORT:-55432}
+REPLICA_PORT=${SLUICE_PG_REPLICA_PORT:-55433}
+
+# Run a command as `postgres` when we are root (the server refuses root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+ensure_installed() {
+  [ -x "$PGBIN/initdb" ] && return
+  [ "$(id -u)" = 0 ] || { echo "postgresql-15 missing and not root" >&2; exit 1; }
+  echo "installing postgresql-15 ..." >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+}
+
+# init NAME: create the cluster once (idempotent).
+init() {
+  local dir=$PGROOT/$1
+  [ -f "$dir/PG_VERSION" ] && return
+  mkdir -p "$PGROOT"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$PGROOT"; fi
+  as_pg "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust --no-locale -E UTF8 >"$PGROOT/$1-initdb.log"
+  echo "include = 'sluice.conf'" >>"$dir/postgresql.conf"
+}
+
+# configure NAME PORT WAL_LEVEL: rewritten at every start so env overrides apply.
+configure() {
+  cat >"$PGROOT/$1/sluice.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $2
+unix_socket_directories = '$PGROOT'
+wal_level = $3
+max_replication_slots = 20
+max_wal_senders = 20
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+}
+
+running() { as_pg "$PGBIN/pg_ctl" -D "$PGROOT/$1" status >/dev/null 2>&1; }
+
+# start_one NAME PORT WAL_LEVEL
+start_one() {
+  init "$1"
+  if ! running "$1"; then
+    configure "$@"
+    # -w polls until the server accepts connections (up to -t seconds).
+    as_pg "$PGBIN/pg_ctl" -D "$PGROOT/$1" -l "$PGROOT/$1.log" -w -t 60 start >/dev/null ||
+      { tail -n 30 "$PGROOT/$1.log" >&2; exit 1; }
+  fi
+  bootstrap "$2"
+  echo "postgres $1 up on 127.0.0.1:$2 (wal_level=$3)"
+}
+
+# Roles and database, idempotently.
+bootstrap() {
+  "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGROOT" -p "$1" -U postgres -d postgres <<'SQL'
+DO $$BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sluice') THEN
+    CREATE ROLE sluice LOGIN REPLICATION SUPERUSER PASSWORD 'sluice';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'norepl') THEN
+    CREATE ROLE norepl LOGIN PASSWORD 'norepl';
+  END IF;
+END$$;
+SELECT 'CREATE DATABASE sluice OWNER sluice'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'sluice')\gexec
+SQL
+}
+
+stop_one() {
+  if running "$1"; then
+    as_pg "$PGBIN/pg_ctl" -D "$PGROOT/$1" -m fast -w -t 60 stop >/dev/null
+  fi
+  echo "postgres $1 stopped"
+}
+
+status_one() {
+  if running "$1"; then echo "postgres $1: running"; else echo "postgres $1: stopped"; return 1; fi
+}
+
+case "${1:-}" in
+  start)               ensure_installed
+                       start_one main "$MAIN_PORT" logical
+                       start_one replica "$REPLICA_PORT" replica ;;
+  start-replica-level) ensure_installed; start_one replica "$REPLICA_PORT" replica ;;
+  stop-replica-level)  stop_one replica ;;
+  stop)                stop_one main; stop_one replica ;;
+  restart)             ensure_installed; stop_one main; start_one main "$MAIN_PORT" logical ;;
+  status)              rc=0; status_one main || rc=1; status_one replica || rc=1; exit $rc ;;
+  *) echo "usage: $0 start|stop|restart|status|start-replica-level|stop-replica-level" >&2; exit 2 ;;
+esac
