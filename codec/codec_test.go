@@ -136,12 +136,11 @@ func TestGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.opt.Name, tc.opt.Connector = "shopserver", "postgresql"
+			tc.opt.Name, tc.opt.Connector, tc.opt.Clock = "shopserver", "postgresql", fixed
 			enc, err := New(tc.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			enc.clock = fixed
 			key, ok := enc.AppendKey(nil, tc.ev)
 			if !ok {
 				key = []byte("null")

@@ -2,7 +2,6 @@ package codec
 
 import (
 	"sync"
-	"time"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -11,8 +10,7 @@ import (
 // it holds only its options and a cache of schema fragments guarded by a
 // mutex.
 type Encoder struct {
-	opt   Options
-	clock func() time.Time // envelope ts_ms source; time.Now when nil
+	opt Options
 
 	mu      sync.Mutex
 	schemaC map[*sluice.Table]*tableSchemas

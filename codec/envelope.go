@@ -136,8 +136,8 @@ func (e *Encoder) appendValue(dst []byte, ev *sluice.Event) []byte {
 }
 
 func (e *Encoder) now() time.Time {
-	if e.clock != nil {
-		return e.clock()
+	if e.opt.Clock != nil {
+		return e.opt.Clock()
 	}
 	return time.Now()
 }

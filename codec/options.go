@@ -10,7 +10,10 @@
 // per-event path allocates little.
 package codec
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // DecimalMode matches Debezium's decimal.handling.mode.
 type DecimalMode string
@@ -80,6 +83,9 @@ type Options struct {
 	Binary      BinaryMode   `yaml:"binary_handling_mode"`
 	Toast       ToastMode    `yaml:"toast_handling_mode"`
 	Placeholder string       `yaml:"unavailable_value_placeholder"`
+	// Clock supplies the envelope's ts_ms/ts_us/ts_ns (processing time);
+	// time.Now when nil. Tests fix it to get stable bytes.
+	Clock func() time.Time `yaml:"-"`
 }
 
 // withDefaults fills unset modes and checks the set ones.

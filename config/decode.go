@@ -23,6 +23,8 @@ func Decode(raw map[string]any, out any, path string) error {
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
+			// Environment overrides arrive as strings.
+			mapstructure.StringToBasicTypeHookFunc(),
 		),
 	})
 	if err != nil {

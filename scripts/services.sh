@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# services.sh up|down|status|env
+# services.sh up|down|status|env|clean
 #
 # Starts/stops every real service sluice's integration tests need, without
 # Docker (see postgres.sh and kafka.sh): Postgres first (cheap), then Kafka
 # (a JVM; started after, as the machine has only 2 cores).
 # `env` prints the export lines the Go tests read, e.g.
 #   eval "$(scripts/services.sh env)"
-# Ports follow SLUICE_PG_PORT, SLUICE_PG_REPLICA_PORT, SLUICE_KAFKA_PORT.
+# `clean` = down, then delete the data (pg/ and kafka/ under the scratch dir);
+# the jar cache in ${SLUICE_CACHE:-~/.cache/sluice} is kept.
+# Overrides: SLUICE_PG_PORT, SLUICE_PG_REPLICA_PORT, SLUICE_KAFKA_PORT,
+# SLUICE_KAFKA_CONTROLLER_PORT, SLUICE_SCRATCH (default /tmp/sluice-services).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,6 +20,7 @@ KAFKA_PORT=${SLUICE_KAFKA_PORT:-59092}
 case "${1:-}" in
   up)     "$HERE/postgres.sh" start; "$HERE/kafka.sh" start ;;
   down)   rc=0; "$HERE/kafka.sh" stop || rc=1; "$HERE/postgres.sh" stop || rc=1; exit $rc ;;
+  clean)  "$HERE/services.sh" down; rm -rf "${SLUICE_SCRATCH:-/tmp/sluice-services}"/{pg,kafka} ;;
   status) rc=0; "$HERE/postgres.sh" status || rc=1; "$HERE/kafka.sh" status || rc=1; exit $rc ;;
   env)    cat <<EOF
 export SLUICE_TEST_PG_DSN=postgres://sluice:sluice@127.0.0.1:$PG_PORT/sluice
@@ -26,5 +30,5 @@ export SLUICE_TEST_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export SLUICE_SCRIPTS=$HERE
 EOF
   ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|env|clean" >&2; exit 2 ;;
 esac

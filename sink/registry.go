@@ -4,14 +4,11 @@
 package sink
 
 import (
-	"fmt"
-	"sort"
-	"sync"
-
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/internal/registry"
 )
 
 // Env is what the runner gives every sink it builds.
@@ -30,41 +27,11 @@ type Env struct {
 // I/O: connecting is Open's job.
 type Factory func(raw map[string]any, env Env) (sluice.Sink, error)
 
-var (
-	mu        sync.RWMutex
-	factories = map[string]Factory{}
-)
+var plugins = registry.New[Factory]("sink")
 
 // Register makes a sink type available by name. It panics on an empty or
-// duplicate name, which is a programming error caught at start-up.
-func Register(name string, f Factory) {
-	mu.Lock()
-	defer mu.Unlock()
-	if name == "" || f == nil {
-		panic("sink: Register with empty name or nil factory")
-	}
-	if _, dup := factories[name]; dup {
-		panic("sink: Register called twice for " + name)
-	}
-	factories[name] = f
-}
+// duplicate name, a programming error caught at start-up.
+func Register(name string, f Factory) { plugins.Register(name, f) }
 
 // Lookup returns the factory registered under name.
-func Lookup(name string) (Factory, error) {
-	mu.RLock()
-	defer mu.RUnlock()
-	f, ok := factories[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown sink type %q (known: %v)", name, namesLocked())
-	}
-	return f, nil
-}
-
-func namesLocked() []string {
-	names := make([]string, 0, len(factories))
-	for n := range factories {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Lookup(name string) (Factory, error) { return plugins.Lookup(name) }

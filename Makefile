@@ -1,0 +1,39 @@
+# sluice — common tasks. `make test` runs every test against real services
+# it starts itself; `make demo` runs the daemon against a local demo shop.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/sluice
+
+.PHONY: build test unit services services-down demo bench lint docker clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
+
+# Start PostgreSQL and Kafka, then run every test (unit and integration)
+# with their addresses in the environment.
+test: build services
+	eval "$$(scripts/services.sh env)" && SLUICE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./...
+
+# Unit tests only: integration tests skip (or fail under CI=true).
+unit:
+	$(GO) test ./...
+
+services:
+	scripts/services.sh up
+
+services-down:
+	scripts/services.sh down
+
+# Start the services, create the demo shop, run sluice and show events.
+demo: build services
+	scripts/demo.sh
+
+lint:
+	gofmt -l . | (! grep .)
+	$(GO) vet ./...
+
+docker:
+	docker build -t sluice .
+
+clean:
+	rm -rf bin

@@ -1,0 +1,187 @@
+// Command sluice is the change-data-capture daemon: `sluice run` streams
+// every configured pipeline, `sluice validate` checks a configuration file
+// without connecting to anything.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/admin"
+	"github.com/sluice-cdc/sluice/pipeline"
+
+	// Plugins register themselves by name.
+	_ "github.com/sluice-cdc/sluice/sink/kafka"
+	_ "github.com/sluice-cdc/sluice/sink/stdout"
+	_ "github.com/sluice-cdc/sluice/source/postgres"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sluice",
+		Short:         "Change-data-capture daemon: database logs to Kafka and other sinks",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	var cfgPath string
+	root.PersistentFlags().StringVarP(&cfgPath, "config", "c", "sluice.yaml", "configuration file")
+
+	root.AddCommand(&cobra.Command{
+		Use:   "run",
+		Short: "Run every pipeline until SIGTERM or SIGINT",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			err := run(cmd.Context(), cfgPath)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "sluice:", err)
+			}
+			return err
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "validate",
+		Short: "Check a configuration file without connecting to anything",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := config.Load(cfgPath)
+			if err == nil {
+				_, err = build(f, zap.NewNop())
+			}
+			if err != nil {
+				printErrors(cfgPath, err)
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d pipeline(s))\n", cfgPath, len(f.Pipelines))
+			return nil
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), codec.Version) },
+	})
+	return root
+}
+
+// printErrors prints one line per problem.
+func printErrors(path string, err error) {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", path, e)
+	}
+}
+
+// build builds every pipeline, collecting all problems.
+func build(f *config.File, log *zap.Logger) ([]*pipeline.Pipeline, error) {
+	var pipes []*pipeline.Pipeline
+	var errs []error
+	for _, name := range f.PipelineNames() {
+		p, err := pipeline.Build(name, f.Pipelines[name], log)
+		if err != nil {
+			errs = append(errs, f.WithLines(err))
+			continue
+		}
+		pipes = append(pipes, p)
+	}
+	return pipes, flatten(errs)
+}
+
+func flatten(errs []error) error {
+	var out []error
+	for _, e := range errs {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			out = append(out, j.Unwrap()...)
+		} else {
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	var zc zap.Config
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+	} else {
+		zc = zap.NewProductionConfig()
+		zc.EncoderConfig.TimeKey = "ts"
+		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	}
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.OutputPaths = []string{"stderr"}
+	return zc.Build()
+}
+
+func run(ctx context.Context, cfgPath string) error {
+	f, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(f.Log)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	pipes, err := build(f, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if f.HTTP.Listen != "off" {
+		srv, err := admin.New(f.HTTP.Listen, pipes)
+		if err != nil {
+			return fmt.Errorf("admin endpoints on %s: %w", f.HTTP.Listen, err)
+		}
+		log.Info("admin endpoints", zap.String("addr", srv.Addr()))
+		go srv.Serve(ctx)
+	}
+
+	// A permanent failure of one pipeline stops the daemon: it needs an
+	// operator, and a half-running daemon hides that.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, p := range pipes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(ctx); err != nil {
+				log.Error("pipeline stopped", zap.String("pipeline", p.Name), zap.Error(err))
+				cancel(err)
+			}
+		}()
+	}
+	log.Info("sluice started", zap.Int("pipelines", len(pipes)), zap.String("version", codec.Version))
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("sluice stopped")
+	return nil
+}

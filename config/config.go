@@ -1,0 +1,264 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+)
+
+// File is the whole configuration file.
+type File struct {
+	Log       Log                 `yaml:"log"`
+	HTTP      HTTP                `yaml:"http"`
+	Pipelines map[string]Pipeline `yaml:"pipelines"`
+
+	lines map[string]int // dotted key → line in the YAML file
+}
+
+// Log configures zap.
+type Log struct {
+	// Level is debug, info, warn or error (default info).
+	Level string `yaml:"level"`
+	// Format is json (default) or console.
+	Format string `yaml:"format"`
+}
+
+// HTTP configures the admin endpoints (/healthz, /readyz, /metrics).
+type HTTP struct {
+	// Listen is the address (default 127.0.0.1:9187: loopback only);
+	// "off" disables the endpoints.
+	Listen string `yaml:"listen"`
+}
+
+// Pipeline is one source, its transforms and its sinks.
+type Pipeline struct {
+	// Source is the source's block; its `type` selects the plugin
+	// (postgres) and the other keys are the plugin's.
+	Source map[string]any `yaml:"source"`
+	// Transforms are applied in order (none are built in yet).
+	Transforms []map[string]any `yaml:"transforms"`
+	// Sinks maps a sink name to its block; `type` defaults to the name.
+	Sinks map[string]map[string]any `yaml:"sinks"`
+	// TopicPrefix is Debezium's topic.prefix: the logical server name in
+	// source.name, schema names and the default topic names (default: the
+	// pipeline's name).
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Encoding selects the Debezium type handling modes.
+	Encoding map[string]any `yaml:"encoding"`
+	// Capacity bounds the events in flight between source and sinks
+	// (default 8192); a full pipeline blocks the source.
+	Capacity int `yaml:"capacity"`
+}
+
+// Load reads a YAML file, applies SLUICE_… environment overrides (a key
+// path in upper case with dots as underscores, e.g.
+// SLUICE_PIPELINES_SHOP_SOURCE_PASSWORD), and decodes it strictly. Plugin
+// blocks are decoded later by their plugins (see Decode).
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse is Load for a file already read.
+func Parse(data []byte) (*File, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	f := &File{lines: map[string]int{}}
+	if len(root.Content) > 0 {
+		collectLines(root.Content[0], "", f.lines)
+	}
+
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	v.SetEnvPrefix("SLUICE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	// Secrets may be absent from the file and come from the environment
+	// only; viper overrides only keys it knows, so name them.
+	for _, p := range pipelineNames(v) {
+		_ = v.BindEnv("pipelines." + p + ".source.password")
+		for _, s := range mapKeys(v.GetStringMap("pipelines." + p + ".sinks")) {
+			_ = v.BindEnv("pipelines." + p + ".sinks." + s + ".sasl.password")
+		}
+	}
+	if err := Decode(v.AllSettings(), f, ""); err != nil {
+		return nil, f.withLines(err)
+	}
+	f.defaults()
+	if err := f.validate(); err != nil {
+		return nil, f.withLines(err)
+	}
+	return f, nil
+}
+
+func pipelineNames(v *viper.Viper) []string { return mapKeys(v.GetStringMap("pipelines")) }
+
+func mapKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (f *File) defaults() {
+	if f.Log.Level == "" {
+		f.Log.Level = "info"
+	}
+	if f.Log.Format == "" {
+		f.Log.Format = "json"
+	}
+	if f.HTTP.Listen == "" {
+		f.HTTP.Listen = "127.0.0.1:9187"
+	}
+	for name, p := range f.Pipelines {
+		if p.TopicPrefix == "" {
+			p.TopicPrefix = name
+		}
+		if p.Capacity == 0 {
+			p.Capacity = 8192
+		}
+		for sname, s := range p.Sinks {
+			if s == nil {
+				s = map[string]any{}
+				p.Sinks[sname] = s
+			}
+			if _, ok := s["type"]; !ok {
+				s["type"] = sname
+			}
+		}
+		f.Pipelines[name] = p
+	}
+}
+
+// validate checks what is not a plugin's business; one error per problem.
+func (f *File) validate() error {
+	var errs []error
+	switch f.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", f.Log.Level))
+	}
+	switch f.Log.Format {
+	case "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not one of json, console", f.Log.Format))
+	}
+	if len(f.Pipelines) == 0 {
+		errs = append(errs, errors.New("pipelines: required: at least one pipeline"))
+	}
+	for _, name := range f.PipelineNames() {
+		p := f.Pipelines[name]
+		path := "pipelines." + name
+		if len(p.Source) == 0 {
+			errs = append(errs, fmt.Errorf("%s.source: required", path))
+		} else if t, _ := p.Source["type"].(string); t == "" {
+			errs = append(errs, fmt.Errorf("%s.source.type: required (e.g. postgres)", path))
+		}
+		if len(p.Sinks) == 0 {
+			errs = append(errs, fmt.Errorf("%s.sinks: required: at least one sink", path))
+		}
+		if p.Capacity < 0 {
+			errs = append(errs, fmt.Errorf("%s.capacity: must be positive", path))
+		}
+		if len(p.Transforms) > 0 {
+			errs = append(errs, fmt.Errorf("%s.transforms: no transform types are available yet", path))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// PipelineNames returns the pipeline names in sorted order.
+func (f *File) PipelineNames() []string {
+	names := make([]string, 0, len(f.Pipelines))
+	for n := range f.Pipelines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Line returns the line of a dotted key in the file, or 0.
+func (f *File) Line(key string) int {
+	for k := key; k != ""; {
+		if l, ok := f.lines[strings.ToLower(k)]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+// WithLines appends "(line N)" to each joined error whose message starts
+// with a key found in the file.
+func (f *File) WithLines(err error) error { return f.withLines(err) }
+
+func (f *File) withLines(err error) error {
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			out = append(out, f.withLines(errors.Join(j.Unwrap()...)))
+			continue
+		}
+		msg := e.Error()
+		key, _, _ := strings.Cut(msg, ":")
+		key = strings.Trim(key, "'")
+		if l := f.Line(key); l > 0 && !strings.Contains(key, " ") {
+			out = append(out, fmt.Errorf("line %d: %w", l, e))
+			continue
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// collectLines records the line of every mapping key and list item.
+func collectLines(n *yaml.Node, prefix string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			key := strings.ToLower(k.Value)
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			lines[key] = k.Line
+			collectLines(val, key, lines)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			key := prefix + "[" + strconv.Itoa(i) + "]"
+			lines[key] = item.Line
+			collectLines(item, key, lines)
+		}
+	}
+}

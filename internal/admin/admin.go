@@ -1,0 +1,82 @@
+// Package admin serves the daemon's operational HTTP endpoints: /healthz
+// (the process is up), /readyz (every pipeline has its source and sinks
+// connected) and Prometheus /metrics. It binds to loopback by default.
+package admin
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-cdc/sluice/pipeline"
+)
+
+// Server exposes the endpoints for a set of pipelines.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// New registers the pipelines' metrics and listens on addr.
+func New(addr string, pipes []*pipeline.Pipeline) (*Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, p := range pipes {
+		st, labels := &p.Stats, prometheus.Labels{"pipeline": p.Name}
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_events_total", Help: "Change events handed to sinks.", ConstLabels: labels},
+				func() float64 { return float64(st.Events.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_restarts_total", Help: "Pipeline restarts after a failure.", ConstLabels: labels},
+				func() float64 { return float64(st.Restarts.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_checkpoint_position", Help: "Last position confirmed to the source (Postgres: LSN).", ConstLabels: labels},
+				func() float64 { return float64(st.Checkpoint.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_ready", Help: "1 while the pipeline's source and sinks are connected.", ConstLabels: labels},
+				func() float64 {
+					if st.Ready.Load() {
+						return 1
+					}
+					return 0
+				}),
+		)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, p := range pipes {
+			if !p.Stats.Ready.Load() {
+				http.Error(w, "pipeline "+p.Name+" not ready", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		s.srv.Shutdown(sctx)
+	}()
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+// Package testenv finds the real services integration tests run against.
+// Tests use the real thing (DESIGN.md): outside CI a missing service skips
+// the test with a hint how to start it; under CI=true it is a failure, so a
+// broken CI environment can never pass by skipping everything.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// Get returns the value of the environment variable name, which locates a
+// service (e.g. SLUICE_TEST_KAFKA_BROKERS). When it is unset or empty, the
+// test fails if CI is "true" and is skipped otherwise.
+func Get(t testing.TB, name string) string {
+	t.Helper()
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	msg := name + " unset; run scripts/services.sh up"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: a missing service is a failure)")
+	}
+	t.Skip(msg)
+	return ""
+}

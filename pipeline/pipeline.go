@@ -1,0 +1,195 @@
+// Package pipeline runs one source, its transforms and its sinks, and owns
+// the delivery guarantee: events are handed to every sink in read order,
+// the tracker finds the last transaction boundary that every sink has
+// acknowledged, and only that position goes back to the source to confirm.
+// Any failure tears the pipeline down and restarts it, after a backoff with
+// jitter, from the last confirmed position: events after it may repeat,
+// none are lost.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+var errClosed = errors.New("pipeline: closed")
+
+// Pipeline is one source, an ordered list of transforms and one or more
+// sinks.
+type Pipeline struct {
+	Name       string
+	Source     sluice.Source
+	Transforms []sluice.Transform
+	Sinks      []sluice.Sink
+	Logger     *zap.Logger
+
+	// Capacity bounds the events in flight (handed to sinks, not yet
+	// acknowledged by all). Default 8192.
+	Capacity int
+	// MinBackoff and MaxBackoff bound the wait between restarts after a
+	// failure. Defaults 500ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+
+	Stats Stats
+}
+
+// Stats are the pipeline's counters, safe to read at any time.
+type Stats struct {
+	Events     atomic.Int64  // events handed to sinks
+	Restarts   atomic.Int64  // failures followed by a restart
+	Checkpoint atomic.Uint64 // TxLSN of the last confirmed position
+	Ready      atomic.Bool   // true while source and sinks are connected
+	LastError  atomic.Value  // string: the last failure
+}
+
+// Run runs the pipeline until ctx ends (a clean shutdown, returning nil)
+// or a permanent error occurs. Other failures are logged and retried.
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.defaults()
+	backoff := p.MinBackoff
+	for {
+		started := time.Now()
+		err := p.runOnce(ctx)
+		p.Stats.Ready.Store(false)
+		if ctx.Err() != nil {
+			if err != nil && !errors.Is(err, context.Canceled) {
+				p.Logger.Warn("pipeline stopped with error during shutdown", zap.Error(err))
+			}
+			return nil
+		}
+		if err == nil {
+			err = errors.New("source stopped unexpectedly")
+		}
+		if sluice.IsPermanent(err) {
+			return fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		p.Stats.LastError.Store(err.Error())
+		p.Stats.Restarts.Add(1)
+		if time.Since(started) > 2*p.MaxBackoff {
+			backoff = p.MinBackoff // it ran well for a while: start over
+		}
+		wait := backoff/2 + rand.N(backoff/2+1) // jitter: 50–100% of backoff
+		p.Logger.Warn("pipeline failed; restarting from the last checkpoint",
+			zap.Error(err), zap.Duration("backoff", wait))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, p.MaxBackoff)
+	}
+}
+
+func (p *Pipeline) defaults() {
+	if p.Capacity <= 0 {
+		p.Capacity = 8192
+	}
+	if p.MinBackoff <= 0 {
+		p.MinBackoff = 500 * time.Millisecond
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = 30 * time.Second
+	}
+	if p.Logger == nil {
+		p.Logger = zap.NewNop()
+	}
+}
+
+// runOnce connects everything, streams until ctx ends or something fails,
+// and tears down. On a clean shutdown the source stops reading, sinks
+// drain their acknowledgements (which the source confirms), then sinks
+// close.
+func (p *Pipeline) runOnce(ctx context.Context) error {
+	// Sinks must finish delivering what they hold when the daemon is asked
+	// to stop, so their context is not a child of ctx's cancellation; it
+	// ends only on failure or after the drain.
+	sinkCtx, cancelSinks := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelSinks(nil)
+	srcCtx, cancelSrc := context.WithCancelCause(ctx)
+	defer cancelSrc(nil)
+
+	opened := make([]sluice.Sink, 0, len(p.Sinks))
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for _, s := range opened {
+			if err := s.Close(closeCtx); err != nil {
+				p.Logger.Warn("closing sink", zap.Error(err))
+			}
+		}
+	}()
+	for _, s := range p.Sinks {
+		if err := s.Open(srcCtx); err != nil {
+			return fmt.Errorf("open sink: %w", err)
+		}
+		opened = append(opened, s)
+	}
+
+	var failOnce sync.Once
+	tr := newTracker(p.Capacity, func(pos sluice.Position) {
+		p.Stats.Checkpoint.Store(pos.TxLSN)
+		p.Source.Confirm(pos)
+	})
+	defer tr.close()
+	fail := func(err error) {
+		failOnce.Do(func() {
+			cancelSrc(err)
+			cancelSinks(err)
+		})
+	}
+
+	emit := func(ev *sluice.Event) error {
+		if ev.Op == sluice.OpMark {
+			_, err := tr.add(srcCtx, ev.Pos, true, 0)
+			return err
+		}
+		for _, t := range p.Transforms {
+			keep, err := t.Apply(ev)
+			if err != nil {
+				return fmt.Errorf("transform: %w", err)
+			}
+			if !keep {
+				return nil // filtered: nothing to wait for
+			}
+		}
+		seq, err := tr.add(srcCtx, ev.Pos, false, len(p.Sinks))
+		if err != nil {
+			return err
+		}
+		p.Stats.Events.Add(1)
+		ack := func(err error) {
+			if err != nil {
+				tr.ack(seq, err)
+				fail(err)
+				return
+			}
+			tr.ack(seq, nil)
+		}
+		for _, s := range p.Sinks {
+			if err := s.Write(sinkCtx, ev, ack); err != nil {
+				fail(err)
+				return err
+			}
+		}
+		return nil
+	}
+
+	p.Stats.Ready.Store(true)
+	err := p.Source.Run(srcCtx, emit)
+	if cause := context.Cause(srcCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause // a sink failed: that is the real reason
+	}
+	if f := tr.failure(); f != nil {
+		err = f
+	}
+	return err
+}

@@ -1,0 +1,236 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// fakeSource emits a scripted list of events on each run and records what
+// it was asked to confirm.
+type fakeSource struct {
+	mu        sync.Mutex
+	runs      int
+	events    func(run int) []*sluice.Event
+	confirmed []uint64
+	done      chan struct{} // closed after the script of the last run
+}
+
+func (f *fakeSource) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	f.mu.Lock()
+	f.runs++
+	run := f.runs
+	f.mu.Unlock()
+	for _, ev := range f.events(run) {
+		if err := emit(ev); err != nil {
+			return err
+		}
+	}
+	if run == 1 && f.done != nil {
+		close(f.done)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (f *fakeSource) Confirm(pos sluice.Position) {
+	f.mu.Lock()
+	f.confirmed = append(f.confirmed, pos.TxLSN)
+	f.mu.Unlock()
+}
+
+func (f *fakeSource) lastConfirmed() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.confirmed) == 0 {
+		return 0
+	}
+	return f.confirmed[len(f.confirmed)-1]
+}
+
+// holdSink keeps acks until released, optionally failing one event.
+type holdSink struct {
+	mu    sync.Mutex
+	acks  []func(error)
+	evs   []*sluice.Event
+	fail  func(ev *sluice.Event) error
+	opens int
+}
+
+func (s *holdSink) Open(context.Context) error  { s.mu.Lock(); s.opens++; s.mu.Unlock(); return nil }
+func (s *holdSink) Close(context.Context) error { return nil }
+func (s *holdSink) Write(_ context.Context, ev *sluice.Event, ack func(error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		if err := s.fail(ev); err != nil {
+			ack(err)
+			return nil
+		}
+	}
+	s.acks = append(s.acks, ack)
+	s.evs = append(s.evs, ev)
+	return nil
+}
+
+func (s *holdSink) release(i int) {
+	s.mu.Lock()
+	ack := s.acks[i]
+	s.mu.Unlock()
+	ack(nil)
+}
+
+func row(lsn uint64) *sluice.Event {
+	return &sluice.Event{Op: sluice.OpCreate, Pos: sluice.Position{LSN: lsn, TxLSN: lsn}}
+}
+func mark(lsn uint64) *sluice.Event {
+	return &sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: lsn}}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCheckpointOnlyAfterEverySinkAcknowledgedATransaction(t *testing.T) {
+	src := &fakeSource{done: make(chan struct{}), events: func(int) []*sluice.Event {
+		// tx 100: two rows; tx 200: one row; then an idle keepalive mark.
+		return []*sluice.Event{row(10), row(11), mark(100), row(20), mark(200), mark(300)}
+	}}
+	a, b := &holdSink{}, &holdSink{}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{a, b}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	<-src.done
+
+	steps := []struct {
+		sink *holdSink
+		idx  int
+		want uint64
+	}{
+		{a, 1, 0},   // out of order: second row of tx 100 first
+		{b, 1, 0},   //
+		{a, 0, 0},   // first row acked by one sink only
+		{b, 0, 100}, // tx 100 complete in both sinks
+		{a, 2, 100}, //
+		{b, 2, 300}, // tx 200 complete; the idle mark follows at once
+	}
+	for i, s := range steps {
+		s.sink.release(s.idx)
+		if s.want == 0 {
+			time.Sleep(5 * time.Millisecond)
+			if got := src.lastConfirmed(); got != 0 {
+				t.Fatalf("step %d: confirmed %d before a transaction was complete", i, got)
+			}
+			continue
+		}
+		waitFor(t, "checkpoint", func() bool { return src.lastConfirmed() == s.want })
+	}
+}
+
+func TestFilteredEventsDoNotHoldBackTheCheckpoint(t *testing.T) {
+	src := &fakeSource{done: make(chan struct{}), events: func(int) []*sluice.Event {
+		return []*sluice.Event{row(10), mark(100)}
+	}}
+	sink := &holdSink{}
+	drop := transformFunc(func(*sluice.Event) (bool, error) { return false, nil })
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{sink}, Transforms: []sluice.Transform{drop}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	<-src.done
+	waitFor(t, "checkpoint", func() bool { return src.lastConfirmed() == 100 })
+	if len(sink.evs) != 0 {
+		t.Fatalf("sink got %d filtered events", len(sink.evs))
+	}
+}
+
+type transformFunc func(*sluice.Event) (bool, error)
+
+func (f transformFunc) Apply(ev *sluice.Event) (bool, error) { return f(ev) }
+
+func TestSinkFailureRestartsFromCheckpoint(t *testing.T) {
+	src := &fakeSource{events: func(run int) []*sluice.Event {
+		return []*sluice.Event{row(10), mark(100), row(20), mark(200)}
+	}}
+	failed := false
+	sink := &holdSink{}
+	sink.fail = func(ev *sluice.Event) error {
+		if ev.Pos.LSN == 20 && !failed {
+			failed = true
+			return errors.New("broker gone")
+		}
+		return nil
+	}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{sink}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, "second run", func() bool { src.mu.Lock(); defer src.mu.Unlock(); return src.runs >= 2 })
+	if p.Stats.Restarts.Load() < 1 {
+		t.Fatal("restart not counted")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("clean shutdown returned %v", err)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	for _, c := range src.confirmed {
+		if c == 200 && len(sink.acks) < 3 {
+			t.Fatalf("confirmed past the failed event: %v", src.confirmed)
+		}
+	}
+}
+
+func TestPermanentErrorStopsWithoutRetry(t *testing.T) {
+	src := sourceFunc(func(ctx context.Context, emit func(*sluice.Event) error) error {
+		return sluice.Permanent(errors.New("wal_level is replica"))
+	})
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{&holdSink{}}}
+	err := p.Run(context.Background())
+	if err == nil || !sluice.IsPermanent(err) {
+		t.Fatalf("got %v, want a permanent error", err)
+	}
+}
+
+type sourceFunc func(context.Context, func(*sluice.Event) error) error
+
+func (f sourceFunc) Run(ctx context.Context, emit func(*sluice.Event) error) error { return f(ctx, emit) }
+func (f sourceFunc) Confirm(sluice.Position)                                        {}
+
+func TestTrackerBlocksWhenFull(t *testing.T) {
+	tr := newTracker(2, func(sluice.Position) {})
+	ctx := context.Background()
+	s0, _ := tr.add(ctx, sluice.Position{}, false, 1)
+	tr.add(ctx, sluice.Position{}, false, 1)
+	added := make(chan struct{})
+	go func() { tr.add(ctx, sluice.Position{}, false, 1); close(added) }()
+	select {
+	case <-added:
+		t.Fatal("add did not block on a full tracker")
+	case <-time.After(20 * time.Millisecond):
+	}
+	tr.ack(s0, nil)
+	select {
+	case <-added:
+	case <-time.After(5 * time.Second):
+		t.Fatal("add still blocked after an acknowledgement freed a slot")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go cancel()
+	if _, err := tr.add(cctx, sluice.Position{}, false, 1); err == nil {
+		t.Fatal("add on a full tracker ignored its context")
+	}
+}

@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// tracker keeps the events handed to sinks in read order and finds the
+// checkpoint: the position of the last mark such that it and everything
+// before it has been acknowledged by every sink. It holds at most cap
+// entries; add blocks while it is full, which is the pipeline's memory
+// bound and its backpressure on the source.
+type tracker struct {
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when entries are released or on close
+	ring    []entry
+	head    uint64 // sequence number of the oldest entry
+	tail    uint64 // sequence number the next entry gets
+	closed  bool
+	err     error // first sink error
+	confirm func(sluice.Position)
+
+	checkpoint sluice.Position
+	hasCP      bool
+}
+
+type entry struct {
+	pending int // acknowledgements still missing
+	mark    bool
+	pos     sluice.Position
+}
+
+func newTracker(capacity int, confirm func(sluice.Position)) *tracker {
+	t := &tracker{ring: make([]entry, capacity), confirm: confirm}
+	t.cond = sync.NewCond(&t.mu)
+	return t
+}
+
+// add appends an entry waiting for pending acknowledgements and returns
+// its sequence number. It blocks while the tracker is full; it returns
+// ctx's error if ctx ends first and errClosed after close.
+func (t *tracker) add(ctx context.Context, pos sluice.Position, mark bool, pending int) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tail-t.head == uint64(len(t.ring)) {
+		stop := context.AfterFunc(ctx, func() {
+			t.mu.Lock()
+			t.cond.Broadcast()
+			t.mu.Unlock()
+		})
+		defer stop()
+		for t.tail-t.head == uint64(len(t.ring)) && !t.closed && ctx.Err() == nil {
+			t.cond.Wait()
+		}
+	}
+	if t.closed {
+		return 0, errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	seq := t.tail
+	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos}
+	t.tail++
+	if pending == 0 {
+		t.advanceLocked()
+	}
+	return seq, nil
+}
+
+// ack records one acknowledgement of entry seq. A non-nil err is kept as
+// the pipeline's failure; the entry then never completes, so the
+// checkpoint cannot pass it.
+func (t *tracker) ack(seq uint64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		if t.err == nil {
+			t.err = err
+		}
+		t.cond.Broadcast()
+		return
+	}
+	if seq < t.head || seq >= t.tail {
+		return // stale acknowledgement from before a reset
+	}
+	e := &t.ring[seq%uint64(len(t.ring))]
+	e.pending--
+	if seq == t.head && e.pending <= 0 {
+		t.advanceLocked()
+	}
+}
+
+// advanceLocked releases completed entries from the head and confirms
+// the newest mark among them.
+func (t *tracker) advanceLocked() {
+	var cp sluice.Position
+	moved := false
+	for t.head < t.tail {
+		e := &t.ring[t.head%uint64(len(t.ring))]
+		if e.pending > 0 {
+			break
+		}
+		if e.mark {
+			cp, moved = e.pos, true
+		}
+		*e = entry{}
+		t.head++
+	}
+	if moved {
+		t.checkpoint, t.hasCP = cp, true
+		t.confirm(cp)
+	}
+	t.cond.Broadcast()
+}
+
+// failure returns the first sink error, if any.
+func (t *tracker) failure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// inFlight returns the number of entries not yet released.
+func (t *tracker) inFlight() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int(t.tail - t.head)
+}
+
+// close wakes every waiter; later adds fail.
+func (t *tracker) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.cond.Broadcast()
+	t.mu.Unlock()
+}

@@ -1,0 +1,189 @@
+// Package kafka is the sink that makes sluice a drop-in for Debezium on
+// Kafka: it writes each change event as a record whose key and value are
+// the codec's Debezium JSON, to Debezium's topic names, partitioned by key
+// with the Java client's murmur2 so consumers (and Java producers) see the
+// same key→partition mapping, and follows deletes with tombstones so
+// compacted topics work.
+//
+// Delivery: the producer is idempotent with acks=all and retries without
+// limit; an event is acknowledged only when every record it produced
+// (the change and its tombstone) has been written, and with the first
+// error otherwise. Backpressure comes from franz-go's buffered-record limit
+// (max_buffered_records): Write blocks while it is reached.
+//
+// Topics are created on first use with kadm (partitions, replication
+// factor, cleanup.policy=compact by default), like Debezium's
+// topic.creation.* settings; already existing topics are left alone.
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/sink"
+)
+
+func init() { sink.Register("kafka", New) }
+
+// Sink writes events to Kafka. Build it with New; Open, Write and Close
+// follow sluice.Sink's contract.
+type Sink struct {
+	cfg    Config
+	path   string
+	log    *zap.Logger
+	enc    *codec.Encoder
+	router *Router
+
+	conn atomic.Pointer[conn] // nil until Open, and after Close
+
+	// Only touched by Write (one goroutine).
+	known    map[string]struct{} // topics that exist or were created
+	bufHint  int                 // expected encoded size of the next event
+	inflight sync.WaitGroup      // events whose ack is still to be called
+
+	stats counters
+}
+
+var _ sluice.Sink = (*Sink)(nil)
+
+type conn struct {
+	cl  *kgo.Client
+	adm *kadm.Client
+}
+
+// New builds a kafka sink from its raw configuration. It decodes raw
+// strictly, fills defaults and validates, naming offending keys under
+// env.Path; it does no I/O.
+func New(raw map[string]any, env sink.Env) (sluice.Sink, error) {
+	return NewSink(raw, env)
+}
+
+// NewSink is New returning the concrete type (for Stats).
+func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
+	cfg := Defaults()
+	if err := config.Decode(raw, &cfg, env.Path); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(env.Path); err != nil {
+		return nil, err
+	}
+	if env.Encoder == nil {
+		return nil, fmt.Errorf("%s: kafka sink: no encoder (runner bug)", env.Path)
+	}
+	router, err := NewRouter(env.Path, cfg.Topic, cfg.MessageTopic, env.Encoder.Options())
+	if err != nil {
+		return nil, err
+	}
+	log := env.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Sink{
+		cfg:     cfg,
+		path:    env.Path,
+		log:     log.With(zap.String("sink", "kafka")),
+		enc:     env.Encoder,
+		router:  router,
+		known:   map[string]struct{}{},
+		bufHint: 512,
+	}, nil
+}
+
+// Config returns the sink's configuration with defaults filled in.
+func (s *Sink) Config() Config { return s.cfg }
+
+// Open creates the franz-go client and checks that a broker answers (and
+// that TLS and SASL work), so the runner can retry it with backoff. Calling
+// Open again replaces the client.
+func (s *Sink) Open(ctx context.Context) error {
+	opts, err := s.cfg.clientOpts()
+	if err != nil {
+		return err
+	}
+	opts = append(opts, kgo.WithLogger(zapLogger{s.log}))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka sink: client: %w", err)
+	}
+	if err := cl.Ping(ctx); err != nil {
+		cl.Close()
+		return fmt.Errorf("kafka sink: connect %v: %w", s.cfg.Brokers, err)
+	}
+	if old := s.conn.Swap(&conn{cl: cl, adm: kadm.NewClient(cl)}); old != nil {
+		old.cl.Close()
+	}
+	s.log.Info("connected",
+		zap.Strings("brokers", s.cfg.Brokers),
+		zap.Bool("tls", s.cfg.TLS.Enabled),
+		zap.String("sasl_mechanism", s.cfg.SASL.Mechanism),
+		zap.String("sasl_username", s.cfg.SASL.Username),
+		zap.String("compression", s.cfg.Compression),
+		zap.Int("max_buffered_records", s.cfg.MaxBufferedRecords))
+	return nil
+}
+
+// Close flushes buffered records (bounded by ctx), closes the client, which
+// fails whatever could not be flushed, and waits until every written event
+// has been acknowledged. It returns the flush error, if any.
+func (s *Sink) Close(ctx context.Context) error {
+	c := s.conn.Swap(nil)
+	if c == nil {
+		return nil
+	}
+	flushErr := c.cl.Flush(ctx)
+	c.cl.Close()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Close fails every buffered record, so the acks follow
+		// shortly; do not hang shutdown on them.
+	}
+	if flushErr != nil {
+		return fmt.Errorf("kafka sink: flush: %w", flushErr)
+	}
+	return nil
+}
+
+// Stats are running totals since the sink was built.
+type Stats struct {
+	Events        uint64 // events acknowledged with nil
+	EventErrors   uint64 // events acknowledged with an error
+	Records       uint64 // records written (changes and tombstones)
+	RecordBytes   uint64 // key+value bytes of written records
+	RecordErrors  uint64 // records that failed
+	TopicsCreated uint64 // topics this sink created
+}
+
+type counters struct {
+	events, eventErrors, records, recordBytes, recordErrors, topicsCreated atomic.Uint64
+}
+
+// Stats returns the sink's counters; safe to call from any goroutine.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Events:        s.stats.events.Load(),
+		EventErrors:   s.stats.eventErrors.Load(),
+		Records:       s.stats.records.Load(),
+		RecordBytes:   s.stats.recordBytes.Load(),
+		RecordErrors:  s.stats.recordErrors.Load(),
+		TopicsCreated: s.stats.topicsCreated.Load(),
+	}
+}
+
+// fail acknowledges an event that produced no record.
+func (s *Sink) fail(ack func(error), err error) error {
+	s.stats.eventErrors.Add(1)
+	ack(err)
+	return err
+}

@@ -1,0 +1,161 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
+)
+
+// maxBufHint caps the pre-sized encode buffer so one huge row does not
+// make every later event allocate a huge buffer.
+const maxBufHint = 64 << 10
+
+// pending is one event in flight. Its records and headers live in this one
+// allocation and all their bytes (key, value, header values) in one
+// buffer, which franz-go only reads until the promises have returned.
+type pending struct {
+	s    *Sink
+	ack  func(error)
+	recs [2]kgo.Record       // the change, and the tombstone after a delete
+	hdrs [3]kgo.RecordHeader // event id, unchanged columns, old/new key
+	left atomic.Int32        // promises still to return
+
+	mu  sync.Mutex
+	err error // first produce error
+}
+
+// done is the produce promise of every record of the event. franz-go calls
+// promises serially, but the mutex keeps done correct even if it did not.
+func (p *pending) done(r *kgo.Record, err error) {
+	st := &p.s.stats
+	if err != nil {
+		st.recordErrors.Add(1)
+		p.mu.Lock()
+		if p.err == nil {
+			p.err = fmt.Errorf("kafka sink: produce %s: %w", r.Topic, err)
+		}
+		p.mu.Unlock()
+	} else {
+		st.records.Add(1)
+		st.recordBytes.Add(uint64(len(r.Key) + len(r.Value)))
+	}
+	if p.left.Add(-1) != 0 {
+		return
+	}
+	p.mu.Lock()
+	err = p.err
+	p.mu.Unlock()
+	if err != nil {
+		st.eventErrors.Add(1)
+	} else {
+		st.events.Add(1)
+	}
+	p.ack(err)
+	p.s.inflight.Done()
+}
+
+// Write encodes ev and hands its records to the producer: the change
+// record, plus a tombstone after a delete (when tombstones_on_delete is on
+// and the event has a key). Headers: codec.EventIDHeader on every record;
+// codec.UnchangedHeader when columns were not sent by the source; on the
+// two halves of a primary-key change, codec.NewKeyHeader on the delete and
+// codec.OldKeyHeader on the create, as Debezium does.
+//
+// ack is called exactly once for every call of Write, whatever Write
+// returns: with nil when all the event's records are written (acks=all),
+// else with the first error. Write blocks while max_buffered_records are
+// waiting for Kafka (backpressure) and the first time a topic is used
+// (topic creation); it does not block past the end of ctx. It returns an
+// error only when it could not hand the event over (the sink is not open,
+// the topic could not be created, ctx ended first); ack then receives an
+// error too, so the runner may count on ack alone. Records already handed
+// over are not cancelled by ctx: they are delivered, or failed by Close.
+func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) error {
+	c := s.conn.Load()
+	if c == nil {
+		return s.fail(ack, ErrNotOpen)
+	}
+	topic := s.router.Topic(ev)
+	if err := s.ensureTopic(ctx, c.adm, topic); err != nil {
+		return s.fail(ack, err)
+	}
+
+	buf := make([]byte, 0, s.bufHint)
+	buf, hasKey := s.enc.AppendKey(buf, ev)
+	keyEnd := len(buf)
+	buf = s.enc.AppendValue(buf, ev)
+	valEnd := len(buf)
+	buf = codec.AppendEventID(buf, ev)
+	idEnd := len(buf)
+	buf, hasUnchanged := codec.AppendUnchanged(buf, ev)
+	unchEnd := len(buf)
+	otherKeyHeader := ""
+	if ev.OtherKey != nil && ev.Table != nil {
+		switch ev.Op {
+		case sluice.OpDelete:
+			otherKeyHeader = codec.NewKeyHeader
+		case sluice.OpCreate:
+			otherKeyHeader = codec.OldKeyHeader
+		}
+		if otherKeyHeader != "" {
+			buf = s.enc.AppendKeyRow(buf, ev.Table, ev.OtherKey)
+		}
+	}
+	s.updateHint(len(buf))
+
+	p := &pending{s: s, ack: ack}
+	var key []byte // nil: no key (truncate, keyless table)
+	if hasKey {
+		key = buf[:keyEnd:keyEnd]
+	}
+	hdrs := append(p.hdrs[:0], kgo.RecordHeader{Key: codec.EventIDHeader, Value: buf[valEnd:idEnd:idEnd]})
+	if hasUnchanged {
+		hdrs = append(hdrs, kgo.RecordHeader{Key: codec.UnchangedHeader, Value: buf[idEnd:unchEnd:unchEnd]})
+	}
+	if otherKeyHeader != "" {
+		hdrs = append(hdrs, kgo.RecordHeader{Key: otherKeyHeader, Value: buf[unchEnd:]})
+	}
+	// The records' own context is Background: once buffered, a record is
+	// retried until written or until Close fails it, never dropped because
+	// the ctx of the Write that handed it over ended.
+	p.recs[0] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Context: context.Background()}
+	n := 1
+	if ev.Op == sluice.OpDelete && hasKey && s.cfg.TombstonesOnDelete {
+		p.recs[1] = kgo.Record{Topic: topic, Key: key, Headers: hdrs[:1:1], Context: context.Background()}
+		n = 2
+	}
+	p.left.Store(int32(n))
+	s.inflight.Add(1)
+
+	promise := p.done
+	for i := range n {
+		if err := ctx.Err(); err != nil {
+			// Do not hand over the rest (a tombstone without its
+			// delete would be wrong); fail them here.
+			for ; i < n; i++ {
+				promise(&p.recs[i], err)
+			}
+			return fmt.Errorf("kafka sink: produce %s: %w", topic, err)
+		}
+		// Blocks while max_buffered_records are buffered; if ctx ends
+		// meanwhile, the promise gets ctx's error.
+		c.cl.Produce(ctx, &p.recs[i], promise)
+	}
+	return nil
+}
+
+// updateHint sizes the next event's buffer from the last ones: it grows at
+// once and shrinks slowly.
+func (s *Sink) updateHint(n int) {
+	if n > s.bufHint {
+		s.bufHint = min(n+n/4, maxBufHint)
+	} else {
+		s.bufHint -= (s.bufHint - n) / 16
+	}
+}

@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Config is the `source:` block of a pipeline with `type: postgres`.
+type Config struct {
+	// Type is "postgres".
+	Type string `yaml:"type"`
+	// DSN is a libpq connection URL or key=value string (required), e.g.
+	// postgres://sluice@127.0.0.1:5432/shop. Debezium: database.hostname,
+	// database.port, database.user, database.dbname.
+	DSN string `yaml:"dsn"`
+	// Password overrides the DSN's password, so the secret can come from
+	// SLUICE_PIPELINES_<NAME>_SOURCE_PASSWORD instead of the file.
+	Password string `yaml:"password"`
+	// Slot is the logical replication slot (default sluice_<pipeline>).
+	// Debezium: slot.name.
+	Slot string `yaml:"slot"`
+	// Publication is the pgoutput publication (default sluice_<pipeline>),
+	// created when missing. Debezium: publication.name.
+	Publication string `yaml:"publication"`
+	// Tables lists the captured tables as schema.table (default: all
+	// tables, via a FOR ALL TABLES publication). Debezium: table.include.list.
+	Tables []string `yaml:"tables"`
+	// Messages captures pg_logical_emit_message() messages as op "m"
+	// events (default true).
+	Messages *bool `yaml:"messages"`
+	// StatusInterval is how often a standby status update is sent even
+	// when nothing changed (default 10s); it must stay well below the
+	// server's wal_sender_timeout. Debezium: status.update.interval.ms.
+	StatusInterval time.Duration `yaml:"status_interval"`
+	// DrainTimeout bounds how long a shutdown waits for the sinks to
+	// acknowledge what was read before the final confirmation (default 30s).
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// defaultName turns a pipeline name into a slot/publication name.
+func defaultName(pipeline string) string {
+	b := []byte("sluice_" + strings.ToLower(pipeline))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	return string(b)
+}
+
+// validate fills defaults and returns one error per problem, each naming
+// its key under path.
+func (c *Config) validate(pipeline, path string) error {
+	var errs []error
+	if c.DSN == "" {
+		errs = append(errs, fmt.Errorf("%s.dsn: required (e.g. postgres://user@127.0.0.1:5432/db)", path))
+	} else if _, err := pgconn.ParseConfig(c.DSN); err != nil {
+		errs = append(errs, fmt.Errorf("%s.dsn: %s", path, redactDSNError(err)))
+	}
+	if c.Slot == "" {
+		c.Slot = defaultName(pipeline)
+	}
+	if !identRE.MatchString(c.Slot) {
+		errs = append(errs, fmt.Errorf("%s.slot: %q must be 1-63 lower-case letters, digits or underscores", path, c.Slot))
+	}
+	if c.Publication == "" {
+		c.Publication = defaultName(pipeline)
+	}
+	if !identRE.MatchString(c.Publication) {
+		errs = append(errs, fmt.Errorf("%s.publication: %q must be 1-63 lower-case letters, digits or underscores", path, c.Publication))
+	}
+	for i, t := range c.Tables {
+		if _, _, ok := splitTable(t); !ok {
+			errs = append(errs, fmt.Errorf("%s.tables[%d]: %q is not schema.table", path, i, t))
+		}
+	}
+	if c.Messages == nil {
+		yes := true
+		c.Messages = &yes
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = 10 * time.Second
+	}
+	if c.StatusInterval < 0 {
+		errs = append(errs, fmt.Errorf("%s.status_interval: must be positive", path))
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	return errors.Join(errs...)
+}
+
+// splitTable splits "schema.table"; a bare name means schema public.
+func splitTable(s string) (schema, table string, ok bool) {
+	if s == "" {
+		return "", "", false
+	}
+	schema, table, found := strings.Cut(s, ".")
+	if !found {
+		return "public", s, true
+	}
+	return schema, table, schema != "" && table != "" && !strings.Contains(table, ".")
+}
+
+// redactDSNError keeps a DSN parse error free of the password, which
+// pgconn may echo back.
+func redactDSNError(err error) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		inner := pe.Unwrap()
+		var ue *url.Error
+		if errors.As(inner, &ue) {
+			inner = ue.Err // url.Error quotes the whole URL, password included
+		}
+		if inner != nil {
+			return "cannot parse DSN: " + inner.Error()
+		}
+	}
+	return "cannot parse DSN"
+}

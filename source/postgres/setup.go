@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// checkServer refuses, with a message saying how to fix it, a server that
+// cannot feed logical replication to this role, or captured tables that do
+// not exist.
+func (s *Source) checkServer(ctx context.Context, conn *pgx.Conn) error {
+	var walLevel string
+	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
+		return fmt.Errorf("postgres source: read wal_level: %w", err)
+	}
+	if walLevel != "logical" {
+		return sluice.Permanent(fmt.Errorf("postgres source: the server has wal_level = %s, but logical decoding needs wal_level = logical: "+
+			"run ALTER SYSTEM SET wal_level = logical (or set it in postgresql.conf) and restart PostgreSQL", walLevel))
+	}
+	var user string
+	var canReplicate bool
+	err := conn.QueryRow(ctx, "SELECT current_user, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&user, &canReplicate)
+	if err != nil {
+		return fmt.Errorf("postgres source: read role attributes: %w", err)
+	}
+	if !canReplicate {
+		return sluice.Permanent(fmt.Errorf("postgres source: role %q lacks the REPLICATION attribute: run ALTER ROLE %s WITH REPLICATION", user, pgx.Identifier{user}.Sanitize()))
+	}
+	var missing []string
+	for _, t := range s.cfg.Tables {
+		schema, name, _ := splitTable(t)
+		var ok bool
+		err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, name}.Sanitize()).Scan(&ok)
+		if err != nil {
+			return fmt.Errorf("postgres source: look up table %s: %w", t, err)
+		}
+		if !ok {
+			missing = append(missing, schema+"."+name)
+		}
+	}
+	if len(missing) > 0 {
+		return sluice.Permanent(fmt.Errorf("postgres source: captured table(s) %s do not exist in database %q: create them or remove them from source.tables",
+			strings.Join(missing, ", "), s.connCf.Database))
+	}
+	return nil
+}
+
+// ensurePublication creates the publication when missing, and adds listed
+// tables an existing publication lacks.
+func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
+	pub := pgx.Identifier{s.cfg.Publication}.Sanitize()
+	var allTables bool
+	err := conn.QueryRow(ctx, "SELECT puballtables FROM pg_publication WHERE pubname = $1", s.cfg.Publication).Scan(&allTables)
+	if errors.Is(err, pgx.ErrNoRows) {
+		stmt := "CREATE PUBLICATION " + pub + " FOR ALL TABLES"
+		if len(s.cfg.Tables) > 0 {
+			stmt = "CREATE PUBLICATION " + pub + " FOR TABLE " + strings.Join(s.quotedTables(), ", ")
+		}
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("postgres source: %s: %w (the role needs CREATE on the database, or create the publication yourself)", stmt, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("postgres source: read publication %s: %w", s.cfg.Publication, err)
+	}
+	if allTables || len(s.cfg.Tables) == 0 {
+		return nil
+	}
+	for i, t := range s.cfg.Tables {
+		schema, name, _ := splitTable(t)
+		var member bool
+		err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
+			s.cfg.Publication, schema, name).Scan(&member)
+		if err != nil {
+			return fmt.Errorf("postgres source: read publication %s: %w", s.cfg.Publication, err)
+		}
+		if !member {
+			if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+pub+" ADD TABLE "+s.quotedTables()[i]); err != nil {
+				return fmt.Errorf("postgres source: add %s to publication %s: %w", t, s.cfg.Publication, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Source) quotedTables() []string {
+	out := make([]string, len(s.cfg.Tables))
+	for i, t := range s.cfg.Tables {
+		schema, name, _ := splitTable(t)
+		out[i] = pgx.Identifier{schema, name}.Sanitize()
+	}
+	return out
+}
+
+// ensureSlot creates the slot when missing and returns the position the
+// stream resumes from (the slot's confirmed flush LSN). A slot another
+// process is reading is ErrSlotInUse.
+func (s *Source) ensureSlot(ctx context.Context, conn *pgx.Conn, repl *pgconn.PgConn) (pglogrepl.LSN, error) {
+	var (
+		plugin    string
+		active    bool
+		pid       *int32
+		confirmed *string
+	)
+	err := conn.QueryRow(ctx, `SELECT plugin, active, active_pid, confirmed_flush_lsn::text
+		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &active, &pid, &confirmed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput",
+			pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication})
+		if err != nil {
+			return 0, fmt.Errorf("postgres source: create replication slot %s: %w", s.cfg.Slot, err)
+		}
+		lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+		if err != nil {
+			return 0, fmt.Errorf("postgres source: slot %s consistent point %q: %w", s.cfg.Slot, res.ConsistentPoint, err)
+		}
+		s.log.Info("created replication slot")
+		return lsn, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres source: read replication slot %s: %w", s.cfg.Slot, err)
+	}
+	if plugin != "pgoutput" {
+		return 0, sluice.Permanent(fmt.Errorf("postgres source: replication slot %s uses plugin %q, not pgoutput: drop it or configure another slot name", s.cfg.Slot, plugin))
+	}
+	if active {
+		who := "another process"
+		if pid != nil {
+			who = fmt.Sprintf("process %d", *pid)
+		}
+		return 0, fmt.Errorf("postgres source: replication slot %s is read by %s: %w", s.cfg.Slot, who, ErrSlotInUse)
+	}
+	if confirmed == nil {
+		return 0, nil
+	}
+	lsn, err := pglogrepl.ParseLSN(*confirmed)
+	if err != nil {
+		return 0, fmt.Errorf("postgres source: slot %s confirmed_flush_lsn %q: %w", s.cfg.Slot, *confirmed, err)
+	}
+	return lsn, nil
+}

@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/source"
+)
+
+func init() { source.Register("postgres", New) }
+
+// Source reads one database through one replication slot.
+type Source struct {
+	cfg    Config
+	log    *zap.Logger
+	connCf *pgconn.Config // parsed DSN with the password applied
+
+	// confirmed is the highest position the pipeline has delivered; the
+	// stream loop reports it to the server as the flush LSN.
+	confirmed atomic.Uint64
+}
+
+var _ source.Source = (*Source)(nil)
+
+// New decodes and validates the configuration. It does no I/O.
+func New(raw map[string]any, env source.Env) (source.Source, error) {
+	var cfg Config
+	if err := config.Decode(raw, &cfg, env.Path); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(env.Pipeline, env.Path); err != nil {
+		return nil, err
+	}
+	cc, err := pgconn.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("%s.dsn: %s", env.Path, redactDSNError(err))
+	}
+	if cfg.Password != "" {
+		cc.Password = cfg.Password
+	}
+	// The text forms the decoder parses depend on these session settings;
+	// fix them instead of inheriting the server's or the role's defaults.
+	for k, v := range map[string]string{
+		"application_name":   "sluice",
+		"timezone":           "UTC",
+		"datestyle":          "ISO, MDY",
+		"intervalstyle":      "postgres",
+		"extra_float_digits": "3",
+		"bytea_output":       "hex",
+		"lc_monetary":        "C",
+	} {
+		cc.RuntimeParams[k] = v
+	}
+	log := env.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Source{cfg: cfg, log: log.With(zap.String("slot", cfg.Slot)), connCf: cc}, nil
+}
+
+// Connector implements source.Source.
+func (s *Source) Connector() string { return "postgresql" }
+
+// Database implements source.Source.
+func (s *Source) Database() string { return s.connCf.Database }
+
+// Confirm implements sluice.Source: pos is a mark this source emitted.
+func (s *Source) Confirm(pos sluice.Position) {
+	for {
+		cur := s.confirmed.Load()
+		if pos.TxLSN <= cur || s.confirmed.CompareAndSwap(cur, pos.TxLSN) {
+			return
+		}
+	}
+}
+
+// Run implements sluice.Source.
+func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	conn, err := s.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	if err := s.checkServer(ctx, conn); err != nil {
+		return err
+	}
+	if err := s.ensurePublication(ctx, conn); err != nil {
+		return err
+	}
+	repl, err := s.connect(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer repl.Close(context.WithoutCancel(ctx))
+
+	start, err := s.ensureSlot(ctx, conn, repl.PgConn())
+	if err != nil {
+		return err
+	}
+	st := newStream(s, conn, repl.PgConn(), emit)
+	return st.run(ctx, start)
+}
+
+// connect opens a normal or a replication connection.
+func (s *Source) connect(ctx context.Context, replication bool) (*pgx.Conn, error) {
+	cc := s.connCf.Copy()
+	if replication {
+		cc.RuntimeParams["replication"] = "database"
+	}
+	pcfg, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	pcfg.Config = *cc
+	if replication {
+		// A replication connection speaks the simple protocol only.
+		pcfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
+	conn, err := pgx.ConnectConfig(ctx, pcfg)
+	if err != nil {
+		return nil, classifyConnectError(err, cc, replication)
+	}
+	return conn, nil
+}
+
+// classifyConnectError turns the server's refusals into actionable,
+// password-free messages.
+func classifyConnectError(err error, cc *pgconn.Config, replication bool) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "42501" && replication:
+			return sluice.Permanent(fmt.Errorf("postgres source: role %q lacks the REPLICATION attribute: run ALTER ROLE %s WITH REPLICATION (or use a role that has it): %s", cc.User, cc.User, pgErr.Message))
+		case pgErr.Code == "28P01" || pgErr.Code == "28000":
+			return sluice.Permanent(fmt.Errorf("postgres source: authentication for role %q failed: %s", cc.User, pgErr.Message))
+		case pgErr.Code == "3D000":
+			return sluice.Permanent(fmt.Errorf("postgres source: database %q does not exist", cc.Database))
+		}
+		return fmt.Errorf("postgres source: connect to %s:%d: %s (SQLSTATE %s)", cc.Host, cc.Port, pgErr.Message, pgErr.Code)
+	}
+	return fmt.Errorf("postgres source: connect to %s:%d: %w", cc.Host, cc.Port, err)
+}

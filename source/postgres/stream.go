@@ -1,0 +1,461 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// relation is what the stream knows of one table from its latest
+// Relation message.
+type relation struct {
+	table *sluice.Table
+	ident []bool // column is part of the replica identity (Relation flag 1)
+}
+
+// stream is one replication session: it owns the replication connection
+// and is used by one goroutine.
+type stream struct {
+	src  *Source
+	conn *pgx.Conn // catalog queries
+	repl *pgconn.PgConn
+	emit func(*sluice.Event) error
+	log  *zap.Logger
+	cat  catalog
+
+	rels map[uint32]*relation
+
+	// The open transaction, between Begin and Commit.
+	inTx       bool
+	txID       uint64
+	txLSN      uint64 // the commit LSN announced by Begin
+	commitTime time.Time
+	txOrder    int64
+	tableOrder map[uint32]int64
+
+	prevTxLSN  uint64 // commit LSN of the previous transaction
+	received   uint64 // highest WAL position received
+	lastMark   uint64 // highest position emitted as a mark
+	lastStatus time.Time
+	sentFlush  uint64
+}
+
+func newStream(s *Source, conn *pgx.Conn, repl *pgconn.PgConn, emit func(*sluice.Event) error) *stream {
+	return &stream{src: s, conn: conn, repl: repl, emit: emit, log: s.log,
+		rels: map[uint32]*relation{}, tableOrder: map[uint32]int64{}}
+}
+
+func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
+	s := st.src
+	if c := s.confirmed.Load(); c < uint64(start) {
+		s.confirmed.Store(uint64(start)) // the slot already confirmed up to here
+	}
+	st.sentFlush = s.confirmed.Load()
+	st.lastMark = uint64(start)
+	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)}
+	if *s.cfg.Messages {
+		args = append(args, "messages 'true'")
+	}
+	err := pglogrepl.StartReplication(ctx, st.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{PluginArgs: args})
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55006" {
+			return fmt.Errorf("postgres source: slot %s: %s: %w", s.cfg.Slot, pgErr.Message, ErrSlotInUse)
+		}
+		return fmt.Errorf("postgres source: start replication on slot %s: %w", s.cfg.Slot, err)
+	}
+	s.log.Info("streaming", zap.String("from", start.String()), zap.String("publication", s.cfg.Publication))
+
+	for {
+		if ctx.Err() != nil {
+			return st.drain()
+		}
+		if err := st.maybeSendStatus(ctx, false); err != nil {
+			return err
+		}
+		// Wake up at least once a second to report new confirmations.
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		msg, err := st.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return st.drain()
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("postgres source: receive: %w", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if err := st.handleCopyData(ctx, m.Data); err != nil {
+				if ctx.Err() != nil {
+					return st.drain()
+				}
+				return err
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("postgres source: server error: %w", pgconn.ErrorResponseToPgError(m))
+		}
+	}
+}
+
+// drain waits, after the stop request, until the sinks have acknowledged
+// the last transaction read (or DrainTimeout passes), then reports the
+// final confirmed position so a restart does not replay it.
+func (st *stream) drain() error {
+	deadline := time.Now().Add(st.src.cfg.DrainTimeout)
+	for st.src.confirmed.Load() < st.lastMark && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := st.maybeSendStatus(ctx, true); err != nil {
+		st.log.Warn("final status update failed; the next start replays from the previous one", zap.Error(err))
+	}
+	st.log.Info("stopped", zap.String("confirmed", pglogrepl.LSN(st.src.confirmed.Load()).String()))
+	return nil
+}
+
+// maybeSendStatus sends a standby status update when the confirmed
+// position moved, when the status interval passed, or when forced.
+func (st *stream) maybeSendStatus(ctx context.Context, force bool) error {
+	flush := st.src.confirmed.Load()
+	if !force && flush == st.sentFlush && time.Since(st.lastStatus) < st.src.cfg.StatusInterval {
+		return nil
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, st.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: pglogrepl.LSN(flush),
+		WALFlushPosition: pglogrepl.LSN(flush),
+		WALApplyPosition: pglogrepl.LSN(flush),
+	})
+	if err != nil {
+		return fmt.Errorf("postgres source: send status update: %w", err)
+	}
+	st.sentFlush, st.lastStatus = flush, time.Now()
+	return nil
+}
+
+func (st *stream) handleCopyData(ctx context.Context, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		pkm, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return fmt.Errorf("postgres source: %w", err)
+		}
+		if err := st.idleMark(uint64(pkm.ServerWALEnd)); err != nil {
+			return err
+		}
+		if pkm.ReplyRequested {
+			return st.maybeSendStatus(ctx, true)
+		}
+	case pglogrepl.XLogDataByteID:
+		xld, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return fmt.Errorf("postgres source: %w", err)
+		}
+		st.received = max(st.received, uint64(xld.WALStart))
+		return st.handleWAL(ctx, xld)
+	}
+	return nil
+}
+
+// idleMark lets the checkpoint advance to the server's WAL end while no
+// transaction is open: everything before it has been sent to us, so once
+// what we emitted is delivered the slot may move past WAL that holds no
+// change of ours.
+func (st *stream) idleMark(walEnd uint64) error {
+	if st.inTx || walEnd <= st.lastMark {
+		return nil
+	}
+	st.lastMark = walEnd
+	return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: walEnd}})
+}
+
+func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
+	d := xld.WALData
+	if len(d) == 0 {
+		return nil
+	}
+	lsn := uint64(xld.WALStart)
+	switch pglogrepl.MessageType(d[0]) {
+	case pglogrepl.MessageTypeInsert, pglogrepl.MessageTypeUpdate, pglogrepl.MessageTypeDelete:
+		return st.handleRow(d, lsn)
+	}
+	msg, err := pglogrepl.Parse(d)
+	if err != nil {
+		return fmt.Errorf("postgres source: parse %q message at %s: %w", d[0], xld.WALStart, err)
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.BeginMessage:
+		st.inTx = true
+		st.txID, st.txLSN, st.commitTime = uint64(m.Xid), uint64(m.FinalLSN), m.CommitTime
+		st.txOrder = 0
+		clear(st.tableOrder)
+	case *pglogrepl.CommitMessage:
+		st.inTx = false
+		st.prevTxLSN = uint64(m.CommitLSN)
+		end := uint64(m.TransactionEndLSN)
+		if end > st.lastMark {
+			st.lastMark = end
+		}
+		return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{LSN: lsn, TxLSN: end}})
+	case *pglogrepl.RelationMessage:
+		return st.handleRelation(ctx, m)
+	case *pglogrepl.TruncateMessage:
+		for _, id := range m.RelationIDs {
+			rel, err := st.relation(id)
+			if err != nil {
+				return err
+			}
+			if err := st.emit(st.newEvent(sluice.OpTruncate, rel, lsn)); err != nil {
+				return err
+			}
+		}
+	case *pglogrepl.LogicalDecodingMessage:
+		ev := &sluice.Event{Op: sluice.OpMessage,
+			// Content points into the connection's reused read buffer.
+			Message: &sluice.Message{Transactional: m.Transactional, Prefix: m.Prefix, Content: bytes.Clone(m.Content)}}
+		if m.Transactional && st.inTx {
+			st.txOrder++
+			ev.Pos = sluice.Position{LSN: uint64(m.LSN), TxLSN: st.txLSN, PrevTxLSN: st.prevTxLSN}
+			ev.TxID, ev.TxOrder, ev.CommitTime = st.txID, st.txOrder, st.commitTime
+		} else {
+			ev.Pos = sluice.Position{LSN: uint64(m.LSN), TxLSN: uint64(m.LSN), PrevTxLSN: st.prevTxLSN}
+			ev.CommitTime = xld.ServerTime
+		}
+		return st.emit(ev)
+	}
+	return nil
+}
+
+func (st *stream) relation(id uint32) (*relation, error) {
+	rel := st.rels[id]
+	if rel == nil {
+		return nil, fmt.Errorf("postgres source: change for relation %d before its Relation message", id)
+	}
+	return rel, nil
+}
+
+// newEvent starts an event of the open transaction for rel.
+func (st *stream) newEvent(op sluice.Op, rel *relation, lsn uint64) *sluice.Event {
+	st.txOrder++
+	st.tableOrder[rel.table.ID]++
+	return &sluice.Event{
+		Op: op, Table: rel.table,
+		Pos:        sluice.Position{LSN: lsn, TxLSN: st.txLSN, PrevTxLSN: st.prevTxLSN},
+		CommitTime: st.commitTime,
+		TxID:       st.txID,
+		TxOrder:    st.txOrder,
+		TableOrder: st.tableOrder[rel.table.ID],
+	}
+}
+
+// handleRelation builds the table description a Relation message
+// announces. It arrives before the first change of a table in a session
+// and again after the table's columns change.
+func (st *stream) handleRelation(ctx context.Context, m *pglogrepl.RelationMessage) error {
+	type attr struct {
+		notNull, primary bool
+	}
+	attrs := map[string]attr{}
+	rows, err := st.conn.Query(ctx, `SELECT a.attname::text, a.attnotnull,
+		       COALESCE(a.attnum = ANY(i.indkey), false)
+		  FROM pg_attribute a
+		  LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+		 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, m.RelationID)
+	if err != nil {
+		return fmt.Errorf("postgres source: read columns of %s.%s: %w", m.Namespace, m.RelationName, err)
+	}
+	for rows.Next() {
+		var name string
+		var a attr
+		if err := rows.Scan(&name, &a.notNull, &a.primary); err != nil {
+			rows.Close()
+			return fmt.Errorf("postgres source: read columns of %s.%s: %w", m.Namespace, m.RelationName, err)
+		}
+		attrs[name] = a
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres source: read columns of %s.%s: %w", m.Namespace, m.RelationName, err)
+	}
+	st.cat.invalidate() // enum labels or domains may have changed too
+
+	t := &sluice.Table{ID: m.RelationID, DB: st.src.Database(), Schema: m.Namespace, Name: m.RelationName,
+		Columns: make([]sluice.Column, len(m.Columns))}
+	rel := &relation{table: t, ident: make([]bool, len(m.Columns))}
+	var pk, ident []int
+	for i, c := range m.Columns {
+		a := attrs[c.Name]
+		col, err := st.cat.column(ctx, st.conn, c.Name, c.DataType, c.TypeModifier, a.notNull)
+		if err != nil {
+			return fmt.Errorf("postgres source: table %s.%s: %w", m.Namespace, m.RelationName, err)
+		}
+		t.Columns[i] = col
+		rel.ident[i] = c.Flags&1 != 0
+		if a.primary {
+			pk = append(pk, i)
+		}
+		if rel.ident[i] {
+			ident = append(ident, i)
+		}
+	}
+	// Key policy: the primary key; else the replica identity index
+	// (REPLICA IDENTITY USING INDEX); else no key (FULL without a primary
+	// key, NOTHING): such events have a null key, as in Debezium.
+	switch {
+	case len(pk) > 0:
+		t.Key = pk
+	case m.ReplicaIdentity == 'i':
+		t.Key = ident
+	}
+	for _, k := range t.Key {
+		t.Columns[k].Key = true
+	}
+	st.rels[m.RelationID] = rel
+	st.log.Debug("relation", zap.String("table", m.Namespace+"."+m.RelationName), zap.Int("columns", len(t.Columns)))
+	return nil
+}
+
+// handleRow decodes Insert, Update and Delete messages straight from the
+// wire buffer: pglogrepl's generic parser allocates per column, which
+// this hot path avoids.
+func (st *stream) handleRow(d []byte, lsn uint64) error {
+	kind := d[0]
+	if len(d) < 6 {
+		return fmt.Errorf("postgres source: short %q message at %s", kind, pglogrepl.LSN(lsn))
+	}
+	rel, err := st.relation(binary.BigEndian.Uint32(d[1:5]))
+	if err != nil {
+		return err
+	}
+	p := d[5:]
+	var oldKind byte
+	var old, neu sluice.Row
+	if (kind == 'U' || kind == 'D') && len(p) > 0 && (p[0] == 'K' || p[0] == 'O') {
+		oldKind = p[0]
+		if old, p, err = decodeTuple(rel, p[1:], oldKind == 'K'); err != nil {
+			return fmt.Errorf("postgres source: %s.%s at %s: %w", rel.table.Schema, rel.table.Name, pglogrepl.LSN(lsn), err)
+		}
+	}
+	if kind != 'D' {
+		if len(p) == 0 || p[0] != 'N' {
+			return fmt.Errorf("postgres source: %q message at %s has no new tuple", kind, pglogrepl.LSN(lsn))
+		}
+		if neu, _, err = decodeTuple(rel, p[1:], false); err != nil {
+			return fmt.Errorf("postgres source: %s.%s at %s: %w", rel.table.Schema, rel.table.Name, pglogrepl.LSN(lsn), err)
+		}
+	}
+	switch kind {
+	case 'I':
+		ev := st.newEvent(sluice.OpCreate, rel, lsn)
+		ev.After = neu
+		return st.emit(ev)
+	case 'D':
+		ev := st.newEvent(sluice.OpDelete, rel, lsn)
+		ev.Before = old
+		return st.emit(ev)
+	}
+	// Update. An unchanged TOASTed column is not sent; the full old row
+	// (REPLICA IDENTITY FULL) may still hold its value.
+	if oldKind == 'O' {
+		for i := range neu {
+			if neu[i].Kind == sluice.KindUnchanged && i < len(old) && old[i].Kind == sluice.KindPresent {
+				neu[i] = old[i]
+			}
+		}
+	}
+	if old != nil && keyChanged(rel.table, old, neu) {
+		// Debezium's shape of a primary-key change: delete of the old key
+		// (carrying the new key) and create of the new (carrying the old).
+		del := st.newEvent(sluice.OpDelete, rel, lsn)
+		del.Before, del.OtherKey = old, neu
+		if err := st.emit(del); err != nil {
+			return err
+		}
+		cre := st.newEvent(sluice.OpCreate, rel, lsn)
+		cre.After, cre.OtherKey = neu, old
+		return st.emit(cre)
+	}
+	ev := st.newEvent(sluice.OpUpdate, rel, lsn)
+	ev.Before, ev.After = old, neu
+	return st.emit(ev)
+}
+
+func keyChanged(t *sluice.Table, old, neu sluice.Row) bool {
+	for _, k := range t.Key {
+		if k >= len(old) || k >= len(neu) || old[k].Kind == sluice.KindMissing {
+			return false
+		}
+		a, b := &old[k], &neu[k]
+		if a.Kind != b.Kind || a.Int != b.Int || a.Float != b.Float || string(a.Bytes) != string(b.Bytes) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeTuple decodes one TupleData into a new row. In a key-only old
+// tuple ('K') the non-identity columns are KindMissing.
+func decodeTuple(rel *relation, p []byte, keyOnly bool) (sluice.Row, []byte, error) {
+	if len(p) < 2 {
+		return nil, nil, errors.New("truncated tuple")
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	p = p[2:]
+	cols := rel.table.Columns
+	if n > len(cols) {
+		return nil, nil, fmt.Errorf("tuple has %d columns, relation %d", n, len(cols))
+	}
+	row := make(sluice.Row, len(cols))
+	for i := 0; i < n; i++ {
+		if len(p) < 1 {
+			return nil, nil, errors.New("truncated tuple")
+		}
+		kind := p[0]
+		p = p[1:]
+		switch kind {
+		case 'n':
+			if keyOnly && !rel.ident[i] {
+				row[i].Kind = sluice.KindMissing
+			}
+		case 'u':
+			row[i].Kind = sluice.KindUnchanged
+		case 't':
+			if len(p) < 4 {
+				return nil, nil, errors.New("truncated tuple")
+			}
+			l := int(binary.BigEndian.Uint32(p))
+			p = p[4:]
+			if l < 0 || l > len(p) {
+				return nil, nil, errors.New("truncated tuple value")
+			}
+			v, err := decodeText(&cols[i], p[:l])
+			if err != nil {
+				return nil, nil, err
+			}
+			row[i] = v
+			p = p[l:]
+		default:
+			return nil, nil, fmt.Errorf("column %s: unsupported tuple data kind %q", cols[i].Name, kind)
+		}
+	}
+	for i := n; i < len(cols); i++ {
+		row[i].Kind = sluice.KindMissing
+	}
+	return row, p, nil
+}
