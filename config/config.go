@@ -17,7 +17,11 @@ import (
 type File struct {
 	Log       Log                 `yaml:"log"`
 	HTTP      HTTP                `yaml:"http"`
-	Pipelines map[string]Pipeline `yaml:"pipelines"`
+	Pipelines map[string]Pipeline `yaml:"-"`
+
+	// RawPipelines is decoded per pipeline so that an error in one
+	// pipeline still leaves the others (and its other keys) checked.
+	RawPipelines map[string]map[string]any `yaml:"pipelines"`
 
 	lines map[string]int // dotted key → line in the YAML file
 }
@@ -69,7 +73,9 @@ func Load(path string) (*File, error) {
 	return Parse(data)
 }
 
-// Parse is Load for a file already read.
+// Parse is Load for a file already read. On an error that is not a YAML
+// syntax error it still returns the File as far as it decoded, so callers
+// can report the problems plugins find too.
 func Parse(data []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -96,14 +102,18 @@ func Parse(data []byte) (*File, error) {
 			_ = v.BindEnv("pipelines." + p + ".sinks." + s + ".sasl.password")
 		}
 	}
-	if err := Decode(v.AllSettings(), f, ""); err != nil {
-		return nil, f.withLines(err)
+	// Keep going after a decoding error so that one run reports every
+	// problem: the returned File holds whatever decoded.
+	errs := []error{Decode(v.AllSettings(), f, "")}
+	f.Pipelines = map[string]Pipeline{}
+	for name, raw := range f.RawPipelines {
+		var p Pipeline
+		errs = append(errs, Decode(raw, &p, "pipelines."+name))
+		f.Pipelines[name] = p
 	}
+	decErr := errors.Join(errs...)
 	f.defaults()
-	if err := f.validate(); err != nil {
-		return nil, f.withLines(err)
-	}
-	return f, nil
+	return f, f.withLines(errors.Join(decErr, f.validate()))
 }
 
 func pipelineNames(v *viper.Viper) []string { return mapKeys(v.GetStringMap("pipelines")) }
@@ -214,31 +224,31 @@ func (f *File) Line(key string) int {
 func (f *File) WithLines(err error) error { return f.withLines(err) }
 
 func (f *File) withLines(err error) error {
-	if err == nil {
-		return nil
-	}
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	out := make([]error, 0, len(errs))
-	for _, e := range errs {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			out = append(out, f.withLines(errors.Join(j.Unwrap()...)))
-			continue
-		}
-		msg := e.Error()
-		key, _, _ := strings.Cut(msg, ":")
-		key = strings.Trim(key, "'")
-		if l := f.Line(key); l > 0 && !strings.Contains(key, " ") {
-			out = append(out, fmt.Errorf("line %d: %w", l, e))
-			continue
+	var out []error
+	for _, e := range Flatten(err) {
+		key, _, _ := strings.Cut(e.Error(), ":")
+		if l := f.Line(key); l > 0 && !strings.ContainsAny(key, " '") {
+			e = fmt.Errorf("line %d: %w", l, e)
 		}
 		out = append(out, e)
 	}
 	return errors.Join(out...)
+}
+
+// Flatten returns the leaves of a tree of joined errors, in order.
+func Flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, Flatten(e)...)
+	}
+	return out
 }
 
 // collectLines records the line of every mapping key and list item.

@@ -3,7 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 )
@@ -23,8 +27,7 @@ func Decode(raw map[string]any, out any, path string) error {
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
-			// Environment overrides arrive as strings.
-			mapstructure.StringToBasicTypeHookFunc(),
+			stringToScalarHook,
 		),
 	})
 	if err != nil {
@@ -57,7 +60,7 @@ func prefixErrors(err error, path string) error {
 			out = append(out, fmt.Errorf("%s: %s", path, e.Error()))
 			return
 		}
-		key := join(path, de.Name())
+		key := join(path, mapIndex.ReplaceAllString(de.Name(), ".$1"))
 		msg := errors.Unwrap(de).Error()
 		if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
 			for _, k := range strings.Split(keys, ", ") {
@@ -79,4 +82,39 @@ func join(a, b string) string {
 		return a
 	}
 	return a + "." + b
+}
+
+// mapIndex matches mapstructure's "[name]" for a map key (not a list
+// index), which the file spells "name".
+var mapIndex = regexp.MustCompile(`\[([^\]]*[^0-9\]][^\]]*)\]`)
+
+// stringToScalarHook parses strings into numbers and booleans: values from
+// SLUICE_… environment overrides always arrive as strings. A string that
+// does not parse is an error that quotes it.
+func stringToScalarHook(from, to reflect.Type, data any) (any, error) {
+	s, ok := data.(string)
+	if !ok || from.Kind() != reflect.String {
+		return data, nil
+	}
+	var err error
+	var v any
+	switch to.Kind() {
+	case reflect.Bool:
+		v, err = strconv.ParseBool(s)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if to == reflect.TypeOf(time.Duration(0)) {
+			return data, nil
+		}
+		v, err = strconv.ParseInt(s, 10, to.Bits())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v, err = strconv.ParseUint(s, 10, to.Bits())
+	case reflect.Float32, reflect.Float64:
+		v, err = strconv.ParseFloat(s, to.Bits())
+	default:
+		return data, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse %q as %s", s, to.Kind())
+	}
+	return v, nil
 }

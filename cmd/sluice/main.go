@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sync"
@@ -59,11 +60,12 @@ func newRoot() *cobra.Command {
 		Short: "Check a configuration file without connecting to anything",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := config.Load(cfgPath)
-			if err == nil {
-				_, err = build(f, zap.NewNop())
+			if f != nil {
+				_, berr := build(f, zap.NewNop())
+				err = errors.Join(err, berr)
 			}
 			if err != nil {
-				printErrors(cfgPath, err)
+				printErrors(cmd.ErrOrStderr(), cfgPath, err)
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d pipeline(s))\n", cfgPath, len(f.Pipelines))
@@ -79,15 +81,9 @@ func newRoot() *cobra.Command {
 }
 
 // printErrors prints one line per problem.
-func printErrors(path string, err error) {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", path, e)
+func printErrors(w io.Writer, path string, err error) {
+	for _, e := range config.Flatten(err) {
+		fmt.Fprintf(w, "%s: %v\n", path, e)
 	}
 }
 
@@ -103,19 +99,7 @@ func build(f *config.File, log *zap.Logger) ([]*pipeline.Pipeline, error) {
 		}
 		pipes = append(pipes, p)
 	}
-	return pipes, flatten(errs)
-}
-
-func flatten(errs []error) error {
-	var out []error
-	for _, e := range errs {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			out = append(out, j.Unwrap()...)
-		} else {
-			out = append(out, e)
-		}
-	}
-	return errors.Join(out...)
+	return pipes, errors.Join(errs...)
 }
 
 func newLogger(c config.Log) (*zap.Logger, error) {

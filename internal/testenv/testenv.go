@@ -20,7 +20,8 @@ func Get(t testing.TB, name string) string {
 	msg := name + " unset; run scripts/services.sh up"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg + " (CI=true: a missing service is a failure)")
+	} else {
+		t.Skip(msg)
 	}
-	t.Skip(msg)
 	return ""
 }

@@ -4,37 +4,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 )
 
-// ensureTopic makes sure topic exists before the first record goes to it:
-// it asks the metadata first (so a principal without CREATE rights works
-// with topics made in advance) and creates the topic when it is missing.
-// Known topics are cached; the cost is paid once per topic.
-func (s *Sink) ensureTopic(ctx context.Context, adm *kadm.Client, topic string) error {
-	if _, ok := s.known[topic]; ok {
-		return nil
-	}
-	if !s.cfg.TopicCreation.Enabled {
-		// franz-go fails records to a missing topic after a few
-		// metadata refreshes (UNKNOWN_TOPIC_OR_PARTITION); that error
-		// reaches the ack.
-		s.known[topic] = struct{}{}
-		return nil
-	}
-	details, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("kafka sink: metadata %s: %w", topic, err)
-	}
-	if d, ok := details[topic]; ok && d.Err == nil {
-		s.known[topic] = struct{}{}
-		return nil
+// topicInfo is what the sink learns about a topic on first use.
+type topicInfo struct {
+	// compacted: cleanup.policy contains "compact", so the broker rejects
+	// records without a key (and with them the rest of their batch).
+	compacted bool
+}
+
+// ensureTopic runs before the first record goes to topic: it makes sure the
+// topic exists, creating it when topic_creation is enabled, and learns its
+// cleanup.policy. It asks the metadata first, so a principal without
+// CREATE rights works with topics made in advance. The result is cached;
+// the cost is paid once per topic.
+func (s *Sink) ensureTopic(ctx context.Context, adm *kadm.Client, topic string) (topicInfo, error) {
+	if info, ok := s.known[topic]; ok {
+		return info, nil
 	}
 	tc := &s.cfg.TopicCreation
+	create := tc.Enabled
+	if create {
+		details, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return topicInfo{}, fmt.Errorf("kafka sink: metadata %s: %w", topic, err)
+		}
+		if d, ok := details[topic]; ok && d.Err == nil {
+			create = false
+		}
+	}
+	if !create {
+		// An existing topic (or topic creation is off: then franz-go
+		// fails records to a missing topic after a few metadata
+		// refreshes, and that error reaches the ack).
+		info := s.describeTopic(ctx, adm, topic)
+		s.known[topic] = info
+		return info, nil
+	}
+
 	configs := make(map[string]*string, len(tc.Configs)+1)
 	for k, v := range tc.Configs {
 		configs[k] = kadm.StringPtr(v)
@@ -49,14 +61,40 @@ func (s *Sink) ensureTopic(ctx context.Context, adm *kadm.Client, topic string) 
 			zap.Int16("replication_factor", resp.ReplicationFactor),
 			zap.String("cleanup_policy", tc.CleanupPolicy))
 	case errors.Is(err, kerr.TopicAlreadyExists):
-		// Created concurrently by someone else: fine.
+		// Created meanwhile by someone else, with their settings.
+		info := s.describeTopic(ctx, adm, topic)
+		s.known[topic] = info
+		return info, nil
 	default:
 		if resp.ErrMessage != "" {
 			err = fmt.Errorf("%w: %s", err, resp.ErrMessage)
 		}
-		return fmt.Errorf("kafka sink: create topic %s (partitions %s, replication factor %s): %w",
-			topic, strconv.Itoa(tc.Partitions), strconv.Itoa(tc.ReplicationFactor), err)
+		return topicInfo{}, classify(fmt.Errorf("kafka sink: create topic %s (partitions %d, replication factor %d): %w",
+			topic, tc.Partitions, tc.ReplicationFactor, err))
 	}
-	s.known[topic] = struct{}{}
-	return nil
+	info := topicInfo{compacted: strings.Contains(tc.CleanupPolicy, "compact")}
+	s.known[topic] = info
+	return info, nil
+}
+
+// describeTopic reads the cleanup.policy of a topic the sink did not
+// create. When it cannot (no DescribeConfigs permission, topic missing),
+// the topic is treated as not compacted and the broker has the last word.
+func (s *Sink) describeTopic(ctx context.Context, adm *kadm.Client, topic string) topicInfo {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err == nil {
+		var rc kadm.ResourceConfig
+		if rc, err = rcs.On(topic, nil); err == nil && rc.Err == nil {
+			for _, c := range rc.Configs {
+				if c.Key == "cleanup.policy" {
+					return topicInfo{compacted: strings.Contains(c.MaybeValue(), "compact")}
+				}
+			}
+			return topicInfo{}
+		} else if err == nil {
+			err = rc.Err
+		}
+	}
+	s.log.Debug("cannot read topic configs", zap.String("topic", topic), zap.Error(err))
+	return topicInfo{}
 }

@@ -17,7 +17,7 @@ var ordersTable = &sluice.Table{
 	Key: []int{0},
 }
 
-func intVal(i int64) sluice.Value  { return sluice.Value{Kind: sluice.KindPresent, Int: i} }
+func intVal(i int64) sluice.Value   { return sluice.Value{Kind: sluice.KindPresent, Int: i} }
 func textVal(s string) sluice.Value { return sluice.Value{Kind: sluice.KindPresent, Bytes: []byte(s)} }
 
 var (

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,55 +25,92 @@ import (
 
 const itPartitions = 3
 
-// TestKafkaIntegration writes hand-built events through the sink to a real
-// broker and reads them back with a plain consumer.
-func TestKafkaIntegration(t *testing.T) {
-	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+// itRun is one sink run against the real broker: fresh topics (a new
+// prefix), every event written, the sink closed, the acks collected and
+// the topics read back.
+type itRun struct {
+	prefix     string
+	enc        *codec.Encoder
+	adm        *kadm.Client
+	tableTopic string
+	msgTopic   string
+	acks       []error // per event; every event acked exactly once
+	stats      Stats
+}
 
-	// A fresh prefix per run, so topics are new and created by the sink.
-	prefix := fmt.Sprintf("sluicetest%d", time.Now().UnixNano())
-	enc, err := codec.New(codec.Options{Name: prefix, Connector: "postgresql", DB: "shop"})
+// runSink writes events through a kafka sink configured with raw (plus
+// brokers and a 1ms linger) and checks the ack contract: one call per event.
+func runSink(ctx context.Context, t *testing.T, brokers []string, raw map[string]any, events []*sluice.Event) *itRun {
+	t.Helper()
+	r := &itRun{prefix: fmt.Sprintf("sluicetest%d", time.Now().UnixNano())}
+	r.tableTopic = r.prefix + ".public.orders"
+	r.msgTopic = r.prefix + ".message"
+	var err error
+	r.enc, err = codec.New(codec.Options{Name: r.prefix, Connector: "postgresql", DB: "shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.kafka", Encoder: enc,
-		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
-	raw := map[string]any{
-		"type":    "kafka",
-		"brokers": brokers,
-		"linger":  "1ms",
-		"topic_creation": map[string]any{
-			"partitions": itPartitions,
-			"configs":    map[string]any{"retention.ms": "3600000"},
-		},
-	}
-	s, err := NewSink(raw, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tableTopic := prefix + ".public.orders"
-	msgTopic := prefix + ".message"
-
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
+	r.adm = kadm.NewClient(admCl)
 	t.Cleanup(func() {
 		// Leave the shared broker as we found it.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := adm.DeleteTopics(ctx, tableTopic, msgTopic); err != nil {
+		if _, err := r.adm.DeleteTopics(ctx, r.tableTopic, r.msgTopic); err != nil {
 			t.Logf("delete topics: %v", err)
 		}
+		admCl.Close()
 	})
 
+	raw["brokers"] = brokers
+	raw["linger"] = "1ms"
+	env := sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.kafka", Encoder: r.enc,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+	s, err := NewSink(raw, env)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	calls := make([]int, len(events))
+	r.acks = make([]error, len(events))
+	for i, ev := range events {
+		werr := s.Write(ctx, ev, func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[i]++
+			r.acks[i] = err
+		})
+		if werr != nil {
+			t.Logf("Write event %d: %v", i, werr)
+		}
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, n := range calls {
+		if n != 1 {
+			t.Errorf("event %d acked %d times, want once", i, n)
+		}
+	}
+	r.stats = s.Stats()
+	return r
+}
+
+// TestKafkaIntegration writes hand-built events through the sink to a real
+// broker with the default (compacted) topic settings and 3 partitions, and
+// reads them back with a plain consumer.
+func TestKafkaIntegration(t *testing.T) {
+	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 
 	// The events, in commit order.
 	var events []*sluice.Event
@@ -84,42 +123,30 @@ func TestKafkaIntegration(t *testing.T) {
 	events = append(events, tx(deleteEvent(3))...)
 	kcDel, kcCre := keyChange(4, 104, "moved")
 	events = append(events, tx(kcDel, kcCre)...)
+	truncate := len(events)
 	events = append(events, tx(truncateEvent())...)
-	events = append(events, tx(messageEvent("audit", `{"who":"me"}`))...)
+	events = append(events, tx(messageEvent("audit", `{"who":"me"}`), insertEvent(13, "after the truncate"))...)
 
-	// Write them all, then Close (flush); every ack must have been called
-	// once, with nil.
-	var mu sync.Mutex
-	acks := make([]int, len(events))
-	var ackErrs []error
-	for i, ev := range events {
-		i := i
-		if err := s.Write(ctx, ev, func(err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			acks[i]++
-			if err != nil {
-				ackErrs = append(ackErrs, fmt.Errorf("event %d: %w", i, err))
-			}
-		}); err != nil {
-			t.Fatalf("Write event %d: %v", i, err)
+	run := runSink(ctx, t, brokers, map[string]any{
+		"topic_creation": map[string]any{
+			"partitions": itPartitions,
+			"configs":    map[string]any{"retention.ms": "3600000"},
+		},
+	}, events)
+	enc, adm, tableTopic, msgTopic := run.enc, run.adm, run.tableTopic, run.msgTopic
+
+	// Every event is durable except the truncate: a keyless record cannot
+	// go to a compacted topic, and refusing it did not hurt its neighbours.
+	for i, err := range run.acks {
+		switch {
+		case i == truncate && !errors.Is(err, ErrNullKeyCompacted):
+			t.Errorf("truncate on a compacted topic acked with %v, want ErrNullKeyCompacted", err)
+		case i != truncate && err != nil:
+			t.Errorf("event %d acked with %v", i, err)
 		}
 	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	mu.Lock()
-	for i, n := range acks {
-		if n != 1 {
-			t.Errorf("event %d acked %d times, want once", i, n)
-		}
-	}
-	for _, err := range ackErrs {
-		t.Errorf("ack error: %v", err)
-	}
-	mu.Unlock()
-	if st := s.Stats(); st.Events != uint64(len(events)) || st.EventErrors != 0 || st.TopicsCreated != 2 {
-		t.Errorf("stats = %+v, want %d events, 0 errors, 2 topics created", st, len(events))
+	if st := run.stats; st.Events != uint64(len(events)-1) || st.EventErrors != 1 || st.TopicsCreated != 2 {
+		t.Errorf("stats = %+v, want %d events, 1 error, 2 topics created", st, len(events)-1)
 	}
 
 	// The topics exist with the configured partition count and policy.
@@ -155,9 +182,10 @@ func TestKafkaIntegration(t *testing.T) {
 		}
 	}
 
-	// Read everything back. Two deletes with keys add two tombstones.
+	// Read everything back: each event but the truncate once, plus a
+	// tombstone after each of the two deletes.
 	_, keysOK := enc.AppendKey(nil, events[0])
-	wantRecords := len(events)
+	wantRecords := len(events) - 1
 	if keysOK {
 		wantRecords += 2
 	} else {
@@ -178,6 +206,9 @@ func TestKafkaIntegration(t *testing.T) {
 
 	partitionsUsed := map[int32]bool{}
 	for i, ev := range events {
+		if i == truncate {
+			continue
+		}
 		id := string(codec.AppendEventID(nil, ev))
 		got := byID[id]
 		wantKey, hasKey := enc.AppendKey(nil, ev)
@@ -208,7 +239,7 @@ func TestKafkaIntegration(t *testing.T) {
 			t.Errorf("event %d: value is not JSON: %q", i, r.Value)
 		}
 		if r.Key != nil {
-			if want := javaPartition(r.Key, itPartitions); r.Partition != want {
+			if want := testenv.JavaPartition(r.Key, itPartitions); r.Partition != want {
 				t.Errorf("event %d: key %s in partition %d, Java's murmur2 says %d", i, r.Key, r.Partition, want)
 			}
 			if r.Topic == tableTopic {
@@ -253,7 +284,7 @@ func TestKafkaIntegration(t *testing.T) {
 		}
 	}
 	if keysOK && len(partitionsUsed) < 2 {
-		t.Errorf("12+ keys all landed in partitions %v: keys are not being hashed", partitionsUsed)
+		t.Errorf("13 keys all landed in partitions %v: keys are not being hashed", partitionsUsed)
 	}
 
 	// Per key, records are in commit order (offsets grow with event order).
@@ -268,6 +299,43 @@ func TestKafkaIntegration(t *testing.T) {
 				t.Errorf("key %s: offset %d after %d: out of commit order", r.Key, r.Offset, last)
 			}
 			lastOffset[k] = r.Offset
+		}
+	}
+}
+
+// With cleanup_policy delete, keyless records (truncate) are produced,
+// with a nil key, and tombstones can be turned off.
+func TestKafkaIntegrationDeletePolicy(t *testing.T) {
+	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	events := tx(insertEvent(1, "a"), deleteEvent(1), truncateEvent())
+	run := runSink(ctx, t, brokers, map[string]any{
+		"tombstones_on_delete": false,
+		"topic_creation":       map[string]any{"partitions": 2, "cleanup_policy": "delete"},
+	}, events)
+	for i, err := range run.acks {
+		if err != nil {
+			t.Errorf("event %d acked with %v", i, err)
+		}
+	}
+	recs := consumeAll(ctx, t, brokers, len(events), run.tableTopic)
+	byID := map[string]*kgo.Record{}
+	for _, r := range recs {
+		byID[string(header(r, codec.EventIDHeader))] = r
+	}
+	for i, ev := range events {
+		r := byID[string(codec.AppendEventID(nil, ev))]
+		if r == nil {
+			t.Errorf("event %d (%c) not found", i, ev.Op)
+			continue
+		}
+		if ev.Op == sluice.OpTruncate && r.Key != nil {
+			t.Errorf("truncate key = %q, want nil", r.Key)
+		}
+		if r.Value == nil {
+			t.Errorf("event %d (%c) has a nil value; no tombstones expected", i, ev.Op)
 		}
 	}
 }
@@ -318,4 +386,66 @@ func header(r *kgo.Record, key string) []byte {
 		}
 	}
 	return nil
+}
+
+// BenchmarkKafkaWrite measures Write against the real broker (acks=all,
+// lz4, 3 partitions): allocations per event and events per second
+// including the wait for every ack.
+func BenchmarkKafkaWrite(b *testing.B) {
+	brokers := strings.Split(testenv.Get(b, "SLUICE_TEST_KAFKA_BROKERS"), ",")
+	prefix := fmt.Sprintf("sluicebench%d", time.Now().UnixNano())
+	enc, err := codec.New(codec.Options{Name: prefix, Connector: "postgresql", DB: "shop"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewSink(map[string]any{"brokers": brokers, "topic_creation": map[string]any{"partitions": itPartitions}},
+		sink.Env{Path: "bench", Encoder: enc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	if err := s.Open(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			return
+		}
+		defer cl.Close()
+		_, _ = kadm.NewClient(cl).DeleteTopics(context.Background(), prefix+".public.orders")
+	})
+	// Warm up: topic creation happens on the first Write.
+	if err := s.Write(ctx, insertEvent(0, "warm-up"), func(error) {}); err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]*sluice.Event, 1024)
+	for i := range evs {
+		evs[i] = insertEvent(int64(i), "a note of about forty bytes in length...")
+		evs[i].Pos = sluice.Position{TxLSN: uint64(i) + 1}
+		evs[i].TxOrder = 1
+	}
+	var failed atomic.Int64
+	ack := func(err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+	}
+	b.ReportAllocs()
+	start := time.Now()
+	i := 0
+	for b.Loop() {
+		if err := s.Write(ctx, evs[i%len(evs)], ack); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if err := s.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// Until the last ack: Close flushes and waits for them.
+	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "acked-events/s")
+	if failed.Load() > 0 {
+		b.Fatalf("%d events failed", failed.Load())
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -46,9 +47,10 @@ type Sink struct {
 	conn atomic.Pointer[conn] // nil until Open, and after Close
 
 	// Only touched by Write (one goroutine).
-	known    map[string]struct{} // topics that exist or were created
-	bufHint  int                 // expected encoded size of the next event
-	inflight sync.WaitGroup      // events whose ack is still to be called
+	known   map[string]topicInfo // topics that exist or were created
+	bufHint int                  // expected encoded size of the next event
+
+	inflight sync.WaitGroup // events whose ack is still to be called; Close waits
 
 	stats counters
 }
@@ -93,7 +95,7 @@ func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
 		log:     log.With(zap.String("sink", "kafka")),
 		enc:     env.Encoder,
 		router:  router,
-		known:   map[string]struct{}{},
+		known:   map[string]topicInfo{},
 		bufHint: 512,
 	}, nil
 }
@@ -131,9 +133,16 @@ func (s *Sink) Open(ctx context.Context) error {
 	return nil
 }
 
+// closeAckWait bounds how long Close waits for the last acks once the
+// client is closed. Closing fails every record still buffered, so their
+// promises run within milliseconds; the bound only guards against an ack
+// callback that blocks.
+const closeAckWait = 10 * time.Second
+
 // Close flushes buffered records (bounded by ctx), closes the client, which
-// fails whatever could not be flushed, and waits until every written event
-// has been acknowledged. It returns the flush error, if any.
+// fails whatever could not be flushed with kgo.ErrClientClosed, and waits
+// until every written event has been acknowledged. It must not run
+// concurrently with Write. It returns the flush error, if any.
 func (s *Sink) Close(ctx context.Context) error {
 	c := s.conn.Swap(nil)
 	if c == nil {
@@ -143,11 +152,12 @@ func (s *Sink) Close(ctx context.Context) error {
 	c.cl.Close()
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
+	t := time.NewTimer(closeAckWait)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-ctx.Done():
-		// Close fails every buffered record, so the acks follow
-		// shortly; do not hang shutdown on them.
+	case <-t.C:
+		s.log.Warn("acks still outstanding after close", zap.Duration("waited", closeAckWait))
 	}
 	if flushErr != nil {
 		return fmt.Errorf("kafka sink: flush: %w", flushErr)

@@ -38,7 +38,7 @@ func (p *pending) done(r *kgo.Record, err error) {
 		st.recordErrors.Add(1)
 		p.mu.Lock()
 		if p.err == nil {
-			p.err = fmt.Errorf("kafka sink: produce %s: %w", r.Topic, err)
+			p.err = classify(fmt.Errorf("kafka sink: produce %s: %w", r.Topic, err))
 		}
 		p.mu.Unlock()
 	} else {
@@ -73,8 +73,9 @@ func (p *pending) done(r *kgo.Record, err error) {
 // waiting for Kafka (backpressure) and the first time a topic is used
 // (topic creation); it does not block past the end of ctx. It returns an
 // error only when it could not hand the event over (the sink is not open,
-// the topic could not be created, ctx ended first); ack then receives an
-// error too, so the runner may count on ack alone. Records already handed
+// the topic could not be created, a keyless event is bound for a
+// compacted topic: ErrNullKeyCompacted, ctx ended first); ack then
+// receives an error too, so the runner may count on ack alone. Records already handed
 // over are not cancelled by ctx: they are delivered, or failed by Close.
 func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) error {
 	c := s.conn.Load()
@@ -82,7 +83,8 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		return s.fail(ack, ErrNotOpen)
 	}
 	topic := s.router.Topic(ev)
-	if err := s.ensureTopic(ctx, c.adm, topic); err != nil {
+	info, err := s.ensureTopic(ctx, c.adm, topic)
+	if err != nil {
 		return s.fail(ack, err)
 	}
 
@@ -108,6 +110,11 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		}
 	}
 	s.updateHint(len(buf))
+	if !hasKey && info.compacted {
+		// The broker would reject the record and, with it, every other
+		// record in its batch: fail only this event, and say why.
+		return s.fail(ack, classify(fmt.Errorf("kafka sink: produce %s: %c event: %w", topic, ev.Op, ErrNullKeyCompacted)))
+	}
 
 	p := &pending{s: s, ack: ack}
 	var key []byte // nil: no key (truncate, keyless table)

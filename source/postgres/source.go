@@ -33,10 +33,9 @@ var _ source.Source = (*Source)(nil)
 // New decodes and validates the configuration. It does no I/O.
 func New(raw map[string]any, env source.Env) (source.Source, error) {
 	var cfg Config
-	if err := config.Decode(raw, &cfg, env.Path); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(env.Pipeline, env.Path); err != nil {
+	// Validate even after a decoding error, to report every problem at once.
+	decErr := config.Decode(raw, &cfg, env.Path)
+	if err := errors.Join(decErr, cfg.validate(env.Pipeline, env.Path)); err != nil {
 		return nil, err
 	}
 	cc, err := pgconn.ParseConfig(cfg.DSN)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -195,8 +196,9 @@ func syntaxErr(what string, src []byte) error {
 // documents. NULL ('n') and unchanged TOAST ('u') never reach it. src is
 // not retained: fixed-size values (numbers, bools, dates, times,
 // timestamps) allocate nothing; variable-length values make one
-// allocation, arrays two (the element slice and one buffer shared by the
-// elements' bytes, each element slice capped so appends never overlap).
+// allocation, arrays at most two (the element slice, and one buffer
+// shared by the elements' bytes, each element's slice capped so appends
+// never overlap).
 //
 // Errors name the column and its database type. Malformed input is an
 // error, never a panic.
@@ -204,13 +206,13 @@ func decodeText(col *sluice.Column, src []byte) (sluice.Value, error) {
 	var v sluice.Value
 	var err error
 	if col.Type == sluice.TypeArray {
-		v, err = decodeArray(col, src)
+		err = decodeArray(&v, col, src)
 	} else {
 		var dst []byte
 		if hasBytes(col.Type) {
 			dst = make([]byte, 0, bytesBound(col.Type, len(src)))
 		}
-		v, _, err = decodeScalar(col.Type, src, dst)
+		_, err = decodeInto(&v, col.Type, src, dst)
 	}
 	if err != nil {
 		return sluice.Value{}, fmt.Errorf("column %s (%s): %w", col.Name, col.DBType, err)
@@ -238,48 +240,61 @@ func bytesBound(t sluice.Type, n int) int {
 	return n
 }
 
-func present(i int64) sluice.Value { return sluice.Value{Kind: sluice.KindPresent, Int: i} }
-
-// bytesFrom returns a value holding dst[start:], capped so that appending
-// to it never writes into bytes that belong to another value.
-func bytesFrom(dst []byte, start int) sluice.Value {
-	return sluice.Value{Kind: sluice.KindPresent, Bytes: dst[start:len(dst):len(dst)]}
+// setInt and setBytes fill a zero Value; setBytes caps the slice at its
+// length so that appending to it never writes into bytes that belong to
+// another value.
+func setInt(v *sluice.Value, i int64) {
+	v.Kind = sluice.KindPresent
+	v.Int = i
 }
 
-// decodeScalar decodes one non-array value of type t. Types stored in
-// Bytes append their data to dst (which the caller sized) and return it.
-func decodeScalar(t sluice.Type, src, dst []byte) (sluice.Value, []byte, error) {
+func setBytes(v *sluice.Value, dst []byte, start int) {
+	v.Kind = sluice.KindPresent
+	v.Bytes = dst[start:len(dst):len(dst)]
+}
+
+// decodeInto decodes one non-array value of type t into the zero Value
+// *v. Types stored in Bytes append their data to dst (which the caller
+// sized) and return it. On error *v is left unset.
+func decodeInto(v *sluice.Value, t sluice.Type, src, dst []byte) ([]byte, error) {
 	start := len(dst)
+	var err error
 	switch t {
 	case sluice.TypeText, sluice.TypeJSON, sluice.TypeXML, sluice.TypeEnum:
 		dst = append(dst, src...)
-		return bytesFrom(dst, start), dst, nil
-	case sluice.TypeBool:
-		switch string(src) {
-		case "t", "true":
-			return present(1), dst, nil
-		case "f", "false":
-			return present(0), dst, nil
-		}
-		return sluice.Value{}, dst, syntaxErr("bool", src)
-	case sluice.TypeInt16:
-		n, ok := parseInt(src, math.MinInt16, math.MaxInt16)
-		if !ok {
-			return sluice.Value{}, dst, syntaxErr("int2", src)
-		}
-		return present(n), dst, nil
+		setBytes(v, dst, start)
+		return dst, nil
 	case sluice.TypeInt32:
 		n, ok := parseInt(src, math.MinInt32, math.MaxInt32)
 		if !ok {
-			return sluice.Value{}, dst, syntaxErr("int4", src)
+			return dst, syntaxErr("int4", src)
 		}
-		return present(n), dst, nil
+		setInt(v, n)
+		return dst, nil
 	case sluice.TypeInt64:
 		n, ok := parseInt(src, math.MinInt64, math.MaxInt64)
 		if !ok {
-			return sluice.Value{}, dst, syntaxErr("int8", src)
+			return dst, syntaxErr("int8", src)
 		}
-		return present(n), dst, nil
+		setInt(v, n)
+		return dst, nil
+	case sluice.TypeInt16:
+		n, ok := parseInt(src, math.MinInt16, math.MaxInt16)
+		if !ok {
+			return dst, syntaxErr("int2", src)
+		}
+		setInt(v, n)
+		return dst, nil
+	case sluice.TypeBool:
+		switch string(src) {
+		case "t", "true":
+			setInt(v, 1)
+		case "f", "false":
+			setInt(v, 0)
+		default:
+			return dst, syntaxErr("bool", src)
+		}
+		return dst, nil
 	case sluice.TypeFloat32, sluice.TypeFloat64:
 		size := 64
 		if t == sluice.TypeFloat32 {
@@ -290,74 +305,69 @@ func decodeScalar(t sluice.Type, src, dst []byte) (sluice.Value, []byte, error) 
 		// input before putting it in an error.
 		f, err := strconv.ParseFloat(string(src), size)
 		if err != nil {
-			return sluice.Value{}, dst, syntaxErr("float", src)
+			return dst, syntaxErr("float", src)
 		}
-		return sluice.Value{Kind: sluice.KindPresent, Float: f}, dst, nil
+		v.Kind, v.Float = sluice.KindPresent, f
+		return dst, nil
 	case sluice.TypeDecimal:
-		dst, err := appendDecimal(dst, src)
-		if err != nil {
-			return sluice.Value{}, dst, err
-		}
-		return bytesFrom(dst, start), dst, nil
+		dst, err = appendDecimal(dst, src)
 	case sluice.TypeBytes:
-		dst, err := appendBytea(dst, src)
-		if err != nil {
-			return sluice.Value{}, dst, err
-		}
-		return bytesFrom(dst, start), dst, nil
+		dst, err = appendBytea(dst, src)
 	case sluice.TypeUUID:
-		dst, err := appendUUID(dst, src)
-		if err != nil {
-			return sluice.Value{}, dst, err
-		}
-		return bytesFrom(dst, start), dst, nil
+		dst, err = appendUUID(dst, src)
+	case sluice.TypeTimeTZ:
+		dst, err = appendTimeTZ(dst, src)
 	case sluice.TypeDate:
 		d, err := parseDate(src)
 		if err != nil {
-			return sluice.Value{}, dst, err
+			return dst, err
 		}
-		return present(d), dst, nil
+		setInt(v, d)
+		return dst, nil
 	case sluice.TypeTime:
 		us, n, _, ok := parseClock(src, true)
 		if !ok || n != len(src) {
-			return sluice.Value{}, dst, syntaxErr("time", src)
+			return dst, syntaxErr("time", src)
 		}
-		return present(us), dst, nil
-	case sluice.TypeTimeTZ:
-		dst, err := appendTimeTZ(dst, src)
-		if err != nil {
-			return sluice.Value{}, dst, err
-		}
-		return bytesFrom(dst, start), dst, nil
+		setInt(v, us)
+		return dst, nil
 	case sluice.TypeTimestamp, sluice.TypeTimestampTZ:
 		us, err := parseTimestamp(src, t == sluice.TypeTimestampTZ)
 		if err != nil {
-			return sluice.Value{}, dst, err
+			return dst, err
 		}
-		return present(us), dst, nil
+		setInt(v, us)
+		return dst, nil
 	case sluice.TypeInterval:
-		us, dst, err := appendInterval(dst, src)
-		if err != nil {
-			return sluice.Value{}, dst, err
+		var us int64
+		if us, dst, err = appendInterval(dst, src); err != nil {
+			return dst, err
 		}
-		v := bytesFrom(dst, start)
+		setBytes(v, dst, start)
 		v.Int = us
-		return v, dst, nil
+		return dst, nil
 	case sluice.TypeBit:
-		if len(src) == 1 && (src[0] == '0' || src[0] == '1') {
-			return present(int64(src[0] - '0')), dst, nil
+		if len(src) != 1 || (src[0] != '0' && src[0] != '1') {
+			return dst, syntaxErr("bit(1)", src)
 		}
-		return sluice.Value{}, dst, syntaxErr("bit(1)", src)
+		setInt(v, int64(src[0]-'0'))
+		return dst, nil
 	case sluice.TypeBits:
-		dst, err := appendBits(dst, src)
-		if err != nil {
-			return sluice.Value{}, dst, err
+		if dst, err = appendBits(dst, src); err != nil {
+			return dst, err
 		}
-		v := bytesFrom(dst, start)
+		setBytes(v, dst, start)
 		v.Int = int64(len(src))
-		return v, dst, nil
+		return dst, nil
+	default:
+		return dst, fmt.Errorf("%w %s", errBadType, t)
 	}
-	return sluice.Value{}, dst, fmt.Errorf("%w %s", errBadType, t)
+	// decimal, bytea, uuid, timetz
+	if err != nil {
+		return dst, err
+	}
+	setBytes(v, dst, start)
+	return dst, nil
 }
 
 // parseInt parses an optionally signed decimal integer within [lo, hi].
@@ -443,7 +453,7 @@ func appendDecimal(dst, src []byte) ([]byte, error) {
 		}
 	}
 	if digits == 0 || i != len(src) {
-		return dst, syntaxErr("numeric/money (money needs lc_monetary C or en_US)", src)
+		return dst, syntaxErr("numeric or money (money assumes lc_monetary C or en_US)", src)
 	}
 	return dst, nil
 }
@@ -673,7 +683,7 @@ func parseDate(src []byte) (int64, error) {
 	}
 	days, n, ok := datePart(s, bc)
 	if !ok || n != len(s) {
-		return 0, syntaxErr("date (DateStyle must be ISO)", src)
+		return 0, syntaxErr("date (DateStyle ISO expected)", src)
 	}
 	return days, nil
 }
@@ -796,9 +806,9 @@ func parseTimestamp(src []byte, tz bool) (int64, error) {
 	case "-infinity":
 		return sluice.InfinityNeg, nil
 	}
-	what := "timestamp (DateStyle must be ISO)"
+	what := "timestamp (DateStyle ISO expected)"
 	if tz {
-		what = "timestamptz (DateStyle must be ISO)"
+		what = "timestamptz (DateStyle ISO expected)"
 	}
 	s, bc := src, hasBC(src)
 	if bc {
@@ -861,7 +871,7 @@ func appendInterval(dst, src []byte) (int64, []byte, error) {
 	case "-infinity":
 		return math.MinInt64, append(dst, src...), nil
 	}
-	const what = "interval (IntervalStyle must be postgres)"
+	const what = "interval (IntervalStyle postgres expected)"
 	var years, mons, days int64
 	var hours, mins int64
 	var secUS int64            // seconds incl. fraction, in microseconds, unsigned
@@ -1044,12 +1054,12 @@ func indexByte(s []byte, c byte) int {
 // maxArrayDims is PostgreSQL's MAXDIM.
 const maxArrayDims = 6
 
-func decodeArray(col *sluice.Column, src []byte) (sluice.Value, error) {
+func decodeArray(v *sluice.Value, col *sluice.Column, src []byte) error {
 	s := src
 	if len(s) > 0 && s[0] == '[' {
 		eq := skipBounds(s)
 		if eq < 0 {
-			return sluice.Value{}, syntaxErr("array bounds", src)
+			return syntaxErr("array bounds", src)
 		}
 		s = s[eq+1:]
 	}
@@ -1057,10 +1067,7 @@ func decodeArray(col *sluice.Column, src []byte) (sluice.Value, error) {
 	if col.DBType == "_box" { // the only built-in type whose typdelim is not ','
 		delim = ';'
 	}
-	nvals, ok := countArrayValues(s, delim)
-	if !ok {
-		return sluice.Value{}, errBadArray
-	}
+	nvals := countArrayValues(s, delim)
 	p := arrayParser{src: s, delim: delim, elem: col.Elem, vals: make([]sluice.Value, nvals)}
 	if hasBytes(col.Elem) {
 		n := len(s)
@@ -1070,15 +1077,14 @@ func decodeArray(col *sluice.Column, src []byte) (sluice.Value, error) {
 		p.arena = make([]byte, 0, n)
 	}
 	p.skipSpace()
-	v, err := p.list(0)
-	if err != nil {
-		return sluice.Value{}, err
+	if err := p.list(v, 0); err != nil {
+		return err
 	}
 	p.skipSpace()
 	if p.pos != len(p.src) {
-		return sluice.Value{}, errBadArray
+		return errBadArray
 	}
-	return v, nil
+	return nil
 }
 
 // skipBounds returns the index of the '=' after "[lb:ub]…" dimension
@@ -1101,34 +1107,13 @@ func skipBounds(s []byte) int {
 	return i
 }
 
-// countArrayValues counts the Values an array literal needs below its
-// top-level Value: one per element or sub-array. It only has to be an
-// upper bound for well-formed input; the parser checks as it goes.
-func countArrayValues(s []byte, delim byte) (int, bool) {
-	n, quoted := 0, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quoted:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				quoted = false
-			}
-		case c == '"':
-			quoted = true
-		case c == '\\':
-			i++
-		case c == '{':
-			n++ // a non-empty list has delimiters + 1 items: count the 1 here
-		case c == delim:
-			n++
-		}
-	}
-	if quoted {
-		return 0, false
-	}
-	return n, true
+// countArrayValues returns an upper bound of the Values an array literal
+// needs below its top-level Value: one per element or sub-array, i.e. per
+// delimiter plus one per non-empty list. Delimiters and braces inside
+// quoted elements are counted too: the bound is loose for them, but
+// bytes.Count is far faster than a quote-aware scan.
+func countArrayValues(s []byte, delim byte) int {
+	return bytes.Count(s, []byte{delim}) + bytes.Count(s, []byte{'{'})
 }
 
 type arrayParser struct {
@@ -1154,18 +1139,22 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-// list parses "{…}" at p.pos.
-func (p *arrayParser) list(depth int) (sluice.Value, error) {
+// list parses "{…}" at p.pos into *v.
+func (p *arrayParser) list(v *sluice.Value, depth int) error {
 	if depth >= maxArrayDims {
-		return sluice.Value{}, errTooDeep
+		return errTooDeep
 	}
 	if p.pos >= len(p.src) || p.src[p.pos] != '{' {
-		return sluice.Value{}, errBadArray
+		return errBadArray
 	}
 	p.pos++
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] != '{' {
+		return p.leaves(v)
+	}
 	k, ok := p.items()
 	if !ok || k > len(p.vals)-p.used {
-		return sluice.Value{}, errBadArray
+		return errBadArray
 	}
 	items := p.vals[p.used : p.used+k : p.used+k]
 	p.used += k
@@ -1173,27 +1162,57 @@ func (p *arrayParser) list(depth int) (sluice.Value, error) {
 		p.skipSpace()
 		if i > 0 {
 			if p.pos >= len(p.src) || p.src[p.pos] != p.delim {
-				return sluice.Value{}, errBadArray
+				return errBadArray
 			}
 			p.pos++
 			p.skipSpace()
 		}
 		var err error
 		if p.pos < len(p.src) && p.src[p.pos] == '{' {
-			items[i], err = p.list(depth + 1)
+			err = p.list(&items[i], depth+1)
 		} else {
-			items[i], err = p.element()
+			err = p.element(&items[i])
 		}
 		if err != nil {
-			return sluice.Value{}, err
+			return err
 		}
 	}
 	p.skipSpace()
 	if p.pos >= len(p.src) || p.src[p.pos] != '}' {
-		return sluice.Value{}, errBadArray
+		return errBadArray
 	}
 	p.pos++
-	return sluice.Value{Kind: sluice.KindPresent, Elems: items}, nil
+	v.Kind, v.Elems = sluice.KindPresent, items
+	return nil
+}
+
+// leaves parses the rest of a list of elements (no sub-lists) into *v,
+// taking Values from the pool as it goes.
+func (p *arrayParser) leaves(v *sluice.Value) error {
+	first := p.used
+	if p.src[p.pos] != '}' {
+		for {
+			if p.used == len(p.vals) {
+				return errBadArray
+			}
+			if err := p.element(&p.vals[p.used]); err != nil {
+				return err
+			}
+			p.used++
+			p.skipSpace()
+			if p.pos >= len(p.src) || p.src[p.pos] != p.delim {
+				break
+			}
+			p.pos++
+			p.skipSpace()
+		}
+	}
+	if p.pos >= len(p.src) || p.src[p.pos] != '}' {
+		return errBadArray
+	}
+	p.pos++
+	v.Kind, v.Elems = sluice.KindPresent, p.vals[first:p.used:p.used]
+	return nil
 }
 
 // items counts the items of the list whose content starts at p.pos,
@@ -1234,8 +1253,9 @@ func (p *arrayParser) items() (int, bool) {
 	return 0, false
 }
 
-// element parses one quoted or unquoted element at p.pos and decodes it.
-func (p *arrayParser) element() (sluice.Value, error) {
+// element parses one quoted or unquoted element at p.pos and decodes it
+// into the zero Value *v.
+func (p *arrayParser) element(v *sluice.Value) error {
 	p.leaf++
 	var raw []byte
 	escaped := false
@@ -1249,7 +1269,7 @@ func (p *arrayParser) element() (sluice.Value, error) {
 			}
 		}
 		if i >= len(p.src) {
-			return sluice.Value{}, errBadArray
+			return errBadArray
 		}
 		raw, p.pos = p.src[start:i], i+1
 	} else {
@@ -1261,7 +1281,7 @@ func (p *arrayParser) element() (sluice.Value, error) {
 				break
 			}
 			if c == '{' || c == '"' {
-				return sluice.Value{}, errBadArray
+				return errBadArray
 			}
 			if c == '\\' {
 				escaped = true
@@ -1269,7 +1289,7 @@ func (p *arrayParser) element() (sluice.Value, error) {
 			}
 		}
 		if i > len(p.src) {
-			return sluice.Value{}, errBadArray
+			return errBadArray
 		}
 		end := i
 		for end > start && isSpace(p.src[end-1]) {
@@ -1277,29 +1297,28 @@ func (p *arrayParser) element() (sluice.Value, error) {
 		}
 		raw, p.pos = p.src[start:end], i
 		if len(raw) == 0 {
-			return sluice.Value{}, errBadArray
+			return errBadArray
 		}
 		if !escaped && len(raw) == 4 && (raw[0]|0x20) == 'n' && (raw[1]|0x20) == 'u' && (raw[2]|0x20) == 'l' && (raw[3]|0x20) == 'l' {
-			return sluice.Value{Kind: sluice.KindNull}, nil
+			return nil // KindNull
 		}
 	}
-	var v sluice.Value
 	var err error
 	switch {
-	case escaped && (p.elem == sluice.TypeText || p.elem == sluice.TypeJSON || p.elem == sluice.TypeXML || p.elem == sluice.TypeEnum):
+	case !escaped:
+		p.arena, err = decodeInto(v, p.elem, raw, p.arena)
+	case p.elem == sluice.TypeText || p.elem == sluice.TypeJSON || p.elem == sluice.TypeXML || p.elem == sluice.TypeEnum:
 		start := len(p.arena)
 		p.arena = unescape(p.arena, raw)
-		v = bytesFrom(p.arena, start)
-	case escaped:
-		p.scratch = unescape(p.scratch[:0], raw)
-		v, p.arena, err = decodeScalar(p.elem, p.scratch, p.arena)
+		setBytes(v, p.arena, start)
 	default:
-		v, p.arena, err = decodeScalar(p.elem, raw, p.arena)
+		p.scratch = unescape(p.scratch[:0], raw)
+		p.arena, err = decodeInto(v, p.elem, p.scratch, p.arena)
 	}
 	if err != nil {
-		return sluice.Value{}, fmt.Errorf("array element %d: %w", p.leaf, err)
+		return fmt.Errorf("array element %d: %w", p.leaf, err)
 	}
-	return v, nil
+	return nil
 }
 
 // unescape appends raw with each backslash escape replaced by the byte it

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+// eventOrder parses the sluice.event.id header "X/Y:n" into a sortable
+// pair (commit LSN, index in transaction).
+func eventOrder(t *testing.T, id string) (uint64, int) {
+	t.Helper()
+	lsn, n, ok := strings.Cut(id, ":")
+	hi, lo, ok2 := strings.Cut(lsn, "/")
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	i, err3 := strconv.Atoi(n)
+	if !ok || !ok2 || err1 != nil || err2 != nil || err3 != nil {
+		t.Fatalf("bad event id %q", id)
+	}
+	return h<<32 | l, i
+}
+
+// TestKafkaChangeStream: every kind of change on a real Postgres arrives on
+// a real Kafka topic with the golden key/value bytes, in commit order,
+// partitioned by key as the Java client would.
+func TestKafkaChangeStream(t *testing.T) {
+	e := newEnv(t, `DROP TABLE IF EXISTS e2e_customers;
+		CREATE TABLE e2e_customers (id int PRIMARY KEY, first_name text NOT NULL, last_name text, zip text, city text)`)
+	e.writeConfig([]string{"public.e2e_customers"}, "")
+	d := e.start()
+	e.exec(`INSERT INTO e2e_customers VALUES (11, 'Peter', 'Muster', '3010', 'Berne')`)
+	e.exec(`INSERT INTO e2e_customers VALUES (12, 'Paul', 'Steffen', '8001', 'Zurich')`)
+	e.exec(`UPDATE e2e_customers SET city = 'Bern' WHERE id = 11`)
+	e.exec(`UPDATE e2e_customers SET id = 13 WHERE id = 12`)
+	e.exec(`DELETE FROM e2e_customers WHERE id = 11`)
+	e.exec(`BEGIN; INSERT INTO e2e_customers VALUES (14, 'Anna', NULL, NULL, NULL); SELECT pg_logical_emit_message(true, 'audit', 'hello'); COMMIT`)
+	e.exec(`TRUNCATE e2e_customers`)
+
+	topic, msgTopic := e.name+".public.e2e_customers", e.name+".message"
+	// c, c, u, d+tombstone, c, d+tombstone (key change), c, m, t
+	recs := e.consume([]string{topic, msgTopic}, 12, 60*time.Second)
+	if code := d.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	if len(recs) != 12 {
+		t.Fatalf("got %d records, want 12", len(recs))
+	}
+	type ordered struct {
+		record
+		lsn uint64
+		n   int
+	}
+	var all []ordered
+	for _, r := range recs {
+		lsn, n := eventOrder(t, r.headers["sluice.event.id"])
+		all = append(all, ordered{r, lsn, n})
+		if r.key != nil && r.topic == topic {
+			if want := testenv.JavaPartition(r.key, 3); r.partition != want {
+				t.Errorf("key %s in partition %d, Java's murmur2 says %d", r.key, r.partition, want)
+			}
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].lsn != all[j].lsn {
+			return all[i].lsn < all[j].lsn
+		}
+		if all[i].n != all[j].n {
+			return all[i].n < all[j].n
+		}
+		return all[i].value != nil && all[j].value == nil // tombstone after its delete
+	})
+	// Commit order per key: offsets grow with the event order.
+	last := map[string]int64{}
+	for _, r := range all {
+		k := fmt.Sprint(r.topic, r.partition, string(r.key))
+		if off, ok := last[k]; ok && r.offset < off {
+			t.Errorf("key %s: offset %d after %d: out of commit order", r.key, r.offset, off)
+		}
+		last[k] = r.offset
+	}
+	var buf bytes.Buffer
+	for i, r := range all {
+		value := "null"
+		if r.value != nil {
+			value = normalize(r.value)
+		}
+		var hs []string
+		for k, v := range r.headers {
+			if k == "sluice.event.id" {
+				v = "_:" + strconv.Itoa(r.n)
+			}
+			hs = append(hs, k+"="+v)
+		}
+		sort.Strings(hs)
+		topicName := strings.Replace(r.topic, e.name, "<prefix>", 1)
+		fmt.Fprintf(&buf, "#%d %s\nkey: %s\nvalue: %s\nheaders: %s\n", i+1, topicName, r.key, strings.ReplaceAll(value, e.name, "<prefix>"), strings.Join(hs, " "))
+	}
+	checkGolden(t, "kafka_changes.txt", buf.Bytes())
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite golden files")
+
+// binary is the sluice executable the end-to-end tests run, built once.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "sluice-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sluice")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sluice: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one end-to-end scenario: a pipeline named after the test with
+// its own slot, publication, tables and topics.
+type env struct {
+	t       *testing.T
+	name    string
+	pgDSN   string
+	brokers string
+	db      *pgx.Conn
+	cfgPath string
+	dir     string
+}
+
+func newEnv(t *testing.T, ddl string) *env {
+	t.Helper()
+	e := &env{t: t, pgDSN: testenv.Get(t, "SLUICE_TEST_PG_DSN"), brokers: testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), dir: t.TempDir()}
+	e.name = strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "")) + fmt.Sprint(time.Now().UnixNano()%100000)
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, e.pgDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db = db
+	e.exec(ddl)
+	t.Cleanup(func() {
+		db.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", "sluice_"+e.name)
+		db.Exec(ctx, "DROP PUBLICATION IF EXISTS sluice_"+e.name)
+		db.Close(ctx)
+	})
+	return e
+}
+
+func (e *env) exec(sql string, args ...any) {
+	e.t.Helper()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		var conn *pgx.Conn
+		if conn, err = pgx.Connect(context.Background(), e.pgDSN); err == nil {
+			_, err = conn.Exec(context.Background(), sql, args...)
+			conn.Close(context.Background())
+			if err == nil {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // Postgres may be restarting
+	}
+	e.t.Fatalf("%s: %v", sql, err)
+}
+
+// writeConfig writes the pipeline's YAML; extra is appended to the kafka
+// sink's block.
+func (e *env) writeConfig(tables []string, extra string) {
+	e.t.Helper()
+	cfg := fmt.Sprintf(`log: {level: info, format: json}
+http: {listen: "127.0.0.1:0"}
+pipelines:
+  %s:
+    source:
+      type: postgres
+      dsn: %s
+      tables: [%s]
+      status_interval: 1s
+      drain_timeout: 20s
+    sinks:
+      kafka:
+        brokers: [%s]
+        linger: 1ms
+        topic_creation: {partitions: 3}
+%s`, e.name, e.pgDSN, strings.Join(tables, ", "), e.brokers, extra)
+	e.cfgPath = filepath.Join(e.dir, "sluice.yaml")
+	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// daemon is a running `sluice run`.
+type daemon struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan error
+}
+
+func (e *env) start() *daemon {
+	e.t.Helper()
+	d := &daemon{cmd: exec.Command(binary, "run", "--config", e.cfgPath), logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	e.t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			d.cmd.Process.Kill()
+			<-d.done
+		}
+		if e.t.Failed() {
+			e.t.Logf("sluice output:\n%s", d.logs.String())
+		}
+	})
+	e.waitSlotActive(d)
+	return d
+}
+
+func (e *env) waitSlotActive(d *daemon) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var active bool
+		err := e.db.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+e.name).Scan(&active)
+		if err == nil && active {
+			return
+		}
+		if err != nil && !strings.Contains(err.Error(), "no rows") {
+			e.reconnect()
+		}
+		select {
+		case err := <-d.done:
+			e.t.Fatalf("sluice exited early (%v):\n%s", err, d.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	e.t.Fatalf("replication slot never became active:\n%s", d.logs.String())
+}
+
+func (e *env) reconnect() {
+	if db, err := pgx.Connect(context.Background(), e.pgDSN); err == nil {
+		e.db.Close(context.Background())
+		e.db = db
+	}
+}
+
+// stop sends sig and waits for the exit, returning the exit code.
+func (d *daemon) stop(t *testing.T, sig syscall.Signal) int {
+	t.Helper()
+	d.cmd.Process.Signal(sig)
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("sluice did not exit after %v:\n%s", sig, d.logs.String())
+	}
+	return d.cmd.ProcessState.ExitCode()
+}
+
+// record is one consumed Kafka record.
+type record struct {
+	topic     string
+	partition int32
+	offset    int64
+	key       []byte
+	value     []byte
+	headers   map[string]string
+}
+
+// consume reads topics from the start until want records arrived (or
+// the timeout), and returns them in per-partition offset order.
+func (e *env) consume(topics []string, want int, timeout time.Duration) []record {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.brokers, ",")...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []record
+	deadline := time.Now().Add(timeout)
+	for len(out) < want && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			h := map[string]string{}
+			for _, x := range r.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			out = append(out, record{r.Topic, r.Partition, r.Offset, r.Key, r.Value, h})
+		})
+	}
+	return out
+}
+
+var volatile = []*regexp.Regexp{
+	regexp.MustCompile(`"(ts_ms|ts_us|ts_ns|txId|lsn)":\d+`),
+	regexp.MustCompile(`"sequence":"[^"]*"`),
+	regexp.MustCompile(`"id":"\d+:\d+"`),
+}
+
+// normalize blanks run-dependent numbers (times, LSNs, xids) so record
+// values can be compared with golden bytes.
+func normalize(b []byte) string {
+	s := string(b)
+	for _, re := range volatile {
+		s = re.ReplaceAllStringFunc(s, func(m string) string {
+			k, _, _ := strings.Cut(m, ":")
+			return k + ":_"
+		})
+	}
+	return s
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "golden", "e2e", name)
+	if *updateGolden {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, got, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s:\n got:\n%s\nwant:\n%s", path, got, want)
+	}
+}

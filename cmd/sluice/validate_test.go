@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		file    string
+		ok      bool
+		wantErr []string // one line per problem
+	}{
+		{"../../testdata/config/shop.yaml", true, nil},
+		{"../../testdata/config/invalid.yaml", false, []string{
+			"line 4: pipelines.shop.capacity: cannot parse",
+			"line 7: pipelines.shop.source.slto: unknown key",
+			"line 5: pipelines.shop.source.dsn: required",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			root := newRoot()
+			root.SetArgs([]string{"validate", "--config", tc.file})
+			root.SetOut(&stdout)
+			root.SetErr(&stderr)
+			err := root.Execute()
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v; stderr:\n%s", err, stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if !tc.ok && len(lines) != len(tc.wantErr) {
+				t.Fatalf("want %d error lines, got:\n%s", len(tc.wantErr), stderr.String())
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("missing %q in:\n%s", want, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+// TestRunRefusesWalLevelReplica: `sluice run` against a server without
+// logical decoding exits non-zero with a message that says how to fix it.
+func TestRunRefusesWalLevelReplica(t *testing.T) {
+	e := &env{t: t, pgDSN: testenv.Get(t, "SLUICE_TEST_PG_REPLICA_DSN"), brokers: testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), dir: t.TempDir(), name: "walcheck"}
+	e.writeConfig([]string{}, "")
+	out, err := exec.Command(binary, "run", "--config", e.cfgPath).CombinedOutput()
+	if err == nil {
+		t.Fatalf("sluice run succeeded against wal_level=replica:\n%s", out)
+	}
+	if !strings.Contains(string(out), "wal_level = logical") || !strings.Contains(string(out), "ALTER SYSTEM SET wal_level = logical") {
+		t.Fatalf("message does not say how to fix wal_level:\n%s", out)
+	}
+}
