@@ -207,8 +207,10 @@ func TestPermanentErrorStopsWithoutRetry(t *testing.T) {
 
 type sourceFunc func(context.Context, func(*sluice.Event) error) error
 
-func (f sourceFunc) Run(ctx context.Context, emit func(*sluice.Event) error) error { return f(ctx, emit) }
-func (f sourceFunc) Confirm(sluice.Position)                                        {}
+func (f sourceFunc) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	return f(ctx, emit)
+}
+func (f sourceFunc) Confirm(sluice.Position) {}
 
 func TestTrackerBlocksWhenFull(t *testing.T) {
 	tr := newTracker(2, func(sluice.Position) {})
