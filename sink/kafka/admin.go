@@ -16,6 +16,8 @@ type topicInfo struct {
 	// compacted: cleanup.policy contains "compact", so the broker rejects
 	// records without a key (and with them the rest of their batch).
 	compacted bool
+	// warnedTruncate: a skipped truncate has been logged for the topic.
+	warnedTruncate bool
 }
 
 // ensureTopic runs before the first record goes to topic: it makes sure the

@@ -95,8 +95,10 @@ type TopicCreation struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 	// CleanupPolicy is the topic's cleanup.policy: compact, delete or
 	// "compact,delete". Default compact, so the latest row per key is kept
-	// forever and deleted rows vanish after their tombstone. Debezium:
-	// topic.creation.default.cleanup.policy.
+	// forever and deleted rows vanish after their tombstone. A compacted
+	// topic cannot hold records without a key: truncates are then not
+	// sent, and rows of tables without a key fail (ErrNullKeyCompacted).
+	// Debezium: topic.creation.default.cleanup.policy.
 	CleanupPolicy string `yaml:"cleanup_policy"`
 	// Configs are further topic configs, e.g. {"retention.ms": "604800000"}.
 	// cleanup.policy must be set with CleanupPolicy instead. Default none.

@@ -17,15 +17,15 @@ var (
 	// Close. The runner should Open (again) before writing.
 	ErrNotOpen = errors.New("kafka sink: not open")
 
-	// ErrNullKeyCompacted fails an event without a key (a truncate, or a
-	// row of a table with neither primary key nor replica identity) bound
-	// for a compacted topic. Kafka rejects such records (INVALID_RECORD,
-	// "Compacted topic cannot accept message without key") together with
-	// the rest of their batch, so the sink refuses the one event up front.
-	// Remedies: skip truncates before the sink (Debezium's default,
-	// skipped.operations=t), give the table a key, or use
-	// topic_creation.cleanup_policy: delete for these topics. It is
-	// permanent (sluice.IsPermanent): a replay would fail the same way.
+	// ErrNullKeyCompacted fails a row event without a key (a table with
+	// neither primary key nor replica identity) bound for a compacted
+	// topic. Kafka rejects such records (INVALID_RECORD, "Compacted topic
+	// cannot accept message without key") together with the rest of their
+	// batch, so the sink refuses the one event up front. Remedies: give the
+	// table a primary key, or use topic_creation.cleanup_policy: delete.
+	// It is permanent (sluice.IsPermanent): a replay would fail the same
+	// way. (Truncates, which carry no row, are skipped instead; see the
+	// package documentation.)
 	ErrNullKeyCompacted = errors.New("record without key for a compacted topic (cleanup.policy=compact)")
 )
 

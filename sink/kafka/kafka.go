@@ -14,6 +14,14 @@
 // Topics are created on first use with kadm (partitions, replication
 // factor, cleanup.policy=compact by default), like Debezium's
 // topic.creation.* settings; already existing topics are left alone.
+//
+// Records without a key: Kafka refuses them on compacted topics (and fails
+// the rest of their batch with them). On such a topic a truncate is
+// acknowledged without a record, logged once and counted, which is what
+// Debezium consumers see anyway (Debezium skips truncates by default); a
+// row of a table without a key fails the pipeline with the permanent
+// ErrNullKeyCompacted, because its data must not vanish. With
+// cleanup_policy delete both are produced with a null key.
 package kafka
 
 import (
@@ -92,7 +100,7 @@ func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
 	return &Sink{
 		cfg:     cfg,
 		path:    env.Path,
-		log:     log.With(zap.String("sink", "kafka")),
+		log:     log,
 		enc:     env.Encoder,
 		router:  router,
 		known:   map[string]topicInfo{},
@@ -173,10 +181,13 @@ type Stats struct {
 	RecordBytes   uint64 // key+value bytes of written records
 	RecordErrors  uint64 // records that failed
 	TopicsCreated uint64 // topics this sink created
+	// TruncatesSkipped counts truncates acknowledged without a record
+	// because their topic is compacted (they are included in Events).
+	TruncatesSkipped uint64
 }
 
 type counters struct {
-	events, eventErrors, records, recordBytes, recordErrors, topicsCreated atomic.Uint64
+	events, eventErrors, records, recordBytes, recordErrors, topicsCreated, truncatesSkipped atomic.Uint64
 }
 
 // Stats returns the sink's counters; safe to call from any goroutine.
@@ -188,6 +199,8 @@ func (s *Sink) Stats() Stats {
 		RecordBytes:   s.stats.recordBytes.Load(),
 		RecordErrors:  s.stats.recordErrors.Load(),
 		TopicsCreated: s.stats.topicsCreated.Load(),
+
+		TruncatesSkipped: s.stats.truncatesSkipped.Load(),
 	}
 }
 

@@ -6,19 +6,20 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// zapLogger sends franz-go's logs to the pipeline's zap logger. franz-go
-// logs no credentials, so nothing is filtered.
+// zapLogger sends franz-go's logs to the pipeline's zap logger. franz-go's
+// info messages (metadata refreshes, producer ids, new topics) are routine
+// client chatter, so they go out at debug; its warnings and errors keep
+// their level. franz-go logs no credentials.
 type zapLogger struct{ l *zap.Logger }
 
 func (z zapLogger) Level() kgo.LogLevel {
+	core := z.l.Core()
 	switch {
-	case z.l.Core().Enabled(zapcore.DebugLevel):
-		return kgo.LogLevelDebug
-	case z.l.Core().Enabled(zapcore.InfoLevel):
-		return kgo.LogLevelInfo
-	case z.l.Core().Enabled(zapcore.WarnLevel):
+	case core.Enabled(zapcore.DebugLevel):
+		return kgo.LogLevelInfo // franz-go's debug level is per-request noise
+	case core.Enabled(zapcore.WarnLevel):
 		return kgo.LogLevelWarn
-	case z.l.Core().Enabled(zapcore.ErrorLevel):
+	case core.Enabled(zapcore.ErrorLevel):
 		return kgo.LogLevelError
 	}
 	return kgo.LogLevelNone
@@ -35,8 +36,6 @@ func (z zapLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 		z.l.Error(msg, fields...)
 	case kgo.LogLevelWarn:
 		z.l.Warn(msg, fields...)
-	case kgo.LogLevelInfo:
-		z.l.Info(msg, fields...)
 	default:
 		z.l.Debug(msg, fields...)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
@@ -73,10 +74,13 @@ func (p *pending) done(r *kgo.Record, err error) {
 // waiting for Kafka (backpressure) and the first time a topic is used
 // (topic creation); it does not block past the end of ctx. It returns an
 // error only when it could not hand the event over (the sink is not open,
-// the topic could not be created, a keyless event is bound for a
-// compacted topic: ErrNullKeyCompacted, ctx ended first); ack then
-// receives an error too, so the runner may count on ack alone. Records already handed
-// over are not cancelled by ctx: they are delivered, or failed by Close.
+// the topic could not be created, a row without a key is bound for a
+// compacted topic, ctx ended first); ack then receives an error too, so
+// the runner may count on ack alone. Records already handed over are not
+// cancelled by ctx: they are delivered, or failed by Close.
+//
+// A truncate bound for a compacted topic is acknowledged with nil and not
+// produced (see the package documentation).
 func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) error {
 	c := s.conn.Load()
 	if c == nil {
@@ -90,6 +94,18 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 
 	buf := make([]byte, 0, s.bufHint)
 	buf, hasKey := s.enc.AppendKey(buf, ev)
+	if !hasKey && info.compacted {
+		// The broker would reject the record and, with it, every other
+		// record in its batch.
+		if ev.Op == sluice.OpTruncate {
+			return s.skipTruncate(topic, info, ack)
+		}
+		what := "event"
+		if ev.Table != nil {
+			what = "row of " + ev.Table.Schema + "." + ev.Table.Name
+		}
+		return s.fail(ack, classify(fmt.Errorf("kafka sink: produce %s: %c %s: %w", topic, ev.Op, what, ErrNullKeyCompacted)))
+	}
 	keyEnd := len(buf)
 	buf = s.enc.AppendValue(buf, ev)
 	valEnd := len(buf)
@@ -110,11 +126,6 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		}
 	}
 	s.updateHint(len(buf))
-	if !hasKey && info.compacted {
-		// The broker would reject the record and, with it, every other
-		// record in its batch: fail only this event, and say why.
-		return s.fail(ack, classify(fmt.Errorf("kafka sink: produce %s: %c event: %w", topic, ev.Op, ErrNullKeyCompacted)))
-	}
 
 	p := &pending{s: s, ack: ack}
 	var key []byte // nil: no key (truncate, keyless table)
@@ -154,6 +165,25 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		// meanwhile, the promise gets ctx's error.
 		c.cl.Produce(ctx, &p.recs[i], promise)
 	}
+	return nil
+}
+
+// skipTruncate acknowledges a truncate bound for a compacted topic without
+// producing it. Such a topic cannot hold a record without a key, and
+// Debezium does not send truncates by default either (skipped.operations=t),
+// so Debezium consumers see the same stream. The first skip per topic is
+// logged; Stats counts them all.
+func (s *Sink) skipTruncate(topic string, info topicInfo, ack func(error)) error {
+	if !info.warnedTruncate {
+		info.warnedTruncate = true
+		s.known[topic] = info
+		s.log.Warn("truncate not sent: the topic is compacted and Kafka refuses records without a key there; "+
+			"use topic_creation.cleanup_policy: delete to receive truncates",
+			zap.String("topic", topic))
+	}
+	s.stats.truncatesSkipped.Add(1)
+	s.stats.events.Add(1)
+	ack(nil)
 	return nil
 }
 

@@ -129,7 +129,8 @@ func TestWriteFailurePaths(t *testing.T) {
 	}
 }
 
-// A keyless event for a compacted topic fails alone, before the producer.
+// On a compacted topic, a truncate is skipped (acked nil, no record) and a
+// row without a key fails permanently, both before the producer.
 func TestNullKeyCompacted(t *testing.T) {
 	s, err := NewSink(map[string]any{"brokers": []any{"127.0.0.1:1"}}, testEnv(t))
 	if err != nil {
@@ -142,13 +143,29 @@ func TestNullKeyCompacted(t *testing.T) {
 	defer cl.Close()
 	s.conn.Store(&conn{cl: cl, adm: kadm.NewClient(cl)})
 	s.known["shopserver.public.orders"] = topicInfo{compacted: true}
+	s.known["shopserver.public.log"] = topicInfo{compacted: true}
 	acks := newAckLog(t)
-	ev := &sluice.Event{Op: sluice.OpTruncate, Table: ordersTable}
-	if err := s.Write(t.Context(), ev, acks.ack(0)); !errors.Is(err, ErrNullKeyCompacted) {
-		t.Errorf("Write = %v, want ErrNullKeyCompacted", err)
+
+	for i := range 2 {
+		if err := s.Write(t.Context(), truncateEvent(), acks.ack(i)); err != nil {
+			t.Errorf("Write truncate = %v, want nil", err)
+		}
+		if err := acks.wait(i, time.Second); err != nil {
+			t.Errorf("truncate acked with %v, want nil", err)
+		}
 	}
-	if err := acks.wait(0, time.Second); !errors.Is(err, ErrNullKeyCompacted) || !sluice.IsPermanent(err) {
+
+	keyless := &sluice.Table{DB: "shop", Schema: "public", Name: "log",
+		Columns: []sluice.Column{{Name: "line", DBType: "text", Type: sluice.TypeText}}}
+	ev := &sluice.Event{Op: sluice.OpCreate, Table: keyless, After: sluice.Row{textVal("x")}}
+	if err := s.Write(t.Context(), ev, acks.ack(2)); !errors.Is(err, ErrNullKeyCompacted) {
+		t.Errorf("Write keyless row = %v, want ErrNullKeyCompacted", err)
+	}
+	if err := acks.wait(2, time.Second); !errors.Is(err, ErrNullKeyCompacted) || !sluice.IsPermanent(err) {
 		t.Errorf("ack = %v (permanent %v), want a permanent ErrNullKeyCompacted", err, sluice.IsPermanent(err))
+	}
+	if st := s.Stats(); st.TruncatesSkipped != 2 || st.Events != 2 || st.EventErrors != 1 || st.Records != 0 {
+		t.Errorf("stats = %+v", st)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -17,22 +18,25 @@ import (
 // form of pgoutput tuple data (protocol v1, binary 'false') into values,
 // stored exactly as the root package's row.go documents per sluice.Type.
 //
-// The text form of some types depends on the session that runs the output
-// functions, which for pgoutput is the walsender of the replication
-// connection. The decoder expects the server defaults, which the
-// replication connection must set (or leave) explicitly:
+// The text form of some types depends on settings of the session that
+// runs the output functions, which for pgoutput is the walsender of the
+// replication connection. The decoder expects these (the server defaults
+// except TimeZone), and the replication connection should set them in its
+// startup options rather than inherit a database's or role's:
 //
-//	DateStyle     = ISO          dates "2024-01-31", "0044-03-15 BC"
-//	IntervalStyle = postgres     "1 year 2 mons 3 days 04:05:06.78"
-//	TimeZone      = UTC          any "+hh[:mm[:ss]]" offset is still honoured
-//	bytea_output  = hex          escape format is accepted too
-//	lc_monetary   = C or en_US*  money "$1,234.56", "-$1,234.56" (2 fraction digits)
-//	extra_float_digits >= 1      (PG 12+ default) shortest exact float text
+//	DateStyle          ISO       "2024-01-31", "0044-03-15 BC" (any date order: ISO ignores it)
+//	IntervalStyle      postgres  "1 year 2 mons 3 days 04:05:06.78", "-1 days +02:00:00"
+//	TimeZone           UTC       not required: every "+hh[:mm[:ss]]" offset is applied
+//	bytea_output       hex       the escape format is accepted too
+//	lc_monetary        C, en_US  money "$1,234.56", "-$1,234.56": 2 fraction digits
+//	extra_float_digits 1         (PG 12+ default) shortest text that reads back exactly
 //
-// Other settings make decodeText fail with an error naming the column,
-// never a wrong value: it does not guess locales or date orders.
+// Another DateStyle or IntervalStyle, or a money locale without '$',
+// makes decodeText fail with an error naming the column. A lower
+// extra_float_digits rounds floats on the server and cannot be detected.
 
-// Typmod helpers. A type modifier of -1 means "not declared".
+// varhdrsz is PostgreSQL's VARHDRSZ, included in varchar, bpchar and
+// numeric type modifiers. A type modifier of -1 means "not declared".
 const varhdrsz = 4
 
 // columnFor describes a column of type ti with type modifier typmod (the
@@ -91,7 +95,7 @@ func scalarFor(ti *typeInfo, typmod int32) (t sluice.Type, scale, length int, en
 		fallthrough
 	case 'e':
 		if ti.labels != nil {
-			return sluice.TypeEnum, 0, 0, append([]string(nil), ti.labels...)
+			return sluice.TypeEnum, 0, 0, slices.Clone(ti.labels)
 		}
 	}
 	if ti.kind != 'b' && ti.kind != 'd' {
@@ -408,10 +412,11 @@ func parseInt(s []byte, lo, hi int64) (int64, bool) {
 
 // appendDecimal appends the exact decimal text of a numeric or money
 // value. numeric output is "-123.4500", "NaN", "Infinity" or "-Infinity"
-// and is kept digit for digit. money output (lc_monetary C or en_US) is
-// "$1,234.56" or "-$1,234.56": the currency sign and group separators are
-// dropped, giving "1234.56" and "-1234.56". Other locales' money formats
-// are rejected rather than guessed.
+// and is kept digit for digit. money output is "$1,234.56" or
+// "-$1,234.56" (lc_monetary C or en_US: '$', ',' every three digits, '.'
+// and two fraction digits); the sign and digits are kept, giving
+// "1234.56" and "-1234.56". A '$' form that deviates from that pattern is
+// rejected, so another locale's "$1.235" is an error, not 1.235.
 func appendDecimal(dst, src []byte) ([]byte, error) {
 	switch string(src) {
 	case "NaN", "Infinity", "-Infinity":
@@ -422,23 +427,13 @@ func appendDecimal(dst, src []byte) ([]byte, error) {
 		dst = append(dst, '-')
 		i++
 	}
-	money := false
 	if i < len(src) && src[i] == '$' {
-		money = true
-		i++
+		return appendMoney(dst, src, i+1)
 	}
 	digits := 0
-	for ; i < len(src); i++ {
-		c := src[i]
-		if c >= '0' && c <= '9' {
-			dst = append(dst, c)
-			digits++
-			continue
-		}
-		if c == ',' && money && digits > 0 {
-			continue
-		}
-		break
+	for ; i < len(src) && src[i] >= '0' && src[i] <= '9'; i++ {
+		dst = append(dst, src[i])
+		digits++
 	}
 	if i < len(src) && src[i] == '.' {
 		dst = append(dst, '.')
@@ -449,7 +444,7 @@ func appendDecimal(dst, src []byte) ([]byte, error) {
 			frac++
 		}
 		if frac == 0 {
-			return dst, syntaxErr("numeric", src)
+			digits = 0
 		}
 	}
 	if digits == 0 || i != len(src) {
@@ -457,6 +452,33 @@ func appendDecimal(dst, src []byte) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// appendMoney appends the digits of the money text src[i:] after "$":
+// 1 to 3 digits, then groups of ",ddd", then ".dd".
+func appendMoney(dst, src []byte, i int) ([]byte, error) {
+	group, first := 0, true // digits in the current group
+	for ; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c >= '0' && c <= '9':
+			dst = append(dst, c)
+			group++
+			if group > 3 {
+				return dst, syntaxErr("money (lc_monetary C or en_US expected)", src)
+			}
+			continue
+		case c == ',' && group > 0 && (first || group == 3):
+			group, first = 0, false
+			continue
+		case c == '.' && group > 0 && (first || group == 3) && i+3 == len(src) && isDigit(src[i+1]) && isDigit(src[i+2]):
+			return append(dst, src[i:]...), nil
+		}
+		break
+	}
+	return dst, syntaxErr("money (lc_monetary C or en_US expected)", src)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // appendBytea decodes bytea's hex output ("\x0aff"), or the escape format
 // ("a\\b\001") when bytea_output=escape.
@@ -656,13 +678,10 @@ func hasBC(s []byte) bool {
 // removed by the caller when bc is true) into days since the epoch.
 func datePart(s []byte, bc bool) (days int64, n int, ok bool) {
 	y, m, d, n, ok := parseYMD(s)
-	if !ok {
+	if !ok || y == 0 { // there is no year 0, AD or BC
 		return 0, 0, false
 	}
 	if bc {
-		if y == 0 {
-			return 0, 0, false
-		}
 		y = 1 - y
 	}
 	days, ok = daysSinceEpoch(y, m, d)
@@ -752,17 +771,6 @@ func parseOffset(s []byte) (int64, bool) {
 		off = -off
 	}
 	return off, true
-}
-
-// offsetStart returns the index of the '+' or '-' that starts the UTC
-// offset after a clock at s[from:], or -1.
-func offsetStart(s []byte, from int) int {
-	for i := from; i < len(s); i++ {
-		if s[i] == '+' || s[i] == '-' {
-			return i
-		}
-	}
-	return -1
 }
 
 // appendTimeTZ converts timetz output ("12:34:56.789+02") to UTC and
@@ -1062,6 +1070,10 @@ func decodeArray(v *sluice.Value, col *sluice.Column, src []byte) error {
 			return syntaxErr("array bounds", src)
 		}
 		s = s[eq+1:]
+	}
+	if len(s) == 2 && s[0] == '{' && s[1] == '}' {
+		v.Kind, v.Elems = sluice.KindPresent, []sluice.Value{} // no allocation
+		return nil
 	}
 	delim := byte(',')
 	if col.DBType == "_box" { // the only built-in type whose typdelim is not ','
