@@ -26,7 +26,8 @@ type Source interface {
 //
 // Open connects; the runner retries it with backoff. Write is called from a
 // single goroutine in event order; it may block to apply backpressure. The
-// sink calls ack exactly once per written event, from any goroutine: with
+// sink calls ack exactly once per Write call, even when Write also returns
+// an error, from any goroutine: with
 // nil when the event is durable at the destination, or with the error that
 // made it undeliverable (the runner then restarts the pipeline from its
 // last checkpoint). Close flushes, waits for outstanding acks and releases

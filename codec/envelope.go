@@ -144,7 +144,10 @@ func (e *Encoder) now() time.Time {
 
 // appendTimes writes "ts_ms":…,"ts_us":…,"ts_ns":… for t.
 func appendTimes(dst []byte, t time.Time) []byte {
-	ns := t.UnixNano()
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
 	dst = append(dst, `"ts_ms":`...)
 	dst = strconv.AppendInt(dst, ns/1e6, 10)
 	dst = append(dst, `,"ts_us":`...)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/sluice-cdc/sluice/sink"
 	"os"
 	"strings"
 	"time"
@@ -94,8 +95,9 @@ type TopicCreation struct {
 	// topic.creation.default.replication.factor.
 	ReplicationFactor int `yaml:"replication_factor"`
 	// CleanupPolicy is the topic's cleanup.policy: compact, delete or
-	// "compact,delete". Default compact, so the latest row per key is kept
-	// forever and deleted rows vanish after their tombstone. A compacted
+	// "compact,delete". Default delete (Kafka's own default), which accepts
+	// every event; compact keeps the latest row per key forever and drops
+	// deleted rows after their tombstone. A compacted
 	// topic cannot hold records without a key: truncates are then not
 	// sent, and rows of tables without a key fail (ErrNullKeyCompacted).
 	// Debezium: topic.creation.default.cleanup.policy.
@@ -151,14 +153,14 @@ func (Secret) GoString() string { return `"[redacted]"` }
 // Defaults returns a Config with every default filled in and no brokers.
 func Defaults() Config {
 	return Config{
-		Topic:              DefaultTopic,
-		MessageTopic:       DefaultMessageTopic,
+		Topic:              sink.DefaultTopic,
+		MessageTopic:       sink.DefaultMessageTopic,
 		TombstonesOnDelete: true,
 		TopicCreation: TopicCreation{
 			Enabled:           true,
 			Partitions:        1,
 			ReplicationFactor: 1,
-			CleanupPolicy:     "compact",
+			CleanupPolicy:     "delete",
 		},
 		Compression:        "lz4",
 		Linger:             5 * time.Millisecond,
@@ -181,7 +183,7 @@ var compressions = map[string]kgo.CompressionCodec{
 func (c *Config) validate(path string) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", joinKey(path, key), fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s", sink.JoinKey(path, key), fmt.Sprintf(format, args...)))
 	}
 	if len(c.Brokers) == 0 {
 		bad("brokers", "required: at least one host:port")

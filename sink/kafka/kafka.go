@@ -47,10 +47,9 @@ func init() { sink.Register("kafka", New) }
 // follow sluice.Sink's contract.
 type Sink struct {
 	cfg    Config
-	path   string
 	log    *zap.Logger
 	enc    *codec.Encoder
-	router *Router
+	router *sink.Router
 
 	conn atomic.Pointer[conn] // nil until Open, and after Close
 
@@ -89,7 +88,7 @@ func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
 	if env.Encoder == nil {
 		return nil, fmt.Errorf("%s: kafka sink: no encoder (runner bug)", env.Path)
 	}
-	router, err := NewRouter(env.Path, cfg.Topic, cfg.MessageTopic, env.Encoder.Options())
+	router, err := sink.NewRouter(env.Path, cfg.Topic, cfg.MessageTopic, env.Encoder.Options())
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +98,6 @@ func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
 	}
 	return &Sink{
 		cfg:     cfg,
-		path:    env.Path,
 		log:     log,
 		enc:     env.Encoder,
 		router:  router,
@@ -113,7 +111,8 @@ func (s *Sink) Config() Config { return s.cfg }
 
 // Open creates the franz-go client and checks that a broker answers (and
 // that TLS and SASL work), so the runner can retry it with backoff. Calling
-// Open again replaces the client.
+// Open again replaces the client; records still buffered in the old one
+// are failed (their events are acked with kgo.ErrClientClosed).
 func (s *Sink) Open(ctx context.Context) error {
 	opts, err := s.cfg.clientOpts()
 	if err != nil {

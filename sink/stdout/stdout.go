@@ -35,7 +35,6 @@ import (
 	"github.com/sluice-cdc/sluice/codec"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/sink"
-	"github.com/sluice-cdc/sluice/sink/kafka"
 )
 
 func init() { sink.Register("stdout", New) }
@@ -64,7 +63,7 @@ type Sink struct {
 
 	cfg    Config
 	enc    *codec.Encoder
-	router *kafka.Router
+	router *sink.Router
 
 	mu     sync.Mutex // Write and Close may come from different goroutines
 	buf    []byte     // the line being built, reused
@@ -80,14 +79,14 @@ func New(raw map[string]any, env sink.Env) (sluice.Sink, error) {
 
 // NewSink is New returning the concrete type, so callers can set Writer.
 func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
-	cfg := Config{Topic: kafka.DefaultTopic, MessageTopic: kafka.DefaultMessageTopic}
+	cfg := Config{Topic: sink.DefaultTopic, MessageTopic: sink.DefaultMessageTopic}
 	if err := config.Decode(raw, &cfg, env.Path); err != nil {
 		return nil, err
 	}
 	if env.Encoder == nil {
 		return nil, fmt.Errorf("%s: stdout sink: no encoder (runner bug)", env.Path)
 	}
-	router, err := kafka.NewRouter(env.Path, cfg.Topic, cfg.MessageTopic, env.Encoder.Options())
+	router, err := sink.NewRouter(env.Path, cfg.Topic, cfg.MessageTopic, env.Encoder.Options())
 	if err != nil {
 		return nil, err
 	}

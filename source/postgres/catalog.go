@@ -39,10 +39,9 @@ type querier interface {
 
 // OIDs of built-in types that pgtype has no constant for.
 const (
-	moneyOID          = 790
-	moneyArrayOID     = 791
-	macaddr8ArrayOID  = 775
-	firstNormalObjOID = 16384 // FirstNormalObjectId: user-created objects start here
+	moneyOID         = 790
+	moneyArrayOID    = 791
+	macaddr8ArrayOID = 775
 )
 
 // builtins lists the built-in types columnFor maps, with their array

@@ -424,33 +424,32 @@ func appendDecimal(dst, src []byte) ([]byte, error) {
 	}
 	i := 0
 	if i < len(src) && src[i] == '-' {
-		dst = append(dst, '-')
 		i++
 	}
 	if i < len(src) && src[i] == '$' {
+		if i > 0 {
+			dst = append(dst, '-')
+		}
 		return appendMoney(dst, src, i+1)
 	}
-	digits := 0
-	for ; i < len(src) && src[i] >= '0' && src[i] <= '9'; i++ {
-		dst = append(dst, src[i])
-		digits++
-	}
-	if i < len(src) && src[i] == '.' {
-		dst = append(dst, '.')
+	// numeric: check "-?d+(.d+)?" and copy it unchanged.
+	digits := i
+	for i < len(src) && isDigit(src[i]) {
 		i++
-		frac := 0
-		for ; i < len(src) && src[i] >= '0' && src[i] <= '9'; i++ {
-			dst = append(dst, src[i])
-			frac++
-		}
-		if frac == 0 {
-			digits = 0
-		}
 	}
-	if digits == 0 || i != len(src) {
+	ok := i > digits
+	if ok && i < len(src) && src[i] == '.' {
+		i++
+		frac := i
+		for i < len(src) && isDigit(src[i]) {
+			i++
+		}
+		ok = i > frac
+	}
+	if !ok || i != len(src) {
 		return dst, syntaxErr("numeric or money (money assumes lc_monetary C or en_US)", src)
 	}
-	return dst, nil
+	return append(dst, src...), nil
 }
 
 // appendMoney appends the digits of the money text src[i:] after "$":

@@ -1,4 +1,4 @@
-package kafka
+package sink
 
 import (
 	"errors"
@@ -188,18 +188,18 @@ func NewRouter(path, tableTmpl, messageTmpl string, opt codec.Options) (*Router,
 	var errs []error
 	table, err := ParseTopic(tableTmpl)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", joinKey(path, "topic"), err))
+		errs = append(errs, fmt.Errorf("%s: %w", JoinKey(path, "topic"), err))
 	} else if table.uses(phPrefix) && opt.Name == "" {
-		errs = append(errs, fmt.Errorf("%s: template uses {prefix} but the pipeline has no topic prefix (codec name)", joinKey(path, "topic")))
+		errs = append(errs, fmt.Errorf("%s: template uses {prefix} but the pipeline has no topic prefix (codec name)", JoinKey(path, "topic")))
 	}
 	msg, err := ParseTopic(messageTmpl)
 	switch {
 	case err != nil:
-		errs = append(errs, fmt.Errorf("%s: %w", joinKey(path, "message_topic"), err))
+		errs = append(errs, fmt.Errorf("%s: %w", JoinKey(path, "message_topic"), err))
 	case msg.usesTable():
-		errs = append(errs, fmt.Errorf("%s: logical messages have no table: only {prefix} and {db} may be used", joinKey(path, "message_topic")))
+		errs = append(errs, fmt.Errorf("%s: logical messages have no table: only {prefix} and {db} may be used", JoinKey(path, "message_topic")))
 	case msg.uses(phPrefix) && opt.Name == "":
-		errs = append(errs, fmt.Errorf("%s: template uses {prefix} but the pipeline has no topic prefix (codec name)", joinKey(path, "message_topic")))
+		errs = append(errs, fmt.Errorf("%s: template uses {prefix} but the pipeline has no topic prefix (codec name)", JoinKey(path, "message_topic")))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -212,7 +212,7 @@ func NewRouter(path, tableTmpl, messageTmpl string, opt codec.Options) (*Router,
 	}
 	r.message = msg.Expand(opt.Name, opt.DB, "", "")
 	if err := checkTopicName(r.message); err != nil {
-		return nil, fmt.Errorf("%s: %w", joinKey(path, "message_topic"), err)
+		return nil, fmt.Errorf("%s: %w", JoinKey(path, "message_topic"), err)
 	}
 	return r, nil
 }
@@ -252,7 +252,8 @@ func checkTopicName(name string) error {
 	return nil
 }
 
-func joinKey(path, key string) string {
+// JoinKey joins a config path and a key with a dot.
+func JoinKey(path, key string) string {
 	if path == "" {
 		return key
 	}

@@ -1,4 +1,4 @@
-package kafka
+package sink
 
 import (
 	"strings"
@@ -124,4 +124,16 @@ func TestRouterErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+var ordersTable = &sluice.Table{DB: "shop", Schema: "public", Name: "orders"}
+
+func insertEvent(int64, string) *sluice.Event {
+	return &sluice.Event{Op: sluice.OpCreate, Table: ordersTable}
+}
+
+func truncateEvent() *sluice.Event { return &sluice.Event{Op: sluice.OpTruncate, Table: ordersTable} }
+
+func messageEvent(prefix, content string) *sluice.Event {
+	return &sluice.Event{Op: sluice.OpMessage, Message: &sluice.Message{Prefix: prefix, Content: []byte(content)}}
 }
