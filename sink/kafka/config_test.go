@@ -62,7 +62,7 @@ func TestNewConfig(t *testing.T) {
 					t.Errorf("linger/compression/tombstones = %v %q %v", c.Linger, c.Compression, c.TombstonesOnDelete)
 				}
 				tc := c.TopicCreation
-				if tc.Partitions != 6 || tc.ReplicationFactor != -1 || !tc.Enabled || tc.CleanupPolicy != "compact" || tc.Configs["retention.ms"] != "1000" {
+				if tc.Partitions != 6 || tc.ReplicationFactor != -1 || !tc.Enabled || tc.CleanupPolicy != "delete" || tc.Configs["retention.ms"] != "1000" {
 					t.Errorf("topic_creation = %+v", tc)
 				}
 				if got := fmt.Sprintf("%+v %#v", c, c); strings.Contains(got, "hunter2") {

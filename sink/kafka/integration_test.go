@@ -104,7 +104,7 @@ func runSink(ctx context.Context, t *testing.T, brokers []string, raw map[string
 }
 
 // TestKafkaIntegration writes hand-built events through the sink to a real
-// broker with the default (compacted) topic settings and 3 partitions, and
+// broker with compacted topics and 3 partitions, and
 // reads them back with a plain consumer.
 func TestKafkaIntegration(t *testing.T) {
 	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
@@ -128,8 +128,9 @@ func TestKafkaIntegration(t *testing.T) {
 
 	run := runSink(ctx, t, brokers, map[string]any{
 		"topic_creation": map[string]any{
-			"partitions": itPartitions,
-			"configs":    map[string]any{"retention.ms": "3600000"},
+			"partitions":     itPartitions,
+			"cleanup_policy": "compact",
+			"configs":        map[string]any{"retention.ms": "3600000"},
 		},
 	}, events)
 	enc, adm, tableTopic, msgTopic := run.enc, run.adm, run.tableTopic, run.msgTopic

@@ -255,17 +255,17 @@ func TestAllTypesGolden(t *testing.T) {
 
 func TestChangeKindsGolden(t *testing.T) {
 	h := newHarness(t)
-	h.exec(`DROP TABLE IF EXISTS customers; CREATE TABLE customers (id int PRIMARY KEY, first_name text NOT NULL, last_name text, zip text, city text)`)
-	h.start("public.customers")
-	h.exec(`INSERT INTO customers VALUES (11, 'Peter', 'Muster', '3010', 'Berne'), (12, 'Paul', 'Steffen', '8001', 'Zurich')`)
-	h.exec(`UPDATE customers SET city = 'Bern' WHERE id = 11`)
-	h.exec(`UPDATE customers SET id = 13 WHERE id = 12`) // key change
-	h.exec(`DELETE FROM customers WHERE id = 11`)
+	h.exec(`DROP TABLE IF EXISTS src_customers; CREATE TABLE src_customers (id int PRIMARY KEY, first_name text NOT NULL, last_name text, zip text, city text)`)
+	h.start("public.src_customers")
+	h.exec(`INSERT INTO src_customers VALUES (11, 'Peter', 'Muster', '3010', 'Berne'), (12, 'Paul', 'Steffen', '8001', 'Zurich')`)
+	h.exec(`UPDATE src_customers SET city = 'Bern' WHERE id = 11`)
+	h.exec(`UPDATE src_customers SET id = 13 WHERE id = 12`) // key change
+	h.exec(`DELETE FROM src_customers WHERE id = 11`)
 	h.exec(`SELECT pg_logical_emit_message(true, 'audit', 'tx message')`)
-	h.exec(`BEGIN; INSERT INTO customers VALUES (14, 'Anna', NULL, NULL, NULL); SELECT pg_logical_emit_message(true, 'audit', 'in tx'); COMMIT`)
-	h.exec(`TRUNCATE customers`)
-	h.exec(`ALTER TABLE customers ADD COLUMN email text`)
-	h.exec(`INSERT INTO customers VALUES (15, 'Eva', 'Meier', '4000', 'Basel', 'eva@example.com')`)
+	h.exec(`BEGIN; INSERT INTO src_customers VALUES (14, 'Anna', NULL, NULL, NULL); SELECT pg_logical_emit_message(true, 'audit', 'in tx'); COMMIT`)
+	h.exec(`TRUNCATE src_customers`)
+	h.exec(`ALTER TABLE src_customers ADD COLUMN email text`)
+	h.exec(`INSERT INTO src_customers VALUES (15, 'Eva', 'Meier', '4000', 'Basel', 'eva@example.com')`)
 	events := h.wait(11)
 	var ops []string
 	for _, ev := range events {
