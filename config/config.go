@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,12 +95,26 @@ func Parse(data []byte) (*File, error) {
 	v.SetEnvPrefix("SLUICE")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
-	// Secrets may be absent from the file and come from the environment
-	// only; viper overrides only keys it knows, so name them.
+	// viper overrides only keys it has seen: name every key the schemas
+	// know, so the environment can also set keys the file leaves out
+	// (secrets above all).
+	bind := func(k string) { _ = v.BindEnv(k) }
+	for _, k := range keyPaths(reflect.TypeOf(Log{}), "log") {
+		bind(k)
+	}
+	bind("http.listen")
 	for _, p := range pipelineNames(v) {
-		_ = v.BindEnv("pipelines." + p + ".source.password")
-		for _, s := range mapKeys(v.GetStringMap("pipelines." + p + ".sinks")) {
-			_ = v.BindEnv("pipelines." + p + ".sinks." + s + ".sasl.password")
+		base := "pipelines." + p
+		bind(base + ".capacity")
+		bind(base + ".topic_prefix")
+		bindSchema(bind, "encoding", "", base+".encoding")
+		bindSchema(bind, "source", v.GetString(base+".source.type"), base+".source")
+		for _, s := range mapKeys(v.GetStringMap(base + ".sinks")) {
+			typ := v.GetString(base + ".sinks." + s + ".type")
+			if typ == "" {
+				typ = s
+			}
+			bindSchema(bind, "sink", typ, base+".sinks."+s)
 		}
 	}
 	// Keep going after a decoding error so that one run reports every

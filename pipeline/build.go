@@ -15,6 +15,8 @@ import (
 	"github.com/sluice-cdc/sluice/source"
 )
 
+func init() { config.RegisterSchema("encoding", "", codec.Options{}) }
+
 // Build turns a pipeline's configuration into a runnable Pipeline through
 // the plugin registries. Like the plugins' constructors it does no I/O, so
 // `sluice validate` uses it to check a file completely. It returns one

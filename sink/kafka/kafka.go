@@ -41,7 +41,10 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-func init() { sink.Register("kafka", New) }
+func init() {
+	sink.Register("kafka", New)
+	config.RegisterSchema("sink", "kafka", Config{})
+}
 
 // Sink writes events to Kafka. Build it with New; Open, Write and Close
 // follow sluice.Sink's contract.

@@ -37,7 +37,10 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-func init() { sink.Register("stdout", New) }
+func init() {
+	sink.Register("stdout", New)
+	config.RegisterSchema("sink", "stdout", Config{})
+}
 
 // Config is the YAML configuration of a stdout sink. See
 // testdata/example.yaml.

@@ -15,7 +15,10 @@ import (
 	"github.com/sluice-cdc/sluice/source"
 )
 
-func init() { source.Register("postgres", New) }
+func init() {
+	source.Register("postgres", New)
+	config.RegisterSchema("source", "postgres", Config{})
+}
 
 // Source reads one database through one replication slot.
 type Source struct {

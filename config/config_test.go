@@ -1,0 +1,137 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `
+log: {level: debug, format: console}
+pipelines:
+  Shop:
+    source:
+      type: postgres
+      dsn: postgres://sluice@127.0.0.1:5432/shop
+    sinks:
+      kafka:
+        brokers: [127.0.0.1:9092]
+      print: {type: stdout}
+`
+
+func TestParseDefaultsAndSinkTypes(t *testing.T) {
+	f, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := f.Pipelines["shop"]
+	if !ok {
+		t.Fatalf("pipelines = %v, want the lower-cased name shop", f.PipelineNames())
+	}
+	if p.TopicPrefix != "shop" || p.Capacity != 8192 {
+		t.Errorf("defaults: topic_prefix %q capacity %d", p.TopicPrefix, p.Capacity)
+	}
+	if p.Sinks["kafka"]["type"] != "kafka" || p.Sinks["print"]["type"] != "stdout" {
+		t.Errorf("sink types: %v", p.Sinks)
+	}
+	if f.HTTP.Listen != "127.0.0.1:9187" {
+		t.Errorf("admin endpoints must default to loopback, got %q", f.HTTP.Listen)
+	}
+	if f.Log.Level != "debug" || f.Log.Format != "console" {
+		t.Errorf("log = %+v", f.Log)
+	}
+}
+
+func init() {
+	// The plugins register these from their own packages.
+	RegisterSchema("source", "postgres", struct {
+		Password string `yaml:"password"`
+	}{})
+	RegisterSchema("sink", "kafka", struct {
+		SASL struct {
+			Password string `yaml:"password"`
+		} `yaml:"sasl"`
+	}{})
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	t.Setenv("SLUICE_PIPELINES_SHOP_SOURCE_PASSWORD", "s3cret")
+	t.Setenv("SLUICE_PIPELINES_SHOP_CAPACITY", "64")
+	t.Setenv("SLUICE_LOG_LEVEL", "warn")
+	t.Setenv("SLUICE_PIPELINES_SHOP_SINKS_KAFKA_SASL_PASSWORD", "k4fka")
+	f, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.Pipelines["shop"]
+	if got := p.Source["password"]; got != "s3cret" {
+		t.Errorf("source password from env = %v", got)
+	}
+	if p.Capacity != 64 {
+		t.Errorf("capacity from env = %d", p.Capacity)
+	}
+	if f.Log.Level != "warn" {
+		t.Errorf("log level from env = %q", f.Log.Level)
+	}
+	sasl, _ := p.Sinks["kafka"]["sasl"].(map[string]any)
+	if sasl["password"] != "k4fka" {
+		t.Errorf("sasl password from env = %v", p.Sinks["kafka"])
+	}
+}
+
+func TestParseErrorsNameKeyAndLine(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"unknown top-level key", "logg: 1\npipelines: {}", []string{"line 1: logg: unknown key", "pipelines: required"}},
+		{"wrong type", "log:\n  level: [a]\npipelines:\n  p:\n    source: {type: postgres}\n    sinks: {stdout: {}}",
+			[]string{"line 2: log.level:"}},
+		{"bad enum", "log: {format: xml}\npipelines:\n  p:\n    source: {type: postgres}\n    sinks: {stdout: {}}",
+			[]string{`log.format: "xml" is not one of json, console`}},
+		{"missing source and sinks", "pipelines:\n  p:\n    capacity: 10", []string{"line 2: pipelines.p.source: required", "line 2: pipelines.p.sinks: required"}},
+		{"source without type", "pipelines:\n  p:\n    source: {dsn: x}\n    sinks: {stdout: {}}", []string{"line 3: pipelines.p.source.type: required"}},
+		{"yaml syntax", "pipelines: [\n", []string{"yaml: line"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeStrict(t *testing.T) {
+	type inner struct {
+		CA string `yaml:"ca_file"`
+	}
+	type cfg struct {
+		Brokers []string      `yaml:"brokers"`
+		N       int           `yaml:"n"`
+		D       time.Duration `yaml:"d"`
+		On      bool          `yaml:"on"`
+		TLS     inner         `yaml:"tls"`
+	}
+	var c cfg
+	err := Decode(map[string]any{"brokers": "a,b", "n": "7", "d": "5s", "on": "true", "tls": map[string]any{"ca_file": "x"}}, &c, "p")
+	if err != nil || len(c.Brokers) != 2 || c.N != 7 || c.D != 5*time.Second || !c.On || c.TLS.CA != "x" {
+		t.Fatalf("decode = %+v, %v", c, err)
+	}
+	err = Decode(map[string]any{"n": "seven", "brokr": 1, "tls": map[string]any{"ca_fle": "x"}}, &c, "p")
+	for _, w := range []string{`p.n: cannot parse "seven" as int`, "p.brokr: unknown key", "p.tls.ca_fle: unknown key"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+	if n := len(Flatten(err)); n != 3 {
+		t.Errorf("want one error per problem (3), got %d: %v", n, err)
+	}
+}
