@@ -44,3 +44,11 @@ type Sink interface {
 type Transform interface {
 	Apply(ev *Event) (keep bool, err error)
 }
+
+// ReadyChecker is implemented by sinks (and sources) that can tell whether
+// they are currently able to deliver, e.g. a sink that retries a failing
+// destination internally instead of failing the pipeline. The daemon's
+// /readyz reports not-ready while any of them returns an error.
+type ReadyChecker interface {
+	Ready() error
+}

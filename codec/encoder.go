@@ -41,6 +41,14 @@ func (e *Encoder) AppendKeyRow(dst []byte, t *sluice.Table, row sluice.Row) []by
 	return e.appendKeyRow(dst, t, row)
 }
 
+// AppendRow appends row as a JSON object of its columns with the
+// configured type encodings, as it appears in "after" (missing columns,
+// and unchanged TOAST columns in ToastOmit mode, are left out). Sinks that
+// store rows rather than envelopes (a search index) use it.
+func (e *Encoder) AppendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
+	return e.appendRow(dst, t, row)
+}
+
 // AppendValue appends the record value (the envelope) of ev to dst.
 func (e *Encoder) AppendValue(dst []byte, ev *sluice.Event) []byte {
 	return e.appendValue(dst, ev)

@@ -89,6 +89,27 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 }
 
+// Ready returns nil while the pipeline is connected and every sink or
+// source that reports its own readiness (sluice.ReadyChecker) is ready.
+func (p *Pipeline) Ready() error {
+	if !p.Stats.Ready.Load() {
+		return fmt.Errorf("pipeline %s: not connected", p.Name)
+	}
+	for _, s := range p.Sinks {
+		if rc, ok := s.(sluice.ReadyChecker); ok {
+			if err := rc.Ready(); err != nil {
+				return fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
+		}
+	}
+	if rc, ok := p.Source.(sluice.ReadyChecker); ok {
+		if err := rc.Ready(); err != nil {
+			return fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
 func (p *Pipeline) defaults() {
 	if p.Capacity <= 0 {
 		p.Capacity = 8192

@@ -36,9 +36,9 @@ func New(addr string, pipes []*pipeline.Pipeline) (*Server, error) {
 				func() float64 { return float64(st.Restarts.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_checkpoint_position", Help: "Last position confirmed to the source (Postgres: LSN).", ConstLabels: labels},
 				func() float64 { return float64(st.Checkpoint.Load()) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_ready", Help: "1 while the pipeline's source and sinks are connected.", ConstLabels: labels},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_ready", Help: "1 while the pipeline's source and sinks are connected and ready.", ConstLabels: labels},
 				func() float64 {
-					if st.Ready.Load() {
+					if p.Ready() == nil {
 						return 1
 					}
 					return 0
@@ -49,8 +49,8 @@ func New(addr string, pipes []*pipeline.Pipeline) (*Server, error) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		for _, p := range pipes {
-			if !p.Stats.Ready.Load() {
-				http.Error(w, "pipeline "+p.Name+" not ready", http.StatusServiceUnavailable)
+			if err := p.Ready(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
 			}
 		}
