@@ -1,6 +1,9 @@
 package sluice
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // PermanentError marks a failure that retrying cannot fix, such as a
 // server configured without logical decoding or a missing table. The
@@ -22,4 +25,16 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
+}
+
+// ErrDone is returned by a source that finished its work on purpose (a
+// snapshot-only run): the runner stops the pipeline cleanly.
+var ErrDone = errors.New("source finished")
+
+// Signaler is implemented by sources that accept operator requests, such
+// as an ad-hoc snapshot of some tables (the `sluice snapshot` command).
+type Signaler interface {
+	// SignalSnapshot asks the running source to re-read tables
+	// ("schema.table"), optionally only rows matching filter (SQL).
+	SignalSnapshot(ctx context.Context, tables []string, filter string) error
 }

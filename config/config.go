@@ -16,7 +16,10 @@ import (
 
 // File is the whole configuration file.
 type File struct {
-	Log       Log                 `yaml:"log"`
+	Log Log `yaml:"log"`
+	// StateDir is where sources keep local state their database cannot
+	// hold, e.g. snapshot progress (default ./sluice-state).
+	StateDir  string              `yaml:"state_dir"`
 	HTTP      HTTP                `yaml:"http"`
 	Pipelines map[string]Pipeline `yaml:"-"`
 
@@ -103,6 +106,7 @@ func Parse(data []byte) (*File, error) {
 		bind(k)
 	}
 	bind("http.listen")
+	bind("state_dir")
 	for _, p := range pipelineNames(v) {
 		base := "pipelines." + p
 		bind(base + ".capacity")
@@ -148,6 +152,9 @@ func (f *File) defaults() {
 	}
 	if f.Log.Format == "" {
 		f.Log.Format = "json"
+	}
+	if f.StateDir == "" {
+		f.StateDir = "sluice-state"
 	}
 	if f.HTTP.Listen == "" {
 		f.HTTP.Listen = "127.0.0.1:9187"

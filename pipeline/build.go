@@ -21,7 +21,7 @@ func init() { config.RegisterSchema("encoding", "", codec.Options{}) }
 // the plugin registries. Like the plugins' constructors it does no I/O, so
 // `sluice validate` uses it to check a file completely. It returns one
 // error per problem found.
-func Build(name string, cfg config.Pipeline, log *zap.Logger) (*Pipeline, error) {
+func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (*Pipeline, error) {
 	path := "pipelines." + name
 	log = log.With(zap.String("pipeline", name))
 	var errs []error
@@ -30,7 +30,7 @@ func Build(name string, cfg config.Pipeline, log *zap.Logger) (*Pipeline, error)
 	var src source.Source
 	if f, err := source.Lookup(typ); err != nil {
 		errs = append(errs, fmt.Errorf("%s.source.type: %w", path, err))
-	} else if src, err = f(cfg.Source, source.Env{Pipeline: name, Path: path + ".source", Logger: log}); err != nil {
+	} else if src, err = f(cfg.Source, source.Env{Pipeline: name, Path: path + ".source", Logger: log, StateDir: stateDir}); err != nil {
 		errs = append(errs, err)
 	}
 

@@ -60,6 +60,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		started := time.Now()
 		err := p.runOnce(ctx)
 		p.Stats.Ready.Store(false)
+		if errors.Is(err, sluice.ErrDone) {
+			p.Logger.Info("source finished its work; pipeline stopped")
+			return nil
+		}
 		if ctx.Err() != nil {
 			if err != nil && !errors.Is(err, context.Canceled) {
 				p.Logger.Warn("pipeline stopped with error during shutdown", zap.Error(err))

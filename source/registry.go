@@ -19,6 +19,9 @@ type Env struct {
 	// used to prefix configuration errors.
 	Path   string
 	Logger *zap.Logger
+	// StateDir is where sources keep local state that their database
+	// cannot hold, such as snapshot progress.
+	StateDir string
 }
 
 // Source is a sluice.Source that also tells encoders who it is.

@@ -121,7 +121,7 @@ func (e *env) checkAllArrived(t *testing.T, topic string, n int) map[int][]uint6
 func TestStopAndKillLoseNothing(t *testing.T) {
 	const n = 1500
 	e := newEnv(t, `DROP TABLE IF EXISTS e2e_load; CREATE TABLE e2e_load (id int PRIMARY KEY, v int)`)
-	e.writeConfig([]string{"public.e2e_load"}, "")
+	e.writeConfig([]string{"public.e2e_load"}, "", "")
 	d := e.start()
 	w := e.startWriter("e2e_load", n, 2*time.Millisecond)
 
@@ -166,7 +166,7 @@ func TestServiceRestartsLoseNothing(t *testing.T) {
 	scripts := testenv.Get(t, "SLUICE_SCRIPTS")
 	const n = 1200
 	e := newEnv(t, `DROP TABLE IF EXISTS e2e_restart; CREATE TABLE e2e_restart (id int PRIMARY KEY, v int)`)
-	e.writeConfig([]string{"public.e2e_restart"}, "")
+	e.writeConfig([]string{"public.e2e_restart"}, "", "")
 	d := e.start()
 	w := e.startWriter("e2e_restart", n, 3*time.Millisecond)
 

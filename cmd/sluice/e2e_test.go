@@ -90,12 +90,14 @@ func (e *env) exec(sql string, args ...any) {
 	e.t.Fatalf("%s: %v", sql, err)
 }
 
-// writeConfig writes the pipeline's YAML; extra is appended to the kafka
-// sink's block.
-func (e *env) writeConfig(tables []string, extra string) {
+// writeConfig writes the pipeline's YAML; srcExtra is added to the
+// source block and sinkExtra to the kafka sink's block (YAML flow maps,
+// e.g. "snapshot: {mode: never}").
+func (e *env) writeConfig(tables []string, srcExtra, sinkExtra string) {
 	e.t.Helper()
 	cfg := fmt.Sprintf(`log: {level: info, format: json}
 http: {listen: "127.0.0.1:0"}
+state_dir: %s
 pipelines:
   %s:
     source:
@@ -104,12 +106,14 @@ pipelines:
       tables: [%s]
       status_interval: 1s
       drain_timeout: 20s
+      %s
     sinks:
       kafka:
         brokers: [%s]
         linger: 1ms
         topic_creation: {partitions: 3}
-%s`, e.name, e.pgDSN, strings.Join(tables, ", "), e.brokers, extra)
+        %s
+`, filepath.Join(e.dir, "state"), e.name, e.pgDSN, strings.Join(tables, ", "), srcExtra, e.brokers, sinkExtra)
 	e.cfgPath = filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)

@@ -92,7 +92,7 @@ func build(f *config.File, log *zap.Logger) ([]*pipeline.Pipeline, error) {
 	var pipes []*pipeline.Pipeline
 	var errs []error
 	for _, name := range f.PipelineNames() {
-		p, err := pipeline.Build(name, f.Pipelines[name], log)
+		p, err := pipeline.Build(name, f.Pipelines[name], f.StateDir, log)
 		if err != nil {
 			errs = append(errs, f.WithLines(err))
 			continue

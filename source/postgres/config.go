@@ -41,6 +41,28 @@ type Config struct {
 	// DrainTimeout bounds how long a shutdown waits for the sinks to
 	// acknowledge what was read before the final confirmation (default 30s).
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// Snapshot configures the initial and ad-hoc snapshots.
+	Snapshot SnapshotConfig `yaml:"snapshot"`
+	// SignalTable is a schema.table an operator inserts into to request
+	// an incremental snapshot (Debezium: signal.data.collection). It is
+	// created when missing and captured, but its rows are not emitted.
+	// Default none (signals off).
+	SignalTable string `yaml:"signal_table"`
+}
+
+// SnapshotConfig is the `snapshot:` block of the postgres source.
+type SnapshotConfig struct {
+	// Mode is initial (default: snapshot when the slot is new), never,
+	// always (at every start), initial_only (snapshot, then stop), or
+	// when_needed (whenever the slot has to be created). Debezium:
+	// snapshot.mode.
+	Mode string `yaml:"mode"`
+	// ChunkSize is the rows read per chunk (default 4096). Debezium:
+	// snapshot.fetch.size / incremental.snapshot.chunk.size.
+	ChunkSize int `yaml:"chunk_size"`
+	// Workers is how many tables are read at the same time (default 1).
+	// Debezium: snapshot.max.threads.
+	Workers int `yaml:"workers"`
 }
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -97,6 +119,30 @@ func (c *Config) validate(pipeline, path string) error {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
+	}
+	switch c.Snapshot.Mode {
+	case "":
+		c.Snapshot.Mode = "initial"
+	case "initial", "never", "always", "initial_only", "when_needed":
+	default:
+		errs = append(errs, fmt.Errorf("%s.snapshot.mode: %q is not one of initial, never, always, initial_only, when_needed", path, c.Snapshot.Mode))
+	}
+	if c.Snapshot.ChunkSize == 0 {
+		c.Snapshot.ChunkSize = 4096
+	}
+	if c.Snapshot.ChunkSize < 0 {
+		errs = append(errs, fmt.Errorf("%s.snapshot.chunk_size: must be positive", path))
+	}
+	if c.Snapshot.Workers == 0 {
+		c.Snapshot.Workers = 1
+	}
+	if c.Snapshot.Workers < 0 {
+		errs = append(errs, fmt.Errorf("%s.snapshot.workers: must be positive", path))
+	}
+	if c.SignalTable != "" {
+		if _, _, ok := splitTable(c.SignalTable); !ok {
+			errs = append(errs, fmt.Errorf("%s.signal_table: %q is not schema.table", path, c.SignalTable))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -27,15 +27,16 @@ var updateGolden = flag.Bool("update", false, "rewrite golden files")
 // harness runs a Source against the real test database and collects what
 // it emits, confirming marks the way the pipeline does once delivered.
 type harness struct {
-	t      *testing.T
-	dsn    string
-	db     *pgx.Conn
-	name   string
-	src    *Source
-	mu     sync.Mutex
-	events []*sluice.Event
-	cancel context.CancelFunc
-	done   chan error
+	t        *testing.T
+	dsn      string
+	db       *pgx.Conn
+	name     string
+	src      *Source
+	mu       sync.Mutex
+	events   []*sluice.Event
+	cancel   context.CancelFunc
+	done     chan error
+	stateDir string
 }
 
 func newHarness(t *testing.T, tables ...string) *harness {
@@ -67,11 +68,15 @@ func (h *harness) exec(sql string, args ...any) {
 }
 
 func (h *harness) newSource(extra map[string]any) *Source {
-	raw := map[string]any{"type": "postgres", "dsn": h.dsn, "status_interval": "1s", "drain_timeout": "2s"}
+	raw := map[string]any{"type": "postgres", "dsn": h.dsn, "status_interval": "1s", "drain_timeout": "2s",
+		"snapshot": map[string]any{"mode": "never"}}
 	for k, v := range extra {
 		raw[k] = v
 	}
-	s, err := New(raw, source.Env{Pipeline: h.name, Path: "source", Logger: zaptest.NewLogger(h.t)})
+	if h.stateDir == "" {
+		h.stateDir = h.t.TempDir()
+	}
+	s, err := New(raw, source.Env{Pipeline: h.name, Path: "source", Logger: zaptest.NewLogger(h.t), StateDir: h.stateDir})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -80,7 +85,11 @@ func (h *harness) newSource(extra map[string]any) *Source {
 
 // start runs the source until stop; marks are confirmed at once.
 func (h *harness) start(tables ...string) {
-	h.src = h.newSource(map[string]any{"tables": tables})
+	h.startWith(map[string]any{"tables": tables})
+}
+
+func (h *harness) startWith(extra map[string]any) {
+	h.src = h.newSource(extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	src := h.src

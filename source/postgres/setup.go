@@ -75,7 +75,7 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
 	if allTables || len(s.cfg.Tables) == 0 {
 		return nil
 	}
-	for i, t := range s.cfg.Tables {
+	for i, t := range s.pubTables() {
 		schema, name, _ := splitTable(t)
 		var member bool
 		err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
@@ -93,12 +93,32 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
 }
 
 func (s *Source) quotedTables() []string {
-	out := make([]string, len(s.cfg.Tables))
-	for i, t := range s.cfg.Tables {
+	tables := s.pubTables()
+	out := make([]string, len(tables))
+	for i, t := range tables {
 		schema, name, _ := splitTable(t)
 		out[i] = pgx.Identifier{schema, name}.Sanitize()
 	}
 	return out
+}
+
+// pubTables are the listed tables plus the signal table, which must be
+// captured for its rows to reach the source.
+func (s *Source) pubTables() []string {
+	if len(s.cfg.Tables) == 0 || s.cfg.SignalTable == "" {
+		return s.cfg.Tables
+	}
+	return append(append([]string(nil), s.cfg.Tables...), s.cfg.SignalTable)
+}
+
+// slotExists reports whether the replication slot is there already.
+func (s *Source) slotExists(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var exists bool
+	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", s.cfg.Slot).Scan(&exists)
+	if err != nil {
+		return false, fmt.Errorf("postgres source: read replication slot %s: %w", s.cfg.Slot, err)
+	}
+	return exists, nil
 }
 
 // ensureSlot creates the slot when missing and returns the position the

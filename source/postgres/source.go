@@ -22,9 +22,13 @@ func init() {
 
 // Source reads one database through one replication slot.
 type Source struct {
-	cfg    Config
-	log    *zap.Logger
-	connCf *pgconn.Config // parsed DSN with the password applied
+	cfg      Config
+	log      *zap.Logger
+	pipeline string
+	stateDir string
+	connCf   *pgconn.Config // parsed DSN with the password applied
+
+	cat catalog // type descriptions, shared by the stream and snapshot workers
 
 	// confirmed is the highest position the pipeline has delivered; the
 	// stream loop reports it to the server as the flush LSN.
@@ -65,7 +69,11 @@ func New(raw map[string]any, env source.Env) (source.Source, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Source{cfg: cfg, log: log.With(zap.String("slot", cfg.Slot)), connCf: cc}, nil
+	stateDir := env.StateDir
+	if stateDir == "" {
+		stateDir = "sluice-state"
+	}
+	return &Source{cfg: cfg, log: log.With(zap.String("slot", cfg.Slot)), connCf: cc, pipeline: env.Pipeline, stateDir: stateDir}, nil
 }
 
 // Connector implements source.Source.
@@ -95,7 +103,25 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err := s.checkServer(ctx, conn); err != nil {
 		return err
 	}
+	if err := s.ensureSignalTable(ctx, conn); err != nil {
+		return err
+	}
 	if err := s.ensurePublication(ctx, conn); err != nil {
+		return err
+	}
+	st, err := s.loadState()
+	if err != nil {
+		return err
+	}
+	exists, err := s.slotExists(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Snapshot.Mode == "initial_only" && st.InitialDone && !st.pending() {
+		s.log.Info("initial snapshot already done; nothing to do (snapshot.mode initial_only)")
+		return sluice.ErrDone
+	}
+	if err := s.planSnapshot(ctx, conn, st, exists); err != nil {
 		return err
 	}
 	repl, err := s.connect(ctx, true)
@@ -108,8 +134,71 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return err
 	}
-	st := newStream(s, conn, repl.PgConn(), emit)
-	return st.run(ctx, start)
+	stream := newStream(s, conn, repl.PgConn(), emit)
+	if st.pending() || s.cfg.SignalTable != "" {
+		stream.snap = newSnapshotter(s, st)
+	}
+	return stream.run(ctx, start)
+}
+
+// planSnapshot decides, before the slot exists, whether this start
+// snapshots the tables, and records the decision in the state file first,
+// so a crash right after creating the slot cannot skip the snapshot.
+func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, st *state, slotExists bool) error {
+	if st.pending() {
+		return nil // resume the snapshot a previous run started
+	}
+	var need bool
+	switch s.cfg.Snapshot.Mode {
+	case "initial":
+		need = !slotExists && !st.InitialDone
+	case "initial_only":
+		need = !st.InitialDone
+	case "when_needed":
+		need = !slotExists
+	case "always":
+		need = true
+	}
+	if !need {
+		return nil
+	}
+	tables, err := s.snapshotTables(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		st.Jobs = append(st.Jobs, &snapshotJob{Table: t})
+	}
+	s.log.Info("planned snapshot", zap.String("mode", s.cfg.Snapshot.Mode), zap.Strings("tables", tables))
+	return s.saveState(st)
+}
+
+// snapshotTables lists the captured tables: the configured ones, or every
+// table of the publication.
+func (s *Source) snapshotTables(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	var out []string
+	if len(s.cfg.Tables) > 0 {
+		for _, t := range s.cfg.Tables {
+			schema, name, _ := splitTable(t)
+			out = append(out, schema+"."+name)
+		}
+		return out, nil
+	}
+	rows, err := conn.Query(ctx, "SELECT schemaname::text || '.' || tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", s.cfg.Publication)
+	if err != nil {
+		return nil, fmt.Errorf("postgres source: list tables of publication %s: %w", s.cfg.Publication, err)
+	}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("postgres source: list tables of publication %s: %w", s.cfg.Publication, err)
+		}
+		if !s.isSignalTable(t) {
+			out = append(out, t)
+		}
+	}
+	return out, rows.Err()
 }
 
 // connect opens a normal or a replication connection.

@@ -17,13 +17,6 @@ import (
 	"github.com/sluice-cdc/sluice"
 )
 
-// relation is what the stream knows of one table from its latest
-// Relation message.
-type relation struct {
-	table *sluice.Table
-	ident []bool // column is part of the replica identity (Relation flag 1)
-}
-
 // stream is one replication session: it owns the replication connection
 // and is used by one goroutine.
 type stream struct {
@@ -32,9 +25,9 @@ type stream struct {
 	repl *pgconn.PgConn
 	emit func(*sluice.Event) error
 	log  *zap.Logger
-	cat  catalog
 
 	rels map[uint32]*relation
+	snap *snapshotter // nil when no snapshot can run
 
 	// The open transaction, between Begin and Commit.
 	inTx       bool
@@ -84,6 +77,9 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		if err := st.maybeSendStatus(ctx, false); err != nil {
 			return err
 		}
+		if done, err := st.snapshotStep(ctx); err != nil || done {
+			return err
+		}
 		// Wake up at least once a second to report new confirmations.
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		msg, err := st.repl.ReceiveMessage(rctx)
@@ -109,6 +105,34 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 			return fmt.Errorf("postgres source: server error: %w", pgconn.ErrorResponseToPgError(m))
 		}
 	}
+}
+
+// snapshotStep starts snapshot workers for queued jobs, surfaces their
+// failures, and saves the progress the sinks have acknowledged. done is
+// true when a snapshot-only run has finished.
+func (st *stream) snapshotStep(ctx context.Context) (done bool, err error) {
+	sn := st.snap
+	if sn == nil {
+		return false, nil
+	}
+	sn.startWorkers(ctx)
+	select {
+	case err := <-sn.errs:
+		return false, err
+	default:
+	}
+	finished, err := sn.persist(st.src.confirmed.Load())
+	if err != nil {
+		return false, err
+	}
+	if finished && st.src.cfg.Snapshot.Mode == "initial_only" {
+		st.log.Info("initial snapshot done; stopping (snapshot.mode initial_only)")
+		if err := st.drain(); err != nil {
+			return false, err
+		}
+		return true, sluice.ErrDone
+	}
+	return false, nil
 }
 
 // drain waits, after the stop request, until the sinks have acknowledged
@@ -210,6 +234,9 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		st.inTx = false
 		st.prevTxLSN = uint64(m.CommitLSN)
 		end := uint64(m.TransactionEndLSN)
+		if st.snap != nil {
+			st.snap.committed(end)
+		}
 		if end > st.lastMark {
 			st.lastMark = end
 		}
@@ -227,6 +254,9 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 			}
 		}
 	case *pglogrepl.LogicalDecodingMessage:
+		if m.Prefix == watermarkPrefix {
+			return st.watermark(string(m.Content), uint64(m.LSN))
+		}
 		ev := &sluice.Event{Op: sluice.OpMessage,
 			// Content points into the connection's reused read buffer.
 			Message: &sluice.Message{Transactional: m.Transactional, Prefix: m.Prefix, Content: bytes.Clone(m.Content)}}
@@ -269,65 +299,18 @@ func (st *stream) newEvent(op sluice.Op, rel *relation, lsn uint64) *sluice.Even
 // announces. It arrives before the first change of a table in a session
 // and again after the table's columns change.
 func (st *stream) handleRelation(ctx context.Context, m *pglogrepl.RelationMessage) error {
-	type attr struct {
-		notNull, primary bool
-	}
-	attrs := map[string]attr{}
-	rows, err := st.conn.Query(ctx, `SELECT a.attname::text, a.attnotnull,
-		       COALESCE(a.attnum = ANY(i.indkey), false)
-		  FROM pg_attribute a
-		  LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-		 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, m.RelationID)
-	if err != nil {
-		return fmt.Errorf("postgres source: read columns of %s.%s: %w", m.Namespace, m.RelationName, err)
-	}
-	for rows.Next() {
-		var name string
-		var a attr
-		if err := rows.Scan(&name, &a.notNull, &a.primary); err != nil {
-			rows.Close()
-			return fmt.Errorf("postgres source: read columns of %s.%s: %w", m.Namespace, m.RelationName, err)
-		}
-		attrs[name] = a
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres source: read columns of %s.%s: %w", m.Namespace, m.RelationName, err)
-	}
-	st.cat.invalidate() // enum labels or domains may have changed too
-
-	t := &sluice.Table{ID: m.RelationID, DB: st.src.Database(), Schema: m.Namespace, Name: m.RelationName,
-		Columns: make([]sluice.Column, len(m.Columns))}
-	rel := &relation{table: t, ident: make([]bool, len(m.Columns))}
-	var pk, ident []int
+	st.src.cat.invalidate() // enum labels or domains may have changed too
+	cols := make([]colSpec, len(m.Columns))
 	for i, c := range m.Columns {
-		a := attrs[c.Name]
-		col, err := st.cat.column(ctx, st.conn, c.Name, c.DataType, c.TypeModifier, a.notNull)
-		if err != nil {
-			return fmt.Errorf("postgres source: table %s.%s: %w", m.Namespace, m.RelationName, err)
-		}
-		t.Columns[i] = col
-		rel.ident[i] = c.Flags&1 != 0
-		if a.primary {
-			pk = append(pk, i)
-		}
-		if rel.ident[i] {
-			ident = append(ident, i)
-		}
+		cols[i] = colSpec{name: c.Name, oid: c.DataType, typmod: c.TypeModifier, ident: c.Flags&1 != 0}
 	}
-	// Key policy: the primary key; else the replica identity index
-	// (REPLICA IDENTITY USING INDEX); else no key (FULL without a primary
-	// key, NOTHING): such events have a null key, as in Debezium.
-	switch {
-	case len(pk) > 0:
-		t.Key = pk
-	case m.ReplicaIdentity == 'i':
-		t.Key = ident
+	rel, err := st.src.buildRelation(ctx, st.conn, m.RelationID, m.Namespace, m.RelationName, m.ReplicaIdentity, cols)
+	if err != nil {
+		return err
 	}
-	for _, k := range t.Key {
-		t.Columns[k].Key = true
-	}
+	rel.signal = st.src.isSignalTable(m.Namespace + "." + m.RelationName)
 	st.rels[m.RelationID] = rel
-	st.log.Debug("relation", zap.String("table", m.Namespace+"."+m.RelationName), zap.Int("columns", len(t.Columns)))
+	st.log.Debug("relation", zap.String("table", m.Namespace+"."+m.RelationName), zap.Int("columns", len(rel.table.Columns)))
 	return nil
 }
 
@@ -359,6 +342,15 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 		if neu, _, err = decodeTuple(rel, p[1:], false); err != nil {
 			return fmt.Errorf("postgres source: %s.%s at %s: %w", rel.table.Schema, rel.table.Name, pglogrepl.LSN(lsn), err)
 		}
+	}
+	if rel.signal {
+		if kind == 'I' {
+			return st.handleSignal(rel, neu)
+		}
+		return nil // signal rows are requests, not data
+	}
+	if st.snap != nil {
+		st.snap.touched(rel.table.ID, rel.table, old, neu)
 	}
 	switch kind {
 	case 'I':
