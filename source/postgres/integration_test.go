@@ -119,6 +119,7 @@ func (h *harness) waitSlotActive() {
 		}
 		select {
 		case err := <-h.done:
+			h.cancel = nil
 			h.t.Fatalf("source stopped: %v", err)
 		case <-time.After(20 * time.Millisecond):
 		}

@@ -199,41 +199,42 @@ func estimateRows(ctx context.Context, conn *pgx.Conn, relid uint32) int64 {
 func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, job *snapshotJob, last []*string) ([]sluice.Row, []*string, bool, error) {
 	t := rel.table
 	var sel, order []string
+	// Columns are qualified with the alias s: an unqualified name in ORDER
+	// BY would bind to the ::text output column and sort as text.
 	for _, c := range t.Columns {
-		sel = append(sel, pgx.Identifier{c.Name}.Sanitize()+"::text")
+		sel = append(sel, "s."+pgx.Identifier{c.Name}.Sanitize()+"::text")
 	}
 	keyed := len(t.Key) > 0
 	var keyCols []string
 	if keyed {
 		for _, k := range t.Key {
-			id := pgx.Identifier{t.Columns[k].Name}.Sanitize()
+			id := "s." + pgx.Identifier{t.Columns[k].Name}.Sanitize()
 			keyCols = append(keyCols, id)
 			sel = append(sel, id+"::text")
 		}
 	} else {
-		keyCols = []string{"ctid"}
-		sel = append(sel, "ctid::text")
+		keyCols = []string{"s.ctid"}
+		sel = append(sel, "s.ctid::text")
 	}
 	order = keyCols
 	var where []string
 	var args []any
 	if last != nil {
 		var ph []string
-		for i, k := range keyCols {
+		for i := range keyCols {
 			args = append(args, last[i])
 			if keyed {
 				ph = append(ph, fmt.Sprintf("$%d::text::%s", i+1, formatType(t.Columns[t.Key[i]])))
 			} else {
 				ph = append(ph, fmt.Sprintf("$%d::text::tid", i+1))
 			}
-			_ = k
 		}
 		where = append(where, "("+strings.Join(keyCols, ", ")+") > ("+strings.Join(ph, ", ")+")")
 	}
 	if job.Filter != "" {
 		where = append(where, "("+job.Filter+")")
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize() + " AS s"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
