@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -223,6 +224,24 @@ func (e *env) consume(topics []string, want int, timeout time.Duration) []record
 		})
 	}
 	return out
+}
+
+// consumeAll reads topics from the start up to the end offsets they have
+// now, so the result is everything written so far.
+func (e *env) consumeAll(topics []string) []record {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.brokers, ",")...))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topics...)
+	cl.Close()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	want := 0
+	ends.Each(func(o kadm.ListedOffset) { want += int(o.Offset) })
+	return e.consume(topics, want, 2*time.Minute)
 }
 
 var volatile = []*regexp.Regexp{

@@ -248,4 +248,3 @@ func (h *harness) confirmedAtLeast(lsn string) bool {
 		"sluice_"+h.name, lsn).Scan(&ok)
 	return err == nil && ok
 }
-
