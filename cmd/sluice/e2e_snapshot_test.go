@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -209,4 +211,28 @@ func TestSnapshotResumesAfterKill(t *testing.T) {
 		t.Errorf("re-read %d rows: the restart did not resume from the last acknowledged chunk", reread)
 	}
 	compareStates(t, kafka, e.tableState(t, "e2e_resume"))
+}
+
+// TestSnapshotCommand: `sluice snapshot --table … --where …` makes the
+// running daemon re-read the matching rows as incremental snapshot reads.
+func TestSnapshotCommand(t *testing.T) {
+	e := newEnv(t, `DROP TABLE IF EXISTS e2e_adhoc; CREATE TABLE e2e_adhoc (id int PRIMARY KEY, v bigint NOT NULL);
+		INSERT INTO e2e_adhoc SELECT g, g FROM generate_series(1, 500) g; DROP TABLE IF EXISTS e2e_signal`)
+	e.writeConfig([]string{"public.e2e_adhoc"}, "snapshot: {mode: never}\n      signal_table: public.e2e_signal", "")
+	d := e.start()
+	out, err := exec.Command(binary, "snapshot", "--config", e.cfgPath, "--table", "public.e2e_adhoc", "--where", "id <= 100").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sluice snapshot: %v\n%s", err, out)
+	}
+	recs := e.consume([]string{e.name + ".public.e2e_adhoc"}, 100, time.Minute)
+	incremental := 0
+	for _, r := range recs {
+		if strings.Contains(string(r.value), `"snapshot":"incremental"`) && strings.Contains(string(r.value), `"op":"r"`) {
+			incremental++
+		}
+	}
+	if incremental != 100 {
+		t.Fatalf("got %d incremental snapshot reads, want the 100 rows with id <= 100", incremental)
+	}
+	d.stop(t, syscall.SIGTERM)
 }

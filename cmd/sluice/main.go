@@ -30,9 +30,15 @@ import (
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "sluice:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// errReported is returned by commands that already printed their errors.
+var errReported = errors.New("errors reported")
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -48,11 +54,7 @@ func newRoot() *cobra.Command {
 		Use:   "run",
 		Short: "Run every pipeline until SIGTERM or SIGINT",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			err := run(cmd.Context(), cfgPath)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "sluice:", err)
-			}
-			return err
+			return run(cmd.Context(), cfgPath)
 		},
 	})
 	root.AddCommand(&cobra.Command{
@@ -66,12 +68,13 @@ func newRoot() *cobra.Command {
 			}
 			if err != nil {
 				printErrors(cmd.ErrOrStderr(), cfgPath, err)
-				return err
+				return errReported
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d pipeline(s))\n", cfgPath, len(f.Pipelines))
 			return nil
 		},
 	})
+	root.AddCommand(newSnapshotCmd(&cfgPath))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

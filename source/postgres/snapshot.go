@@ -138,6 +138,9 @@ func (sn *snapshotter) work(ctx context.Context, job *snapshotJob) error {
 		return err
 	}
 	total := estimateRows(ctx, conn, rel.table.ID)
+	sn.mu.Lock()
+	job.estimate, job.emitted = total, job.Rows
+	sn.mu.Unlock()
 	sn.log.Info("snapshot of table started", zap.String("table", job.Table), zap.Int64("estimated_rows", total),
 		zap.Int64("rows_done", job.Rows), zap.Bool("incremental", job.Incremental))
 	last := job.LastKey
@@ -373,8 +376,37 @@ func (st *stream) watermark(content string, lsn uint64) error {
 		}
 	}
 	sn.pending = append(sn.pending, &progress{job: w.job, last: w.last, rows: emitted, final: w.final})
+	sn.mu.Lock()
+	before := w.job.emitted
+	w.job.emitted += emitted
+	done, estimate := w.job.emitted, w.job.estimate
+	sn.mu.Unlock()
+	if done/100000 != before/100000 {
+		st.log.Info("snapshot progress", zap.String("table", w.job.Table), zap.Int64("rows_done", done), zap.Int64("estimated_rows", estimate))
+	}
 	close(w.done)
 	return nil
+}
+
+// TableProgress is the state of one table's snapshot, for logs and
+// metrics.
+type TableProgress struct {
+	Table       string
+	Incremental bool
+	Rows        int64 // rows emitted so far (acknowledged or not)
+	Estimated   int64 // the planner's row estimate; -1 when unknown
+	Done        bool  // every row acknowledged
+}
+
+// progress lists the snapshot's tables.
+func (sn *snapshotter) progress() []TableProgress {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	out := make([]TableProgress, 0, len(sn.state.Jobs))
+	for _, j := range sn.state.Jobs {
+		out = append(out, TableProgress{Table: j.Table, Incremental: j.Incremental, Rows: max(j.emitted, j.Rows), Estimated: j.estimate, Done: j.Done})
+	}
+	return out
 }
 
 func (sn *snapshotter) remainLocked(w *window) {

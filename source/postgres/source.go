@@ -28,7 +28,8 @@ type Source struct {
 	stateDir string
 	connCf   *pgconn.Config // parsed DSN with the password applied
 
-	cat catalog // type descriptions, shared by the stream and snapshot workers
+	cat  catalog                     // type descriptions, shared by the stream and snapshot workers
+	snap atomic.Pointer[snapshotter] // the running snapshotter, for SnapshotProgress
 
 	// confirmed is the highest position the pipeline has delivered; the
 	// stream loop reports it to the server as the flush LSN.
@@ -137,8 +138,19 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	stream := newStream(s, conn, repl.PgConn(), emit)
 	if st.pending() || s.cfg.SignalTable != "" {
 		stream.snap = newSnapshotter(s, st)
+		s.snap.Store(stream.snap)
+		defer s.snap.Store(nil)
 	}
 	return stream.run(ctx, start)
+}
+
+// SnapshotProgress reports the tables of the snapshot in progress (none
+// when no snapshot runs), for logs and metrics.
+func (s *Source) SnapshotProgress() []TableProgress {
+	if sn := s.snap.Load(); sn != nil {
+		return sn.progress()
+	}
+	return nil
 }
 
 // planSnapshot decides, before the slot exists, whether this start

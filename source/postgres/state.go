@@ -37,6 +37,11 @@ type snapshotJob struct {
 	// Rows counts the acknowledged rows.
 	Rows int64 `json:"rows"`
 	Done bool  `json:"done,omitempty"`
+
+	// Progress of the running process, not persisted (guarded by the
+	// snapshotter's mutex).
+	estimate int64 // pg_class.reltuples when the table's snapshot started
+	emitted  int64 // rows emitted, acknowledged or not
 }
 
 func (s *state) pending() bool {
