@@ -2,7 +2,8 @@
 # demo.sh — the quickstart behind `make demo`.
 #
 # Starts local PostgreSQL and Kafka (services.sh up), creates a small
-# legacy "shop" schema, runs sluice with testdata/config/shop.yaml, makes a
+# legacy "shop" schema with two customers, runs sluice with
+# testdata/config/shop.yaml (which snapshots the existing rows), makes a
 # few changes the way the shop's own application would, and shows the
 # change events arriving: sluice's stdout sink prints them, then the same
 # records are read back from Kafka. sluice is stopped with SIGTERM at the
@@ -24,14 +25,17 @@ SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_
 \o
 SET client_min_messages = warning;
 DROP PUBLICATION IF EXISTS sluice_shop;
-DROP TABLE IF EXISTS orders, customers;
+DROP TABLE IF EXISTS orders, customers, sluice_signal;
 CREATE TABLE customers (id int PRIMARY KEY, first_name text NOT NULL, last_name text NOT NULL, zip text, city text);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, amount numeric(10,2) NOT NULL,
                      ordered_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO customers VALUES (11, 'Peter', 'Muster', '3010', 'Berne');
+INSERT INTO customers VALUES (12, 'Paul', 'Steffen', '8001', 'Zurich');
 SQL
+rm -f sluice-state/shop.postgres.json   # a fresh demo: snapshot the existing rows again
 "$BIN" validate --config "$CONFIG"
 
-echo "== starting sluice (events print below as JSON lines)"
+echo "== starting sluice: it snapshots the existing customers (op r), then streams (events print as JSON lines)"
 "$BIN" run --config "$CONFIG" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
@@ -44,10 +48,9 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
+sleep 1
 echo "== the shop application writes"
 "${PSQL[@]}" <<'SQL'
-INSERT INTO customers VALUES (11, 'Peter', 'Muster', '3010', 'Berne');
-INSERT INTO customers VALUES (12, 'Paul', 'Steffen', '8001', 'Zurich');
 BEGIN;
 INSERT INTO orders (customer_id, amount) VALUES (11, 129.90), (12, 15.50);
 UPDATE customers SET city = 'Bern' WHERE id = 11;
