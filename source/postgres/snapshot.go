@@ -348,6 +348,9 @@ func (st *stream) watermark(content string, lsn uint64) error {
 	sn.mu.Unlock()
 
 	emitted := int64(0)
+	sn.mu.Lock()
+	firstOfTable := w.job.emitted == 0
+	sn.mu.Unlock()
 	t := w.rel.table
 	for i, row := range rows {
 		if len(t.Key) > 0 {
@@ -365,6 +368,8 @@ func (st *stream) watermark(content string, lsn uint64) error {
 			mark = sluice.SnapshotLast
 		case w.final && i == len(rows)-1:
 			mark = sluice.SnapshotLastInData
+		case firstOfTable && emitted == 0:
+			mark = sluice.SnapshotFirstInData
 		}
 		sn.started = true
 		emitted++
