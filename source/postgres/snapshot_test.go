@@ -93,6 +93,7 @@ func churn(t *testing.T, dsn, table string, n int, stop *atomic.Bool) chan int {
 			default:
 				db.Exec(ctx, "UPDATE "+table+" SET v = v + 1 WHERE id = $1", id)
 			}
+			time.Sleep(100 * time.Microsecond) // a busy application, not a flood the stream can never catch up with
 		}
 		done <- i
 	}()
