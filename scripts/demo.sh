@@ -16,7 +16,7 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 "postgres://sluice:sluice@127.0.0.1:${SLUICE
 BROKER=127.0.0.1:${SLUICE_KAFKA_PORT:-59092}
 
 [ -x "$BIN" ] || CGO_ENABLED=0 go build -o "$BIN" ./cmd/sluice
-scripts/services.sh up
+scripts/postgres.sh start && scripts/kafka.sh start   # the demo needs no Elasticsearch
 
 echo "== creating the shop schema"
 "${PSQL[@]}" <<'SQL'

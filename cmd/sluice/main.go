@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-cdc/sluice/pipeline"
 
 	// Plugins register themselves by name.
+	_ "github.com/sluice-cdc/sluice/sink/elasticsearch"
 	_ "github.com/sluice-cdc/sluice/sink/kafka"
 	_ "github.com/sluice-cdc/sluice/sink/stdout"
 	_ "github.com/sluice-cdc/sluice/source/postgres"
