@@ -34,7 +34,7 @@ DIR=${SLUICE_SCRATCH:-/tmp/sluice-services}/es
 PORT=${SLUICE_ES_PORT:-59200}
 TPORT=${SLUICE_ES_TRANSPORT_PORT:-$((PORT + 100))}
 ES_USER=${SLUICE_ES_USER:-sluice-es}
-PIDFILE=$DIR/es.pid
+PIDFILE=$DIR/run/es.pid   # in a directory the ES user owns: it writes the file itself
 START_TIMEOUT=${SLUICE_ES_START_TIMEOUT:-180}
 # ES 8.x runs on Java 17; ES 9.x would need Java >= 21 (Temurin 25 is under /usr/lib/jvm).
 JAVA_HOME_ES=${SLUICE_ES_JAVA_HOME:-$(ls -d /usr/lib/jvm/java-17-openjdk-* 2>/dev/null | head -n1)}
@@ -91,7 +91,7 @@ es_home() {
 }
 
 configure() {
-  mkdir -p "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp"
+  mkdir -p "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"
   # The distribution's jvm.options, log4j2 config etc., plus our settings.
   cp -r "$HOME_DIR/config/." "$DIR/config/"
   cat >"$DIR/config/elasticsearch.yml" <<EOF
@@ -109,7 +109,7 @@ cluster.routing.allocation.disk.threshold_enabled: false
 node.store.allow_mmap: false
 EOF
   # Not the linked home: its files share inodes with the cache.
-  if [ "$(id -u)" = 0 ]; then chown -R "$ES_USER": "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp"; fi
+  if [ "$(id -u)" = 0 ]; then chown -R "$ES_USER": "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"; fi
 }
 
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
