@@ -60,7 +60,14 @@ func newEnv(t *testing.T, ddl string) *env {
 	e := &env{t: t, pgDSN: testenv.Get(t, "SLUICE_TEST_PG_DSN"), brokers: testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), dir: t.TempDir()}
 	e.name = strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "")) + fmt.Sprint(time.Now().UnixNano()%100000)
 	ctx := context.Background()
-	db, err := pgx.Connect(ctx, e.pgDSN)
+	// Postgres may still be coming back from a previous test's restart.
+	var db *pgx.Conn
+	var err error
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if db, err = pgx.Connect(ctx, e.pgDSN); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
