@@ -2,6 +2,8 @@ package codec
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -12,8 +14,14 @@ import (
 type Encoder struct {
 	opt Options
 
-	mu      sync.Mutex
-	schemaC map[*sluice.Table]*tableSchemas
+	// srcHead is the constant start of the source block:
+	// {"version":…,"connector":…,"name":…,
+	srcHead []byte
+
+	mu        sync.Mutex
+	schemaC   map[*sluice.Table]*tableSchemas
+	fragC     map[*sluice.Table]*tableFrags
+	lastFrags atomic.Pointer[tableFrags]
 }
 
 // New checks the options and returns an Encoder.
@@ -22,7 +30,15 @@ func New(opt Options) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Encoder{opt: o, schemaC: map[*sluice.Table]*tableSchemas{}}, nil
+	e := &Encoder{opt: o, schemaC: map[*sluice.Table]*tableSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
+	e.srcHead = append(e.srcHead, `{"version":`...)
+	e.srcHead = appendStr(e.srcHead, Version)
+	e.srcHead = append(e.srcHead, `,"connector":`...)
+	e.srcHead = appendStr(e.srcHead, o.Connector)
+	e.srcHead = append(e.srcHead, `,"name":`...)
+	e.srcHead = appendStr(e.srcHead, o.Name)
+	e.srcHead = append(e.srcHead, ',')
+	return e, nil
 }
 
 // Options returns the encoder's options with defaults filled in.
@@ -49,9 +65,20 @@ func (e *Encoder) AppendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte 
 	return e.appendRow(dst, t, row)
 }
 
-// AppendValue appends the record value (the envelope) of ev to dst.
+// AppendValue appends the record value (the envelope) of ev to dst, with
+// the current time as the processing time (ts_ms, ts_us, ts_ns).
 func (e *Encoder) AppendValue(dst []byte, ev *sluice.Event) []byte {
-	return e.appendValue(dst, ev)
+	return e.appendValue(dst, ev, e.now())
+}
+
+// AppendValueAt is AppendValue with the processing time given, so that a
+// sink can stamp its record with the same instant without reading the
+// clock twice. An encoder built with Options.Clock uses its clock instead.
+func (e *Encoder) AppendValueAt(dst []byte, ev *sluice.Event, now time.Time) []byte {
+	if e.opt.Clock != nil {
+		now = e.opt.Clock()
+	}
+	return e.appendValue(dst, ev, now)
 }
 
 // AppendUnchanged appends a JSON array of the names of ev's columns that

@@ -39,13 +39,13 @@ func (e *Encoder) appendKeyRow(dst []byte, t *sluice.Table, row sluice.Row) []by
 		dst = append(dst, e.schemas(t).key...)
 		dst = append(dst, `,"payload":`...)
 	}
+	names := e.frags(t).names
 	dst = append(dst, '{')
 	for i, idx := range t.Key {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendStr(dst, t.Columns[idx].Name)
-		dst = append(dst, ':')
+		dst = append(dst, names[idx]...)
 		if idx < len(row) {
 			dst = e.appendColumn(dst, &t.Columns[idx], &row[idx])
 		} else {
@@ -66,6 +66,7 @@ func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte 
 	if row == nil {
 		return append(dst, "null"...)
 	}
+	names := e.frags(t).names
 	dst = append(dst, '{')
 	first := true
 	for i := range t.Columns {
@@ -80,14 +81,13 @@ func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte 
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendStr(dst, t.Columns[i].Name)
-		dst = append(dst, ':')
+		dst = append(dst, names[i]...)
 		dst = e.appendColumn(dst, &t.Columns[i], v)
 	}
 	return append(dst, '}')
 }
 
-func (e *Encoder) appendValue(dst []byte, ev *sluice.Event) []byte {
+func (e *Encoder) appendValue(dst []byte, ev *sluice.Event, now time.Time) []byte {
 	if e.opt.Schemas {
 		dst = append(dst, `{"schema":`...)
 		if ev.Op == sluice.OpMessage || ev.Table == nil {
@@ -118,7 +118,7 @@ func (e *Encoder) appendValue(dst []byte, ev *sluice.Event) []byte {
 	dst = append(dst, `,"op":"`...)
 	dst = append(dst, byte(ev.Op))
 	dst = append(dst, `",`...)
-	dst = appendTimes(dst, e.now())
+	dst = appendTimes(dst, now)
 	if ev.Op == sluice.OpMessage && ev.Message != nil {
 		dst = append(dst, `,"message":{"prefix":`...)
 		dst = appendStr(dst, ev.Message.Prefix)
@@ -142,11 +142,23 @@ func (e *Encoder) now() time.Time {
 	return time.Now()
 }
 
-// appendTimes writes "ts_ms":…,"ts_us":…,"ts_ns":… for t.
+// appendTimes writes "ts_ms":…,"ts_us":…,"ts_ns":… for t. For instants
+// after 1970-01-01T00:00:01Z the milli- and microseconds are the
+// nanoseconds' leading digits, so the number is formatted once.
 func appendTimes(dst []byte, t time.Time) []byte {
 	var ns int64
 	if !t.IsZero() {
 		ns = t.UnixNano()
+	}
+	if ns >= 1e9 {
+		var buf [20]byte
+		d := strconv.AppendInt(buf[:0], ns, 10)
+		dst = append(dst, `"ts_ms":`...)
+		dst = append(dst, d[:len(d)-6]...)
+		dst = append(dst, `,"ts_us":`...)
+		dst = append(dst, d[:len(d)-3]...)
+		dst = append(dst, `,"ts_ns":`...)
+		return append(dst, d...)
 	}
 	dst = append(dst, `"ts_ms":`...)
 	dst = strconv.AppendInt(dst, ns/1e6, 10)
@@ -158,32 +170,28 @@ func appendTimes(dst []byte, t time.Time) []byte {
 
 // appendSource writes Debezium's PostgreSQL source block.
 func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
-	dst = append(dst, `{"version":`...)
-	dst = appendStr(dst, Version)
-	dst = append(dst, `,"connector":`...)
-	dst = appendStr(dst, e.opt.Connector)
-	dst = append(dst, `,"name":`...)
-	dst = appendStr(dst, e.opt.Name)
-	dst = append(dst, ',')
+	dst = append(dst, e.srcHead...)
 	dst = appendTimes(dst, ev.CommitTime)
 	dst = append(dst, `,"snapshot":"`...)
 	dst = append(dst, ev.Snapshot.String()...)
 	dst = append(dst, `","db":`...)
-	var db, schema, table string
+	var f *tableFrags
 	if ev.Table != nil {
-		db, schema, table = ev.Table.DB, ev.Table.Schema, ev.Table.Name
+		f = e.frags(ev.Table)
+		dst = append(dst, f.db...)
 	} else {
-		db = e.opt.DB
+		dst = appendStr(dst, e.opt.DB)
 	}
-	dst = appendStr(dst, db)
 	dst = append(dst, `,"sequence":"[\"`...)
 	dst = strconv.AppendUint(dst, ev.Pos.PrevTxLSN, 10)
 	dst = append(dst, `\",\"`...)
 	dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
-	dst = append(dst, `\"]","schema":`...)
-	dst = appendStr(dst, schema)
-	dst = append(dst, `,"table":`...)
-	dst = appendStr(dst, table)
+	dst = append(dst, `\"]"`...)
+	if f != nil {
+		dst = append(dst, f.schemaTable...)
+	} else {
+		dst = append(dst, `,"schema":"","table":""`...)
+	}
 	dst = append(dst, `,"txId":`...)
 	if ev.TxID != 0 {
 		dst = strconv.AppendUint(dst, ev.TxID, 10)

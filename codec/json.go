@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -14,6 +15,14 @@ func appendString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain bytes at a time: printable ASCII other than
+		// '"' and '\\' is copied as it is.
+		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -49,6 +58,24 @@ func appendString(dst []byte, s []byte) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// plain8 reports whether none of the eight bytes in x needs attention:
+// no control character (< 0x20), no '"', no '\\' and no byte >= 0x80.
+func plain8(x uint64) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	// A byte b < 0x20 makes b-0x20 borrow into its high bit; high bytes
+	// (>= 0x80) are caught by x itself; quote and backslash become zero
+	// bytes after the XOR, found the same way as bytes below 1.
+	lt20 := (x - ones*0x20) & ^x
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	zq := (q - ones) & ^q
+	zb := (bs - ones) & ^bs
+	return (lt20|zq|zb|x)&highs == 0
 }
 
 // appendStr is appendString for a string, without copying it.

@@ -2,8 +2,10 @@ package codec
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"time"
 
@@ -117,15 +119,21 @@ func (e *Encoder) appendDecimal(dst []byte, c *sluice.Column, text []byte) []byt
 		if special {
 			return append(dst, "null"...) // not representable, as in Debezium
 		}
-		unscaled, scale := unscaledDecimal(text, c.Scale)
+		var small [8]byte
+		b, scale, ok := unscaledSmall(&small, text, c.Scale)
+		if !ok {
+			var unscaled *big.Int
+			unscaled, scale = unscaledDecimal(text, c.Scale)
+			b = twosComplement(unscaled)
+		}
 		if c.Scale < 0 {
 			dst = append(dst, `{"scale":`...)
 			dst = strconv.AppendInt(dst, int64(scale), 10)
 			dst = append(dst, `,"value":`...)
-			dst = e.appendBase64(dst, twosComplement(unscaled))
+			dst = e.appendBase64(dst, b)
 			return append(dst, '}')
 		}
-		return e.appendBase64(dst, twosComplement(unscaled))
+		return e.appendBase64(dst, b)
 	}
 	return appendString(dst, text)
 }
@@ -183,6 +191,65 @@ func unscaledDecimal(text []byte, scale int) (*big.Int, int) {
 	return n, scale
 }
 
+// unscaledSmall is unscaledDecimal followed by twosComplement for values
+// whose unscaled integer has at most 18 digits, without allocating: the
+// bytes are written into buf. ok is false when the value needs big.Int.
+func unscaledSmall(buf *[8]byte, text []byte, scale int) (b []byte, outScale int, ok bool) {
+	neg := len(text) > 0 && text[0] == '-'
+	if neg || (len(text) > 0 && text[0] == '+') {
+		text = text[1:]
+	}
+	var n uint64
+	digits, frac := 0, -1
+	for _, ch := range text {
+		switch {
+		case ch == '.':
+			frac = 0
+		case ch >= '0' && ch <= '9':
+			if frac >= 0 {
+				if scale >= 0 && frac >= scale {
+					continue // dropped, as unscaledDecimal does
+				}
+				frac++
+			}
+			if n != 0 || ch != '0' {
+				digits++
+			}
+			if digits > 18 {
+				return nil, 0, false
+			}
+			n = n*10 + uint64(ch-'0')
+		}
+	}
+	if frac < 0 {
+		frac = 0
+	}
+	if scale < 0 {
+		scale = frac
+	}
+	for ; frac < scale; frac++ {
+		if n != 0 {
+			digits++
+		}
+		if digits > 18 {
+			return nil, 0, false
+		}
+		n *= 10
+	}
+	v := int64(n)
+	if neg {
+		v = -v
+	}
+	// Minimal big-endian two's complement, as BigInteger.toByteArray.
+	x := uint64(v)
+	if v < 0 {
+		x = ^x
+	}
+	size := bits.Len64(x)/8 + 1
+	binary.BigEndian.PutUint64(buf[:], uint64(v))
+	return buf[8-size:], scale, true
+}
+
 // twosComplement returns the minimal big-endian two's-complement bytes of
 // n, as Java's BigInteger.toByteArray does.
 func twosComplement(n *big.Int) []byte {
@@ -209,6 +276,8 @@ func twosComplement(n *big.Int) []byte {
 // appendZoned writes an instant as ISO-8601 in UTC with the fraction's
 // trailing zeros dropped (Java's ISO_OFFSET_DATE_TIME), e.g.
 // "2024-01-02T03:04:05.12Z"; infinities become "infinity"/"-infinity".
+// Years 1 to 9999 are formatted directly; others go through package time
+// (same layout, same result).
 func appendZoned(dst []byte, micros int64) []byte {
 	switch micros {
 	case sluice.InfinityPos:
@@ -216,8 +285,76 @@ func appendZoned(dst []byte, micros int64) []byte {
 	case sluice.InfinityNeg:
 		return append(dst, `"-infinity"`...)
 	}
-	t := time.UnixMicro(micros).UTC()
-	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, "2006-01-02T15:04:05.999999Z")
-	return append(dst, '"')
+	const (
+		minMicros = -62135596800 * 1_000_000   // 0001-01-01T00:00:00Z
+		maxMicros = 253402300800*1_000_000 - 1 // 9999-12-31T23:59:59.999999Z
+		usPerDay  = 86400 * 1_000_000
+		unixToDay = 719468 // days from 0000-03-01 to 1970-01-01
+	)
+	if micros < minMicros || micros > maxMicros {
+		t := time.UnixMicro(micros).UTC()
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, "2006-01-02T15:04:05.999999Z")
+		return append(dst, '"')
+	}
+	days := micros / usPerDay
+	us := micros % usPerDay
+	if us < 0 {
+		days--
+		us += usPerDay
+	}
+	// Howard Hinnant's civil_from_days, for days >= -719468 (year 0).
+	z := days + unixToDay
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	year := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if mp >= 10 {
+		month = mp - 9
+		year++
+	}
+	secs := us / 1_000_000
+	frac := us % 1_000_000
+	var b [30]byte
+	b[0] = '"'
+	put4(b[1:], int(year))
+	b[5] = '-'
+	put2(b[6:], int(month))
+	b[8] = '-'
+	put2(b[9:], int(day))
+	b[11] = 'T'
+	put2(b[12:], int(secs/3600))
+	b[14] = ':'
+	put2(b[15:], int(secs/60%60))
+	b[17] = ':'
+	put2(b[18:], int(secs%60))
+	n := 20
+	if frac != 0 {
+		b[20] = '.'
+		for i := 26; i > 20; i-- {
+			b[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n = 27
+		for b[n-1] == '0' {
+			n--
+		}
+	}
+	b[n] = 'Z'
+	b[n+1] = '"'
+	return append(dst, b[:n+2]...)
+}
+
+func put2(b []byte, v int) {
+	b[0] = byte('0' + v/10)
+	b[1] = byte('0' + v%10)
+}
+
+func put4(b []byte, v int) {
+	put2(b, v/100)
+	put2(b[2:], v%100)
 }

@@ -57,8 +57,11 @@ type Sink struct {
 	conn atomic.Pointer[conn] // nil until Open, and after Close
 
 	// Only touched by Write (one goroutine).
-	known   map[string]topicInfo // topics that exist or were created
-	bufHint int                  // expected encoded size of the next event
+	known     map[string]topicInfo // topics that exist or were created
+	lastTable *sluice.Table        // the table of the last event, and its topic
+	lastTopic string
+	lastInfo  topicInfo
+	bufHint   int // expected encoded size of the next event
 
 	inflight sync.WaitGroup // events whose ack is still to be called; Close waits
 

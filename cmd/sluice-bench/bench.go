@@ -1,0 +1,664 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// options configure one invocation of the driver.
+type options struct {
+	pgDSN   string
+	brokers []string
+	root    string // module root, to build ./cmd/sluice
+	bin     string // a prebuilt sluice binary instead of building one
+	compare string // a second sluice binary measured alongside (A/B)
+
+	cases       []workload
+	repeats     int
+	partitions  int
+	compression string
+	linger      time.Duration
+	ceilings    bool
+
+	latency         bool
+	latencyRates    []float64 // events/s; 0: half the peak measured for single/small in this run
+	latencyDuration time.Duration
+
+	profileDir string // write pprof profiles of one extra sluice run per case
+	keep       bool   // keep tables, slots and topics
+	log        io.Writer
+}
+
+// result is everything one invocation measured; it is printed as a table
+// and written as JSON.
+type result struct {
+	Machine machine       `json:"machine"`
+	Config  resultConfig  `json:"config"`
+	Cases   []*caseResult `json:"cases"`
+	Latency []*latencyRes `json:"latency,omitempty"`
+}
+
+type resultConfig struct {
+	Repeats     int    `json:"repeats"`
+	Partitions  int    `json:"partitions"`
+	Compression string `json:"compression"`
+	Linger      string `json:"linger"`
+	RateBasis   string `json:"rate_basis"`
+}
+
+// caseResult holds one workload's figures; per-repeat slices are in run
+// order, and each repeat measures sluice and both ceilings back to back.
+type caseResult struct {
+	Workload string  `json:"workload"`
+	Width    string  `json:"width"`
+	Events   int     `json:"events"`
+	Records  int     `json:"records"` // changes + tombstones
+	Batch    int     `json:"batch,omitempty"`
+	WriteS   float64 `json:"workload_write_s"`
+
+	Sluice sluiceRuns `json:"sluice"`
+	// Compare is a second sluice binary (-compare) measured in the same
+	// repeats, right after the first; CompareRatio is its events/s over
+	// the first's, per repeat.
+	Compare      *sluiceRuns `json:"compare,omitempty"`
+	CompareRatio []float64   `json:"compare_ratio,omitempty"`
+
+	// The PostgreSQL ceiling is the better of two readers per repeat
+	// (see pgreader.go): eager (blocks on the socket for every message)
+	// and lazy (pauses 0.5 ms after a short read).
+	PgEPS   []float64   `json:"pg_ceiling_events_per_s,omitempty"`
+	PgEager *readerRuns `json:"pg_reader_eager,omitempty"`
+	PgLazy  *readerRuns `json:"pg_reader_lazy,omitempty"`
+	PgBytes int64       `json:"pgoutput_bytes,omitempty"`
+
+	KafkaEPS []float64 `json:"kafka_ceiling_events_per_s,omitempty"`
+	KafkaRPS []float64 `json:"kafka_ceiling_records_per_s,omitempty"`
+	KafkaCPU []float64 `json:"kafka_ceiling_producer_cpu_s_per_m_events,omitempty"`
+
+	Ratio []float64 `json:"ratio_to_lower_ceiling,omitempty"` // per repeat, same-run
+
+	KeyBytes    int64   `json:"key_bytes"`
+	ValueBytes  int64   `json:"value_bytes"`
+	HeaderBytes int64   `json:"header_bytes"`
+	AvgValue    float64 `json:"avg_value_bytes"`
+
+	Profile *profileRes `json:"profile,omitempty"`
+
+	Median struct {
+		SluiceEPS     float64 `json:"sluice_events_per_s"`
+		SluiceWallEPS float64 `json:"sluice_wall_events_per_s"`
+		SluiceCPU     float64 `json:"sluice_cpu_s_per_m_events"`
+		PeakRSS       float64 `json:"sluice_peak_rss_mib"` // the maximum, not the median
+		PgEPS         float64 `json:"pg_ceiling_events_per_s,omitempty"`
+		KafkaEPS      float64 `json:"kafka_ceiling_events_per_s,omitempty"`
+		Ratio         float64 `json:"ratio_to_lower_ceiling,omitempty"`
+		Lower         string  `json:"lower_ceiling,omitempty"`
+		CompareEPS    float64 `json:"compare_events_per_s,omitempty"`
+		CompareCPU    float64 `json:"compare_cpu_s_per_m_events,omitempty"`
+		CompareRatio  float64 `json:"compare_ratio,omitempty"`
+	} `json:"median"`
+}
+
+// readerRuns are one ceiling reader's figures, one entry per repeat.
+type readerRuns struct {
+	EPS          []float64 `json:"events_per_s"`      // first→last message
+	WallEPS      []float64 `json:"wall_events_per_s"` // connect→last message
+	ReaderCPU    []float64 `json:"reader_cpu_s_per_m_events"`
+	WalsenderCPU []float64 `json:"walsender_cpu_s_per_m_events,omitempty"`
+}
+
+func (rr *readerRuns) add(r readerResult) {
+	rr.EPS = append(rr.EPS, rate(r.Rows, r.Last.Sub(r.First)))
+	rr.WallEPS = append(rr.WallEPS, rate(r.Rows, r.Last.Sub(r.Started)))
+	rr.ReaderCPU = append(rr.ReaderCPU, perMillion(r.CPU, r.Rows))
+	if r.Walsender.OK {
+		rr.WalsenderCPU = append(rr.WalsenderCPU, perMillion(r.Walsender.CPU, r.Rows))
+	}
+}
+
+// sluiceRuns are one sluice binary's figures, one entry per repeat.
+type sluiceRuns struct {
+	EPS          []float64 `json:"events_per_s"`      // first→last record append
+	WallEPS      []float64 `json:"wall_events_per_s"` // process start→last append
+	CPU          []float64 `json:"cpu_s_per_m_events"`
+	RSS          []float64 `json:"peak_rss_mib"`
+	WalsenderCPU []float64 `json:"walsender_cpu_s_per_m_events,omitempty"`
+}
+
+func last(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return xs[len(xs)-1]
+}
+
+type profileRes struct {
+	CPU             string  `json:"cpu_profile"`
+	Allocs          string  `json:"allocs_profile"`
+	MallocsPerEvent float64 `json:"mallocs_per_event"` // whole process incl. startup
+	BytesPerEvent   float64 `json:"alloc_bytes_per_event"`
+}
+
+type latencyRes struct {
+	TargetRate  float64 `json:"target_events_per_s"`
+	OfferedRate float64 `json:"offered_events_per_s"`
+	Events      int     `json:"events"`
+	Measured    int     `json:"measured"` // after the 1 s warm-up
+	P50ms       float64 `json:"p50_ms"`
+	P95ms       float64 `json:"p95_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	CPU         float64 `json:"sluice_cpu_s_per_m_events"`
+	PeakRSS     float64 `json:"sluice_peak_rss_mib"`
+	Basis       string  `json:"basis"`
+	Binary      string  `json:"binary"` // sluice, or compare`
+}
+
+// bench is one invocation: connections, a unique run id and the built
+// binaries.
+type bench struct {
+	o       *options
+	id      string
+	dir     string
+	bin     string
+	profBin string
+	db      *pgx.Conn
+	kcl     *kgo.Client
+	adm     *kadm.Client
+
+	latencyRuns int
+}
+
+func (b *bench) logf(format string, args ...any) {
+	if b.o.log != nil {
+		fmt.Fprintf(b.o.log, format+"\n", args...)
+	}
+}
+
+// run executes every case and the latency measurement.
+func run(ctx context.Context, o *options) (*result, error) {
+	b := &bench{o: o, id: fmt.Sprintf("%x", time.Now().UnixNano()/1e6%0xffffffff)}
+	var err error
+	if b.dir, err = os.MkdirTemp("", "sluice-bench-"); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(b.dir)
+	if b.bin = o.bin; b.bin == "" {
+		b.logf("building sluice from %s/cmd/sluice", o.root)
+		if b.bin, err = buildSluice(ctx, o.root, b.dir, false); err != nil {
+			return nil, err
+		}
+	}
+	if o.profileDir != "" {
+		if b.profBin, err = buildSluice(ctx, o.root, b.dir, true); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if b.db, err = pgx.Connect(ctx, o.pgDSN); err != nil {
+		return nil, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
+	}
+	defer b.db.Close(context.WithoutCancel(ctx))
+	if b.kcl, err = kgo.NewClient(kgo.SeedBrokers(o.brokers...)); err != nil {
+		return nil, err
+	}
+	defer b.kcl.Close()
+	b.adm = kadm.NewClient(b.kcl)
+
+	res := &result{Machine: describeMachine(ctx, b.db), Config: resultConfig{
+		Repeats: o.repeats, Partitions: o.partitions, Compression: o.compression, Linger: o.linger.String(),
+		RateBasis: "events/s from the first to the last record's Kafka append time (LogAppendTime); the workload is in the WAL before sluice and the ceilings start",
+	}}
+	for _, w := range o.cases {
+		b.logf("== %s: %d events", w.name(), w.Events)
+		cr, err := b.runCase(ctx, w)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", w.name(), err)
+		}
+		res.Cases = append(res.Cases, cr)
+	}
+	if o.latency {
+		// The throughput cases leave gigabytes of WAL behind: checkpoint
+		// now, so no checkpoint stalls the commits being timed (needs a
+		// superuser; best effort).
+		if err := b.exec(ctx, "CHECKPOINT"); err != nil {
+			b.logf("   CHECKPOINT before the latency runs failed: %v", err)
+		}
+		for _, rate := range o.latencyRates {
+			basis := "fixed by -latency-rate"
+			if rate <= 0 {
+				rate, basis = 5000, "default 5000/s (single/small not measured in this run)"
+				for _, c := range res.Cases {
+					if c.Workload == "single" && c.Width == "small" && c.Median.SluiceEPS > 0 {
+						rate, basis = c.Median.SluiceEPS/2, "half the median single/small rate of this run"
+					}
+				}
+			}
+			bins := []string{b.bin}
+			if o.compare != "" {
+				bins = append(bins, o.compare)
+			}
+			for i, bin := range bins {
+				name := "sluice"
+				if i == 1 {
+					name = "compare"
+				}
+				b.logf("== latency of %s at %.0f events/s for %s", name, rate, o.latencyDuration)
+				lr, err := b.runLatency(ctx, bin, rate, o.latencyDuration)
+				if err != nil {
+					return res, fmt.Errorf("latency: %w", err)
+				}
+				lr.Basis, lr.Binary = basis, name
+				res.Latency = append(res.Latency, lr)
+			}
+		}
+	}
+	return res, nil
+}
+
+func (b *bench) exec(ctx context.Context, sql string) error {
+	// The simple protocol: DO blocks with COMMIT must run outside an
+	// (implicit extended-protocol) transaction block.
+	_, err := b.db.PgConn().Exec(ctx, sql).ReadAll()
+	return err
+}
+
+func (b *bench) createSlot(ctx context.Context, slot string) error {
+	_, err := b.db.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot)
+	return err
+}
+
+func (b *bench) dropSlot(slot string) {
+	if b.o.keep {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 50 { // a walsender may take a moment to release it
+		_, err := b.db.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot)
+		if err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (b *bench) deleteTopics(topics ...string) {
+	if b.o.keep || len(topics) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = b.adm.DeleteTopics(ctx, topics...)
+}
+
+// walsenderPID is the backend serving slot, once active.
+func (b *bench) walsenderPID(ctx context.Context, slot string) int {
+	var pid *int32
+	if err := b.db.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&pid); err != nil || pid == nil {
+		return 0
+	}
+	return int(*pid)
+}
+
+// runCase prepares one workload and measures it repeats times.
+func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
+	o := b.o
+	ex := w.expected()
+	cr := &caseResult{Workload: w.Kind, Width: w.Width, Events: ex.events(), Records: ex.records()}
+	if w.Kind == "batch" || w.Kind == "update" || w.Kind == "mixed" {
+		cr.Batch = w.Batch
+	}
+	base := fmt.Sprintf("bench_%s_%s_%s", b.id, w.Kind, w.Width)
+	table, pub := base, base
+	if err := b.exec(ctx, createSQL(table, w.Width)); err != nil {
+		return nil, fmt.Errorf("create table: %w", err)
+	}
+	defer func() {
+		if !o.keep {
+			_ = b.exec(context.WithoutCancel(ctx), "DROP PUBLICATION IF EXISTS "+pub+"; DROP TABLE IF EXISTS "+table)
+		}
+	}()
+	if w.preload() > 0 {
+		if err := b.exec(ctx, preloadSQL(table, w)); err != nil {
+			return nil, fmt.Errorf("preload: %w", err)
+		}
+	}
+	if err := b.exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE "+table); err != nil {
+		return nil, err
+	}
+	// One slot per reader and repeat, all made before the workload is
+	// written: each reads the same WAL once.
+	runs := o.repeats
+	if o.profileDir != "" {
+		runs++ // the profiling run comes last
+	}
+	var slots []string
+	defer func() {
+		for _, s := range slots {
+			b.dropSlot(s)
+		}
+	}()
+	slot := func(kind string, r int) string { return fmt.Sprintf("%s_%s%d", base, kind, r) }
+	need := o.repeats
+	if o.ceilings {
+		need += 2 * o.repeats
+	}
+	if o.compare != "" {
+		need += o.repeats
+	}
+	if o.profileDir != "" {
+		need++
+	}
+	var free int
+	if err := b.db.QueryRow(ctx, "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)").Scan(&free); err == nil && free < need {
+		return nil, fmt.Errorf("%d replication slots needed, %d free (max_replication_slots): use fewer -repeats, or drop unused slots", need, free)
+	}
+	for r := range runs {
+		for _, k := range []string{"s", "c", "l", "b"} {
+			if ((k == "c" || k == "l") && !o.ceilings || k == "b" && o.compare == "") && r < o.repeats || k != "s" && r >= o.repeats {
+				continue
+			}
+			if err := b.createSlot(ctx, slot(k, r)); err != nil {
+				return nil, fmt.Errorf("create slot: %w", err)
+			}
+			slots = append(slots, slot(k, r))
+		}
+	}
+	start := time.Now()
+	if err := b.exec(ctx, writeSQL(table, w)); err != nil {
+		return nil, fmt.Errorf("write workload: %w", err)
+	}
+	cr.WriteS = time.Since(start).Seconds()
+	b.logf("   workload written in %.1f s", cr.WriteS)
+
+	for r := range runs {
+		profiling := r >= o.repeats
+		if o.ceilings && !profiling {
+			if cr.PgEager == nil {
+				cr.PgEager, cr.PgLazy = &readerRuns{}, &readerRuns{}
+			}
+			for _, rd := range []struct {
+				kind  string
+				pause time.Duration
+				runs  *readerRuns
+			}{{"c", 0, cr.PgEager}, {"l", lazyPause, cr.PgLazy}} {
+				rctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(ex.records())*time.Millisecond)
+				rr, err := readPgoutput(rctx, o.pgDSN, slot(rd.kind, r), pub, ex.events(), rd.pause)
+				cancel()
+				b.dropSlot(slot(rd.kind, r))
+				if err != nil {
+					return nil, err
+				}
+				rd.runs.add(rr)
+				cr.PgBytes = rr.Bytes
+			}
+			cr.PgEPS = append(cr.PgEPS, max(last(cr.PgEager.EPS), last(cr.PgLazy.EPS)))
+			b.logf("   [%d] pg ceiling   %9.0f ev/s (eager reader %.0f, lazy reader %.0f)", r, last(cr.PgEPS), last(cr.PgEager.EPS), last(cr.PgLazy.EPS))
+		}
+
+		topic := fmt.Sprintf("bench.%s.%s.%s.r%d", b.id, w.Kind, w.Width, r)
+		if err := createTopic(ctx, b.adm, topic, o.partitions); err != nil {
+			return nil, err
+		}
+		bin := b.bin
+		if profiling {
+			bin = b.profBin
+		}
+		st, prof, err := b.runSluice(ctx, w, &cr.Sluice, bin, slot("s", r), pub, table, topic, profiling)
+		b.deleteTopics(topic)
+		b.dropSlot(slot("s", r))
+		if err != nil {
+			return nil, err
+		}
+		if profiling {
+			cr.Profile = prof
+			continue
+		}
+		cr.KeyBytes, cr.ValueBytes, cr.HeaderBytes = st.KeyBytes, st.ValueBytes, st.HeaderBytes
+		if n := st.Records - st.Tombstones; n > 0 {
+			cr.AvgValue = float64(st.ValueBytes) / float64(n)
+		}
+		b.logf("   [%d] sluice       %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Sluice.EPS), last(cr.Sluice.CPU), last(cr.Sluice.RSS))
+
+		if o.compare != "" {
+			if cr.Compare == nil {
+				cr.Compare = &sluiceRuns{}
+			}
+			bt := topic + "b"
+			if err := createTopic(ctx, b.adm, bt, o.partitions); err != nil {
+				return nil, err
+			}
+			_, _, err := b.runSluice(ctx, w, cr.Compare, o.compare, slot("b", r), pub, table, bt, false)
+			b.deleteTopics(bt)
+			b.dropSlot(slot("b", r))
+			if err != nil {
+				return nil, fmt.Errorf("compare: %w", err)
+			}
+			cr.CompareRatio = append(cr.CompareRatio, last(cr.Compare.EPS)/last(cr.Sluice.EPS))
+			b.logf("   [%d] compare      %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Compare.EPS), last(cr.Compare.CPU), last(cr.Compare.RSS))
+		}
+
+		if o.ceilings {
+			kt := fmt.Sprintf("bench.%s.%s.%s.kafka%d", b.id, w.Kind, w.Width, r)
+			if err := createTopic(ctx, b.adm, kt, o.partitions); err != nil {
+				return nil, err
+			}
+			pr, err := produceCeiling(ctx, o, kt, st.Samples, cr.Records)
+			b.deleteTopics(kt)
+			if err != nil {
+				return nil, err
+			}
+			d := pr.End.Sub(pr.Start)
+			cr.KafkaEPS = append(cr.KafkaEPS, rate(cr.Events, d))
+			cr.KafkaRPS = append(cr.KafkaRPS, rate(cr.Records, d))
+			cr.KafkaCPU = append(cr.KafkaCPU, perMillion(pr.CPU, cr.Events))
+			b.logf("   [%d] kafka ceiling %8.0f ev/s", r, cr.KafkaEPS[len(cr.KafkaEPS)-1])
+			cr.Ratio = append(cr.Ratio, last(cr.Sluice.EPS)/min(last(cr.PgEPS), last(cr.KafkaEPS)))
+		}
+	}
+	m := &cr.Median
+	m.SluiceEPS, m.SluiceWallEPS, m.SluiceCPU = median(cr.Sluice.EPS), median(cr.Sluice.WallEPS), median(cr.Sluice.CPU)
+	m.PeakRSS = maxOf(cr.Sluice.RSS)
+	if cr.Compare != nil {
+		m.CompareEPS, m.CompareCPU, m.CompareRatio = median(cr.Compare.EPS), median(cr.Compare.CPU), median(cr.CompareRatio)
+	}
+	if o.ceilings {
+		m.PgEPS, m.KafkaEPS, m.Ratio = median(cr.PgEPS), median(cr.KafkaEPS), median(cr.Ratio)
+		m.Lower = "postgres"
+		if m.KafkaEPS < m.PgEPS {
+			m.Lower = "kafka"
+		}
+	}
+	return cr, nil
+}
+
+// runSluice runs the daemon on slot until topic holds every expected
+// record, samples its CPU and memory, stops it, and verifies the topic.
+func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin, slot, pub, table, topic string, profiling bool) (*topicStats, *profileRes, error) {
+	o := b.o
+	ex := w.expected()
+	dir, err := os.MkdirTemp(b.dir, "run-")
+	if err != nil {
+		return nil, nil, err
+	}
+	pprofPath := ""
+	if profiling {
+		pprofPath = filepath.Join(o.profileDir, w.Kind+"_"+w.Width)
+		for _, ext := range []string{".cpu", ".allocs", ".mem.json", ".done"} {
+			os.Remove(pprofPath + ext)
+		}
+	}
+	pipeline := "bench" + strings.ReplaceAll(b.id, "-", "")
+	d, err := startDaemon(bin, dir, daemonConfig(o, pipeline, slot, pub, table, topic), pprofPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.stop(10 * time.Second)
+	timeout := 2*time.Minute + time.Duration(ex.records())*time.Millisecond
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := waitRecords(wctx, b.adm, topic, int64(ex.records()), d.alive); err != nil {
+		return nil, nil, err
+	}
+	ps := sampleProc(d.pid())
+	ws := sampleProc(b.walsenderPID(ctx, slot))
+	if err := d.stopProfile(30 * time.Second); err != nil {
+		return nil, nil, err
+	}
+	if err := d.stop(60 * time.Second); err != nil {
+		return nil, nil, err
+	}
+	st, err := consumeAll(ctx, o.brokers, topic, int64(ex.records()), consumeOpts{samples: 4096})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := verify(st, ex); err != nil {
+		return nil, nil, fmt.Errorf("topic %s: %w", topic, err)
+	}
+	if profiling {
+		pr := &profileRes{CPU: pprofPath + ".cpu", Allocs: pprofPath + ".allocs"}
+		var mem struct {
+			Mallocs    uint64 `json:"mallocs"`
+			TotalAlloc uint64 `json:"total_alloc"`
+		}
+		if raw, err := os.ReadFile(pprofPath + ".mem.json"); err == nil && json.Unmarshal(raw, &mem) == nil {
+			pr.MallocsPerEvent = float64(mem.Mallocs) / float64(ex.events())
+			pr.BytesPerEvent = float64(mem.TotalAlloc) / float64(ex.events())
+		}
+		return st, pr, nil
+	}
+	if !ps.OK {
+		return nil, nil, errors.New("cannot read /proc of the sluice process")
+	}
+	sr.EPS = append(sr.EPS, rate(ex.events(), st.LastAppend.Sub(st.FirstAppend)))
+	sr.WallEPS = append(sr.WallEPS, rate(ex.events(), st.LastAppend.Sub(d.started)))
+	sr.CPU = append(sr.CPU, perMillion(ps.CPU, ex.events()))
+	sr.RSS = append(sr.RSS, float64(ps.HWM)/(1<<20))
+	if ws.OK {
+		sr.WalsenderCPU = append(sr.WalsenderCPU, perMillion(ws.CPU, ex.events()))
+	}
+	return st, nil, nil
+}
+
+// verify checks that every expected event, and nothing else, arrived:
+// distinct event ids, ops and tombstones.
+func verify(st *topicStats, ex expected) error {
+	var errs []error
+	if st.Distinct != ex.events() {
+		errs = append(errs, fmt.Errorf("%d distinct events, want %d", st.Distinct, ex.events()))
+	}
+	if st.Records != ex.records() {
+		errs = append(errs, fmt.Errorf("%d records, want %d (duplicates after a restart?)", st.Records, ex.records()))
+	}
+	for op, want := range map[byte]int{'c': ex.Inserts, 'u': ex.Updates, 'd': ex.Deletes} {
+		if st.Ops[op] != want {
+			errs = append(errs, fmt.Errorf("%d op %c events, want %d", st.Ops[op], op, want))
+		}
+	}
+	if st.Tombstones != ex.Deletes {
+		errs = append(errs, fmt.Errorf("%d tombstones, want %d", st.Tombstones, ex.Deletes))
+	}
+	return errors.Join(errs...)
+}
+
+// runLatency runs sluice live while a paced writer commits single-row
+// insert transactions of small rows at target events/s for dur, then
+// measures commit (source.ts_us) → Kafka append (LogAppendTime) latency
+// of every event after a 1 s warm-up.
+func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur time.Duration) (*latencyRes, error) {
+	o := b.o
+	b.latencyRuns++
+	base := fmt.Sprintf("bench_%s_latency%d", b.id, b.latencyRuns)
+	table, pub, slot := base, base, base+"_s"
+	if err := b.exec(ctx, createSQL(table, "small")); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !o.keep {
+			_ = b.exec(context.WithoutCancel(ctx), "DROP PUBLICATION IF EXISTS "+pub+"; DROP TABLE IF EXISTS "+table)
+		}
+	}()
+	if err := b.exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE "+table); err != nil {
+		return nil, err
+	}
+	if err := b.createSlot(ctx, slot); err != nil {
+		return nil, err
+	}
+	defer b.dropSlot(slot)
+	topic := fmt.Sprintf("bench.%s.latency%d", b.id, b.latencyRuns)
+	if err := createTopic(ctx, b.adm, topic, o.partitions); err != nil {
+		return nil, err
+	}
+	defer b.deleteTopics(topic)
+	dir, err := os.MkdirTemp(b.dir, "latency-")
+	if err != nil {
+		return nil, err
+	}
+	d, err := startDaemon(bin, dir, daemonConfig(o, "bench"+b.id, slot, pub, table, topic), "")
+	if err != nil {
+		return nil, err
+	}
+	defer d.stop(10 * time.Second)
+	// Live: wait until sluice streams from the slot.
+	deadline := time.Now().Add(60 * time.Second)
+	for b.walsenderPID(ctx, slot) == 0 {
+		if err := d.alive(); err != nil {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("sluice did not start streaming within 60 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n := max(int(target*dur.Seconds()), 1)
+	// Commit as a production server does: with synchronous_commit off
+	// (scripts/postgres.sh) the walsender sees a commit only when the WAL
+	// writer flushes it, up to wal_writer_delay (200 ms) later.
+	if err := b.exec(ctx, "SET synchronous_commit = on"); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := b.exec(ctx, pacedSQL(table, "small", n, target)); err != nil {
+		return nil, fmt.Errorf("paced writer: %w", err)
+	}
+	writeDur := time.Since(start)
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := waitRecords(wctx, b.adm, topic, int64(n), d.alive); err != nil {
+		return nil, err
+	}
+	ps := sampleProc(d.pid())
+	if err := d.stop(60 * time.Second); err != nil {
+		return nil, err
+	}
+	st, err := consumeAll(ctx, o.brokers, topic, int64(n), consumeOpts{latency: true, latencyFrom: start.Add(time.Second)})
+	if err != nil {
+		return nil, err
+	}
+	if err := verify(st, expected{Inserts: n}); err != nil {
+		return nil, err
+	}
+	lat := st.Latencies
+	sortDurations(lat)
+	lr := &latencyRes{TargetRate: target, OfferedRate: rate(n, writeDur), Events: n, Measured: len(lat),
+		P50ms: ms(percentile(lat, 50)), P95ms: ms(percentile(lat, 95)), P99ms: ms(percentile(lat, 99)),
+		CPU: perMillion(ps.CPU, n), PeakRSS: float64(ps.HWM) / (1 << 20)}
+	if len(lat) > 0 {
+		lr.MaxMs = ms(lat[len(lat)-1])
+	}
+	return lr, nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// pprofHook is compiled into the profiling build of cmd/sluice through
+// `go build -overlay`: the daemon's own code is untouched, the hook only
+// acts when SLUICE_BENCH_PPROF is set.
+//
+//go:embed pprofhook.go.txt
+var pprofHook []byte
+
+// buildSluice builds ./cmd/sluice of the module at root into dir, as the
+// Makefile does (CGO_ENABLED=0, -trimpath). With profiling it adds the
+// pprof hook file to package main through an overlay.
+func buildSluice(ctx context.Context, root, dir string, profiling bool) (string, error) {
+	name := "sluice"
+	args := []string{"build", "-trimpath"}
+	if profiling {
+		name = "sluice-pprof"
+		hook := filepath.Join(dir, "pprofhook.go")
+		if err := os.WriteFile(hook, pprofHook, 0o644); err != nil {
+			return "", err
+		}
+		ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{
+			filepath.Join(root, "cmd", "sluice", "zz_sluice_bench_pprof.go"): hook}})
+		ovPath := filepath.Join(dir, "overlay.json")
+		if err := os.WriteFile(ovPath, ov, 0o644); err != nil {
+			return "", err
+		}
+		args = append(args, "-overlay", ovPath)
+	}
+	out := filepath.Join(dir, name)
+	args = append(args, "-o", out, "./cmd/sluice")
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/sluice: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// daemonConfig is one sluice run's YAML: one pipeline, one table, one
+// kafka sink writing to topic, on slot and publication made by the driver.
+func daemonConfig(o *options, pipeline, slot, publication, table, topic string) string {
+	return fmt.Sprintf(`log: {level: warn, format: json}
+http: {listen: "off"}
+pipelines:
+  %s:
+    source:
+      type: postgres
+      dsn: %s
+      slot: %s
+      publication: %s
+      tables: [public.%s]
+      status_interval: 1s
+      drain_timeout: 30s
+    sinks:
+      kafka:
+        brokers: [%s]
+        topic: %q
+        compression: %s
+        linger: %s
+        topic_creation: {partitions: %d}
+`, pipeline, o.pgDSN, slot, publication, table, strings.Join(o.brokers, ", "), topic, o.compression, o.linger, o.partitions)
+}
+
+// daemon is a running sluice process.
+type daemon struct {
+	cmd     *exec.Cmd
+	log     *bytes.Buffer
+	done    chan struct{}
+	err     error // Wait's result, set before done is closed
+	started time.Time
+	pprof   string
+}
+
+// startDaemon runs `bin run --config cfg` in dir (its state directory
+// lands there). With pprof set, the profiling build writes its profiles
+// to pprof.{cpu,allocs,heap} when stopProfile is called.
+func startDaemon(bin, dir, cfg, pprof string) (*daemon, error) {
+	cfgPath := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	d := &daemon{log: &bytes.Buffer{}, done: make(chan struct{}), pprof: pprof}
+	d.cmd = exec.Command(bin, "run", "--config", cfgPath)
+	d.cmd.Dir = dir
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.Env = os.Environ()
+	if pprof != "" {
+		d.cmd.Env = append(d.cmd.Env, "SLUICE_BENCH_PPROF="+pprof)
+	}
+	d.started = time.Now()
+	if err := d.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start sluice: %w", err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	return d, nil
+}
+
+func (d *daemon) pid() int { return d.cmd.Process.Pid }
+
+// alive returns an error once the process has exited.
+func (d *daemon) alive() error {
+	select {
+	case <-d.done:
+		return fmt.Errorf("sluice exited (%v); log:\n%s", d.err, tail(d.log.String(), 3000))
+	default:
+		return nil
+	}
+}
+
+// stopProfile asks the profiling build to write its profiles and waits
+// until they are complete.
+func (d *daemon) stopProfile(timeout time.Duration) error {
+	if d.pprof == "" {
+		return nil
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(d.pprof + ".done"); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("sluice did not write its profiles")
+}
+
+// stop sends SIGTERM and waits for a clean exit (exit status 0).
+func (d *daemon) stop(timeout time.Duration) error {
+	select {
+	case <-d.done:
+	default:
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(timeout):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+			return fmt.Errorf("sluice did not stop within %s after SIGTERM; log:\n%s", timeout, tail(d.log.String(), 3000))
+		}
+	}
+	if d.err != nil {
+		return fmt.Errorf("sluice: %v; log:\n%s", d.err, tail(d.log.String(), 3000))
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}

@@ -1,0 +1,303 @@
+// Command sluice-bench measures sluice end to end on real PostgreSQL and
+// Kafka (started by scripts/services.sh), and the ceiling of the machine
+// it runs on, in the same run.
+//
+// For every workload case it creates a table, writes the workload into
+// the WAL while replication slots hold it (one slot per reader and
+// repeat), then per repeat, back to back:
+//
+//   - the PostgreSQL ceiling: a minimal pglogrepl reader that receives the
+//     same pgoutput stream and only acknowledges it;
+//   - sluice: the real binary (built from ./cmd/sluice) streaming the slot
+//     to a fresh topic whose timestamps are the broker's append time, until
+//     the topic holds every expected record; its CPU (utime+stime) and
+//     peak RSS (VmHWM) come from /proc/<pid>; afterwards the topic is read
+//     back and every event id, op and tombstone checked;
+//   - the Kafka ceiling: franz-go alone, with sluice's producer settings,
+//     producing the same number of records cycled from the ones sluice
+//     wrote.
+//
+// Rates are events per second from the first to the last Kafka append
+// (sluice), first to last message (pgoutput reader), first produce to last
+// acknowledgement (franz-go). With -latency it then runs sluice live while
+// a paced writer commits single-row transactions at a fixed rate (by
+// default half the single/small peak just measured) and reports commit
+// (source.ts_us) → Kafka LogAppendTime latency percentiles.
+//
+// Usage:
+//
+//	eval "$(scripts/services.sh env)"
+//	go run ./cmd/sluice-bench                # the full benchmark (tens of minutes)
+//	go run ./cmd/sluice-bench -smoke         # tiny workload, seconds
+//	go run ./cmd/sluice-bench -workloads single -widths small -events 500000 -repeats 5
+//
+// Figures go to stdout as a table, and as JSON to -json.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func main() {
+	o, jsonPath, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := run(ctx, o)
+	if res != nil {
+		printTable(os.Stdout, res)
+		if jsonPath != "" {
+			if werr := writeJSON(jsonPath, res); werr != nil {
+				err = errors.Join(err, werr)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// smokeCases is the -smoke workload: every kind, both widths, tiny.
+var smokeCases = []workload{
+	{Kind: "single", Width: "small", Events: 200},
+	{Kind: "batch", Width: "wide", Events: 300, Batch: 50},
+	{Kind: "update", Width: "small", Events: 200, Batch: 20},
+	{Kind: "mixed", Width: "wide", Events: 200, Batch: 10},
+	{Kind: "huge", Width: "small", Events: 2000},
+}
+
+func parseFlags(args []string) (*options, string, error) {
+	fs := flag.NewFlagSet("sluice-bench", flag.ContinueOnError)
+	o := &options{log: os.Stderr}
+	var (
+		brokers, kindList, widthList, hugeWidths string
+		events, batch, hugeRows                  int
+		smoke                                    bool
+		jsonPath                                 string
+	)
+	fs.StringVar(&o.pgDSN, "pg", os.Getenv("SLUICE_TEST_PG_DSN"), "PostgreSQL DSN (a role with REPLICATION); default $SLUICE_TEST_PG_DSN")
+	fs.StringVar(&brokers, "brokers", os.Getenv("SLUICE_TEST_KAFKA_BROKERS"), "Kafka brokers, comma-separated; default $SLUICE_TEST_KAFKA_BROKERS")
+	fs.StringVar(&o.bin, "sluice", "", "prebuilt sluice binary (default: build ./cmd/sluice of -root)")
+	fs.StringVar(&o.compare, "compare", "", "a second sluice binary to measure in the same repeats (A/B of a change); its rows are marked B")
+	fs.StringVar(&o.root, "root", "", "sluice module root (default: found from the working directory)")
+	fs.StringVar(&kindList, "workloads", strings.Join(kinds, ","), "workloads (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows)")
+	fs.StringVar(&widthList, "widths", "small,wide", "row widths: small (~100 B), wide (~2 KB: text, jsonb, numeric, uuid, array, times)")
+	fs.StringVar(&hugeWidths, "huge-widths", "small", "row widths of the huge transaction")
+	fs.IntVar(&events, "events", 200_000, "row changes per workload (not huge)")
+	fs.IntVar(&batch, "batch", 100, "rows per transaction for batch, update and mixed")
+	fs.IntVar(&hugeRows, "huge-rows", 1_000_000, "rows of the huge transaction")
+	fs.IntVar(&o.repeats, "repeats", 3, "measured runs per workload (medians are reported)")
+	fs.IntVar(&o.partitions, "partitions", 1, "partitions of the output topics")
+	fs.StringVar(&o.compression, "compression", "lz4", "Kafka compression for sluice and the Kafka ceiling")
+	fs.DurationVar(&o.linger, "linger", 5*time.Millisecond, "producer linger for sluice and the Kafka ceiling")
+	fs.BoolVar(&o.ceilings, "ceilings", true, "measure the PostgreSQL and Kafka ceilings")
+	fs.BoolVar(&o.latency, "latency", true, "measure commit→Kafka latency at a fixed offered rate")
+	var latencyRates string
+	fs.StringVar(&latencyRates, "latency-rate", "0", "offered rates for the latency runs, events/s, comma-separated (0: half the single/small median of this run)")
+	fs.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "length of the paced write for the latency run")
+	fs.StringVar(&o.profileDir, "profile", "", "directory for pprof profiles of one extra sluice run per workload (profiling build of cmd/sluice)")
+	fs.BoolVar(&o.keep, "keep", false, "keep tables, slots and topics")
+	fs.BoolVar(&smoke, "smoke", false, "tiny workload of every kind, one repeat, 3 s latency run (a few seconds overall)")
+	fs.StringVar(&jsonPath, "json", "", "also write the figures as JSON to this file")
+	fs.SetOutput(os.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, "", err
+	}
+	if fs.NArg() > 0 {
+		return nil, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.pgDSN == "" || brokers == "" {
+		return nil, "", errors.New(`-pg and -brokers (or SLUICE_TEST_PG_DSN and SLUICE_TEST_KAFKA_BROKERS) are required; run eval "$(scripts/services.sh env)"`)
+	}
+	o.brokers = strings.Split(brokers, ",")
+	if o.root == "" && o.bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, "", err
+		}
+		o.root = root
+	}
+	for _, r := range strings.Split(latencyRates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v < 0 {
+			return nil, "", fmt.Errorf("-latency-rate: %q is not a rate", r)
+		}
+		o.latencyRates = append(o.latencyRates, v)
+	}
+	if smoke {
+		o.cases = smokeCases
+		o.repeats = 1
+		if latencyRates == "0" {
+			o.latencyRates = []float64{300}
+		}
+		o.latencyDuration = 3 * time.Second
+		return o, jsonPath, nil
+	}
+	if o.repeats < 1 {
+		return nil, "", errors.New("-repeats must be at least 1")
+	}
+	for _, k := range strings.Split(kindList, ",") {
+		if k == "none" {
+			continue // only the latency runs
+		}
+		if !contains(kinds, k) {
+			return nil, "", fmt.Errorf("-workloads: unknown workload %q (one of %s)", k, strings.Join(kinds, ", "))
+		}
+		ws := widthList
+		if k == "huge" {
+			ws = hugeWidths
+		}
+		for _, w := range strings.Split(ws, ",") {
+			if !contains(widths, w) {
+				return nil, "", fmt.Errorf("unknown width %q (small or wide)", w)
+			}
+			n := events
+			if k == "huge" {
+				n = hugeRows
+			}
+			o.cases = append(o.cases, workload{Kind: k, Width: w, Events: n, Batch: batch})
+		}
+	}
+	return o, jsonPath, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+// moduleRoot finds the sluice module from the working directory upwards.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/sluice-cdc/sluice\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the sluice module (go.mod) above the working directory; use -root or -sluice")
+		}
+		dir = parent
+	}
+}
+
+// redact drops the password from a URL DSN.
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return u.String()
+	}
+	return "(dsn)"
+}
+
+// machine describes where the figures were taken.
+type machine struct {
+	NProc    int       `json:"nproc"`
+	CPU      string    `json:"cpu_model"`
+	MemGiB   float64   `json:"mem_gib"`
+	LoadAvg  string    `json:"loadavg_at_start"`
+	Go       string    `json:"go"`
+	Postgres string    `json:"postgres"`
+	Time     time.Time `json:"time"`
+}
+
+func describeMachine(ctx context.Context, db *pgx.Conn) machine {
+	m := machine{NProc: runtime.NumCPU(), Go: runtime.Version(), Time: time.Now().UTC().Truncate(time.Second)}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb float64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %f kB", &kb); err == nil {
+			m.MemGiB = kb / (1 << 20)
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	_ = db.QueryRow(ctx, "SHOW server_version").Scan(&m.Postgres)
+	return m
+}
+
+func writeJSON(path string, res *result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printTable prints the medians per workload, then the latency run.
+func printTable(w io.Writer, res *result) {
+	m := res.Machine
+	fmt.Fprintf(w, "\nsluice-bench %s — %d × %s, %.1f GiB, load %s, PostgreSQL %s, %s\n", m.Time.Format(time.RFC3339), m.NProc, m.CPU, m.MemGiB, m.LoadAvg, m.Postgres, m.Go)
+	fmt.Fprintf(w, "medians of %d run(s); rates: events/s between first and last Kafka append (sluice), first and last message (pgoutput reader), first produce and last ack (franz-go)\n\n", res.Config.Repeats)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tevents\tsluice ev/s\tincl. start\tPG ceiling\tKafka ceiling\tratio\tCPU s/M ev\tpeak RSS MiB\tMB written\tB/value\tallocs/ev\t")
+	for _, c := range res.Cases {
+		md := &c.Median
+		ratio, pg, kf := "-", "-", "-"
+		if len(c.Ratio) > 0 {
+			ratio = fmt.Sprintf("%.2f (%s)", md.Ratio, md.Lower[:2])
+			pg = fmt.Sprintf("%.0f", md.PgEPS)
+			kf = fmt.Sprintf("%.0f", md.KafkaEPS)
+		}
+		allocs := "-"
+		if c.Profile != nil && c.Profile.MallocsPerEvent > 0 {
+			allocs = fmt.Sprintf("%.1f", c.Profile.MallocsPerEvent)
+		}
+		fmt.Fprintf(tw, "%s/%s\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n",
+			c.Workload, c.Width, c.Events, md.SluiceEPS, md.SluiceWallEPS, pg, kf, ratio, md.SluiceCPU, md.PeakRSS,
+			float64(c.KeyBytes+c.ValueBytes+c.HeaderBytes)/1e6, c.AvgValue, allocs)
+		if c.Compare != nil {
+			fmt.Fprintf(tw, "B %s/%s\t\t%.0f\t%.0f\t\tB/A %.2f\t\t%.2f\t%.0f\t\t\t\t\n", c.Workload, c.Width,
+				md.CompareEPS, median(c.Compare.WallEPS), md.CompareRatio, md.CompareCPU, maxOf(c.Compare.RSS))
+		}
+	}
+	tw.Flush()
+	if len(res.Latency) > 0 {
+		fmt.Fprintf(w, "\nlatency commit (source.ts_us) → Kafka append (LogAppendTime), live, single-row insert transactions of small rows (synchronous_commit on), after a 1 s warm-up:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "binary\ttarget ev/s\toffered ev/s\tevents\tp50 ms\tp95 ms\tp99 ms\tmax ms\tCPU s/M ev\tpeak RSS MiB\t")
+		for _, l := range res.Latency {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t\n", l.Binary, l.TargetRate, l.OfferedRate, l.Measured,
+				l.P50ms, l.P95ms, l.P99ms, l.MaxMs, l.CPU, l.PeakRSS)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "target: %s\n", res.Latency[0].Basis)
+	}
+	fmt.Fprintln(w)
+}
