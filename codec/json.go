@@ -97,3 +97,10 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 	}
 	return strconv.AppendFloat(dst, f, 'g', -1, bits)
 }
+
+// AppendString appends s as a JSON string with the codec's escaping
+// (invalid UTF-8 becomes U+FFFD), for sinks that write JSON of their own.
+func AppendString(dst, s []byte) []byte { return appendString(dst, s) }
+
+// AppendStr is AppendString for a string.
+func AppendStr(dst []byte, s string) []byte { return appendStr(dst, s) }

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
 )
 
 // Documents are the row's columns as one JSON object, field name = column
@@ -313,54 +313,11 @@ func appendFraction(dst []byte, us int64) []byte {
 	return append(dst, buf[:n]...)
 }
 
-const hexDigits = "0123456789abcdef"
+// appendJSONBytes and appendJSONString write JSON strings with the
+// codec's escaping, so documents and Kafka values agree byte for byte.
+func appendJSONBytes(dst, s []byte) []byte { return codec.AppendString(dst, s) }
 
-// appendJSONBytes appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD so the output is always valid JSON.
-func appendJSONBytes(dst []byte, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	return appendJSONBytes(dst, []byte(s))
-}
+func appendJSONString(dst []byte, s string) []byte { return codec.AppendStr(dst, s) }
 
 // fieldMapping returns the derived Elasticsearch mapping of a column as a
 // JSON object. Values that the mapped type cannot parse (NaN, infinity,
