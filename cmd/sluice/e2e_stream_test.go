@@ -34,7 +34,7 @@ func eventOrder(t *testing.T, id string) (uint64, int) {
 func TestKafkaChangeStream(t *testing.T) {
 	e := newEnv(t, `DROP TABLE IF EXISTS e2e_customers;
 		CREATE TABLE e2e_customers (id int PRIMARY KEY, first_name text NOT NULL, last_name text, zip text, city text)`)
-	e.writeConfig([]string{"public.e2e_customers"}, "", "")
+	e.writeConfig([]string{"public.e2e_customers"}, "snapshot: {mode: never}", "")
 	d := e.start()
 	e.exec(`INSERT INTO e2e_customers VALUES (11, 'Peter', 'Muster', '3010', 'Berne')`)
 	e.exec(`INSERT INTO e2e_customers VALUES (12, 'Paul', 'Steffen', '8001', 'Zurich')`)
