@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
 // snapshotDone reports whether the pipeline's state file records a
@@ -44,8 +46,8 @@ func (e *env) waitUntil(t *testing.T, what string, timeout time.Duration, cond f
 func (e *env) caughtUp(t *testing.T) {
 	t.Helper()
 	e.reconnect()
-	var lsn string
-	if err := e.db.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	lsn, err := testenv.WALFlushed(context.Background(), e.db)
+	if err != nil {
 		t.Fatal(err)
 	}
 	e.waitUntil(t, "the stream to catch up", 2*time.Minute, func() bool {

@@ -193,11 +193,11 @@ func (p *pgTest) confirmed(slot string) uint64 {
 	return uint64(lsn)
 }
 
-// walNow is the current WAL insert position.
+// walNow is a WAL position past every commit so far.
 func (p *pgTest) walNow() uint64 {
 	p.t.Helper()
-	var s string
-	if err := p.db.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&s); err != nil {
+	s, err := testenv.WALFlushed(context.Background(), p.db)
+	if err != nil {
 		p.t.Fatal(err)
 	}
 	lsn, _ := pglogrepl.ParseLSN(s)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
 // replay applies events in order to a key → value map, the way a consumer
@@ -153,8 +154,10 @@ func TestIncrementalSnapshotWhileWriting(t *testing.T) {
 	stop.Store(true)
 	writes := <-done
 	// Let the stream catch up with the last writes.
-	var lsn string
-	h.db.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&lsn)
+	lsn, err := testenv.WALFlushed(context.Background(), h.db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.waitFor("the stream to catch up", func([]*sluice.Event) bool { return h.confirmedAtLeast(lsn) })
 	evs := h.wait(0)
 	reads, _ := countReads(evs, sluice.SnapshotIncremental)
@@ -169,6 +172,7 @@ func TestIncrementalSnapshotWhileWriting(t *testing.T) {
 	}
 	sameState(t, replay(t, evs, 1), tableState(t, h.db, "snap_inc"))
 }
+
 
 // TestSnapshotFilter: an incremental snapshot with a WHERE filter reads
 // only the matching rows.
