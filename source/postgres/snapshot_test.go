@@ -173,7 +173,6 @@ func TestIncrementalSnapshotWhileWriting(t *testing.T) {
 	sameState(t, replay(t, evs, 1), tableState(t, h.db, "snap_inc"))
 }
 
-
 // TestSnapshotFilter: an incremental snapshot with a WHERE filter reads
 // only the matching rows.
 func TestSnapshotFilter(t *testing.T) {
