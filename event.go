@@ -77,6 +77,27 @@ type Event struct {
 
 	Snapshot Snapshot
 	Message  *Message // set for OpMessage
+
+	// Binlog is where a MySQL or MariaDB change sits in the server's
+	// binary log (Debezium's MySQL source fields); nil for other
+	// sources. Events of one transaction share it.
+	Binlog *Binlog
+	// Row is the 0-based index of the row within its binlog rows event
+	// (Debezium's source.row).
+	Row int32
+}
+
+// Binlog describes a MySQL or MariaDB transaction's place in the binary
+// log. It is shared by the events of the transaction and never changed
+// once they are emitted.
+type Binlog struct {
+	ServerID uint32 // server_id of the server that wrote the transaction
+	File     string // binlog file holding the transaction
+	GTID     string // the transaction's GTID, or "" when GTIDs are off
+	Thread   uint64 // id of the session that ran it; 0 when unknown
+	// TxID is Debezium's transaction id: the GTID, or "file:pos" of the
+	// transaction's start without GTIDs.
+	TxID string
 }
 
 // Message is a logical decoding message (pg_logical_emit_message).
@@ -92,11 +113,13 @@ type Message struct {
 // it when the runner passes it back through Source.Confirm.
 type Position struct {
 	// LSN is the log position of the change itself (Postgres: the WAL
-	// location of the row message).
+	// location of the row message; MySQL: the binlog file's sequence
+	// number in the high 32 bits and the rows event's offset in the low).
 	LSN uint64
 	// TxLSN is the position a restart may resume from once every event up
 	// to this one is delivered (Postgres: the commit's end LSN, which the
-	// slot confirms).
+	// slot confirms; MySQL: the commit event's end, numbered like LSN).
+	// Sinks use it as a version that grows with the log.
 	TxLSN uint64
 	// PrevTxLSN is the TxLSN of the previous transaction the source read,
 	// written into Debezium's source.sequence.

@@ -30,6 +30,9 @@ const (
 	TypeBit                     // Int: 0 or 1 (BIT(1))
 	TypeBits                    // Bytes: bits packed little-endian as Debezium's io.debezium.data.Bits; Int: the number of bits
 	TypeArray                   // Elems: one Value per element, of Column.Elem's type; NULL elements are KindNull
+	TypeYear                    // Int: the year (MySQL YEAR)
+	TypeSet                     // Bytes: the labels of a MySQL SET joined by ","; Column.Enum lists the allowed labels
+	TypeGeometry                // Bytes: the OGC WKB of the geometry; Int: its SRID (MySQL spatial types)
 )
 
 // Sentinels in Value.Int for infinite dates and timestamps. They are the
@@ -39,7 +42,7 @@ const (
 	InfinityNeg int64 = -9223372036832400000
 )
 
-var typeNames = [...]string{"text", "bool", "int16", "int32", "int64", "float32", "float64", "decimal", "bytes", "uuid", "json", "xml", "enum", "date", "time", "timetz", "timestamp", "timestamptz", "interval", "bit", "bits", "array"}
+var typeNames = [...]string{"text", "bool", "int16", "int32", "int64", "float32", "float64", "decimal", "bytes", "uuid", "json", "xml", "enum", "date", "time", "timetz", "timestamp", "timestamptz", "interval", "bit", "bits", "array", "year", "set", "geometry"}
 
 // String returns a short lower-case name of the type.
 func (t Type) String() string {
@@ -92,7 +95,9 @@ type Column struct {
 	// replica identity).
 	Key bool
 	// Scale is the declared scale of a decimal (-1 when unconstrained),
-	// and the precision of time types (-1 when unconstrained).
+	// and the fractional-second precision of time types (-1 when
+	// unconstrained). A TypeTimestamp column with a precision of 0 to 3
+	// is written in milliseconds, as Debezium's adaptive time modes do.
 	Scale int
 	// Length is the declared length of a bit/varbit or char column, or
 	// the precision of a decimal (0 when unconstrained).

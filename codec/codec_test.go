@@ -49,7 +49,7 @@ var allTypes = &sluice.Table{
 		{Name: "d", DBType: "date", Type: sluice.TypeDate, Optional: true},
 		{Name: "tm", DBType: "time", Type: sluice.TypeTime, Optional: true},
 		{Name: "ttz", DBType: "timetz", Type: sluice.TypeTimeTZ, Optional: true},
-		{Name: "ts", DBType: "timestamp", Type: sluice.TypeTimestamp, Optional: true},
+		{Name: "ts", DBType: "timestamp", Type: sluice.TypeTimestamp, Optional: true, Scale: -1},
 		{Name: "tstz", DBType: "timestamptz", Type: sluice.TypeTimestampTZ, Optional: true},
 		{Name: "tsinf", DBType: "timestamptz", Type: sluice.TypeTimestampTZ, Optional: true},
 		{Name: "iv", DBType: "interval", Type: sluice.TypeInterval, Optional: true},

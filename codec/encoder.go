@@ -17,6 +17,7 @@ type Encoder struct {
 	// srcHead is the constant start of the source block:
 	// {"version":…,"connector":…,"name":…,
 	srcHead []byte
+	mysql   bool // MySQL source block and schemas
 
 	mu        sync.Mutex
 	schemaC   map[*sluice.Table]*tableSchemas
@@ -30,7 +31,7 @@ func New(opt Options) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{opt: o, schemaC: map[*sluice.Table]*tableSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
+	e := &Encoder{opt: o, mysql: o.Connector == ConnectorMySQL, schemaC: map[*sluice.Table]*tableSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
 	e.srcHead = append(e.srcHead, `{"version":`...)
 	e.srcHead = appendStr(e.srcHead, Version)
 	e.srcHead = append(e.srcHead, `,"connector":`...)

@@ -170,6 +170,9 @@ func appendTimes(dst []byte, t time.Time) []byte {
 
 // appendSource writes Debezium's PostgreSQL source block.
 func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
+	if e.mysql {
+		return e.appendMySQLSource(dst, ev)
+	}
 	dst = append(dst, e.srcHead...)
 	dst = appendTimes(dst, ev.CommitTime)
 	dst = append(dst, `,"snapshot":"`...)
@@ -207,10 +210,73 @@ func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
 	return append(dst, `,"xmin":null}`...)
 }
 
+// appendMySQLSource writes Debezium's MySQL source block.
+func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
+	dst = append(dst, e.srcHead...)
+	dst = appendTimes(dst, ev.CommitTime)
+	dst = append(dst, `,"snapshot":"`...)
+	dst = append(dst, ev.Snapshot.String()...)
+	dst = append(dst, `","db":`...)
+	var f *tableFrags
+	if ev.Table != nil {
+		f = e.frags(ev.Table)
+		dst = append(dst, f.db...)
+	} else {
+		dst = appendStr(dst, e.opt.DB)
+	}
+	dst = append(dst, `,"sequence":null`...)
+	if f != nil {
+		dst = append(dst, f.schemaTable...)
+	} else {
+		dst = append(dst, `,"table":null`...)
+	}
+	b := ev.Binlog
+	if b == nil {
+		b = &noBinlog
+	}
+	dst = append(dst, `,"server_id":`...)
+	dst = strconv.AppendUint(dst, uint64(b.ServerID), 10)
+	dst = append(dst, `,"gtid":`...)
+	if b.GTID != "" {
+		dst = appendStr(dst, b.GTID)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"file":`...)
+	dst = appendStr(dst, b.File)
+	dst = append(dst, `,"pos":`...)
+	dst = strconv.AppendUint(dst, ev.Pos.LSN&0xffffffff, 10)
+	dst = append(dst, `,"row":`...)
+	dst = strconv.AppendInt(dst, int64(ev.Row), 10)
+	dst = append(dst, `,"thread":`...)
+	if b.Thread != 0 {
+		dst = strconv.AppendUint(dst, b.Thread, 10)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, `,"query":null}`...)
+}
+
+// noBinlog stands in for events without binlog coordinates (snapshot
+// reads carry the snapshot's; this is only a guard).
+var noBinlog sluice.Binlog
+
 // appendTransaction writes Debezium's transaction block, or null for
 // events outside a transaction (snapshot reads, non-transactional
 // messages).
 func appendTransaction(dst []byte, ev *sluice.Event) []byte {
+	if ev.Binlog != nil {
+		if ev.Binlog.TxID == "" || ev.TxOrder == 0 {
+			return append(dst, "null"...)
+		}
+		dst = append(dst, `{"id":`...)
+		dst = appendStr(dst, ev.Binlog.TxID)
+		dst = append(dst, `,"total_order":`...)
+		dst = strconv.AppendInt(dst, ev.TxOrder, 10)
+		dst = append(dst, `,"data_collection_order":`...)
+		dst = strconv.AppendInt(dst, ev.TableOrder, 10)
+		return append(dst, '}')
+	}
 	if ev.TxID == 0 || ev.TxOrder == 0 {
 		return append(dst, "null"...)
 	}

@@ -12,7 +12,7 @@ type tableFrags struct {
 	t           *sluice.Table
 	names       [][]byte // `"column":` per column
 	db          []byte   // source.db as a JSON string
-	schemaTable []byte   // `,"schema":"…","table":"…"`
+	schemaTable []byte   // `,"schema":"…","table":"…"` (PostgreSQL) or `,"table":"…"` (MySQL)
 }
 
 // maxCachedTables bounds the fragment cache; it is cleared when full (a
@@ -28,7 +28,7 @@ func (e *Encoder) frags(t *sluice.Table) *tableFrags {
 	e.mu.Lock()
 	f, ok := e.fragC[t]
 	if !ok {
-		f = buildFrags(t)
+		f = buildFrags(t, e.opt.Connector == ConnectorMySQL)
 		if len(e.fragC) >= maxCachedTables {
 			clear(e.fragC)
 		}
@@ -39,7 +39,7 @@ func (e *Encoder) frags(t *sluice.Table) *tableFrags {
 	return f
 }
 
-func buildFrags(t *sluice.Table) *tableFrags {
+func buildFrags(t *sluice.Table, mysql bool) *tableFrags {
 	f := &tableFrags{t: t, names: make([][]byte, len(t.Columns))}
 	var buf []byte
 	ends := make([]int, len(t.Columns))
@@ -54,8 +54,10 @@ func buildFrags(t *sluice.Table) *tableFrags {
 		start = end
 	}
 	f.db = appendStr(nil, t.DB)
-	f.schemaTable = append(f.schemaTable, `,"schema":`...)
-	f.schemaTable = appendStr(f.schemaTable, t.Schema)
+	if !mysql {
+		f.schemaTable = append(f.schemaTable, `,"schema":`...)
+		f.schemaTable = appendStr(f.schemaTable, t.Schema)
+	}
 	f.schemaTable = append(f.schemaTable, `,"table":`...)
 	f.schemaTable = appendStr(f.schemaTable, t.Name)
 	return f

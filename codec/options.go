@@ -61,6 +61,12 @@ const (
 // DefaultPlaceholder is Debezium's unavailable.value.placeholder.
 const DefaultPlaceholder = "__debezium_unavailable_value"
 
+// Connector names for Options.Connector.
+const (
+	ConnectorPostgres = "postgresql"
+	ConnectorMySQL    = "mysql"
+)
+
 // Version is written into source.version.
 const Version = "sluice-0.1.0"
 

@@ -73,7 +73,7 @@ func (e *Encoder) buildSchemas(t *sluice.Table) *tableSchemas {
 	v = append(v, `,"field":"before"},`...)
 	v = append(v, row...)
 	v = append(v, `,"field":"after"},`...)
-	v = append(v, sourceSchema...)
+	v = append(v, e.sourceSchema()...)
 	v = append(v, `,{"type":"string","optional":false,"field":"op"},`...)
 	v = append(v, tsSchema...)
 	v = append(v, ',')
@@ -87,7 +87,7 @@ func (e *Encoder) buildSchemas(t *sluice.Table) *tableSchemas {
 func (e *Encoder) messageSchema() []byte {
 	var v []byte
 	v = append(v, `{"type":"struct","fields":[`...)
-	v = append(v, sourceSchema...)
+	v = append(v, e.sourceSchema()...)
 	v = append(v, `,{"type":"string","optional":false,"field":"op"},`...)
 	v = append(v, tsSchema...)
 	v = append(v, `,{"type":"struct","fields":[{"type":"string","optional":false,"field":"prefix"},{"type":"bytes","optional":true,"field":"content"}],"optional":true,"name":"io.debezium.connector.postgresql.Message","field":"message"},`...)
@@ -96,7 +96,34 @@ func (e *Encoder) messageSchema() []byte {
 	return v
 }
 
+// sourceSchema is the Connect schema of the connector's source block.
+func (e *Encoder) sourceSchema() string {
+	if e.mysql {
+		return mysqlSourceSchema
+	}
+	return sourceSchema
+}
+
 const (
+	mysqlSourceSchema = `{"type":"struct","fields":[` +
+		`{"type":"string","optional":false,"field":"version"},` +
+		`{"type":"string","optional":false,"field":"connector"},` +
+		`{"type":"string","optional":false,"field":"name"},` +
+		`{"type":"int64","optional":false,"field":"ts_ms"},` +
+		`{"type":"int64","optional":true,"field":"ts_us"},` +
+		`{"type":"int64","optional":true,"field":"ts_ns"},` +
+		`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},` +
+		`{"type":"string","optional":false,"field":"db"},` +
+		`{"type":"string","optional":true,"field":"sequence"},` +
+		`{"type":"string","optional":true,"field":"table"},` +
+		`{"type":"int64","optional":false,"field":"server_id"},` +
+		`{"type":"string","optional":true,"field":"gtid"},` +
+		`{"type":"string","optional":false,"field":"file"},` +
+		`{"type":"int64","optional":false,"field":"pos"},` +
+		`{"type":"int32","optional":false,"field":"row"},` +
+		`{"type":"int64","optional":true,"field":"thread"},` +
+		`{"type":"string","optional":true,"field":"query"}` +
+		`],"optional":false,"name":"io.debezium.connector.mysql.Source","field":"source"}`
 	sourceSchema = `{"type":"struct","fields":[` +
 		`{"type":"string","optional":false,"field":"version"},` +
 		`{"type":"string","optional":false,"field":"connector"},` +
@@ -187,6 +214,18 @@ func (e *Encoder) appendTypeSchema(dst []byte, t sluice.Type, c *sluice.Column, 
 		name = "io.debezium.time.ZonedTime"
 	case sluice.TypeTimestamp:
 		typ, name = "int64", "io.debezium.time.MicroTimestamp"
+		if millisTimestamp(c) {
+			name = "io.debezium.time.Timestamp"
+		}
+	case sluice.TypeYear:
+		typ, name = "int32", "io.debezium.time.Year"
+	case sluice.TypeSet:
+		name = "io.debezium.data.EnumSet"
+		params = append(params, [2]string{"allowed", strings.Join(c.Enum, ",")})
+	case sluice.TypeGeometry:
+		dst = append(dst, `{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":`...)
+		dst = strconv.AppendBool(dst, optional)
+		return append(dst, `,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry"}`...)
 	case sluice.TypeTimestampTZ:
 		name = "io.debezium.time.ZonedTimestamp"
 	case sluice.TypeInterval:

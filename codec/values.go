@@ -36,8 +36,23 @@ func (e *Encoder) appendTyped(dst []byte, t sluice.Type, c *sluice.Column, v *sl
 			return append(dst, "true"...)
 		}
 		return append(dst, "false"...)
-	case sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64, sluice.TypeDate, sluice.TypeTime, sluice.TypeTimestamp:
+	case sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64, sluice.TypeDate, sluice.TypeTime, sluice.TypeYear:
 		return strconv.AppendInt(dst, v.Int, 10)
+	case sluice.TypeTimestamp:
+		if millisTimestamp(c) && v.Int != sluice.InfinityPos && v.Int != sluice.InfinityNeg {
+			ms := v.Int / 1000
+			if v.Int%1000 < 0 {
+				ms-- // floor, so instants before 1970 round towards the past
+			}
+			return strconv.AppendInt(dst, ms, 10)
+		}
+		return strconv.AppendInt(dst, v.Int, 10)
+	case sluice.TypeGeometry:
+		dst = append(dst, `{"wkb":`...)
+		dst = e.appendBase64(dst, v.Bytes)
+		dst = append(dst, `,"srid":`...)
+		dst = strconv.AppendInt(dst, v.Int, 10)
+		return append(dst, '}')
 	case sluice.TypeFloat32:
 		return appendFloat(dst, v.Float, 32)
 	case sluice.TypeFloat64:
@@ -72,6 +87,13 @@ func (e *Encoder) appendTyped(dst []byte, t sluice.Type, c *sluice.Column, v *sl
 	default: // text, uuid, json, xml, enum, timetz
 		return appendString(dst, v.Bytes)
 	}
+}
+
+// millisTimestamp reports whether a zone-less timestamp column is written
+// in milliseconds (io.debezium.time.Timestamp): Debezium's adaptive time
+// modes do so for a declared precision of 0 to 3 digits.
+func millisTimestamp(c *sluice.Column) bool {
+	return c != nil && c.Type == sluice.TypeTimestamp && c.Scale >= 0 && c.Scale <= 3
 }
 
 // appendPlaceholder writes Debezium's unavailable-value placeholder in the
