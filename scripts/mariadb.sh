@@ -84,8 +84,9 @@ ping() { mariadb-admin --no-defaults --protocol=socket --socket="$SOCK" -uroot -
 
 start() {
   ensure_installed
+  local state=up
   if running; then
-    echo "mariadb already running (pid $(pid)) on 127.0.0.1:$PORT"
+    state="already running"
   else
     init
     local from=0; [ -f "$ERRLOG" ] && from=$(stat -c %s "$ERRLOG")
@@ -115,12 +116,15 @@ start() {
     done
   fi
   bootstrap
-  echo "mariadb up on 127.0.0.1:$PORT (pid $(pid))"
+  echo "mariadb $state on 127.0.0.1:$PORT (pid $(pid))"
 }
 
 # Database and accounts, idempotently (passwords and grants are re-applied).
+# Not binlogged: tests reading the binlog see no setup events, and repeated
+# starts do not advance the GTID position.
 bootstrap() {
   sql <<'SQL'
+SET SESSION sql_log_bin = 0;
 CREATE DATABASE IF NOT EXISTS sluice;
 CREATE USER IF NOT EXISTS 'sluice'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'sluice'@'localhost';
@@ -138,7 +142,7 @@ SQL
   local host
   sql -N -B -e "SELECT host FROM mysql.global_priv WHERE user = 'root' AND host <> 'localhost'" |
     while IFS= read -r host; do
-      sql -e "DROP USER 'root'@'$host'"
+      sql -e "SET SESSION sql_log_bin = 0; DROP USER 'root'@'$host'"
     done
 }
 
