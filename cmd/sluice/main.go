@@ -26,6 +26,7 @@ import (
 	_ "github.com/sluice-cdc/sluice/sink/elasticsearch"
 	_ "github.com/sluice-cdc/sluice/sink/kafka"
 	_ "github.com/sluice-cdc/sluice/sink/stdout"
+	_ "github.com/sluice-cdc/sluice/source/mysql"
 	_ "github.com/sluice-cdc/sluice/source/postgres"
 )
 
