@@ -246,7 +246,7 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 	return &relation{table: t, cols: cols}
 }
 
-// parseLabels reads the labels of enum('a','b''c') or set(…).
+// parseLabels reads the labels of enum('a','b”c') or set(…).
 func parseLabels(columnType string) []string {
 	open := strings.IndexByte(columnType, '(')
 	if open < 0 {

@@ -531,4 +531,3 @@ func parseTime(b []byte) (int64, error) {
 	}
 	return us, nil
 }
-
