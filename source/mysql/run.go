@@ -89,6 +89,13 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	defer func() {
 		stopSaver()
 		<-saverDone
+		// Whatever ended the run, what the sinks acknowledged is safe to
+		// store (a kill -9 is the only exit that skips this).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.save(ctx, store); err != nil {
+			s.log.Warn("final offset write failed; the next start replays from the previous one", zap.Error(err))
+		}
 	}()
 
 	var start position
@@ -126,6 +133,8 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	s.log.Info("streaming", zap.String("file", start.file), zap.Uint32("pos", start.pos), zap.String("gtids", gtidString(start.gtids)))
 	st := newStream(s, srv, conn, tables, start, w.emitEvent)
 	st.lastMark = lsn(start.file, start.pos)
+	s.streaming.Store(true)
+	defer s.streaming.Store(false)
 	if err := st.run(ctx, bs); err != nil {
 		return err
 	}

@@ -38,6 +38,10 @@ type Source struct {
 
 	mu       sync.Mutex
 	progress []TableProgress // snapshot progress, for logs and metrics
+
+	// streaming is true while the binlog dump runs: changes committed
+	// from then on are read.
+	streaming atomic.Bool
 }
 
 var _ source.Source = (*Source)(nil)
