@@ -1,0 +1,124 @@
+package mysql
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+const serverUUID = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+
+// feed runs events through a stream of the given flavor and returns the
+// marks it emitted.
+func feed(t *testing.T, flavor, gtids string, events ...*replication.BinlogEvent) []sluice.Position {
+	t.Helper()
+	set, err := mysql.ParseGTIDSet(flavor, gtids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marks []sluice.Position
+	s := &Source{log: zap.NewNop()}
+	st := newStream(s, &server{flavor: flavor, gtid: true}, nil, nil, position{file: "mysql-bin.000007", pos: 4, gtids: set},
+		func(ev *sluice.Event) error {
+			if ev.Op != sluice.OpMark {
+				t.Fatalf("unexpected %s event", ev.Op)
+			}
+			marks = append(marks, ev.Pos)
+			return nil
+		})
+	for _, ev := range events {
+		if err := st.handle(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return marks
+}
+
+func at(pos, size uint32, e replication.Event) *replication.BinlogEvent {
+	return &replication.BinlogEvent{Header: &replication.EventHeader{LogPos: pos, EventSize: size, ServerID: 1}, Event: e}
+}
+
+// TestMySQLFlavorPositions: MySQL GTIDs (uuid:n) accumulate into the
+// executed set a restart resumes from; transactions, DDL without BEGIN,
+// heartbeats and rotations each leave the right position.
+func TestMySQLFlavorPositions(t *testing.T) {
+	sid := uuid.MustParse(serverUUID)
+	marks := feed(t, mysql.MySQLFlavor, serverUUID+":1-5",
+		at(0, 0, &replication.RotateEvent{Position: 4, NextLogName: []byte("mysql-bin.000008")}),
+		at(200, 65, &replication.GTIDEvent{SID: sid[:], GNO: 6}),
+		at(280, 80, &replication.QueryEvent{Query: []byte("BEGIN"), SlaveProxyID: 9}),
+		at(311, 31, &replication.XIDEvent{XID: 77}),
+		at(376, 65, &replication.GTIDEvent{SID: sid[:], GNO: 7}),
+		at(500, 124, &replication.QueryEvent{Query: []byte("CREATE TABLE x (id int)"), Schema: []byte("shop")}),
+		&replication.BinlogEvent{Header: &replication.EventHeader{EventType: replication.HEARTBEAT_EVENT, LogPos: 600}, Event: &replication.GenericEvent{}},
+		&replication.BinlogEvent{Header: &replication.EventHeader{EventType: replication.HEARTBEAT_EVENT, LogPos: 600}, Event: &replication.GenericEvent{}},
+	)
+	want := []struct {
+		pos   uint32
+		gtids string
+	}{{311, serverUUID + ":1-6"}, {500, serverUUID + ":1-7"}, {600, serverUUID + ":1-7"}}
+	if len(marks) != len(want) {
+		t.Fatalf("%d marks, want %d: %+v", len(marks), len(want), marks)
+	}
+	for i, w := range want {
+		parts := strings.Split(marks[i].Resume, "\x00")
+		if parts[0] != "mysql-bin.000008" || parts[1] != strconv.Itoa(int(w.pos)) || parts[2] != w.gtids {
+			t.Errorf("mark %d: %q, want file mysql-bin.000008 pos %d gtids %s", i, marks[i].Resume, w.pos, w.gtids)
+		}
+		if marks[i].TxLSN != 8<<32|uint64(w.pos) {
+			t.Errorf("mark %d: TxLSN %x", i, marks[i].TxLSN)
+		}
+	}
+	// The stored offset resumes from the same GTID set with the MySQL
+	// flavor's parser.
+	w := &writer{srv: &server{serverID: 1}}
+	o, err := w.offsetOf(marks[1].Resume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := offsetPosition(&server{flavor: mysql.MySQLFlavor, gtid: true}, o)
+	if err != nil || p.gtids.String() != serverUUID+":1-7" || p.file != "mysql-bin.000008" || p.pos != 500 {
+		t.Fatalf("resume position %+v, %v", p, err)
+	}
+	// Without GTIDs the file and offset are the position.
+	p, err = offsetPosition(&server{flavor: mysql.MySQLFlavor}, o)
+	if err != nil || p.gtids != nil || p.pos != 500 {
+		t.Fatalf("file position %+v, %v", p, err)
+	}
+}
+
+// TestMariaDBFlavorPositions: MariaDB GTIDs (domain-server-seq) keep the
+// last sequence number per domain; a transaction spans GTID to XID.
+func TestMariaDBFlavorPositions(t *testing.T) {
+	marks := feed(t, mysql.MariaDBFlavor, "0-1-41",
+		at(100, 38, &replication.MariadbGTIDEvent{GTID: mysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 42}}),
+		at(150, 50, &replication.QueryEvent{Query: []byte("SAVEPOINT a")}),
+		at(200, 31, &replication.XIDEvent{}),
+		at(238, 38, &replication.MariadbGTIDEvent{GTID: mysql.MariadbGTID{DomainID: 1, ServerID: 2, SequenceNumber: 7}, Flags: replication.BINLOG_MARIADB_FL_STANDALONE}),
+		at(300, 62, &replication.QueryEvent{Query: []byte("ALTER TABLE t ADD c int")}),
+	)
+	if len(marks) != 2 {
+		t.Fatalf("%d marks, want 2 (a statement inside a transaction does not commit it): %+v", len(marks), marks)
+	}
+	if got := strings.Split(marks[0].Resume, "\x00")[2]; got != "0-1-42" {
+		t.Errorf("after the first transaction: %q", got)
+	}
+	set, _ := mysql.ParseMariadbGTIDSet(strings.Split(marks[1].Resume, "\x00")[2])
+	want, _ := mysql.ParseMariadbGTIDSet("0-1-42,1-2-7")
+	if !set.Equal(want) {
+		t.Errorf("after the DDL: %s, want %s", set, want)
+	}
+}
+
+func TestLSNOrdersAcrossFiles(t *testing.T) {
+	if !(lsn("mysql-bin.000009", 4_000_000) < lsn("mysql-bin.000010", 4)) {
+		t.Fatal("a position in a later file must sort after every position of an earlier one")
+	}
+}

@@ -1,0 +1,123 @@
+package mysql
+
+import (
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+func TestParseTemporal(t *testing.T) {
+	cases := []struct {
+		in   string
+		f    func([]byte) (int64, error)
+		want int64
+		err  bool
+	}{
+		{"1970-01-01", parseDate, 0, false},
+		{"2024-02-29", parseDate, 19782, false},
+		{"0001-01-01", parseDate, -719162, false},
+		{"1969-12-31", parseDate, -1, false},
+		{"2024-13-01", parseDate, 0, true},
+		{"2024-1-1", parseDate, 0, true},
+		{"1970-01-01 00:00:00", parseDatetime, 0, false},
+		{"2024-01-02 03:04:05", parseDatetime, 1704164645000000, false},
+		{"2024-01-02 03:04:05.5", parseDatetime, 1704164645500000, false},
+		{"2024-01-02 03:04:05.123456", parseDatetime, 1704164645123456, false},
+		{"1969-12-31 23:59:59.999", parseDatetime, -1000, false},
+		{"2024-01-02T03:04:05", parseDatetime, 0, true},
+		{"2024-01-02 03:04:05.1234567", parseDatetime, 0, true},
+		{"00:00:00", parseTime, 0, false},
+		{"838:59:59", parseTime, 3020399000000, false},
+		{"-838:59:59", parseTime, -3020399000000, false},
+		{"-00:00:01.5", parseTime, -1500000, false},
+		{"12:34:56.789012", parseTime, 45296789012, false},
+		{"12:34", parseTime, 0, true},
+	}
+	for _, tc := range cases {
+		got, err := tc.f([]byte(tc.in))
+		if (err != nil) != tc.err || !tc.err && got != tc.want {
+			t.Errorf("%q: got %d, %v; want %d (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+	for _, z := range []string{"0000-00-00", "2024-00-10", "2024-05-00"} {
+		if _, err := parseDate([]byte(z)); err != errZero {
+			t.Errorf("%q: %v, want a zero date", z, err)
+		}
+	}
+}
+
+func TestZeroDates(t *testing.T) {
+	nullable := &colInfo{kind: kDatetime}
+	notNull := &colInfo{kind: kDatetime, notNull: true}
+	if v, _ := nullable.parse([]byte("0000-00-00 00:00:00")); v.Kind != sluice.KindNull {
+		t.Errorf("nullable zero datetime: %+v, want null", v)
+	}
+	if v, _ := notNull.parse([]byte("0000-00-00 00:00:00")); v.Kind != sluice.KindPresent || v.Int != 0 {
+		t.Errorf("NOT NULL zero datetime: %+v, want the epoch", v)
+	}
+}
+
+func TestFromBinlog(t *testing.T) {
+	col := func(k kind, typ sluice.Type) (*colInfo, *sluice.Column) {
+		return &colInfo{kind: k, bits: 12, labels: []string{"red", "green", "blue"}}, &sluice.Column{Type: typ}
+	}
+	cases := []struct {
+		name string
+		k    kind
+		typ  sluice.Type
+		in   any
+		want sluice.Value
+	}{
+		{"tinyint unsigned", kUint, sluice.TypeInt16, int8(-1), sluice.Value{Kind: sluice.KindPresent, Int: 255}},
+		{"smallint unsigned", kUint, sluice.TypeInt32, int16(-1), sluice.Value{Kind: sluice.KindPresent, Int: 65535}},
+		{"mediumint unsigned", kUint, sluice.TypeInt32, int32(-1), sluice.Value{Kind: sluice.KindPresent, Int: 16777215}},
+		{"int unsigned", kUint, sluice.TypeInt64, int32(-1), sluice.Value{Kind: sluice.KindPresent, Int: 4294967295}},
+		{"bigint unsigned", kUint64, sluice.TypeDecimal, int64(-1), sluice.Value{Kind: sluice.KindPresent, Bytes: []byte("18446744073709551615")}},
+		{"decimal", kDecimal, sluice.TypeDecimal, "-0.50", sluice.Value{Kind: sluice.KindPresent, Bytes: []byte("-0.50")}},
+		{"set", kSet, sluice.TypeSet, int64(5), sluice.Value{Kind: sluice.KindPresent, Bytes: []byte("red,blue")}},
+		{"enum", kEnum, sluice.TypeEnum, int64(2), sluice.Value{Kind: sluice.KindPresent, Bytes: []byte("green")}},
+		{"bit(12)", kBit, sluice.TypeBits, int64(0xA01), sluice.Value{Kind: sluice.KindPresent, Int: 12, Bytes: []byte{0x01, 0x0A}}},
+		{"year", kYear, sluice.TypeYear, 2024, sluice.Value{Kind: sluice.KindPresent, Int: 2024}},
+		{"null", kInt, sluice.TypeInt32, nil, sluice.Value{}},
+		{"geometry", kGeometry, sluice.TypeGeometry, []byte{0xe6, 0x10, 0, 0, 1, 2}, sluice.Value{Kind: sluice.KindPresent, Int: 4326, Bytes: []byte{1, 2}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ci, c := col(tc.k, tc.typ)
+			got, err := ci.fromBinlog(c, tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Kind != tc.want.Kind || got.Int != tc.want.Int || string(got.Bytes) != string(tc.want.Bytes) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if _, err := (&colInfo{kind: kEnum, labels: []string{"a"}}).fromBinlog(&sluice.Column{}, int64(3)); err == nil {
+		t.Error("an ENUM index beyond the labels must be an error")
+	}
+	if _, err := (&colInfo{kind: kDouble}).fromBinlog(&sluice.Column{}, "x"); err == nil {
+		t.Error("a value of the wrong Go type must be an error, not a panic")
+	}
+}
+
+func TestFromFieldUnsigned(t *testing.T) {
+	ci := &colInfo{kind: kUint64}
+	v, err := ci.fromField(&sluice.Column{}, &mysql.FieldValue{Type: mysql.FieldValueTypeUnsigned})
+	if err != nil || string(v.Bytes) != "0" {
+		t.Fatalf("got %+v, %v", v, err)
+	}
+}
+
+func TestCharsetDecoder(t *testing.T) {
+	ci := &colInfo{kind: kText, dec: decoderFor("latin1")}
+	v, err := ci.fromText([]byte{'G', 'r', 0xfc, 'e', 'z', 'i', 0x80})
+	if err != nil || string(v.Bytes) != "Grüezi€" {
+		t.Fatalf("latin1 (cp1252): %q, %v", v.Bytes, err)
+	}
+	if decoderFor("utf8mb4") != nil || decoderFor("binary") != nil {
+		t.Error("UTF-8 and binary need no conversion")
+	}
+}
