@@ -124,6 +124,12 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		if err != nil {
 			return err
 		}
+		// Store the starting point now: a crash before the first
+		// acknowledgement must resume here, not at a later binlog end.
+		o := &offset{Version: 1, ServerID: srv.serverID, File: start.file, Pos: start.pos, GTIDs: gtidString(start.gtids), SnapshotDone: w.snapshotDone.Load()}
+		if err := store.Save(ctx, o); err != nil {
+			return fmt.Errorf("mysql source: %w", err)
+		}
 	}
 	sy, bs, err := s.syncer(srv, start)
 	if err != nil {
