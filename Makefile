@@ -9,7 +9,7 @@ BIN := bin/sluice
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
 
-# Start PostgreSQL, Kafka and Elasticsearch, then run every test (unit and integration)
+# Start PostgreSQL, MariaDB, Kafka and Elasticsearch, then run every test (unit and integration)
 # with their addresses in the environment.
 test: build services
 	eval "$$(scripts/services.sh env)" && SLUICE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./...

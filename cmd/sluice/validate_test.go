@@ -16,6 +16,11 @@ func TestValidate(t *testing.T) {
 		wantErr []string // one line per problem
 	}{
 		{"../../testdata/config/shop.yaml", true, nil},
+		{"../../testdata/config/mysql.yaml", true, nil},
+		{"../../testdata/config/mysql_invalid.yaml", false, []string{
+			"line 6: pipelines.inv.source.dsn: DSN must use tcp(host:port)",
+			"line 7: pipelines.inv.source.offsets.store: \"s3\" is not file or kafka",
+		}},
 		{"../../testdata/config/invalid.yaml", false, []string{
 			"line 4: pipelines.shop.capacity: cannot parse",
 			"line 7: pipelines.shop.source.slto: unknown key",
