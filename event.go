@@ -17,6 +17,10 @@ const (
 	OpTruncate Op = 't' // table truncated
 	OpMessage  Op = 'm' // logical decoding message
 	OpMark     Op = '.' // position marker, acknowledged by the runner itself
+	// OpSchemaChange carries a DDL statement (Event.DDL). It is not a row
+	// change: sinks that keep rows skip it, the Kafka sink writes
+	// Debezium's schema change event to the schema change topic.
+	OpSchemaChange Op = 's'
 )
 
 // String returns the one-letter Debezium name of the operation.
@@ -77,6 +81,7 @@ type Event struct {
 
 	Snapshot Snapshot
 	Message  *Message // set for OpMessage
+	DDL      *DDL     // set for OpSchemaChange
 
 	// Binlog is where a MySQL or MariaDB change sits in the server's
 	// binary log (Debezium's MySQL source fields); nil for other
@@ -85,6 +90,12 @@ type Event struct {
 	// Row is the 0-based index of the row within its binlog rows event
 	// (Debezium's source.row).
 	Row int32
+}
+
+// DDL is a schema change statement as the database logged it.
+type DDL struct {
+	Database  string // the statement's default database
+	Statement string
 }
 
 // Binlog describes a MySQL or MariaDB transaction's place in the binary

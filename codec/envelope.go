@@ -20,6 +20,17 @@ func (e *Encoder) appendKey(dst []byte, ev *sluice.Event) ([]byte, bool) {
 			dst = append(dst, '}')
 		}
 		return dst, true
+	case ev.Op == sluice.OpSchemaChange && ev.DDL != nil:
+		if e.opt.Schemas {
+			dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"databaseName"}],"optional":false,"name":"io.debezium.connector.mysql.SchemaChangeKey","version":1},"payload":`...)
+		}
+		dst = append(dst, `{"databaseName":`...)
+		dst = appendStr(dst, ev.DDL.Database)
+		dst = append(dst, '}')
+		if e.opt.Schemas {
+			dst = append(dst, '}')
+		}
+		return dst, true
 	case ev.Op == sluice.OpTruncate || ev.Table == nil || len(ev.Table.Key) == 0:
 		return dst, false
 	}
@@ -88,6 +99,9 @@ func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte 
 }
 
 func (e *Encoder) appendValue(dst []byte, ev *sluice.Event, now time.Time) []byte {
+	if ev.Op == sluice.OpSchemaChange {
+		return e.appendSchemaChange(dst, ev, now)
+	}
 	if e.opt.Schemas {
 		dst = append(dst, `{"schema":`...)
 		if ev.Op == sluice.OpMessage || ev.Table == nil {
@@ -218,10 +232,13 @@ func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
 	dst = append(dst, ev.Snapshot.String()...)
 	dst = append(dst, `","db":`...)
 	var f *tableFrags
-	if ev.Table != nil {
+	switch {
+	case ev.Table != nil:
 		f = e.frags(ev.Table)
 		dst = append(dst, f.db...)
-	} else {
+	case ev.DDL != nil && ev.DDL.Database != "":
+		dst = appendStr(dst, ev.DDL.Database)
+	default:
 		dst = appendStr(dst, e.opt.DB)
 	}
 	dst = append(dst, `,"sequence":null`...)
@@ -255,6 +272,36 @@ func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
 		dst = append(dst, "null"...)
 	}
 	return append(dst, `,"query":null}`...)
+}
+
+// appendSchemaChange writes Debezium's schema change event. tableChanges
+// is always empty: sluice takes table structure from the binlog, not from
+// parsing DDL.
+func (e *Encoder) appendSchemaChange(dst []byte, ev *sluice.Event, now time.Time) []byte {
+	if e.opt.Schemas {
+		dst = append(dst, `{"schema":{"type":"struct","fields":[`...)
+		dst = append(dst, e.sourceSchema()...)
+		dst = append(dst, `,{"type":"int64","optional":false,"field":"ts_ms"},{"type":"string","optional":true,"field":"databaseName"},{"type":"string","optional":true,"field":"schemaName"},{"type":"string","optional":true,"field":"ddl"},`...)
+		dst = append(dst, `{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"type"},{"type":"string","optional":false,"field":"id"}],"optional":false,"name":"io.debezium.connector.schema.Change","version":1},"optional":false,"field":"tableChanges"}`...)
+		dst = append(dst, `],"optional":false,"name":"io.debezium.connector.mysql.SchemaChangeValue","version":1},"payload":`...)
+	}
+	dst = append(dst, `{"source":`...)
+	dst = e.appendSource(dst, ev)
+	dst = append(dst, `,"ts_ms":`...)
+	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+	var db, stmt string
+	if ev.DDL != nil {
+		db, stmt = ev.DDL.Database, ev.DDL.Statement
+	}
+	dst = append(dst, `,"databaseName":`...)
+	dst = appendStr(dst, db)
+	dst = append(dst, `,"schemaName":null,"ddl":`...)
+	dst = appendStr(dst, stmt)
+	dst = append(dst, `,"tableChanges":[]}`...)
+	if e.opt.Schemas {
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // noBinlog stands in for events without binlog coordinates (snapshot

@@ -40,12 +40,17 @@ func TestGoldenMySQL(t *testing.T) {
 	snap := &sluice.Event{Op: sluice.OpRead, Table: mysqlTypes, After: row, Snapshot: sluice.SnapshotFirst,
 		Pos:        sluice.Position{LSN: 3 << 32, TxLSN: 3 << 32},
 		CommitTime: time.UnixMicro(1559033904000000), Binlog: &sluice.Binlog{File: "mysql-bin.000003"}}
+	ddl := &sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: "shop", Statement: "ALTER TABLE mysql_types ADD COLUMN `note` text"},
+		Pos:        sluice.Position{LSN: 3<<32 | 2000, TxLSN: 3<<32 | 1950},
+		CommitTime: time.UnixMicro(1559033904000000), Binlog: &sluice.Binlog{ServerID: 1, File: "mysql-bin.000003", GTID: "0-1-43", TxID: "0-1-43"}}
 	cases := []struct {
 		name string
 		opt  Options
 		ev   *sluice.Event
 	}{
 		{"mysql_insert", Options{}, insert},
+		{"mysql_schema_change", Options{}, ddl},
+		{"mysql_schema_change_schemas", Options{Schemas: true}, ddl},
 		{"mysql_insert_schemas", Options{Schemas: true}, insert},
 		{"mysql_snapshot_read", Options{}, snap},
 	}

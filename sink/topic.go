@@ -174,6 +174,7 @@ type Router struct {
 	prefix  string
 	db      string
 	message string // the message topic, expanded once
+	schema  string // the schema change topic: the prefix, as in Debezium
 	cache   map[*sluice.Table]string
 }
 
@@ -211,6 +212,10 @@ func NewRouter(path, tableTmpl, messageTmpl string, opt codec.Options) (*Router,
 		cache:  map[*sluice.Table]string{},
 	}
 	r.message = msg.Expand(opt.Name, opt.DB, "", "")
+	r.schema = opt.Name
+	if r.schema == "" {
+		r.schema = "schema-changes"
+	}
 	if err := checkTopicName(r.message); err != nil {
 		return nil, fmt.Errorf("%s: %w", JoinKey(path, "message_topic"), err)
 	}
@@ -219,6 +224,9 @@ func NewRouter(path, tableTmpl, messageTmpl string, opt codec.Options) (*Router,
 
 // Topic returns the topic ev belongs to.
 func (r *Router) Topic(ev *sluice.Event) string {
+	if ev.Op == sluice.OpSchemaChange {
+		return r.schema
+	}
 	if ev.Op == sluice.OpMessage || ev.Table == nil {
 		return r.message
 	}

@@ -40,6 +40,11 @@ type Config struct {
 	// acknowledge what was read before the last offset is stored
 	// (default 30s).
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// SchemaChanges emits every DDL statement that names a captured table
+	// as a schema change event (Debezium: include.schema.changes); the
+	// Kafka sink writes them to the topic named after the topic prefix.
+	// Default true.
+	SchemaChanges *bool `yaml:"schema_changes"`
 	// Offsets configures where the binlog position is stored.
 	Offsets OffsetConfig `yaml:"offsets"`
 	// Snapshot configures the initial snapshot.
@@ -185,6 +190,10 @@ func (c *Config) validate(pipeline, path string) error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("%s.offsets.store: %q is not file or kafka", path, c.Offsets.Store))
+	}
+	if c.SchemaChanges == nil {
+		yes := true
+		c.SchemaChanges = &yes
 	}
 	if c.Offsets.Topic == "" {
 		c.Offsets.Topic = "sluice_offsets"

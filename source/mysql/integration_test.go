@@ -186,11 +186,28 @@ func TestAlterWhileStreaming(t *testing.T) {
 	h.reset()
 	h.start(map[string]any{"tables": []any{"alt"}})
 	h.streaming()
-	h.exec("ALTER TABLE alt ADD COLUMN b int DEFAULT 5", "INSERT INTO alt VALUES (2, 'y', 6)",
+	h.exec("DROP TABLE IF EXISTS alt_other", "CREATE TABLE alt_other (id int PRIMARY KEY)", "ALTER TABLE alt_other ADD COLUMN z int",
+		"ALTER TABLE alt ADD COLUMN b int DEFAULT 5", "INSERT INTO alt VALUES (2, 'y', 6)",
 		"ALTER TABLE alt DROP COLUMN a", "INSERT INTO alt VALUES (3, 7)",
 		"ALTER TABLE alt CHANGE b c bigint", "INSERT INTO alt VALUES (4, 8)")
-	check := func(evs []*sluice.Event) {
+	check := func(all []*sluice.Event) {
 		t.Helper()
+		var evs []*sluice.Event
+		var ddl []string
+		for _, ev := range all {
+			if ev.Op == sluice.OpSchemaChange {
+				ddl = append(ddl, ev.DDL.Database+": "+ev.DDL.Statement)
+				continue
+			}
+			evs = append(evs, ev)
+		}
+		wantDDL := []string{"sluice: ALTER TABLE alt ADD COLUMN b int DEFAULT 5", "sluice: ALTER TABLE alt DROP COLUMN a", "sluice: ALTER TABLE alt CHANGE b c bigint"}
+		if strings.Join(ddl, "\n") != strings.Join(wantDDL, "\n") {
+			t.Errorf("schema change events:\n%s\nwant:\n%s", strings.Join(ddl, "\n"), strings.Join(wantDDL, "\n"))
+		}
+		if len(evs) != 3 {
+			t.Fatalf("%d row events, want 3", len(evs))
+		}
 		want := []string{"id,a,b", "id,b", "id,c"}
 		for i, w := range want {
 			var names []string
@@ -211,7 +228,7 @@ func TestAlterWhileStreaming(t *testing.T) {
 			t.Errorf("c is %s, want int64 after MODIFY to bigint", evs[2].Table.Columns[1].Type)
 		}
 	}
-	check(h.wait(3))
+	check(h.wait(6))
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +238,7 @@ func TestAlterWhileStreaming(t *testing.T) {
 	}
 	h.reset()
 	h.start(map[string]any{"tables": []any{"alt"}})
-	check(h.wait(3))
+	check(h.wait(6))
 }
 
 // TestPreconditions: a server that cannot feed row capture, or a user

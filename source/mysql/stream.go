@@ -210,22 +210,63 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) e
 	}
 	// A DDL statement (or a statement logged as such): the tables it
 	// names get new table maps; drop what was learned about them.
-	st.schemaChanged(string(e.Schema), q)
+	if st.schemaChanged(string(e.Schema), q) && *st.src.cfg.SchemaChanges {
+		if err := st.emitDDL(h, string(e.Schema), q, uint64(e.SlaveProxyID)); err != nil {
+			return err
+		}
+	}
 	if st.tx.open && st.tx.explicit {
 		return nil // a statement inside a transaction
 	}
 	return st.commit(h)
 }
 
-// schemaChanged forgets refinements of tables a DDL statement may touch.
-func (st *stream) schemaChanged(db, q string) {
+// schemaChanged forgets what was learned about tables when a DDL
+// statement runs, and reports whether the statement names a captured
+// table.
+func (st *stream) schemaChanged(db, q string) bool {
 	lq := strings.ToLower(q)
 	if !strings.HasPrefix(lq, "alter") && !strings.HasPrefix(lq, "create") && !strings.HasPrefix(lq, "drop") && !strings.HasPrefix(lq, "rename") && !strings.HasPrefix(lq, "truncate") {
-		return
+		return false
 	}
-	st.log.Info("schema change", zap.String("db", db), zap.String("statement", truncate(q, 500)))
 	clear(st.refCache)
 	clear(st.rels)
+	if !st.namesCaptured(db, q) {
+		return false
+	}
+	st.log.Info("schema change", zap.String("db", db), zap.String("statement", truncate(q, 500)))
+	return true
+}
+
+// namesCaptured reports whether a statement mentions a captured table,
+// as db.table or as a bare name in its default database db.
+func (st *stream) namesCaptured(db, q string) bool {
+	words := strings.FieldsFunc(q, func(r rune) bool {
+		return !(r == '_' || r == '.' || r == '$' || r == '`' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
+	})
+	for _, w := range words {
+		w = strings.ReplaceAll(w, "`", "")
+		if st.tables[w] || st.tables[db+"."+w] {
+			return true
+		}
+	}
+	return false
+}
+
+// emitDDL emits a schema change event for a DDL statement.
+func (st *stream) emitDDL(h *replication.EventHeader, db, q string, thread uint64) error {
+	start := st.tx.start
+	if !st.tx.open {
+		start = lsn(st.file, h.LogPos-h.EventSize)
+	}
+	txid := st.tx.gtid
+	if txid == "" {
+		txid = st.file + ":" + strconv.FormatUint(start&0xffffffff, 10)
+	}
+	b := &sluice.Binlog{ServerID: h.ServerID, File: st.file, GTID: st.tx.gtid, Thread: thread, TxID: txid}
+	return st.emit(&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: db, Statement: q},
+		Pos:        sluice.Position{LSN: lsn(st.file, h.LogPos-h.EventSize), TxLSN: start},
+		CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: b})
 }
 
 func truncate(s string, n int) string {
