@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/sluice
 
-.PHONY: build test unit services services-down demo bench lint docker clean
+.PHONY: build test unit services services-down demo bench bench-smoke bench-micro lint docker clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
@@ -27,6 +27,19 @@ services-down:
 # Start the services, create the demo shop, run sluice and show events.
 demo: build
 	scripts/demo.sh
+
+# End-to-end benchmark on the real services against the machine's ceiling
+# (tens of minutes; BENCHMARKS.md explains the figures). BENCH_FLAGS adds flags.
+bench: services
+	eval "$$(scripts/services.sh env)" && $(GO) run ./cmd/sluice-bench -json bench.json $(BENCH_FLAGS)
+
+# Every benchmark workload in miniature (seconds): checks the driver works.
+bench-smoke: services
+	eval "$$(scripts/services.sh env)" && $(GO) run ./cmd/sluice-bench -smoke
+
+# Hot-path micro-benchmarks with allocations.
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem ./codec ./source/postgres ./sink/kafka
 
 lint:
 	gofmt -l . | (! grep .)

@@ -172,6 +172,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		})
 	}
 
+	acks := tr.ackFuncs(fail)
 	emit := func(ev *sluice.Event) error {
 		if ev.Op == sluice.OpMark {
 			_, err := tr.add(srcCtx, ev.Pos, true, 0)
@@ -191,14 +192,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 			return err
 		}
 		p.Stats.Events.Add(1)
-		ack := func(err error) {
-			if err != nil {
-				tr.ack(seq, err)
-				fail(err)
-				return
-			}
-			tr.ack(seq, nil)
-		}
+		ack := acks[seq%uint64(len(acks))]
 		for _, s := range p.Sinks {
 			if err := s.Write(sinkCtx, ev, ack); err != nil {
 				fail(err)

@@ -30,12 +30,32 @@ type entry struct {
 	pending int // acknowledgements still missing
 	mark    bool
 	pos     sluice.Position
+	seq     uint64 // the sequence number the slot holds
 }
 
 func newTracker(capacity int, confirm func(sluice.Position)) *tracker {
 	t := &tracker{ring: make([]entry, capacity), confirm: confirm}
 	t.cond = sync.NewCond(&t.mu)
 	return t
+}
+
+// ackFuncs builds one acknowledgement function per ring slot, so that
+// handing an event to the sinks allocates no closure: a slot holds one
+// entry at a time, and it is not reused before every sink has acked it.
+// onErr runs after a failed acknowledgement is recorded.
+func (t *tracker) ackFuncs(onErr func(error)) []func(error) {
+	fs := make([]func(error), len(t.ring))
+	for i := range fs {
+		fs[i] = func(err error) {
+			t.mu.Lock()
+			t.ackLocked(t.ring[i].seq, err)
+			t.mu.Unlock()
+			if err != nil {
+				onErr(err)
+			}
+		}
+	}
+	return fs
 }
 
 // add appends an entry waiting for pending acknowledgements and returns
@@ -62,7 +82,7 @@ func (t *tracker) add(ctx context.Context, pos sluice.Position, mark bool, pendi
 		return 0, err
 	}
 	seq := t.tail
-	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos}
+	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos, seq: seq}
 	t.tail++
 	if pending == 0 {
 		t.advanceLocked()
@@ -76,6 +96,10 @@ func (t *tracker) add(ctx context.Context, pos sluice.Position, mark bool, pendi
 func (t *tracker) ack(seq uint64, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.ackLocked(seq, err)
+}
+
+func (t *tracker) ackLocked(seq uint64, err error) {
 	if err != nil {
 		if t.err == nil {
 			t.err = err

@@ -35,8 +35,10 @@ type stream struct {
 	txLSN      uint64 // the commit LSN announced by Begin
 	commitTime time.Time
 	txOrder    int64
-	tableOrder map[uint32]int64
 
+	txSeq      uint64 // counts Begin messages; relations reset their table order on a new one
+	polls      uint64 // maybeSendStatus calls
+	idleWake   bool   // the read deadline woke the loop
 	prevTxLSN  uint64 // commit LSN of the previous transaction
 	received   uint64 // highest WAL position received
 	lastMark   uint64 // highest position emitted as a mark
@@ -46,7 +48,7 @@ type stream struct {
 
 func newStream(s *Source, conn *pgx.Conn, repl *pgconn.PgConn, emit func(*sluice.Event) error) *stream {
 	return &stream{src: s, conn: conn, repl: repl, emit: emit, log: s.log,
-		rels: map[uint32]*relation{}, tableOrder: map[uint32]int64{}}
+		rels: map[uint32]*relation{}}
 }
 
 func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
@@ -70,6 +72,15 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 	}
 	s.log.Info("streaming", zap.String("from", start.String()), zap.String("publication", s.cfg.Publication))
 
+	// Receive with context.Background(): pgconn then skips its context
+	// watcher, whose set-up and tear-down cost ~8 allocations and a timer
+	// per message. A read deadline wakes the loop at least once a second
+	// (to report new confirmations); cancelling ctx moves it to the past.
+	nc := st.repl.Conn()
+	stopWake := context.AfterFunc(ctx, func() { nc.SetReadDeadline(time.Unix(1, 0)) })
+	defer stopWake()
+	defer nc.SetReadDeadline(time.Time{})
+	nc.SetReadDeadline(time.Now().Add(time.Second))
 	for {
 		if ctx.Err() != nil {
 			return st.drain()
@@ -80,15 +91,19 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		if done, err := st.snapshotStep(ctx); err != nil || done {
 			return err
 		}
-		// Wake up at least once a second to report new confirmations.
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		msg, err := st.repl.ReceiveMessage(rctx)
-		cancel()
+		if ctx.Err() != nil {
+			// A status update's context watcher may have cleared the
+			// deadline set on cancellation: do not block on a read.
+			return st.drain()
+		}
+		msg, err := st.repl.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
 				return st.drain()
 			}
 			if pgconn.Timeout(err) {
+				st.idleWake = true
+				nc.SetReadDeadline(time.Now().Add(time.Second))
 				continue
 			}
 			return fmt.Errorf("postgres source: receive: %w", err)
@@ -152,12 +167,28 @@ func (st *stream) drain() error {
 	return nil
 }
 
+// statusMinGap is the shortest time between two status updates that only
+// report a new confirmed position.
+const statusMinGap = 100 * time.Millisecond
+
 // maybeSendStatus sends a standby status update when the confirmed
 // position moved, when the status interval passed, or when forced.
 func (st *stream) maybeSendStatus(ctx context.Context, force bool) error {
 	flush := st.src.confirmed.Load()
-	if !force && flush == st.sentFlush && time.Since(st.lastStatus) < st.src.cfg.StatusInterval {
-		return nil
+	if !force {
+		// Called once per message: look at the clock only every 256
+		// messages or after the read deadline woke the loop (at least
+		// once a second), and report a new confirmation at most every
+		// 100 ms instead of after every acknowledged transaction.
+		st.polls++
+		if st.polls&255 != 0 && !st.idleWake {
+			return nil
+		}
+		st.idleWake = false
+		since := time.Since(st.lastStatus)
+		if since < statusMinGap || flush == st.sentFlush && since < st.src.cfg.StatusInterval {
+			return nil
+		}
 	}
 	err := pglogrepl.SendStandbyStatusUpdate(ctx, st.repl, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: pglogrepl.LSN(flush),
@@ -219,6 +250,33 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 	switch pglogrepl.MessageType(d[0]) {
 	case pglogrepl.MessageTypeInsert, pglogrepl.MessageTypeUpdate, pglogrepl.MessageTypeDelete:
 		return st.handleRow(d, lsn)
+	case pglogrepl.MessageTypeBegin:
+		// Begin and Commit by hand: pglogrepl.Parse allocates a decoder
+		// and a message for each.
+		if len(d) < 21 {
+			break // let Parse report it
+		}
+		st.inTx = true
+		st.txSeq++
+		st.txLSN = binary.BigEndian.Uint64(d[1:])
+		st.commitTime = pgTime(int64(binary.BigEndian.Uint64(d[9:])))
+		st.txID = uint64(binary.BigEndian.Uint32(d[17:]))
+		st.txOrder = 0
+		return nil
+	case pglogrepl.MessageTypeCommit:
+		if len(d) < 26 {
+			break
+		}
+		st.inTx = false
+		st.prevTxLSN = binary.BigEndian.Uint64(d[2:])
+		end := binary.BigEndian.Uint64(d[10:])
+		if st.snap != nil {
+			st.snap.committed(end)
+		}
+		if end > st.lastMark {
+			st.lastMark = end
+		}
+		return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{LSN: lsn, TxLSN: end}})
 	}
 	msg, err := pglogrepl.Parse(d)
 	if err != nil {
@@ -227,9 +285,9 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 	switch m := msg.(type) {
 	case *pglogrepl.BeginMessage:
 		st.inTx = true
+		st.txSeq++
 		st.txID, st.txLSN, st.commitTime = uint64(m.Xid), uint64(m.FinalLSN), m.CommitTime
 		st.txOrder = 0
-		clear(st.tableOrder)
 	case *pglogrepl.CommitMessage:
 		st.inTx = false
 		st.prevTxLSN = uint64(m.CommitLSN)
@@ -284,14 +342,17 @@ func (st *stream) relation(id uint32) (*relation, error) {
 // newEvent starts an event of the open transaction for rel.
 func (st *stream) newEvent(op sluice.Op, rel *relation, lsn uint64) *sluice.Event {
 	st.txOrder++
-	st.tableOrder[rel.table.ID]++
+	if rel.orderTx != st.txSeq {
+		rel.orderTx, rel.order = st.txSeq, 0
+	}
+	rel.order++
 	return &sluice.Event{
 		Op: op, Table: rel.table,
 		Pos:        sluice.Position{LSN: lsn, TxLSN: st.txLSN, PrevTxLSN: st.prevTxLSN},
 		CommitTime: st.commitTime,
 		TxID:       st.txID,
 		TxOrder:    st.txOrder,
-		TableOrder: st.tableOrder[rel.table.ID],
+		TableOrder: int64(rel.order),
 	}
 }
 
@@ -309,6 +370,10 @@ func (st *stream) handleRelation(ctx context.Context, m *pglogrepl.RelationMessa
 		return err
 	}
 	rel.signal = st.src.isSignalTable(m.Namespace + "." + m.RelationName)
+	if old := st.rels[m.RelationID]; old != nil {
+		// A schema change inside a transaction keeps counting its events.
+		rel.order, rel.orderTx = old.order, old.orderTx
+	}
 	st.rels[m.RelationID] = rel
 	st.log.Debug("relation", zap.String("table", m.Namespace+"."+m.RelationName), zap.Int("columns", len(rel.table.Columns)))
 	return nil
@@ -413,11 +478,38 @@ func decodeTuple(rel *relation, p []byte, keyOnly bool) (sluice.Row, []byte, err
 	if n > len(cols) {
 		return nil, nil, fmt.Errorf("tuple has %d columns, relation %d", n, len(cols))
 	}
-	row := make(sluice.Row, len(cols))
-	for i := 0; i < n; i++ {
-		if len(p) < 1 {
+	// First pass: check the lengths and add up the bytes the values keep,
+	// so that they are carved from one allocation for the whole tuple
+	// instead of one per column.
+	need := 0
+	for i, q := 0, p; i < n; i++ {
+		if len(q) < 1 {
 			return nil, nil, errors.New("truncated tuple")
 		}
+		kind := q[0]
+		q = q[1:]
+		if kind != 't' {
+			continue
+		}
+		if len(q) < 4 {
+			return nil, nil, errors.New("truncated tuple")
+		}
+		l := int(binary.BigEndian.Uint32(q))
+		q = q[4:]
+		if l < 0 || l > len(q) {
+			return nil, nil, errors.New("truncated tuple value")
+		}
+		if t := cols[i].Type; t != sluice.TypeArray && hasBytes(t) {
+			need += bytesBound(t, l)
+		}
+		q = q[l:]
+	}
+	var arena []byte
+	if need > 0 {
+		arena = make([]byte, 0, need)
+	}
+	row := make(sluice.Row, len(cols))
+	for i := 0; i < n; i++ {
 		kind := p[0]
 		p = p[1:]
 		switch kind {
@@ -428,19 +520,21 @@ func decodeTuple(rel *relation, p []byte, keyOnly bool) (sluice.Row, []byte, err
 		case 'u':
 			row[i].Kind = sluice.KindUnchanged
 		case 't':
-			if len(p) < 4 {
-				return nil, nil, errors.New("truncated tuple")
-			}
 			l := int(binary.BigEndian.Uint32(p))
 			p = p[4:]
-			if l < 0 || l > len(p) {
-				return nil, nil, errors.New("truncated tuple value")
+			c := &cols[i]
+			if c.Type == sluice.TypeArray {
+				v, err := decodeText(c, p[:l])
+				if err != nil {
+					return nil, nil, err
+				}
+				row[i] = v
+			} else {
+				var err error
+				if arena, err = decodeInto(&row[i], c.Type, p[:l], arena); err != nil {
+					return nil, nil, fmt.Errorf("column %s (%s): %w", c.Name, c.DBType, err)
+				}
 			}
-			v, err := decodeText(&cols[i], p[:l])
-			if err != nil {
-				return nil, nil, err
-			}
-			row[i] = v
 			p = p[l:]
 		default:
 			return nil, nil, fmt.Errorf("column %s: unsupported tuple data kind %q", cols[i].Name, kind)
@@ -450,4 +544,11 @@ func decodeTuple(rel *relation, p []byte, keyOnly bool) (sluice.Row, []byte, err
 		row[i].Kind = sluice.KindMissing
 	}
 	return row, p, nil
+}
+
+// pgTime converts a pgoutput timestamp (microseconds since 2000-01-01 UTC)
+// as pglogrepl does.
+func pgTime(us int64) time.Time {
+	const y2k = 946684800 * 1_000_000
+	return time.Unix(0, (y2k+us)*1000)
 }

@@ -16,6 +16,11 @@ type relation struct {
 	table  *sluice.Table
 	ident  []bool // column is part of the replica identity (Relation flag 1)
 	signal bool   // the signal table: its rows are requests, not data
+
+	// The stream's count of this table's events in the current
+	// transaction (Debezium's data_collection_order), valid while
+	// orderTx is the stream's transaction number.
+	order, orderTx uint64
 }
 
 // colSpec is one column as pgoutput announces it.

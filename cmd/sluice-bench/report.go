@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// machine describes where the figures were taken.
+type machine struct {
+	NProc    int       `json:"nproc"`
+	CPU      string    `json:"cpu_model"`
+	MemGiB   float64   `json:"mem_gib"`
+	LoadAvg  string    `json:"loadavg_at_start"`
+	Go       string    `json:"go"`
+	Postgres string    `json:"postgres"`
+	Time     time.Time `json:"time"`
+}
+
+func describeMachine(ctx context.Context, db *pgx.Conn) machine {
+	m := machine{NProc: runtime.NumCPU(), Go: runtime.Version(), Time: time.Now().UTC().Truncate(time.Second)}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb float64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %f kB", &kb); err == nil {
+			m.MemGiB = kb / (1 << 20)
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	_ = db.QueryRow(ctx, "SHOW server_version").Scan(&m.Postgres)
+	return m
+}
+
+func writeJSON(path string, res *result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printTable prints the medians per workload, then the latency run.
+func printTable(w io.Writer, res *result) {
+	m := res.Machine
+	fmt.Fprintf(w, "\nsluice-bench %s — %d × %s, %.1f GiB, load %s, PostgreSQL %s, %s\n", m.Time.Format(time.RFC3339), m.NProc, m.CPU, m.MemGiB, m.LoadAvg, m.Postgres, m.Go)
+	fmt.Fprintf(w, "medians of %d run(s); rates: events/s between first and last Kafka append (sluice), first and last message (pgoutput reader), first produce and last ack (franz-go)\n\n", res.Config.Repeats)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tevents\tsluice ev/s\tincl. start\tPG ceiling\tKafka ceiling\tof lower ceiling\tCPU s/M ev\tpeak RSS MiB\tMB written\tB/value\tallocs/ev\t")
+	for _, c := range res.Cases {
+		md := &c.Median
+		ratio, pg, kf := "-", "-", "-"
+		if len(c.Ratio) > 0 {
+			ratio = fmt.Sprintf("%.2f (%s)", md.Ratio, md.Lower[:2])
+			pg = fmt.Sprintf("%.0f", md.PgEPS)
+			kf = fmt.Sprintf("%.0f", md.KafkaEPS)
+		}
+		allocs := "-"
+		if c.Profile != nil && c.Profile.MallocsPerEvent > 0 {
+			allocs = fmt.Sprintf("%.1f", c.Profile.MallocsPerEvent)
+		}
+		fmt.Fprintf(tw, "%s/%s\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n",
+			c.Workload, c.Width, c.Events, md.SluiceEPS, md.SluiceWallEPS, pg, kf, ratio, md.SluiceCPU, md.PeakRSS,
+			float64(c.KeyBytes+c.ValueBytes+c.HeaderBytes)/1e6, c.AvgValue, allocs)
+		if c.Compare != nil {
+			// The second binary against the same repeats' ceilings.
+			var rs []float64
+			for i := range min(len(c.Compare.EPS), len(c.PgEPS), len(c.KafkaEPS)) {
+				rs = append(rs, c.Compare.EPS[i]/min(c.PgEPS[i], c.KafkaEPS[i]))
+			}
+			ratio := "-"
+			if len(rs) > 0 {
+				ratio = fmt.Sprintf("%.2f", median(rs))
+			}
+			fmt.Fprintf(tw, "B %s/%s\tB/A %.2f\t%.0f\t%.0f\t\t\t%s\t%.2f\t%.0f\t\t\t\t\n", c.Workload, c.Width,
+				md.CompareRatio, md.CompareEPS, median(c.Compare.WallEPS), ratio, md.CompareCPU, maxOf(c.Compare.RSS))
+		}
+	}
+	tw.Flush()
+	if len(res.Latency) > 0 {
+		fmt.Fprintf(w, "\nlatency commit (source.ts_us) → Kafka append (LogAppendTime), live, single-row insert transactions of small rows (synchronous_commit on), after a 1 s warm-up:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "binary\ttarget ev/s\toffered ev/s\tevents\tp50 ms\tp95 ms\tp99 ms\tmax ms\tCPU s/M ev\tpeak RSS MiB\tcores busy: machine\twriter\twalsender\tsluice\t")
+		for _, l := range res.Latency {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", l.Binary, l.TargetRate, l.OfferedRate, l.Measured,
+				l.P50ms, l.P95ms, l.P99ms, l.MaxMs, l.CPU, l.PeakRSS, l.MachineCores, l.WriterCores, l.WalsenderCores, l.SluiceCores)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "target: %s\n", res.Latency[0].Basis)
+	}
+	fmt.Fprintln(w)
+}
