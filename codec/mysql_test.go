@@ -1,14 +1,13 @@
 package codec
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
 // mysqlTypes has the column shapes only the MySQL source produces.
@@ -69,19 +68,7 @@ func TestGoldenMySQL(t *testing.T) {
 				}
 			}
 			got := []byte("key: " + string(key) + "\nvalue: " + string(val) + "\n")
-			path := filepath.Join("..", "testdata", "golden", "codec", tc.name+".txt")
-			if *updateGolden {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("mismatch with %s\n got: %s\nwant: %s", path, got, want)
-			}
+			testenv.Golden(t, filepath.Join("..", "testdata", "golden", "codec", tc.name+".txt"), got, *updateGolden)
 		})
 	}
 }

@@ -105,7 +105,8 @@ func (e *Encoder) sourceSchema() string {
 }
 
 const (
-	mysqlSourceSchema = `{"type":"struct","fields":[` +
+	// sourceHeadSchema is the part of the source block both connectors share.
+	sourceHeadSchema = `{"type":"struct","fields":[` +
 		`{"type":"string","optional":false,"field":"version"},` +
 		`{"type":"string","optional":false,"field":"connector"},` +
 		`{"type":"string","optional":false,"field":"name"},` +
@@ -114,7 +115,8 @@ const (
 		`{"type":"int64","optional":true,"field":"ts_ns"},` +
 		`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},` +
 		`{"type":"string","optional":false,"field":"db"},` +
-		`{"type":"string","optional":true,"field":"sequence"},` +
+		`{"type":"string","optional":true,"field":"sequence"},`
+	mysqlSourceSchema = sourceHeadSchema +
 		`{"type":"string","optional":true,"field":"table"},` +
 		`{"type":"int64","optional":false,"field":"server_id"},` +
 		`{"type":"string","optional":true,"field":"gtid"},` +
@@ -124,16 +126,7 @@ const (
 		`{"type":"int64","optional":true,"field":"thread"},` +
 		`{"type":"string","optional":true,"field":"query"}` +
 		`],"optional":false,"name":"io.debezium.connector.mysql.Source","field":"source"}`
-	sourceSchema = `{"type":"struct","fields":[` +
-		`{"type":"string","optional":false,"field":"version"},` +
-		`{"type":"string","optional":false,"field":"connector"},` +
-		`{"type":"string","optional":false,"field":"name"},` +
-		`{"type":"int64","optional":false,"field":"ts_ms"},` +
-		`{"type":"int64","optional":true,"field":"ts_us"},` +
-		`{"type":"int64","optional":true,"field":"ts_ns"},` +
-		`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},` +
-		`{"type":"string","optional":false,"field":"db"},` +
-		`{"type":"string","optional":true,"field":"sequence"},` +
+	sourceSchema = sourceHeadSchema +
 		`{"type":"string","optional":false,"field":"schema"},` +
 		`{"type":"string","optional":false,"field":"table"},` +
 		`{"type":"int64","optional":true,"field":"txId"},` +

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -89,21 +88,7 @@ pipelines:
 // start runs the daemon and waits until it follows the binlog.
 func (e *myEnv) start() *daemon {
 	e.t.Helper()
-	d := &daemon{cmd: exec.Command(binary, "run", "--config", e.cfgPath), logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
-	if err := d.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	e.t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-		if e.t.Failed() {
-			e.t.Logf("sluice output:\n%s", d.logs.String())
-		}
-	})
+	d := e.launch()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(d.logs.String(), `"msg":"streaming"`) {
 		select {

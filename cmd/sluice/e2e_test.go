@@ -137,6 +137,15 @@ type daemon struct {
 
 func (e *env) start() *daemon {
 	e.t.Helper()
+	d := e.launch()
+	e.waitSlotActive(d)
+	return d
+}
+
+// launch starts `sluice run` on the config file; the test's cleanup
+// kills it if it still runs and prints its output if the test failed.
+func (e *env) launch() *daemon {
+	e.t.Helper()
 	d := &daemon{cmd: exec.Command(binary, "run", "--config", e.cfgPath), logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
@@ -152,7 +161,6 @@ func (e *env) start() *daemon {
 			e.t.Logf("sluice output:\n%s", d.logs.String())
 		}
 	})
-	e.waitSlotActive(d)
 	return d
 }
 
@@ -272,16 +280,5 @@ func normalize(b []byte) string {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "golden", "e2e", name)
-	if *updateGolden {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		os.WriteFile(path, got, 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s:\n got:\n%s\nwant:\n%s", path, got, want)
-	}
+	testenv.Golden(t, filepath.Join("..", "..", "testdata", "golden", "e2e", name), got, *updateGolden)
 }
