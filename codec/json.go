@@ -104,3 +104,7 @@ func AppendString(dst, s []byte) []byte { return appendString(dst, s) }
 
 // AppendStr is AppendString for a string.
 func AppendStr(dst []byte, s string) []byte { return appendStr(dst, s) }
+
+// AppendFloat appends f as the events write floats: a JSON number, or
+// "NaN", "Infinity", "-Infinity". bits is 32 for float4 values.
+func AppendFloat(dst []byte, f float64, bits int) []byte { return appendFloat(dst, f, bits) }

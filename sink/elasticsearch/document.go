@@ -101,12 +101,18 @@ func (d *docEncoder) appendTyped(dst []byte, t sluice.Type, c *sluice.Column, v 
 			return append(dst, "true"...)
 		}
 		return append(dst, "false"...)
-	case sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64:
+	case sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64, sluice.TypeYear:
 		return strconv.AppendInt(dst, v.Int, 10)
+	case sluice.TypeGeometry:
+		dst = append(dst, `{"wkb":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, v.Bytes)
+		dst = append(dst, `","srid":`...)
+		dst = strconv.AppendInt(dst, v.Int, 10)
+		return append(dst, '}')
 	case sluice.TypeFloat32:
-		return appendFloat(dst, v.Float, 32)
+		return codec.AppendFloat(dst, v.Float, 32)
 	case sluice.TypeFloat64:
-		return appendFloat(dst, v.Float, 64)
+		return codec.AppendFloat(dst, v.Float, 64)
 	case sluice.TypeBytes:
 		dst = append(dst, '"')
 		dst = base64.StdEncoding.AppendEncode(dst, v.Bytes)
@@ -199,7 +205,7 @@ func (d *docEncoder) appendID(dst []byte, t *sluice.Table, row sluice.Row) ([]by
 // one-to-one.
 func (d *docEncoder) appendIDPart(dst []byte, c *sluice.Column, v *sluice.Value) []byte {
 	switch c.Type {
-	case sluice.TypeText, sluice.TypeDecimal, sluice.TypeUUID, sluice.TypeXML, sluice.TypeEnum, sluice.TypeTimeTZ, sluice.TypeJSON:
+	case sluice.TypeText, sluice.TypeDecimal, sluice.TypeUUID, sluice.TypeXML, sluice.TypeEnum, sluice.TypeSet, sluice.TypeTimeTZ, sluice.TypeJSON:
 		return append(dst, v.Bytes...)
 	case sluice.TypeInterval:
 		if len(v.Bytes) > 0 {
@@ -217,21 +223,6 @@ func (d *docEncoder) appendIDPart(dst []byte, c *sluice.Column, v *sluice.Value)
 		dst = dst[:len(dst)-2]
 	}
 	return dst
-}
-
-// appendFloat appends f as a JSON number; NaN and the infinities, which
-// JSON cannot hold, become the strings PostgreSQL uses for them (the
-// derived mapping ignores them in the index and _source keeps them).
-func appendFloat(dst []byte, f float64, bits int) []byte {
-	switch {
-	case f != f:
-		return append(dst, `"NaN"`...)
-	case f > 1.7976931348623157e308:
-		return append(dst, `"Infinity"`...)
-	case f < -1.7976931348623157e308:
-		return append(dst, `"-Infinity"`...)
-	}
-	return strconv.AppendFloat(dst, f, 'g', -1, bits)
 }
 
 // appendBitString writes n bits, most significant first, from bytes
@@ -260,8 +251,9 @@ func appendDate(dst []byte, days int64) []byte {
 // appendClock writes microseconds since midnight as HH:MM:SS[.ffffff]
 // (24:00:00 included, which time.Time cannot hold).
 func appendClock(dst []byte, us int64) []byte {
-	if us < 0 {
-		us = 0
+	if us < 0 { // MySQL TIME is a signed duration up to ±838:59:59
+		dst = append(dst, '-')
+		us = -us
 	}
 	sec := us / 1e6
 	dst = appendTwo(dst, sec/3600)
@@ -333,7 +325,7 @@ func (d *docEncoder) fieldMapping(c *sluice.Column) string {
 		return `{"type":"boolean"}`
 	case sluice.TypeInt16:
 		return `{"type":"short"}`
-	case sluice.TypeInt32:
+	case sluice.TypeInt32, sluice.TypeYear:
 		return `{"type":"integer"}`
 	case sluice.TypeInt64:
 		return `{"type":"long"}`
@@ -355,6 +347,10 @@ func (d *docEncoder) fieldMapping(c *sluice.Column) string {
 		return `{"type":"text"}`
 	case sluice.TypeXML:
 		return `{"type":"text"}`
+	case sluice.TypeGeometry:
+		// WKB is no format Elasticsearch's geo types parse: kept in
+		// _source only.
+		return `{"type":"object","enabled":false}`
 	case sluice.TypeText:
 		switch strings.TrimPrefix(c.DBType, "_") {
 		case "text", "varchar", "bpchar", "name", "citext":
