@@ -95,6 +95,8 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		defer cancel()
 		if err := w.save(ctx, store); err != nil {
 			s.log.Warn("final offset write failed; the next start replays from the previous one", zap.Error(err))
+		} else if o, err := w.offsetOf(w.saved); err == nil {
+			s.log.Info("stopped", zap.String("file", o.File), zap.Uint32("pos", o.Pos), zap.String("gtids", o.GTIDs))
 		}
 	}()
 
@@ -103,15 +105,14 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		start, err = s.snapshot(ctx, srv, tables, off, w)
 		if err != nil {
 			if ctx.Err() != nil {
-				return w.drain(store)
+				w.drain()
+				return nil
 			}
 			return err
 		}
 		if mode == "initial_only" {
 			s.log.Info("initial snapshot done; stopping (snapshot.mode initial_only)")
-			if err := w.drain(store); err != nil {
-				return err
-			}
+			w.drain()
 			return sluice.ErrDone
 		}
 	} else if off != nil {
@@ -144,7 +145,8 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err := st.run(ctx, bs); err != nil {
 		return err
 	}
-	return w.drain(store)
+	w.drain()
+	return nil
 }
 
 func gtidString(g mysql.GTIDSet) string {
@@ -226,27 +228,17 @@ func (w *writer) saveLoop(ctx context.Context, store offsetStore) {
 }
 
 // drain waits, after the stop request, until the sinks acknowledged the
-// last mark read (or DrainTimeout passes), then stores that position.
-func (w *writer) drain(store offsetStore) error {
+// last mark read (or DrainTimeout passes); Run's deferred save then
+// stores that position.
+func (w *writer) drain() {
 	deadline := time.Now().Add(w.src.cfg.DrainTimeout)
 	for time.Now().Before(deadline) {
 		last, conf := w.lastMark.Load(), w.src.confirmed.Load()
 		if last == nil || conf != nil && *conf == *last {
-			break
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := w.save(ctx, store); err != nil {
-		w.src.log.Warn("final offset write failed; the next start replays from the previous one", zap.Error(err))
-	}
-	if p := w.src.confirmed.Load(); p != nil {
-		if o, err := w.offsetOf(*p); err == nil {
-			w.src.log.Info("stopped", zap.String("file", o.File), zap.Uint32("pos", o.Pos), zap.String("gtids", o.GTIDs))
-		}
-	}
-	return nil
 }
 
 // positionAvailable reports whether the server still has the binlog file.

@@ -70,7 +70,6 @@ func (s *Source) snapshot(ctx context.Context, srv *server, tables []string, off
 			rd.started = true
 		}
 	}
-	s.setProgress(base.Snapshot)
 	last := -1
 	for i, tp := range base.Snapshot.Tables {
 		if !tp.Done {
@@ -92,15 +91,6 @@ func (s *Source) snapshot(ctx context.Context, srv *server, tables []string, off
 	}
 	s.log.Info("snapshot finished")
 	return start, nil
-}
-
-func (s *Source) setProgress(st *snapshotState) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.progress = s.progress[:0]
-	for _, t := range st.Tables {
-		s.progress = append(s.progress, TableProgress{Table: t.Table, Rows: t.Rows, Done: t.Done})
-	}
 }
 
 // consistentSnapshot opens the snapshot transaction and returns the
@@ -266,7 +256,6 @@ func (r *snapReader) table(ctx context.Context, tp *tableProgress, lastTable boo
 		if tp.Rows/100000 != before/100000 {
 			r.src.log.Info("snapshot progress", zap.String("table", tp.Table), zap.Int64("rows_done", tp.Rows), zap.Int64("estimated_rows", est))
 		}
-		r.src.setProgress(r.off.Snapshot)
 		b, err := json.Marshal(r.off)
 		if err != nil {
 			return fmt.Errorf("mysql source: encode snapshot progress: %w", err)

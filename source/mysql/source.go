@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,9 +34,6 @@ type Source struct {
 	// confirmed is the Resume token of the last mark the pipeline
 	// delivered; the offset saver writes it to the store.
 	confirmed atomic.Pointer[string]
-
-	mu       sync.Mutex
-	progress []TableProgress // snapshot progress, for logs and metrics
 
 	// streaming is true while the binlog dump runs: changes committed
 	// from then on are read.
@@ -82,21 +78,6 @@ func (s *Source) Database() string { return s.dsn.DB }
 func (s *Source) Confirm(pos sluice.Position) {
 	r := pos.Resume
 	s.confirmed.Store(&r)
-}
-
-// TableProgress is the state of one table's snapshot, for logs and
-// metrics.
-type TableProgress struct {
-	Table string
-	Rows  int64 // rows emitted so far
-	Done  bool
-}
-
-// SnapshotProgress reports the tables of the running snapshot.
-func (s *Source) SnapshotProgress() []TableProgress {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]TableProgress(nil), s.progress...)
 }
 
 // connect opens a query connection with the session settings the value
@@ -313,7 +294,7 @@ func refine(c *client.Conn, db, name string) (refinements, error) {
 
 // describe reads a table's columns from the information schema.
 func describe(c *client.Conn, db, name string) (*relation, error) {
-	r, err := c.Execute(`SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, IFNULL(c.CHARACTER_SET_NAME, ''), c.IS_NULLABLE,
+	r, err := c.Execute(`SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
 		IFNULL(c.NUMERIC_PRECISION, 0), IFNULL(c.NUMERIC_SCALE, 0), IFNULL(c.DATETIME_PRECISION, 0),
 		IFNULL((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA
 			AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'), 0)
@@ -327,21 +308,16 @@ func describe(c *client.Conn, db, name string) (*relation, error) {
 		sc.name, _ = r.GetString(i, 0)
 		sc.dataType, _ = r.GetString(i, 1)
 		sc.columnType, _ = r.GetString(i, 2)
-		sc.charset, _ = r.GetString(i, 3)
-		n, _ := r.GetString(i, 4)
+		n, _ := r.GetString(i, 3)
 		sc.nullable = n == "YES"
-		p, _ := r.GetInt(i, 5)
+		p, _ := r.GetInt(i, 4)
 		sc.prec = int(p)
-		sc2, _ := r.GetInt(i, 6)
+		sc2, _ := r.GetInt(i, 5)
 		sc.scale = int(sc2)
-		f, _ := r.GetInt(i, 7)
+		f, _ := r.GetInt(i, 6)
 		sc.fsp = int(f)
-		k, _ := r.GetInt(i, 8)
+		k, _ := r.GetInt(i, 7)
 		sc.pkPos = int(k)
-		if sc.dataType == "bit" {
-			// BIT(n) reports n as NUMERIC_PRECISION.
-			sc.prec = int(p)
-		}
 	}
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("mysql source: table %s.%s has no columns (dropped?)", db, name)

@@ -23,9 +23,9 @@ type refinements struct {
 	json map[string]bool
 }
 
-// typeOf maps a binlog column type and its metadata onto a kind. For
+// typeOf maps a binlog column type and its metadata onto a colType. For
 // MYSQL_TYPE_STRING the real type (ENUM, SET, CHAR) is in the metadata.
-func typeOf(tm *replication.TableMapEvent, i int) (k kind, fsp, prec, scale, bits, width int) {
+func typeOf(tm *replication.TableMapEvent, i int) colType {
 	t, meta := tm.ColumnType[i], tm.ColumnMeta[i]
 	if t == mysql.MYSQL_TYPE_STRING && meta >= 256 {
 		if rt := byte(meta >> 8); rt == mysql.MYSQL_TYPE_ENUM || rt == mysql.MYSQL_TYPE_SET {
@@ -34,50 +34,50 @@ func typeOf(tm *replication.TableMapEvent, i int) (k kind, fsp, prec, scale, bit
 	}
 	switch t {
 	case mysql.MYSQL_TYPE_TINY:
-		return kInt, 0, 0, 0, 0, 1
+		return colType{kind: kInt, width: 1}
 	case mysql.MYSQL_TYPE_SHORT:
-		return kInt, 0, 0, 0, 0, 2
+		return colType{kind: kInt, width: 2}
 	case mysql.MYSQL_TYPE_INT24:
-		return kInt, 0, 0, 0, 0, 3
+		return colType{kind: kInt, width: 3}
 	case mysql.MYSQL_TYPE_LONG:
-		return kInt, 0, 0, 0, 0, 4
+		return colType{kind: kInt, width: 4}
 	case mysql.MYSQL_TYPE_LONGLONG:
-		return kInt, 0, 0, 0, 0, 8
+		return colType{kind: kInt, width: 8}
 	case mysql.MYSQL_TYPE_NEWDECIMAL:
-		return kDecimal, 0, int(meta >> 8), int(meta & 0xff), 0, 0
+		return colType{kind: kDecimal, prec: int(meta >> 8), scale: int(meta & 0xff)}
 	case mysql.MYSQL_TYPE_FLOAT:
-		return kFloat, 0, 0, 0, 0, 0
+		return colType{kind: kFloat}
 	case mysql.MYSQL_TYPE_DOUBLE:
-		return kDouble, 0, 0, 0, 0, 0
+		return colType{kind: kDouble}
 	case mysql.MYSQL_TYPE_BIT:
-		return kBit, 0, 0, 0, int(meta>>8)*8 + int(meta&0xff), 0
+		return colType{kind: kBit, bits: int(meta>>8)*8 + int(meta&0xff)}
 	case mysql.MYSQL_TYPE_TIMESTAMP:
-		return kTimestamp, 0, 0, 0, 0, 0
+		return colType{kind: kTimestamp}
 	case mysql.MYSQL_TYPE_TIMESTAMP2:
-		return kTimestamp, int(meta), 0, 0, 0, 0
+		return colType{kind: kTimestamp, fsp: int(meta)}
 	case mysql.MYSQL_TYPE_DATETIME:
-		return kDatetime, 0, 0, 0, 0, 0
+		return colType{kind: kDatetime}
 	case mysql.MYSQL_TYPE_DATETIME2:
-		return kDatetime, int(meta), 0, 0, 0, 0
+		return colType{kind: kDatetime, fsp: int(meta)}
 	case mysql.MYSQL_TYPE_TIME:
-		return kTime, 0, 0, 0, 0, 0
+		return colType{kind: kTime}
 	case mysql.MYSQL_TYPE_TIME2:
-		return kTime, int(meta), 0, 0, 0, 0
+		return colType{kind: kTime, fsp: int(meta)}
 	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
-		return kDate, 0, 0, 0, 0, 0
+		return colType{kind: kDate}
 	case mysql.MYSQL_TYPE_YEAR:
-		return kYear, 0, 0, 0, 0, 0
+		return colType{kind: kYear}
 	case mysql.MYSQL_TYPE_ENUM:
-		return kEnum, 0, 0, 0, 0, 0
+		return colType{kind: kEnum}
 	case mysql.MYSQL_TYPE_SET:
-		return kSet, 0, 0, 0, 0, 0
+		return colType{kind: kSet}
 	case mysql.MYSQL_TYPE_JSON:
-		return kJSON, 0, 0, 0, 0, 0
+		return colType{kind: kJSON}
 	case mysql.MYSQL_TYPE_GEOMETRY:
-		return kGeometry, 0, 0, 0, 0, 0
+		return colType{kind: kGeometry}
 	}
 	// VARCHAR, VAR_STRING, STRING, BLOB: text or binary by character set.
-	return kText, 0, 0, 0, 0, 0
+	return colType{kind: kText}
 }
 
 // kindName is the MySQL type family name written into Column.DBType.
@@ -103,42 +103,26 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 	t := &sluice.Table{ID: uint32(tm.TableID), DB: string(tm.Schema), Name: string(tm.Table), Columns: make([]sluice.Column, n)}
 	cols := make([]colInfo, n)
 	for i := 0; i < n; i++ {
-		k, fsp, prec, scale, bits, width := typeOf(tm, i)
-		var labels []string
-		switch k {
-		case kInt:
-			if unsigned[i] {
-				k = kUint
-				if width == 8 {
-					k = kUint64
-				}
-			}
+		ct := typeOf(tm, i)
+		ct.unsigned = unsigned[i]
+		switch ct.kind {
 		case kText:
 			cs := charsetOf(collations[i])
-			if cs == "binary" {
-				k = kBinary
-			} else if ref.json[names[i]] {
-				k = kJSON
-			} else {
-				cols[i].dec = decoderFor(cs)
+			switch {
+			case cs == "binary":
+				ct.kind = kBinary
+			case ref.json[names[i]]:
+				ct.kind, ct.dec = kJSON, decoderFor(cs)
+			default:
+				ct.dec = decoderFor(cs)
 			}
-		case kJSON:
 		case kEnum:
-			labels = enumLabels[i]
+			ct.labels = enumLabels[i]
 		case kSet:
-			labels = setLabels[i]
+			ct.labels = setLabels[i]
 		}
 		_, nullable := tm.Nullable(i)
-		c := column(names[i], k, fsp, prec, scale, bits, labels, nullable)
-		if k == kInt || k == kUint {
-			c.Type = intType(width, k == kUint)
-		}
-		c.DBType = kindName[k]
-		t.Columns[i] = c
-		cols[i].kind, cols[i].bits, cols[i].labels, cols[i].notNull = k, bits, labels, !nullable
-		if k == kJSON && cols[i].dec == nil && tm.ColumnType[i] != mysql.MYSQL_TYPE_JSON {
-			cols[i].dec = decoderFor(charsetOf(collations[i]))
-		}
+		t.Columns[i], cols[i] = newColumn(names[i], ct, nullable)
 	}
 	for _, pk := range tm.PrimaryKey {
 		if int(pk) < n {
@@ -151,10 +135,10 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 
 // schemaColumn is one row of information_schema.COLUMNS.
 type schemaColumn struct {
-	name, dataType, columnType, charset string
-	nullable                            bool
-	prec, scale, fsp                    int
-	pkPos                               int // 1-based position in the primary key, 0 when not part of it
+	name, dataType, columnType string
+	nullable                   bool
+	prec, scale, fsp           int
+	pkPos                      int // 1-based position in the primary key, 0 when not part of it
 }
 
 // relationFromSchema describes a table from the information schema, for
@@ -165,70 +149,20 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 	type pkCol struct{ pos, idx int }
 	var pks []pkCol
 	for i, sc := range scols {
-		unsigned := strings.Contains(sc.columnType, "unsigned")
-		var k kind
-		width, bits := 0, 0
-		var labels []string
-		switch sc.dataType {
-		case "tinyint":
-			k, width = kInt, 1
-		case "smallint":
-			k, width = kInt, 2
-		case "mediumint":
-			k, width = kInt, 3
-		case "int", "integer":
-			k, width = kInt, 4
-		case "bigint":
-			k, width = kInt, 8
-		case "decimal", "numeric":
-			k = kDecimal
-		case "float":
-			k = kFloat
-		case "double", "real":
-			k = kDouble
-		case "bit":
-			k, bits = kBit, sc.prec
-		case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
-			k = kText
+		ct := schemaType(sc.dataType)
+		ct.unsigned = strings.Contains(sc.columnType, "unsigned")
+		ct.fsp, ct.prec, ct.scale = sc.fsp, sc.prec, sc.scale
+		switch ct.kind {
+		case kBit:
+			ct.bits = sc.prec // BIT(n) reports n as NUMERIC_PRECISION
+		case kText:
 			if ref.json[sc.name] {
-				k = kJSON
+				ct.kind = kJSON
 			}
-		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-			k = kBinary
-		case "json":
-			k = kJSON
-		case "enum":
-			k, labels = kEnum, parseLabels(sc.columnType)
-		case "set":
-			k, labels = kSet, parseLabels(sc.columnType)
-		case "date":
-			k = kDate
-		case "time":
-			k = kTime
-		case "datetime":
-			k = kDatetime
-		case "timestamp":
-			k = kTimestamp
-		case "year":
-			k = kYear
-		case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
-			k = kGeometry
-		default:
-			k = kText
+		case kEnum, kSet:
+			ct.labels = parseLabels(sc.columnType)
 		}
-		if k == kInt && unsigned {
-			k = kUint
-			if width == 8 {
-				k = kUint64
-			}
-		}
-		c := column(sc.name, k, sc.fsp, sc.prec, sc.scale, bits, labels, sc.nullable)
-		if k == kInt || k == kUint {
-			c.Type = intType(width, k == kUint)
-		}
-		c.DBType = kindName[k]
-		t.Columns[i] = c
-		cols[i] = colInfo{kind: k, bits: bits, labels: labels, notNull: !sc.nullable}
+		t.Columns[i], cols[i] = newColumn(sc.name, ct, sc.nullable)
 		if sc.pkPos > 0 {
 			pks = append(pks, pkCol{sc.pkPos, i})
 		}
@@ -244,6 +178,51 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 		t.Key = nil
 	}
 	return &relation{table: t, cols: cols}
+}
+
+// schemaType maps an information-schema DATA_TYPE onto a colType.
+func schemaType(dataType string) colType {
+	switch dataType {
+	case "tinyint":
+		return colType{kind: kInt, width: 1}
+	case "smallint":
+		return colType{kind: kInt, width: 2}
+	case "mediumint":
+		return colType{kind: kInt, width: 3}
+	case "int", "integer":
+		return colType{kind: kInt, width: 4}
+	case "bigint":
+		return colType{kind: kInt, width: 8}
+	case "decimal", "numeric":
+		return colType{kind: kDecimal}
+	case "float":
+		return colType{kind: kFloat}
+	case "double", "real":
+		return colType{kind: kDouble}
+	case "bit":
+		return colType{kind: kBit}
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return colType{kind: kBinary}
+	case "json":
+		return colType{kind: kJSON}
+	case "enum":
+		return colType{kind: kEnum}
+	case "set":
+		return colType{kind: kSet}
+	case "date":
+		return colType{kind: kDate}
+	case "time":
+		return colType{kind: kTime}
+	case "datetime":
+		return colType{kind: kDatetime}
+	case "timestamp":
+		return colType{kind: kTimestamp}
+	case "year":
+		return colType{kind: kYear}
+	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
+		return colType{kind: kGeometry}
+	}
+	return colType{kind: kText} // char, varchar, the text types and anything else
 }
 
 // parseLabels reads the labels of enum('a','b”c') or set(…).

@@ -52,26 +52,47 @@ type colInfo struct {
 	notNull bool              // zero dates in NOT NULL columns become the epoch, else null
 }
 
-// column builds the sluice column of a MySQL type. fsp is the fractional
-// second precision of time types, prec and scale those of decimals.
-func column(name string, k kind, fsp, prec, scale, bits int, labels []string, nullable bool) sluice.Column {
-	c := sluice.Column{Name: name, Optional: nullable, Scale: -1, Enum: labels}
+// colType is a MySQL column type as the binlog's table map or the
+// information schema describes it.
+type colType struct {
+	kind     kind
+	width    int // bytes of an integer type: 1 TINYINT … 8 BIGINT
+	unsigned bool
+	fsp      int // fractional second precision of time types
+	prec     int // decimal precision
+	scale    int // decimal scale
+	bits     int // BIT width
+	labels   []string
+	dec      *encoding.Decoder // character set → UTF-8 of text; nil when none is needed
+}
+
+// newColumn builds the sluice column of a MySQL column and what
+// converting its values needs.
+func newColumn(name string, t colType, nullable bool) (sluice.Column, colInfo) {
+	k := t.kind
+	if k == kInt && t.unsigned {
+		k = kUint
+		if t.width == 8 {
+			k = kUint64 // beyond int64: a decimal
+		}
+	}
+	c := sluice.Column{Name: name, DBType: kindName[k], Optional: nullable, Scale: -1, Enum: t.labels}
 	switch k {
 	case kInt, kUint:
-		c.Type = sluice.TypeInt64 // narrowed by the caller from the declared width
+		c.Type = intType(t.width, k == kUint)
 	case kUint64:
 		c.Type, c.Scale, c.Length = sluice.TypeDecimal, 0, 20
 	case kDecimal:
-		c.Type, c.Scale, c.Length = sluice.TypeDecimal, scale, prec
+		c.Type, c.Scale, c.Length = sluice.TypeDecimal, t.scale, t.prec
 	case kFloat:
 		c.Type = sluice.TypeFloat32
 	case kDouble:
 		c.Type = sluice.TypeFloat64
 	case kBit:
-		if bits == 1 {
+		if t.bits == 1 {
 			c.Type, c.Length = sluice.TypeBit, 1
 		} else {
-			c.Type, c.Length = sluice.TypeBits, bits
+			c.Type, c.Length = sluice.TypeBits, t.bits
 		}
 	case kText:
 		c.Type = sluice.TypeText
@@ -86,17 +107,17 @@ func column(name string, k kind, fsp, prec, scale, bits int, labels []string, nu
 	case kDate:
 		c.Type = sluice.TypeDate
 	case kTime:
-		c.Type, c.Scale = sluice.TypeTime, fsp
+		c.Type, c.Scale = sluice.TypeTime, t.fsp
 	case kDatetime:
-		c.Type, c.Scale = sluice.TypeTimestamp, fsp
+		c.Type, c.Scale = sluice.TypeTimestamp, t.fsp
 	case kTimestamp:
-		c.Type, c.Scale = sluice.TypeTimestampTZ, fsp
+		c.Type, c.Scale = sluice.TypeTimestampTZ, t.fsp
 	case kYear:
 		c.Type = sluice.TypeYear
 	case kGeometry:
 		c.Type = sluice.TypeGeometry
 	}
-	return c
+	return c, colInfo{kind: k, bits: t.bits, dec: t.dec, labels: t.labels, notNull: !nullable}
 }
 
 // intType is Debezium's Connect type for an integer of the given byte
