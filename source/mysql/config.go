@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // Config is the `source:` block of a pipeline with `type: mysql`.
@@ -204,19 +206,7 @@ func (c *Config) validate(pipeline, path string) error {
 	if c.Offsets.FlushInterval < 0 {
 		errs = append(errs, fmt.Errorf("%s.offsets.flush_interval: must be positive", path))
 	}
-	switch c.Snapshot.Mode {
-	case "":
-		c.Snapshot.Mode = "initial"
-	case "initial", "never", "always", "initial_only", "when_needed":
-	default:
-		errs = append(errs, fmt.Errorf("%s.snapshot.mode: %q is not one of initial, never, always, initial_only, when_needed", path, c.Snapshot.Mode))
-	}
-	if c.Snapshot.ChunkSize == 0 {
-		c.Snapshot.ChunkSize = 4096
-	}
-	if c.Snapshot.ChunkSize < 0 {
-		errs = append(errs, fmt.Errorf("%s.snapshot.chunk_size: must be positive", path))
-	}
+	errs = append(errs, source.CheckSnapshot(path, &c.Snapshot.Mode, &c.Snapshot.ChunkSize)...)
 	return errors.Join(errs...)
 }
 

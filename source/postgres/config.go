@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // Config is the `source:` block of a pipeline with `type: postgres`.
@@ -120,19 +122,7 @@ func (c *Config) validate(pipeline, path string) error {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
 	}
-	switch c.Snapshot.Mode {
-	case "":
-		c.Snapshot.Mode = "initial"
-	case "initial", "never", "always", "initial_only", "when_needed":
-	default:
-		errs = append(errs, fmt.Errorf("%s.snapshot.mode: %q is not one of initial, never, always, initial_only, when_needed", path, c.Snapshot.Mode))
-	}
-	if c.Snapshot.ChunkSize == 0 {
-		c.Snapshot.ChunkSize = 4096
-	}
-	if c.Snapshot.ChunkSize < 0 {
-		errs = append(errs, fmt.Errorf("%s.snapshot.chunk_size: must be positive", path))
-	}
+	errs = append(errs, source.CheckSnapshot(path, &c.Snapshot.Mode, &c.Snapshot.ChunkSize)...)
 	if c.Snapshot.Workers == 0 {
 		c.Snapshot.Workers = 1
 	}
