@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
@@ -58,19 +59,38 @@ type topicPart struct {
 // substituted value is replaced by '_', as Debezium's topic naming
 // strategies do.
 //
-// The zero Topic is not valid; use ParseTopic.
+// The zero Topic is not valid; use ParseTopic (or ParseTemplate for
+// names with other rules, such as Elasticsearch index names).
 type Topic struct {
 	src   string
 	parts []topicPart
+	rules *NameRules
 }
+
+// NameRules are what one kind of destination name allows.
+type NameRules struct {
+	What  string          // "topic", "index": names the template in errors
+	Noun  string          // "a Kafka topic name", for errors
+	Hint  string          // what is allowed, for errors
+	Legal func(rune) bool // allowed in the template's literal text
+	// Lower lower-cases substituted values; a substituted character that
+	// is still not Legal becomes '_'.
+	Lower bool
+}
+
+// TopicRules are Kafka's topic name rules.
+var TopicRules = NameRules{What: "topic", Noun: "a Kafka topic name", Hint: "use letters, digits, '.', '_', '-'", Legal: legalTopicRune}
 
 // ParseTopic parses a topic template. The error says what is wrong without
 // naming the config key; callers prefix it.
-func ParseTopic(tmpl string) (Topic, error) {
+func ParseTopic(tmpl string) (Topic, error) { return ParseTemplate(tmpl, &TopicRules) }
+
+// ParseTemplate parses a name template whose literal text follows rules.
+func ParseTemplate(tmpl string, rules *NameRules) (Topic, error) {
 	if tmpl == "" {
-		return Topic{}, errors.New("empty topic template")
+		return Topic{}, fmt.Errorf("empty %s template", rules.What)
 	}
-	t := Topic{src: tmpl}
+	t := Topic{src: tmpl, rules: rules}
 	rest := tmpl
 	for rest != "" {
 		open := strings.IndexByte(rest, '{')
@@ -79,9 +99,9 @@ func ParseTopic(tmpl string) (Topic, error) {
 			lit = rest[:open]
 		}
 		if lit != "" {
-			if i := strings.IndexFunc(lit, func(r rune) bool { return !legalTopicRune(r) }); i >= 0 {
+			if i := strings.IndexFunc(lit, func(r rune) bool { return !rules.Legal(r) }); i >= 0 {
 				r := []rune(lit[i:])[0]
-				return Topic{}, fmt.Errorf("topic template %q: character %q is not allowed in a Kafka topic name (use letters, digits, '.', '_', '-')", tmpl, r)
+				return Topic{}, fmt.Errorf("%s template %q: character %q is not allowed in %s (%s)", rules.What, tmpl, r, rules.Noun, rules.Hint)
 			}
 			t.parts = append(t.parts, topicPart{lit: lit})
 		}
@@ -90,18 +110,29 @@ func ParseTopic(tmpl string) (Topic, error) {
 		}
 		end := strings.IndexByte(rest[open:], '}')
 		if end < 0 {
-			return Topic{}, fmt.Errorf("topic template %q: unclosed '{'", tmpl)
+			return Topic{}, fmt.Errorf("%s template %q: unclosed '{'", rules.What, tmpl)
 		}
 		name := rest[open+1 : open+end]
 		ph, ok := placeholders[name]
 		if !ok {
-			return Topic{}, fmt.Errorf("topic template %q: unknown placeholder {%s} (known: {prefix}, {db}, {schema}, {table})", tmpl, name)
+			return Topic{}, fmt.Errorf("%s template %q: unknown placeholder {%s} (known: {prefix}, {db}, {schema}, {table})", rules.What, tmpl, name)
 		}
 		t.parts = append(t.parts, topicPart{ph: ph})
 		rest = rest[open+end+1:]
 	}
 	return t, nil
 }
+
+// Literal returns the template's text when it has no placeholder.
+func (t Topic) Literal() (string, bool) {
+	if len(t.parts) == 1 && t.parts[0].ph == literal {
+		return t.parts[0].lit, true
+	}
+	return "", false
+}
+
+// UsesPrefix reports whether the template contains {prefix}.
+func (t Topic) UsesPrefix() bool { return t.uses(phPrefix) }
 
 // String returns the template text.
 func (t Topic) String() string { return t.src }
@@ -138,13 +169,13 @@ func (t Topic) Expand(prefix, db, schema, table string) string {
 		case literal:
 			b.WriteString(p.lit)
 		case phPrefix:
-			writeSanitized(&b, prefix)
+			t.writeSanitized(&b, prefix)
 		case phDB:
-			writeSanitized(&b, db)
+			t.writeSanitized(&b, db)
 		case phSchema:
-			writeSanitized(&b, schema)
+			t.writeSanitized(&b, schema)
 		case phTable:
-			writeSanitized(&b, table)
+			t.writeSanitized(&b, table)
 		}
 	}
 	return b.String()
@@ -154,9 +185,14 @@ func legalTopicRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 }
 
-func writeSanitized(b *strings.Builder, s string) {
+// writeSanitized writes a substituted value: characters the name may not
+// hold become '_', as Debezium's topic naming strategies do.
+func (t Topic) writeSanitized(b *strings.Builder, s string) {
 	for _, r := range s {
-		if legalTopicRune(r) {
+		if t.rules.Lower {
+			r = unicode.ToLower(r)
+		}
+		if t.rules.Legal(r) {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('_')

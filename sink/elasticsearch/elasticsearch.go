@@ -131,7 +131,7 @@ func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
 		o := env.Encoder.Options()
 		s.prefix, s.db = o.Name, o.DB
 	}
-	if tmpl.uses("prefix") && s.prefix == "" {
+	if tmpl.UsesPrefix() && s.prefix == "" {
 		return nil, fmt.Errorf("%s: template uses {prefix} but the pipeline has no topic prefix", sink.JoinKey(env.Path, "index"))
 	}
 	if cfg.IndexTemplate.Name == "" {

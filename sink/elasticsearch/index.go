@@ -7,77 +7,34 @@ import (
 	"unicode"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/sink"
 )
 
-// indexPart is a literal or a placeholder of an index name template.
-type indexPart struct {
-	ph  string // "prefix", "db", "schema", "table"; "" for a literal
-	lit string
-}
+// indexRules are Elasticsearch's index name rules for a template's
+// literal text: lower case, none of \ / * ? " < > | , # : or space.
+var indexRules = sink.NameRules{What: "index", Noun: "an index name",
+	Hint:  `lower case only; not \ / * ? " < > | , # : or space`,
+	Legal: func(r rune) bool { return legalIndexRune(r) && !unicode.IsUpper(r) }, Lower: true}
 
 // indexTemplate is a parsed index name template such as
-// "{prefix}.{schema}.{table}".
-type indexTemplate struct {
-	src   string
-	parts []indexPart
-}
+// "{prefix}.{schema}.{table}": a topic template with index name rules.
+type indexTemplate struct{ sink.Topic }
 
-// parseIndexTemplate parses and checks a template. Literal text must
-// already be a legal, lower-case index name fragment.
+// parseIndexTemplate parses and checks a template.
 func parseIndexTemplate(tmpl string) (indexTemplate, error) {
-	if tmpl == "" {
-		return indexTemplate{}, errors.New("empty index template")
+	t, err := sink.ParseTemplate(tmpl, &indexRules)
+	if err != nil {
+		return indexTemplate{}, err
 	}
-	t := indexTemplate{src: tmpl}
-	rest := tmpl
-	for rest != "" {
-		open := strings.IndexByte(rest, '{')
-		lit := rest
-		if open >= 0 {
-			lit = rest[:open]
-		}
-		if lit != "" {
-			if i := strings.IndexFunc(lit, func(r rune) bool { return !legalIndexRune(r) || unicode.IsUpper(r) }); i >= 0 {
-				r := []rune(lit[i:])[0]
-				return indexTemplate{}, fmt.Errorf("index template %q: character %q is not allowed in an index name (lower case only; not \\ / * ? \" < > | , # : or space)", tmpl, r)
-			}
-			t.parts = append(t.parts, indexPart{lit: lit})
-		}
-		if open < 0 {
-			break
-		}
-		end := strings.IndexByte(rest[open:], '}')
-		if end < 0 {
-			return indexTemplate{}, fmt.Errorf("index template %q: unclosed '{'", tmpl)
-		}
-		name := rest[open+1 : open+end]
-		switch name {
-		case "prefix", "db", "schema", "table":
-		default:
-			return indexTemplate{}, fmt.Errorf("index template %q: unknown placeholder {%s} (known: {prefix}, {db}, {schema}, {table})", tmpl, name)
-		}
-		t.parts = append(t.parts, indexPart{ph: name})
-		rest = rest[open+end+1:]
-	}
-	if first := t.parts[0]; first.ph == "" && strings.ContainsAny(first.lit[:1], "-_+") {
+	if strings.ContainsAny(tmpl[:1], "-_+") {
 		return indexTemplate{}, fmt.Errorf("index template %q: an index name must not start with '-', '_' or '+'", tmpl)
 	}
-	if len(t.parts) == 1 && t.parts[0].ph == "" {
-		if err := checkIndexName(t.parts[0].lit); err != nil {
+	if lit, ok := t.Literal(); ok {
+		if err := checkIndexName(lit); err != nil {
 			return indexTemplate{}, fmt.Errorf("index template %q: %w", tmpl, err)
 		}
 	}
-	return t, nil
-}
-
-// uses reports whether the template contains placeholder ph.
-func (t indexTemplate) uses(ph string) bool {
-	for _, p := range t.parts {
-		if p.ph == ph {
-			return true
-		}
-	}
-	return false
+	return indexTemplate{t}, nil
 }
 
 // expand fills in the placeholders; substituted values are lower-cased
@@ -87,26 +44,7 @@ func (t indexTemplate) expand(prefix string, tab *sluice.Table, dbDefault string
 	if db == "" {
 		db = dbDefault
 	}
-	schema := tab.Schema
-	if schema == "" {
-		schema = db
-	}
-	var b strings.Builder
-	for _, p := range t.parts {
-		switch p.ph {
-		case "":
-			b.WriteString(p.lit)
-		case "prefix":
-			writeIndexSanitized(&b, prefix)
-		case "db":
-			writeIndexSanitized(&b, db)
-		case "schema":
-			writeIndexSanitized(&b, schema)
-		case "table":
-			writeIndexSanitized(&b, tab.Name)
-		}
-	}
-	name := b.String()
+	name := t.Expand(prefix, db, tab.Schema, tab.Name)
 	return name, checkIndexName(name)
 }
 
@@ -116,16 +54,6 @@ func legalIndexRune(r rune) bool {
 		return false
 	}
 	return r > 0x20 && r != 0x7f
-}
-
-func writeIndexSanitized(b *strings.Builder, s string) {
-	for _, r := range s {
-		if legalIndexRune(r) {
-			b.WriteRune(unicode.ToLower(r))
-		} else {
-			b.WriteByte('_')
-		}
-	}
 }
 
 // checkIndexName applies Elasticsearch's rules for index names.
