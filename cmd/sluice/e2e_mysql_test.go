@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -143,36 +142,9 @@ func TestMySQLKafkaChangeStream(t *testing.T) {
 	if len(recs) != 11 {
 		t.Fatalf("got %d records, want 11", len(recs))
 	}
-	type ordered struct {
-		record
-		lsn uint64
-		n   int
-	}
-	var all []ordered
-	for _, r := range recs {
-		lsn, n := eventOrder(t, r.headers["sluice.event.id"])
-		all = append(all, ordered{r, lsn, n})
-		if want := testenv.JavaPartition(r.key, 3); r.topic == topic && r.partition != want {
-			t.Errorf("key %s in partition %d, Java's murmur2 says %d", r.key, r.partition, want)
-		}
-	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].lsn != all[j].lsn {
-			return all[i].lsn < all[j].lsn
-		}
-		if all[i].n != all[j].n {
-			return all[i].n < all[j].n
-		}
-		return all[i].value != nil && all[j].value == nil
-	})
-	last := map[string]int64{}
+	all := inEventOrder(t, recs, topic, 3)
 	var buf bytes.Buffer
 	for i, r := range all {
-		k := fmt.Sprint(r.partition, string(r.key))
-		if off, ok := last[k]; ok && r.offset < off {
-			t.Errorf("key %s: offset %d after %d: out of commit order", r.key, r.offset, off)
-		}
-		last[k] = r.offset
 		value := "null"
 		if r.value != nil {
 			value = strings.ReplaceAll(normalizeMySQL(r.value), e.name, "<prefix>")

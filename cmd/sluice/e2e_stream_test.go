@@ -53,39 +53,7 @@ func TestKafkaChangeStream(t *testing.T) {
 	if len(recs) != 11 {
 		t.Fatalf("got %d records, want 11", len(recs))
 	}
-	type ordered struct {
-		record
-		lsn uint64
-		n   int
-	}
-	var all []ordered
-	for _, r := range recs {
-		lsn, n := eventOrder(t, r.headers["sluice.event.id"])
-		all = append(all, ordered{r, lsn, n})
-		if r.key != nil && r.topic == topic {
-			if want := testenv.JavaPartition(r.key, 3); r.partition != want {
-				t.Errorf("key %s in partition %d, Java's murmur2 says %d", r.key, r.partition, want)
-			}
-		}
-	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].lsn != all[j].lsn {
-			return all[i].lsn < all[j].lsn
-		}
-		if all[i].n != all[j].n {
-			return all[i].n < all[j].n
-		}
-		return all[i].value != nil && all[j].value == nil // tombstone after its delete
-	})
-	// Commit order per key: offsets grow with the event order.
-	last := map[string]int64{}
-	for _, r := range all {
-		k := fmt.Sprint(r.topic, r.partition, string(r.key))
-		if off, ok := last[k]; ok && r.offset < off {
-			t.Errorf("key %s: offset %d after %d: out of commit order", r.key, r.offset, off)
-		}
-		last[k] = r.offset
-	}
+	all := inEventOrder(t, recs, topic, 3)
 	var buf bytes.Buffer
 	for i, r := range all {
 		value := "null"
@@ -107,4 +75,48 @@ func TestKafkaChangeStream(t *testing.T) {
 		fmt.Fprintf(&buf, "#%d %s\nkey: %s\nvalue: %s\nheaders: %s\n", i+1, topicName, r.key, strings.ReplaceAll(value, e.name, "<prefix>"), strings.Join(hs, " "))
 	}
 	checkGolden(t, "kafka_changes.txt", buf.Bytes())
+}
+
+// ordered is a consumed record with its place in the source's event
+// order, from its sluice.event.id header.
+type ordered struct {
+	record
+	lsn uint64
+	n   int
+}
+
+// inEventOrder sorts records by event id (a tombstone after its delete),
+// checks that the keyed records of keyTopic sit in the partition Java's
+// murmur2 picks among partitions, and that per key the offsets grow in
+// event order (commit order).
+func inEventOrder(t *testing.T, recs []record, keyTopic string, partitions int32) []ordered {
+	t.Helper()
+	var all []ordered
+	for _, r := range recs {
+		lsn, n := eventOrder(t, r.headers["sluice.event.id"])
+		all = append(all, ordered{r, lsn, n})
+		if r.key != nil && r.topic == keyTopic {
+			if want := testenv.JavaPartition(r.key, partitions); r.partition != want {
+				t.Errorf("key %s in partition %d, Java's murmur2 says %d", r.key, r.partition, want)
+			}
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].lsn != all[j].lsn {
+			return all[i].lsn < all[j].lsn
+		}
+		if all[i].n != all[j].n {
+			return all[i].n < all[j].n
+		}
+		return all[i].value != nil && all[j].value == nil // tombstone after its delete
+	})
+	last := map[string]int64{}
+	for _, r := range all {
+		k := fmt.Sprint(r.topic, r.partition, string(r.key))
+		if off, ok := last[k]; ok && r.offset < off {
+			t.Errorf("key %s: offset %d after %d: out of commit order", r.key, r.offset, off)
+		}
+		last[k] = r.offset
+	}
+	return all
 }
