@@ -49,13 +49,13 @@ func (p position) resume() string {
 
 // tx is the transaction being read.
 type tx struct {
-	open     bool
-	gtid     string // "" without GTIDs
-	start    uint64 // lsn of the transaction's first event
-	binlog   *sluice.Binlog
-	order    int64
-	perTable map[uint32]int64
-	thread   uint64
+	open   bool
+	gtid   string // "" without GTIDs
+	start  uint64 // lsn of the transaction's first event
+	binlog *sluice.Binlog
+	order  int64
+	seq    uint64 // counts transactions; a relation's table order belongs to one
+	thread uint64
 	// explicit is true inside BEGIN … COMMIT (MariaDB: a GTID event
 	// without the standalone flag): statements there do not commit.
 	explicit bool
@@ -91,7 +91,6 @@ func newStream(s *Source, srv *server, conn *client.Conn, tables []string, start
 	for _, t := range tables {
 		st.tables[t] = true
 	}
-	st.tx.perTable = map[uint32]int64{}
 	return st
 }
 
@@ -190,8 +189,7 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 // begin opens a transaction at a GTID event (or BEGIN without GTIDs).
 func (st *stream) begin(h *replication.EventHeader, gtid string, thread uint64) {
 	start := h.LogPos - h.EventSize
-	st.tx = tx{open: true, gtid: gtid, start: lsn(st.file, start), perTable: st.tx.perTable, thread: thread}
-	clear(st.tx.perTable)
+	st.tx = tx{open: true, gtid: gtid, start: lsn(st.file, start), seq: st.tx.seq + 1, thread: thread}
 }
 
 func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) error {
@@ -351,9 +349,12 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 	commitTime := time.Unix(int64(h.Timestamp), 0)
 	mk := func(op sluice.Op, i int) *sluice.Event {
 		st.tx.order++
-		st.tx.perTable[rel.table.ID]++
+		if rel.orderTx != st.tx.seq {
+			rel.orderTx, rel.order = st.tx.seq, 0
+		}
+		rel.order++
 		return &sluice.Event{Op: op, Table: rel.table, Pos: sluice.Position{LSN: evPos, TxLSN: st.tx.start},
-			CommitTime: commitTime, TxOrder: st.tx.order, TableOrder: st.tx.perTable[rel.table.ID],
+			CommitTime: commitTime, TxOrder: st.tx.order, TableOrder: rel.order,
 			Binlog: st.tx.binlog, Row: int32(i)}
 	}
 	switch e.Type() {

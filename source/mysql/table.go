@@ -14,6 +14,12 @@ import (
 type relation struct {
 	table *sluice.Table
 	cols  []colInfo
+
+	// The stream's count of this table's events in the current
+	// transaction (Debezium's data_collection_order), valid while
+	// orderTx is the stream's transaction number.
+	order   int64
+	orderTx uint64
 }
 
 // refinements are facts about a table the binlog does not carry, read
