@@ -55,7 +55,16 @@ func buildSluice(ctx context.Context, root, dir string, profiling bool) (string,
 
 // daemonConfig is one sluice run's YAML: one pipeline, one table, one
 // kafka sink writing to topic, on slot and publication made by the driver.
-func daemonConfig(o *options, pipeline, slot, publication, table, topic string) string {
+// The snapshot workload snapshots the table at start (mode always: the
+// slot exists already); every other workload only streams.
+func daemonConfig(o *options, w workload, pipeline, slot, publication, table, topic string) string {
+	snapshot := "{mode: never}"
+	if w.Kind == "snapshot" {
+		snapshot = "{mode: always}"
+		if w.ChunkSize > 0 {
+			snapshot = fmt.Sprintf("{mode: always, chunk_size: %d}", w.ChunkSize)
+		}
+	}
 	return fmt.Sprintf(`log: {level: warn, format: json}
 http: {listen: "off"}
 pipelines:
@@ -68,6 +77,7 @@ pipelines:
       tables: [public.%s]
       status_interval: 1s
       drain_timeout: 30s
+      snapshot: %s
     sinks:
       kafka:
         brokers: [%s]
@@ -75,7 +85,7 @@ pipelines:
         compression: %s
         linger: %s
         topic_creation: {partitions: %d}
-`, pipeline, o.pgDSN, slot, publication, table, strings.Join(o.brokers, ", "), topic, o.compression, o.linger, o.partitions)
+`, pipeline, o.pgDSN, slot, publication, table, snapshot, strings.Join(o.brokers, ", "), topic, o.compression, o.linger, o.partitions)
 }
 
 // daemon is a running sluice process.

@@ -95,28 +95,32 @@ var smokeCases = []workload{
 	{Kind: "update", Width: "small", Events: 200, Batch: 20},
 	{Kind: "mixed", Width: "wide", Events: 200, Batch: 10},
 	{Kind: "huge", Width: "small", Events: 2000},
+	{Kind: "snapshot", Width: "small", Events: 3000, ChunkSize: 500},
 }
 
 func parseFlags(args []string) (*options, string, error) {
 	fs := flag.NewFlagSet("sluice-bench", flag.ContinueOnError)
 	o := &options{log: os.Stderr}
 	var (
-		brokers, kindList, widthList, hugeWidths string
-		events, batch, hugeRows                  int
-		smoke                                    bool
-		jsonPath                                 string
+		brokers, kindList, widthList, hugeWidths, snapWidths string
+		events, batch, hugeRows, snapRows, chunkSize         int
+		smoke                                                bool
+		jsonPath                                             string
 	)
 	fs.StringVar(&o.pgDSN, "pg", os.Getenv("SLUICE_TEST_PG_DSN"), "PostgreSQL DSN (a role with REPLICATION); default $SLUICE_TEST_PG_DSN")
 	fs.StringVar(&brokers, "brokers", os.Getenv("SLUICE_TEST_KAFKA_BROKERS"), "Kafka brokers, comma-separated; default $SLUICE_TEST_KAFKA_BROKERS")
 	fs.StringVar(&o.bin, "sluice", "", "prebuilt sluice binary (default: build ./cmd/sluice of -root)")
 	fs.StringVar(&o.compare, "compare", "", "a second sluice binary to measure in the same repeats (A/B of a change); its rows are marked B")
 	fs.StringVar(&o.root, "root", "", "sluice module root (default: found from the working directory)")
-	fs.StringVar(&kindList, "workloads", strings.Join(kinds, ","), "workloads (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows)")
+	fs.StringVar(&kindList, "workloads", strings.Join(kinds, ","), "workloads (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows), snapshot (initial snapshot of a -snapshot-rows table)")
 	fs.StringVar(&widthList, "widths", "small,wide", "row widths: small (~100 B), wide (~2 KB: text, jsonb, numeric, uuid, array, times)")
 	fs.StringVar(&hugeWidths, "huge-widths", "small", "row widths of the huge transaction")
 	fs.IntVar(&events, "events", 200_000, "row changes per workload (not huge)")
 	fs.IntVar(&batch, "batch", 100, "rows per transaction for batch, update and mixed")
 	fs.IntVar(&hugeRows, "huge-rows", 1_000_000, "rows of the huge transaction")
+	fs.StringVar(&snapWidths, "snapshot-widths", "small", "row widths of the snapshot workload")
+	fs.IntVar(&snapRows, "snapshot-rows", 1_000_000, "rows of the table the snapshot workload reads")
+	fs.IntVar(&chunkSize, "chunk-size", 0, "source.snapshot.chunk_size of the snapshot workload (0: sluice's default)")
 	fs.IntVar(&o.repeats, "repeats", 3, "measured runs per workload (medians are reported)")
 	fs.IntVar(&o.partitions, "partitions", 1, "partitions of the output topics")
 	fs.StringVar(&o.compression, "compression", "lz4", "Kafka compression for sluice and the Kafka ceiling")
@@ -175,18 +179,24 @@ func parseFlags(args []string) (*options, string, error) {
 			return nil, "", fmt.Errorf("-workloads: unknown workload %q (one of %s)", k, strings.Join(kinds, ", "))
 		}
 		ws := widthList
-		if k == "huge" {
+		switch k {
+		case "huge":
 			ws = hugeWidths
+		case "snapshot":
+			ws = snapWidths
 		}
 		for _, w := range strings.Split(ws, ",") {
 			if !contains(widths, w) {
 				return nil, "", fmt.Errorf("unknown width %q (small or wide)", w)
 			}
 			n := events
-			if k == "huge" {
+			switch k {
+			case "huge":
 				n = hugeRows
+			case "snapshot":
+				n = snapRows
 			}
-			o.cases = append(o.cases, workload{Kind: k, Width: w, Events: n, Batch: batch})
+			o.cases = append(o.cases, workload{Kind: k, Width: w, Events: n, Batch: batch, ChunkSize: chunkSize})
 		}
 	}
 	return o, jsonPath, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -179,4 +180,42 @@ func readPgoutput(ctx context.Context, dsn, slot, publication string, rows int, 
 			}
 		}
 	}
+}
+
+// copyCeiling is the PostgreSQL ceiling of the snapshot workload: the
+// rate at which the server hands out the whole table in key order as
+// text, to a client that only counts the rows (COPY, one statement, no
+// chunking, no decoding). sluice's snapshot reads the same rows in keyset
+// chunks and decodes every value, so it cannot beat this.
+func copyCeiling(ctx context.Context, dsn, table string, want int) (float64, error) {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("copy ceiling: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var lines lineCounter
+	start := time.Now()
+	if _, err := conn.CopyTo(ctx, &lines, "COPY (SELECT * FROM "+table+" ORDER BY id) TO STDOUT"); err != nil {
+		return 0, fmt.Errorf("copy ceiling: %w", err)
+	}
+	d := time.Since(start)
+	if int(lines) != want {
+		return 0, fmt.Errorf("copy ceiling: %d rows, want %d", lines, want)
+	}
+	return rate(want, d), nil
+}
+
+// lineCounter counts the rows of COPY's text output and discards them.
+type lineCounter int
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
 }

@@ -13,17 +13,20 @@ import (
 // start: they all read the same backlog, and the writer never limits the
 // rate measured.
 type workload struct {
-	Kind  string // single, batch, update, mixed, huge
+	Kind  string // single, batch, update, mixed, huge, snapshot
 	Width string // small, wide
-	// Events is the number of row changes; Batch the rows per transaction
-	// (batch, update, mixed).
+	// Events is the number of row changes (for snapshot: the rows of the
+	// table); Batch the rows per transaction (batch, update, mixed).
 	Events int
 	Batch  int
+	// ChunkSize is the snapshot's source.snapshot.chunk_size (0: sluice's
+	// default).
+	ChunkSize int
 }
 
 // Workload kinds and row widths the driver knows.
 var (
-	kinds  = []string{"single", "batch", "update", "mixed", "huge"}
+	kinds  = []string{"single", "batch", "update", "mixed", "huge", "snapshot"}
 	widths = []string{"small", "wide"}
 )
 
@@ -32,10 +35,10 @@ func (w workload) name() string { return w.Kind + "/" + w.Width }
 // expected counts the change events and tombstones the workload must
 // produce on the topic.
 type expected struct {
-	Inserts, Updates, Deletes int
+	Inserts, Updates, Deletes, Reads int
 }
 
-func (e expected) events() int { return e.Inserts + e.Updates + e.Deletes }
+func (e expected) events() int { return e.Inserts + e.Updates + e.Deletes + e.Reads }
 
 // records is what lands on the topic: every change, plus a tombstone
 // after each delete (sluice's default tombstones_on_delete).
@@ -56,6 +59,8 @@ func (w workload) expected() expected {
 	switch w.Kind {
 	case "update":
 		return expected{Updates: w.Events}
+	case "snapshot":
+		return expected{Reads: w.Events}
 	case "mixed":
 		var e expected
 		for j := range w.Events {
@@ -74,10 +79,11 @@ func (w workload) expected() expected {
 }
 
 // preload is the number of rows that exist before the slots are created
-// (not captured): the rows the update and mixed workloads change.
+// (not captured by the stream): the rows the update and mixed workloads
+// change, and the table the snapshot workload reads.
 func (w workload) preload() int {
 	switch w.Kind {
-	case "update", "mixed":
+	case "update", "mixed", "snapshot":
 		return w.Events
 	}
 	return 0
@@ -150,7 +156,8 @@ func preloadSQL(table string, w workload) string {
 }
 
 // writeSQL is the statement that writes the captured workload. Row ids of
-// inserts continue after the preloaded rows.
+// inserts continue after the preloaded rows. The snapshot workload writes
+// nothing: sluice reads the preloaded table.
 func writeSQL(table string, w workload) string {
 	n, b := w.Events, max(w.Batch, 1)
 	switch w.Kind {
@@ -195,6 +202,8 @@ END $$`, n, table, updateSet(w.Width), b)
 END $$`, p, n, table, rowSQL(w.Width, "nid"), updateSet(w.Width), p/2, b)
 	case "huge":
 		return fmt.Sprintf(`INSERT INTO %s SELECT %s FROM generate_series(1, %d) i`, table, rowSQL(w.Width, "i"), n)
+	case "snapshot":
+		return ""
 	}
 	panic("unknown workload " + w.Kind)
 }

@@ -132,6 +132,15 @@ func (sn *snapshotter) work(ctx context.Context, job *snapshotJob) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// The stream emits a chunk when it decodes the chunk's high watermark,
+	// and the walsender sends only flushed WAL. Under asynchronous commit
+	// (synchronous_commit = off, a common tuning of legacy servers) a
+	// watermark's commit would wait for the WAL writer, up to
+	// wal_writer_delay per chunk; committing the watermarks synchronously
+	// flushes them at once. Best effort: the snapshot is correct either way.
+	if _, err := conn.Exec(ctx, "SET synchronous_commit = on"); err != nil {
+		sn.log.Warn("cannot set synchronous_commit for the snapshot session; chunks may wait for the WAL writer", zap.Error(err))
+	}
 	schema, name, _ := splitTable(job.Table)
 	rel, err := sn.src.describeTable(ctx, conn, schema, name)
 	if err != nil {
