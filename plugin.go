@@ -52,3 +52,20 @@ type Transform interface {
 type ReadyChecker interface {
 	Ready() error
 }
+
+// TableSnapshot is the state of one table's snapshot, as a source reports
+// it for logs and the /metrics endpoint.
+type TableSnapshot struct {
+	Table       string // schema.table (Postgres) or db.table (MySQL)
+	Incremental bool   // an ad-hoc snapshot requested while streaming
+	Rows        int64  // rows emitted so far (acknowledged or not)
+	Estimated   int64  // the database's row estimate; -1 when unknown
+	Done        bool   // the last chunk was emitted (Postgres: and acknowledged)
+}
+
+// SnapshotReporter is implemented by sources that snapshot tables. The
+// daemon exposes the tables of the snapshot in progress (or the last one
+// of this process) as metrics; nil means no snapshot ran.
+type SnapshotReporter interface {
+	SnapshotProgress() []TableSnapshot
+}

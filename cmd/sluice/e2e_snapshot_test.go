@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -189,19 +193,30 @@ func TestInitialSnapshotUnderWrites(t *testing.T) {
 
 // TestSnapshotResumesAfterKill: kill -9 in the middle of a snapshot; the
 // restart resumes after the last acknowledged chunk instead of reading the
-// table again, and the final state is exact.
+// table again, and the final state is exact. The kill is timed by the
+// snapshot's progress on /metrics.
 func TestSnapshotResumesAfterKill(t *testing.T) {
 	const n = 200000
 	e := newEnv(t, `DROP TABLE IF EXISTS e2e_resume; CREATE TABLE e2e_resume (id int PRIMARY KEY, v bigint NOT NULL, pad text);
-		INSERT INTO e2e_resume SELECT g, 0, repeat('p', 60) FROM generate_series(1, 200000) g`)
+		INSERT INTO e2e_resume SELECT g, 0, repeat('p', 60) FROM generate_series(1, 200000) g; ANALYZE e2e_resume`)
+	e.admin = freeAddr(t)
 	e.writeConfig([]string{"public.e2e_resume"}, "snapshot: {mode: initial, chunk_size: 2000}", "")
 	topic := e.name + ".public.e2e_resume"
 	d := e.start()
-	// Kill once a good part of the table is in Kafka.
-	e.waitUntil(t, "80,000 snapshot records", 2*time.Minute, func() bool {
-		return len(e.consume([]string{topic}, 80000, 2*time.Second)) >= 80000
+	series := `{kind="initial",pipeline="` + e.name + `",table="public.e2e_resume"}`
+	var rows float64
+	e.waitUntil(t, "60,000 snapshot rows on /metrics", 2*time.Minute, func() bool {
+		rows = e.metric(t, "sluice_snapshot_rows"+series)
+		return rows >= 60000
 	})
+	estimate, done := e.metric(t, "sluice_snapshot_rows_estimated"+series), e.metric(t, "sluice_snapshot_done"+series)
 	d.stop(t, syscall.SIGKILL)
+	if estimate < 0.9*n || estimate > 1.1*n || done != 0 {
+		t.Errorf("/metrics at %.0f rows: estimate %.0f, done %.0f; want about the table's %d rows and 0", rows, estimate, done, n)
+	}
+	if e.snapshotDone() {
+		t.Fatal("the snapshot finished before the kill: nothing to resume")
+	}
 	e.exec(`UPDATE e2e_resume SET v = v + 1 WHERE id % 1000 = 0`)
 	e.start()
 	e.waitUntil(t, "the resumed snapshot", 5*time.Minute, e.snapshotDone)
@@ -237,4 +252,40 @@ func TestSnapshotCommand(t *testing.T) {
 		t.Fatalf("got %d incremental snapshot reads, want the 100 rows with id <= 100", incremental)
 	}
 	d.stop(t, syscall.SIGTERM)
+}
+
+// freeAddr is a loopback address with a port free at the time of the call.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// metric is the value of one series on the daemon's /metrics (e.admin),
+// or -1 while the endpoint or the series is not there.
+func (e *env) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + e.admin + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("/metrics: %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
 }

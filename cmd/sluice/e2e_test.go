@@ -53,6 +53,9 @@ type env struct {
 	db      *pgx.Conn
 	cfgPath string
 	dir     string
+	// admin is the daemon's admin address ("host:port"); empty lets the
+	// daemon pick a free port.
+	admin string
 }
 
 func newEnv(t *testing.T, ddl string) *env {
@@ -103,8 +106,12 @@ func (e *env) exec(sql string, args ...any) {
 // e.g. "snapshot: {mode: never}").
 func (e *env) writeConfig(tables []string, srcExtra, sinkExtra string) {
 	e.t.Helper()
+	admin := e.admin
+	if admin == "" {
+		admin = "127.0.0.1:0"
+	}
 	cfg := fmt.Sprintf(`log: {level: info, format: json}
-http: {listen: "127.0.0.1:0"}
+http: {listen: %q}
 state_dir: %s
 pipelines:
   %s:
@@ -121,7 +128,7 @@ pipelines:
         linger: 1ms
         topic_creation: {partitions: 3}
         %s
-`, filepath.Join(e.dir, "state"), e.name, e.pgDSN, strings.Join(tables, ", "), srcExtra, e.brokers, sinkExtra)
+`, admin, filepath.Join(e.dir, "state"), e.name, e.pgDSN, strings.Join(tables, ", "), srcExtra, e.brokers, sinkExtra)
 	e.cfgPath = filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)

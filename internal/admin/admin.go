@@ -1,6 +1,7 @@
 // Package admin serves the daemon's operational HTTP endpoints: /healthz
 // (the process is up), /readyz (every pipeline has its source and sinks
-// connected) and Prometheus /metrics. It binds to loopback by default.
+// connected) and Prometheus /metrics, including the progress of snapshots
+// per table. It binds to loopback by default.
 package admin
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/pipeline"
 )
 
@@ -44,6 +46,9 @@ func New(addr string, pipes []*pipeline.Pipeline) (*Server, error) {
 					return 0
 				}),
 		)
+		if sr, ok := p.Source.(sluice.SnapshotReporter); ok {
+			reg.MustRegister(newSnapshotCollector(p.Name, sr))
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -79,4 +84,55 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// snapshotCollector reads a source's snapshot progress at scrape time.
+// kind is "initial" or "incremental"; when one table has several
+// snapshots of a kind queued, the latest is reported.
+type snapshotCollector struct {
+	src                  sluice.SnapshotReporter
+	rows, estimate, done *prometheus.Desc
+}
+
+func newSnapshotCollector(pipeline string, src sluice.SnapshotReporter) *snapshotCollector {
+	labels, vars := prometheus.Labels{"pipeline": pipeline}, []string{"table", "kind"}
+	return &snapshotCollector{src: src,
+		rows:     prometheus.NewDesc("sluice_snapshot_rows", "Rows of the table emitted by the snapshot so far.", vars, labels),
+		estimate: prometheus.NewDesc("sluice_snapshot_rows_estimated", "The database's row estimate of the table being snapshotted (-1: unknown).", vars, labels),
+		done:     prometheus.NewDesc("sluice_snapshot_done", "1 once the table's snapshot is complete.", vars, labels),
+	}
+}
+
+func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.rows
+	ch <- c.estimate
+	ch <- c.done
+}
+
+func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	tables := c.src.SnapshotProgress()
+	latest := make(map[[2]string]int, len(tables))
+	for i, t := range tables {
+		latest[[2]string{t.Table, snapshotKind(t)}] = i
+	}
+	for i, t := range tables {
+		kind := snapshotKind(t)
+		if latest[[2]string{t.Table, kind}] != i {
+			continue
+		}
+		done := 0.0
+		if t.Done {
+			done = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.rows, prometheus.GaugeValue, float64(t.Rows), t.Table, kind)
+		ch <- prometheus.MustNewConstMetric(c.estimate, prometheus.GaugeValue, float64(t.Estimated), t.Table, kind)
+		ch <- prometheus.MustNewConstMetric(c.done, prometheus.GaugeValue, done, t.Table, kind)
+	}
+}
+
+func snapshotKind(t sluice.TableSnapshot) string {
+	if t.Incremental {
+		return "incremental"
+	}
+	return "initial"
 }

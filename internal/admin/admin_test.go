@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/pipeline"
 )
 
@@ -46,5 +47,52 @@ func TestEndpoints(t *testing.T) {
 	_, metrics := get(t, base+"/metrics")
 	if !strings.Contains(metrics, `sluice_events_total{pipeline="shop"} 42`) {
 		t.Errorf("/metrics lacks the event counter:\n%s", metrics)
+	}
+}
+
+// snapSource is a source that reports a fixed snapshot progress.
+type snapSource struct{ tables []sluice.TableSnapshot }
+
+func (s *snapSource) Run(ctx context.Context, _ func(*sluice.Event) error) error {
+	<-ctx.Done()
+	return nil
+}
+func (s *snapSource) Confirm(sluice.Position)                  {}
+func (s *snapSource) SnapshotProgress() []sluice.TableSnapshot { return s.tables }
+
+func TestSnapshotMetrics(t *testing.T) {
+	shop := &pipeline.Pipeline{Name: "shop", Source: &snapSource{tables: []sluice.TableSnapshot{
+		{Table: "public.customers", Rows: 1000, Estimated: 1200, Done: true},
+		{Table: "public.orders", Rows: 4096, Estimated: -1},
+		{Table: "public.orders", Incremental: true, Rows: 10, Estimated: 50},
+		{Table: "public.orders", Incremental: true, Rows: 20, Estimated: 60}, // a later request of the same table
+	}}}
+	crm := &pipeline.Pipeline{Name: "crm", Source: &snapSource{}} // no snapshot ran
+	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{shop, crm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	code, metrics := get(t, "http://"+srv.Addr()+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics = %d:\n%s", code, metrics)
+	}
+	for _, want := range []string{
+		`sluice_snapshot_rows{kind="initial",pipeline="shop",table="public.customers"} 1000`,
+		`sluice_snapshot_rows_estimated{kind="initial",pipeline="shop",table="public.customers"} 1200`,
+		`sluice_snapshot_done{kind="initial",pipeline="shop",table="public.customers"} 1`,
+		`sluice_snapshot_rows{kind="initial",pipeline="shop",table="public.orders"} 4096`,
+		`sluice_snapshot_rows_estimated{kind="initial",pipeline="shop",table="public.orders"} -1`,
+		`sluice_snapshot_done{kind="initial",pipeline="shop",table="public.orders"} 0`,
+		`sluice_snapshot_rows{kind="incremental",pipeline="shop",table="public.orders"} 20`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, `pipeline="crm",table=`) {
+		t.Errorf("/metrics reports a snapshot for a pipeline that ran none:\n%s", metrics)
 	}
 }

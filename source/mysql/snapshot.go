@@ -65,11 +65,16 @@ func (s *Source) snapshot(ctx context.Context, srv *server, tables []string, off
 	rd := &snapReader{src: s, conn: conn, w: w, off: &base, started: false,
 		binlog: &sluice.Binlog{ServerID: srv.serverID, File: snapPos.file},
 		pos:    lsn(snapPos.file, snapPos.pos), readAt: time.Now()}
-	for _, tp := range base.Snapshot.Tables {
+	progress := make([]sluice.TableSnapshot, len(base.Snapshot.Tables))
+	for i, tp := range base.Snapshot.Tables {
 		if tp.Rows > 0 || tp.Done {
 			rd.started = true
 		}
+		progress[i] = sluice.TableSnapshot{Table: tp.Table, Rows: tp.Rows, Estimated: -1, Done: tp.Done}
 	}
+	s.progressMu.Lock()
+	s.progress = progress
+	s.progressMu.Unlock()
 	last := -1
 	for i, tp := range base.Snapshot.Tables {
 		if !tp.Done {
@@ -80,7 +85,7 @@ func (s *Source) snapshot(ctx context.Context, srv *server, tables []string, off
 		if tp.Done {
 			continue
 		}
-		if err := rd.table(ctx, tp, i == last); err != nil {
+		if err := rd.table(ctx, i, tp, i == last); err != nil {
 			return position{}, err
 		}
 	}
@@ -155,7 +160,7 @@ type snapReader struct {
 }
 
 // table reads one table from its last acknowledged key.
-func (r *snapReader) table(ctx context.Context, tp *tableProgress, lastTable bool) error {
+func (r *snapReader) table(ctx context.Context, idx int, tp *tableProgress, lastTable bool) error {
 	db, name, _ := strings.Cut(tp.Table, ".")
 	rel, err := describe(r.conn, db, name)
 	if err != nil {
@@ -166,6 +171,7 @@ func (r *snapReader) table(ctx context.Context, tp *tableProgress, lastTable boo
 	if n, err := queryString(r.conn, "SELECT IFNULL(TABLE_ROWS, -1) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", db, name); err == nil {
 		est, _ = strconv.ParseInt(n, 10, 64)
 	}
+	r.src.setProgress(idx, func(p *sluice.TableSnapshot) { p.Estimated = est })
 	r.src.log.Info("snapshot of table started", zap.String("table", tp.Table), zap.Int64("estimated_rows", est), zap.Int64("rows_done", tp.Rows))
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
@@ -253,6 +259,7 @@ func (r *snapReader) table(ctx context.Context, tp *tableProgress, lastTable boo
 			tp.LastKey = append([]keyValue(nil), lastKey...)
 		}
 		tp.Done = final
+		r.src.setProgress(idx, func(p *sluice.TableSnapshot) { p.Rows, p.Done = tp.Rows, final })
 		if tp.Rows/100000 != before/100000 {
 			r.src.log.Info("snapshot progress", zap.String("table", tp.Table), zap.Int64("rows_done", tp.Rows), zap.Int64("estimated_rows", est))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,28 @@ type Source struct {
 	// streaming is true while the binlog dump runs: changes committed
 	// from then on are read.
 	streaming atomic.Bool
+
+	// progress mirrors the snapshot's tables for SnapshotProgress; the
+	// snapshot goroutine owns the offset it is copied from.
+	progressMu sync.Mutex
+	progress   []sluice.TableSnapshot
+}
+
+// SnapshotProgress reports the tables of this process's snapshot (nil
+// when none ran), for the daemon's metrics.
+func (s *Source) SnapshotProgress() []sluice.TableSnapshot {
+	s.progressMu.Lock()
+	defer s.progressMu.Unlock()
+	return append([]sluice.TableSnapshot(nil), s.progress...)
+}
+
+// setProgress updates table i of the snapshot's progress with f.
+func (s *Source) setProgress(i int, f func(*sluice.TableSnapshot)) {
+	s.progressMu.Lock()
+	defer s.progressMu.Unlock()
+	if i >= 0 && i < len(s.progress) {
+		f(&s.progress[i])
+	}
 }
 
 var _ source.Source = (*Source)(nil)

@@ -402,23 +402,13 @@ func (st *stream) watermark(content string, lsn uint64) error {
 	return nil
 }
 
-// TableProgress is the state of one table's snapshot, for logs and
-// metrics.
-type TableProgress struct {
-	Table       string
-	Incremental bool
-	Rows        int64 // rows emitted so far (acknowledged or not)
-	Estimated   int64 // the planner's row estimate; -1 when unknown
-	Done        bool  // every row acknowledged
-}
-
 // progress lists the snapshot's tables.
-func (sn *snapshotter) progress() []TableProgress {
+func (sn *snapshotter) progress() []sluice.TableSnapshot {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
-	out := make([]TableProgress, 0, len(sn.state.Jobs))
+	out := make([]sluice.TableSnapshot, 0, len(sn.state.Jobs))
 	for _, j := range sn.state.Jobs {
-		out = append(out, TableProgress{Table: j.Table, Incremental: j.Incremental, Rows: max(j.emitted, j.Rows), Estimated: j.estimate, Done: j.Done})
+		out = append(out, sluice.TableSnapshot{Table: j.Table, Incremental: j.Incremental, Rows: max(j.emitted, j.Rows), Estimated: j.estimate, Done: j.Done})
 	}
 	return out
 }
@@ -442,6 +432,8 @@ func (sn *snapshotter) committed(end uint64) {
 // persist saves the progress of chunks every sink has acknowledged. It
 // reports whether the whole snapshot work is finished.
 func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
+	sn.mu.Lock() // jobs are read by progress() at any time
+	defer sn.mu.Unlock()
 	n := 0
 	for _, p := range sn.pending {
 		if p.lsn == 0 || p.lsn > confirmed {
@@ -458,8 +450,6 @@ func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
 		return false, nil
 	}
 	sn.pending = sn.pending[n:]
-	sn.mu.Lock()
-	defer sn.mu.Unlock()
 	if !sn.state.pending() {
 		initial := false
 		for _, j := range sn.state.Jobs {

@@ -146,7 +146,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 
 // SnapshotProgress reports the tables of the snapshot in progress (none
 // when no snapshot runs), for logs and metrics.
-func (s *Source) SnapshotProgress() []TableProgress {
+func (s *Source) SnapshotProgress() []sluice.TableSnapshot {
 	if sn := s.snap.Load(); sn != nil {
 		return sn.progress()
 	}
