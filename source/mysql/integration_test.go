@@ -317,6 +317,12 @@ func TestSnapshotResume(t *testing.T) {
 	if second[0].After[0].Int != 301 || second[len(second)-1].Snapshot != sluice.SnapshotLast {
 		t.Errorf("second run starts at id %d (want 301), ends with marker %q (want last)", second[0].After[0].Int, second[len(second)-1].Snapshot)
 	}
+	// The progress the metrics endpoint shows: all rows, counted across
+	// the restart, and an estimate from information_schema.
+	p := h.src.SnapshotProgress()
+	if len(p) != 1 || p[0].Table != "sluice.snap" || p[0].Rows != 1000 || !p[0].Done || p[0].Estimated < 0 {
+		t.Errorf("SnapshotProgress() = %+v, want sluice.snap with 1000 rows, done, an estimate", p)
+	}
 }
 
 // TestSnapshotWhileWriting: rows changed while the snapshot reads end
