@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/internal/tlsconf"
 
 	"github.com/sluice-cdc/sluice/sink"
@@ -201,13 +202,16 @@ type DeadLetter struct {
 	Kafka DeadLetterKafka `yaml:"kafka"`
 }
 
-// DeadLetterKafka is a Kafka topic for refused documents (plaintext).
+// DeadLetterKafka is a Kafka topic for refused documents.
 type DeadLetterKafka struct {
 	// Brokers are seed brokers, host:port. Default none (off).
 	Brokers []string `yaml:"brokers"`
 	// Topic receives the records, keyed by "<index>/<id>". Required with
 	// brokers. The topic must exist or the broker must create it.
 	Topic string `yaml:"topic"`
+	// TLS and SASL are the kafka sink's keys of the same names.
+	TLS  kafkaconn.TLS  `yaml:"tls"`
+	SASL kafkaconn.SASL `yaml:"sasl"`
 }
 
 // Secret is a string that prints as "[redacted]" with the fmt verbs, so a
@@ -370,6 +374,9 @@ func (c *Config) validate(path string) error {
 	}
 	if k.Topic != "" && len(k.Brokers) == 0 {
 		bad("dead_letter.kafka.brokers", "required with dead_letter.kafka.topic")
+	}
+	for _, p := range kafkaconn.Validate(k.TLS, k.SASL) {
+		bad("dead_letter.kafka."+p.Key, "%s", p.Msg)
 	}
 	return errors.Join(errs...)
 }

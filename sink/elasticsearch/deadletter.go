@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 )
 
 // deadLetter writes refused documents, one JSON object each, to a file
@@ -51,8 +52,13 @@ func openDeadLetter(ctx context.Context, cfg *DeadLetter) (*deadLetter, error) {
 		d.file = f
 	}
 	if len(cfg.Kafka.Brokers) > 0 {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...),
-			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0), kgo.AllowAutoTopicCreation())
+		conn, err := kafkaconn.Opts(cfg.Kafka.TLS, cfg.Kafka.SASL)
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("elasticsearch sink: dead_letter.kafka.%w", err)
+		}
+		cl, err := kgo.NewClient(append(conn, kgo.SeedBrokers(cfg.Kafka.Brokers...),
+			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0), kgo.AllowAutoTopicCreation())...)
 		if err == nil {
 			err = cl.Ping(ctx)
 			if err != nil {

@@ -1,19 +1,15 @@
 package kafka
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/sluice-cdc/sluice/internal/tlsconf"
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/sink"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // Config is the YAML configuration of a kafka sink. Every key is optional
@@ -108,47 +104,13 @@ type TopicCreation struct {
 	Configs map[string]string `yaml:"configs"`
 }
 
-// TLS configures encrypted connections to the brokers.
-type TLS struct {
-	// Enabled turns TLS on. Default false. The other keys need it.
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM file of the CAs that sign the brokers' certificates.
-	// Default: the system roots. Kafka: ssl.truststore.location.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are the PEM client certificate and key for
-	// mutual TLS; both or neither. Default none. Kafka:
-	// ssl.keystore.location.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify accepts any broker certificate. Default false;
-	// for tests only. Kafka: ssl.endpoint.identification.algorithm="" is
-	// the nearest (it skips only the host check).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-	// ServerName overrides the name checked in the broker certificate.
-	// Default: the host of the broker address being dialled.
-	ServerName string `yaml:"server_name"`
-}
-
-// SASL configures authentication.
-type SASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (case does not
-	// matter). Default: no SASL. Kafka: sasl.mechanism.
-	Mechanism string `yaml:"mechanism"`
-	// Username and Password are the credentials. Kafka: the username and
-	// password of sasl.jaas.config. The password is never logged.
-	Username string `yaml:"username"`
-	Password Secret `yaml:"password"`
-}
-
-// Secret is a string that prints as "[redacted]" with the fmt verbs, so a
-// Config can be logged or printed without leaking it.
-type Secret string
-
-// String implements fmt.Stringer.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString implements fmt.GoStringer (%#v).
-func (Secret) GoString() string { return `"[redacted]"` }
+// TLS, SASL and Secret are the connection settings every Kafka client of
+// sluice shares (see internal/kafkaconn).
+type (
+	TLS    = kafkaconn.TLS
+	SASL   = kafkaconn.SASL
+	Secret = kafkaconn.Secret
+)
 
 // Defaults returns a Config with every default filled in and no brokers.
 func Defaults() Config {
@@ -225,25 +187,8 @@ func (c *Config) validate(path string) error {
 			bad("topic_creation.configs", "empty config name")
 		}
 	}
-	t := &c.TLS
-	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify || t.ServerName != "") {
-		bad("tls.enabled", "tls settings are given but tls.enabled is false")
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		bad("tls", "cert_file and key_file must be given together")
-	}
-	s := &c.SASL
-	switch strings.ToUpper(s.Mechanism) {
-	case "":
-		if s.Username != "" || s.Password != "" {
-			bad("sasl.mechanism", "required when sasl.username or sasl.password is set: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-		}
-	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-		if s.Username == "" {
-			bad("sasl.username", "required with sasl.mechanism %s", s.Mechanism)
-		}
-	default:
-		bad("sasl.mechanism", "%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)
+	for _, p := range kafkaconn.Validate(c.TLS, c.SASL) {
+		bad(p.Key, "%s", p.Msg)
 	}
 	return errors.Join(errs...)
 }
@@ -277,36 +222,9 @@ func (c *Config) clientOpts() ([]kgo.Opt, error) {
 		// unlimited defaults: a record is retried until it is written or
 		// the client is closed; the runner decides when to give up.
 	}
-	if c.TLS.Enabled {
-		tc, err := c.TLS.config()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, kgo.DialTLSConfig(tc))
-	}
-	if m := c.SASL.mechanism(); m != nil {
-		opts = append(opts, kgo.SASL(m))
-	}
-	return opts, nil
-}
-
-func (t *TLS) config() (*tls.Config, error) {
-	tc, err := tlsconf.Build(tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
-		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify})
+	conn, err := kafkaconn.Opts(c.TLS, c.SASL)
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: %w", err)
 	}
-	return tc, nil
-}
-
-func (s *SASL) mechanism() sasl.Mechanism {
-	switch strings.ToUpper(s.Mechanism) {
-	case "PLAIN":
-		return plain.Auth{User: s.Username, Pass: string(s.Password)}.AsMechanism()
-	case "SCRAM-SHA-256":
-		return scram.Auth{User: s.Username, Pass: string(s.Password)}.AsSha256Mechanism()
-	case "SCRAM-SHA-512":
-		return scram.Auth{User: s.Username, Pass: string(s.Password)}.AsSha512Mechanism()
-	}
-	return nil
+	return append(opts, conn...), nil
 }

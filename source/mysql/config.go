@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -69,6 +70,10 @@ type OffsetConfig struct {
 	// (default 1s); a crash replays at most this much. The last position
 	// is always written on shutdown.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// TLS and SASL secure the kafka store's connection: the kafka sink's
+	// keys of the same names.
+	TLS  kafkaconn.TLS  `yaml:"tls"`
+	SASL kafkaconn.SASL `yaml:"sasl"`
 }
 
 // SnapshotConfig is the `snapshot:` block.
@@ -196,6 +201,9 @@ func (c *Config) validate(pipeline, path string) error {
 	if c.SchemaChanges == nil {
 		yes := true
 		c.SchemaChanges = &yes
+	}
+	for _, p := range kafkaconn.Validate(c.Offsets.TLS, c.Offsets.SASL) {
+		errs = append(errs, fmt.Errorf("%s.offsets.%s: %s", path, p.Key, p.Msg))
 	}
 	if c.Offsets.Topic == "" {
 		c.Offsets.Topic = "sluice_offsets"

@@ -134,13 +134,17 @@ func (f *fileStore) Close() {}
 // like Kafka Connect's offset topic: the latest record of a key wins.
 type kafkaStore struct {
 	cl    *kgo.Client
+	conn  []kgo.Opt // brokers, TLS and SASL, for the reader
 	topic string
 	key   []byte
 }
 
-func newKafkaStore(ctx context.Context, brokers []string, topic, pipeline string) (*kafkaStore, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+// newKafkaStore connects with conn (kafkaconn options: TLS, SASL) to
+// brokers and creates the topic when missing.
+func newKafkaStore(ctx context.Context, brokers []string, conn []kgo.Opt, topic, pipeline string) (*kafkaStore, error) {
+	conn = append(conn[:len(conn):len(conn)], kgo.SeedBrokers(brokers...))
+	cl, err := kgo.NewClient(append(conn[:len(conn):len(conn)], kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		return nil, fmt.Errorf("offsets topic client: %w", err)
 	}
@@ -153,7 +157,7 @@ func newKafkaStore(ctx context.Context, brokers []string, topic, pipeline string
 		cl.Close()
 		return nil, fmt.Errorf("create offsets topic %s: %w", topic, err)
 	}
-	return &kafkaStore{cl: cl, topic: topic, key: []byte(pipeline)}, nil
+	return &kafkaStore{cl: cl, conn: conn, topic: topic, key: []byte(pipeline)}, nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -173,8 +177,8 @@ func (k *kafkaStore) Load(ctx context.Context) (*offset, error) {
 	if end.Offset == 0 {
 		return nil, nil
 	}
-	rd, err := kgo.NewClient(kgo.SeedBrokers(k.cl.OptValue(kgo.SeedBrokers).([]string)...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.topic: {0: kgo.NewOffset().AtStart()}}))
+	rd, err := kgo.NewClient(append(k.conn[:len(k.conn):len(k.conn)],
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.topic: {0: kgo.NewOffset().AtStart()}}))...)
 	if err != nil {
 		return nil, fmt.Errorf("offsets topic reader: %w", err)
 	}

@@ -22,7 +22,7 @@ func TestOffsetStores(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			topic := fmt.Sprintf("sluice_offsets_test_%d", time.Now().UnixNano())
-			s, err := newKafkaStore(ctx, strings.Split(brokers, ","), topic, "p")
+			s, err := newKafkaStore(ctx, strings.Split(brokers, ","), nil, topic, "p")
 			if err != nil {
 				t.Fatal(err)
 			}

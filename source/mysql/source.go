@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -355,7 +356,11 @@ func describe(c *client.Conn, db, name string) (*relation, error) {
 // offsetStore opens the configured store.
 func (s *Source) openStore(ctx context.Context) (offsetStore, error) {
 	if s.cfg.Offsets.Store == "kafka" {
-		st, err := newKafkaStore(ctx, s.cfg.Offsets.Brokers, s.cfg.Offsets.Topic, s.pipeline)
+		conn, err := kafkaconn.Opts(s.cfg.Offsets.TLS, s.cfg.Offsets.SASL)
+		if err != nil {
+			return nil, fmt.Errorf("mysql source: offsets.%w", err)
+		}
+		st, err := newKafkaStore(ctx, s.cfg.Offsets.Brokers, conn, s.cfg.Offsets.Topic, s.pipeline)
 		if err != nil {
 			return nil, fmt.Errorf("mysql source: %w", err)
 		}

@@ -1,0 +1,127 @@
+// Package kafkaconn holds the connection settings every Kafka client of
+// sluice shares — the kafka sink, the Elasticsearch sink's dead-letter
+// topic and the MySQL source's offset topic — so TLS and SASL are
+// configured, validated and applied the same way wherever sluice talks to
+// a broker.
+package kafkaconn
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluice-cdc/sluice/internal/tlsconf"
+)
+
+// TLS configures encrypted connections to the brokers.
+type TLS struct {
+	// Enabled turns TLS on. Default false. The other keys need it.
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of the CAs that sign the brokers' certificates.
+	// Default: the system roots. Kafka: ssl.truststore.location.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the PEM client certificate and key for
+	// mutual TLS; both or neither. Default none. Kafka:
+	// ssl.keystore.location.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// InsecureSkipVerify accepts any broker certificate. Default false;
+	// for tests only. Kafka: ssl.endpoint.identification.algorithm="" is
+	// the nearest (it skips only the host check).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// ServerName overrides the name checked in the broker certificate.
+	// Default: the host of the broker address being dialled.
+	ServerName string `yaml:"server_name"`
+}
+
+// SASL configures authentication.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (case does not
+	// matter). Default: no SASL. Kafka: sasl.mechanism.
+	Mechanism string `yaml:"mechanism"`
+	// Username and Password are the credentials. Kafka: the username and
+	// password of sasl.jaas.config. The password is never logged.
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+}
+
+// Secret is a string that prints as "[redacted]" with the fmt verbs, so a
+// configuration can be logged or printed without leaking it.
+type Secret string
+
+// String implements fmt.Stringer.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString implements fmt.GoStringer (%#v).
+func (Secret) GoString() string { return `"[redacted]"` }
+
+// Problem is one invalid setting: its key relative to the block that
+// holds the tls: and sasl: keys, and what is wrong.
+type Problem struct {
+	Key, Msg string
+}
+
+// Validate checks the settings without reading any file.
+func Validate(t TLS, s SASL) []Problem {
+	var ps []Problem
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify || t.ServerName != "") {
+		ps = append(ps, Problem{"tls.enabled", "tls settings are given but tls.enabled is false"})
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		ps = append(ps, Problem{"tls", "cert_file and key_file must be given together"})
+	}
+	switch strings.ToUpper(s.Mechanism) {
+	case "":
+		if s.Username != "" || s.Password != "" {
+			ps = append(ps, Problem{"sasl.mechanism", "required when sasl.username or sasl.password is set: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"})
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if s.Username == "" {
+			ps = append(ps, Problem{"sasl.username", "required with sasl.mechanism " + s.Mechanism})
+		}
+	default:
+		ps = append(ps, Problem{"sasl.mechanism", fmt.Sprintf("%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)})
+	}
+	return ps
+}
+
+// Opts turns validated settings into franz-go options. It reads the TLS
+// files, so it belongs where the client is opened, not in a constructor.
+func Opts(t TLS, s SASL) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	if t.Enabled {
+		tc, err := t.Config()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if m := s.Auth(); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+// Config reads the PEM files and returns the client TLS configuration.
+func (t TLS) Config() (*tls.Config, error) {
+	return tlsconf.Build(tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
+		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify})
+}
+
+// Auth is the SASL mechanism, or nil without SASL.
+func (s SASL) Auth() sasl.Mechanism {
+	switch strings.ToUpper(s.Mechanism) {
+	case "PLAIN":
+		return plain.Auth{User: s.Username, Pass: string(s.Password)}.AsMechanism()
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: s.Username, Pass: string(s.Password)}.AsSha256Mechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: s.Username, Pass: string(s.Password)}.AsSha512Mechanism()
+	}
+	return nil
+}
