@@ -11,6 +11,9 @@
 #
 #   PLAINTEXT 127.0.0.1:${SLUICE_KAFKA_PORT:-59092}
 #   CONTROLLER 127.0.0.1:${SLUICE_KAFKA_CONTROLLER_PORT:-59093}
+#   SASL_SSL   127.0.0.1:${SLUICE_KAFKA_SECURE_PORT:-59094}: TLS with a test CA made
+#              here by openssl (tls/ca.pem), SASL PLAIN user sluice / sluice-secret,
+#              for the tests of sluice's TLS and SASL settings
 #   data, config, logs, pid: ${SLUICE_SCRATCH:-/tmp/sluice-services}/kafka
 #
 # `restart` keeps the data dir (used by the restart-mid-stream test).
@@ -26,6 +29,8 @@ LIB=$CACHE/lib
 DIR=${SLUICE_SCRATCH:-/tmp/sluice-services}/kafka
 PORT=${SLUICE_KAFKA_PORT:-59092}
 CPORT=${SLUICE_KAFKA_CONTROLLER_PORT:-59093}
+SPORT=${SLUICE_KAFKA_SECURE_PORT:-59094}
+TLSDIR=$DIR/tls
 PIDFILE=$DIR/kafka.pid
 LOG=$DIR/logs/server.log
 START_TIMEOUT=${SLUICE_KAFKA_START_TIMEOUT:-120}
@@ -56,17 +61,40 @@ EOF
   touch "$CACHE/.complete"
 }
 
+# A throw-away CA and a server certificate for 127.0.0.1, once per data dir.
+# The broker reads key and chain from one PEM file (ssl.keystore.type=PEM).
+certs() {
+  [ -f "$TLSDIR/server.pem" ] && return
+  mkdir -p "$TLSDIR"
+  (
+    cd "$TLSDIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=sluice test CA" \
+      -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=127.0.0.1" -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+    openssl x509 -req -sha256 -days 3650 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -extfile san.ext -out server.crt 2>/dev/null
+    openssl pkcs8 -topk8 -nocrypt -in server.key -out server.p8
+    cat server.p8 server.crt >server.pem.tmp && mv server.pem.tmp server.pem
+  ) || { echo "kafka: cannot make the test certificates with openssl" >&2; exit 1; }
+}
+
 configure() {
   mkdir -p "$DIR/data" "$DIR/logs" "$DIR/tmp"
+  certs
   cat >"$DIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT,SASL_SSL://127.0.0.1:$SPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_SSL://127.0.0.1:$SPORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_sluice="sluice-secret";
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$TLSDIR/server.pem
 log.dirs=$DIR/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -122,7 +150,7 @@ running() {
   local p; p=$(pid) || return 1
   kill -0 "$p" 2>/dev/null && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "kafka.Kafka $DIR/server.properties"
 }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$SPORT") 2>/dev/null; }
 
 start() {
   fetch
@@ -151,7 +179,7 @@ start() {
     fi
     sleep 0.2
   done
-  echo "kafka up on 127.0.0.1:$PORT (pid $(pid))"
+  echo "kafka up on 127.0.0.1:$PORT, SASL_SSL on 127.0.0.1:$SPORT (pid $(pid))"
 }
 
 stop() {

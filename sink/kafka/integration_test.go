@@ -38,7 +38,9 @@ type itRun struct {
 }
 
 // runSink writes events through a kafka sink configured with raw (plus
-// brokers and a 1ms linger) and checks the ack contract: one call per event.
+// brokers, unless raw names its own, and a 1ms linger) and checks the ack
+// contract: one call per event. brokers (plaintext) also serve the topic
+// clean-up.
 func runSink(ctx context.Context, t *testing.T, brokers []string, raw map[string]any, events []*sluice.Event) *itRun {
 	t.Helper()
 	r := &itRun{prefix: fmt.Sprintf("sluicetest%d", time.Now().UnixNano())}
@@ -64,7 +66,9 @@ func runSink(ctx context.Context, t *testing.T, brokers []string, raw map[string
 		admCl.Close()
 	})
 
-	raw["brokers"] = brokers
+	if _, ok := raw["brokers"]; !ok { // else brokers are for the checks only
+		raw["brokers"] = brokers
+	}
 	raw["linger"] = "1ms"
 	env := sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.kafka", Encoder: r.enc,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
@@ -444,5 +448,60 @@ func BenchmarkKafkaWrite(b *testing.B) {
 	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "acked-events/s")
 	if failed.Load() > 0 {
 		b.Fatalf("%d events failed", failed.Load())
+	}
+}
+
+// TestSecureListener connects through the test broker's SASL_SSL listener
+// (TLS with the test CA, SASL PLAIN): events arrive; a wrong password and
+// an unknown CA are connection errors that say so.
+func TestSecureListener(t *testing.T) {
+	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
+	secure := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_SECURE_BROKERS"), ",")
+	caFile := testenv.Get(t, "SLUICE_TEST_KAFKA_CA_FILE")
+	user, password := testenv.Get(t, "SLUICE_TEST_KAFKA_SASL_USERNAME"), testenv.Get(t, "SLUICE_TEST_KAFKA_SASL_PASSWORD")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	secureRaw := func(tls map[string]any, pw string) map[string]any {
+		return map[string]any{"brokers": secure, "tls": tls,
+			"sasl": map[string]any{"mechanism": "PLAIN", "username": user, "password": pw}}
+	}
+
+	events := tx(insertEvent(1, "a"), insertEvent(2, "b"))
+	run := runSink(ctx, t, brokers, secureRaw(map[string]any{"enabled": true, "ca_file": caFile}, password), events)
+	for i, err := range run.acks {
+		if err != nil {
+			t.Errorf("event %d acked with %v", i, err)
+		}
+	}
+	if recs := consumeAll(ctx, t, brokers, len(events), run.tableTopic); len(recs) != len(events) {
+		t.Fatalf("%d records through the secure listener, want %d", len(recs), len(events))
+	}
+
+	for _, c := range []struct {
+		name string
+		raw  map[string]any
+		want string
+	}{
+		{"wrong password", secureRaw(map[string]any{"enabled": true, "ca_file": caFile}, "wrong"), "SASL"},
+		{"unknown CA", secureRaw(map[string]any{"enabled": true}, password), "certificate"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.kafka", Encoder: run.enc,
+				Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
+			s, err := NewSink(c.raw, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			octx, ocancel := context.WithTimeout(ctx, 20*time.Second)
+			defer ocancel()
+			err = s.Open(octx)
+			if err == nil {
+				s.Close(ctx)
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), password) {
+				t.Errorf("Open: %v; want an error about %s that does not show the password", err, c.want)
+			}
+		})
 	}
 }

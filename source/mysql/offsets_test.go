@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
@@ -25,6 +26,29 @@ func TestOffsetStores(t *testing.T) {
 			s, err := newKafkaStore(ctx, strings.Split(brokers, ","), nil, topic, "p")
 			if err != nil {
 				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			return s
+		},
+		// Through the config, as the daemon opens it: the broker's
+		// SASL_SSL listener with the test CA and SASL PLAIN.
+		"kafka over TLS and SASL": func(t *testing.T) offsetStore {
+			src := &Source{pipeline: "p", cfg: Config{Offsets: OffsetConfig{
+				Store:   "kafka",
+				Brokers: strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_SECURE_BROKERS"), ","),
+				Topic:   fmt.Sprintf("sluice_offsets_secure_%d", time.Now().UnixNano()),
+				TLS:     kafkaconn.TLS{Enabled: true, CAFile: testenv.Get(t, "SLUICE_TEST_KAFKA_CA_FILE")},
+				SASL: kafkaconn.SASL{Mechanism: "PLAIN", Username: testenv.Get(t, "SLUICE_TEST_KAFKA_SASL_USERNAME"),
+					Password: kafkaconn.Secret(testenv.Get(t, "SLUICE_TEST_KAFKA_SASL_PASSWORD"))},
+			}}}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := src.openStore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := s.(*kafkaStore); !ok {
+				t.Fatalf("openStore gave a %T", s)
 			}
 			t.Cleanup(s.Close)
 			return s
