@@ -65,6 +65,16 @@ EOF
 # The broker reads key and chain from one PEM file (ssl.keystore.type=PEM).
 certs() {
   [ -f "$TLSDIR/server.pem" ] && return
+  if ! command -v openssl >/dev/null; then
+    local sudo=
+    if [ "$(id -u)" != 0 ]; then
+      command -v sudo >/dev/null || { echo "openssl missing, not root and no sudo" >&2; exit 1; }
+      sudo=sudo
+    fi
+    echo "installing openssl ..." >&2
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  fi
   mkdir -p "$TLSDIR"
   (
     cd "$TLSDIR"
