@@ -43,6 +43,10 @@ type HTTP struct {
 	// Listen is the address (default 127.0.0.1:9187: loopback only);
 	// "off" disables the endpoints.
 	Listen string `yaml:"listen"`
+	// Pprof adds Go's profiling endpoints under /debug/pprof/ (default
+	// false). They show the process's internals: keep the listener on
+	// loopback when it is on.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Pipeline is one source, its transforms and its sinks.

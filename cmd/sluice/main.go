@@ -143,7 +143,7 @@ func run(ctx context.Context, cfgPath string) error {
 	defer stop()
 
 	if f.HTTP.Listen != "off" {
-		srv, err := admin.New(f.HTTP.Listen, pipes)
+		srv, err := admin.New(f.HTTP.Listen, pipes, admin.Options{Pprof: f.HTTP.Pprof})
 		if err != nil {
 			return fmt.Errorf("admin endpoints on %s: %w", f.HTTP.Listen, err)
 		}

@@ -1,7 +1,8 @@
 // Package admin serves the daemon's operational HTTP endpoints: /healthz
 // (the process is up), /readyz (every pipeline has its source and sinks
 // connected) and Prometheus /metrics, including the progress of snapshots
-// per table. It binds to loopback by default.
+// per table, and on request Go's /debug/pprof. It binds to loopback by
+// default.
 package admin
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,8 +27,14 @@ type Server struct {
 	ln  net.Listener
 }
 
+// Options are the optional endpoints.
+type Options struct {
+	// Pprof serves Go's profiling endpoints under /debug/pprof/.
+	Pprof bool
+}
+
 // New registers the pipelines' metrics and listens on addr.
-func New(addr string, pipes []*pipeline.Pipeline) (*Server, error) {
+func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, p := range pipes {
@@ -62,6 +70,13 @@ func New(addr string, pipes []*pipeline.Pipeline) (*Server, error) {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if o.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves the named profiles (heap, goroutine, allocs, …)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

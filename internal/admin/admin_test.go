@@ -24,7 +24,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestEndpoints(t *testing.T) {
 	p := &pipeline.Pipeline{Name: "shop"}
-	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{p})
+	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{p}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestSnapshotMetrics(t *testing.T) {
 		{Table: "public.orders", Incremental: true, Rows: 20, Estimated: 60}, // a later request of the same table
 	}}}
 	crm := &pipeline.Pipeline{Name: "crm", Source: &snapSource{}} // no snapshot ran
-	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{shop, crm})
+	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{shop, crm}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +94,24 @@ func TestSnapshotMetrics(t *testing.T) {
 	}
 	if strings.Contains(metrics, `pipeline="crm",table=`) {
 		t.Errorf("/metrics reports a snapshot for a pipeline that ran none:\n%s", metrics)
+	}
+}
+
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		srv, err := New("127.0.0.1:0", nil, Options{Pprof: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go srv.Serve(ctx)
+		code, body := get(t, "http://"+srv.Addr()+"/debug/pprof/goroutine?debug=1")
+		cancel()
+		if on && (code != 200 || !strings.Contains(body, "goroutine profile")) {
+			t.Errorf("pprof on: /debug/pprof/goroutine = %d %.80q", code, body)
+		}
+		if !on && code != 404 {
+			t.Errorf("pprof off: /debug/pprof/goroutine = %d, want 404", code)
+		}
 	}
 }
