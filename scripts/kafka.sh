@@ -20,6 +20,7 @@
 # `tool` runs any Kafka class with the cached classpath, e.g.
 #   kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:59092 --list
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VERSION=${SLUICE_KAFKA_VERSION:-4.1.1}
 LOG4J_VERSION=2.24.3
@@ -65,16 +66,7 @@ EOF
 # The broker reads key and chain from one PEM file (ssl.keystore.type=PEM).
 certs() {
   [ -f "$TLSDIR/server.pem" ] && return
-  if ! command -v openssl >/dev/null; then
-    local sudo=
-    if [ "$(id -u)" != 0 ]; then
-      command -v sudo >/dev/null || { echo "openssl missing, not root and no sudo" >&2; exit 1; }
-      sudo=sudo
-    fi
-    echo "installing openssl ..." >&2
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
-  fi
+  command -v openssl >/dev/null || apt_install openssl
   mkdir -p "$TLSDIR"
   (
     cd "$TLSDIR"

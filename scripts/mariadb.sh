@@ -29,6 +29,7 @@
 #
 # `restart` keeps the datadir and binlogs.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SCRATCH=${SLUICE_SCRATCH:-/tmp/sluice-services}
 DIR=$SCRATCH/mariadb
@@ -46,15 +47,8 @@ RUN_USER=$(id -un)
 
 ensure_installed() {
   [ -x "$MARIADBD" ] && return
-  local sudo=
-  if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "mariadb-server missing, not root and no sudo" >&2; exit 1; }
-    sudo=sudo
-  fi
-  echo "installing mariadb-server ..." >&2
-  $sudo apt-get update -qq
   # The postinst fails to start the system service here (no init); that is fine.
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+  apt_install mariadb-server
   MARIADBD=$(command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd)
   [ -x "$MARIADBD" ] || { echo "mariadbd still missing after apt-get install" >&2; exit 1; }
 }
