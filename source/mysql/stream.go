@@ -28,6 +28,10 @@ type position struct {
 
 // fileSeq is the sequence number of a binlog file (mysql-bin.000042 →
 // 42). With the offset it orders positions across files.
+// eventQueue is how many binlog events the replication client decodes
+// ahead of the pipeline.
+const eventQueue = 256
+
 func fileSeq(file string) uint64 {
 	dot := strings.LastIndexByte(file, '.')
 	n, _ := strconv.ParseUint(file[dot+1:], 10, 32)
@@ -105,7 +109,12 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		HeartbeatPeriod:         s.cfg.Heartbeat,
 		ReadTimeout:             3 * s.cfg.Heartbeat,
 		DisableRetrySync:        true, // the pipeline restarts from the stored offset instead
-		Logger:                  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// go-mysql queues 10240 decoded events by default, ahead of the
+		// pipeline's own bounded queue: with row events of a hundred rows
+		// that is a million rows in memory. A short queue keeps the
+		// reader busy and the pipeline's capacity the only real buffer.
+		EventCacheCount: eventQueue,
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
