@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -35,6 +36,12 @@ type options struct {
 	latencyRates    []float64 // events/s; 0: half the peak measured for single/small in this run
 	latencyDuration time.Duration
 
+	// source is postgres (default) or mysql; mysqlDSN and my are the
+	// MySQL/MariaDB server of -source mysql.
+	source   string
+	mysqlDSN string
+	my       myConn
+
 	profileDir string // write pprof profiles of one extra sluice run per case
 	keep       bool   // keep tables, slots and topics
 	log        io.Writer
@@ -48,7 +55,8 @@ type bench struct {
 	dir     string
 	bin     string
 	profBin string
-	db      *pgx.Conn
+	db      *pgx.Conn    // postgres
+	my      *client.Conn // mysql
 	kcl     *kgo.Client
 	adm     *kadm.Client
 
@@ -83,29 +91,42 @@ func run(ctx context.Context, o *options) (*result, error) {
 			return nil, err
 		}
 	}
-	if b.db, err = pgx.Connect(ctx, o.pgDSN); err != nil {
-		return nil, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
+	if o.source == "mysql" {
+		if b.my, err = o.my.connect(); err != nil {
+			return nil, err
+		}
+		defer b.my.Close()
+	} else {
+		if b.db, err = pgx.Connect(ctx, o.pgDSN); err != nil {
+			return nil, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
+		}
+		defer b.db.Close(context.WithoutCancel(ctx))
 	}
-	defer b.db.Close(context.WithoutCancel(ctx))
 	if b.kcl, err = kgo.NewClient(kgo.SeedBrokers(o.brokers...)); err != nil {
 		return nil, err
 	}
 	defer b.kcl.Close()
 	b.adm = kadm.NewClient(b.kcl)
 
-	res := &result{Machine: describeMachine(ctx, b.db), Config: resultConfig{
-		Repeats: o.repeats, Partitions: o.partitions, Compression: o.compression, Linger: o.linger.String(),
+	res := &result{Machine: describeMachine(ctx, b.db, b.my), Config: resultConfig{
+		Source: o.source, Repeats: o.repeats, Partitions: o.partitions, Compression: o.compression, Linger: o.linger.String(),
 		RateBasis: "events/s from the first to the last record's Kafka append time (LogAppendTime); the workload is in the WAL before sluice and the ceilings start",
 	}}
 	for _, w := range o.cases {
 		b.logf("== %s: %d events", w.name(), w.Events)
-		cr, err := b.runCase(ctx, w)
+		run := b.runCase
+		if o.source == "mysql" {
+			run = b.runMySQLCase
+		}
+		cr, err := run(ctx, w)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", w.name(), err)
 		}
 		res.Cases = append(res.Cases, cr)
 	}
-	if o.latency {
+	if o.latency && o.source == "mysql" {
+		b.logf("== no latency run: it is measured on PostgreSQL only")
+	} else if o.latency {
 		// The throughput cases leave gigabytes of WAL behind: checkpoint
 		// now, so no checkpoint stalls the commits being timed (needs a
 		// superuser; best effort).
@@ -307,7 +328,7 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 		if profiling {
 			bin = b.profBin
 		}
-		st, prof, err := b.runSluice(ctx, w, &cr.Sluice, bin, slot("s", r), pub, table, topic, profiling)
+		st, prof, err := b.runSluice(ctx, w, &cr.Sluice, bin, b.pgRun(ctx, w, slot("s", r), pub, table, topic), topic, profiling)
 		b.deleteTopics(topic)
 		b.dropSlot(slot("s", r))
 		if err != nil {
@@ -331,7 +352,7 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 			if err := createTopic(ctx, b.adm, bt, o.partitions); err != nil {
 				return nil, err
 			}
-			_, _, err := b.runSluice(ctx, w, cr.Compare, o.compare, slot("b", r), pub, table, bt, false)
+			_, _, err := b.runSluice(ctx, w, cr.Compare, o.compare, b.pgRun(ctx, w, slot("b", r), pub, table, bt), bt, false)
 			b.deleteTopics(bt)
 			b.dropSlot(slot("b", r))
 			if err != nil {
@@ -342,23 +363,39 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 		}
 
 		if o.ceilings {
-			kt := fmt.Sprintf("bench.%s.%s.%s.kafka%d", b.id, w.Kind, w.Width, r)
-			if err := createTopic(ctx, b.adm, kt, o.partitions); err != nil {
+			if err := b.kafkaCeiling(ctx, cr, w, r, st); err != nil {
 				return nil, err
 			}
-			pr, err := produceCeiling(ctx, o, kt, st.Samples, cr.Records)
-			b.deleteTopics(kt)
-			if err != nil {
-				return nil, err
-			}
-			d := pr.End.Sub(pr.Start)
-			cr.KafkaEPS = append(cr.KafkaEPS, rate(cr.Events, d))
-			cr.KafkaRPS = append(cr.KafkaRPS, rate(cr.Records, d))
-			cr.KafkaCPU = append(cr.KafkaCPU, perMillion(pr.CPU, cr.Events))
-			b.logf("   [%d] kafka ceiling %8.0f ev/s", r, cr.KafkaEPS[len(cr.KafkaEPS)-1])
 			cr.Ratio = append(cr.Ratio, last(cr.Sluice.EPS)/min(last(cr.PgEPS), last(cr.KafkaEPS)))
 		}
 	}
+	cr.medians(o, cr.PgEPS, "postgres")
+	return cr, nil
+}
+
+// kafkaCeiling measures franz-go alone producing the case's records,
+// cycled from the samples sluice wrote in repeat r.
+func (b *bench) kafkaCeiling(ctx context.Context, cr *caseResult, w workload, r int, st *topicStats) error {
+	kt := fmt.Sprintf("bench.%s.%s.%s.kafka%d", b.id, w.Kind, w.Width, r)
+	if err := createTopic(ctx, b.adm, kt, b.o.partitions); err != nil {
+		return err
+	}
+	pr, err := produceCeiling(ctx, b.o, kt, st.Samples, cr.Records)
+	b.deleteTopics(kt)
+	if err != nil {
+		return err
+	}
+	d := pr.End.Sub(pr.Start)
+	cr.KafkaEPS = append(cr.KafkaEPS, rate(cr.Events, d))
+	cr.KafkaRPS = append(cr.KafkaRPS, rate(cr.Records, d))
+	cr.KafkaCPU = append(cr.KafkaCPU, perMillion(pr.CPU, cr.Events))
+	b.logf("   [%d] kafka ceiling %8.0f ev/s", r, cr.KafkaEPS[len(cr.KafkaEPS)-1])
+	return nil
+}
+
+// medians fills cr.Median; source is the source ceiling's per-repeat
+// rates and name.
+func (cr *caseResult) medians(o *options, source []float64, name string) {
 	m := &cr.Median
 	m.SluiceEPS, m.SluiceWallEPS, m.SluiceCPU = median(cr.Sluice.EPS), median(cr.Sluice.WallEPS), median(cr.Sluice.CPU)
 	m.PeakRSS = maxOf(cr.Sluice.RSS)
@@ -366,23 +403,45 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 		m.CompareEPS, m.CompareCPU, m.CompareRatio = median(cr.Compare.EPS), median(cr.Compare.CPU), median(cr.CompareRatio)
 	}
 	if o.ceilings {
-		m.PgEPS, m.KafkaEPS, m.Ratio = median(cr.PgEPS), median(cr.KafkaEPS), median(cr.Ratio)
-		m.Lower = "postgres"
-		if m.KafkaEPS < m.PgEPS {
+		src := median(source)
+		m.KafkaEPS, m.Ratio = median(cr.KafkaEPS), median(cr.Ratio)
+		if name == "mysql" {
+			m.MySQLEPS = src
+		} else {
+			m.PgEPS = src
+		}
+		m.Lower = name
+		if m.KafkaEPS < src {
 			m.Lower = "kafka"
 		}
 	}
-	return cr, nil
 }
 
-// runSluice runs the daemon on slot until topic holds every expected
-// record, samples its CPU and memory, stops it, and verifies the topic.
-func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin, slot, pub, table, topic string, profiling bool) (*topicStats, *profileRes, error) {
+// sluiceRun is how one sluice run starts: its working (and state)
+// directory, its configuration, and the server process that feeds it.
+type sluiceRun struct {
+	dir, cfg  string
+	serverPID func() int // 0 when there is no such process
+}
+
+// pgRun is a run on a pre-made slot, in a fresh directory.
+func (b *bench) pgRun(ctx context.Context, w workload, slot, pub, table, topic string) sluiceRun {
+	pipeline := "bench" + strings.ReplaceAll(b.id, "-", "")
+	return sluiceRun{cfg: daemonConfig(b.o, w, pipeline, slot, pub, table, topic),
+		serverPID: func() int { return b.walsenderPID(ctx, slot) }}
+}
+
+// runSluice runs the daemon until topic holds every expected record,
+// samples its CPU and memory, stops it, and verifies the topic.
+func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin string, run sluiceRun, topic string, profiling bool) (*topicStats, *profileRes, error) {
 	o := b.o
 	ex := w.expected()
-	dir, err := os.MkdirTemp(b.dir, "run-")
-	if err != nil {
-		return nil, nil, err
+	dir := run.dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp(b.dir, "run-"); err != nil {
+			return nil, nil, err
+		}
 	}
 	pprofPath := ""
 	if profiling {
@@ -391,8 +450,7 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin, 
 			os.Remove(pprofPath + ext)
 		}
 	}
-	pipeline := "bench" + strings.ReplaceAll(b.id, "-", "")
-	d, err := startDaemon(bin, dir, daemonConfig(o, w, pipeline, slot, pub, table, topic), pprofPath)
+	d, err := startDaemon(bin, dir, run.cfg, pprofPath)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -404,7 +462,10 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin, 
 		return nil, nil, err
 	}
 	ps := sampleProc(d.pid())
-	ws := sampleProc(b.walsenderPID(ctx, slot))
+	var ws procSample
+	if run.serverPID != nil {
+		ws = sampleProc(run.serverPID())
+	}
 	if err := d.stopProfile(30 * time.Second); err != nil {
 		return nil, nil, err
 	}

@@ -30,6 +30,7 @@
 //	go run ./cmd/sluice-bench                # the full benchmark (tens of minutes)
 //	go run ./cmd/sluice-bench -smoke         # tiny workload, seconds
 //	go run ./cmd/sluice-bench -workloads single -widths small -events 500000 -repeats 5
+//	go run ./cmd/sluice-bench -source mysql  # the same workloads from MariaDB's binlog
 //
 // Figures go to stdout as a table, and as JSON to -json;
 // `sluice-bench -report FILE.json` prints the table of a JSON file again.
@@ -107,12 +108,14 @@ func parseFlags(args []string) (*options, string, error) {
 		smoke                                                bool
 		jsonPath                                             string
 	)
+	fs.StringVar(&o.source, "source", "postgres", "the source database: postgres, or mysql (MariaDB; no snapshot workload, no latency run)")
 	fs.StringVar(&o.pgDSN, "pg", os.Getenv("SLUICE_TEST_PG_DSN"), "PostgreSQL DSN (a role with REPLICATION); default $SLUICE_TEST_PG_DSN")
+	fs.StringVar(&o.mysqlDSN, "mysql", os.Getenv("SLUICE_TEST_MYSQL_DSN"), "MySQL/MariaDB DSN user:password@tcp(host:port)/db for -source mysql; default $SLUICE_TEST_MYSQL_DSN")
 	fs.StringVar(&brokers, "brokers", os.Getenv("SLUICE_TEST_KAFKA_BROKERS"), "Kafka brokers, comma-separated; default $SLUICE_TEST_KAFKA_BROKERS")
 	fs.StringVar(&o.bin, "sluice", "", "prebuilt sluice binary (default: build ./cmd/sluice of -root)")
 	fs.StringVar(&o.compare, "compare", "", "a second sluice binary to measure in the same repeats (A/B of a change); its rows are marked B")
 	fs.StringVar(&o.root, "root", "", "sluice module root (default: found from the working directory)")
-	fs.StringVar(&kindList, "workloads", strings.Join(kinds, ","), "workloads (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows), snapshot (initial snapshot of a -snapshot-rows table)")
+	fs.StringVar(&kindList, "workloads", "", "workloads, default all (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows), snapshot (initial snapshot of a -snapshot-rows table; postgres only)")
 	fs.StringVar(&widthList, "widths", "small,wide", "row widths: small (~100 B), wide (~2 KB: text, jsonb, numeric, uuid, array, times)")
 	fs.StringVar(&hugeWidths, "huge-widths", "small", "row widths of the huge transaction")
 	fs.IntVar(&events, "events", 200_000, "row changes per workload (not huge)")
@@ -141,8 +144,28 @@ func parseFlags(args []string) (*options, string, error) {
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if o.pgDSN == "" || brokers == "" {
-		return nil, "", errors.New(`-pg and -brokers (or SLUICE_TEST_PG_DSN and SLUICE_TEST_KAFKA_BROKERS) are required; run eval "$(scripts/services.sh env)"`)
+	switch o.source {
+	case "postgres":
+		if o.pgDSN == "" || brokers == "" {
+			return nil, "", errors.New(`-pg and -brokers (or SLUICE_TEST_PG_DSN and SLUICE_TEST_KAFKA_BROKERS) are required; run eval "$(scripts/services.sh env)"`)
+		}
+	case "mysql":
+		if o.mysqlDSN == "" || brokers == "" {
+			return nil, "", errors.New(`-mysql and -brokers (or SLUICE_TEST_MYSQL_DSN and SLUICE_TEST_KAFKA_BROKERS) are required; run eval "$(scripts/services.sh env)"`)
+		}
+		var err error
+		if o.my, err = parseMyDSN(o.mysqlDSN); err != nil {
+			return nil, "", err
+		}
+	default:
+		return nil, "", fmt.Errorf("-source: %q is not postgres or mysql", o.source)
+	}
+	known := kinds
+	if o.source == "mysql" {
+		known = kinds[:len(kinds)-1] // no snapshot workload
+	}
+	if kindList == "" {
+		kindList = strings.Join(known, ",")
 	}
 	o.brokers = strings.Split(brokers, ",")
 	if o.root == "" && o.bin == "" {
@@ -161,6 +184,9 @@ func parseFlags(args []string) (*options, string, error) {
 	}
 	if smoke {
 		o.cases = smokeCases
+		if o.source == "mysql" {
+			o.cases = smokeCases[:len(smokeCases)-1]
+		}
 		o.repeats = 1
 		if latencyRates == "0" {
 			o.latencyRates = []float64{300}
@@ -175,8 +201,8 @@ func parseFlags(args []string) (*options, string, error) {
 		if k == "none" {
 			continue // only the latency runs
 		}
-		if !contains(kinds, k) {
-			return nil, "", fmt.Errorf("-workloads: unknown workload %q (one of %s)", k, strings.Join(kinds, ", "))
+		if !contains(known, k) {
+			return nil, "", fmt.Errorf("-workloads: unknown workload %q (with -source %s one of %s)", k, o.source, strings.Join(known, ", "))
 		}
 		ws := widthList
 		switch k {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -21,11 +22,12 @@ type machine struct {
 	MemGiB   float64   `json:"mem_gib"`
 	LoadAvg  string    `json:"loadavg_at_start"`
 	Go       string    `json:"go"`
-	Postgres string    `json:"postgres"`
+	Postgres string    `json:"postgres,omitempty"`
+	MySQL    string    `json:"mysql,omitempty"`
 	Time     time.Time `json:"time"`
 }
 
-func describeMachine(ctx context.Context, db *pgx.Conn) machine {
+func describeMachine(ctx context.Context, db *pgx.Conn, my *client.Conn) machine {
 	m := machine{NProc: runtime.NumCPU(), Go: runtime.Version(), Time: time.Now().UTC().Truncate(time.Second)}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -44,7 +46,14 @@ func describeMachine(ctx context.Context, db *pgx.Conn) machine {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
-	_ = db.QueryRow(ctx, "SHOW server_version").Scan(&m.Postgres)
+	if db != nil {
+		_ = db.QueryRow(ctx, "SHOW server_version").Scan(&m.Postgres)
+	}
+	if my != nil {
+		if r, err := my.Execute("SELECT VERSION()"); err == nil && r.RowNumber() > 0 {
+			m.MySQL, _ = r.GetString(0, 0)
+		}
+	}
 	return m
 }
 
@@ -59,16 +68,24 @@ func writeJSON(path string, res *result) error {
 // printTable prints the medians per workload, then the latency run.
 func printTable(w io.Writer, res *result) {
 	m := res.Machine
-	fmt.Fprintf(w, "\nsluice-bench %s — %d × %s, %.1f GiB, load %s, PostgreSQL %s, %s\n", m.Time.Format(time.RFC3339), m.NProc, m.CPU, m.MemGiB, m.LoadAvg, m.Postgres, m.Go)
-	fmt.Fprintf(w, "medians of %d run(s); rates: events/s between first and last Kafka append (sluice), first and last message (pgoutput reader), first produce and last ack (franz-go)\n\n", res.Config.Repeats)
+	server, reader, ceiling := "PostgreSQL "+m.Postgres, "pgoutput reader", "PG ceiling"
+	if res.Config.Source == "mysql" {
+		server, reader, ceiling = m.MySQL, "binlog reader", "MySQL ceiling"
+	}
+	fmt.Fprintf(w, "\nsluice-bench %s — %d × %s, %.1f GiB, load %s, %s, %s\n", m.Time.Format(time.RFC3339), m.NProc, m.CPU, m.MemGiB, m.LoadAvg, server, m.Go)
+	fmt.Fprintf(w, "medians of %d run(s); rates: events/s between first and last Kafka append (sluice), first and last message (%s), first produce and last ack (franz-go)\n\n", res.Config.Repeats, reader)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tevents\tsluice ev/s\tincl. start\tPG ceiling\tKafka ceiling\tof lower ceiling\tCPU s/M ev\tpeak RSS MiB\tMB written\tB/value\tallocs/ev\t")
+	fmt.Fprintf(tw, "workload\tevents\tsluice ev/s\tincl. start\t%s\tKafka ceiling\tof lower ceiling\tCPU s/M ev\tpeak RSS MiB\tMB written\tB/value\tallocs/ev\t\n", ceiling)
 	for _, c := range res.Cases {
 		md := &c.Median
+		srcEPS, src := c.PgEPS, md.PgEPS
+		if len(c.MySQLEPS) > 0 {
+			srcEPS, src = c.MySQLEPS, md.MySQLEPS
+		}
 		ratio, pg, kf := "-", "-", "-"
 		if len(c.Ratio) > 0 {
 			ratio = fmt.Sprintf("%.2f (%s)", md.Ratio, md.Lower[:2])
-			pg = fmt.Sprintf("%.0f", md.PgEPS)
+			pg = fmt.Sprintf("%.0f", src)
 			kf = fmt.Sprintf("%.0f", md.KafkaEPS)
 		}
 		allocs := "-"
@@ -81,8 +98,8 @@ func printTable(w io.Writer, res *result) {
 		if c.Compare != nil {
 			// The second binary against the same repeats' ceilings.
 			var rs []float64
-			for i := range min(len(c.Compare.EPS), len(c.PgEPS), len(c.KafkaEPS)) {
-				rs = append(rs, c.Compare.EPS[i]/min(c.PgEPS[i], c.KafkaEPS[i]))
+			for i := range min(len(c.Compare.EPS), len(srcEPS), len(c.KafkaEPS)) {
+				rs = append(rs, c.Compare.EPS[i]/min(srcEPS[i], c.KafkaEPS[i]))
 			}
 			ratio := "-"
 			if len(rs) > 0 {

@@ -12,6 +12,7 @@ type result struct {
 }
 
 type resultConfig struct {
+	Source      string `json:"source,omitempty"` // postgres (also when empty) or mysql
 	Repeats     int    `json:"repeats"`
 	Partitions  int    `json:"partitions"`
 	Compression string `json:"compression"`
@@ -44,6 +45,10 @@ type caseResult struct {
 	PgLazy  *readerRuns `json:"pg_reader_lazy,omitempty"`
 	PgBytes int64       `json:"pgoutput_bytes,omitempty"`
 
+	// The MySQL ceiling (-source mysql): a binlog client that receives the
+	// events without parsing them.
+	MySQLEPS []float64 `json:"mysql_ceiling_events_per_s,omitempty"`
+
 	KafkaEPS []float64 `json:"kafka_ceiling_events_per_s,omitempty"`
 	KafkaRPS []float64 `json:"kafka_ceiling_records_per_s,omitempty"`
 	KafkaCPU []float64 `json:"kafka_ceiling_producer_cpu_s_per_m_events,omitempty"`
@@ -63,6 +68,7 @@ type caseResult struct {
 		SluiceCPU     float64 `json:"sluice_cpu_s_per_m_events"`
 		PeakRSS       float64 `json:"sluice_peak_rss_mib"` // the maximum, not the median
 		PgEPS         float64 `json:"pg_ceiling_events_per_s,omitempty"`
+		MySQLEPS      float64 `json:"mysql_ceiling_events_per_s,omitempty"`
 		KafkaEPS      float64 `json:"kafka_ceiling_events_per_s,omitempty"`
 		Ratio         float64 `json:"ratio_to_lower_ceiling,omitempty"`
 		Lower         string  `json:"lower_ceiling,omitempty"`

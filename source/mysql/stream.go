@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -26,12 +28,12 @@ type position struct {
 	gtids mysql.GTIDSet // nil when the server has no GTIDs
 }
 
-// fileSeq is the sequence number of a binlog file (mysql-bin.000042 →
-// 42). With the offset it orders positions across files.
 // eventQueue is how many binlog events the replication client decodes
 // ahead of the pipeline.
 const eventQueue = 256
 
+// fileSeq is the sequence number of a binlog file (mysql-bin.000042 →
+// 42). With the offset it orders positions across files.
 func fileSeq(file string) uint64 {
 	dot := strings.LastIndexByte(file, '.')
 	n, _ := strconv.ParseUint(file[dot+1:], 10, 32)
@@ -43,23 +45,71 @@ func lsn(file string, pos uint32) uint64 { return fileSeq(file)<<32 | uint64(pos
 
 // resume encodes a stream position as a mark's Resume token:
 // "file\x00pos\x00gtids".
-func (p position) resume() string {
-	g := ""
-	if p.gtids != nil {
-		g = p.gtids.String()
+func (p position) resume() string { return string(p.appendResume(nil)) }
+
+// appendResume appends the Resume token. A mark per transaction formats
+// one: the common MariaDB set of one domain and server is written
+// without go-mysql's sorting and Sprintf.
+func (p position) appendResume(dst []byte) []byte {
+	dst = append(dst, p.file...)
+	dst = append(dst, 0)
+	dst = strconv.AppendUint(dst, uint64(p.pos), 10)
+	dst = append(dst, 0)
+	switch g := p.gtids.(type) {
+	case nil:
+	case *mysql.MariadbGTIDSet:
+		if one := soleMariaGTID(g); one != nil {
+			return appendMariaGTID(dst, one)
+		}
+		dst = append(dst, g.String()...)
+	default:
+		dst = append(dst, g.String()...)
 	}
-	return p.file + "\x00" + strconv.FormatUint(uint64(p.pos), 10) + "\x00" + g
+	return dst
+}
+
+// soleMariaGTID is the set's only GTID, or nil when it has another number.
+func soleMariaGTID(s *mysql.MariadbGTIDSet) *mysql.MariadbGTID {
+	if len(s.Sets) != 1 {
+		return nil
+	}
+	for _, servers := range s.Sets {
+		if len(servers) != 1 {
+			return nil
+		}
+		for _, g := range servers {
+			return g
+		}
+	}
+	return nil
+}
+
+// appendMariaGTID appends domain-server-sequence, as MariadbGTID.String
+// does (empty for the zero GTID).
+func appendMariaGTID(dst []byte, g *mysql.MariadbGTID) []byte {
+	if g.DomainID == 0 && g.ServerID == 0 && g.SequenceNumber == 0 {
+		return dst
+	}
+	dst = strconv.AppendUint(dst, uint64(g.DomainID), 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendUint(dst, uint64(g.ServerID), 10)
+	dst = append(dst, '-')
+	return strconv.AppendUint(dst, g.SequenceNumber, 10)
 }
 
 // tx is the transaction being read.
 type tx struct {
-	open   bool
-	gtid   string // "" without GTIDs
-	start  uint64 // lsn of the transaction's first event
-	binlog *sluice.Binlog
-	order  int64
-	seq    uint64 // counts transactions; a relation's table order belongs to one
-	thread uint64
+	open bool
+	gtid string // "" without GTIDs
+	// maria is the MariaDB GTID of the transaction (hasMaria), added to
+	// the stream's set at commit without parsing gtid again.
+	maria    mysql.MariadbGTID
+	hasMaria bool
+	start    uint64 // lsn of the transaction's first event
+	binlog   *sluice.Binlog
+	order    int64
+	seq      uint64 // counts transactions; a relation's table order belongs to one
+	thread   uint64
 	// explicit is true inside BEGIN … COMMIT (MariaDB: a GTID event
 	// without the standalone flag): statements there do not commit.
 	explicit bool
@@ -82,11 +132,29 @@ type stream struct {
 	refCache map[string]refinements
 
 	lastMark uint64
+	buf      []byte // scratch for formatting GTIDs and resume tokens
 }
 
 type relMap struct {
-	sig string
-	rel *relation // nil when the table is not captured
+	// The table map fields the relation was built from.
+	schema, table, types []byte
+	names                [][]byte
+	rel                  *relation // nil when the table is not captured
+}
+
+// same reports whether e maps the table and columns m was built from.
+// Every transaction repeats its table maps: comparing them must not
+// allocate.
+func (m *relMap) same(e *replication.TableMapEvent) bool {
+	if !bytes.Equal(m.schema, e.Schema) || !bytes.Equal(m.table, e.Table) || !bytes.Equal(m.types, e.ColumnType) || len(m.names) != len(e.ColumnName) {
+		return false
+	}
+	for i, n := range e.ColumnName {
+		if !bytes.Equal(m.names[i], n) {
+			return false
+		}
+	}
+	return true
 }
 
 func newStream(s *Source, srv *server, conn *client.Conn, tables []string, start position, emit func(*sluice.Event) error) *stream {
@@ -107,8 +175,13 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		ParseTime:               false,
 		TimestampStringLocation: time.UTC, // TIMESTAMP is an instant: render it in UTC
 		HeartbeatPeriod:         s.cfg.Heartbeat,
-		ReadTimeout:             3 * s.cfg.Heartbeat,
-		DisableRetrySync:        true, // the pipeline restarts from the stored offset instead
+		// No ReadTimeout: go-mysql would set a socket deadline for every
+		// packet (a sixth of the CPU of single-row transactions); the
+		// stall guard in run watches for silence instead.
+		DisableRetrySync: true, // the pipeline restarts from the stored offset instead
+		// sluice tracks the GTID set itself; go-mysql would otherwise
+		// clone its copy into every commit event.
+		DiscardGTIDSet: true,
 		// go-mysql queues 10240 decoded events by default, ahead of the
 		// pipeline's own bounded queue: with row events of a hundred rows
 		// that is a million rows in memory. A short queue keeps the
@@ -131,13 +204,32 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 	return sy, st, nil
 }
 
+// stallTicks is how many heartbeat periods the stream may wait for an
+// event (the server sends a heartbeat every period when idle) before the
+// connection is taken for dead.
+const stallTicks = 3
+
 // run reads events until ctx ends or an error.
 func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error {
+	var g stallGuard
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	t := time.NewTicker(st.src.cfg.Heartbeat)
+	defer t.Stop()
+	go g.watch(wctx, t.C, stallTicks, func() {
+		cancel(fmt.Errorf("mysql source: no binlog event or heartbeat for %s: connection lost", stallTicks*st.src.cfg.Heartbeat))
+	})
 	for {
-		ev, err := bs.GetEvent(ctx)
+		g.waiting.Store(true)
+		ev, err := bs.GetEvent(wctx)
+		g.waiting.Store(false)
+		g.events.Add(1)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if cause := context.Cause(wctx); cause != nil {
+				return cause
 			}
 			return classifyDumpError(err)
 		}
@@ -148,6 +240,49 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 			return err
 		}
 	}
+}
+
+// stallGuard notices a binlog connection that went silent: the reader
+// waits for an event through limit ticks in a row without receiving any.
+// Time spent handing events to a full pipeline does not count.
+type stallGuard struct {
+	waiting atomic.Bool   // the reader is waiting for the next event
+	events  atomic.Uint64 // events received
+}
+
+// watch calls stalled once, and returns, when the reader waited through
+// limit consecutive ticks without an event; it returns when ctx ends.
+func (g *stallGuard) watch(ctx context.Context, tick <-chan time.Time, limit int, stalled func()) {
+	q := quietTicks{limit: limit, last: g.events.Load()}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+		if q.observe(g.events.Load(), g.waiting.Load()) {
+			stalled()
+			return
+		}
+	}
+}
+
+// quietTicks counts consecutive ticks at which the reader was waiting and
+// no event had arrived since the tick before.
+type quietTicks struct {
+	limit, quiet int
+	last         uint64
+}
+
+// observe takes one tick's view and reports whether limit quiet ticks in
+// a row were seen.
+func (q *quietTicks) observe(events uint64, waiting bool) bool {
+	if events != q.last || !waiting {
+		q.last, q.quiet = events, 0
+		return false
+	}
+	q.quiet++
+	return q.quiet >= q.limit
 }
 
 // classifyDumpError turns the server's "purged" answer into a permanent
@@ -168,8 +303,9 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 		st.file = string(e.NextLogName)
 		return nil
 	case *replication.MariadbGTIDEvent:
-		st.begin(h, e.GTID.String(), 0)
+		st.begin(h, string(appendMariaGTID(st.buf[:0], &e.GTID)), 0)
 		st.tx.explicit = !e.IsStandalone()
+		st.tx.maria, st.tx.hasMaria = e.GTID, true
 		return nil
 	case *replication.GTIDEvent:
 		u, err := uuid.FromBytes(e.SID)
@@ -287,7 +423,14 @@ func truncate(s string, n int) string {
 // its mark: the position after it.
 func (st *stream) commit(h *replication.EventHeader) error {
 	if st.tx.gtid != "" && st.gtids != nil {
-		if err := st.gtids.Update(st.tx.gtid); err != nil {
+		var err error
+		if set, ok := st.gtids.(*mysql.MariadbGTIDSet); ok && st.tx.hasMaria {
+			g := st.tx.maria
+			err = set.AddSet(&g)
+		} else {
+			err = st.gtids.Update(st.tx.gtid)
+		}
+		if err != nil {
 			return fmt.Errorf("mysql source: GTID %s: %w", st.tx.gtid, err)
 		}
 	}
@@ -304,19 +447,21 @@ func (st *stream) mark(pos uint32) error {
 		return nil
 	}
 	st.lastMark = l
-	p := position{file: st.file, pos: pos, gtids: st.gtids}
-	return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: l, Resume: p.resume()}})
+	st.buf = position{file: st.file, pos: pos, gtids: st.gtids}.appendResume(st.buf[:0])
+	return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: l, Resume: string(st.buf)}})
 }
 
 // tableMap records the description of a table id, rebuilding it only
 // when the columns differ from the last map of that id.
 func (st *stream) tableMap(e *replication.TableMapEvent) error {
-	name := string(e.Schema) + "." + string(e.Table)
-	sig := name + "\x00" + string(e.ColumnType) + "\x00" + strings.Join(e.ColumnNameString(), ",")
-	if m := st.rels[e.TableID]; m != nil && m.sig == sig {
+	if m := st.rels[e.TableID]; m != nil && m.same(e) {
 		return nil
 	}
-	m := &relMap{sig: sig}
+	name := string(e.Schema) + "." + string(e.Table)
+	m := &relMap{schema: bytes.Clone(e.Schema), table: bytes.Clone(e.Table), types: bytes.Clone(e.ColumnType), names: make([][]byte, len(e.ColumnName))}
+	for i, n := range e.ColumnName {
+		m.names[i] = bytes.Clone(n)
+	}
 	st.rels[e.TableID] = m
 	if !st.tables[name] {
 		return nil
