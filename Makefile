@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/sluice
 
-.PHONY: build test unit services services-down demo bench bench-smoke bench-micro lint docker clean
+.PHONY: build test unit services services-down demo bench bench-mysql bench-smoke bench-micro lint docker clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
@@ -32,6 +32,10 @@ demo: build
 # (tens of minutes; BENCHMARKS.md explains the figures). BENCH_FLAGS adds flags.
 bench: services
 	eval "$$(scripts/services.sh env)" && $(GO) run ./cmd/sluice-bench -json bench.json $(BENCH_FLAGS)
+
+# The same workloads from MariaDB's binlog (-source mysql).
+bench-mysql: services
+	eval "$$(scripts/services.sh env)" && $(GO) run ./cmd/sluice-bench -source mysql -json bench-mysql.json $(BENCH_FLAGS)
 
 # Every benchmark workload in miniature (seconds): checks the driver works.
 bench-smoke: services
