@@ -315,43 +315,13 @@ func (b *bench) runMySQLCase(ctx context.Context, w workload) (*caseResult, erro
 			cr.MySQLEPS = append(cr.MySQLEPS, rate(rr.Rows, rr.Last.Sub(rr.First)))
 			b.logf("   [%d] mysql ceiling %8.0f ev/s (binlog received unparsed, %d transactions)", r, last(cr.MySQLEPS), w.transactions())
 		}
-		topic := topicOf(r, "")
-		if err := createTopic(ctx, b.adm, topic, o.partitions); err != nil {
-			return nil, err
-		}
-		bin := b.bin
-		if profiling {
-			bin = b.profBin
-		}
-		st, prof, err := b.runSluice(ctx, w, &cr.Sluice, bin, prep[r], topic, profiling)
-		b.deleteTopics(topic)
-		if err != nil {
-			return nil, err
-		}
-		if profiling {
-			cr.Profile = prof
-			continue
-		}
-		cr.KeyBytes, cr.ValueBytes, cr.HeaderBytes = st.KeyBytes, st.ValueBytes, st.HeaderBytes
-		if n := st.Records - st.Tombstones; n > 0 {
-			cr.AvgValue = float64(st.ValueBytes) / float64(n)
-		}
-		b.logf("   [%d] sluice       %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Sluice.EPS), last(cr.Sluice.CPU), last(cr.Sluice.RSS))
-		if o.compare != "" {
-			if cr.Compare == nil {
-				cr.Compare = &sluiceRuns{}
-			}
-			bt := topicOf(r, "b")
-			if err := createTopic(ctx, b.adm, bt, o.partitions); err != nil {
+		st, err := b.measureSluice(ctx, cr, w, r, profiling,
+			func(string) sluiceRun { return prep[r] }, func(string) sluiceRun { return cmp[r] }, nil)
+		if err != nil || st == nil {
+			if err != nil {
 				return nil, err
 			}
-			_, _, err := b.runSluice(ctx, w, cr.Compare, o.compare, cmp[r], bt, false)
-			b.deleteTopics(bt)
-			if err != nil {
-				return nil, fmt.Errorf("compare: %w", err)
-			}
-			cr.CompareRatio = append(cr.CompareRatio, last(cr.Compare.EPS)/last(cr.Sluice.EPS))
-			b.logf("   [%d] compare      %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Compare.EPS), last(cr.Compare.CPU), last(cr.Compare.RSS))
+			continue // the profiling run
 		}
 		if o.ceilings {
 			if err := b.kafkaCeiling(ctx, cr, w, r, st); err != nil {

@@ -8,83 +8,64 @@ import (
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
-// TestSmoke runs the driver's smoke mode against the real services: every
-// workload kind at both widths in miniature, both ceilings, the profiling
-// build and a short latency run. run verifies every output topic (each
-// expected event id exactly once, ops and tombstones as written), so the
-// test asserts that it succeeded and measured every case; it makes no
-// assertion on timing.
+// TestSmoke runs the driver's smoke mode against the real services, from
+// PostgreSQL and from MariaDB: every workload kind in miniature (the
+// snapshot workload on PostgreSQL only), the source and Kafka ceilings,
+// the profiling build and, on PostgreSQL, a short latency run. run
+// verifies every output topic (each expected event id exactly once, ops
+// and tombstones as written), so the test asserts that it succeeded and
+// measured every case; it makes no assertion on timing.
 func TestSmoke(t *testing.T) {
-	dsn := testenv.Get(t, "SLUICE_TEST_PG_DSN")
-	brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
-	o, _, err := parseFlags([]string{"-smoke", "-pg", dsn, "-brokers", brokers, "-profile", t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bin := os.Getenv("SLUICE_BIN"); bin != "" {
-		o.bin = bin // make test has built it already
-	}
-	var log bytes.Buffer
-	o.log = &log
-	res, err := run(t.Context(), o)
-	if res != nil {
-		printTable(&log, res)
-	}
-	t.Log("\n" + log.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Cases) != len(smokeCases) {
-		t.Fatalf("%d cases measured, want %d", len(res.Cases), len(smokeCases))
-	}
-	for _, c := range res.Cases {
-		if len(c.Sluice.EPS) != 1 || len(c.PgEPS) != 1 || len(c.KafkaEPS) != 1 {
-			t.Errorf("%s/%s: runs sluice %d, pg ceiling %d, kafka ceiling %d; want 1 each", c.Workload, c.Width, len(c.Sluice.EPS), len(c.PgEPS), len(c.KafkaEPS))
-		}
-		if c.Profile == nil || c.Profile.MallocsPerEvent == 0 {
-			t.Errorf("%s/%s: no profile", c.Workload, c.Width)
-		}
-	}
-	if len(res.Latency) != 1 || res.Latency[0].Events == 0 || res.Latency[0].Measured == 0 {
-		t.Errorf("latency run measured nothing: %+v", res.Latency)
-	}
-}
-
-// TestSmokeMySQL is the smoke mode with -source mysql: every workload kind
-// but the snapshot, from MariaDB's binlog, with the binlog and Kafka
-// ceilings and the profiling build; run verifies every topic.
-func TestSmokeMySQL(t *testing.T) {
-	dsn := testenv.Get(t, "SLUICE_TEST_MYSQL_DSN")
-	brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
-	o, _, err := parseFlags([]string{"-source", "mysql", "-smoke", "-mysql", dsn, "-brokers", brokers, "-profile", t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bin := os.Getenv("SLUICE_BIN"); bin != "" {
-		o.bin = bin
-	}
-	var log bytes.Buffer
-	o.log = &log
-	res, err := run(t.Context(), o)
-	if res != nil {
-		printTable(&log, res)
-	}
-	t.Log("\n" + log.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Cases) != len(smokeCases)-1 {
-		t.Fatalf("%d cases measured, want %d", len(res.Cases), len(smokeCases)-1)
-	}
-	for _, c := range res.Cases {
-		if len(c.Sluice.EPS) != 1 || len(c.MySQLEPS) != 1 || len(c.KafkaEPS) != 1 {
-			t.Errorf("%s/%s: runs sluice %d, mysql ceiling %d, kafka ceiling %d; want 1 each", c.Workload, c.Width, len(c.Sluice.EPS), len(c.MySQLEPS), len(c.KafkaEPS))
-		}
-		if c.Profile == nil || c.Profile.MallocsPerEvent == 0 {
-			t.Errorf("%s/%s: no profile", c.Workload, c.Width)
-		}
-	}
-	if len(res.Latency) != 0 {
-		t.Errorf("latency runs on MySQL: %+v", res.Latency)
+	for _, c := range []struct {
+		source, dsnVar, dsnFlag string
+		cases, latencyRuns      int
+	}{
+		{"postgres", "SLUICE_TEST_PG_DSN", "-pg", len(smokeCases), 1},
+		{"mysql", "SLUICE_TEST_MYSQL_DSN", "-mysql", len(smokeCases) - 1, 0},
+	} {
+		t.Run(c.source, func(t *testing.T) {
+			dsn := testenv.Get(t, c.dsnVar)
+			brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
+			o, _, err := parseFlags([]string{"-source", c.source, "-smoke", c.dsnFlag, dsn, "-brokers", brokers, "-profile", t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bin := os.Getenv("SLUICE_BIN"); bin != "" {
+				o.bin = bin // make test has built it already
+			}
+			var log bytes.Buffer
+			o.log = &log
+			res, err := run(t.Context(), o)
+			if res != nil {
+				printTable(&log, res)
+			}
+			t.Log("\n" + log.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Cases) != c.cases {
+				t.Fatalf("%d cases measured, want %d", len(res.Cases), c.cases)
+			}
+			for _, cr := range res.Cases {
+				source := cr.PgEPS
+				if c.source == "mysql" {
+					source = cr.MySQLEPS
+				}
+				if len(cr.Sluice.EPS) != 1 || len(source) != 1 || len(cr.KafkaEPS) != 1 {
+					t.Errorf("%s/%s: runs sluice %d, source ceiling %d, kafka ceiling %d; want 1 each", cr.Workload, cr.Width, len(cr.Sluice.EPS), len(source), len(cr.KafkaEPS))
+				}
+				if cr.Profile == nil || cr.Profile.MallocsPerEvent == 0 {
+					t.Errorf("%s/%s: no profile", cr.Workload, cr.Width)
+				}
+			}
+			if len(res.Latency) != c.latencyRuns {
+				t.Fatalf("%d latency runs, want %d", len(res.Latency), c.latencyRuns)
+			}
+			for _, l := range res.Latency {
+				if l.Events == 0 || l.Measured == 0 {
+					t.Errorf("latency run measured nothing: %+v", l)
+				}
+			}
+		})
 	}
 }
