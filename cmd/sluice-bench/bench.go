@@ -320,21 +320,12 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 			b.logf("   [%d] pg ceiling   %9.0f ev/s (eager reader %.0f, lazy reader %.0f)", r, last(cr.PgEPS), last(cr.PgEager.EPS), last(cr.PgLazy.EPS))
 		}
 
-		st, err := b.measureSluice(ctx, cr, w, r, profiling,
+		err := b.measureSluice(ctx, cr, w, r, profiling,
 			func(topic string) sluiceRun { return b.pgRun(ctx, w, slot("s", r), pub, table, topic) },
 			func(topic string) sluiceRun { return b.pgRun(ctx, w, slot("b", r), pub, table, topic) },
-			func(kind string) { b.dropSlot(slot(kind, r)) })
-		if err != nil || st == nil {
-			if err != nil {
-				return nil, err
-			}
-			continue // the profiling run
-		}
-		if o.ceilings {
-			if err := b.kafkaCeiling(ctx, cr, w, r, st); err != nil {
-				return nil, err
-			}
-			cr.Ratio = append(cr.Ratio, last(cr.Sluice.EPS)/min(last(cr.PgEPS), last(cr.KafkaEPS)))
+			func(kind string) { b.dropSlot(slot(kind, r)) }, cr.PgEPS)
+		if err != nil {
+			return nil, err
 		}
 	}
 	cr.medians(o, cr.PgEPS, "postgres")
@@ -342,16 +333,18 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 }
 
 // measureSluice runs sluice for repeat r on a fresh topic and records
-// its figures in cr (the profile for the profiling run, which returns no
-// stats); with -compare it then runs the second binary the same way.
-// run and cmp make the two runs for a topic; done, when set, is called
-// after each with "s" or "b" (the PostgreSQL side drops the slot).
+// its figures in cr (only the profile for the profiling run); with
+// -compare it then runs the second binary the same way, and with the
+// ceilings the Kafka ceiling and the ratio to the lower of it and the
+// source ceiling (source, per repeat). run and cmp make the two runs for a
+// topic; done, when set, is called after each with "s" or "b" (the
+// PostgreSQL side drops the slot).
 func (b *bench) measureSluice(ctx context.Context, cr *caseResult, w workload, r int, profiling bool,
-	run, cmp func(topic string) sluiceRun, done func(kind string)) (*topicStats, error) {
+	run, cmp func(topic string) sluiceRun, done func(kind string), source []float64) error {
 	o := b.o
 	topic := fmt.Sprintf("bench.%s.%s.%s.r%d", b.id, w.Kind, w.Width, r)
 	if err := createTopic(ctx, b.adm, topic, o.partitions); err != nil {
-		return nil, err
+		return err
 	}
 	bin := b.bin
 	if profiling {
@@ -363,38 +356,52 @@ func (b *bench) measureSluice(ctx context.Context, cr *caseResult, w workload, r
 		done("s")
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if profiling {
 		cr.Profile = prof
-		return nil, nil
+		return nil
 	}
 	cr.KeyBytes, cr.ValueBytes, cr.HeaderBytes = st.KeyBytes, st.ValueBytes, st.HeaderBytes
 	if n := st.Records - st.Tombstones; n > 0 {
 		cr.AvgValue = float64(st.ValueBytes) / float64(n)
 	}
 	b.logf("   [%d] sluice       %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Sluice.EPS), last(cr.Sluice.CPU), last(cr.Sluice.RSS))
-	if o.compare == "" {
-		return st, nil
+	if o.compare != "" {
+		if err := b.measureCompare(ctx, cr, r, w, topic+"b", cmp, done); err != nil {
+			return err
+		}
 	}
+	if !o.ceilings {
+		return nil
+	}
+	if err := b.kafkaCeiling(ctx, cr, w, r, st); err != nil {
+		return err
+	}
+	cr.Ratio = append(cr.Ratio, last(cr.Sluice.EPS)/min(last(source), last(cr.KafkaEPS)))
+	return nil
+}
+
+// measureCompare runs the -compare binary for repeat r on topic bt.
+func (b *bench) measureCompare(ctx context.Context, cr *caseResult, r int, w workload, bt string, cmp func(topic string) sluiceRun, done func(kind string)) error {
+	o := b.o
 	if cr.Compare == nil {
 		cr.Compare = &sluiceRuns{}
 	}
-	bt := topic + "b"
 	if err := createTopic(ctx, b.adm, bt, o.partitions); err != nil {
-		return nil, err
+		return err
 	}
-	_, _, err = b.runSluice(ctx, w, cr.Compare, o.compare, cmp(bt), bt, false)
+	_, _, err := b.runSluice(ctx, w, cr.Compare, o.compare, cmp(bt), bt, false)
 	b.deleteTopics(bt)
 	if done != nil {
 		done("b")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("compare: %w", err)
+		return fmt.Errorf("compare: %w", err)
 	}
 	cr.CompareRatio = append(cr.CompareRatio, last(cr.Compare.EPS)/last(cr.Sluice.EPS))
 	b.logf("   [%d] compare      %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Compare.EPS), last(cr.Compare.CPU), last(cr.Compare.RSS))
-	return st, nil
+	return nil
 }
 
 // kafkaCeiling measures franz-go alone producing the case's records,
