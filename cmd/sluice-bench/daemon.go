@@ -65,19 +65,26 @@ func daemonConfig(o *options, w workload, pipeline, slot, publication, table, to
 			snapshot = fmt.Sprintf("{mode: always, chunk_size: %d}", w.ChunkSize)
 		}
 	}
-	return fmt.Sprintf(`log: {level: warn, format: json}
-http: {listen: "off"}
-pipelines:
-  %s:
-    source:
-      type: postgres
+	return runConfig(o, pipeline, fmt.Sprintf(`type: postgres
       dsn: %s
       slot: %s
       publication: %s
       tables: [public.%s]
       status_interval: 1s
       drain_timeout: 30s
-      snapshot: %s
+      snapshot: %s`, o.pgDSN, slot, publication, table, snapshot), topic)
+}
+
+// runConfig is the YAML of one run: pipeline with the source block (its
+// lines after "source:", indented by six) and a kafka sink writing to
+// topic with the driver's producer settings.
+func runConfig(o *options, pipeline, source, topic string) string {
+	return fmt.Sprintf(`log: {level: warn, format: json}
+http: {listen: "off"}
+pipelines:
+  %s:
+    source:
+      %s
     sinks:
       kafka:
         brokers: [%s]
@@ -85,7 +92,7 @@ pipelines:
         compression: %s
         linger: %s
         topic_creation: {partitions: %d}
-`, pipeline, o.pgDSN, slot, publication, table, snapshot, strings.Join(o.brokers, ", "), topic, o.compression, o.linger, o.partitions)
+`, pipeline, source, strings.Join(o.brokers, ", "), topic, o.compression, o.linger, o.partitions)
 }
 
 // daemon is a running sluice process.

@@ -188,24 +188,11 @@ func (w workload) transactions() int {
 
 // myDaemonConfig is one sluice run's YAML for the MySQL source.
 func myDaemonConfig(o *options, pipeline, table, topic string) string {
-	return fmt.Sprintf(`log: {level: warn, format: json}
-http: {listen: "off"}
-pipelines:
-  %s:
-    source:
-      type: mysql
+	return runConfig(o, pipeline, fmt.Sprintf(`type: mysql
       dsn: %s
       tables: [%s.%s]
       drain_timeout: 30s
-      snapshot: {mode: never}
-    sinks:
-      kafka:
-        brokers: [%s]
-        topic: %q
-        compression: %s
-        linger: %s
-        topic_creation: {partitions: %d}
-`, pipeline, o.mysqlDSN, o.my.db, table, strings.Join(o.brokers, ", "), topic, o.compression, o.linger, o.partitions)
+      snapshot: {mode: never}`, o.mysqlDSN, o.my.db, table), topic)
 }
 
 // myPrepareRun starts bin once in a fresh directory so that it stores the
