@@ -190,13 +190,24 @@ func TestMySQLKillRecovery(t *testing.T) {
 					time.Sleep(200 * time.Microsecond)
 				}
 			}()
-			for written.Load() < n/3 {
-				time.Sleep(10 * time.Millisecond)
+			waitWritten := func(k int64) {
+				t.Helper()
+				deadline := time.Now().Add(2 * time.Minute)
+				for written.Load() < k {
+					select {
+					case <-done:
+						t.Fatalf("the writer stopped at %d rows", written.Load())
+					default:
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the writer is stuck at %d of %d rows", written.Load(), k)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
 			}
+			waitWritten(n / 3)
 			d.stop(t, syscall.SIGKILL)
-			for written.Load() < 2*n/3 {
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitWritten(2 * n / 3)
 			d = e.start()
 			<-done
 			topic := e.name + ".sluice." + table
