@@ -136,7 +136,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return err
 	}
-	defer sy.Close()
+	defer closeSyncer(sy, s.log)
 	s.log.Info("streaming", zap.String("file", start.file), zap.Uint32("pos", start.pos), zap.String("gtids", gtidString(start.gtids)))
 	st := newStream(s, srv, conn, tables, start, w.emitEvent)
 	st.lastMark = lsn(start.file, start.pos)

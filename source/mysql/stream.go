@@ -204,6 +204,27 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 	return sy, st, nil
 }
 
+// closeTimeout bounds closing a binlog connection.
+const closeTimeout = 5 * time.Second
+
+// closeSyncer closes sy, giving up after closeTimeout: go-mysql's Close
+// opens a second connection to KILL the dump thread, which on a dead
+// network (the case the stall guard detects) could wait forever and keep
+// the pipeline from restarting. An abandoned connection is left to the
+// server's own timeouts.
+func closeSyncer(sy *replication.BinlogSyncer, log *zap.Logger) {
+	done := make(chan struct{})
+	go func() {
+		sy.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeTimeout):
+		log.Warn("binlog connection did not close; abandoning it", zap.Duration("after", closeTimeout))
+	}
+}
+
 // stallTicks is how many heartbeat periods the stream may wait for an
 // event (the server sends a heartbeat every period when idle) before the
 // connection is taken for dead.
