@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -415,5 +416,42 @@ func TestIdleSlotFollowsServerWAL(t *testing.T) {
 	}
 	if n := len(h.wait(0)); n != 0 {
 		t.Fatalf("got %d events from an uncaptured table", n)
+	}
+}
+
+// TestSilentConnectionIsDetected: when the network to the server goes
+// silent (no reset, no close), the stream notices within a few status
+// intervals (its idle status updates ask for an answer) and Run returns
+// an error, so the pipeline restarts from its checkpoint instead of
+// waiting for TCP to give up.
+func TestSilentConnectionIsDetected(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`DROP TABLE IF EXISTS silent; CREATE TABLE silent (id int PRIMARY KEY)`)
+	u, err := url.Parse(h.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := testenv.NewFreezer(t, u.Host)
+	u.Host = f.Addr()
+	h.startWith(map[string]any{"tables": []string{"public.silent"}, "dsn": u.String()})
+	h.exec(`INSERT INTO silent VALUES (1)`)
+	h.wait(1)
+	time.Sleep(3 * time.Second) // idle: keepalives answer the status updates, nothing fails
+	select {
+	case err := <-h.done:
+		h.cancel = nil
+		t.Fatalf("Run ended on a live, idle connection: %v", err)
+	default:
+	}
+
+	f.Freeze()
+	select {
+	case err := <-h.done:
+		h.cancel = nil
+		if err == nil || !strings.Contains(err.Error(), "no message from the server") {
+			t.Fatalf("Run returned %v, want the silence error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the source did not notice the silent connection")
 	}
 }

@@ -44,7 +44,19 @@ type stream struct {
 	lastMark   uint64 // highest position emitted as a mark
 	lastStatus time.Time
 	sentFlush  uint64
+
+	// Liveness: messages received, and since when the idle loop has seen
+	// none (see checkSilence).
+	heard       uint64
+	heardAtWake uint64
+	quietSince  time.Time
 }
+
+// silentPeriods is how many status intervals may pass without a message
+// from the server before the connection is taken for dead. Idle status
+// updates ask the server to answer, so a live server is never silent
+// for a whole interval.
+const silentPeriods = 3
 
 func newStream(s *Source, conn *pgx.Conn, repl *pgconn.PgConn, emit func(*sluice.Event) error) *stream {
 	return &stream{src: s, conn: conn, repl: repl, emit: emit, log: s.log,
@@ -103,11 +115,15 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 			}
 			if pgconn.Timeout(err) {
 				st.idleWake = true
+				if err := st.checkSilence(time.Now()); err != nil {
+					return err
+				}
 				nc.SetReadDeadline(time.Now().Add(time.Second))
 				continue
 			}
 			return fmt.Errorf("postgres source: receive: %w", err)
 		}
+		st.heard++
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
 			if err := st.handleCopyData(ctx, m.Data); err != nil {
@@ -194,11 +210,30 @@ func (st *stream) maybeSendStatus(ctx context.Context, force bool) error {
 		WALWritePosition: pglogrepl.LSN(flush),
 		WALFlushPosition: pglogrepl.LSN(flush),
 		WALApplyPosition: pglogrepl.LSN(flush),
+		// A periodic update asks for a keepalive back, the liveness
+		// signal checkSilence waits for; an answer to the server's own
+		// request does not, or the two would ping-pong.
+		ReplyRequested: !force,
 	})
 	if err != nil {
 		return fmt.Errorf("postgres source: send status update: %w", err)
 	}
 	st.sentFlush, st.lastStatus = flush, time.Now()
+	return nil
+}
+
+// checkSilence runs when the read deadline woke an idle loop: it fails
+// once no message arrived for silentPeriods status intervals, so a
+// connection that went silent (a dead network drops nothing and resets
+// nothing) restarts the pipeline instead of waiting for TCP to give up.
+func (st *stream) checkSilence(now time.Time) error {
+	if st.heard != st.heardAtWake || st.quietSince.IsZero() {
+		st.heardAtWake, st.quietSince = st.heard, now
+		return nil
+	}
+	if limit := silentPeriods * st.src.cfg.StatusInterval; now.Sub(st.quietSince) > limit {
+		return fmt.Errorf("postgres source: no message from the server for %s although status updates ask for one: connection lost", limit)
+	}
 	return nil
 }
 
