@@ -124,9 +124,10 @@ type stream struct {
 	log    *zap.Logger
 	tables map[string]bool // captured db.table
 
-	file  string
-	gtids mysql.GTIDSet
-	tx    tx
+	file   string
+	fileNo uint64 // fileSeq(file): positions are numbered per event without parsing the name
+	gtids  mysql.GTIDSet
+	tx     tx
 
 	rels     map[uint64]*relMap // by table id; nil relation for tables not captured
 	refCache map[string]refinements
@@ -159,11 +160,30 @@ func (m *relMap) same(e *replication.TableMapEvent) bool {
 
 func newStream(s *Source, srv *server, conn *client.Conn, tables []string, start position, emit func(*sluice.Event) error) *stream {
 	st := &stream{src: s, srv: srv, conn: conn, emit: emit, log: s.log, tables: map[string]bool{},
-		file: start.file, gtids: start.gtids, rels: map[uint64]*relMap{}, refCache: map[string]refinements{}}
+		gtids: start.gtids, rels: map[uint64]*relMap{}, refCache: map[string]refinements{}}
+	st.setFile(start.file)
 	for _, t := range tables {
 		st.tables[t] = true
 	}
 	return st
+}
+
+func (st *stream) setFile(file string) { st.file, st.fileNo = file, fileSeq(file) }
+
+// lsn numbers pos in the current binlog file, as lsn(st.file, pos).
+func (st *stream) lsn(pos uint32) uint64 { return st.fileNo<<32 | uint64(pos) }
+
+// at is the position of the event whose header is h.
+func (st *stream) at(h *replication.EventHeader) uint64 { return st.lsn(h.LogPos - h.EventSize) }
+
+// binlogOf is the binlog part of the source block for the open
+// transaction (or a statement outside one) starting at start.
+func (st *stream) binlogOf(h *replication.EventHeader, start, thread uint64) *sluice.Binlog {
+	txid := st.tx.gtid
+	if txid == "" {
+		txid = st.file + ":" + strconv.FormatUint(start&0xffffffff, 10)
+	}
+	return &sluice.Binlog{ServerID: h.ServerID, File: st.file, GTID: st.tx.gtid, Thread: thread, TxID: txid}
 }
 
 // syncer starts a binlog dump from start.
@@ -321,7 +341,7 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 	h := ev.Header
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
-		st.file = string(e.NextLogName)
+		st.setFile(string(e.NextLogName))
 		return nil
 	case *replication.MariadbGTIDEvent:
 		st.begin(h, string(appendMariaGTID(st.buf[:0], &e.GTID)), 0)
@@ -354,8 +374,7 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 
 // begin opens a transaction at a GTID event (or BEGIN without GTIDs).
 func (st *stream) begin(h *replication.EventHeader, gtid string, thread uint64) {
-	start := h.LogPos - h.EventSize
-	st.tx = tx{open: true, gtid: gtid, start: lsn(st.file, start), seq: st.tx.seq + 1, thread: thread}
+	st.tx = tx{open: true, gtid: gtid, start: st.at(h), seq: st.tx.seq + 1, thread: thread}
 }
 
 func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) error {
@@ -419,18 +438,14 @@ func (st *stream) namesCaptured(db, q string) bool {
 
 // emitDDL emits a schema change event for a DDL statement.
 func (st *stream) emitDDL(h *replication.EventHeader, db, q string, thread uint64) error {
+	at := st.at(h)
 	start := st.tx.start
 	if !st.tx.open {
-		start = lsn(st.file, h.LogPos-h.EventSize)
+		start = at
 	}
-	txid := st.tx.gtid
-	if txid == "" {
-		txid = st.file + ":" + strconv.FormatUint(start&0xffffffff, 10)
-	}
-	b := &sluice.Binlog{ServerID: h.ServerID, File: st.file, GTID: st.tx.gtid, Thread: thread, TxID: txid}
 	return st.emit(&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: db, Statement: q},
-		Pos:        sluice.Position{LSN: lsn(st.file, h.LogPos-h.EventSize), TxLSN: start},
-		CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: b})
+		Pos:        sluice.Position{LSN: at, TxLSN: start},
+		CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: st.binlogOf(h, start, thread)})
 }
 
 func truncate(s string, n int) string {
@@ -463,7 +478,7 @@ func (st *stream) commit(h *replication.EventHeader) error {
 }
 
 func (st *stream) mark(pos uint32) error {
-	l := lsn(st.file, pos)
+	l := st.lsn(pos)
 	if l <= st.lastMark {
 		return nil
 	}
@@ -514,13 +529,9 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 		st.begin(h, "", 0)
 	}
 	if st.tx.binlog == nil {
-		txid := st.tx.gtid
-		if txid == "" {
-			txid = st.file + ":" + strconv.FormatUint(st.tx.start&0xffffffff, 10)
-		}
-		st.tx.binlog = &sluice.Binlog{ServerID: h.ServerID, File: st.file, GTID: st.tx.gtid, Thread: st.tx.thread, TxID: txid}
+		st.tx.binlog = st.binlogOf(h, st.tx.start, st.tx.thread)
 	}
-	evPos := lsn(st.file, h.LogPos-h.EventSize)
+	evPos := st.at(h)
 	commitTime := time.Unix(int64(h.Timestamp), 0)
 	mk := func(op sluice.Op, i int) *sluice.Event {
 		st.tx.order++
@@ -532,27 +543,21 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 			CommitTime: commitTime, TxOrder: st.tx.order, TableOrder: rel.order,
 			Binlog: st.tx.binlog, Row: int32(i)}
 	}
-	switch e.Type() {
-	case replication.EnumRowsEventTypeInsert:
+	switch typ := e.Type(); typ {
+	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
 		for i, r := range e.Rows {
 			row, err := st.convert(rel, e, i, r)
 			if err != nil {
 				return err
 			}
-			ev := mk(sluice.OpCreate, i)
-			ev.After = row
-			if err := st.emit(ev); err != nil {
-				return err
+			var ev *sluice.Event
+			if typ == replication.EnumRowsEventTypeInsert {
+				ev = mk(sluice.OpCreate, i)
+				ev.After = row
+			} else {
+				ev = mk(sluice.OpDelete, i)
+				ev.Before = row
 			}
-		}
-	case replication.EnumRowsEventTypeDelete:
-		for i, r := range e.Rows {
-			row, err := st.convert(rel, e, i, r)
-			if err != nil {
-				return err
-			}
-			ev := mk(sluice.OpDelete, i)
-			ev.Before = row
 			if err := st.emit(ev); err != nil {
 				return err
 			}
