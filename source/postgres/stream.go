@@ -289,7 +289,7 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		// Begin and Commit by hand: pglogrepl.Parse allocates a decoder
 		// and a message for each.
 		if len(d) < 21 {
-			break // let Parse report it
+			return fmt.Errorf("postgres source: Begin message of %d bytes at %s", len(d), xld.WALStart)
 		}
 		st.inTx = true
 		st.txSeq++
@@ -300,7 +300,7 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		return nil
 	case pglogrepl.MessageTypeCommit:
 		if len(d) < 26 {
-			break
+			return fmt.Errorf("postgres source: Commit message of %d bytes at %s", len(d), xld.WALStart)
 		}
 		st.inTx = false
 		st.prevTxLSN = binary.BigEndian.Uint64(d[2:])
@@ -318,22 +318,6 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		return fmt.Errorf("postgres source: parse %q message at %s: %w", d[0], xld.WALStart, err)
 	}
 	switch m := msg.(type) {
-	case *pglogrepl.BeginMessage:
-		st.inTx = true
-		st.txSeq++
-		st.txID, st.txLSN, st.commitTime = uint64(m.Xid), uint64(m.FinalLSN), m.CommitTime
-		st.txOrder = 0
-	case *pglogrepl.CommitMessage:
-		st.inTx = false
-		st.prevTxLSN = uint64(m.CommitLSN)
-		end := uint64(m.TransactionEndLSN)
-		if st.snap != nil {
-			st.snap.committed(end)
-		}
-		if end > st.lastMark {
-			st.lastMark = end
-		}
-		return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{LSN: lsn, TxLSN: end}})
 	case *pglogrepl.RelationMessage:
 		return st.handleRelation(ctx, m)
 	case *pglogrepl.TruncateMessage:
