@@ -224,7 +224,7 @@ func TestTrackerBlocksWhenFull(t *testing.T) {
 		t.Fatal("add did not block on a full tracker")
 	case <-time.After(20 * time.Millisecond):
 	}
-	tr.ack(s0, nil)
+	tr.ackSlot(int(s0%2), nil)
 	select {
 	case <-added:
 	case <-time.After(5 * time.Second):

@@ -30,7 +30,6 @@ type entry struct {
 	pending int // acknowledgements still missing
 	mark    bool
 	pos     sluice.Position
-	seq     uint64 // the sequence number the slot holds
 }
 
 func newTracker(capacity int, confirm func(sluice.Position)) *tracker {
@@ -47,9 +46,7 @@ func (t *tracker) ackFuncs(onErr func(error)) []func(error) {
 	fs := make([]func(error), len(t.ring))
 	for i := range fs {
 		fs[i] = func(err error) {
-			t.mu.Lock()
-			t.ackLocked(t.ring[i].seq, err)
-			t.mu.Unlock()
+			t.ackSlot(i, err)
 			if err != nil {
 				onErr(err)
 			}
@@ -82,7 +79,7 @@ func (t *tracker) add(ctx context.Context, pos sluice.Position, mark bool, pendi
 		return 0, err
 	}
 	seq := t.tail
-	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos, seq: seq}
+	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos}
 	t.tail++
 	if pending == 0 {
 		t.advanceLocked()
@@ -90,13 +87,15 @@ func (t *tracker) add(ctx context.Context, pos sluice.Position, mark bool, pendi
 	return seq, nil
 }
 
-// ack records one acknowledgement of entry seq. A non-nil err is kept as
-// the pipeline's failure; the entry then never completes, so the
-// checkpoint cannot pass it.
-func (t *tracker) ack(seq uint64, err error) {
+// ackSlot records one acknowledgement of the entry in ring slot i: the
+// one whose sequence number, within [head, head+len(ring)), is i modulo
+// the ring's length. A non-nil err is kept as the pipeline's failure; the
+// entry then never completes, so the checkpoint cannot pass it.
+func (t *tracker) ackSlot(i int, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.ackLocked(seq, err)
+	n := uint64(len(t.ring))
+	t.ackLocked(t.head+(uint64(i)+n-t.head%n)%n, err)
 }
 
 func (t *tracker) ackLocked(seq uint64, err error) {
@@ -145,13 +144,6 @@ func (t *tracker) failure() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.err
-}
-
-// inFlight returns the number of entries not yet released.
-func (t *tracker) inFlight() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return int(t.tail - t.head)
 }
 
 // close wakes every waiter; later adds fail.
