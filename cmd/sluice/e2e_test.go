@@ -274,9 +274,12 @@ var volatile = []*regexp.Regexp{
 
 // normalize blanks run-dependent numbers (times, LSNs, xids) so record
 // values can be compared with golden bytes.
-func normalize(b []byte) string {
-	s := string(b)
-	for _, re := range volatile {
+func normalize(b []byte) string { return blank(string(b), volatile) }
+
+// blank replaces the value of every "key":value that one of res matches
+// with _.
+func blank(s string, res []*regexp.Regexp) string {
+	for _, re := range res {
 		s = re.ReplaceAllStringFunc(s, func(m string) string {
 			k, _, _ := strings.Cut(m, ":")
 			return k + ":_"
