@@ -14,6 +14,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// DefaultStateDir is state_dir's default, relative to the working
+// directory.
+const DefaultStateDir = "sluice-state"
+
 // File is the whole configuration file.
 type File struct {
 	Log Log `yaml:"log"`
@@ -158,7 +162,7 @@ func (f *File) defaults() {
 		f.Log.Format = "json"
 	}
 	if f.StateDir == "" {
-		f.StateDir = "sluice-state"
+		f.StateDir = DefaultStateDir
 	}
 	if f.HTTP.Listen == "" {
 		f.HTTP.Listen = "127.0.0.1:9187"

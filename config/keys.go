@@ -13,9 +13,10 @@ import (
 // (viper only overrides keys it has seen).
 var schemas = registry.New[reflect.Type]("config schema")
 
-// RegisterSchema records the config struct of a plugin block; kind is
-// "source", "sink" or a fixed block name such as "encoding". Plugins call
-// it from init next to their registry entry.
+// RegisterSchema records the config struct of a block; kind is "source",
+// "sink", "transform" or a fixed block name such as "encoding". The plugin
+// registries (sink.Register, source.Register) call it for each plugin, so a
+// plugin registers once.
 func RegisterSchema(kind, typ string, sample any) {
 	schemas.Register(schemaName(kind, typ), reflect.TypeOf(sample))
 }

@@ -20,9 +20,16 @@ func init() { config.RegisterSchema("encoding", "", codec.Options{}) }
 // Build turns a pipeline's configuration into a runnable Pipeline through
 // the plugin registries. Like the plugins' constructors it does no I/O, so
 // `sluice validate` uses it to check a file completely. It returns one
-// error per problem found.
+// error per problem found. It is the one place that fills the plugins'
+// Env: a nil log discards, an empty stateDir is config's default.
 func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (*Pipeline, error) {
 	path := "pipelines." + name
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if stateDir == "" {
+		stateDir = config.DefaultStateDir
+	}
 	log = log.With(zap.String("pipeline", name))
 	var errs []error
 

@@ -1,16 +1,20 @@
 // Package source holds the registry of source plugins. Each database lives
-// in its own sub-package and registers a Factory under its type name in an
-// init function.
+// in its own sub-package and registers itself once, in an init function,
+// with its constructor and its config struct.
 package source
 
 import (
+	"errors"
+
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/registry"
 )
 
-// Env is what the runner gives every source it builds.
+// Env is what the runner gives every source it builds. pipeline.Build fills
+// every field; constructors rely on that instead of defaulting them.
 type Env struct {
 	// Pipeline is the name of the pipeline; sources derive default slot
 	// and publication names from it.
@@ -34,15 +38,46 @@ type Source interface {
 	Database() string
 }
 
-// Factory builds a source from its raw configuration. It validates the
-// configuration and does no I/O.
+// Factory builds a source from its raw configuration block: it decodes the
+// block strictly over the plugin's defaults and calls its constructor,
+// which validates and does no I/O.
 type Factory func(raw map[string]any, env Env) (Source, error)
 
 var plugins = registry.New[Factory]("source")
 
-// Register makes a source type available by name. It panics on an empty or
-// duplicate name, a programming error caught at start-up.
-func Register(name string, f Factory) { plugins.Register(name, f) }
+// Register makes a source type available by name; a plugin calls it once,
+// in its init:
+//
+//	func init() { source.Register("postgres", New, Config{}) }
+//
+// It works as sink.Register does: C's yaml-tagged fields are the block's
+// keys, its Defaults method (config.Defaulter) gives the values the file is
+// decoded over, and newSource returns the concrete source. It panics on an
+// empty or duplicate name, a programming error caught at start-up.
+func Register[C any, S Source](name string, newSource func(C, Env) (S, error), sample C) {
+	config.RegisterSchema("source", name, sample)
+	plugins.Register(name, func(raw map[string]any, env Env) (Source, error) {
+		s, err := Build(newSource, raw, env)
+		if err != nil {
+			return nil, err // never a typed nil inside the interface
+		}
+		return s, nil
+	})
+}
+
+// Build is what the registry does with a block: decode raw strictly over
+// C's defaults, then call newSource. It still calls newSource after a
+// decoding error, so one run reports every problem. Tests use it to build
+// a source of a known type from a raw block.
+func Build[C any, S Source](newSource func(C, Env) (S, error), raw map[string]any, env Env) (S, error) {
+	cfg, decErr := config.DecodeOver[C](raw, env.Path)
+	s, err := newSource(cfg, env)
+	if err = errors.Join(decErr, err); err != nil {
+		var zero S
+		return zero, err
+	}
+	return s, nil
+}
 
 // Lookup returns the factory registered under name.
 func Lookup(name string) (Factory, error) { return plugins.Lookup(name) }

@@ -226,7 +226,7 @@ func (Secret) GoString() string { return `"[redacted]"` }
 
 // Defaults returns a Config with every default filled in and no URLs.
 // Truncate stays empty: its default depends on Index (see Config.Truncate).
-func Defaults() Config {
+func (Config) Defaults() Config {
 	return Config{
 		Index:         sink.DefaultTopic,
 		JSONHandling:  JSONString,

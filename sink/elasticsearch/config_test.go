@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-cdc/sluice/codec"
@@ -22,7 +23,7 @@ func testEnv(t testing.TB) sink.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc}
+	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc, Logger: zap.NewNop()}
 }
 
 func TestNewConfig(t *testing.T) {
@@ -46,7 +47,7 @@ func TestNewConfig(t *testing.T) {
 			name: "defaults",
 			raw:  min(),
 			check: func(t *testing.T, c Config) {
-				want := Defaults()
+				want := Config{}.Defaults()
 				if c.Index != want.Index || c.Truncate != TruncateDeleteDocuments || c.StateIndex != "sluice-state" ||
 					c.Bulk != want.Bulk || c.Retry != want.Retry || !c.CreateIndices || c.JSONHandling != JSONString ||
 					c.IndexTemplate.Name != "sluice-shop" || c.RequestTimeout != 30*time.Second {
@@ -107,7 +108,7 @@ func TestNewConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewSink(tt.raw, testEnv(t))
+			s, err := sink.Build(New, tt.raw, testEnv(t))
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -139,12 +140,12 @@ func TestExampleConfig(t *testing.T) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSink(raw, testEnv(t))
+	s, err := sink.Build(New, raw, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := s.Config()
-	def := Defaults()
+	def := Config{}.Defaults()
 	if c.Bulk != def.Bulk || c.Retry != def.Retry || c.Index != def.Index || c.StateIndex != def.StateIndex ||
 		c.Truncate != TruncateDeleteDocuments || len(c.Columns["public.customers"]) != 4 {
 		t.Errorf("example config = %+v", c)
@@ -169,7 +170,7 @@ pipelines:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSink(f.Pipelines["shop"].Sinks["search"], testEnv(t))
+	s, err := sink.Build(New, f.Pipelines["shop"].Sinks["search"], testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestRegistered(t *testing.T) {
 }
 
 func TestWriteBeforeOpen(t *testing.T) {
-	s, err := NewSink(map[string]any{"urls": []any{"http://es:9200"}}, testEnv(t))
+	s, err := sink.Build(New, map[string]any{"urls": []any{"http://es:9200"}}, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestWriteBeforeOpen(t *testing.T) {
 
 // Open fails (for the runner to retry) when nothing answers.
 func TestOpenUnreachable(t *testing.T) {
-	s, err := NewSink(map[string]any{"urls": []any{"http://127.0.0.1:1"}, "request_timeout": "1s"}, testEnv(t))
+	s, err := sink.Build(New, map[string]any{"urls": []any{"http://127.0.0.1:1"}, "request_timeout": "1s"}, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,14 +14,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
-	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-func init() {
-	sink.Register("elasticsearch", New)
-	config.RegisterSchema("sink", "elasticsearch", Config{})
-}
+func init() { sink.Register("elasticsearch", New, Config{}) }
 
 // Sink keeps Elasticsearch indices equal to the captured tables. Build it
 // with New; Open, Write and Close follow sluice.Sink's contract, and Ready
@@ -92,18 +88,11 @@ type conn struct {
 	hwmMu   sync.Mutex // serializes high-water mark writes
 }
 
-// New builds an elasticsearch sink from its raw configuration. It decodes
-// raw strictly, fills defaults and validates, naming offending keys under
-// env.Path; it does no I/O.
-func New(raw map[string]any, env sink.Env) (sluice.Sink, error) {
-	return NewSink(raw, env)
-}
-
-// NewSink is New returning the concrete type (for Stats).
-func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
-	cfg := Defaults()
-	decErr := config.Decode(raw, &cfg, env.Path)
-	if err := errors.Join(decErr, cfg.validate(env.Path)); err != nil {
+// New builds an elasticsearch sink from its decoded configuration
+// (defaults filled in). It validates, naming offending keys under env.Path,
+// and does no I/O.
+func New(cfg Config, env sink.Env) (*Sink, error) {
+	if err := cfg.validate(env.Path); err != nil {
 		return nil, err
 	}
 	tmpl, err := parseIndexTemplate(cfg.Index)
@@ -123,9 +112,6 @@ func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
 		flightRefs: map[string]int{},
 
 		flightChanged: make(chan struct{}),
-	}
-	if s.log == nil {
-		s.log = zap.NewNop()
 	}
 	if env.Encoder != nil {
 		o := env.Encoder.Options()

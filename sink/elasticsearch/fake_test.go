@@ -261,7 +261,7 @@ func (f *fakeES) sink(raw map[string]any) *Sink {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	s, err := NewSink(cfg, sink.Env{Pipeline: "unit", Path: "pipelines.unit.sinks.es", Encoder: enc,
+	s, err := sink.Build(New, cfg, sink.Env{Pipeline: "unit", Path: "pipelines.unit.sinks.es", Encoder: enc,
 		Logger: zaptest.NewLogger(f.t, zaptest.Level(zap.ErrorLevel))})
 	if err != nil {
 		f.t.Fatal(err)

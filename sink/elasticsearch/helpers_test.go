@@ -116,7 +116,7 @@ func (e *esTest) sink(raw map[string]any) *Sink {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	s, err := NewSink(cfg, sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.es", Encoder: enc,
+	s, err := sink.Build(New, cfg, sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.es", Encoder: enc,
 		Logger: zaptest.NewLogger(e.t, zaptest.Level(zap.WarnLevel))})
 	if err != nil {
 		e.t.Fatal(err)

@@ -132,7 +132,7 @@ func (p *pgTest) esSink(pipe string, raw map[string]any) *Sink {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	s, err := NewSink(cfg, sink.Env{Pipeline: pipe, Path: "pipelines." + pipe + ".sinks.search", Encoder: enc,
+	s, err := sink.Build(New, cfg, sink.Env{Pipeline: pipe, Path: "pipelines." + pipe + ".sinks.search", Encoder: enc,
 		Logger: zaptest.NewLogger(p.t, zaptest.Level(zap.WarnLevel))})
 	if err != nil {
 		p.t.Fatal(err)
@@ -446,7 +446,7 @@ func TestOutageWithKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := kafka.NewSink(map[string]any{"brokers": toAny(brokers), "linger": "1ms"},
+	ks, err := sink.Build(kafka.New, map[string]any{"brokers": toAny(brokers), "linger": "1ms"},
 		sink.Env{Pipeline: "out", Path: "pipelines.out.sinks.kafka", Encoder: kenc, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
 	if err != nil {
 		t.Fatal(err)

@@ -453,7 +453,7 @@ func TestAuthAndTLS(t *testing.T) {
 		})
 	}
 	// Without the CA the certificate is refused: Open fails.
-	s, err := NewSink(map[string]any{"urls": []any{f.srv.URL}, "request_timeout": "2s"}, testEnv(t))
+	s, err := sink.Build(New, map[string]any{"urls": []any{f.srv.URL}, "request_timeout": "2s"}, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +475,7 @@ func TestSecretsNotLogged(t *testing.T) {
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	u := strings.Replace(f.srv.URL, "http://", "http://user:urlpass@", 1)
-	s, err := NewSink(map[string]any{"urls": []any{u}, "index": "{table}", "username": "user", "password": "s3cret", "api_key": "a2V5",
+	s, err := sink.Build(New, map[string]any{"urls": []any{u}, "index": "{table}", "username": "user", "password": "s3cret", "api_key": "a2V5",
 		"retry": map[string]any{"initial_backoff": "5ms", "max_backoff": "10ms"}, "bulk": map[string]any{"flush_interval": "5ms"}},
 		sink.Env{Pipeline: "unit", Path: "p", Encoder: testEnv(t).Encoder, Logger: zap.New(core)})
 	if err != nil {

@@ -112,8 +112,9 @@ type (
 	Secret = kafkaconn.Secret
 )
 
-// Defaults returns a Config with every default filled in and no brokers.
-func Defaults() Config {
+// Defaults returns a Config with every default filled in and no brokers
+// (config.Defaulter: the block is decoded over it).
+func (Config) Defaults() Config {
 	return Config{
 		Topic:              sink.DefaultTopic,
 		MessageTopic:       sink.DefaultMessageTopic,

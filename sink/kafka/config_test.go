@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-cdc/sluice/codec"
@@ -22,7 +23,7 @@ func testEnv(t testing.TB) sink.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc}
+	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc, Logger: zap.NewNop()}
 }
 
 func TestNewConfig(t *testing.T) {
@@ -44,7 +45,7 @@ func TestNewConfig(t *testing.T) {
 			name: "defaults",
 			raw:  min(),
 			check: func(t *testing.T, c Config) {
-				want := Defaults()
+				want := Config{}.Defaults()
 				want.Type = "kafka"
 				want.Brokers = []string{"127.0.0.1:9092"}
 				if !reflect.DeepEqual(c, want) {
@@ -100,7 +101,7 @@ func TestNewConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewSink(tt.raw, testEnv(t))
+			s, err := sink.Build(New, tt.raw, testEnv(t))
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -132,11 +133,11 @@ func TestExampleConfig(t *testing.T) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSink(raw, testEnv(t))
+	s, err := sink.Build(New, raw, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Defaults()
+	want := Config{}.Defaults()
 	want.Type = "kafka"
 	want.Brokers = []string{"127.0.0.1:59092"}
 	want.TopicCreation.Configs = map[string]string{"min.compaction.lag.ms": "0"}
@@ -156,7 +157,7 @@ func TestRegistered(t *testing.T) {
 }
 
 func TestWriteBeforeOpen(t *testing.T) {
-	s, err := NewSink(map[string]any{"brokers": []any{"b:1"}}, testEnv(t))
+	s, err := sink.Build(New, map[string]any{"brokers": []any{"b:1"}}, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}

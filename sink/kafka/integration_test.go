@@ -72,7 +72,7 @@ func runSink(ctx context.Context, t *testing.T, brokers []string, raw map[string
 	raw["linger"] = "1ms"
 	env := sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.kafka", Encoder: r.enc,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
-	s, err := NewSink(raw, env)
+	s, err := sink.Build(New, raw, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +399,8 @@ func BenchmarkKafkaWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := NewSink(map[string]any{"brokers": brokers, "topic_creation": map[string]any{"partitions": itPartitions}},
-		sink.Env{Path: "bench", Encoder: enc})
+	s, err := sink.Build(New, map[string]any{"brokers": brokers, "topic_creation": map[string]any{"partitions": itPartitions}},
+		sink.Env{Path: "bench", Encoder: enc, Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -488,7 +488,7 @@ func TestSecureListener(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env := sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.kafka", Encoder: run.enc,
 				Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
-			s, err := NewSink(c.raw, env)
+			s, err := sink.Build(New, c.raw, env)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,14 +37,10 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
-	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-func init() {
-	sink.Register("kafka", New)
-	config.RegisterSchema("sink", "kafka", Config{})
-}
+func init() { sink.Register("kafka", New, Config{}) }
 
 // Sink writes events to Kafka. Build it with New; Open, Write and Close
 // follow sluice.Sink's contract.
@@ -75,19 +71,9 @@ type conn struct {
 	adm *kadm.Client
 }
 
-// New builds a kafka sink from its raw configuration. It decodes raw
-// strictly, fills defaults and validates, naming offending keys under
-// env.Path; it does no I/O.
-func New(raw map[string]any, env sink.Env) (sluice.Sink, error) {
-	return NewSink(raw, env)
-}
-
-// NewSink is New returning the concrete type (for Stats).
-func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
-	cfg := Defaults()
-	if err := config.Decode(raw, &cfg, env.Path); err != nil {
-		return nil, err
-	}
+// New builds a kafka sink from its decoded configuration (defaults filled
+// in). It validates, naming offending keys under env.Path, and does no I/O.
+func New(cfg Config, env sink.Env) (*Sink, error) {
 	if err := cfg.validate(env.Path); err != nil {
 		return nil, err
 	}
@@ -98,13 +84,9 @@ func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := env.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
 	return &Sink{
 		cfg:     cfg,
-		log:     log,
+		log:     env.Logger,
 		enc:     env.Encoder,
 		router:  router,
 		known:   map[string]topicInfo{},

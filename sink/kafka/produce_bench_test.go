@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/sink"
 )
 
 // Benchmarks of the sink's per-event work without a broker: encoding an
@@ -16,7 +17,7 @@ import (
 // integration_test.go measures the whole Write against a real broker.
 
 func benchSink(b *testing.B) *Sink {
-	s, err := NewSink(map[string]any{"brokers": []any{"127.0.0.1:1"}}, testEnv(b))
+	s, err := sink.Build(New, map[string]any{"brokers": []any{"127.0.0.1:1"}}, testEnv(b))
 	if err != nil {
 		b.Fatal(err)
 	}

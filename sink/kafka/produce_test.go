@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/sink"
 )
 
 // ackLog records acks per event and fails the test on a second ack.
@@ -63,7 +64,7 @@ func (a *ackLog) wait(i int, within time.Duration) error {
 // hands nothing over, and Close fails what is left; every event is acked
 // exactly once, with an error.
 func TestWriteFailurePaths(t *testing.T) {
-	s, err := NewSink(map[string]any{
+	s, err := sink.Build(New, map[string]any{
 		"brokers":              []any{"127.0.0.1:1"},
 		"max_buffered_records": 1,
 		"topic_creation":       map[string]any{"enabled": false},
@@ -132,7 +133,7 @@ func TestWriteFailurePaths(t *testing.T) {
 // On a compacted topic, a truncate is skipped (acked nil, no record) and a
 // row without a key fails permanently, both before the producer.
 func TestNullKeyCompacted(t *testing.T) {
-	s, err := NewSink(map[string]any{"brokers": []any{"127.0.0.1:1"}}, testEnv(t))
+	s, err := sink.Build(New, map[string]any{"brokers": []any{"127.0.0.1:1"}}, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}

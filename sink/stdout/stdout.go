@@ -33,14 +33,10 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
-	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-func init() {
-	sink.Register("stdout", New)
-	config.RegisterSchema("sink", "stdout", Config{})
-}
+func init() { sink.Register("stdout", New, Config{}) }
 
 // Config is the YAML configuration of a stdout sink. See
 // testdata/example.yaml.
@@ -75,17 +71,14 @@ type Sink struct {
 
 var _ sluice.Sink = (*Sink)(nil)
 
-// New builds a stdout sink from its raw configuration; it does no I/O.
-func New(raw map[string]any, env sink.Env) (sluice.Sink, error) {
-	return NewSink(raw, env)
+// Defaults returns the stdout sink's defaults (config.Defaulter).
+func (Config) Defaults() Config {
+	return Config{Topic: sink.DefaultTopic, MessageTopic: sink.DefaultMessageTopic}
 }
 
-// NewSink is New returning the concrete type, so callers can set Writer.
-func NewSink(raw map[string]any, env sink.Env) (*Sink, error) {
-	cfg := Config{Topic: sink.DefaultTopic, MessageTopic: sink.DefaultMessageTopic}
-	if err := config.Decode(raw, &cfg, env.Path); err != nil {
-		return nil, err
-	}
+// New builds a stdout sink from its decoded configuration (defaults filled
+// in); it does no I/O. Callers may set Writer before the first Write.
+func New(cfg Config, env sink.Env) (*Sink, error) {
 	if env.Encoder == nil {
 		return nil, fmt.Errorf("%s: stdout sink: no encoder (runner bug)", env.Path)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-cdc/sluice"
@@ -25,7 +26,7 @@ func testEnv(t testing.TB) sink.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc}
+	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc, Logger: zap.NewNop()}
 }
 
 var orders = &sluice.Table{
@@ -58,7 +59,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewSink(tt.raw, testEnv(t))
+			s, err := sink.Build(New, tt.raw, testEnv(t))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
@@ -84,7 +85,7 @@ func TestExampleConfig(t *testing.T) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSink(raw, testEnv(t))
+	s, err := sink.Build(New, raw, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestWrite(t *testing.T) {
 
 	for _, pretty := range []bool{false, true} {
 		t.Run(map[bool]string{false: "lines", true: "pretty"}[pretty], func(t *testing.T) {
-			s, err := NewSink(map[string]any{"pretty": pretty}, env)
+			s, err := sink.Build(New, map[string]any{"pretty": pretty}, env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +197,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 func TestWriteError(t *testing.T) {
-	s, err := NewSink(map[string]any{}, testEnv(t))
+	s, err := sink.Build(New, map[string]any{}, testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestWriteError(t *testing.T) {
 }
 
 func BenchmarkWrite(b *testing.B) {
-	s, err := NewSink(map[string]any{}, testEnv(b))
+	s, err := sink.Build(New, map[string]any{}, testEnv(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -47,7 +47,7 @@ type Config struct {
 	// as a schema change event (Debezium: include.schema.changes); the
 	// Kafka sink writes them to the topic named after the topic prefix.
 	// Default true.
-	SchemaChanges *bool `yaml:"schema_changes"`
+	SchemaChanges bool `yaml:"schema_changes"`
 	// Offsets configures where the binlog position is stored.
 	Offsets OffsetConfig `yaml:"offsets"`
 	// Snapshot configures the initial snapshot.
@@ -152,9 +152,25 @@ func defaultServerID(pipeline string) uint32 {
 	return 1_000_000 + h.Sum32()%1_999_000_000
 }
 
-// validate fills defaults and returns one error per problem, each naming
-// its key under path.
-func (c *Config) validate(pipeline, path string) error {
+// Defaults returns the source's defaults (config.Defaulter). The server_id
+// depends on the pipeline's name: New fills it.
+func (Config) Defaults() Config {
+	return Config{
+		Heartbeat:     5 * time.Second,
+		DrainTimeout:  30 * time.Second,
+		SchemaChanges: true,
+		Offsets: OffsetConfig{
+			Store:         "file",
+			Topic:         "sluice_offsets",
+			FlushInterval: time.Second,
+		},
+		Snapshot: SnapshotConfig{Mode: source.DefaultSnapshotMode, ChunkSize: source.DefaultChunkSize},
+	}
+}
+
+// validate returns one error per problem, each naming its key under path.
+// Defaults are already filled in.
+func (c *Config) validate(path string) error {
 	var errs []error
 	if c.DSN == "" {
 		errs = append(errs, fmt.Errorf("%s.dsn: required (e.g. user@tcp(127.0.0.1:3306)/db)", path))
@@ -175,21 +191,13 @@ func (c *Config) validate(pipeline, path string) error {
 	default:
 		errs = append(errs, fmt.Errorf("%s.flavor: %q is not mysql or mariadb", path, c.Flavor))
 	}
-	if c.ServerID == 0 {
-		c.ServerID = defaultServerID(pipeline)
-	}
-	if c.Heartbeat == 0 {
-		c.Heartbeat = 5 * time.Second
-	}
-	if c.Heartbeat < 0 {
+	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("%s.heartbeat: must be positive", path))
 	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 30 * time.Second
+	if c.DrainTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%s.drain_timeout: must be positive", path))
 	}
 	switch c.Offsets.Store {
-	case "":
-		c.Offsets.Store = "file"
 	case "file":
 	case "kafka":
 		if len(c.Offsets.Brokers) == 0 {
@@ -198,23 +206,16 @@ func (c *Config) validate(pipeline, path string) error {
 	default:
 		errs = append(errs, fmt.Errorf("%s.offsets.store: %q is not file or kafka", path, c.Offsets.Store))
 	}
-	if c.SchemaChanges == nil {
-		yes := true
-		c.SchemaChanges = &yes
-	}
 	for _, p := range kafkaconn.Validate(c.Offsets.TLS, c.Offsets.SASL) {
 		errs = append(errs, fmt.Errorf("%s.offsets.%s: %s", path, p.Key, p.Msg))
 	}
 	if c.Offsets.Topic == "" {
-		c.Offsets.Topic = "sluice_offsets"
+		errs = append(errs, fmt.Errorf("%s.offsets.topic: must not be empty", path))
 	}
-	if c.Offsets.FlushInterval == 0 {
-		c.Offsets.FlushInterval = time.Second
-	}
-	if c.Offsets.FlushInterval < 0 {
+	if c.Offsets.FlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("%s.offsets.flush_interval: must be positive", path))
 	}
-	errs = append(errs, source.CheckSnapshot(path, &c.Snapshot.Mode, &c.Snapshot.ChunkSize)...)
+	errs = append(errs, source.CheckSnapshot(path, c.Snapshot.Mode, c.Snapshot.ChunkSize)...)
 	return errors.Join(errs...)
 }
 

@@ -1,8 +1,14 @@
 package mysql
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sluice-cdc/sluice/source"
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
 )
 
 func TestParseDSN(t *testing.T) {
@@ -41,28 +47,37 @@ func TestParseDSN(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	with := func(f func(c *Config)) Config {
+		c := Config{}.Defaults()
+		c.DSN = "u@tcp(h:1)/db"
+		f(&c)
+		return c
+	}
 	cases := []struct {
 		name string
 		cfg  Config
 		errs []string
 	}{
-		{"defaults", Config{DSN: "u@tcp(h:1)/db"}, nil},
-		{"missing dsn", Config{}, []string{"src.dsn: required"}},
-		{"bad values", Config{DSN: "u@tcp(h:1)/db", Flavor: "oracle", Tables: []string{"a.b.c"},
-			Offsets: OffsetConfig{Store: "s3"}, Snapshot: SnapshotConfig{Mode: "sometimes", ChunkSize: -1}},
-			[]string{"src.flavor", "src.tables[0]", "src.offsets.store", "src.snapshot.mode", "src.snapshot.chunk_size"}},
-		{"kafka store without brokers", Config{DSN: "u@tcp(h:1)/db", Offsets: OffsetConfig{Store: "kafka"}}, []string{"src.offsets.brokers: required"}},
-		{"no database", Config{DSN: "u@tcp(h:1)/"}, []string{"src.tables: required when the DSN names no database"}},
+		{"defaults", with(func(*Config) {}), nil},
+		{"missing dsn", with(func(c *Config) { c.DSN = "" }), []string{"src.dsn: required"}},
+		{"bad values", with(func(c *Config) {
+			c.Flavor, c.Tables, c.Offsets.Store = "oracle", []string{"a.b.c"}, "s3"
+			c.Snapshot = SnapshotConfig{Mode: "sometimes", ChunkSize: -1}
+		}), []string{"src.flavor", "src.tables[0]", "src.offsets.store", "src.snapshot.mode", "src.snapshot.chunk_size"}},
+		{"zero durations", with(func(c *Config) { c.Heartbeat, c.DrainTimeout, c.Offsets.FlushInterval = 0, -1, 0 }),
+			[]string{"src.heartbeat", "src.drain_timeout", "src.offsets.flush_interval"}},
+		{"kafka store without brokers", with(func(c *Config) { c.Offsets.Store = "kafka" }), []string{"src.offsets.brokers: required"}},
+		{"no database", with(func(c *Config) { c.DSN = "u@tcp(h:1)/" }), []string{"src.tables: required when the DSN names no database"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.validate("shop", "src")
+			s, err := New(tc.cfg, source.Env{Pipeline: "shop", Path: "src", Logger: zap.NewNop()})
 			if len(tc.errs) == 0 {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c := tc.cfg
-				if c.ServerID < 1_000_000 || c.Snapshot.Mode != "initial" || c.Offsets.Store != "file" || c.Offsets.Topic != "sluice_offsets" || c.Snapshot.ChunkSize != 4096 {
+				c := s.cfg
+				if c.ServerID != defaultServerID("shop") || c.Snapshot.Mode != "initial" || c.Offsets.Store != "file" || c.Offsets.Topic != "sluice_offsets" || c.Snapshot.ChunkSize != 4096 {
 					t.Errorf("defaults not filled: %+v", c)
 				}
 				return
@@ -87,5 +102,33 @@ func TestParseLabels(t *testing.T) {
 	want := []string{"a", "b'c", "d,e", ""}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// The documented example must build, and it documents the defaults.
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	s, err := source.Build(New, raw, source.Env{Pipeline: "shop", Path: "src", Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{}.Defaults()
+	want.Type, want.DSN, want.ServerID = "mysql", "sluice@tcp(127.0.0.1:53306)/sluice", defaultServerID("shop")
+	got := s.cfg
+	if len(got.Tables) == 0 {
+		got.Tables = nil
+	}
+	if len(got.Offsets.Brokers) == 0 {
+		got.Offsets.Brokers = nil
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("example config = %+v\nwant defaults %+v", got, want)
 	}
 }

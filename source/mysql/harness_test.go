@@ -73,11 +73,11 @@ func (h *harness) newSource(extra map[string]any) *Source {
 	for k, v := range extra {
 		raw[k] = v
 	}
-	s, err := New(raw, source.Env{Pipeline: h.name, Path: "source", Logger: zaptest.NewLogger(h.t), StateDir: h.stateDir})
+	s, err := source.Build(New, raw, source.Env{Pipeline: h.name, Path: "source", Logger: zaptest.NewLogger(h.t), StateDir: h.stateDir})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return s.(*Source)
+	return s
 }
 
 func (h *harness) start(extra map[string]any) {

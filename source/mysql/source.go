@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -15,15 +14,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
-	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/source"
 )
 
-func init() {
-	source.Register("mysql", New)
-	config.RegisterSchema("source", "mysql", Config{})
-}
+func init() { source.Register("mysql", New, Config{}) }
 
 // Source reads one MySQL or MariaDB server's binlog.
 type Source struct {
@@ -64,13 +59,19 @@ func (s *Source) setProgress(i int, f func(*sluice.TableSnapshot)) {
 	}
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source           = (*Source)(nil)
+	_ sluice.SnapshotReporter = (*Source)(nil)
+)
 
-// New decodes and validates the configuration. It does no I/O.
-func New(raw map[string]any, env source.Env) (source.Source, error) {
-	var cfg Config
-	decErr := config.Decode(raw, &cfg, env.Path)
-	if err := errors.Join(decErr, cfg.validate(env.Pipeline, env.Path)); err != nil {
+// New builds a source from its decoded configuration (defaults filled in):
+// it derives the server_id from the pipeline's name when the file leaves it
+// out, and validates. It does no I/O.
+func New(cfg Config, env source.Env) (*Source, error) {
+	if cfg.ServerID == 0 {
+		cfg.ServerID = defaultServerID(env.Pipeline)
+	}
+	if err := cfg.validate(env.Path); err != nil {
 		return nil, err
 	}
 	d, err := parseDSN(cfg.DSN)
@@ -80,15 +81,7 @@ func New(raw map[string]any, env source.Env) (source.Source, error) {
 	if cfg.Password != "" {
 		d.Password = cfg.Password
 	}
-	log := env.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	stateDir := env.StateDir
-	if stateDir == "" {
-		stateDir = "sluice-state"
-	}
-	return &Source{cfg: cfg, dsn: d, log: log.With(zap.String("server", d.addr())), pipeline: env.Pipeline, stateDir: stateDir}, nil
+	return &Source{cfg: cfg, dsn: d, log: env.Logger.With(zap.String("server", d.addr())), pipeline: env.Pipeline, stateDir: env.StateDir}, nil
 }
 
 // Connector implements source.Source.

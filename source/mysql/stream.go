@@ -393,7 +393,7 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) e
 	}
 	// A DDL statement (or a statement logged as such): the tables it
 	// names get new table maps; drop what was learned about them.
-	if st.schemaChanged(string(e.Schema), q) && *st.src.cfg.SchemaChanges {
+	if st.schemaChanged(string(e.Schema), q) && st.src.cfg.SchemaChanges {
 		if err := st.emitDDL(h, string(e.Schema), q, uint64(e.SlaveProxyID)); err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ type Config struct {
 	Tables []string `yaml:"tables"`
 	// Messages captures pg_logical_emit_message() messages as op "m"
 	// events (default true).
-	Messages *bool `yaml:"messages"`
+	Messages bool `yaml:"messages"`
 	// StatusInterval is how often a standby status update is sent even
 	// when nothing changed (default 10s); it must stay well below the
 	// server's wal_sender_timeout. Debezium: status.update.interval.ms.
@@ -83,23 +83,32 @@ func defaultName(pipeline string) string {
 	return string(b)
 }
 
-// validate fills defaults and returns one error per problem, each naming
-// its key under path.
-func (c *Config) validate(pipeline, path string) error {
+// Defaults returns the source's defaults (config.Defaulter). The slot and
+// publication names depend on the pipeline's name: New fills them.
+func (Config) Defaults() Config {
+	return Config{
+		Messages:       true,
+		StatusInterval: 10 * time.Second,
+		DrainTimeout:   30 * time.Second,
+		Snapshot: SnapshotConfig{
+			Mode:      source.DefaultSnapshotMode,
+			ChunkSize: source.DefaultChunkSize,
+			Workers:   1,
+		},
+	}
+}
+
+// validate returns one error per problem, each naming its key under path.
+// Defaults are already filled in.
+func (c *Config) validate(path string) error {
 	var errs []error
 	if c.DSN == "" {
 		errs = append(errs, fmt.Errorf("%s.dsn: required (e.g. postgres://user@127.0.0.1:5432/db)", path))
 	} else if _, err := pgconn.ParseConfig(c.DSN); err != nil {
 		errs = append(errs, fmt.Errorf("%s.dsn: %s", path, redactDSNError(err)))
 	}
-	if c.Slot == "" {
-		c.Slot = defaultName(pipeline)
-	}
 	if !identRE.MatchString(c.Slot) {
 		errs = append(errs, fmt.Errorf("%s.slot: %q must be 1-63 lower-case letters, digits or underscores", path, c.Slot))
-	}
-	if c.Publication == "" {
-		c.Publication = defaultName(pipeline)
 	}
 	if !identRE.MatchString(c.Publication) {
 		errs = append(errs, fmt.Errorf("%s.publication: %q must be 1-63 lower-case letters, digits or underscores", path, c.Publication))
@@ -109,24 +118,14 @@ func (c *Config) validate(pipeline, path string) error {
 			errs = append(errs, fmt.Errorf("%s.tables[%d]: %q is not schema.table", path, i, t))
 		}
 	}
-	if c.Messages == nil {
-		yes := true
-		c.Messages = &yes
-	}
-	if c.StatusInterval == 0 {
-		c.StatusInterval = 10 * time.Second
-	}
-	if c.StatusInterval < 0 {
+	if c.StatusInterval <= 0 {
 		errs = append(errs, fmt.Errorf("%s.status_interval: must be positive", path))
 	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 30 * time.Second
+	if c.DrainTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%s.drain_timeout: must be positive", path))
 	}
-	errs = append(errs, source.CheckSnapshot(path, &c.Snapshot.Mode, &c.Snapshot.ChunkSize)...)
-	if c.Snapshot.Workers == 0 {
-		c.Snapshot.Workers = 1
-	}
-	if c.Snapshot.Workers < 0 {
+	errs = append(errs, source.CheckSnapshot(path, c.Snapshot.Mode, c.Snapshot.ChunkSize)...)
+	if c.Snapshot.Workers <= 0 {
 		errs = append(errs, fmt.Errorf("%s.snapshot.workers: must be positive", path))
 	}
 	if c.SignalTable != "" {

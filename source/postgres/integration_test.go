@@ -77,11 +77,11 @@ func (h *harness) newSource(extra map[string]any) *Source {
 	if h.stateDir == "" {
 		h.stateDir = h.t.TempDir()
 	}
-	s, err := New(raw, source.Env{Pipeline: h.name, Path: "source", Logger: zaptest.NewLogger(h.t), StateDir: h.stateDir})
+	s, err := source.Build(New, raw, source.Env{Pipeline: h.name, Path: "source", Logger: zaptest.NewLogger(h.t), StateDir: h.stateDir})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return s.(*Source)
+	return s
 }
 
 // start runs the source until stop; marks are confirmed at once.
@@ -339,7 +339,7 @@ func TestToastAndReplicaIdentity(t *testing.T) {
 
 func TestRefusesWalLevelReplica(t *testing.T) {
 	dsn := testenv.Get(t, "SLUICE_TEST_PG_REPLICA_DSN")
-	s, err := New(map[string]any{"type": "postgres", "dsn": dsn}, source.Env{Pipeline: "walcheck", Path: "source"})
+	s, err := source.Build(New, map[string]any{"type": "postgres", "dsn": dsn}, source.Env{Pipeline: "walcheck", Path: "source", Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestRefusesWalLevelReplica(t *testing.T) {
 
 func TestRefusesRoleWithoutReplication(t *testing.T) {
 	dsn := testenv.Get(t, "SLUICE_TEST_PG_NOREPL_DSN")
-	s, err := New(map[string]any{"type": "postgres", "dsn": dsn}, source.Env{Pipeline: "roles", Path: "source"})
+	s, err := source.Build(New, map[string]any{"type": "postgres", "dsn": dsn}, source.Env{Pipeline: "roles", Path: "source", Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
-	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/source"
 )
 
-func init() {
-	source.Register("postgres", New)
-	config.RegisterSchema("source", "postgres", Config{})
-}
+func init() { source.Register("postgres", New, Config{}) }
 
 // Source reads one database through one replication slot.
 type Source struct {
@@ -36,14 +32,22 @@ type Source struct {
 	confirmed atomic.Uint64
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source           = (*Source)(nil)
+	_ sluice.SnapshotReporter = (*Source)(nil)
+)
 
-// New decodes and validates the configuration. It does no I/O.
-func New(raw map[string]any, env source.Env) (source.Source, error) {
-	var cfg Config
-	// Validate even after a decoding error, to report every problem at once.
-	decErr := config.Decode(raw, &cfg, env.Path)
-	if err := errors.Join(decErr, cfg.validate(env.Pipeline, env.Path)); err != nil {
+// New builds a source from its decoded configuration (defaults filled in):
+// it derives the slot and publication names from the pipeline's when the
+// file leaves them out, and validates. It does no I/O.
+func New(cfg Config, env source.Env) (*Source, error) {
+	if cfg.Slot == "" {
+		cfg.Slot = defaultName(env.Pipeline)
+	}
+	if cfg.Publication == "" {
+		cfg.Publication = defaultName(env.Pipeline)
+	}
+	if err := cfg.validate(env.Path); err != nil {
 		return nil, err
 	}
 	cc, err := pgconn.ParseConfig(cfg.DSN)
@@ -66,15 +70,7 @@ func New(raw map[string]any, env source.Env) (source.Source, error) {
 	} {
 		cc.RuntimeParams[k] = v
 	}
-	log := env.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	stateDir := env.StateDir
-	if stateDir == "" {
-		stateDir = "sluice-state"
-	}
-	return &Source{cfg: cfg, log: log.With(zap.String("slot", cfg.Slot)), connCf: cc, pipeline: env.Pipeline, stateDir: stateDir}, nil
+	return &Source{cfg: cfg, log: env.Logger.With(zap.String("slot", cfg.Slot)), connCf: cc, pipeline: env.Pipeline, stateDir: env.StateDir}, nil
 }
 
 // Connector implements source.Source.

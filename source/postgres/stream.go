@@ -71,7 +71,7 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 	st.sentFlush = s.confirmed.Load()
 	st.lastMark = uint64(start)
 	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)}
-	if *s.cfg.Messages {
+	if s.cfg.Messages {
 		args = append(args, "messages 'true'")
 	}
 	err := pglogrepl.StartReplication(ctx, st.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{PluginArgs: args})
