@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,17 +139,6 @@ func arrV(vs ...sluice.Value) sluice.Value {
 	return sluice.Value{Kind: sluice.KindPresent, Elems: vs}
 }
 
-// Expected values computed with package time (independently of the decoder).
-func daysOf(y, m, d int) int64 {
-	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400
-}
-func microsOf(y, m, d, hh, mm, ss, us int) int64 {
-	return time.Date(y, time.Month(m), d, hh, mm, ss, us*1000, time.UTC).UnixMicro()
-}
-func clockOf(hh, mm, ss, us int) int64 {
-	return ((int64(hh)*60+int64(mm))*60+int64(ss))*1e6 + int64(us)
-}
-
 func valueEqual(a, b sluice.Value) bool {
 	if a.Kind != b.Kind || a.Int != b.Int || !bytes.Equal(a.Bytes, b.Bytes) || (a.Elems == nil) != (b.Elems == nil) || len(a.Elems) != len(b.Elems) {
 		return false
@@ -171,198 +161,19 @@ type decodeCase struct {
 }
 
 // decodeCases are real PostgreSQL 15 output (the live test in
-// catalog_test.go checks the server prints them) unless marked.
-var decodeCases = []decodeCase{
-	{"bool", "t", intV(1)},
-	{"bool", "f", intV(0)},
+// catalog_test.go checks the server prints them) unless marked. Each
+// concern keeps its cases in its own test file; this is their order in
+// the golden file.
+var decodeCases = slices.Concat(valueCases, dateTimeCases, intervalCases, bitCases, typeCases, arrayCases)
 
-	{"int2", "32767", intV(32767)},
-	{"int2", "-32768", intV(-32768)},
-	{"int4", "0", intV(0)},
-	{"int4", "-2147483648", intV(math.MinInt32)},
-	{"int4", "2147483647", intV(math.MaxInt32)},
-	{"int8", "-9223372036854775808", intV(math.MinInt64)},
-	{"int8", "9223372036854775807", intV(math.MaxInt64)},
-	{"oid", "4294967295", intV(4294967295)},
-
-	{"float4", "1.5", floatV(1.5)},
-	{"float4", "0.1", floatV(float64(float32(0.1)))},
-	{"float4", "3.4028235e+38", floatV(math.MaxFloat32)},
-	{"float4", "NaN", floatV(math.NaN())},
-	{"float4", "Infinity", floatV(math.Inf(1))},
-	{"float4", "-Infinity", floatV(math.Inf(-1))},
-	{"float8", "0.1", floatV(0.1)},
-	{"float8", "-0", floatV(math.Copysign(0, -1))},
-	{"float8", "1e+300", floatV(1e300)},
-	{"float8", "5e-324", floatV(5e-324)},
-	{"float8", "-1.7976931348623157e+308", floatV(-math.MaxFloat64)},
-	{"float8", "NaN", floatV(math.NaN())},
-	{"float8", "Infinity", floatV(math.Inf(1))},
-	{"float8", "-Infinity", floatV(math.Inf(-1))},
-
-	{"numeric", "-12.340", bytesV("-12.340")},
-	{"numeric", "0.00000", bytesV("0.00000")},
-	{"numeric", "100000000000000000000", bytesV("100000000000000000000")},
-	{"numeric", "0.000000000000000000000000000001", bytesV("0.000000000000000000000000000001")},
-	{"numeric", "NaN", bytesV("NaN")},
-	{"numeric", "Infinity", bytesV("Infinity")},
-	{"numeric", "-Infinity", bytesV("-Infinity")},
-	{"numeric(10,2)", "1.50", bytesV("1.50")},
-	{"price", "19.99", bytesV("19.99")},
-	{"money", "$1,234.56", bytesV("1234.56")},
-	{"money", "-$1,234.56", bytesV("-1234.56")},
-	{"money", "$0.00", bytesV("0.00")},
-	{"money", "-$0.50", bytesV("-0.50")},
-	{"money", "$92,233,720,368,547,758.07", bytesV("92233720368547758.07")},
-	{"money", "-$92,233,720,368,547,758.08", bytesV("-92233720368547758.08")},
-	{"money", "$1,000.00", bytesV("1000.00")},
-	{"money", "$999.99", bytesV("999.99")},
-
-	{"text", "hello", bytesV("hello")},
-	{"text", "", bytesV("")},
-	{"text", "héllo wörld ✓", bytesV("héllo wörld ✓")},
-	{"text", "tab\there\nnewline", bytesV("tab\there\nnewline")},
-	{"varchar(5)", "abc", bytesV("abc")},
-	{"bpchar(5)", "ab   ", bytesV("ab   ")},
-	{"char", "x", bytesV("x")},
-	{"name", "pg_class", bytesV("pg_class")},
-	{"inet", "192.168.0.1/24", bytesV("192.168.0.1/24")},
-	{"cidr", "10.0.0.0/8", bytesV("10.0.0.0/8")},
-	{"macaddr", "08:00:2b:01:02:03", bytesV("08:00:2b:01:02:03")},
-	{"macaddr8", "08:00:2b:01:02:03:04:05", bytesV("08:00:2b:01:02:03:04:05")},
-
-	{"bytea", `\x00ff7f`, bytesV("\x00\xff\x7f")},
-	{"bytea", `\x`, bytesV("")},
-	{"bytea", `\x616263`, bytesV("abc")},
-	{"bytea", `a\\b\001\377`, bytesV("a\\b\x01\xff")}, // bytea_output=escape
-
-	{"uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", bytesV("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")},
-	{"uuid", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", bytesV("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")}, // not server output
-
-	{"json", `{"a": [1, 2.50]}`, bytesV(`{"a": [1, 2.50]}`)},
-	{"jsonb", `{"a": [1, 2.50], "b": null}`, bytesV(`{"a": [1, 2.50], "b": null}`)},
-	{"xml", "<a x=\"1\">b &amp; c</a>", bytesV("<a x=\"1\">b &amp; c</a>")},
-
-	{"date", "1970-01-01", intV(0)},
-	{"date", "1969-12-31", intV(-1)},
-	{"date", "2024-01-31", intV(daysOf(2024, 1, 31))},
-	{"date", "2000-02-29", intV(daysOf(2000, 2, 29))},
-	{"date", "0044-03-15 BC", intV(daysOf(-43, 3, 15))},
-	{"date", "0001-01-01 BC", intV(daysOf(0, 1, 1))},
-	{"date", "0001-01-01", intV(daysOf(1, 1, 1))},
-	{"date", "4713-01-01 BC", intV(daysOf(-4712, 1, 1))},
-	{"date", "5874897-12-31", intV(daysOf(5874897, 12, 31))},
-	{"date", "infinity", intV(sluice.InfinityPos)},
-	{"date", "-infinity", intV(sluice.InfinityNeg)},
-
-	{"time", "00:00:00", intV(0)},
-	{"time", "12:34:56.789", intV(clockOf(12, 34, 56, 789000))},
-	{"time", "23:59:59.999999", intV(clockOf(23, 59, 59, 999999))},
-	{"time", "24:00:00", intV(86400000000)},
-	{"time(3)", "10:00:00.12", intV(clockOf(10, 0, 0, 120000))},
-
-	{"timetz", "12:34:56.789+02", bytesV("10:34:56.789Z")},
-	{"timetz", "12:00:00+05:30", bytesV("06:30:00Z")},
-	{"timetz", "01:00:00-08", bytesV("09:00:00Z")},
-	{"timetz", "23:30:00-01", bytesV("00:30:00Z")},
-	{"timetz", "00:30:00+01", bytesV("23:30:00Z")},
-	{"timetz", "24:00:00-15:59:59", bytesV("15:59:59Z")},
-	{"timetz", "10:00:00.000001+00", bytesV("10:00:00.000001Z")},
-	{"timetz", "12:00:00+05:21:10", bytesV("06:38:50Z")},
-
-	{"timestamp", "2018-06-20 15:13:16.945104", intV(1529507596945104)}, // Debezium's documented example
-	{"timestamp", "1970-01-01 00:00:00", intV(0)},
-	{"timestamp", "1969-12-31 23:59:59.999999", intV(-1)},
-	{"timestamp", "0044-03-15 12:00:00 BC", intV(microsOf(-43, 3, 15, 12, 0, 0, 0))},
-	{"timestamp", "4713-01-01 00:00:00 BC", intV(microsOf(-4712, 1, 1, 0, 0, 0, 0))},
-	{"timestamp", "4714-11-24 00:00:00 BC", intV(microsOf(-4713, 11, 24, 0, 0, 0, 0))}, // PostgreSQL's first timestamp
-	{"timestamp", "10000-01-01 00:00:00", intV(microsOf(10000, 1, 1, 0, 0, 0, 0))},
-	{"timestamp", "294246-12-31 23:59:59.999999", intV(microsOf(294246, 12, 31, 23, 59, 59, 999999))},
-	{"timestamp", "infinity", intV(sluice.InfinityPos)},
-	{"timestamp", "-infinity", intV(sluice.InfinityNeg)},
-	{"timestamp(0)", "2024-01-31 08:00:01", intV(microsOf(2024, 1, 31, 8, 0, 1, 0))},
-
-	{"timestamptz", "2018-06-20 15:13:16.945104+00", intV(1529507596945104)},
-	{"timestamptz", "2018-06-20 17:13:16.945104+02", intV(1529507596945104)},
-	{"timestamptz", "2020-01-01 05:30:00+05:30", intV(microsOf(2020, 1, 1, 0, 0, 0, 0))},
-	{"timestamptz", "1899-12-31 20:29:08-03:30:52", intV(microsOf(1900, 1, 1, 0, 0, 0, 0))},
-	{"timestamptz", "1900-01-01 05:21:10+05:21:10", intV(microsOf(1900, 1, 1, 0, 0, 0, 0))},
-	{"timestamptz", "0044-03-15 12:00:00.5+00 BC", intV(microsOf(-43, 3, 15, 12, 0, 0, 500000))},
-	{"timestamptz", "infinity", intV(sluice.InfinityPos)},
-	{"timestamptz", "-infinity", intV(sluice.InfinityNeg)},
-
-	{"interval", "1 year 2 mons 3 days 04:05:06.78", intBytesV(37091106780000, "P1Y2M3DT4H5M6.78S")},
-	{"interval", "-1 days +02:00:00", intBytesV(-79200000000, "P0Y0M-1DT2H0M0S")},
-	{"interval", "00:00:00.000001", intBytesV(1, "P0Y0M0DT0H0M0.000001S")},
-	{"interval", "-1 years -2 mons +3 days -04:05:06", intBytesV(-36572706000000, "P-1Y-2M3DT-4H-5M-6S")},
-	{"interval", "00:00:00", intBytesV(0, "P0Y0M0DT0H0M0S")},
-	{"interval", "-00:00:00.5", intBytesV(-500000, "P0Y0M0DT0H0M-0.5S")},
-	{"interval", "1 mon", intBytesV(2629800000000, "P0Y1M0DT0H0M0S")},
-	{"interval", "-1 mons", intBytesV(-2629800000000, "P0Y-1M0DT0H0M0S")},
-	{"interval", "1 year", intBytesV(12*2629800000000, "P1Y0M0DT0H0M0S")},
-	{"interval", "1 day", intBytesV(86400000000, "P0Y0M1DT0H0M0S")},
-	{"interval", "1 day -00:00:01", intBytesV(86399000000, "P0Y0M1DT0H0M-1S")},
-	{"interval", "-11 mons", intBytesV(-11*2629800000000, "P0Y-11M0DT0H0M0S")},
-	{"interval", "100:00:00", intBytesV(360000000000, "P0Y0M0DT100H0M0S")},
-	{"interval", "00:00:59.999999", intBytesV(59999999, "P0Y0M0DT0H0M59.999999S")},
-	{"interval", "178000000 years", intBytesV(math.MaxInt64, "P178000000Y0M0DT0H0M0S")},
-	{"interval", "-178000000 years", intBytesV(math.MinInt64, "P-178000000Y0M0DT0H0M0S")},
-	{"interval", "2147483647 days 2562047788:00:54.775807", intBytesV(math.MaxInt64, "P0Y0M2147483647DT2562047788H0M54.775807S")},
-	{"interval", "infinity", intBytesV(math.MaxInt64, "infinity")}, // PostgreSQL 17+
-	{"interval", "-infinity", intBytesV(math.MinInt64, "-infinity")},
-
-	{"bit(1)", "1", intV(1)},
-	{"bit(1)", "0", intV(0)},
-	{"bit(3)", "101", intBytesV(3, "\x05")},
-	{"bit(10)", "1000000001", intBytesV(10, "\x01\x02")},
-	{"bit(8)", "10000000", intBytesV(8, "\x80")},
-	{"bit(8)", "00000000", intBytesV(8, "")},
-	{"varbit", "", intBytesV(0, "")},
-	{"varbit", "0000000011", intBytesV(10, "\x03")},
-	{"varbit(20)", "1", intBytesV(1, "\x01")},
-
+// typeCases are the types that are not built in: enum, domain, composite
+// and range.
+var typeCases = []decodeCase{
 	{"mood", "happy", bytesV("happy")},
 	{"feeling", "ok", bytesV("ok")},
 	{"posint", "42", intV(42)},
 	{"pair", `(1,"a b")`, bytesV(`(1,"a b")`)},
 	{"int4range", "[1,10)", bytesV("[1,10)")},
-
-	{"_int4", "{1,2,NULL}", arrV(intV(1), intV(2), nullV)},
-	{"_int4", "{}", arrV()},
-	{"_int4", "{{1,2},{3,4}}", arrV(arrV(intV(1), intV(2)), arrV(intV(3), intV(4)))},
-	{"_int4", "{{{1},{2}},{{3},{NULL}}}", arrV(arrV(arrV(intV(1)), arrV(intV(2))), arrV(arrV(intV(3)), arrV(nullV)))},
-	{"_int4", "[0:1]={1,2}", arrV(intV(1), intV(2))},
-	{"_int4", "[1:1][2:3]={{1,2}}", arrV(arrV(intV(1), intV(2)))},
-	{"_int4", "[-2:-1]={7,8}", arrV(intV(7), intV(8))},
-	{"_int4", "{ 1 , 2 }", arrV(intV(1), intV(2))}, // array_in's spacing, not server output
-	{"_text", `{"a b","c\"d",NULL,"NULL","","x\\y","{}"," lead",null}`,
-		arrV(bytesV("a b"), bytesV(`c"d`), nullV, bytesV("NULL"), bytesV(""), bytesV(`x\y`), bytesV("{}"), bytesV(" lead"), nullV)},
-	{"_text", `{"a,b",plain,"ünï"}`, arrV(bytesV("a,b"), bytesV("plain"), bytesV("ünï"))},
-	{"_varchar(10)", `{x,"y z"}`, arrV(bytesV("x"), bytesV("y z"))},
-	{"_bool", "{t,f,NULL}", arrV(intV(1), intV(0), nullV)},
-	{"_int8", "{-9223372036854775808,9223372036854775807}", arrV(intV(math.MinInt64), intV(math.MaxInt64))},
-	{"_float8", "{NaN,Infinity,-Infinity,1.5}", arrV(floatV(math.NaN()), floatV(math.Inf(1)), floatV(math.Inf(-1)), floatV(1.5))},
-	{"_numeric", "{1.5,NaN,-0.001}", arrV(bytesV("1.5"), bytesV("NaN"), bytesV("-0.001"))},
-	{"_money", `{"$1,234.56",-$2.50}`, arrV(bytesV("1234.56"), bytesV("-2.50"))},
-	{"_bytea", `{"\\x00ff","\\x"}`, arrV(bytesV("\x00\xff"), bytesV(""))},
-	{"_uuid", "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}", arrV(bytesV("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), nullV)},
-	{"_jsonb", `{"{\"a\": 1}","[1, 2]"}`, arrV(bytesV(`{"a": 1}`), bytesV("[1, 2]"))},
-	{"_date", `{2024-01-31,"0044-03-15 BC",infinity}`, arrV(intV(daysOf(2024, 1, 31)), intV(daysOf(-43, 3, 15)), intV(sluice.InfinityPos))},
-	{"_time", "{12:34:56.789,24:00:00}", arrV(intV(clockOf(12, 34, 56, 789000)), intV(86400000000))},
-	{"_timetz", "{12:00:00+02,01:00:00-08}", arrV(bytesV("10:00:00Z"), bytesV("09:00:00Z"))},
-	{"_timestamp", `{"2020-01-01 00:00:00","2018-06-20 15:13:16.945104"}`, arrV(intV(microsOf(2020, 1, 1, 0, 0, 0, 0)), intV(1529507596945104))},
-	{"_timestamptz", `{"2018-06-20 17:13:16.945104+02",-infinity}`, arrV(intV(1529507596945104), intV(sluice.InfinityNeg))},
-	{"_interval", `{"1 year 2 mons 3 days 04:05:06.78",00:00:00,"-1 days +02:00:00"}`,
-		arrV(intBytesV(37091106780000, "P1Y2M3DT4H5M6.78S"), intBytesV(0, "P0Y0M0DT0H0M0S"), intBytesV(-79200000000, "P0Y0M-1DT2H0M0S"))},
-	{"_bit(1)", "{1,0}", arrV(intV(1), intV(0))},
-	{"_bit(3)", "{101,000}", arrV(intBytesV(3, "\x05"), intBytesV(3, ""))},
-	{"_varbit", "{1000000001}", arrV(intBytesV(10, "\x01\x02"))},
-	{"_mood", "{happy,NULL,sad}", arrV(bytesV("happy"), nullV, bytesV("sad"))},
-	{"_posint", "{1,2}", arrV(intV(1), intV(2))},
-	{"intlist", "{3,4}", arrV(intV(3), intV(4))},
-	{"_pair", `{"(1,\"a b\")",NULL}`, arrV(bytesV(`(1,"a b")`), nullV)},
-	{"_box", "{(1,1),(0,0);(2,2),(1,1)}", arrV(bytesV("(1,1),(0,0)"), bytesV("(2,2),(1,1)"))},
-	{"_inet", "{192.168.0.1/24,::1}", arrV(bytesV("192.168.0.1/24"), bytesV("::1"))},
 }
 
 func caseName(c decodeCase) string {
@@ -401,94 +212,9 @@ type errorCase struct {
 	want    string // substring of the error
 }
 
-var errorCases = []errorCase{
-	{"bool", "x", "invalid text form of bool"},
-	{"bool", "", "invalid text form of bool"},
-	{"int2", "32768", "int2"},
-	{"int2", "-32769", "int2"},
-	{"int4", "2147483648", "int4"},
-	{"int4", "1.5", "int4"},
-	{"int4", "", "int4"},
-	{"int4", "-", "int4"},
-	{"int8", "9223372036854775808", "int8"},
-	{"int8", "-9223372036854775809", "int8"},
-	{"int8", "99999999999999999999999", "int8"},
-	{"float8", "one", "float"},
-	{"float4", "1e39", "float"},
-	{"numeric", "1e5", "numeric"},
-	{"numeric", "12.", "numeric"},
-	{"numeric", ".5", "numeric"},
-	{"numeric", "1,234", "numeric"},
-	{"numeric", "-", "numeric"},
-	{"money", "1.234,56 €", "lc_monetary"},
-	{"money", "€1,234.56", "lc_monetary"},
-	{"money", "$1.235", "lc_monetary"}, // es_CL: '.' groups, no fraction
-	{"money", "$1,234.5", "lc_monetary"},
-	{"money", "$1,2345.00", "lc_monetary"},
-	{"money", "$12,34.00", "lc_monetary"},
-	{"money", "$,123.00", "lc_monetary"},
-	{"money", "$1234", "lc_monetary"},
-	{"money", "$", "lc_monetary"},
-	{"money", "$ 1.00", "lc_monetary"},
-	{"bytea", `\x0`, "bytea"},
-	{"bytea", `\xzz`, "bytea"},
-	{"bytea", `a\9`, "bytea"},
-	{"uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", "uuid"},
-	{"uuid", "a0eebc99x9c0b-4ef8-bb6d-6bb9bd380a11", "uuid"},
-	{"uuid", "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "uuid"},
-	{"date", "01/31/2024", "DateStyle ISO expected"},
-	{"date", "2023-02-29", "date"},
-	{"date", "2024-13-01", "date"},
-	{"date", "0000-01-01 BC", "date"},
-	{"date", "0000-01-01", "date"},
-	{"date", "2024-01-31 AD", "date"},
-	{"time", "25:00:00", "time"},
-	{"time", "24:00:00.000001", "time"},
-	{"time", "12:60:00", "time"},
-	{"time", "12:00:00.1234567", "time"},
-	{"time", "12:00:00.", "time"},
-	{"time", "12:00", "time"},
-	{"timetz", "12:00:00", "timetz"},
-	{"timetz", "12:00:00+5", "timetz"},
-	{"timetz", "12:00:00+05:3", "timetz"},
-	{"timetz", "12:00:00+05:30:00:00", "timetz"},
-	{"timestamp", "2024-01-31T08:00:00", "timestamp"},
-	{"timestamp", "2024-01-31 08:00:00+00", "timestamp"},
-	{"timestamp", "Wed Jan 31 08:00:00 2024", "DateStyle ISO expected"},
-	{"timestamp", "294276-12-31 23:59:59.999999", "out of range"},
-	{"timestamptz", "2024-01-31 08:00:00", "timestamptz"},
-	{"timestamptz", "2024-01-31 08:00:00 UTC", "timestamptz"},
-	{"interval", "@ 1 year 2 mons", "IntervalStyle postgres expected"},
-	{"interval", "P1Y2M", "IntervalStyle postgres expected"},
-	{"interval", "1-2", "IntervalStyle postgres expected"},
-	{"interval", "1 year 1 year", "interval"},
-	{"interval", "1 day 1 year", "interval"},
-	{"interval", "00:00:00 1 day", "interval"},
-	{"interval", "1 fortnight", "interval"},
-	{"interval", "1", "interval"},
-	{"interval", "", "interval"},
-	{"interval", "1 day ", "interval"},
-	{"interval", "0:00:00", "interval"},
-	{"interval", "00:00:00.1234567", "interval"},
-	{"interval", "00:60:00", "interval"},
-	{"bit(1)", "2", "bit(1)"},
-	{"bit(1)", "", "bit(1)"},
-	{"bit(3)", "10x", "bit string"},
-	{"_int4", "{1,2", "malformed array"},
-	{"_int4", "1,2}", "malformed array"},
-	{"_int4", "{1,,2}", "malformed array"},
-	{"_int4", "{1,2}}", "malformed array"},
-	{"_int4", "{1,2} x", "malformed array"},
-	{"_int4", "{1,x}", "array element 2"},
-	{"_int4", `{"1}`, "malformed array"},
-	{"_int4", "[0:1{1,2}", "array bounds"},
-	{"_int4", "[0:1]", "array bounds"},
-	{"_int4", "{{{{{{{1}}}}}}}", "more than 6 dimensions"},
-	{"_int4", "{1{2}}", "malformed array"},
-	{"_int4", "", "malformed array"},
-	{"_date", "{2024-02-30}", "array element 1"},
-	{"_text", `{"a\`, "malformed array"},
-}
+// errorCases are decodeCases' counterpart: malformed input, per concern
+// in the same order.
+var errorCases = slices.Concat(valueErrorCases, dateTimeErrorCases, intervalErrorCases, bitErrorCases, arrayErrorCases)
 
 func TestDecodeTextErrors(t *testing.T) {
 	for _, c := range errorCases {
@@ -521,30 +247,6 @@ func TestDecodeErrorsWrap(t *testing.T) {
 		t.Errorf("unknown type error %v is not errBadType", err)
 	}
 }
-
-// Appending to one element's Bytes must not overwrite its neighbour,
-// though they share one buffer.
-func TestDecodeArrayElementsAreCapped(t *testing.T) {
-	col := testColumn(t, "_text")
-	v, err := decodeText(&col, []byte(`{ab,cd}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = append(v.Elems[0].Bytes, "XYZ"...)
-	if string(v.Elems[1].Bytes) != "cd" || string(v.Elems[0].Bytes) != "ab" {
-		t.Fatalf("elements changed: %q %q", v.Elems[0].Bytes, v.Elems[1].Bytes)
-	}
-	col = testColumn(t, "_int4")
-	v, err = decodeText(&col, []byte(`{{1,2},{3,4}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = append(v.Elems[0].Elems, intV(9))
-	if v.Elems[1].Elems[0].Int != 3 {
-		t.Fatalf("sub-array append overwrote its neighbour: %v", v.Elems[1].Elems)
-	}
-}
-
 func TestDecodeAllocs(t *testing.T) {
 	for _, c := range []struct {
 		typ, in string
