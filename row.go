@@ -1,5 +1,7 @@
 package sluice
 
+import "math"
+
 // Type is the logical type of a column: what its values mean, independent
 // of the database it came from. Encoders choose the wire form from it (and
 // from their configured handling modes); the storage of a value is in
@@ -76,6 +78,42 @@ type Value struct {
 
 // Null reports whether v is SQL NULL.
 func (v Value) Null() bool { return v.Kind == KindNull }
+
+// Equal reports whether v and w are the same value: the same Kind and, for
+// present values, the same Int, the same Float bits (so NaN equals NaN and
+// 0 differs from -0, as their encodings do), the same Bytes and equal
+// Elems, element by element.
+func (v Value) Equal(w Value) bool {
+	if v.Kind != w.Kind || v.Int != w.Int || math.Float64bits(v.Float) != math.Float64bits(w.Float) ||
+		string(v.Bytes) != string(w.Bytes) || len(v.Elems) != len(w.Elems) {
+		return false
+	}
+	for i := range v.Elems {
+		if !v.Elems[i].Equal(w.Elems[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyChanged reports whether an update changed t's key, comparing the key
+// columns of the old and new images. When either image lacks a key column
+// (KindMissing, or a row shorter than the table: the source was not sent
+// the old key) no change can be seen and it reports false; sources then
+// emit a plain update, as Debezium does.
+func KeyChanged(t *Table, old, neu Row) bool {
+	for _, k := range t.Key {
+		if k >= len(old) || k >= len(neu) || old[k].Kind == KindMissing || neu[k].Kind == KindMissing {
+			return false
+		}
+	}
+	for _, k := range t.Key {
+		if !old[k].Equal(neu[k]) {
+			return true
+		}
+	}
+	return false
+}
 
 // Row is one row's values, indexed like its Table's Columns.
 type Row []Value

@@ -572,7 +572,7 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 			if err != nil {
 				return err
 			}
-			if keyChanged(rel.table, old, neu) {
+			if sluice.KeyChanged(rel.table, old, neu) {
 				del := mk(sluice.OpDelete, i/2)
 				del.Before, del.OtherKey = old, neu
 				if err := st.emit(del); err != nil {
@@ -618,17 +618,4 @@ func (st *stream) convert(rel *relation, e *replication.RowsEvent, img int, r []
 		}
 	}
 	return row, nil
-}
-
-func keyChanged(t *sluice.Table, old, neu sluice.Row) bool {
-	for _, k := range t.Key {
-		a, b := &old[k], &neu[k]
-		if a.Kind == sluice.KindMissing || b.Kind == sluice.KindMissing {
-			return false
-		}
-		if a.Kind != b.Kind || a.Int != b.Int || a.Float != b.Float || string(a.Bytes) != string(b.Bytes) {
-			return true
-		}
-	}
-	return false
 }

@@ -455,7 +455,7 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 			}
 		}
 	}
-	if old != nil && keyChanged(rel.table, old, neu) {
+	if old != nil && sluice.KeyChanged(rel.table, old, neu) {
 		// Debezium's shape of a primary-key change: delete of the old key
 		// (carrying the new key) and create of the new (carrying the old).
 		del := st.newEvent(sluice.OpDelete, rel, lsn)
@@ -470,19 +470,6 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 	ev := st.newEvent(sluice.OpUpdate, rel, lsn)
 	ev.Before, ev.After = old, neu
 	return st.emit(ev)
-}
-
-func keyChanged(t *sluice.Table, old, neu sluice.Row) bool {
-	for _, k := range t.Key {
-		if k >= len(old) || k >= len(neu) || old[k].Kind == sluice.KindMissing {
-			return false
-		}
-		a, b := &old[k], &neu[k]
-		if a.Kind != b.Kind || a.Int != b.Int || a.Float != b.Float || string(a.Bytes) != string(b.Bytes) {
-			return true
-		}
-	}
-	return false
 }
 
 // decodeTuple decodes one TupleData into a new row. In a key-only old
