@@ -51,9 +51,22 @@ func (s Snapshot) String() string {
 	return "false"
 }
 
-// Event is one committed change. Sources allocate a new Event per change
-// and never touch it again once emitted; transforms may modify it in place;
-// sinks must treat it as read-only and may keep it until they acknowledge.
+// Event is one committed change.
+//
+// Ownership, in the order an event travels:
+//   - A source allocates a new Event per change and never touches it, its
+//     rows or its values again once emitted. Sources may carve the Bytes of
+//     many values from one buffer (an arena), so a Bytes slice is never
+//     written into by anyone after emission, nor appended to.
+//   - The pipeline's transforms run on the runner's goroutine before any
+//     sink holds the event and may change it in place: set fields, replace
+//     a Row, replace a Value in a Row (row[i] = v), point Table at a new
+//     *Table. They never write into a Value's Bytes or Elems, nor into a
+//     Table, Message, DDL or Binlog: they build new ones and swap them in.
+//   - A sink's own transforms run on a Clone made for that sink, because
+//     the other sinks hold the same event; the same rules apply to it.
+//   - Sinks treat the event as read-only and may keep it until they
+//     acknowledge it.
 type Event struct {
 	Op    Op
 	Table *Table // nil for OpMessage and OpMark
@@ -90,6 +103,27 @@ type Event struct {
 	// Row is the 0-based index of the row within its binlog rows event
 	// (Debezium's source.row).
 	Row int32
+}
+
+// Clone returns a copy of ev that a per-sink transform may change by the
+// rules above without the change reaching other holders of ev: the Event
+// itself and its row slices (Before, After, OtherKey) are copied, so
+// replacing a field, a row or a value in the copy leaves ev as it was.
+// What the rules forbid writing into — Values' Bytes and Elems, the Table,
+// Message, DDL and Binlog — is shared.
+func (ev *Event) Clone() *Event {
+	c := *ev
+	c.Before = cloneRow(ev.Before)
+	c.After = cloneRow(ev.After)
+	c.OtherKey = cloneRow(ev.OtherKey)
+	return &c
+}
+
+func cloneRow(r Row) Row {
+	if r == nil {
+		return nil
+	}
+	return append(make(Row, 0, len(r)), r...)
 }
 
 // DDL is a schema change statement as the database logged it.

@@ -41,6 +41,18 @@ type Sink interface {
 // Transform changes, drops or keeps one event. Returning false drops the
 // event; the runner still acknowledges it, so a filtered event never holds
 // back the checkpoint.
+//
+// Apply runs on the runner's goroutine, one event at a time, in read order.
+// It changes ev by the ownership rules of Event: it replaces fields, rows
+// and values and never writes into a value's Bytes or Elems or into the
+// Table. A transform configured for one sink gets that sink's Clone of the
+// event, so it cannot change what other sinks see.
+//
+// An error stops the pipeline without a retry (the runner makes it
+// permanent and names the transform's config key): the source would replay
+// the same event into the same transform, so retrying could only loop.
+// A transform that can fail for a passing reason (a lookup over the
+// network) must retry inside Apply.
 type Transform interface {
 	Apply(ev *Event) (keep bool, err error)
 }

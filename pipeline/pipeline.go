@@ -24,13 +24,18 @@ import (
 var errClosed = errors.New("pipeline: closed")
 
 // Pipeline is one source, an ordered list of transforms and one or more
-// sinks.
+// sinks, each with its own transforms.
 type Pipeline struct {
-	Name       string
-	Source     sluice.Source
-	Transforms []sluice.Transform
+	Name   string
+	Source sluice.Source
+	// Transforms run on every event, in order, before any sink holds it.
+	Transforms []Transform
 	Sinks      []sluice.Sink
-	Logger     *zap.Logger
+	// SinkTransforms holds, indexed like Sinks, the transforms that run for
+	// one sink only, after Transforms, on that sink's Clone of the event.
+	// Nil, or shorter than Sinks: the other sinks have none.
+	SinkTransforms [][]Transform
+	Logger         *zap.Logger
 
 	// Capacity bounds the events in flight (handed to sinks, not yet
 	// acknowledged by all). Default 8192.
@@ -40,6 +45,42 @@ type Pipeline struct {
 	MinBackoff, MaxBackoff time.Duration
 
 	Stats Stats
+}
+
+// Transform is a transform as the runner holds it: the plugin and its
+// config key (e.g. "pipelines.shop.transforms[0]"), which its errors name.
+type Transform struct {
+	Path string
+	sluice.Transform
+}
+
+// apply runs ts on ev in order and reports whether ev is kept. A failure
+// is permanent (see sluice.Transform) and names the transform's key.
+func apply(ts []Transform, ev *sluice.Event) (bool, error) {
+	for _, t := range ts {
+		keep, err := t.Apply(ev)
+		if err != nil {
+			return false, sluice.Permanent(fmt.Errorf("%s: %s: %w", t.Path, describe(ev), err))
+		}
+		if !keep {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// describe names an event for an error message: its op, table and position.
+func describe(ev *sluice.Event) string {
+	where := "no table"
+	if ev.Table != nil {
+		where = ev.Table.Name
+		if ev.Table.Schema != "" {
+			where = ev.Table.Schema + "." + where
+		} else if ev.Table.DB != "" {
+			where = ev.Table.DB + "." + where
+		}
+	}
+	return fmt.Sprintf("op %s on %s at position %d", ev.Op, where, ev.Pos.LSN)
 }
 
 // Stats are the pipeline's counters, safe to read at any time.
@@ -178,14 +219,13 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 			_, err := tr.add(srcCtx, ev.Pos, true, 0)
 			return err
 		}
-		for _, t := range p.Transforms {
-			keep, err := t.Apply(ev)
-			if err != nil {
-				return fmt.Errorf("transform: %w", err)
-			}
-			if !keep {
-				return nil // filtered: nothing to wait for
-			}
+		keep, err := apply(p.Transforms, ev)
+		if err != nil {
+			fail(err) // the cause the pipeline reports, however the source wraps it
+			return err
+		}
+		if !keep {
+			return nil // filtered: nothing to wait for
 		}
 		seq, err := tr.add(srcCtx, ev.Pos, false, len(p.Sinks))
 		if err != nil {
@@ -193,8 +233,21 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		}
 		p.Stats.Events.Add(1)
 		ack := acks[seq%uint64(len(acks))]
-		for _, s := range p.Sinks {
-			if err := s.Write(sinkCtx, ev, ack); err != nil {
+		for i, s := range p.Sinks {
+			out := ev
+			if i < len(p.SinkTransforms) && len(p.SinkTransforms[i]) > 0 {
+				out = ev.Clone() // other sinks hold ev: this sink's transforms change a copy
+				keep, err := apply(p.SinkTransforms[i], out)
+				if err != nil {
+					fail(err)
+					return err
+				}
+				if !keep {
+					ack(nil) // filtered for this sink: its part is done
+					continue
+				}
+			}
+			if err := s.Write(sinkCtx, out, ack); err != nil {
 				fail(err)
 				return err
 			}

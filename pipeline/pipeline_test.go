@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,7 +146,7 @@ func TestFilteredEventsDoNotHoldBackTheCheckpoint(t *testing.T) {
 	}}
 	sink := &holdSink{}
 	drop := transformFunc(func(*sluice.Event) (bool, error) { return false, nil })
-	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{sink}, Transforms: []sluice.Transform{drop}}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{sink}, Transforms: []Transform{{Path: "pipelines.t.transforms[0]", Transform: drop}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.Run(ctx)
@@ -159,6 +160,125 @@ func TestFilteredEventsDoNotHoldBackTheCheckpoint(t *testing.T) {
 type transformFunc func(*sluice.Event) (bool, error)
 
 func (f transformFunc) Apply(ev *sluice.Event) (bool, error) { return f(ev) }
+
+var ordersTable = &sluice.Table{Schema: "public", Name: "orders",
+	Columns: []sluice.Column{{Name: "id", Type: sluice.TypeInt32, Key: true}, {Name: "note", Type: sluice.TypeText}}, Key: []int{0}}
+
+func orderRow(lsn uint64, note string) *sluice.Event {
+	return &sluice.Event{Op: sluice.OpCreate, Table: ordersTable, Pos: sluice.Position{LSN: lsn, TxLSN: lsn},
+		After: sluice.Row{{Kind: sluice.KindPresent, Int: 1}, {Kind: sluice.KindPresent, Bytes: []byte(note)}}}
+}
+
+// A sink's own transforms change that sink's copy: neither the other sink
+// nor the source's event sees the change, while a pipeline transform's
+// change reaches every sink.
+func TestSinkTransformsChangeOnlyTheirSinksCopy(t *testing.T) {
+	emitted := orderRow(10, "secret")
+	src := &fakeSource{done: make(chan struct{}), events: func(int) []*sluice.Event {
+		return []*sluice.Event{emitted, mark(100)}
+	}}
+	renamed := &sluice.Table{Schema: "public", Name: "orders_masked", Columns: ordersTable.Columns, Key: ordersTable.Key}
+	mask := transformFunc(func(ev *sluice.Event) (bool, error) {
+		ev.After[1] = sluice.Value{Kind: sluice.KindPresent, Bytes: []byte("***")}
+		ev.Table = renamed
+		ev.Snapshot = sluice.SnapshotTrue
+		return true, nil
+	})
+	stamp := transformFunc(func(ev *sluice.Event) (bool, error) { ev.TxOrder = 7; return true, nil })
+	masked, plain := &holdSink{}, &holdSink{}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{masked, plain},
+		Transforms:     []Transform{{Path: "pipelines.t.transforms[0]", Transform: stamp}},
+		SinkTransforms: [][]Transform{{{Path: "pipelines.t.sinks.masked.transforms[0]", Transform: mask}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	<-src.done
+
+	got, want := masked.evs[0], plain.evs[0]
+	if string(got.After[1].Bytes) != "***" || got.Table != renamed || got.Snapshot != sluice.SnapshotTrue {
+		t.Errorf("the masked sink did not get its transform's change: %+v", got)
+	}
+	for name, ev := range map[string]*sluice.Event{"other sink": want, "source's event": emitted} {
+		if string(ev.After[1].Bytes) != "secret" || ev.Table != ordersTable || ev.Snapshot != sluice.SnapshotFalse {
+			t.Errorf("a per-sink change leaked to the %s: note %q, table %s, snapshot %s", name, ev.After[1].Bytes, ev.Table.Name, ev.Snapshot)
+		}
+	}
+	if got.TxOrder != 7 || want.TxOrder != 7 {
+		t.Errorf("the pipeline transform's change did not reach every sink: %d, %d", got.TxOrder, want.TxOrder)
+	}
+	masked.release(0)
+	plain.release(0)
+	waitFor(t, "checkpoint", func() bool { return src.lastConfirmed() == 100 })
+}
+
+// An event one sink's transforms drop is acknowledged for that sink, so it
+// holds back nothing once the other sink has it.
+func TestSinkTransformDropIsAcknowledged(t *testing.T) {
+	src := &fakeSource{done: make(chan struct{}), events: func(int) []*sluice.Event {
+		return []*sluice.Event{row(10), mark(100)}
+	}}
+	drop := transformFunc(func(*sluice.Event) (bool, error) { return false, nil })
+	dropping, keeping := &holdSink{}, &holdSink{}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{dropping, keeping},
+		SinkTransforms: [][]Transform{{{Path: "x", Transform: drop}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	<-src.done
+	if len(dropping.evs) != 0 {
+		t.Fatalf("the dropping sink got %d events", len(dropping.evs))
+	}
+	if got := src.lastConfirmed(); got != 0 {
+		t.Fatalf("confirmed %d before the keeping sink acknowledged", got)
+	}
+	keeping.release(0)
+	waitFor(t, "checkpoint", func() bool { return src.lastConfirmed() == 100 })
+}
+
+// A transform that fails would fail again on the replayed event: the
+// pipeline stops at once with an error that names the transform's key.
+func TestTransformErrorIsPermanentAndNamesItsKey(t *testing.T) {
+	bad := transformFunc(func(*sluice.Event) (bool, error) { return false, errors.New("no such column") })
+	for _, tc := range []struct {
+		name string
+		p    func(src sluice.Source) *Pipeline
+		key  string
+	}{
+		{"pipeline", func(src sluice.Source) *Pipeline {
+			return &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{&holdSink{}},
+				Transforms: []Transform{{Path: "pipelines.t.transforms[1]", Transform: bad}}}
+		}, "pipelines.t.transforms[1]"},
+		{"sink", func(src sluice.Source) *Pipeline {
+			return &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{&holdSink{}, &holdSink{}},
+				SinkTransforms: [][]Transform{nil, {{Path: "pipelines.t.sinks.b.transforms[0]", Transform: bad}}}}
+		}, "pipelines.t.sinks.b.transforms[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &fakeSource{events: func(int) []*sluice.Event { return []*sluice.Event{orderRow(10, "x"), mark(100)} }}
+			p := tc.p(src)
+			p.MinBackoff, p.MaxBackoff = time.Millisecond, time.Millisecond
+			done := make(chan error, 1)
+			go func() { done <- p.Run(context.Background()) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the pipeline keeps retrying a failing transform")
+			}
+			if !sluice.IsPermanent(err) {
+				t.Errorf("error %v is not permanent", err)
+			}
+			for _, want := range []string{tc.key, "no such column", "public.orders"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v does not name %q", err, want)
+				}
+			}
+			if src.runs != 1 || p.Stats.Restarts.Load() != 0 {
+				t.Errorf("source ran %d times, %d restarts; want 1 and 0", src.runs, p.Stats.Restarts.Load())
+			}
+		})
+	}
+}
 
 func TestSinkFailureRestartsFromCheckpoint(t *testing.T) {
 	src := &fakeSource{events: func(run int) []*sluice.Event {
