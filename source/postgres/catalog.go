@@ -135,7 +135,7 @@ func (c *catalog) lookupDepth(ctx context.Context, q querier, oid uint32, depth 
 		return ti, nil
 	}
 	if depth > maxDomainDepth {
-		return nil, fmt.Errorf("postgres catalog: type %d: domains nested deeper than %d", oid, maxDomainDepth)
+		return nil, fmt.Errorf("type %d: domains nested deeper than %d", oid, maxDomainDepth)
 	}
 
 	ti = &typeInfo{oid: oid}
@@ -144,13 +144,13 @@ func (c *catalog) lookupDepth(ctx context.Context, q querier, oid uint32, depth 
 	var mod int32
 	err := q.QueryRow(ctx, typeQuery, oid).Scan(&ti.name, &kind, &base, &mod, &elem)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres catalog: type %d not found in pg_type", oid)
+		return nil, fmt.Errorf("type %d not found in pg_type", oid)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres catalog: type %d: %w", oid, err)
+		return nil, fmt.Errorf("type %d: %w", oid, err)
 	}
 	if len(kind) != 1 {
-		return nil, fmt.Errorf("postgres catalog: type %d (%s): unexpected typtype %q", oid, ti.name, kind)
+		return nil, fmt.Errorf("type %d (%s): unexpected typtype %q", oid, ti.name, kind)
 	}
 	ti.kind = kind[0]
 	ti.baseMod = -1
@@ -160,13 +160,13 @@ func (c *catalog) lookupDepth(ctx context.Context, q querier, oid uint32, depth 
 	case 'e':
 		labels, err := queryLabels(ctx, q, oid)
 		if err != nil {
-			return nil, fmt.Errorf("postgres catalog: enum %s (%d): %w", ti.name, oid, err)
+			return nil, fmt.Errorf("enum %s (%d): %w", ti.name, oid, err)
 		}
 		ti.labels = labels
 	case 'd':
 		b, err := c.lookupDepth(ctx, q, base, depth+1)
 		if err != nil {
-			return nil, fmt.Errorf("postgres catalog: domain %s (%d): %w", ti.name, oid, err)
+			return nil, fmt.Errorf("domain %s (%d): %w", ti.name, oid, err)
 		}
 		ti.baseMod = mod
 		ti.base = b.oid
@@ -183,7 +183,7 @@ func (c *catalog) lookupDepth(ctx context.Context, q querier, oid uint32, depth 
 		// Arrays of user types (enums, domains, composites): resolve the
 		// element now so the caller's lookup of it is cached.
 		if _, err := c.lookupDepth(ctx, q, ti.elem, depth+1); err != nil {
-			return nil, fmt.Errorf("postgres catalog: array %s (%d): %w", ti.name, oid, err)
+			return nil, fmt.Errorf("array %s (%d): %w", ti.name, oid, err)
 		}
 	}
 

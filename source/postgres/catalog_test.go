@@ -172,7 +172,7 @@ func TestCatalogLookupErrors(t *testing.T) {
 	}{
 		{29999, "type 29999 not found"},
 		{20011, "nested deeper than"},
-		{20012, "domain broken (20012): postgres catalog: type 29999 not found"},
+		{20012, "domain broken (20012): type 29999 not found"},
 		{20013, "boom"},
 		{20014, `unexpected typtype "bad"`},
 	} {

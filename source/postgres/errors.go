@@ -3,6 +3,10 @@ package postgres
 import (
 	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-cdc/sluice"
 )
 
 // Errors the source returns; the runner retries all but permanent ones
@@ -12,7 +16,29 @@ var (
 	// source never becomes a second reader; it retries until the slot is
 	// free.
 	ErrSlotInUse = errors.New("replication slot is in use by another process")
+
+	// errNoTable: describeTable was asked for a table that does not exist;
+	// a listed table that is missing at start is a permanent error.
+	errNoTable = errors.New("table does not exist")
 )
+
+// classifyConnectError turns the server's refusals into actionable,
+// password-free messages.
+func classifyConnectError(err error, cc *pgconn.Config, replication bool) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "42501" && replication:
+			return sluice.Permanent(fmt.Errorf("postgres source: role %q lacks the REPLICATION attribute: run ALTER ROLE %s WITH REPLICATION (or use a role that has it): %s", cc.User, cc.User, pgErr.Message))
+		case pgErr.Code == "28P01" || pgErr.Code == "28000":
+			return sluice.Permanent(fmt.Errorf("postgres source: authentication for role %q failed: %s", cc.User, pgErr.Message))
+		case pgErr.Code == "3D000":
+			return sluice.Permanent(fmt.Errorf("postgres source: database %q does not exist", cc.Database))
+		}
+		return fmt.Errorf("postgres source: connect to %s:%d: %s (SQLSTATE %s)", cc.Host, cc.Port, pgErr.Message, pgErr.Code)
+	}
+	return fmt.Errorf("postgres source: connect to %s:%d: %w", cc.Host, cc.Port, err)
+}
 
 // Errors of decoding a column's TEXT value, returned (wrapped) by
 // decodeText.

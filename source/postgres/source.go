@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -229,22 +228,4 @@ func (s *Source) connect(ctx context.Context, replication bool) (*pgx.Conn, erro
 		return nil, classifyConnectError(err, cc, replication)
 	}
 	return conn, nil
-}
-
-// classifyConnectError turns the server's refusals into actionable,
-// password-free messages.
-func classifyConnectError(err error, cc *pgconn.Config, replication bool) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == "42501" && replication:
-			return sluice.Permanent(fmt.Errorf("postgres source: role %q lacks the REPLICATION attribute: run ALTER ROLE %s WITH REPLICATION (or use a role that has it): %s", cc.User, cc.User, pgErr.Message))
-		case pgErr.Code == "28P01" || pgErr.Code == "28000":
-			return sluice.Permanent(fmt.Errorf("postgres source: authentication for role %q failed: %s", cc.User, pgErr.Message))
-		case pgErr.Code == "3D000":
-			return sluice.Permanent(fmt.Errorf("postgres source: database %q does not exist", cc.Database))
-		}
-		return fmt.Errorf("postgres source: connect to %s:%d: %s (SQLSTATE %s)", cc.Host, cc.Port, pgErr.Message, pgErr.Code)
-	}
-	return fmt.Errorf("postgres source: connect to %s:%d: %w", cc.Host, cc.Port, err)
 }

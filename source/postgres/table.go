@@ -90,9 +90,6 @@ func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, sch
 	return rel, nil
 }
 
-// errNoTable is returned by describeTable for a table that does not exist.
-var errNoTable = errors.New("table does not exist")
-
 // describeTable reads a table's description from the catalog, with the
 // columns pgoutput would send (in attribute order, without dropped and
 // generated columns), for snapshots that run before any Relation message.
