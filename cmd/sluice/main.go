@@ -1,6 +1,9 @@
 // Command sluice is the change-data-capture daemon: `sluice run` streams
 // every configured pipeline, `sluice validate` checks a configuration file
-// without connecting to anything.
+// without connecting to anything, and `sluice snapshot` asks a pipeline's
+// source to re-read tables while it streams (an ad-hoc, incremental
+// snapshot: the request goes through the source database's signal table,
+// so the running daemon needs no admin endpoint for it).
 package main
 
 import (
