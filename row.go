@@ -159,6 +159,19 @@ type Table struct {
 	Key []int
 }
 
+// QualifiedName is the name configuration uses for the table:
+// "schema.table" where the database has schemas (PostgreSQL), else
+// "db.table" (MySQL), else the bare name.
+func (t *Table) QualifiedName() string {
+	switch {
+	case t.Schema != "":
+		return t.Schema + "." + t.Name
+	case t.DB != "":
+		return t.DB + "." + t.Name
+	}
+	return t.Name
+}
+
 // Index returns the position of the named column, or -1.
 func (t *Table) Index(name string) int {
 	for i := range t.Columns {

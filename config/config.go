@@ -1,16 +1,13 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
 )
 
@@ -94,44 +91,25 @@ func Parse(data []byte) (*File, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	f := &File{lines: map[string]int{}}
+	raw := map[string]any{}
 	if len(root.Content) > 0 {
 		collectLines(root.Content[0], "", f.lines)
-	}
-
-	v := viper.New()
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	v.SetEnvPrefix("SLUICE")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	// viper overrides only keys it has seen: name every key the schemas
-	// know, so the environment can also set keys the file leaves out
-	// (secrets above all).
-	bind := func(k string) { _ = v.BindEnv(k) }
-	for _, k := range keyPaths(reflect.TypeOf(Log{}), "log") {
-		bind(k)
-	}
-	bind("http.listen")
-	bind("state_dir")
-	for _, p := range pipelineNames(v) {
-		base := "pipelines." + p
-		bind(base + ".capacity")
-		bind(base + ".topic_prefix")
-		bindSchema(bind, "encoding", "", base+".encoding")
-		bindSchema(bind, "source", v.GetString(base+".source.type"), base+".source")
-		for _, s := range mapKeys(v.GetStringMap(base + ".sinks")) {
-			typ := v.GetString(base + ".sinks." + s + ".type")
-			if typ == "" {
-				typ = s
-			}
-			bindSchema(bind, "sink", typ, base+".sinks."+s)
+		var doc any
+		if err := root.Content[0].Decode(&doc); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		switch m := normalize(doc).(type) {
+		case map[string]any:
+			raw = m
+		case nil:
+		default:
+			return nil, fmt.Errorf("config: the file must be a mapping of keys (log, http, state_dir, pipelines), not a %T", doc)
 		}
 	}
+	applyEnv(raw, os.LookupEnv)
 	// Keep going after a decoding error so that one run reports every
 	// problem: the returned File holds whatever decoded.
-	errs := []error{Decode(v.AllSettings(), f, "")}
+	errs := []error{Decode(raw, f, "")}
 	f.Pipelines = map[string]Pipeline{}
 	for name, raw := range f.RawPipelines {
 		var p Pipeline
@@ -141,17 +119,6 @@ func Parse(data []byte) (*File, error) {
 	decErr := errors.Join(errs...)
 	f.defaults()
 	return f, f.withLines(errors.Join(decErr, f.validate()))
-}
-
-func pipelineNames(v *viper.Viper) []string { return mapKeys(v.GetStringMap("pipelines")) }
-
-func mapKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (f *File) defaults() {

@@ -24,11 +24,11 @@ func TestParseDefaultsAndSinkTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, ok := f.Pipelines["shop"]
+	p, ok := f.Pipelines["Shop"]
 	if !ok {
-		t.Fatalf("pipelines = %v, want the lower-cased name shop", f.PipelineNames())
+		t.Fatalf("pipelines = %v, want the name as written, Shop", f.PipelineNames())
 	}
-	if p.TopicPrefix != "shop" || p.Capacity != 8192 {
+	if p.TopicPrefix != "Shop" || p.Capacity != 8192 {
 		t.Errorf("defaults: topic_prefix %q capacity %d", p.TopicPrefix, p.Capacity)
 	}
 	if p.Sinks["kafka"]["type"] != "kafka" || p.Sinks["print"]["type"] != "stdout" {
@@ -63,7 +63,7 @@ func TestEnvironmentOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := f.Pipelines["shop"]
+	p := f.Pipelines["Shop"]
 	if got := p.Source["password"]; got != "s3cret" {
 		t.Errorf("source password from env = %v", got)
 	}
@@ -76,6 +76,58 @@ func TestEnvironmentOverrides(t *testing.T) {
 	sasl, _ := p.Sinks["kafka"]["sasl"].(map[string]any)
 	if sasl["password"] != "k4fka" {
 		t.Errorf("sasl password from env = %v", p.Sinks["kafka"])
+	}
+}
+
+// Keys are data: a block keeps every key as written, in its case, with
+// dots, and an empty block is still there.
+func TestKeysKeepTheirCaseAndEmptyBlocksStay(t *testing.T) {
+	const doc = `
+pipelines:
+  Legacy.DB:
+    source:
+      type: postgres
+      dsn: postgres://x@h/db
+      tables: ["Sales.\"Order Lines\"", public.MixedCase]
+    sinks:
+      stdout: {}
+      print:
+      search:
+        type: elasticsearch
+        columns: {Sales.OrderLines: [ID, Note], public.MixedCase: [Name]}
+        topic_creation: {configs: {min.compaction.lag.ms: "0"}}
+`
+	t.Setenv("SLUICE_PIPELINES_LEGACY.DB_SINKS_PRINT_TYPE", "stdout")
+	f, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := f.Pipelines["Legacy.DB"]
+	if !ok {
+		t.Fatalf("pipelines = %v, want Legacy.DB", f.PipelineNames())
+	}
+	for _, s := range []string{"stdout", "print", "search"} {
+		if _, ok := p.Sinks[s]; !ok {
+			t.Errorf("sink %q vanished: %v", s, p.Sinks)
+		}
+	}
+	if p.Sinks["print"]["type"] != "stdout" {
+		t.Errorf("the environment did not set the type of the empty block print: %v", p.Sinks["print"])
+	}
+	cols, _ := p.Sinks["search"]["columns"].(map[string]any)
+	if _, ok := cols["Sales.OrderLines"]; !ok {
+		t.Errorf("columns lost the table's case: %v", cols)
+	}
+	if got, _ := cols["public.MixedCase"].([]any); len(got) != 1 || got[0] != "Name" {
+		t.Errorf("columns of public.MixedCase = %v", cols["public.MixedCase"])
+	}
+	tc, _ := p.Sinks["search"]["topic_creation"].(map[string]any)
+	configs, _ := tc["configs"].(map[string]any)
+	if configs["min.compaction.lag.ms"] != "0" {
+		t.Errorf("a key with dots was split: %v", tc)
+	}
+	if tables, _ := p.Source["tables"].([]any); len(tables) != 2 || tables[0] != `Sales."Order Lines"` {
+		t.Errorf("tables = %v", p.Source["tables"])
 	}
 }
 

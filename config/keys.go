@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/sluice-cdc/sluice/internal/registry"
@@ -9,8 +10,7 @@ import (
 
 // schemas maps "source/postgres", "sink/kafka", "encoding" to the typed
 // config struct of that block. Parse uses it to know which keys exist, so
-// SLUICE_… environment variables can set keys the file does not mention
-// (viper only overrides keys it has seen).
+// SLUICE_… environment variables can set keys the file does not mention.
 var schemas = registry.New[reflect.Type]("config schema")
 
 // RegisterSchema records the config struct of a block; kind is "source",
@@ -28,34 +28,45 @@ func schemaName(kind, typ string) string {
 	return kind + "/" + typ
 }
 
-// keyPaths lists the dotted yaml paths of t's leaf fields under prefix.
-func keyPaths(t reflect.Type, prefix string) []string {
+// fieldPaths lists the yaml paths of t's leaf fields.
+func fieldPaths(t reflect.Type) [][]string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct {
-		return []string{prefix}
+		return [][]string{nil}
 	}
-	var out []string
+	var out [][]string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "" || name == "-" || !f.IsExported() {
 			continue
 		}
-		out = append(out, keyPaths(f.Type, prefix+"."+name)...)
+		for _, sub := range fieldPaths(f.Type) {
+			out = append(out, joinPath([]string{name}, sub...))
+		}
 	}
 	return out
 }
 
-// bindSchema binds the environment variable of every key of the block's
-// registered schema (if any).
-func bindSchema(bind func(string), kind, typ, prefix string) {
+// bindSchema calls try with the path of every key of the block's
+// registered schema (if any) under prefix.
+func bindSchema(try func([]string), kind, typ string, prefix []string) {
 	t, err := schemas.Lookup(schemaName(kind, typ))
 	if err != nil {
 		return // unknown type: reported when the plugin is looked up
 	}
-	for _, k := range keyPaths(t, prefix) {
-		bind(k)
+	for _, p := range fieldPaths(t) {
+		try(joinPath(prefix, p...))
 	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

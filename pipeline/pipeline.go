@@ -73,12 +73,7 @@ func apply(ts []Transform, ev *sluice.Event) (bool, error) {
 func describe(ev *sluice.Event) string {
 	where := "no table"
 	if ev.Table != nil {
-		where = ev.Table.Name
-		if ev.Table.Schema != "" {
-			where = ev.Table.Schema + "." + where
-		} else if ev.Table.DB != "" {
-			where = ev.Table.DB + "." + where
-		}
+		where = ev.Table.QualifiedName()
 	}
 	return fmt.Sprintf("op %s on %s at position %d", ev.Op, where, ev.Pos.LSN)
 }

@@ -50,8 +50,9 @@ type Config struct {
 	// Kafka Connect's Elasticsearch sink: the topic name.
 	Index string `yaml:"index"`
 
-	// Columns limits the indexed columns per table: "schema.table" → list
-	// of column names, in any order. Tables not listed index every
+	// Columns limits the indexed columns per table: "schema.table"
+	// (PostgreSQL) or "db.table" (MySQL), as the database spells them
+	// (case counts) → list of column names, in any order. Tables not listed index every
 	// column. The document id always comes from the key columns, listed
 	// or not. Default: all columns of every table.
 	Columns map[string][]string `yaml:"columns"`
@@ -334,7 +335,7 @@ func (c *Config) validate(path string) error {
 	}
 	for table, cols := range c.Columns {
 		if s, t, ok := strings.Cut(table, "."); !ok || s == "" || t == "" {
-			bad("columns."+table, "key must be schema.table")
+			bad("columns."+table, "key must be schema.table (db.table for MySQL)")
 		}
 		if len(cols) == 0 {
 			bad("columns."+table, "list at least one column")

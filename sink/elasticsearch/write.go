@@ -183,13 +183,13 @@ func (s *Sink) tableInfo(ctx context.Context, c *conn, t *sluice.Table) (*tableI
 	}
 	info := &tableInfo{}
 	info.index, info.indexErr = s.tmpl.expand(s.prefix, t, s.db)
-	if cols, ok := s.cfg.Columns[t.Schema+"."+t.Name]; ok {
+	if cols, ok := s.cfg.Columns[t.QualifiedName()]; ok {
 		info.cols = []int{}
 		for _, name := range cols {
 			if i := t.Index(name); i >= 0 {
 				info.cols = append(info.cols, i)
 			} else {
-				s.log.Warn("columns: the table has no such column", zap.String("table", t.Schema+"."+t.Name), zap.String("column", name))
+				s.log.Warn("columns: the table has no such column", zap.String("table", t.QualifiedName()), zap.String("column", name))
 			}
 		}
 	}
