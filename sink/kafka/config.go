@@ -86,8 +86,9 @@ type TopicCreation struct {
 	// broker's num.partitions. Default 1. Debezium:
 	// topic.creation.default.partitions.
 	Partitions int `yaml:"partitions"`
-	// ReplicationFactor of a created topic; -1 uses the broker's
-	// default.replication.factor. Default 1. Debezium:
+	// ReplicationFactor of a created topic; -1 (the default) uses the
+	// broker's default.replication.factor, so a production cluster's
+	// durability setting is not overridden. Debezium:
 	// topic.creation.default.replication.factor.
 	ReplicationFactor int `yaml:"replication_factor"`
 	// CleanupPolicy is the topic's cleanup.policy: compact, delete or
@@ -122,7 +123,7 @@ func (Config) Defaults() Config {
 		TopicCreation: TopicCreation{
 			Enabled:           true,
 			Partitions:        1,
-			ReplicationFactor: 1,
+			ReplicationFactor: -1,
 			CleanupPolicy:     "delete",
 		},
 		Compression:        "lz4",
