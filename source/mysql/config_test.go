@@ -97,14 +97,6 @@ func TestDefaultServerIDStable(t *testing.T) {
 	}
 }
 
-func TestParseLabels(t *testing.T) {
-	got := parseLabels(`enum('a','b''c','d,e','')`)
-	want := []string{"a", "b'c", "d,e", ""}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-}
-
 // The documented example must build, and it documents the defaults.
 func TestExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("testdata/example.yaml")

@@ -7,11 +7,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 )
 
 // offset is what the source stores once the sinks acknowledged
@@ -56,6 +63,8 @@ type keyValue struct {
 	Hex  bool   `json:"h,omitempty"` // Text is hex of binary bytes
 }
 
+// clone copies o deeply enough that the copy's snapshot progress can
+// change.
 func (o *offset) clone() *offset {
 	c := *o
 	if o.Snapshot != nil {
@@ -76,6 +85,23 @@ type offsetStore interface {
 	Load(ctx context.Context) (*offset, error)
 	Save(ctx context.Context, o *offset) error
 	Close()
+}
+
+// openStore opens the configured offset store: the file in the state
+// directory, or the Kafka topic.
+func (s *Source) openStore(ctx context.Context) (offsetStore, error) {
+	if s.cfg.Offsets.Store == "kafka" {
+		conn, err := kafkaconn.Opts(s.cfg.Offsets.TLS, s.cfg.Offsets.SASL)
+		if err != nil {
+			return nil, fmt.Errorf("mysql source: offsets.%w", err)
+		}
+		st, err := newKafkaStore(ctx, s.cfg.Offsets.Brokers, conn, s.cfg.Offsets.Topic, s.pipeline)
+		if err != nil {
+			return nil, fmt.Errorf("mysql source: %w", err)
+		}
+		return st, nil
+	}
+	return &fileStore{path: filepath.Join(s.stateDir, s.pipeline+".mysql.json")}, nil
 }
 
 // fileStore writes the offset to a JSON file atomically (temporary file,
@@ -232,3 +258,92 @@ func (k *kafkaStore) Save(ctx context.Context, o *offset) error {
 }
 
 func (k *kafkaStore) Close() { k.cl.Close() }
+
+// writer forwards events to the pipeline, remembers the last mark, and
+// writes confirmed marks to the offset store.
+type writer struct {
+	src          *Source
+	srv          *server
+	emit         func(*sluice.Event) error
+	lastMark     atomic.Pointer[string]
+	snapshotDone atomic.Bool
+	saved        string
+}
+
+// emitEvent is the emit function of the snapshot and the stream: it
+// remembers marks for drain.
+func (w *writer) emitEvent(ev *sluice.Event) error {
+	if ev.Op == sluice.OpMark {
+		r := ev.Pos.Resume
+		w.lastMark.Store(&r)
+	}
+	return w.emit(ev)
+}
+
+// offsetOf turns a confirmed Resume token into the offset to store.
+func (w *writer) offsetOf(token string) (*offset, error) {
+	if strings.HasPrefix(token, "{") { // a snapshot chunk: the whole offset
+		var o offset
+		if err := json.Unmarshal([]byte(token), &o); err != nil {
+			return nil, fmt.Errorf("mysql source: snapshot mark: %w", err)
+		}
+		return &o, nil
+	}
+	parts := strings.SplitN(token, "\x00", 3)
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("mysql source: malformed mark %q", token)
+	}
+	pos, err := strconv.ParseUint(parts[1], 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: malformed mark %q", token)
+	}
+	return &offset{Version: 1, ServerID: w.srv.serverID, File: parts[0], Pos: uint32(pos), GTIDs: parts[2], SnapshotDone: w.snapshotDone.Load()}, nil
+}
+
+// save writes the confirmed position when it moved.
+func (w *writer) save(ctx context.Context, store offsetStore) error {
+	p := w.src.confirmed.Load()
+	if p == nil || *p == w.saved {
+		return nil
+	}
+	o, err := w.offsetOf(*p)
+	if err != nil {
+		return err
+	}
+	if err := store.Save(ctx, o); err != nil {
+		return fmt.Errorf("mysql source: %w", err)
+	}
+	w.saved = *p
+	return nil
+}
+
+// saveLoop saves the confirmed position every offsets.flush_interval
+// until ctx ends; a failed write is logged and tried again.
+func (w *writer) saveLoop(ctx context.Context, store offsetStore) {
+	t := time.NewTicker(w.src.cfg.Offsets.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.save(ctx, store); err != nil {
+				w.src.log.Warn("storing the offset failed; retrying", zap.Error(err))
+			}
+		}
+	}
+}
+
+// drain waits, after the stop request, until the sinks acknowledged the
+// last mark read (or DrainTimeout passes); Run's deferred save then
+// stores that position.
+func (w *writer) drain() {
+	deadline := time.Now().Add(w.src.cfg.DrainTimeout)
+	for time.Now().Before(deadline) {
+		last, conf := w.lastMark.Load(), w.src.confirmed.Load()
+		if last == nil || conf != nil && *conf == *last {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

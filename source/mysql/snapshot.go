@@ -162,7 +162,7 @@ type snapReader struct {
 // table reads one table from its last acknowledged key.
 func (r *snapReader) table(ctx context.Context, idx int, tp *tableProgress, lastTable bool) error {
 	db, name, _ := strings.Cut(tp.Table, ".")
-	rel, err := describe(r.conn, db, name)
+	rel, err := describeTable(r.conn, db, name)
 	if err != nil {
 		return err
 	}

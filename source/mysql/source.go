@@ -3,18 +3,15 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
-	"github.com/go-mysql-org/go-mysql/mysql"
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
-	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -40,23 +37,6 @@ type Source struct {
 	// snapshot goroutine owns the offset it is copied from.
 	progressMu sync.Mutex
 	progress   []sluice.TableSnapshot
-}
-
-// SnapshotProgress reports the tables of this process's snapshot (nil
-// when none ran), for the daemon's metrics.
-func (s *Source) SnapshotProgress() []sluice.TableSnapshot {
-	s.progressMu.Lock()
-	defer s.progressMu.Unlock()
-	return append([]sluice.TableSnapshot(nil), s.progress...)
-}
-
-// setProgress updates table i of the snapshot's progress with f.
-func (s *Source) setProgress(i int, f func(*sluice.TableSnapshot)) {
-	s.progressMu.Lock()
-	defer s.progressMu.Unlock()
-	if i >= 0 && i < len(s.progress) {
-		f(&s.progress[i])
-	}
 }
 
 var (
@@ -97,6 +77,156 @@ func (s *Source) Confirm(pos sluice.Position) {
 	s.confirmed.Store(&r)
 }
 
+// Run implements sluice.Source: it checks the server, takes or resumes
+// the initial snapshot when the mode asks for it, then streams the binlog
+// from the stored position until ctx ends.
+func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	srv, err := s.checkServer(conn)
+	if err != nil {
+		return err
+	}
+	tables, err := s.resolveTables(conn)
+	if err != nil {
+		return err
+	}
+	store, err := s.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	off, err := store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("mysql source: %w", err)
+	}
+	if off != nil && off.ServerID != 0 && off.ServerID != srv.serverID {
+		s.log.Warn("stored offset was written for another server_id; positions may not match", zap.Uint32("stored", off.ServerID), zap.Uint32("server", srv.serverID))
+	}
+	mode := s.cfg.Snapshot.Mode
+	if mode == "initial_only" && off != nil && off.SnapshotDone && off.Snapshot == nil {
+		s.log.Info("initial snapshot already done; nothing to do (snapshot.mode initial_only)")
+		return sluice.ErrDone
+	}
+	snap := off != nil && off.Snapshot != nil // resume an interrupted snapshot
+	if !snap {
+		switch mode {
+		case "initial", "initial_only":
+			snap = off == nil || mode == "initial_only" && !off.SnapshotDone
+		case "when_needed":
+			snap = off == nil
+		case "always":
+			snap = true
+		}
+	}
+	if off != nil && !snap {
+		ok, err := positionAvailable(conn, off.File)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if mode != "when_needed" {
+				return sluice.Permanent(fmt.Errorf("mysql source: stored binlog file %s is no longer on the server (purged): "+
+					"set snapshot.mode to when_needed to take a new snapshot, or delete the stored offset", off.File))
+			}
+			s.log.Warn("stored binlog position purged; taking a new snapshot (snapshot.mode when_needed)", zap.String("file", off.File))
+			snap, off = true, nil
+		}
+	}
+
+	w := &writer{src: s, srv: srv, emit: emit}
+	if off != nil {
+		w.snapshotDone.Store(off.SnapshotDone)
+	}
+	saverDone := make(chan struct{})
+	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(saverDone)
+		w.saveLoop(saverCtx, store)
+	}()
+	defer func() {
+		stopSaver()
+		<-saverDone
+		// Whatever ended the run, what the sinks acknowledged is safe to
+		// store (a kill -9 is the only exit that skips this).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.save(ctx, store); err != nil {
+			s.log.Warn("final offset write failed; the next start replays from the previous one", zap.Error(err))
+		} else if o, err := w.offsetOf(w.saved); err == nil {
+			s.log.Info("stopped", zap.String("file", o.File), zap.Uint32("pos", o.Pos), zap.String("gtids", o.GTIDs))
+		}
+	}()
+
+	var start position
+	if snap {
+		start, err = s.snapshot(ctx, srv, tables, off, w)
+		if err != nil {
+			if ctx.Err() != nil {
+				w.drain()
+				return nil
+			}
+			return err
+		}
+		if mode == "initial_only" {
+			s.log.Info("initial snapshot done; stopping (snapshot.mode initial_only)")
+			w.drain()
+			return sluice.ErrDone
+		}
+	} else if off != nil {
+		start, err = offsetPosition(srv, off)
+		if err != nil {
+			return err
+		}
+	} else {
+		start, err = currentPosition(conn, srv)
+		if err != nil {
+			return err
+		}
+		// Store the starting point now: a crash before the first
+		// acknowledgement must resume here, not at a later binlog end.
+		o := &offset{Version: 1, ServerID: srv.serverID, File: start.file, Pos: start.pos, GTIDs: gtidString(start.gtids), SnapshotDone: w.snapshotDone.Load()}
+		if err := store.Save(ctx, o); err != nil {
+			return fmt.Errorf("mysql source: %w", err)
+		}
+	}
+	sy, bs, err := s.syncer(srv, start)
+	if err != nil {
+		return err
+	}
+	defer closeSyncer(sy, s.log)
+	s.log.Info("streaming", zap.String("file", start.file), zap.Uint32("pos", start.pos), zap.String("gtids", gtidString(start.gtids)))
+	st := newStream(s, srv, conn, tables, start, w.emitEvent)
+	st.lastMark = lsn(start.file, start.pos)
+	s.streaming.Store(true)
+	defer s.streaming.Store(false)
+	if err := st.run(ctx, bs); err != nil {
+		return err
+	}
+	w.drain()
+	return nil
+}
+
+// SnapshotProgress reports the tables of this process's snapshot (nil
+// when none ran), for the daemon's metrics.
+func (s *Source) SnapshotProgress() []sluice.TableSnapshot {
+	s.progressMu.Lock()
+	defer s.progressMu.Unlock()
+	return append([]sluice.TableSnapshot(nil), s.progress...)
+}
+
+// setProgress updates table i of the snapshot's progress with f.
+func (s *Source) setProgress(i int, f func(*sluice.TableSnapshot)) {
+	s.progressMu.Lock()
+	defer s.progressMu.Unlock()
+	if i >= 0 && i < len(s.progress) {
+		f(&s.progress[i])
+	}
+}
+
 // connect opens a query connection with the session settings the value
 // parsers rely on: UTF-8 results and TIMESTAMPs in UTC.
 func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
@@ -113,251 +243,25 @@ func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
 	return c, nil
 }
 
-// server is what the checks at start learn about the server.
-type server struct {
-	flavor     string // mysql.MySQLFlavor or mysql.MariaDBFlavor
-	version    string
-	serverID   uint32
-	gtid       bool              // resume by GTID set
-	collations map[uint64]string // collation id → character set
-}
-
-// checkServer verifies the preconditions of row-based capture and
-// returns what it learned. Problems are permanent errors with the fix.
-func (s *Source) checkServer(c *client.Conn) (*server, error) {
-	srv := &server{collations: map[uint64]string{}}
-	vars, err := globals(c, "version", "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "gtid_mode")
+// queryString runs a query for one value: the first column of the first
+// row as text, "" without rows.
+func queryString(c *client.Conn, q string, args ...any) (string, error) {
+	r, err := c.Execute(q, args...)
 	if err != nil {
-		return nil, err
+		return "", fmt.Errorf("mysql source: %s: %w", q, err)
 	}
-	srv.version = vars["version"]
-	switch {
-	case s.cfg.Flavor != "":
-		srv.flavor = s.cfg.Flavor
-	case strings.Contains(strings.ToLower(srv.version), "mariadb"):
-		srv.flavor = mysql.MariaDBFlavor
-	default:
-		srv.flavor = mysql.MySQLFlavor
+	if r.RowNumber() == 0 {
+		return "", nil
 	}
-	var problems []string
-	if v := vars["log_bin"]; v != "ON" && v != "1" {
-		problems = append(problems, "the binary log is off (log_bin="+v+"): start the server with --log-bin")
-	}
-	if v := vars["binlog_format"]; v != "ROW" {
-		problems = append(problems, "binlog_format is "+v+", not ROW: SET GLOBAL binlog_format = 'ROW' and set it in the server config")
-	}
-	if v := vars["binlog_row_image"]; v != "FULL" {
-		problems = append(problems, "binlog_row_image is "+v+", not FULL: SET GLOBAL binlog_row_image = 'FULL' and set it in the server config")
-	}
-	if v := vars["binlog_row_metadata"]; v != "FULL" {
-		problems = append(problems, "binlog_row_metadata is "+orUnset(v)+", not FULL: sluice reads column names and types from the binlog (MySQL 8.0.1+ or MariaDB 10.5+); SET GLOBAL binlog_row_metadata = 'FULL'")
-	}
-	if len(problems) > 0 {
-		return nil, sluice.Permanent(fmt.Errorf("mysql source: %s", strings.Join(problems, "; ")))
-	}
-	var id uint64
-	fmt.Sscan(vars["server_id"], &id)
-	srv.serverID = uint32(id)
-	if srv.serverID == s.cfg.ServerID {
-		return nil, sluice.Permanent(fmt.Errorf("mysql source: server_id %d is the server's own: set a different source.server_id", id))
-	}
-	srv.gtid = srv.flavor == mysql.MariaDBFlavor || vars["gtid_mode"] == "ON"
-	if err := s.checkPrivileges(c); err != nil {
-		return nil, err
-	}
-	r, err := c.Execute("SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS")
+	v, err := r.GetString(0, 0)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: read collations: %w", err)
+		return "", fmt.Errorf("mysql source: %s: %w", q, err)
 	}
-	for i := 0; i < r.RowNumber(); i++ {
-		id, _ := r.GetUint(i, 0)
-		cs, _ := r.GetString(i, 1)
-		srv.collations[id] = cs
-	}
-	return srv, nil
-}
-
-func orUnset(v string) string {
-	if v == "" {
-		return "unset (server too old)"
-	}
-	return v
-}
-
-// globals reads global variables by name; missing ones are "".
-func globals(c *client.Conn, names ...string) (map[string]string, error) {
-	r, err := c.Execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('" + strings.Join(names, "','") + "')")
-	if err != nil {
-		return nil, fmt.Errorf("mysql source: read server variables: %w", err)
-	}
-	out := map[string]string{}
-	for i := 0; i < r.RowNumber(); i++ {
-		k, _ := r.GetString(i, 0)
-		v, _ := r.GetString(i, 1)
-		out[k] = v
-	}
-	return out, nil
-}
-
-// checkPrivileges reads the grants of the current user and names every
-// missing replication privilege at once.
-func (s *Source) checkPrivileges(c *client.Conn) error {
-	r, err := c.Execute("SHOW GRANTS FOR CURRENT_USER()")
-	if err != nil {
-		return fmt.Errorf("mysql source: read grants: %w", err)
-	}
-	var global []string
-	for i := 0; i < r.RowNumber(); i++ {
-		g, _ := r.GetString(i, 0)
-		if strings.Contains(g, " ON *.* ") {
-			global = append(global, strings.ToUpper(g))
-		}
-	}
-	has := func(names ...string) bool {
-		for _, g := range global {
-			if strings.Contains(g, "ALL PRIVILEGES") {
-				return true
-			}
-			for _, n := range names {
-				if strings.Contains(g, n) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	var missing []string
-	if !has("REPLICATION SLAVE", "REPLICATION REPLICA") {
-		missing = append(missing, "REPLICATION SLAVE")
-	}
-	if !has("REPLICATION CLIENT", "BINLOG MONITOR", "SUPER") {
-		missing = append(missing, "REPLICATION CLIENT (MariaDB: BINLOG MONITOR)")
-	}
-	if len(missing) > 0 {
-		return sluice.Permanent(fmt.Errorf("mysql source: user %s lacks %s: GRANT %s ON *.* TO the user (sluice also needs SELECT on the captured tables)",
-			s.dsn.User, strings.Join(missing, " and "), strings.Join(missing, ", ")))
-	}
-	return nil
-}
-
-// resolveTables lists the captured tables as db.table and checks that
-// each exists and is readable.
-func (s *Source) resolveTables(c *client.Conn) ([]string, error) {
-	var tables []string
-	if len(s.cfg.Tables) == 0 {
-		r, err := c.Execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", s.dsn.DB)
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: list tables: %w", err)
-		}
-		for i := 0; i < r.RowNumber(); i++ {
-			n, _ := r.GetString(i, 0)
-			tables = append(tables, s.dsn.DB+"."+n)
-		}
-		return tables, nil
-	}
-	var missing []string
-	for _, t := range s.cfg.Tables {
-		db, name, _ := splitTable(t, s.dsn.DB)
-		r, err := c.Execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", db, name)
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: look up table %s.%s: %w", db, name, err)
-		}
-		if r.RowNumber() == 0 {
-			missing = append(missing, db+"."+name)
-			continue
-		}
-		if _, err := c.Execute("SELECT * FROM " + quoteTable(db, name) + " LIMIT 0"); err != nil {
-			return nil, sluice.Permanent(fmt.Errorf("mysql source: cannot read %s.%s (GRANT SELECT to %s): %w", db, name, s.dsn.User, err))
-		}
-		tables = append(tables, db+"."+name)
-	}
-	if len(missing) > 0 {
-		return nil, sluice.Permanent(fmt.Errorf("mysql source: captured tables do not exist: %s", strings.Join(missing, ", ")))
-	}
-	return tables, nil
+	return v, nil
 }
 
 // quoteIdent quotes a MySQL identifier.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
+// quoteTable quotes db.name.
 func quoteTable(db, name string) string { return quoteIdent(db) + "." + quoteIdent(name) }
-
-// refine reads what the binlog does not say about a table: MariaDB's
-// JSON columns are LONGTEXT with a json_valid() check constraint.
-func refine(c *client.Conn, db, name string) (refinements, error) {
-	ref := refinements{json: map[string]bool{}}
-	r, err := c.Execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE = 'json'", db, name)
-	if err != nil {
-		return ref, fmt.Errorf("mysql source: columns of %s.%s: %w", db, name, err)
-	}
-	for i := 0; i < r.RowNumber(); i++ {
-		n, _ := r.GetString(i, 0)
-		ref.json[n] = true
-	}
-	r, err = c.Execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?", db, name)
-	if err != nil {
-		return ref, nil // MySQL before 8.0.16 has no such view; MySQL JSON is a real type anyway
-	}
-	for i := 0; i < r.RowNumber(); i++ {
-		cl, _ := r.GetString(i, 0)
-		if col, ok := strings.CutPrefix(cl, "json_valid(`"); ok {
-			if end := strings.Index(col, "`)"); end > 0 && end == len(col)-2 {
-				ref.json[strings.ReplaceAll(col[:end], "``", "`")] = true
-			}
-		}
-	}
-	return ref, nil
-}
-
-// describe reads a table's columns from the information schema.
-func describe(c *client.Conn, db, name string) (*relation, error) {
-	r, err := c.Execute(`SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
-		IFNULL(c.NUMERIC_PRECISION, 0), IFNULL(c.NUMERIC_SCALE, 0), IFNULL(c.DATETIME_PRECISION, 0),
-		IFNULL((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA
-			AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'), 0)
-		FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`, db, name)
-	if err != nil {
-		return nil, fmt.Errorf("mysql source: describe %s.%s: %w", db, name, err)
-	}
-	cols := make([]schemaColumn, r.RowNumber())
-	for i := range cols {
-		sc := &cols[i]
-		sc.name, _ = r.GetString(i, 0)
-		sc.dataType, _ = r.GetString(i, 1)
-		sc.columnType, _ = r.GetString(i, 2)
-		n, _ := r.GetString(i, 3)
-		sc.nullable = n == "YES"
-		p, _ := r.GetInt(i, 4)
-		sc.prec = int(p)
-		sc2, _ := r.GetInt(i, 5)
-		sc.scale = int(sc2)
-		f, _ := r.GetInt(i, 6)
-		sc.fsp = int(f)
-		k, _ := r.GetInt(i, 7)
-		sc.pkPos = int(k)
-	}
-	if len(cols) == 0 {
-		return nil, fmt.Errorf("mysql source: table %s.%s has no columns (dropped?)", db, name)
-	}
-	ref, err := refine(c, db, name)
-	if err != nil {
-		return nil, err
-	}
-	return relationFromSchema(db, name, cols, ref), nil
-}
-
-// offsetStore opens the configured store.
-func (s *Source) openStore(ctx context.Context) (offsetStore, error) {
-	if s.cfg.Offsets.Store == "kafka" {
-		conn, err := kafkaconn.Opts(s.cfg.Offsets.TLS, s.cfg.Offsets.SASL)
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: offsets.%w", err)
-		}
-		st, err := newKafkaStore(ctx, s.cfg.Offsets.Brokers, conn, s.cfg.Offsets.Topic, s.pipeline)
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: %w", err)
-		}
-		return st, nil
-	}
-	return &fileStore{path: filepath.Join(s.stateDir, s.pipeline+".mysql.json")}, nil
-}

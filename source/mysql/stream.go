@@ -3,13 +3,11 @@ package mysql
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -21,81 +19,9 @@ import (
 	"github.com/sluice-cdc/sluice"
 )
 
-// position is a place in the binlog: where a restart resumes.
-type position struct {
-	file  string
-	pos   uint32
-	gtids mysql.GTIDSet // nil when the server has no GTIDs
-}
-
 // eventQueue is how many binlog events the replication client decodes
 // ahead of the pipeline.
 const eventQueue = 256
-
-// fileSeq is the sequence number of a binlog file (mysql-bin.000042 →
-// 42). With the offset it orders positions across files.
-func fileSeq(file string) uint64 {
-	dot := strings.LastIndexByte(file, '.')
-	n, _ := strconv.ParseUint(file[dot+1:], 10, 32)
-	return n
-}
-
-// lsn numbers a position so that later positions have larger numbers.
-func lsn(file string, pos uint32) uint64 { return fileSeq(file)<<32 | uint64(pos) }
-
-// resume encodes a stream position as a mark's Resume token:
-// "file\x00pos\x00gtids".
-func (p position) resume() string { return string(p.appendResume(nil)) }
-
-// appendResume appends the Resume token. A mark per transaction formats
-// one: the common MariaDB set of one domain and server is written
-// without go-mysql's sorting and Sprintf.
-func (p position) appendResume(dst []byte) []byte {
-	dst = append(dst, p.file...)
-	dst = append(dst, 0)
-	dst = strconv.AppendUint(dst, uint64(p.pos), 10)
-	dst = append(dst, 0)
-	switch g := p.gtids.(type) {
-	case nil:
-	case *mysql.MariadbGTIDSet:
-		if one := soleMariaGTID(g); one != nil {
-			return appendMariaGTID(dst, one)
-		}
-		dst = append(dst, g.String()...)
-	default:
-		dst = append(dst, g.String()...)
-	}
-	return dst
-}
-
-// soleMariaGTID is the set's only GTID, or nil when it has another number.
-func soleMariaGTID(s *mysql.MariadbGTIDSet) *mysql.MariadbGTID {
-	if len(s.Sets) != 1 {
-		return nil
-	}
-	for _, servers := range s.Sets {
-		if len(servers) != 1 {
-			return nil
-		}
-		for _, g := range servers {
-			return g
-		}
-	}
-	return nil
-}
-
-// appendMariaGTID appends domain-server-sequence, as MariadbGTID.String
-// does (empty for the zero GTID).
-func appendMariaGTID(dst []byte, g *mysql.MariadbGTID) []byte {
-	if g.DomainID == 0 && g.ServerID == 0 && g.SequenceNumber == 0 {
-		return dst
-	}
-	dst = strconv.AppendUint(dst, uint64(g.DomainID), 10)
-	dst = append(dst, '-')
-	dst = strconv.AppendUint(dst, uint64(g.ServerID), 10)
-	dst = append(dst, '-')
-	return strconv.AppendUint(dst, g.SequenceNumber, 10)
-}
 
 // tx is the transaction being read.
 type tx struct {
@@ -136,6 +62,8 @@ type stream struct {
 	buf      []byte // scratch for formatting GTIDs and resume tokens
 }
 
+// relMap is what the stream knows about a table id from its last table
+// map event.
 type relMap struct {
 	// The table map fields the relation was built from.
 	schema, table, types []byte
@@ -158,6 +86,8 @@ func (m *relMap) same(e *replication.TableMapEvent) bool {
 	return true
 }
 
+// newStream builds a stream that starts at start and captures tables
+// (db.table).
 func newStream(s *Source, srv *server, conn *client.Conn, tables []string, start position, emit func(*sluice.Event) error) *stream {
 	st := &stream{src: s, srv: srv, conn: conn, emit: emit, log: s.log, tables: map[string]bool{},
 		gtids: start.gtids, rels: map[uint64]*relMap{}, refCache: map[string]refinements{}}
@@ -168,6 +98,7 @@ func newStream(s *Source, srv *server, conn *client.Conn, tables []string, start
 	return st
 }
 
+// setFile moves to a binlog file (at the start, or on a rotate event).
 func (st *stream) setFile(file string) { st.file, st.fileNo = file, fileSeq(file) }
 
 // lsn numbers pos in the current binlog file, as lsn(st.file, pos).
@@ -197,7 +128,7 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		HeartbeatPeriod:         s.cfg.Heartbeat,
 		// No ReadTimeout: go-mysql would set a socket deadline for every
 		// packet (a sixth of the CPU of single-row transactions); the
-		// stall guard in run watches for silence instead.
+		// stall guard (stall.go, started by run) watches for silence instead.
 		DisableRetrySync: true, // the pipeline restarts from the stored offset instead
 		// sluice tracks the GTID set itself; go-mysql would otherwise
 		// clone its copy into every commit event.
@@ -245,12 +176,8 @@ func closeSyncer(sy *replication.BinlogSyncer, log *zap.Logger) {
 	}
 }
 
-// stallTicks is how many heartbeat periods the stream may wait for an
-// event (the server sends a heartbeat every period when idle) before the
-// connection is taken for dead.
-const stallTicks = 3
-
-// run reads events until ctx ends or an error.
+// run reads events until ctx ends (then it returns nil) or an error:
+// a dump error (classifyDumpError), the stall guard's, or one of handle.
 func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error {
 	var g stallGuard
 	wctx, cancel := context.WithCancelCause(ctx)
@@ -283,60 +210,7 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 	}
 }
 
-// stallGuard notices a binlog connection that went silent: the reader
-// waits for an event through limit ticks in a row without receiving any.
-// Time spent handing events to a full pipeline does not count.
-type stallGuard struct {
-	waiting atomic.Bool   // the reader is waiting for the next event
-	events  atomic.Uint64 // events received
-}
-
-// watch calls stalled once, and returns, when the reader waited through
-// limit consecutive ticks without an event; it returns when ctx ends.
-func (g *stallGuard) watch(ctx context.Context, tick <-chan time.Time, limit int, stalled func()) {
-	q := quietTicks{limit: limit, last: g.events.Load()}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick:
-		}
-		if q.observe(g.events.Load(), g.waiting.Load()) {
-			stalled()
-			return
-		}
-	}
-}
-
-// quietTicks counts consecutive ticks at which the reader was waiting and
-// no event had arrived since the tick before.
-type quietTicks struct {
-	limit, quiet int
-	last         uint64
-}
-
-// observe takes one tick's view and reports whether limit quiet ticks in
-// a row were seen.
-func (q *quietTicks) observe(events uint64, waiting bool) bool {
-	if events != q.last || !waiting {
-		q.last, q.quiet = events, 0
-		return false
-	}
-	q.quiet++
-	return q.quiet >= q.limit
-}
-
-// classifyDumpError turns the server's "purged" answer into a permanent
-// error that says how to recover.
-func classifyDumpError(err error) error {
-	var me *mysql.MyError
-	if errors.As(err, &me) && me.Code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
-		return sluice.Permanent(fmt.Errorf("mysql source: the server cannot send the stored binlog position (%s); it was probably purged: "+
-			"set snapshot.mode to when_needed to take a new snapshot, or delete the stored offset: %w", me.Message, err))
-	}
-	return fmt.Errorf("mysql source: binlog stream: %w", err)
-}
-
+// handle turns one binlog event into change events and marks.
 func (st *stream) handle(ev *replication.BinlogEvent) error {
 	h := ev.Header
 	switch e := ev.Event.(type) {
@@ -377,6 +251,8 @@ func (st *stream) begin(h *replication.EventHeader, gtid string, thread uint64) 
 	st.tx = tx{open: true, gtid: gtid, start: st.at(h), seq: st.tx.seq + 1, thread: thread}
 }
 
+// query handles a statement event: a transaction boundary, a DDL
+// statement (ddl.go), or a statement that commits on its own.
 func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) error {
 	q := strings.TrimSpace(string(e.Query))
 	switch strings.ToUpper(q) {
@@ -404,57 +280,6 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) e
 	return st.commit(h)
 }
 
-// schemaChanged forgets what was learned about tables when a DDL
-// statement runs, and reports whether the statement names a captured
-// table.
-func (st *stream) schemaChanged(db, q string) bool {
-	lq := strings.ToLower(q)
-	if !strings.HasPrefix(lq, "alter") && !strings.HasPrefix(lq, "create") && !strings.HasPrefix(lq, "drop") && !strings.HasPrefix(lq, "rename") && !strings.HasPrefix(lq, "truncate") {
-		return false
-	}
-	clear(st.refCache)
-	clear(st.rels)
-	if !st.namesCaptured(db, q) {
-		return false
-	}
-	st.log.Info("schema change", zap.String("db", db), zap.String("statement", truncate(q, 500)))
-	return true
-}
-
-// namesCaptured reports whether a statement mentions a captured table,
-// as db.table or as a bare name in its default database db.
-func (st *stream) namesCaptured(db, q string) bool {
-	words := strings.FieldsFunc(q, func(r rune) bool {
-		return !(r == '_' || r == '.' || r == '$' || r == '`' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
-	})
-	for _, w := range words {
-		w = strings.ReplaceAll(w, "`", "")
-		if st.tables[w] || st.tables[db+"."+w] {
-			return true
-		}
-	}
-	return false
-}
-
-// emitDDL emits a schema change event for a DDL statement.
-func (st *stream) emitDDL(h *replication.EventHeader, db, q string, thread uint64) error {
-	at := st.at(h)
-	start := st.tx.start
-	if !st.tx.open {
-		start = at
-	}
-	return st.emit(&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: db, Statement: q},
-		Pos:        sluice.Position{LSN: at, TxLSN: start},
-		CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: st.binlogOf(h, start, thread)})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 // commit ends the transaction at the event whose header is h and emits
 // its mark: the position after it.
 func (st *stream) commit(h *replication.EventHeader) error {
@@ -477,6 +302,8 @@ func (st *stream) commit(h *replication.EventHeader) error {
 	return st.mark(h.LogPos)
 }
 
+// mark emits the position pos in the current file as a mark, unless the
+// last one was at or after it.
 func (st *stream) mark(pos uint32) error {
 	l := st.lsn(pos)
 	if l <= st.lastMark {
@@ -519,6 +346,8 @@ func (st *stream) tableMap(e *replication.TableMapEvent) error {
 	return nil
 }
 
+// rows emits a change event per row of a rows event of a captured table;
+// an update that changes the key is a delete and a create.
 func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) error {
 	m := st.rels[e.TableID]
 	if m == nil || m.rel == nil {

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/sluice-cdc/sluice"
 )
 
-// relation is a captured table as one table map event describes it.
+// relation is a captured table as one table map event (or, for snapshots,
+// the information schema) describes it.
 type relation struct {
 	table *sluice.Table
 	cols  []colInfo
@@ -28,69 +29,6 @@ type relation struct {
 type refinements struct {
 	json map[string]bool
 }
-
-// typeOf maps a binlog column type and its metadata onto a colType. For
-// MYSQL_TYPE_STRING the real type (ENUM, SET, CHAR) is in the metadata.
-func typeOf(tm *replication.TableMapEvent, i int) colType {
-	t, meta := tm.ColumnType[i], tm.ColumnMeta[i]
-	if t == mysql.MYSQL_TYPE_STRING && meta >= 256 {
-		if rt := byte(meta >> 8); rt == mysql.MYSQL_TYPE_ENUM || rt == mysql.MYSQL_TYPE_SET {
-			t = rt
-		}
-	}
-	switch t {
-	case mysql.MYSQL_TYPE_TINY:
-		return colType{kind: kInt, width: 1}
-	case mysql.MYSQL_TYPE_SHORT:
-		return colType{kind: kInt, width: 2}
-	case mysql.MYSQL_TYPE_INT24:
-		return colType{kind: kInt, width: 3}
-	case mysql.MYSQL_TYPE_LONG:
-		return colType{kind: kInt, width: 4}
-	case mysql.MYSQL_TYPE_LONGLONG:
-		return colType{kind: kInt, width: 8}
-	case mysql.MYSQL_TYPE_NEWDECIMAL:
-		return colType{kind: kDecimal, prec: int(meta >> 8), scale: int(meta & 0xff)}
-	case mysql.MYSQL_TYPE_FLOAT:
-		return colType{kind: kFloat}
-	case mysql.MYSQL_TYPE_DOUBLE:
-		return colType{kind: kDouble}
-	case mysql.MYSQL_TYPE_BIT:
-		return colType{kind: kBit, bits: int(meta>>8)*8 + int(meta&0xff)}
-	case mysql.MYSQL_TYPE_TIMESTAMP:
-		return colType{kind: kTimestamp}
-	case mysql.MYSQL_TYPE_TIMESTAMP2:
-		return colType{kind: kTimestamp, fsp: int(meta)}
-	case mysql.MYSQL_TYPE_DATETIME:
-		return colType{kind: kDatetime}
-	case mysql.MYSQL_TYPE_DATETIME2:
-		return colType{kind: kDatetime, fsp: int(meta)}
-	case mysql.MYSQL_TYPE_TIME:
-		return colType{kind: kTime}
-	case mysql.MYSQL_TYPE_TIME2:
-		return colType{kind: kTime, fsp: int(meta)}
-	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
-		return colType{kind: kDate}
-	case mysql.MYSQL_TYPE_YEAR:
-		return colType{kind: kYear}
-	case mysql.MYSQL_TYPE_ENUM:
-		return colType{kind: kEnum}
-	case mysql.MYSQL_TYPE_SET:
-		return colType{kind: kSet}
-	case mysql.MYSQL_TYPE_JSON:
-		return colType{kind: kJSON}
-	case mysql.MYSQL_TYPE_GEOMETRY:
-		return colType{kind: kGeometry}
-	}
-	// VARCHAR, VAR_STRING, STRING, BLOB: text or binary by character set.
-	return colType{kind: kText}
-}
-
-// kindName is the MySQL type family name written into Column.DBType.
-var kindName = [...]string{kInt: "int", kUint: "int unsigned", kUint64: "bigint unsigned", kDecimal: "decimal",
-	kFloat: "float", kDouble: "double", kBit: "bit", kText: "text", kBinary: "blob", kJSON: "json", kEnum: "enum",
-	kSet: "set", kDate: "date", kTime: "time", kDatetime: "datetime", kTimestamp: "timestamp", kYear: "year",
-	kGeometry: "geometry"}
 
 // buildRelation describes a table from its table map event. It needs
 // binlog_row_metadata=FULL for column names, signedness, character sets,
@@ -128,7 +66,7 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 			ct.labels = setLabels[i]
 		}
 		_, nullable := tm.Nullable(i)
-		t.Columns[i], cols[i] = newColumn(names[i], ct, nullable)
+		t.Columns[i], cols[i] = columnFor(names[i], ct, nullable)
 	}
 	for _, pk := range tm.PrimaryKey {
 		if int(pk) < n {
@@ -168,7 +106,7 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 		case kEnum, kSet:
 			ct.labels = parseLabels(sc.columnType)
 		}
-		t.Columns[i], cols[i] = newColumn(sc.name, ct, sc.nullable)
+		t.Columns[i], cols[i] = columnFor(sc.name, ct, sc.nullable)
 		if sc.pkPos > 0 {
 			pks = append(pks, pkCol{sc.pkPos, i})
 		}
@@ -186,80 +124,67 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 	return &relation{table: t, cols: cols}
 }
 
-// schemaType maps an information-schema DATA_TYPE onto a colType.
-func schemaType(dataType string) colType {
-	switch dataType {
-	case "tinyint":
-		return colType{kind: kInt, width: 1}
-	case "smallint":
-		return colType{kind: kInt, width: 2}
-	case "mediumint":
-		return colType{kind: kInt, width: 3}
-	case "int", "integer":
-		return colType{kind: kInt, width: 4}
-	case "bigint":
-		return colType{kind: kInt, width: 8}
-	case "decimal", "numeric":
-		return colType{kind: kDecimal}
-	case "float":
-		return colType{kind: kFloat}
-	case "double", "real":
-		return colType{kind: kDouble}
-	case "bit":
-		return colType{kind: kBit}
-	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-		return colType{kind: kBinary}
-	case "json":
-		return colType{kind: kJSON}
-	case "enum":
-		return colType{kind: kEnum}
-	case "set":
-		return colType{kind: kSet}
-	case "date":
-		return colType{kind: kDate}
-	case "time":
-		return colType{kind: kTime}
-	case "datetime":
-		return colType{kind: kDatetime}
-	case "timestamp":
-		return colType{kind: kTimestamp}
-	case "year":
-		return colType{kind: kYear}
-	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
-		return colType{kind: kGeometry}
+// describeTable reads a table's columns from the information schema, for
+// snapshots, which read a table before any table map describes it.
+func describeTable(c *client.Conn, db, name string) (*relation, error) {
+	r, err := c.Execute(`SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
+		IFNULL(c.NUMERIC_PRECISION, 0), IFNULL(c.NUMERIC_SCALE, 0), IFNULL(c.DATETIME_PRECISION, 0),
+		IFNULL((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA
+			AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'), 0)
+		FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: describe %s.%s: %w", db, name, err)
 	}
-	return colType{kind: kText} // char, varchar, the text types and anything else
+	cols := make([]schemaColumn, r.RowNumber())
+	for i := range cols {
+		sc := &cols[i]
+		sc.name, _ = r.GetString(i, 0)
+		sc.dataType, _ = r.GetString(i, 1)
+		sc.columnType, _ = r.GetString(i, 2)
+		n, _ := r.GetString(i, 3)
+		sc.nullable = n == "YES"
+		p, _ := r.GetInt(i, 4)
+		sc.prec = int(p)
+		sc2, _ := r.GetInt(i, 5)
+		sc.scale = int(sc2)
+		f, _ := r.GetInt(i, 6)
+		sc.fsp = int(f)
+		k, _ := r.GetInt(i, 7)
+		sc.pkPos = int(k)
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("mysql source: table %s.%s has no columns (dropped?)", db, name)
+	}
+	ref, err := refine(c, db, name)
+	if err != nil {
+		return nil, err
+	}
+	return relationFromSchema(db, name, cols, ref), nil
 }
 
-// parseLabels reads the labels of enum('a','b”c') or set(…).
-func parseLabels(columnType string) []string {
-	open := strings.IndexByte(columnType, '(')
-	if open < 0 {
-		return nil
+// refine reads what the binlog does not say about a table: MariaDB's
+// JSON columns are LONGTEXT with a json_valid() check constraint.
+func refine(c *client.Conn, db, name string) (refinements, error) {
+	ref := refinements{json: map[string]bool{}}
+	r, err := c.Execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE = 'json'", db, name)
+	if err != nil {
+		return ref, fmt.Errorf("mysql source: columns of %s.%s: %w", db, name, err)
 	}
-	s := columnType[open+1:]
-	var out []string
-	for len(s) > 0 && s[0] == '\'' {
-		var b strings.Builder
-		i := 1
-		for i < len(s) {
-			if s[i] == '\'' {
-				if i+1 < len(s) && s[i+1] == '\'' {
-					b.WriteByte('\'')
-					i += 2
-					continue
-				}
-				break
+	for i := 0; i < r.RowNumber(); i++ {
+		n, _ := r.GetString(i, 0)
+		ref.json[n] = true
+	}
+	r, err = c.Execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?", db, name)
+	if err != nil {
+		return ref, nil // MySQL before 8.0.16 has no such view; MySQL JSON is a real type anyway
+	}
+	for i := 0; i < r.RowNumber(); i++ {
+		cl, _ := r.GetString(i, 0)
+		if col, ok := strings.CutPrefix(cl, "json_valid(`"); ok {
+			if end := strings.Index(col, "`)"); end > 0 && end == len(col)-2 {
+				ref.json[strings.ReplaceAll(col[:end], "``", "`")] = true
 			}
-			if s[i] == '\\' && i+1 < len(s) {
-				i++
-			}
-			b.WriteByte(s[i])
-			i++
 		}
-		out = append(out, b.String())
-		s = s[min(i+1, len(s)):]
-		s = strings.TrimPrefix(s, ",")
 	}
-	return out
+	return ref, nil
 }
