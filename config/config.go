@@ -11,6 +11,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// DefaultCapacity is a pipeline's capacity when the file sets none.
+const DefaultCapacity = 8192
+
+// MaxCapacity bounds a pipeline's capacity: the tracker allocates a slot
+// per event in flight up front.
+const MaxCapacity = 1 << 20
+
 // DefaultStateDir is state_dir's default, relative to the working
 // directory.
 const DefaultStateDir = "sluice-state"
@@ -66,7 +73,8 @@ type Pipeline struct {
 	// Encoding selects the Debezium type handling modes.
 	Encoding map[string]any `yaml:"encoding"`
 	// Capacity bounds the events in flight between source and sinks
-	// (default 8192); a full pipeline blocks the source.
+	// (default 8192, at most MaxCapacity); a full pipeline blocks the
+	// source.
 	Capacity int `yaml:"capacity"`
 }
 
@@ -112,7 +120,7 @@ func Parse(data []byte) (*File, error) {
 	errs := []error{Decode(raw, f, "")}
 	f.Pipelines = map[string]Pipeline{}
 	for name, raw := range f.RawPipelines {
-		var p Pipeline
+		p := Pipeline{Capacity: DefaultCapacity}
 		errs = append(errs, Decode(raw, &p, "pipelines."+name))
 		f.Pipelines[name] = p
 	}
@@ -137,9 +145,6 @@ func (f *File) defaults() {
 	for name, p := range f.Pipelines {
 		if p.TopicPrefix == "" {
 			p.TopicPrefix = name
-		}
-		if p.Capacity == 0 {
-			p.Capacity = 8192
 		}
 		for sname, s := range p.Sinks {
 			if s == nil {
@@ -181,9 +186,7 @@ func (f *File) validate() error {
 		if len(p.Sinks) == 0 {
 			errs = append(errs, fmt.Errorf("%s.sinks: required: at least one sink", path))
 		}
-		if p.Capacity < 0 {
-			errs = append(errs, fmt.Errorf("%s.capacity: must be positive", path))
-		}
+		errs = Collect(errs, IntIn(path+".capacity", int64(p.Capacity), 1, MaxCapacity))
 		if len(p.Transforms) > 0 {
 			errs = append(errs, fmt.Errorf("%s.transforms: no transform types are available yet", path))
 		}

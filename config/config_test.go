@@ -187,3 +187,50 @@ func TestDecodeStrict(t *testing.T) {
 		t.Errorf("want one error per problem (3), got %d: %v", n, err)
 	}
 }
+
+// Numbers that YAML reads as floats, bare numbers for durations, and
+// values outside a key's documented range are errors naming the key.
+func TestNumbersOutOfRange(t *testing.T) {
+	const head = "pipelines:\n  p:\n    source: {type: postgres}\n    sinks: {stdout: {}}\n"
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"capacity as float", head + "    capacity: 1e11\n", "pipelines.p.capacity: must be between 1 and 1048576, got 100000000000"},
+		{"capacity beyond int64", head + "    capacity: 1e30\n", "pipelines.p.capacity: 1e+30 is not a whole number"},
+		{"fractional capacity", head + "    capacity: 2.5\n", "pipelines.p.capacity: 2.5 is not a whole number"},
+		{"zero capacity", head + "    capacity: 0\n", "pipelines.p.capacity: must be between 1 and 1048576, got 0"},
+		{"negative capacity", head + "    capacity: -3\n", "pipelines.p.capacity: must be between 1 and 1048576, got -3"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+	type durs struct {
+		D time.Duration `yaml:"d"`
+		N int           `yaml:"n"`
+		U uint16        `yaml:"u"`
+	}
+	for _, c := range []struct {
+		raw  map[string]any
+		want string
+	}{
+		{map[string]any{"d": 10}, "p.d: 10 is not a duration: write it with a unit"},
+		{map[string]any{"d": 1.5}, "p.d: 1.5 is not a duration"},
+		{map[string]any{"n": 4096.5}, "p.n: 4096.5 is not a whole number"},
+		{map[string]any{"u": 70000.0}, "p.u: 70000 is not a whole number that fits uint16"},
+		{map[string]any{"u": -1.0}, "p.u: -1 is not a whole number that fits uint16"},
+	} {
+		var d durs
+		if err := Decode(c.raw, &d, "p"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Decode(%v) = %v, want %q", c.raw, err, c.want)
+		}
+	}
+	var d durs
+	if err := Decode(map[string]any{"d": 0, "n": 4096.0, "u": 7.0}, &d, "p"); err != nil || d.N != 4096 || d.U != 7 {
+		t.Errorf("whole floats and a zero duration: %+v, %v", d, err)
+	}
+}

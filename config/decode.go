@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -92,6 +93,17 @@ var mapIndex = regexp.MustCompile(`\[([^\]]*[^0-9\]][^\]]*)\]`)
 // SLUICE_… environment overrides always arrive as strings. A string that
 // does not parse is an error that quotes it.
 func stringToScalarHook(from, to reflect.Type, data any) (any, error) {
+	if f, ok := data.(float64); ok {
+		return floatToInt(f, to)
+	}
+	if durType := reflect.TypeOf(time.Duration(0)); to == durType && from != durType && from.Kind() >= reflect.Int && from.Kind() <= reflect.Uint64 {
+		// A bare number would be nanoseconds: 10 for "10s" is a mistake
+		// nobody means. Zero is the same in every unit.
+		if reflect.ValueOf(data).IsZero() {
+			return time.Duration(0), nil
+		}
+		return nil, fmt.Errorf("%v is not a duration: write it with a unit, e.g. 5s or 100ms", data)
+	}
 	s, ok := data.(string)
 	if !ok || from.Kind() != reflect.String {
 		return data, nil
@@ -117,4 +129,26 @@ func stringToScalarHook(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("cannot parse %q as %s", s, to.Kind())
 	}
 	return v, nil
+}
+
+// floatToInt lets a YAML float (1e3, 4096.0) fill an integer key only
+// when it is whole and fits: the decoder would otherwise truncate 1.5 to 1
+// and wrap 1e30.
+func floatToInt(f float64, to reflect.Type) (any, error) {
+	switch to.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if to == reflect.TypeOf(time.Duration(0)) {
+			return nil, fmt.Errorf("%v is not a duration: write it with a unit, e.g. 5s or 100ms", f)
+		}
+		if f != math.Trunc(f) || f < -math.Ldexp(1, to.Bits()-1) || f >= math.Ldexp(1, to.Bits()-1) {
+			return nil, fmt.Errorf("%v is not a whole number that fits %s", f, to.Kind())
+		}
+		return int64(f), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if f != math.Trunc(f) || f < 0 || f >= math.Ldexp(1, to.Bits()) {
+			return nil, fmt.Errorf("%v is not a whole number that fits %s", f, to.Kind())
+		}
+		return uint64(f), nil
+	}
+	return f, nil
 }

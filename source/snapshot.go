@@ -8,6 +8,8 @@ const (
 	DefaultSnapshotMode = "initial"
 	// DefaultChunkSize is the rows read per snapshot chunk.
 	DefaultChunkSize = 4096
+	// MaxChunkSize bounds chunk_size: a chunk is held in memory.
+	MaxChunkSize = 1_000_000
 )
 
 // CheckSnapshot checks the snapshot keys every source shares: mode
@@ -20,8 +22,8 @@ func CheckSnapshot(path, mode string, chunkSize int) []error {
 	default:
 		errs = append(errs, fmt.Errorf("%s.snapshot.mode: %q is not one of initial, never, always, initial_only, when_needed", path, mode))
 	}
-	if chunkSize <= 0 {
-		errs = append(errs, fmt.Errorf("%s.snapshot.chunk_size: must be positive", path))
+	if chunkSize < 1 || chunkSize > MaxChunkSize {
+		errs = append(errs, fmt.Errorf("%s.snapshot.chunk_size: must be between 1 and %d, got %d", path, MaxChunkSize, chunkSize))
 	}
 	return errs
 }

@@ -322,12 +322,6 @@ func (c *Config) validate(path string) error {
 	} else if err := checkIndexName(c.StateIndex); err != nil {
 		bad("state_index", "%v", err)
 	}
-	if c.Truncate == "" {
-		c.Truncate = TruncateFail
-		if strings.Contains(c.Index, "{table}") {
-			c.Truncate = TruncateDeleteDocuments
-		}
-	}
 	switch c.Truncate {
 	case TruncateDeleteDocuments, TruncateIgnore, TruncateFail:
 	default:
@@ -342,29 +336,29 @@ func (c *Config) validate(path string) error {
 		}
 	}
 	b := &c.Bulk
-	if b.MaxActions < 1 {
-		bad("bulk.max_actions", "must be at least 1, got %d", b.MaxActions)
+	if b.MaxActions < 1 || b.MaxActions > 1_000_000 {
+		bad("bulk.max_actions", "must be between 1 and 1000000, got %d", b.MaxActions)
 	}
-	if b.MaxBytes < 1024 {
-		bad("bulk.max_bytes", "must be at least 1024, got %d", b.MaxBytes)
+	if b.MaxBytes < 1024 || b.MaxBytes > 1<<30 {
+		bad("bulk.max_bytes", "must be between 1024 and 1073741824, got %d", b.MaxBytes)
 	}
-	if b.FlushInterval <= 0 {
-		bad("bulk.flush_interval", "must be positive, got %s", b.FlushInterval)
+	if b.FlushInterval < time.Millisecond || b.FlushInterval > time.Hour {
+		bad("bulk.flush_interval", "must be between 1ms and 1h0m0s, got %s", b.FlushInterval)
 	}
 	if b.MaxInFlight < 1 || b.MaxInFlight > 64 {
 		bad("bulk.max_in_flight", "must be between 1 and 64, got %d", b.MaxInFlight)
 	}
-	if c.Retry.InitialBackoff <= 0 {
-		bad("retry.initial_backoff", "must be positive, got %s", c.Retry.InitialBackoff)
+	if c.Retry.InitialBackoff < time.Millisecond || c.Retry.InitialBackoff > time.Hour {
+		bad("retry.initial_backoff", "must be between 1ms and 1h0m0s, got %s", c.Retry.InitialBackoff)
 	}
-	if c.Retry.MaxBackoff < c.Retry.InitialBackoff {
-		bad("retry.max_backoff", "must be at least retry.initial_backoff (%s), got %s", c.Retry.InitialBackoff, c.Retry.MaxBackoff)
+	if c.Retry.MaxBackoff < c.Retry.InitialBackoff || c.Retry.MaxBackoff > time.Hour {
+		bad("retry.max_backoff", "must be between retry.initial_backoff (%s) and 1h0m0s, got %s", c.Retry.InitialBackoff, c.Retry.MaxBackoff)
 	}
-	if c.RequestTimeout <= 0 {
-		bad("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	if c.RequestTimeout < 100*time.Millisecond || c.RequestTimeout > time.Hour {
+		bad("request_timeout", "must be between 100ms and 1h0m0s, got %s", c.RequestTimeout)
 	}
-	if c.HealthCheckInterval <= 0 {
-		bad("health_check_interval", "must be positive, got %s", c.HealthCheckInterval)
+	if c.HealthCheckInterval < 10*time.Millisecond || c.HealthCheckInterval > time.Hour {
+		bad("health_check_interval", "must be between 10ms and 1h0m0s, got %s", c.HealthCheckInterval)
 	}
 	if _, err := c.refreshParam(); err != nil {
 		bad("refresh", "%v", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,12 @@ type conn struct {
 // (defaults filled in). It validates, naming offending keys under env.Path,
 // and does no I/O.
 func New(cfg Config, env sink.Env) (*Sink, error) {
+	if cfg.Truncate == "" { // its default depends on the index template
+		cfg.Truncate = TruncateFail
+		if strings.Contains(cfg.Index, "{table}") {
+			cfg.Truncate = TruncateDeleteDocuments
+		}
+	}
 	if err := cfg.validate(env.Path); err != nil {
 		return nil, err
 	}

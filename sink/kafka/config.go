@@ -160,14 +160,14 @@ func (c *Config) validate(path string) error {
 	if _, ok := compressions[c.Compression]; !ok {
 		bad("compression", "%q is not one of none, gzip, snappy, lz4, zstd", c.Compression)
 	}
-	if c.Linger < 0 {
-		bad("linger", "must not be negative, got %s", c.Linger)
+	if c.Linger < 0 || c.Linger > time.Minute {
+		bad("linger", "must be between 0s and 1m0s, got %s", c.Linger)
 	}
 	if c.BatchMaxBytes < 512 || c.BatchMaxBytes > 1<<30 {
 		bad("batch_max_bytes", "must be between 512 and 1073741824, got %d", c.BatchMaxBytes)
 	}
-	if c.MaxBufferedRecords < 1 {
-		bad("max_buffered_records", "must be at least 1, got %d", c.MaxBufferedRecords)
+	if c.MaxBufferedRecords < 1 || c.MaxBufferedRecords > 10_000_000 {
+		bad("max_buffered_records", "must be between 1 and 10000000, got %d", c.MaxBufferedRecords)
 	}
 	tc := &c.TopicCreation
 	if tc.Partitions == 0 || tc.Partitions < -1 || tc.Partitions > 1<<31-1 {

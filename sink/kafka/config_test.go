@@ -78,7 +78,7 @@ func TestNewConfig(t *testing.T) {
 		{name: "unknown nested key", raw: with("tls", map[string]any{"enable": true}), wantErr: []string{testPath + ".tls.enable: unknown key"}},
 		{name: "bad compression", raw: with("compression", "brotli"), wantErr: []string{testPath + `.compression: "brotli" is not one of none, gzip, snappy, lz4, zstd`}},
 		{name: "bad linger", raw: with("linger", "soon"), wantErr: []string{testPath + ".linger"}},
-		{name: "negative linger", raw: with("linger", "-1s"), wantErr: []string{testPath + ".linger: must not be negative"}},
+		{name: "negative linger", raw: with("linger", "-1s"), wantErr: []string{testPath + ".linger: must be between 0s and 1m0s"}},
 		{name: "tiny batch", raw: with("batch_max_bytes", 10), wantErr: []string{testPath + ".batch_max_bytes"}},
 		{name: "zero buffered", raw: with("max_buffered_records", 0), wantErr: []string{testPath + ".max_buffered_records"}},
 		{name: "zero partitions", raw: with("topic_creation", map[string]any{"partitions": 0}), wantErr: []string{testPath + ".topic_creation.partitions"}},

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/source"
 )
@@ -37,7 +38,8 @@ type Config struct {
 	// Debezium: table.include.list.
 	Tables []string `yaml:"tables"`
 	// Heartbeat is the binlog heartbeat period the server is asked for;
-	// a silent connection is declared dead after three (default 5s).
+	// a silent connection is declared dead after three (default 5s,
+	// 100ms to 1h).
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// DrainTimeout bounds how long a shutdown waits for the sinks to
 	// acknowledge what was read before the last offset is stored
@@ -67,7 +69,7 @@ type OffsetConfig struct {
 	// pipeline name.
 	Topic string `yaml:"topic"`
 	// FlushInterval is how often an acknowledged position is written
-	// (default 1s); a crash replays at most this much. The last position
+	// (default 1s, 10ms to 1h); a crash replays at most this much. The last position
 	// is always written on shutdown.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// TLS and SASL secure the kafka store's connection: the kafka sink's
@@ -83,7 +85,8 @@ type SnapshotConfig struct {
 	// or when_needed (when no offset is stored or the server purged the
 	// stored position). Debezium: snapshot.mode.
 	Mode string `yaml:"mode"`
-	// ChunkSize is the rows read per chunk (default 4096).
+	// ChunkSize is the rows read per chunk (default 4096, at most
+	// 1000000).
 	ChunkSize int `yaml:"chunk_size"`
 }
 
@@ -177,12 +180,12 @@ func (c *Config) validate(path string) error {
 	} else if d, err := parseDSN(c.DSN); err != nil {
 		errs = append(errs, fmt.Errorf("%s.dsn: %v", path, err))
 	} else {
-		for i, t := range c.Tables {
+		for i, t := range source.Listed(c.Tables) {
 			if _, _, ok := splitTable(t, d.DB); !ok {
 				errs = append(errs, fmt.Errorf("%s.tables[%d]: %q is not db.table (or table with a database in the DSN)", path, i, t))
 			}
 		}
-		if len(c.Tables) == 0 && d.DB == "" {
+		if source.Listed(c.Tables) == nil && d.DB == "" {
 			errs = append(errs, fmt.Errorf("%s.tables: required when the DSN names no database", path))
 		}
 	}
@@ -191,12 +194,11 @@ func (c *Config) validate(path string) error {
 	default:
 		errs = append(errs, fmt.Errorf("%s.flavor: %q is not mysql or mariadb", path, c.Flavor))
 	}
-	if c.Heartbeat <= 0 {
-		errs = append(errs, fmt.Errorf("%s.heartbeat: must be positive", path))
-	}
-	if c.DrainTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("%s.drain_timeout: must be positive", path))
-	}
+	errs = config.Collect(errs,
+		config.DurationIn(path+".heartbeat", c.Heartbeat, 100*time.Millisecond, time.Hour),
+		config.DurationIn(path+".drain_timeout", c.DrainTimeout, 100*time.Millisecond, 24*time.Hour),
+		config.DurationIn(path+".offsets.flush_interval", c.Offsets.FlushInterval, 10*time.Millisecond, time.Hour))
+	errs = append(errs, source.CheckTables(path, c.Tables)...)
 	switch c.Offsets.Store {
 	case "file":
 	case "kafka":
@@ -211,9 +213,6 @@ func (c *Config) validate(path string) error {
 	}
 	if c.Offsets.Topic == "" {
 		errs = append(errs, fmt.Errorf("%s.offsets.topic: must not be empty", path))
-	}
-	if c.Offsets.FlushInterval <= 0 {
-		errs = append(errs, fmt.Errorf("%s.offsets.flush_interval: must be positive", path))
 	}
 	errs = append(errs, source.CheckSnapshot(path, c.Snapshot.Mode, c.Snapshot.ChunkSize)...)
 	return errors.Join(errs...)

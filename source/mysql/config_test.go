@@ -65,7 +65,9 @@ func TestValidate(t *testing.T) {
 			c.Snapshot = SnapshotConfig{Mode: "sometimes", ChunkSize: -1}
 		}), []string{"src.flavor", "src.tables[0]", "src.offsets.store", "src.snapshot.mode", "src.snapshot.chunk_size"}},
 		{"zero durations", with(func(c *Config) { c.Heartbeat, c.DrainTimeout, c.Offsets.FlushInterval = 0, -1, 0 }),
-			[]string{"src.heartbeat", "src.drain_timeout", "src.offsets.flush_interval"}},
+			[]string{"src.heartbeat: must be between 100ms and 1h0m0s", "src.drain_timeout", "src.offsets.flush_interval"}},
+		{"empty table list", with(func(c *Config) { c.Tables = []string{} }), []string{"src.tables: empty"}},
+		{"huge chunk", with(func(c *Config) { c.Snapshot.ChunkSize = 1 << 40 }), []string{"src.snapshot.chunk_size: must be between 1 and 1000000"}},
 		{"kafka store without brokers", with(func(c *Config) { c.Offsets.Store = "kafka" }), []string{"src.offsets.brokers: required"}},
 		{"no database", with(func(c *Config) { c.DSN = "u@tcp(h:1)/" }), []string{"src.tables: required when the DSN names no database"}},
 	}

@@ -54,6 +54,7 @@ func New(cfg Config, env source.Env) (*Source, error) {
 	if err := cfg.validate(env.Path); err != nil {
 		return nil, err
 	}
+	cfg.Tables = source.Listed(cfg.Tables) // nil: every table of the DSN's database
 	d, err := parseDSN(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("%s.dsn: %v", env.Path, err)

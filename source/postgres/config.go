@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -30,18 +31,21 @@ type Config struct {
 	// Publication is the pgoutput publication (default sluice_<pipeline>),
 	// created when missing. Debezium: publication.name.
 	Publication string `yaml:"publication"`
-	// Tables lists the captured tables as schema.table (default: all
-	// tables, via a FOR ALL TABLES publication). Debezium: table.include.list.
+	// Tables lists the captured tables as schema.table, or is `all`
+	// (the default when left out): every table, via a FOR ALL TABLES
+	// publication. An empty list is an error. Debezium: table.include.list.
 	Tables []string `yaml:"tables"`
 	// Messages captures pg_logical_emit_message() messages as op "m"
 	// events (default true).
 	Messages bool `yaml:"messages"`
 	// StatusInterval is how often a standby status update is sent even
-	// when nothing changed (default 10s); it must stay well below the
-	// server's wal_sender_timeout. Debezium: status.update.interval.ms.
+	// when nothing changed (default 10s, 100ms to 10m); it must stay well
+	// below the server's wal_sender_timeout. Debezium:
+	// status.update.interval.ms.
 	StatusInterval time.Duration `yaml:"status_interval"`
 	// DrainTimeout bounds how long a shutdown waits for the sinks to
-	// acknowledge what was read before the final confirmation (default 30s).
+	// acknowledge what was read before the final confirmation (default
+	// 30s, 100ms to 24h).
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// Snapshot configures the initial and ad-hoc snapshots.
 	Snapshot SnapshotConfig `yaml:"snapshot"`
@@ -59,10 +63,12 @@ type SnapshotConfig struct {
 	// when_needed (whenever the slot has to be created). Debezium:
 	// snapshot.mode.
 	Mode string `yaml:"mode"`
-	// ChunkSize is the rows read per chunk (default 4096). Debezium:
+	// ChunkSize is the rows read per chunk (default 4096, at most
+	// 1000000). Debezium:
 	// snapshot.fetch.size / incremental.snapshot.chunk.size.
 	ChunkSize int `yaml:"chunk_size"`
-	// Workers is how many tables are read at the same time (default 1).
+	// Workers is how many tables are read at the same time (default 1,
+	// at most 64).
 	// Debezium: snapshot.max.threads.
 	Workers int `yaml:"workers"`
 }
@@ -113,21 +119,17 @@ func (c *Config) validate(path string) error {
 	if !identRE.MatchString(c.Publication) {
 		errs = append(errs, fmt.Errorf("%s.publication: %q must be 1-63 lower-case letters, digits or underscores", path, c.Publication))
 	}
-	for i, t := range c.Tables {
+	for i, t := range source.Listed(c.Tables) {
 		if _, _, ok := splitTable(t); !ok {
 			errs = append(errs, fmt.Errorf("%s.tables[%d]: %q is not schema.table", path, i, t))
 		}
 	}
-	if c.StatusInterval <= 0 {
-		errs = append(errs, fmt.Errorf("%s.status_interval: must be positive", path))
-	}
-	if c.DrainTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("%s.drain_timeout: must be positive", path))
-	}
+	errs = config.Collect(errs,
+		config.DurationIn(path+".status_interval", c.StatusInterval, 100*time.Millisecond, 10*time.Minute),
+		config.DurationIn(path+".drain_timeout", c.DrainTimeout, 100*time.Millisecond, 24*time.Hour),
+		config.IntIn(path+".snapshot.workers", int64(c.Snapshot.Workers), 1, 64))
+	errs = append(errs, source.CheckTables(path, c.Tables)...)
 	errs = append(errs, source.CheckSnapshot(path, c.Snapshot.Mode, c.Snapshot.ChunkSize)...)
-	if c.Snapshot.Workers <= 0 {
-		errs = append(errs, fmt.Errorf("%s.snapshot.workers: must be positive", path))
-	}
 	if c.SignalTable != "" {
 		if _, _, ok := splitTable(c.SignalTable); !ok {
 			errs = append(errs, fmt.Errorf("%s.signal_table: %q is not schema.table", path, c.SignalTable))

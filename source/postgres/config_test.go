@@ -65,7 +65,22 @@ func TestValidate(t *testing.T) {
 		{"bad snapshot", with("snapshot", map[string]any{"mode": "sometimes", "chunk_size": 0, "workers": -1}),
 			[]string{"src.snapshot.mode", "src.snapshot.chunk_size", "src.snapshot.workers"}},
 		{"bad signal table", with("signal_table", "a.b.c"), []string{"src.signal_table"}},
+		{"empty table list", with("tables", []any{}), []string{"src.tables: empty: list at least one table, or write `tables: all`"}},
+		{"all with names", with("tables", []any{"all", "public.a"}), []string{"src.tables[0]: `all` cannot be combined"}},
+		{"huge chunk", with("snapshot", map[string]any{"chunk_size": int64(9223372036854775807)}), []string{"src.snapshot.chunk_size: must be between 1 and 1000000"}},
+		{"too many workers", with("snapshot", map[string]any{"workers": 100000}), []string{"src.snapshot.workers: must be between 1 and 64, got 100000"}},
+		{"tiny status interval", with("status_interval", "1ns"), []string{"src.status_interval: must be between 100ms and 10m0s, got 1ns"}},
+		{"negative drain", with("drain_timeout", "-5s"), []string{"src.drain_timeout: must be between"}},
 		{"unknown key and bad value at once", with("slots", "x", "tables", []any{""}), []string{"src.slots: unknown key", "src.tables[0]"}},
+	}
+	for _, tables := range [][]any{nil, {"all"}} {
+		raw := min()
+		if tables != nil {
+			raw["tables"] = tables
+		}
+		if s, err := source.Build(New, raw, testEnv()); err != nil || s.cfg.Tables != nil {
+			t.Errorf("tables %v: %v, tables %v; want every table (nil)", tables, err, s.cfg.Tables)
+		}
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

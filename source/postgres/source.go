@@ -49,6 +49,7 @@ func New(cfg Config, env source.Env) (*Source, error) {
 	if err := cfg.validate(env.Path); err != nil {
 		return nil, err
 	}
+	cfg.Tables = source.Listed(cfg.Tables) // nil: every table
 	cc, err := pgconn.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("%s.dsn: %s", env.Path, redactDSNError(err))
