@@ -74,5 +74,5 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Pipeline{Name: name, Source: src, Sinks: sinks, Logger: log, Capacity: cfg.Capacity}, nil
+	return &Pipeline{Name: name, Source: src, Sinks: sinks, Logger: log, Capacity: cfg.Capacity, DrainTimeout: src.DrainTimeout()}, nil
 }

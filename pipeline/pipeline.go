@@ -21,7 +21,12 @@ import (
 	"github.com/sluice-cdc/sluice"
 )
 
-var errClosed = errors.New("pipeline: closed")
+var (
+	errClosed = errors.New("pipeline: closed")
+	// errDrainTimeout ends a shutdown whose sinks did not finish within
+	// DrainTimeout; it is logged, and the pipeline stops without error.
+	errDrainTimeout = errors.New("pipeline: drain timeout: sinks abandoned; unacknowledged events will be read again")
+)
 
 // Pipeline is one source, an ordered list of transforms and one or more
 // sinks, each with its own transforms.
@@ -40,6 +45,13 @@ type Pipeline struct {
 	// Capacity bounds the events in flight (handed to sinks, not yet
 	// acknowledged by all). Default 8192.
 	Capacity int
+	// DrainTimeout bounds a shutdown: once ctx ends, sinks have this long
+	// to acknowledge what they hold and to close; then they are abandoned
+	// (a Write blocked on a destination that is down returns) and Run
+	// returns. Only acknowledged events are ever confirmed, so what was
+	// abandoned is read again on the next start. Default 30s; pipeline.Build
+	// takes the source's drain_timeout.
+	DrainTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait between restarts after a
 	// failure. Defaults 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
@@ -160,6 +172,9 @@ func (p *Pipeline) defaults() {
 	if p.MaxBackoff <= 0 {
 		p.MaxBackoff = 30 * time.Second
 	}
+	if p.DrainTimeout <= 0 {
+		p.DrainTimeout = 30 * time.Second
+	}
 	if p.Logger == nil {
 		p.Logger = zap.NewNop()
 	}
@@ -178,9 +193,40 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	srcCtx, cancelSrc := context.WithCancelCause(ctx)
 	defer cancelSrc(nil)
 
+	// A shutdown may take DrainTimeout, no more: then the sinks' context
+	// ends, so a Write or Close blocked on a destination that is down
+	// returns, and the source sees its emit fail.
+	closeBy := make(chan time.Time, 1) // when the sinks must be closed
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		deadline := time.Now().Add(p.DrainTimeout)
+		closeBy <- deadline
+		t := time.NewTimer(p.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			p.Logger.Warn("shutdown: sinks did not finish in time", zap.Duration("drain_timeout", p.DrainTimeout))
+			cancelSinks(errDrainTimeout)
+			cancelSrc(errDrainTimeout)
+		case <-finished:
+		}
+	}()
+
 	opened := make([]sluice.Sink, 0, len(p.Sinks))
 	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		budget := 30 * time.Second // closing after a failure
+		if ctx.Err() != nil {
+			// A shutdown: what is left of the drain (the watcher above
+			// always sends once ctx has ended).
+			budget = max(time.Until(<-closeBy), time.Second)
+		}
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 		defer cancel()
 		for _, s := range opened {
 			if err := s.Close(closeCtx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -397,4 +398,60 @@ func TestTrackerBlocksWhenFull(t *testing.T) {
 	if _, err := tr.add(cctx, sluice.Position{}, false, 1); err == nil {
 		t.Fatal("add on a full tracker ignored its context")
 	}
+}
+
+// A shutdown while a sink is stuck (its destination down, Write blocked on
+// a full buffer) ends within the drain timeout, and confirms nothing the
+// sink did not acknowledge.
+func TestShutdownEndsWithinDrainTimeoutWhenASinkIsStuck(t *testing.T) {
+	src := &fakeSource{done: make(chan struct{}), events: func(int) []*sluice.Event {
+		return []*sluice.Event{row(10), mark(100), row(20), mark(200)}
+	}}
+	stuck := make(chan struct{})
+	var closed atomic.Bool
+	sink := &ctxSink{write: func(ctx context.Context, ev *sluice.Event, ack func(error)) error {
+		if ev.Pos.LSN == 10 {
+			ack(nil)
+			return nil
+		}
+		close(stuck)
+		<-ctx.Done() // as a producer whose buffer is full waits
+		ack(ctx.Err())
+		return ctx.Err()
+	}, close: func() { closed.Store(true) }}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{sink}, DrainTimeout: 200 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-stuck
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shutdown returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("shutdown hangs on a stuck sink")
+	}
+	if got := src.lastConfirmed(); got != 100 {
+		t.Errorf("confirmed %d; want 100, the last acknowledged transaction", got)
+	}
+	if !closed.Load() {
+		t.Error("the sink was not closed")
+	}
+}
+
+// ctxSink is a sink whose Write and Close are functions.
+type ctxSink struct {
+	write func(ctx context.Context, ev *sluice.Event, ack func(error)) error
+	close func()
+}
+
+func (s *ctxSink) Open(context.Context) error { return nil }
+func (s *ctxSink) Close(context.Context) error {
+	s.close()
+	return nil
+}
+func (s *ctxSink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) error {
+	return s.write(ctx, ev, ack)
 }

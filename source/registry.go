@@ -5,6 +5,7 @@ package source
 
 import (
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -36,6 +37,9 @@ type Source interface {
 	Connector() string
 	// Database is the name of the database the source reads.
 	Database() string
+	// DrainTimeout is how long a shutdown may wait for the sinks (the
+	// source's drain_timeout); the runner bounds the whole shutdown by it.
+	DrainTimeout() time.Duration
 }
 
 // Factory builds a source from its raw configuration block: it decodes the

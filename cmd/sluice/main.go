@@ -144,6 +144,14 @@ func run(ctx context.Context, cfgPath string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		// The first signal drains (within each source's drain_timeout);
+		// from now on the default action applies, so a second signal
+		// ends the process at once.
+		stop()
+		log.Info("shutting down: draining the sinks; a second signal exits at once")
+	}()
 
 	if f.HTTP.Listen != "off" {
 		srv, err := admin.New(f.HTTP.Listen, pipes, admin.Options{Pprof: f.HTTP.Pprof})

@@ -71,6 +71,9 @@ func (s *Source) Connector() string { return "mysql" }
 // Database implements source.Source.
 func (s *Source) Database() string { return s.dsn.DB }
 
+// DrainTimeout implements source.Source.
+func (s *Source) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
+
 // Confirm implements sluice.Source: pos is a mark this source emitted;
 // the runner confirms marks in the order they were emitted.
 func (s *Source) Confirm(pos sluice.Position) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -78,6 +79,9 @@ func (s *Source) Connector() string { return "postgresql" }
 
 // Database implements source.Source.
 func (s *Source) Database() string { return s.connCf.Database }
+
+// DrainTimeout implements source.Source.
+func (s *Source) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
 
 // Confirm implements sluice.Source: pos is a mark this source emitted.
 func (s *Source) Confirm(pos sluice.Position) {
