@@ -63,6 +63,12 @@ type Config struct {
 	// setting is buffer.memory, which bounds bytes instead.
 	MaxBufferedRecords int `yaml:"max_buffered_records"`
 
+	// HealthCheckInterval is how often the sink asks a broker for
+	// metadata to tell whether the cluster is reachable; while the last
+	// probe failed the sink, and so the daemon's /readyz, reports
+	// not-ready. Default 5s, 100ms to 1h.
+	HealthCheckInterval time.Duration `yaml:"health_check_interval"`
+
 	// ClientID is sent to the brokers with every request and shows up in
 	// their logs and quotas. Default "sluice". Kafka: client.id.
 	ClientID string `yaml:"client_id"`
@@ -126,11 +132,12 @@ func (Config) Defaults() Config {
 			ReplicationFactor: -1,
 			CleanupPolicy:     "delete",
 		},
-		Compression:        "lz4",
-		Linger:             5 * time.Millisecond,
-		BatchMaxBytes:      1 << 20,
-		MaxBufferedRecords: 10000,
-		ClientID:           "sluice",
+		Compression:         "lz4",
+		Linger:              5 * time.Millisecond,
+		BatchMaxBytes:       1 << 20,
+		MaxBufferedRecords:  10000,
+		HealthCheckInterval: 5 * time.Second,
+		ClientID:            "sluice",
 	}
 }
 
@@ -165,6 +172,9 @@ func (c *Config) validate(path string) error {
 	}
 	if c.BatchMaxBytes < 512 || c.BatchMaxBytes > 1<<30 {
 		bad("batch_max_bytes", "must be between 512 and 1073741824, got %d", c.BatchMaxBytes)
+	}
+	if c.HealthCheckInterval < 100*time.Millisecond || c.HealthCheckInterval > time.Hour {
+		bad("health_check_interval", "must be between 100ms and 1h0m0s, got %s", c.HealthCheckInterval)
 	}
 	if c.MaxBufferedRecords < 1 || c.MaxBufferedRecords > 10_000_000 {
 		bad("max_buffered_records", "must be between 1 and 10000000, got %d", c.MaxBufferedRecords)

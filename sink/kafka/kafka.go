@@ -27,6 +27,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,14 +62,24 @@ type Sink struct {
 
 	inflight sync.WaitGroup // events whose ack is still to be called; Close waits
 
+	// dial, when set (tests), replaces franz-go's dialer for every broker.
+	dial func(ctx context.Context, network, host string) (net.Conn, error)
+
 	stats counters
 }
 
-var _ sluice.Sink = (*Sink)(nil)
+var (
+	_ sluice.Sink         = (*Sink)(nil)
+	_ sluice.ReadyChecker = (*Sink)(nil)
+)
 
 type conn struct {
 	cl  *kgo.Client
 	adm *kadm.Client
+
+	probeErr  atomic.Pointer[error] // the last health probe's verdict
+	stopProbe context.CancelFunc
+	probeDone chan struct{}
 }
 
 // New builds a kafka sink from its decoded configuration (defaults filled
@@ -107,6 +118,9 @@ func (s *Sink) Open(ctx context.Context) error {
 		return err
 	}
 	opts = append(opts, kgo.WithLogger(zapLogger{s.log}))
+	if s.dial != nil {
+		opts = append(opts, kgo.Dialer(s.dial))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka sink: client: %w", err)
@@ -115,8 +129,12 @@ func (s *Sink) Open(ctx context.Context) error {
 		cl.Close()
 		return fmt.Errorf("kafka sink: connect %v: %w", s.cfg.Brokers, err)
 	}
-	if old := s.conn.Swap(&conn{cl: cl, adm: kadm.NewClient(cl)}); old != nil {
-		old.cl.Close()
+	c := &conn{cl: cl, adm: kadm.NewClient(cl), probeDone: make(chan struct{})}
+	var probeCtx context.Context
+	probeCtx, c.stopProbe = context.WithCancel(context.WithoutCancel(ctx))
+	go s.probe(probeCtx, c)
+	if old := s.conn.Swap(c); old != nil {
+		old.close()
 	}
 	s.log.Info("connected",
 		zap.Strings("brokers", s.cfg.Brokers),
@@ -126,6 +144,60 @@ func (s *Sink) Open(ctx context.Context) error {
 		zap.String("compression", s.cfg.Compression),
 		zap.Int("max_buffered_records", s.cfg.MaxBufferedRecords))
 	return nil
+}
+
+// probe asks a broker for metadata every health_check_interval until ctx
+// ends, keeping the verdict for Ready. A broker that refuses connections
+// fails the probe at once; a silent network fails it when the probe's
+// timeout passes.
+func (s *Sink) probe(ctx context.Context, c *conn) {
+	defer close(c.probeDone)
+	timeout := min(max(s.cfg.HealthCheckInterval, 2*time.Second), 30*time.Second)
+	t := time.NewTicker(s.cfg.HealthCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err := c.cl.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			err = fmt.Errorf("kafka sink: brokers %v unreachable: %w", s.cfg.Brokers, err)
+			if c.probeErr.Load() == nil {
+				s.log.Warn("brokers unreachable; reporting not ready", zap.Error(err))
+			}
+			c.probeErr.Store(&err)
+		} else if c.probeErr.Swap(nil) != nil {
+			s.log.Info("brokers reachable again")
+		}
+	}
+}
+
+// Ready implements sluice.ReadyChecker: an error while the sink is not
+// open or the last health probe failed.
+func (s *Sink) Ready() error {
+	c := s.conn.Load()
+	if c == nil {
+		return ErrNotOpen
+	}
+	if err := c.probeErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// close stops the health probe and closes the client, which fails every
+// record still buffered with kgo.ErrClientClosed.
+func (c *conn) close() {
+	c.stopProbe()
+	<-c.probeDone
+	c.cl.Close()
 }
 
 // closeAckWait bounds how long Close waits for the last acks once the
@@ -144,7 +216,7 @@ func (s *Sink) Close(ctx context.Context) error {
 		return nil
 	}
 	flushErr := c.cl.Flush(ctx)
-	c.cl.Close()
+	c.close()
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
 	t := time.NewTimer(closeAckWait)
