@@ -195,8 +195,10 @@ func (s *Sink) Ready() error {
 // close stops the health probe and closes the client, which fails every
 // record still buffered with kgo.ErrClientClosed.
 func (c *conn) close() {
-	c.stopProbe()
-	<-c.probeDone
+	if c.stopProbe != nil { // nil for a conn built without Open (tests)
+		c.stopProbe()
+		<-c.probeDone
+	}
 	c.cl.Close()
 }
 
