@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
@@ -101,69 +99,7 @@ func (e *env) kafkaState(t *testing.T, topic string) (state map[int64]int64, rea
 func (e *env) tableState(t *testing.T, table string) map[int64]int64 {
 	t.Helper()
 	e.reconnect()
-	rows, err := e.db.Query(context.Background(), "SELECT id, v FROM "+table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[int64]int64{}
-	for rows.Next() {
-		var id, v int64
-		rows.Scan(&id, &v)
-		out[id] = v
-	}
-	return out
-}
-
-func compareStates(t *testing.T, kafka, table map[int64]int64) {
-	t.Helper()
-	if len(kafka) != len(table) {
-		t.Errorf("Kafka holds %d keys, the table %d rows", len(kafka), len(table))
-	}
-	bad := 0
-	for id, v := range table {
-		if got, ok := kafka[id]; !ok || got != v {
-			if bad++; bad <= 5 {
-				t.Errorf("key %d: Kafka has %d (present %v), table %d", id, got, ok, v)
-			}
-		}
-	}
-	for id := range kafka {
-		if _, ok := table[id]; !ok {
-			if bad++; bad <= 10 {
-				t.Errorf("key %d is in Kafka but was deleted from the table", id)
-			}
-		}
-	}
-}
-
-// churn writes updates, inserts and deletes until stopped.
-func (e *env) churn(table string, n int, stop *atomic.Bool) chan int {
-	done := make(chan int, 1)
-	go func() {
-		ctx := context.Background()
-		db, err := pgx.Connect(ctx, e.pgDSN)
-		if err != nil {
-			done <- 0
-			return
-		}
-		defer db.Close(ctx)
-		i := 0
-		for ; !stop.Load(); i++ {
-			id := (i*7919)%n + 1
-			switch i % 10 {
-			case 0:
-				db.Exec(ctx, "DELETE FROM "+table+" WHERE id = $1", id)
-			case 1:
-				db.Exec(ctx, "INSERT INTO "+table+" (id, v) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET v = "+table+".v + 1", n+i)
-			default:
-				db.Exec(ctx, "UPDATE "+table+" SET v = v + 1 WHERE id = $1", id)
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-		done <- i
-	}()
-	return done
+	return testenv.TableState(t, e.db, table)
 }
 
 // TestInitialSnapshotUnderWrites: 200,000 existing rows are snapshotted
@@ -177,7 +113,7 @@ func TestInitialSnapshotUnderWrites(t *testing.T) {
 	start := time.Now()
 	d := e.start()
 	var stop atomic.Bool
-	writes := e.churn("e2e_snap", n, &stop)
+	writes := testenv.Churn(t, e.pgDSN, "e2e_snap", n, &stop)
 	e.waitUntil(t, "the snapshot", 5*time.Minute, e.snapshotDone)
 	took := time.Since(start)
 	stop.Store(true)
@@ -185,7 +121,7 @@ func TestInitialSnapshotUnderWrites(t *testing.T) {
 	e.caughtUp(t)
 	kafka, reads := e.kafkaState(t, e.name+".public.e2e_snap")
 	t.Logf("snapshot of %d rows with %d concurrent writes: %d reads in %v (%.0f rows/s to Kafka)", n, w, reads, took.Round(time.Millisecond), float64(reads)/took.Seconds())
-	compareStates(t, kafka, e.tableState(t, "e2e_snap"))
+	testenv.SameState(t, kafka, e.tableState(t, "e2e_snap"))
 	if code := d.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
@@ -227,7 +163,7 @@ func TestSnapshotResumesAfterKill(t *testing.T) {
 	if reread < 0 || reread > n/2 {
 		t.Errorf("re-read %d rows: the restart did not resume from the last acknowledged chunk", reread)
 	}
-	compareStates(t, kafka, e.tableState(t, "e2e_resume"))
+	testenv.SameState(t, kafka, e.tableState(t, "e2e_resume"))
 }
 
 // TestSnapshotCommand: `sluice snapshot --table … --where …` makes the

@@ -77,9 +77,10 @@ func newEnv(t *testing.T, ddl string) *env {
 	e.db = db
 	e.exec(ddl)
 	t.Cleanup(func() {
-		db.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", "sluice_"+e.name)
-		db.Exec(ctx, "DROP PUBLICATION IF EXISTS sluice_"+e.name)
-		db.Close(ctx)
+		e.reconnect() // Postgres may have restarted since
+		testenv.DropSlot(t, e.db, "sluice_"+e.name)
+		e.db.Exec(ctx, "DROP PUBLICATION IF EXISTS sluice_"+e.name)
+		e.db.Close(ctx)
 	})
 	return e
 }
@@ -101,10 +102,19 @@ func (e *env) exec(sql string, args ...any) {
 	e.t.Fatalf("%s: %v", sql, err)
 }
 
-// writeConfig writes the pipeline's YAML; srcExtra is added to the
-// source block and sinkExtra to the kafka sink's block (YAML flow maps,
-// e.g. "snapshot: {mode: never}").
+// writeConfig writes a postgres → kafka pipeline; srcExtra is added to
+// the source block and sinkExtra to the kafka sink's block (YAML flow
+// maps, e.g. "snapshot: {mode: never}").
 func (e *env) writeConfig(tables []string, srcExtra, sinkExtra string) {
+	e.t.Helper()
+	e.writePipeline(fmt.Sprintf("type: postgres\n      dsn: %s\n      tables: [%s]\n      status_interval: 1s",
+		e.pgDSN, strings.Join(tables, ", ")), srcExtra, sinkExtra)
+}
+
+// writePipeline writes the daemon's YAML: one pipeline, named after the
+// test, from the source block source and srcExtra (YAML lines at the
+// source's indentation) to a kafka sink with sinkExtra in its block.
+func (e *env) writePipeline(source, srcExtra, sinkExtra string) {
 	e.t.Helper()
 	admin := e.admin
 	if admin == "" {
@@ -116,10 +126,7 @@ state_dir: %s
 pipelines:
   %s:
     source:
-      type: postgres
-      dsn: %s
-      tables: [%s]
-      status_interval: 1s
+      %s
       drain_timeout: 20s
       %s
     sinks:
@@ -128,7 +135,7 @@ pipelines:
         linger: 1ms
         topic_creation: {partitions: 3}
         %s
-`, admin, filepath.Join(e.dir, "state"), e.name, e.pgDSN, strings.Join(tables, ", "), srcExtra, e.brokers, sinkExtra)
+`, admin, filepath.Join(e.dir, "state"), e.name, source, srcExtra, e.brokers, sinkExtra)
 	e.cfgPath = filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)

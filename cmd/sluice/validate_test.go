@@ -55,7 +55,7 @@ func TestValidate(t *testing.T) {
 // logical decoding exits non-zero with a message that says how to fix it.
 func TestRunRefusesWalLevelReplica(t *testing.T) {
 	e := &env{t: t, pgDSN: testenv.Get(t, "SLUICE_TEST_PG_REPLICA_DSN"), brokers: testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), dir: t.TempDir(), name: "walcheck"}
-	e.writeConfig([]string{}, "", "")
+	e.writeConfig([]string{"public.walcheck"}, "", "") // any table: the server is refused before tables are looked at
 	out, err := exec.Command(binary, "run", "--config", e.cfgPath).CombinedOutput()
 	if err == nil {
 		t.Fatalf("sluice run succeeded against wal_level=replica:\n%s", out)

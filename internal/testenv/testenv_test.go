@@ -5,15 +5,21 @@ import (
 	"testing"
 )
 
-// fakeTB records Fatal and Skip instead of stopping the test.
+// fakeTB records Fatal, Fatalf, Errorf and Skip instead of stopping or
+// failing the test.
 type fakeTB struct {
 	testing.TB
 	fatal, skip string
+	errs        []string
 }
 
-func (f *fakeTB) Helper()           {}
-func (f *fakeTB) Fatal(args ...any) { f.fatal = fmt.Sprint(args...) }
-func (f *fakeTB) Skip(args ...any)  { f.skip = fmt.Sprint(args...) }
+func (f *fakeTB) Helper()                           {}
+func (f *fakeTB) Fatal(args ...any)                 { f.fatal = fmt.Sprint(args...) }
+func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
+func (f *fakeTB) Skip(args ...any) { f.skip = fmt.Sprint(args...) }
 
 func TestGet(t *testing.T) {
 	const name = "SLUICE_TEST_TESTENV_PROBE"

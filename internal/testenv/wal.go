@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -41,3 +44,38 @@ func WALFlushed(ctx context.Context, db *pgx.Conn) (string, error) {
 	}
 	return lsn, nil
 }
+
+// DropSlot drops the replication slot once no walsender reads it: the
+// server process of a source that just stopped may take a moment to
+// exit. A walsender still reading it after slotGrace is terminated. A
+// slot left behind pins WAL on the server for good, so one that cannot
+// be dropped fails the test.
+func DropSlot(t testing.TB, db *pgx.Conn, slot string) {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	for {
+		var active bool
+		var pid *int32
+		err := db.QueryRow(ctx, "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&active, &pid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return
+		}
+		if err == nil && !active {
+			if _, err = db.Exec(ctx, "SELECT pg_drop_replication_slot($1)", slot); err == nil {
+				return
+			}
+		}
+		if err == nil && active && pid != nil && time.Since(start) > slotGrace {
+			db.Exec(ctx, "SELECT pg_terminate_backend($1)", *pid)
+		}
+		if time.Since(start) > 2*slotGrace {
+			t.Errorf("replication slot %s not dropped (active %v): %v", slot, active, err)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// slotGrace is how long DropSlot waits for a slot's reader to go away.
+const slotGrace = 10 * time.Second

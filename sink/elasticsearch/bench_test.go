@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/pipeline"
 )
 
@@ -18,14 +19,14 @@ import (
 //	go test -run '^$' -bench BulkLoad -benchtime 1x ./sink/elasticsearch/
 func BenchmarkBulkLoad(b *testing.B) {
 	const rows = 100_000
-	clk := &txClock{}
+	clk := &eventtest.TxClock{}
 	var events []*sluice.Event
 	for start := int64(1); start <= rows; start += 1000 {
 		var tx []*sluice.Event
 		for id := start; id < start+1000; id++ {
 			tx = append(tx, insertEvent(id, fmt.Sprintf("order %d for customer %d", id, id%977), id%50, strings.Repeat("x", 80)))
 		}
-		events = append(events, clk.tx(tx...)...)
+		events = append(events, clk.Tx(tx...)...)
 	}
 	for _, bc := range []struct {
 		name string

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 )
 
 // The columns option names tables as the database spells them: a MySQL
@@ -23,9 +24,11 @@ func TestColumnsMatchMySQLAndMixedCaseTables(t *testing.T) {
 		"Shop.OrderLines":   []any{"ID", "Note"},
 		"Sales.Order Lines": []any{"Note"},
 	}})
-	clk := &txClock{}
-	row := func(id int64) sluice.Row { return sluice.Row{intVal(id), textVal("n"), textVal("hidden")} }
-	events := clk.tx(
+	clk := &eventtest.TxClock{}
+	row := func(id int64) sluice.Row {
+		return sluice.Row{eventtest.Int(id), eventtest.Text("n"), eventtest.Text("hidden")}
+	}
+	events := clk.Tx(
 		&sluice.Event{Op: sluice.OpCreate, Table: mysqlTable, After: row(1)},
 		&sluice.Event{Op: sluice.OpCreate, Table: pgTable, After: row(2)},
 	)

@@ -2,51 +2,30 @@ package elasticsearch
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
-
-	"github.com/sluice-cdc/sluice/codec"
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/eventtest/sinktest"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
 const testPath = "pipelines.shop.sinks.search"
 
-func testEnv(t testing.TB) sink.Env {
-	t.Helper()
-	enc, err := codec.New(codec.Options{Name: "shopserver", Connector: "postgresql", DB: "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc, Logger: zap.NewNop()}
-}
+func testEnv(t testing.TB) sink.Env { return sinktest.Env(t, testPath) }
 
 func TestNewConfig(t *testing.T) {
 	min := func() map[string]any {
 		return map[string]any{"type": "elasticsearch", "urls": []any{"http://127.0.0.1:9200"}}
 	}
-	with := func(kv ...any) map[string]any {
-		m := min()
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
-	}
-	tests := []struct {
-		name    string
-		raw     map[string]any
-		wantErr []string // substrings that must all appear; nil: no error
-		check   func(t *testing.T, c Config)
-	}{
+	with := func(kv ...any) map[string]any { return testenv.With(min(), kv...) }
+	sinktest.RunConfigCases(t, New, testPath, []sinktest.ConfigCase[Config]{
 		{
-			name: "defaults",
-			raw:  min(),
-			check: func(t *testing.T, c Config) {
+			Name: "defaults",
+			Raw:  min(),
+			Check: func(t *testing.T, c Config) {
 				want := Config{}.Defaults()
 				if c.Index != want.Index || c.Truncate != TruncateDeleteDocuments || c.StateIndex != "sluice-state" ||
 					c.Bulk != want.Bulk || c.Retry != want.Retry || !c.CreateIndices || c.JSONHandling != JSONString ||
@@ -56,11 +35,11 @@ func TestNewConfig(t *testing.T) {
 			},
 		},
 		{
-			name: "overrides and secrets",
-			raw: with("username", "elastic", "password", "hunter2", "api_key", "c2VjcmV0", "refresh", "wait_for",
+			Name: "overrides and secrets",
+			Raw: with("username", "elastic", "password", "hunter2", "api_key", "c2VjcmV0", "refresh", "wait_for",
 				"bulk", map[string]any{"max_actions": 10, "flush_interval": "5s"}, "json_handling", "object",
 				"columns", map[string]any{"public.orders": []any{"id", "note"}}),
-			check: func(t *testing.T, c Config) {
+			Check: func(t *testing.T, c Config) {
 				if c.Bulk.MaxActions != 10 || c.Bulk.FlushInterval != 5*time.Second || c.Bulk.MaxInFlight != 2 || c.JSONHandling != JSONObject {
 					t.Errorf("config = %+v", c)
 				}
@@ -72,75 +51,45 @@ func TestNewConfig(t *testing.T) {
 				}
 			},
 		},
-		{name: "refresh as bool", raw: with("refresh", true), check: func(t *testing.T, c Config) {
+		{Name: "refresh as bool", Raw: with("refresh", true), Check: func(t *testing.T, c Config) {
 			if r, _ := c.refreshParam(); r != "true" {
 				t.Errorf("refresh %q", r)
 			}
 		}},
-		{name: "fixed index: truncate fails by default", raw: with("index", "everything"), check: func(t *testing.T, c Config) {
+		{Name: "fixed index: truncate fails by default", Raw: with("index", "everything"), Check: func(t *testing.T, c Config) {
 			if c.Truncate != TruncateFail {
 				t.Errorf("truncate %q", c.Truncate)
 			}
 		}},
-		{name: "missing urls", raw: map[string]any{"type": "elasticsearch"}, wantErr: []string{testPath + ".urls: required"}},
-		{name: "bad url scheme", raw: with("urls", []any{"ftp://x"}), wantErr: []string{testPath + ".urls[0]: scheme"}},
-		{name: "url without host", raw: with("urls", []any{"http://"}), wantErr: []string{testPath + ".urls[0]: no host"}},
-		{name: "unknown key", raw: with("hosts", "x"), wantErr: []string{testPath + ".hosts: unknown key"}},
-		{name: "unknown nested key", raw: with("bulk", map[string]any{"size": 1}), wantErr: []string{testPath + ".bulk.size: unknown key"}},
-		{name: "password without user", raw: with("password", "p"), wantErr: []string{testPath + ".username: required"}},
-		{name: "cert without key", raw: with("tls", map[string]any{"cert_file": "/c.pem"}), wantErr: []string{testPath + ".tls: cert_file and key_file"}},
-		{name: "bad index template", raw: with("index", "Shop-{table}"), wantErr: []string{testPath + ".index: ", "not allowed"}},
-		{name: "unknown placeholder", raw: with("index", "{tbl}"), wantErr: []string{testPath + ".index: ", "{tbl}"}},
-		{name: "bad truncate", raw: with("truncate", "drop"), wantErr: []string{testPath + `.truncate: "drop"`}},
-		{name: "bad json handling", raw: with("json_handling", "map"), wantErr: []string{testPath + ".json_handling"}},
-		{name: "bad columns key", raw: with("columns", map[string]any{"orders": []any{"id"}}), wantErr: []string{testPath + ".columns.orders: key must be schema.table"}},
-		{name: "bad state index", raw: with("state_index", "State"), wantErr: []string{testPath + ".state_index"}},
-		{name: "bad refresh", raw: with("refresh", "sometimes"), wantErr: []string{testPath + ".refresh"}},
-		{name: "zero in flight", raw: with("bulk", map[string]any{"max_in_flight": 0}), wantErr: []string{testPath + ".bulk.max_in_flight"}},
-		{name: "backoff order", raw: with("retry", map[string]any{"initial_backoff": "5s", "max_backoff": "1s"}), wantErr: []string{testPath + ".retry.max_backoff"}},
-		{name: "bad duration", raw: with("request_timeout", "soon"), wantErr: []string{testPath + ".request_timeout"}},
-		{name: "dlq topic without brokers", raw: with("dead_letter", map[string]any{"kafka": map[string]any{"topic": "t"}}), wantErr: []string{testPath + ".dead_letter.kafka.brokers: required"}},
+		{Name: "missing urls", Raw: map[string]any{"type": "elasticsearch"}, WantErr: []string{testPath + ".urls: required"}},
+		{Name: "bad url scheme", Raw: with("urls", []any{"ftp://x"}), WantErr: []string{testPath + ".urls[0]: scheme"}},
+		{Name: "url without host", Raw: with("urls", []any{"http://"}), WantErr: []string{testPath + ".urls[0]: no host"}},
+		{Name: "unknown key", Raw: with("hosts", "x"), WantErr: []string{testPath + ".hosts: unknown key"}},
+		{Name: "unknown nested key", Raw: with("bulk", map[string]any{"size": 1}), WantErr: []string{testPath + ".bulk.size: unknown key"}},
+		{Name: "password without user", Raw: with("password", "p"), WantErr: []string{testPath + ".username: required"}},
+		{Name: "cert without key", Raw: with("tls", map[string]any{"cert_file": "/c.pem"}), WantErr: []string{testPath + ".tls: cert_file and key_file"}},
+		{Name: "bad index template", Raw: with("index", "Shop-{table}"), WantErr: []string{testPath + ".index: ", "not allowed"}},
+		{Name: "unknown placeholder", Raw: with("index", "{tbl}"), WantErr: []string{testPath + ".index: ", "{tbl}"}},
+		{Name: "bad truncate", Raw: with("truncate", "drop"), WantErr: []string{testPath + `.truncate: "drop"`}},
+		{Name: "bad json handling", Raw: with("json_handling", "map"), WantErr: []string{testPath + ".json_handling"}},
+		{Name: "bad columns key", Raw: with("columns", map[string]any{"orders": []any{"id"}}), WantErr: []string{testPath + ".columns.orders: key must be schema.table"}},
+		{Name: "bad state index", Raw: with("state_index", "State"), WantErr: []string{testPath + ".state_index"}},
+		{Name: "bad refresh", Raw: with("refresh", "sometimes"), WantErr: []string{testPath + ".refresh"}},
+		{Name: "zero in flight", Raw: with("bulk", map[string]any{"max_in_flight": 0}), WantErr: []string{testPath + ".bulk.max_in_flight"}},
+		{Name: "backoff order", Raw: with("retry", map[string]any{"initial_backoff": "5s", "max_backoff": "1s"}), WantErr: []string{testPath + ".retry.max_backoff"}},
+		{Name: "bad duration", Raw: with("request_timeout", "soon"), WantErr: []string{testPath + ".request_timeout"}},
+		{Name: "dlq topic without brokers", Raw: with("dead_letter", map[string]any{"kafka": map[string]any{"topic": "t"}}), WantErr: []string{testPath + ".dead_letter.kafka.brokers: required"}},
 		{
-			name:    "several errors at once",
-			raw:     map[string]any{"truncate": "x", "bulk": map[string]any{"max_actions": 0}},
-			wantErr: []string{testPath + ".urls: required", testPath + ".truncate", testPath + ".bulk.max_actions"},
+			Name:    "several errors at once",
+			Raw:     map[string]any{"truncate": "x", "bulk": map[string]any{"max_actions": 0}},
+			WantErr: []string{testPath + ".urls: required", testPath + ".truncate", testPath + ".bulk.max_actions"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := sink.Build(New, tt.raw, testEnv(t))
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				if tt.check != nil {
-					tt.check(t, s.Config())
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("no error, want %q", tt.wantErr)
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	})
 }
 
 // The documented example must parse and validate.
 func TestExampleConfig(t *testing.T) {
-	data, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		t.Fatal(err)
-	}
-	s, err := sink.Build(New, raw, testEnv(t))
+	s, err := sink.Build(New, testenv.ExampleConfig(t), testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,13 +129,7 @@ pipelines:
 }
 
 func TestRegistered(t *testing.T) {
-	f, err := sink.Lookup("elasticsearch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f(map[string]any{"urls": []any{"http://es:9200"}}, testEnv(t)); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Registered(t, "elasticsearch", map[string]any{"urls": []any{"http://es:9200"}}, testEnv(t))
 }
 
 func TestWriteBeforeOpen(t *testing.T) {
@@ -194,14 +137,7 @@ func TestWriteBeforeOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var acks []error
-	err = s.Write(t.Context(), insertEvent(1, "a", 1, "b"), func(err error) { acks = append(acks, err) })
-	if err != ErrNotOpen || len(acks) != 1 || acks[0] != ErrNotOpen {
-		t.Fatalf("Write before Open = %v, acks %v; want ErrNotOpen once", err, acks)
-	}
-	if err := s.Close(t.Context()); err != nil {
-		t.Fatalf("Close before Open: %v", err)
-	}
+	sinktest.WriteBeforeOpen(t, s, insertEvent(1, "a", 1, "b"), ErrNotOpen)
 	if err := s.Ready(); err != ErrNotOpen {
 		t.Errorf("Ready before Open = %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
@@ -43,8 +44,8 @@ func TestDeadLetterKafkaSecure(t *testing.T) {
 	if err := os.WriteFile(mapping, []byte(`{"dynamic":"strict","properties":{"id":{"type":"integer"},"note":{"type":"integer"},"qty":{"type":"integer"},"big":{"type":"text"}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clk := &txClock{}
-	events := clk.tx(insertEvent(1, "1", 1, "a"), insertEvent(2, "abc", 2, "b"))
+	clk := &eventtest.TxClock{}
+	events := clk.Tx(insertEvent(1, "1", 1, "a"), insertEvent(2, "abc", 2, "b"))
 	s := e.sink(map[string]any{"mapping_file": mapping, "dead_letter": map[string]any{"kafka": map[string]any{
 		"brokers": toAny(secure), "topic": topic,
 		"tls":  map[string]any{"enabled": true, "ca_file": caFile},

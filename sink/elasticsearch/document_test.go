@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 )
 
 func present(v sluice.Value) sluice.Value { v.Kind = sluice.KindPresent; return v }
@@ -81,16 +82,16 @@ func TestValueEncoding(t *testing.T) {
 
 func TestDocument(t *testing.T) {
 	d := docEncoder{}
-	row := sluice.Row{intVal(1), textVal("n"), unchanged, {Kind: sluice.KindNull}}
-	src, unch := d.appendDoc(nil, ordersTable, row, nil)
+	row := sluice.Row{eventtest.Int(1), eventtest.Text("n"), eventtest.Unchanged, {Kind: sluice.KindNull}}
+	src, unch := d.appendDoc(nil, eventtest.OrdersWide, row, nil)
 	if string(src) != `{"id":1,"note":"n","big":null}` || len(unch) != 1 || unch[0] != "qty" {
 		t.Errorf("doc %s, unchanged %v", src, unch)
 	}
-	src, _ = d.appendDoc(nil, ordersTable, orderRow(1, "n", 2, "b"), []int{2, 0})
+	src, _ = d.appendDoc(nil, eventtest.OrdersWide, orderRow(1, "n", 2, "b"), []int{2, 0})
 	if string(src) != `{"qty":2,"id":1}` {
 		t.Errorf("selected columns: %s", src)
 	}
-	src, unch = d.appendDoc(nil, ordersTable, sluice.Row{intVal(1), missing, unchanged, unchanged}, []int{2, 3})
+	src, unch = d.appendDoc(nil, eventtest.OrdersWide, sluice.Row{eventtest.Int(1), eventtest.Missing, eventtest.Unchanged, eventtest.Unchanged}, []int{2, 3})
 	if string(src) != `{}` || len(unch) != 2 {
 		t.Errorf("only unchanged: %s %v", src, unch)
 	}
@@ -110,17 +111,17 @@ func TestDocumentID(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{name: "int", table: ordersTable, row: orderRow(42, "", 0, ""), want: "42"},
-		{name: "composite", table: pair, row: sluice.Row{textVal("x"), textVal("y"), intVal(1)}, want: "x|y"},
-		{name: "composite escapes |", table: pair, row: sluice.Row{textVal("x|y"), textVal("z")}, want: `x\|y|z`},
-		{name: "composite escapes |, other side", table: pair, row: sluice.Row{textVal("x"), textVal("y|z")}, want: `x|y\|z`},
-		{name: "composite escapes backslash", table: pair, row: sluice.Row{textVal(`a\`), textVal("b")}, want: `a\\|b`},
-		{name: "composite null", table: pair, row: sluice.Row{{Kind: sluice.KindNull}, textVal("b")}, want: `\N|b`},
+		{name: "int", table: eventtest.OrdersWide, row: orderRow(42, "", 0, ""), want: "42"},
+		{name: "composite", table: pair, row: sluice.Row{eventtest.Text("x"), eventtest.Text("y"), eventtest.Int(1)}, want: "x|y"},
+		{name: "composite escapes |", table: pair, row: sluice.Row{eventtest.Text("x|y"), eventtest.Text("z")}, want: `x\|y|z`},
+		{name: "composite escapes |, other side", table: pair, row: sluice.Row{eventtest.Text("x"), eventtest.Text("y|z")}, want: `x|y\|z`},
+		{name: "composite escapes backslash", table: pair, row: sluice.Row{eventtest.Text(`a\`), eventtest.Text("b")}, want: `a\\|b`},
+		{name: "composite null", table: pair, row: sluice.Row{{Kind: sluice.KindNull}, eventtest.Text("b")}, want: `\N|b`},
 		{name: "single text as is", table: &sluice.Table{Columns: []sluice.Column{{Name: "k", Type: sluice.TypeText}}, Key: []int{0}},
-			row: sluice.Row{textVal(`a|b\c "d"`)}, want: `a|b\c "d"`},
+			row: sluice.Row{eventtest.Text(`a|b\c "d"`)}, want: `a|b\c "d"`},
 		{name: "no key", table: &sluice.Table{Columns: []sluice.Column{{Name: "k", Type: sluice.TypeText}}},
-			row: sluice.Row{textVal("a")}, wantErr: "neither a primary key"},
-		{name: "key without value", table: ordersTable, row: sluice.Row{missing}, wantErr: "no value"},
+			row: sluice.Row{eventtest.Text("a")}, wantErr: "neither a primary key"},
+		{name: "key without value", table: eventtest.OrdersWide, row: sluice.Row{eventtest.Missing}, wantErr: "no value"},
 	}
 	for _, typ := range []struct {
 		name string
@@ -183,7 +184,7 @@ func TestCompositeIDsDoNotCollide(t *testing.T) {
 			for range r.IntN(3) {
 				s += alphabet[r.IntN(len(alphabet))]
 			}
-			row = append(row, textVal(s))
+			row = append(row, eventtest.Text(s))
 			parts = append(parts, fmt.Sprintf("%q", s))
 		}
 		key := strings.Join(parts, ",")
@@ -225,7 +226,7 @@ func TestFieldMapping(t *testing.T) {
 	if got := (&docEncoder{jsonObject: true}).fieldMapping(&sluice.Column{Type: sluice.TypeJSON}); got != `{"type":"flattened"}` {
 		t.Errorf("json object mapping %s", got)
 	}
-	m := d.appendMapping(nil, ordersTable, nil)
+	m := d.appendMapping(nil, eventtest.OrdersWide, nil)
 	if !json.Valid(m) || !strings.Contains(string(m), `"qty":{"type":"integer"}`) {
 		t.Errorf("mapping %s", m)
 	}

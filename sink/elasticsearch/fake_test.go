@@ -14,10 +14,6 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
-	"github.com/sluice-cdc/sluice/codec"
-	"github.com/sluice-cdc/sluice/sink"
 )
 
 // fakeES is a hand-written stand-in for the few Elasticsearch APIs the
@@ -245,27 +241,15 @@ func (f *fakeES) apply(a fakeAction) (int, string) {
 	return 400, "unknown_action"
 }
 
-// sink builds a sink against the fake.
+// sink builds a sink against the fake and opens it.
 func (f *fakeES) sink(raw map[string]any) *Sink {
 	f.t.Helper()
-	cfg := map[string]any{
+	s := buildSink(f.t, "unit", zap.ErrorLevel, map[string]any{
 		"urls": []any{f.srv.URL}, "index": "{table}",
 		"bulk":                  map[string]any{"flush_interval": "10ms"},
 		"retry":                 map[string]any{"initial_backoff": "5ms", "max_backoff": "20ms"},
 		"health_check_interval": "10ms",
-	}
-	for k, v := range raw {
-		cfg[k] = v
-	}
-	enc, err := codec.New(codec.Options{Name: "unit", Connector: "postgresql", DB: "shop"})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	s, err := sink.Build(New, cfg, sink.Env{Pipeline: "unit", Path: "pipelines.unit.sinks.es", Encoder: enc,
-		Logger: zaptest.NewLogger(f.t, zaptest.Level(zap.ErrorLevel))})
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	}, raw)
 	if err := s.Open(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}

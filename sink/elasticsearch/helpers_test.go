@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sluice-cdc/sluice"
@@ -102,24 +103,30 @@ func (e *esTest) index(table string) string { return e.prefix + "-" + table }
 // a short flush interval, plus raw's keys.
 func (e *esTest) sink(raw map[string]any) *Sink {
 	e.t.Helper()
-	cfg := map[string]any{
+	return buildSink(e.t, "it", zap.WarnLevel, map[string]any{
 		"urls":        []any{e.url},
 		"index":       e.prefix + "-{table}",
 		"state_index": e.state,
 		"bulk":        map[string]any{"flush_interval": "20ms"},
 		"retry":       map[string]any{"initial_backoff": "50ms", "max_backoff": "1s"},
-	}
+	}, raw)
+}
+
+// buildSink builds a sink of pipeline (also the encoder's logical server
+// name) from cfg with raw's keys set over it, logging at level and above.
+func buildSink(t testing.TB, pipeline string, level zapcore.Level, cfg, raw map[string]any) *Sink {
+	t.Helper()
 	for k, v := range raw {
 		cfg[k] = v
 	}
-	enc, err := codec.New(codec.Options{Name: "it", Connector: "postgresql", DB: "shop"})
+	enc, err := codec.New(codec.Options{Name: pipeline, Connector: "postgresql", DB: "shop"})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	s, err := sink.Build(New, cfg, sink.Env{Pipeline: "it", Path: "pipelines.it.sinks.es", Encoder: enc,
-		Logger: zaptest.NewLogger(e.t, zaptest.Level(zap.WarnLevel))})
+	s, err := sink.Build(New, cfg, sink.Env{Pipeline: pipeline, Path: "pipelines." + pipeline + ".sinks.es", Encoder: enc,
+		Logger: zaptest.NewLogger(t, zaptest.Level(level))})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 )
 
 // model applies events to a map the way the index should look: id →
@@ -63,32 +64,32 @@ func sameDocs(t *testing.T, got, want map[string]map[string]any) {
 }
 
 // ordersStream is a stream over public.orders with every kind of change.
-func ordersStream(clk *txClock) []*sluice.Event {
+func ordersStream(clk *eventtest.TxClock) []*sluice.Event {
 	var evs []*sluice.Event
 	var ins []*sluice.Event
 	for id := int64(1); id <= 20; id++ {
 		ins = append(ins, insertEvent(id, fmt.Sprintf("order %d", id), id, strings.Repeat("b", 100)+fmt.Sprint(id)))
 	}
-	evs = append(evs, clk.tx(ins...)...)
+	evs = append(evs, clk.Tx(ins...)...)
 	// Updates: full, partial (big unchanged), twice in one transaction.
-	evs = append(evs, clk.tx(updateEvent(sluice.Row{intVal(1), textVal("changed"), intVal(10), textVal("new big")}))...)
-	evs = append(evs, clk.tx(updateEvent(sluice.Row{intVal(2), textVal("partial"), intVal(20), unchanged}))...)
-	evs = append(evs, clk.tx(
-		updateEvent(sluice.Row{intVal(3), textVal("first"), intVal(1), unchanged}),
-		updateEvent(sluice.Row{intVal(3), textVal("second"), intVal(2), unchanged}),
+	evs = append(evs, clk.Tx(updateEvent(orderRow(1, "changed", 10, "new big")))...)
+	evs = append(evs, clk.Tx(updateEvent(partialRow(2, "partial", 20)))...)
+	evs = append(evs, clk.Tx(
+		updateEvent(partialRow(3, "first", 1)),
+		updateEvent(partialRow(3, "second", 2)),
 	)...)
 	// Deletes, a delete followed by a re-insert, a message.
-	evs = append(evs, clk.tx(deleteEvent(4), deleteEvent(5), messageEvent("audit", "x"))...)
-	evs = append(evs, clk.tx(deleteEvent(6))...)
-	evs = append(evs, clk.tx(insertEvent(6, "back", 66, "again"))...)
+	evs = append(evs, clk.Tx(deleteEvent(4), deleteEvent(5), eventtest.Message("audit", "x"))...)
+	evs = append(evs, clk.Tx(deleteEvent(6))...)
+	evs = append(evs, clk.Tx(insertEvent(6, "back", 66, "again"))...)
 	// A key change 7 → 107.
 	del := deleteEvent(7)
-	del.OtherKey = sluice.Row{intVal(107), missing, missing, missing}
+	del.OtherKey = eventtest.KeyRow(eventtest.OrdersWide, eventtest.Int(107))
 	cre := insertEvent(107, "moved", 7, "moved big")
-	cre.OtherKey = sluice.Row{intVal(7), missing, missing, missing}
-	evs = append(evs, clk.tx(del, cre)...)
+	cre.OtherKey = eventtest.KeyRow(eventtest.OrdersWide, eventtest.Int(7))
+	evs = append(evs, clk.Tx(del, cre)...)
 	// A partial update after a delete and re-insert in one transaction.
-	evs = append(evs, clk.tx(deleteEvent(8), insertEvent(8, "re", 8, "big 8"), updateEvent(sluice.Row{intVal(8), textVal("re2"), intVal(9), unchanged}))...)
+	evs = append(evs, clk.Tx(deleteEvent(8), insertEvent(8, "re", 8, "big 8"), updateEvent(partialRow(8, "re2", 9)))...)
 	return evs
 }
 
@@ -96,7 +97,7 @@ func ordersStream(clk *txClock) []*sluice.Event {
 // real Elasticsearch and compares the index with the model.
 func TestSinkIntegration(t *testing.T) {
 	e := newESTest(t)
-	clk := &txClock{}
+	clk := &eventtest.TxClock{}
 	events := ordersStream(clk)
 	s := e.sink(nil)
 	writeAll(t, s, events)
@@ -124,16 +125,16 @@ func TestSinkIntegration(t *testing.T) {
 // older inserts).
 func TestTruncateIntegration(t *testing.T) {
 	e := newESTest(t)
-	clk := &txClock{}
+	clk := &eventtest.TxClock{}
 	var events []*sluice.Event
 	var ins []*sluice.Event
 	for id := int64(1); id <= 30; id++ {
 		ins = append(ins, insertEvent(id, "x", id, "y"))
 	}
-	events = append(events, clk.tx(ins...)...)
-	events = append(events, clk.tx(updateEvent(orderRow(1, "before truncate", 1, "y")))...)
-	events = append(events, clk.tx(truncateEvent(), insertEvent(31, "after", 31, "z"))...)
-	events = append(events, clk.tx(insertEvent(32, "later", 32, "z"))...)
+	events = append(events, clk.Tx(ins...)...)
+	events = append(events, clk.Tx(updateEvent(orderRow(1, "before truncate", 1, "y")))...)
+	events = append(events, clk.Tx(eventtest.Truncate(eventtest.OrdersWide), insertEvent(31, "after", 31, "z"))...)
+	events = append(events, clk.Tx(insertEvent(32, "later", 32, "z"))...)
 	writeAll(t, e.sink(nil), events)
 	want := model(events)
 	sameDocs(t, e.docs(e.index("orders")), want)
@@ -160,9 +161,9 @@ func TestDeadLetterIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	dlq := filepath.Join(dir, "dlq.jsonl")
-	clk := &txClock{}
-	events := clk.tx(insertEvent(1, "1", 1, "a"), insertEvent(2, "abc", 2, "b"), insertEvent(3, "3", 3, "c"))
-	events = append(events, clk.tx(insertEvent(4, "4", 4, "d"))...)
+	clk := &eventtest.TxClock{}
+	events := clk.Tx(insertEvent(1, "1", 1, "a"), insertEvent(2, "abc", 2, "b"), insertEvent(3, "3", 3, "c"))
+	events = append(events, clk.Tx(insertEvent(4, "4", 4, "d"))...)
 	s := e.sink(map[string]any{"mapping_file": mapping, "dead_letter": map[string]any{"file": dlq}})
 	writeAll(t, s, events)
 
@@ -200,7 +201,7 @@ func TestDeadLetterIntegration(t *testing.T) {
 // older values.
 func TestReplayIntegration(t *testing.T) {
 	e := newESTest(t)
-	clk := &txClock{}
+	clk := &eventtest.TxClock{}
 	events := ordersStream(clk)
 	writeAll(t, e.sink(nil), events)
 	index := e.index("orders")
@@ -246,7 +247,7 @@ func TestReplayIntegration(t *testing.T) {
 	}
 
 	// New changes after a replay apply as usual.
-	more := clk.tx(insertEvent(4, "really back", 44, "b"), updateEvent(sluice.Row{intVal(1), textVal("newest"), intVal(1), unchanged}))
+	more := clk.Tx(insertEvent(4, "really back", 44, "b"), updateEvent(partialRow(1, "newest", 1)))
 	writeAll(t, e.sink(nil), more)
 	want = model(append(append([]*sluice.Event{}, events...), more...))
 	sameDocs(t, e.docs(index), want)

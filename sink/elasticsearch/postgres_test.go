@@ -55,13 +55,7 @@ func newPGTest(t testing.TB) *pgTest {
 	t.Cleanup(func() {
 		ctx := context.Background()
 		for _, s := range p.slots {
-			// The pipeline may still be releasing the slot.
-			for range 50 {
-				if _, err := db.Exec(ctx, "SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1", s); err == nil {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			testenv.DropSlot(t, db, s)
 		}
 		db.Exec(ctx, "DROP PUBLICATION IF EXISTS "+p.name)
 		rows, _ := db.Query(ctx, "SELECT tablename FROM pg_tables WHERE tablename LIKE $1", p.name+"%")

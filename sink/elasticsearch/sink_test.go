@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
@@ -54,8 +55,8 @@ func TestRetryKeepsDocumentOrder(t *testing.T) {
 		return 0, ""
 	}
 	s := f.sink(nil)
-	clk := &txClock{}
-	events := clk.tx(insertEvent(1, "first", 1, "b"), updateEvent(orderRow(1, "second", 2, "b")), insertEvent(2, "other", 1, "b"))
+	clk := &eventtest.TxClock{}
+	events := clk.Tx(insertEvent(1, "first", 1, "b"), updateEvent(orderRow(1, "second", 2, "b")), insertEvent(2, "other", 1, "b"))
 	acks := write(t, s, events)
 	closeSink(t, s)
 	acks.check(t)
@@ -86,8 +87,8 @@ func TestUnavailableIsRetriedAndNotReady(t *testing.T) {
 	}
 	s := f.sink(nil)
 	down.Store(true)
-	clk := &txClock{}
-	acks := write(t, s, clk.tx(insertEvent(1, "a", 1, "b")))
+	clk := &eventtest.TxClock{}
+	acks := write(t, s, clk.Tx(insertEvent(1, "a", 1, "b")))
 	deadline := time.Now().Add(5 * time.Second)
 	for s.Ready() == nil && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -150,8 +151,8 @@ func TestItemOutcomes(t *testing.T) {
 				raw["dead_letter"] = map[string]any{"file": dlq}
 			}
 			s := f.sink(raw)
-			clk := &txClock{}
-			acks := write(t, s, clk.tx(insertEvent(1, "a", 1, "b"), insertEvent(2, "a", 1, "b"), insertEvent(3, "a", 1, "b")))
+			clk := &eventtest.TxClock{}
+			acks := write(t, s, clk.Tx(insertEvent(1, "a", 1, "b"), insertEvent(2, "a", 1, "b"), insertEvent(3, "a", 1, "b")))
 			closeSink(t, s)
 			if _, ok := f.doc("orders", "3"); !ok {
 				t.Error("the document after the failing one was not indexed")
@@ -181,8 +182,8 @@ func TestRejectedBeforeSending(t *testing.T) {
 	dlq := filepath.Join(t.TempDir(), "dlq.jsonl")
 	s := f.sink(map[string]any{"dead_letter": map[string]any{"file": dlq}})
 	keyless := &sluice.Table{Schema: "public", Name: "log", Columns: []sluice.Column{{Name: "line", Type: sluice.TypeText}}}
-	clk := &txClock{}
-	events := clk.tx(&sluice.Event{Op: sluice.OpCreate, Table: keyless, After: sluice.Row{textVal("hello")}})
+	clk := &eventtest.TxClock{}
+	events := clk.Tx(&sluice.Event{Op: sluice.OpCreate, Table: keyless, After: sluice.Row{eventtest.Text("hello")}})
 	acks := write(t, s, events)
 	closeSink(t, s)
 	acks.check(t)
@@ -210,9 +211,9 @@ func TestDocumentOrderAcrossRequests(t *testing.T) {
 	f := newFakeES(t)
 	f.hold = make(chan struct{})
 	s := f.sink(map[string]any{"bulk": map[string]any{"max_actions": 1, "max_in_flight": 3, "flush_interval": "10ms"}})
-	clk := &txClock{}
-	events := append(clk.tx(insertEvent(1, "v1", 1, "b")), clk.tx(insertEvent(2, "other", 1, "b"))...)
-	events = append(events, clk.tx(updateEvent(orderRow(1, "v2", 2, "b")))...)
+	clk := &eventtest.TxClock{}
+	events := append(clk.Tx(insertEvent(1, "v1", 1, "b")), clk.Tx(insertEvent(2, "other", 1, "b"))...)
+	events = append(events, clk.Tx(updateEvent(orderRow(1, "v2", 2, "b")))...)
 	acks := newAckLog(len(events))
 	s.Write(t.Context(), events[0], acks.ack(0))
 	s.Write(t.Context(), events[1], acks.ack(1))
@@ -249,10 +250,10 @@ func TestWriteBlocksWhenInFlightIsFull(t *testing.T) {
 	f := newFakeES(t)
 	f.hold = make(chan struct{})
 	s := f.sink(map[string]any{"bulk": map[string]any{"max_actions": 2, "max_in_flight": 1, "flush_interval": "1h"}})
-	clk := &txClock{}
+	clk := &eventtest.TxClock{}
 	var events []*sluice.Event
 	for id := int64(1); id <= 5; id++ {
-		events = append(events, clk.tx(insertEvent(id, "x", 1, "b"))...)
+		events = append(events, clk.Tx(insertEvent(id, "x", 1, "b"))...)
 	}
 	acks := newAckLog(len(events))
 	returned := make(chan int, len(events))
@@ -294,8 +295,8 @@ func TestCloseGivesUp(t *testing.T) {
 		return 0
 	}
 	s := f.sink(nil)
-	clk := &txClock{}
-	acks := write(t, s, clk.tx(insertEvent(1, "a", 1, "b"), insertEvent(2, "a", 1, "b")))
+	clk := &eventtest.TxClock{}
+	acks := write(t, s, clk.Tx(insertEvent(1, "a", 1, "b"), insertEvent(2, "a", 1, "b")))
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	if err := s.Close(ctx); err == nil {
@@ -319,12 +320,12 @@ func TestPartialUpdateMergesStoredDocument(t *testing.T) {
 	f := newFakeES(t)
 	f.put("orders", "1", 100, `{"id":1,"note":"old","qty":1,"big":"stored big"}`)
 	s := f.sink(nil)
-	clk := &txClock{}
-	events := clk.tx(updateEvent(sluice.Row{intVal(1), textVal("new"), intVal(2), unchanged}))
-	events = append(events, clk.tx(
+	clk := &eventtest.TxClock{}
+	events := clk.Tx(updateEvent(partialRow(1, "new", 2)))
+	events = append(events, clk.Tx(
 		insertEvent(2, "n", 1, "in batch big"),
-		updateEvent(sluice.Row{intVal(2), textVal("n2"), intVal(2), unchanged}),
-		updateEvent(sluice.Row{intVal(3), textVal("never stored"), intVal(3), unchanged}),
+		updateEvent(partialRow(2, "n2", 2)),
+		updateEvent(partialRow(3, "never stored", 3)),
 	)...)
 	acks := write(t, s, events)
 	closeSink(t, s)
@@ -348,10 +349,10 @@ func TestPartialUpdateMergesStoredDocument(t *testing.T) {
 // document's delete is dropped, a newer one (a re-insert) applies.
 func TestReplayGuard(t *testing.T) {
 	f := newFakeES(t)
-	clk := &txClock{}
-	events := clk.tx(insertEvent(5, "old", 1, "b"), insertEvent(6, "old", 1, "b"))
-	del := clk.tx(deleteEvent(5))
-	reinsert := clk.tx(insertEvent(6, "new", 2, "b"))
+	clk := &eventtest.TxClock{}
+	events := clk.Tx(insertEvent(5, "old", 1, "b"), insertEvent(6, "old", 1, "b"))
+	del := clk.Tx(deleteEvent(5))
+	reinsert := clk.Tx(insertEvent(6, "new", 2, "b"))
 	state := "sluice-state"
 	hwm, _ := json.Marshal(stateDoc{Kind: "hwm", Index: "orders", LSN: reinsert[0].Pos.TxLSN + hwmStep})
 	f.put(state, hwmID("orders"), reinsert[0].Pos.TxLSN+hwmStep, string(hwm))
@@ -384,7 +385,7 @@ func TestTooLargeRequestIsSplit(t *testing.T) {
 		return 0
 	}
 	s := f.sink(nil)
-	clk := &txClock{}
+	clk := &eventtest.TxClock{}
 	var ins []*sluice.Event
 	for id := int64(1); id <= 4; id++ {
 		ins = append(ins, insertEvent(id, "x", 1, "b"))
@@ -393,7 +394,7 @@ func TestTooLargeRequestIsSplit(t *testing.T) {
 	dlq := filepath.Join(t.TempDir(), "dlq.jsonl")
 	s.cfg.DeadLetter.File = dlq
 	s.conn.Load().dlq, _ = openDeadLetter(t.Context(), &s.cfg.DeadLetter)
-	acks := write(t, s, clk.tx(ins...))
+	acks := write(t, s, clk.Tx(ins...))
 	closeSink(t, s)
 	acks.check(t)
 	for id := 1; id <= 4; id++ {
@@ -438,8 +439,8 @@ func TestAuthAndTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.raw["tls"] = map[string]any{"ca_file": ca}
 			s := f.sink(tc.raw)
-			clk := &txClock{}
-			acks := write(t, s, clk.tx(insertEvent(1, "a", 1, "b")))
+			clk := &eventtest.TxClock{}
+			acks := write(t, s, clk.Tx(insertEvent(1, "a", 1, "b")))
 			closeSink(t, s)
 			acks.check(t)
 			f.mu.Lock()
@@ -485,8 +486,8 @@ func TestSecretsNotLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	fail.Store(true)
-	clk := &txClock{}
-	acks := write(t, s, clk.tx(insertEvent(1, "a", 1, "b")))
+	clk := &eventtest.TxClock{}
+	acks := write(t, s, clk.Tx(insertEvent(1, "a", 1, "b")))
 	waitUntil(t, func() bool { return s.Stats().Retries > 0 })
 	fail.Store(false)
 	<-acks.done

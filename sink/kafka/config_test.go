@@ -2,49 +2,28 @@ package kafka
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
-
-	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/internal/eventtest/sinktest"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
 const testPath = "pipelines.shop.sinks.kafka"
 
-func testEnv(t testing.TB) sink.Env {
-	t.Helper()
-	enc, err := codec.New(codec.Options{Name: "shopserver", Connector: "postgresql", DB: "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc, Logger: zap.NewNop()}
-}
+func testEnv(t testing.TB) sink.Env { return sinktest.Env(t, testPath) }
 
 func TestNewConfig(t *testing.T) {
 	min := func() map[string]any { return map[string]any{"type": "kafka", "brokers": []any{"127.0.0.1:9092"}} }
-	with := func(kv ...any) map[string]any {
-		m := min()
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
-		}
-		return m
-	}
-	tests := []struct {
-		name    string
-		raw     map[string]any
-		wantErr []string // substrings that must all appear; nil: no error
-		check   func(t *testing.T, c Config)
-	}{
+	with := func(kv ...any) map[string]any { return testenv.With(min(), kv...) }
+	sinktest.RunConfigCases(t, New, testPath, []sinktest.ConfigCase[Config]{
 		{
-			name: "defaults",
-			raw:  min(),
-			check: func(t *testing.T, c Config) {
+			Name: "defaults",
+			Raw:  min(),
+			Check: func(t *testing.T, c Config) {
 				want := Config{}.Defaults()
 				want.Type = "kafka"
 				want.Brokers = []string{"127.0.0.1:9092"}
@@ -54,11 +33,11 @@ func TestNewConfig(t *testing.T) {
 			},
 		},
 		{
-			name: "overrides",
-			raw: with("linger", "20ms", "compression", "zstd", "tombstones_on_delete", false,
+			Name: "overrides",
+			Raw: with("linger", "20ms", "compression", "zstd", "tombstones_on_delete", false,
 				"topic_creation", map[string]any{"partitions": 6, "replication_factor": -1, "configs": map[string]any{"retention.ms": "1000"}},
 				"sasl", map[string]any{"mechanism": "scram-sha-512", "username": "u", "password": "hunter2"}),
-			check: func(t *testing.T, c Config) {
+			Check: func(t *testing.T, c Config) {
 				if c.Linger != 20*time.Millisecond || c.Compression != "zstd" || c.TombstonesOnDelete {
 					t.Errorf("linger/compression/tombstones = %v %q %v", c.Linger, c.Compression, c.TombstonesOnDelete)
 				}
@@ -71,69 +50,39 @@ func TestNewConfig(t *testing.T) {
 				}
 			},
 		},
-		{name: "missing brokers", raw: map[string]any{"type": "kafka"}, wantErr: []string{testPath + ".brokers: required"}},
-		{name: "empty broker", raw: with("brokers", []any{"a:1", ""}), wantErr: []string{testPath + ".brokers[1]: empty"}},
-		{name: "brokers wrong type", raw: with("brokers", 5), wantErr: []string{testPath + ".brokers"}},
-		{name: "unknown key", raw: with("bootstrap_servers", "x"), wantErr: []string{testPath + ".bootstrap_servers: unknown key"}},
-		{name: "unknown nested key", raw: with("tls", map[string]any{"enable": true}), wantErr: []string{testPath + ".tls.enable: unknown key"}},
-		{name: "bad compression", raw: with("compression", "brotli"), wantErr: []string{testPath + `.compression: "brotli" is not one of none, gzip, snappy, lz4, zstd`}},
-		{name: "bad linger", raw: with("linger", "soon"), wantErr: []string{testPath + ".linger"}},
-		{name: "negative linger", raw: with("linger", "-1s"), wantErr: []string{testPath + ".linger: must be between 0s and 1m0s"}},
-		{name: "tiny batch", raw: with("batch_max_bytes", 10), wantErr: []string{testPath + ".batch_max_bytes"}},
-		{name: "zero buffered", raw: with("max_buffered_records", 0), wantErr: []string{testPath + ".max_buffered_records"}},
-		{name: "zero partitions", raw: with("topic_creation", map[string]any{"partitions": 0}), wantErr: []string{testPath + ".topic_creation.partitions"}},
-		{name: "bad replication", raw: with("topic_creation", map[string]any{"replication_factor": -2}), wantErr: []string{testPath + ".topic_creation.replication_factor"}},
-		{name: "bad cleanup", raw: with("topic_creation", map[string]any{"cleanup_policy": "forever"}), wantErr: []string{testPath + ".topic_creation.cleanup_policy"}},
-		{name: "cleanup in configs", raw: with("topic_creation", map[string]any{"configs": map[string]any{"cleanup.policy": "delete"}}), wantErr: []string{testPath + ".topic_creation.configs.cleanup.policy"}},
-		{name: "tls off with files", raw: with("tls", map[string]any{"ca_file": "/ca.pem"}), wantErr: []string{testPath + ".tls.enabled"}},
-		{name: "tls cert without key", raw: with("tls", map[string]any{"enabled": true, "cert_file": "/c.pem"}), wantErr: []string{testPath + ".tls: cert_file and key_file"}},
-		{name: "sasl bad mechanism", raw: with("sasl", map[string]any{"mechanism": "GSSAPI", "username": "u"}), wantErr: []string{testPath + `.sasl.mechanism: "GSSAPI"`}},
-		{name: "sasl no username", raw: with("sasl", map[string]any{"mechanism": "PLAIN", "password": "p"}), wantErr: []string{testPath + ".sasl.username: required"}},
-		{name: "sasl no mechanism", raw: with("sasl", map[string]any{"username": "u"}), wantErr: []string{testPath + ".sasl.mechanism: required"}},
-		{name: "topic placeholder", raw: with("topic", "{prefix}.{tbl}"), wantErr: []string{testPath + ".topic: ", "unknown placeholder {tbl}"}},
-		{name: "topic bad char", raw: with("topic", "cdc/{table}"), wantErr: []string{testPath + ".topic: ", `'/'`}},
-		{name: "message topic with table", raw: with("message_topic", "{prefix}.{table}"), wantErr: []string{testPath + ".message_topic: logical messages have no table"}},
+		{Name: "missing brokers", Raw: map[string]any{"type": "kafka"}, WantErr: []string{testPath + ".brokers: required"}},
+		{Name: "empty broker", Raw: with("brokers", []any{"a:1", ""}), WantErr: []string{testPath + ".brokers[1]: empty"}},
+		{Name: "brokers wrong type", Raw: with("brokers", 5), WantErr: []string{testPath + ".brokers"}},
+		{Name: "unknown key", Raw: with("bootstrap_servers", "x"), WantErr: []string{testPath + ".bootstrap_servers: unknown key"}},
+		{Name: "unknown nested key", Raw: with("tls", map[string]any{"enable": true}), WantErr: []string{testPath + ".tls.enable: unknown key"}},
+		{Name: "bad compression", Raw: with("compression", "brotli"), WantErr: []string{testPath + `.compression: "brotli" is not one of none, gzip, snappy, lz4, zstd`}},
+		{Name: "bad linger", Raw: with("linger", "soon"), WantErr: []string{testPath + ".linger"}},
+		{Name: "negative linger", Raw: with("linger", "-1s"), WantErr: []string{testPath + ".linger: must be between 0s and 1m0s"}},
+		{Name: "tiny batch", Raw: with("batch_max_bytes", 10), WantErr: []string{testPath + ".batch_max_bytes"}},
+		{Name: "zero buffered", Raw: with("max_buffered_records", 0), WantErr: []string{testPath + ".max_buffered_records"}},
+		{Name: "zero partitions", Raw: with("topic_creation", map[string]any{"partitions": 0}), WantErr: []string{testPath + ".topic_creation.partitions"}},
+		{Name: "bad replication", Raw: with("topic_creation", map[string]any{"replication_factor": -2}), WantErr: []string{testPath + ".topic_creation.replication_factor"}},
+		{Name: "bad cleanup", Raw: with("topic_creation", map[string]any{"cleanup_policy": "forever"}), WantErr: []string{testPath + ".topic_creation.cleanup_policy"}},
+		{Name: "cleanup in configs", Raw: with("topic_creation", map[string]any{"configs": map[string]any{"cleanup.policy": "delete"}}), WantErr: []string{testPath + ".topic_creation.configs.cleanup.policy"}},
+		{Name: "tls off with files", Raw: with("tls", map[string]any{"ca_file": "/ca.pem"}), WantErr: []string{testPath + ".tls.enabled"}},
+		{Name: "tls cert without key", Raw: with("tls", map[string]any{"enabled": true, "cert_file": "/c.pem"}), WantErr: []string{testPath + ".tls: cert_file and key_file"}},
+		{Name: "sasl bad mechanism", Raw: with("sasl", map[string]any{"mechanism": "GSSAPI", "username": "u"}), WantErr: []string{testPath + `.sasl.mechanism: "GSSAPI"`}},
+		{Name: "sasl no username", Raw: with("sasl", map[string]any{"mechanism": "PLAIN", "password": "p"}), WantErr: []string{testPath + ".sasl.username: required"}},
+		{Name: "sasl no mechanism", Raw: with("sasl", map[string]any{"username": "u"}), WantErr: []string{testPath + ".sasl.mechanism: required"}},
+		{Name: "topic placeholder", Raw: with("topic", "{prefix}.{tbl}"), WantErr: []string{testPath + ".topic: ", "unknown placeholder {tbl}"}},
+		{Name: "topic bad char", Raw: with("topic", "cdc/{table}"), WantErr: []string{testPath + ".topic: ", `'/'`}},
+		{Name: "message topic with table", Raw: with("message_topic", "{prefix}.{table}"), WantErr: []string{testPath + ".message_topic: logical messages have no table"}},
 		{
-			name:    "several errors at once",
-			raw:     map[string]any{"compression": "brotli", "topic_creation": map[string]any{"partitions": -5}},
-			wantErr: []string{testPath + ".brokers: required", testPath + ".compression", testPath + ".topic_creation.partitions"},
+			Name:    "several errors at once",
+			Raw:     map[string]any{"compression": "brotli", "topic_creation": map[string]any{"partitions": -5}},
+			WantErr: []string{testPath + ".brokers: required", testPath + ".compression", testPath + ".topic_creation.partitions"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := sink.Build(New, tt.raw, testEnv(t))
-			if tt.wantErr == nil {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				if tt.check != nil {
-					tt.check(t, s.Config())
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("no error, want %q", tt.wantErr)
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	})
 }
 
 // The documented example must parse, and it documents the defaults.
 func TestExampleConfig(t *testing.T) {
-	data, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		t.Fatal(err)
-	}
-	s, err := sink.Build(New, raw, testEnv(t))
+	s, err := sink.Build(New, testenv.ExampleConfig(t), testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,13 +96,7 @@ func TestExampleConfig(t *testing.T) {
 }
 
 func TestRegistered(t *testing.T) {
-	f, err := sink.Lookup("kafka")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f(map[string]any{"brokers": []any{"b:1"}}, testEnv(t)); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Registered(t, "kafka", map[string]any{"brokers": []any{"b:1"}}, testEnv(t))
 }
 
 func TestWriteBeforeOpen(t *testing.T) {
@@ -161,12 +104,5 @@ func TestWriteBeforeOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var acks []error
-	err = s.Write(t.Context(), insertEvent(1, "a"), func(err error) { acks = append(acks, err) })
-	if err != ErrNotOpen || len(acks) != 1 || acks[0] != ErrNotOpen {
-		t.Fatalf("Write before Open = %v, acks %v; want ErrNotOpen once", err, acks)
-	}
-	if err := s.Close(t.Context()); err != nil {
-		t.Fatalf("Close before Open: %v", err)
-	}
+	sinktest.WriteBeforeOpen(t, s, insertEvent(1, "a"), ErrNotOpen)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/sink"
 )
@@ -121,14 +122,14 @@ func TestKafkaIntegration(t *testing.T) {
 	for id := int64(1); id <= 12; id++ {
 		inserts = append(inserts, insertEvent(id, fmt.Sprintf("order %d", id)))
 	}
-	events = append(events, tx(inserts...)...)
-	events = append(events, tx(updateEvent(1, textVal("changed")), updateEvent(2, unchanged))...)
-	events = append(events, tx(deleteEvent(3))...)
+	events = append(events, clock.Tx(inserts...)...)
+	events = append(events, clock.Tx(updateEvent(1, eventtest.Text("changed")), updateEvent(2, eventtest.Unchanged))...)
+	events = append(events, clock.Tx(deleteEvent(3))...)
 	kcDel, kcCre := keyChange(4, 104, "moved")
-	events = append(events, tx(kcDel, kcCre)...)
+	events = append(events, clock.Tx(kcDel, kcCre)...)
 	truncate := len(events)
-	events = append(events, tx(truncateEvent())...)
-	events = append(events, tx(messageEvent("audit", `{"who":"me"}`), insertEvent(13, "after the truncate"))...)
+	events = append(events, clock.Tx(eventtest.Truncate(eventtest.Orders))...)
+	events = append(events, clock.Tx(eventtest.Message("audit", `{"who":"me"}`), insertEvent(13, "after the truncate"))...)
 
 	run := runSink(ctx, t, brokers, map[string]any{
 		"topic_creation": map[string]any{
@@ -311,7 +312,7 @@ func TestKafkaIntegrationDeletePolicy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	events := tx(insertEvent(1, "a"), deleteEvent(1), truncateEvent())
+	events := clock.Tx(insertEvent(1, "a"), deleteEvent(1), eventtest.Truncate(eventtest.Orders))
 	run := runSink(ctx, t, brokers, map[string]any{
 		"tombstones_on_delete": false,
 		"topic_creation":       map[string]any{"partitions": 2, "cleanup_policy": "delete"},
@@ -466,7 +467,7 @@ func TestSecureListener(t *testing.T) {
 			"sasl": map[string]any{"mechanism": "PLAIN", "username": user, "password": pw}}
 	}
 
-	events := tx(insertEvent(1, "a"), insertEvent(2, "b"))
+	events := clock.Tx(insertEvent(1, "a"), insertEvent(2, "b"))
 	run := runSink(ctx, t, brokers, secureRaw(map[string]any{"enabled": true, "ca_file": caFile}, password), events)
 	for i, err := range run.acks {
 		if err != nil {

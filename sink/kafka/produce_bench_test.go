@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkEncodeRecords(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		ev   *sluice.Event
-	}{{"insert", tx(insertEvent(42, "a note of about forty bytes in length..."))[0]}, {"delete", tx(deleteEvent(42))[0]}} {
+	}{{"insert", clock.Tx(insertEvent(42, "a note of about forty bytes in length..."))[0]}, {"delete", clock.Tx(deleteEvent(42))[0]}} {
 		b.Run(c.name, func(b *testing.B) {
 			s := benchSink(b)
 			ack := func(error) {}
@@ -48,7 +49,7 @@ func BenchmarkEncodeRecords(b *testing.B) {
 				n++
 			}
 			runtime.ReadMemStats(&m1)
-			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(n*len(ordersTable.Columns)), "allocs/col")
+			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(n*len(eventtest.Orders.Columns)), "allocs/col")
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
@@ -148,7 +149,7 @@ func TestNullKeyCompacted(t *testing.T) {
 	acks := newAckLog(t)
 
 	for i := range 2 {
-		if err := s.Write(t.Context(), truncateEvent(), acks.ack(i)); err != nil {
+		if err := s.Write(t.Context(), eventtest.Truncate(eventtest.Orders), acks.ack(i)); err != nil {
 			t.Errorf("Write truncate = %v, want nil", err)
 		}
 		if err := acks.wait(i, time.Second); err != nil {
@@ -158,7 +159,7 @@ func TestNullKeyCompacted(t *testing.T) {
 
 	keyless := &sluice.Table{DB: "shop", Schema: "public", Name: "log",
 		Columns: []sluice.Column{{Name: "line", DBType: "text", Type: sluice.TypeText}}}
-	ev := &sluice.Event{Op: sluice.OpCreate, Table: keyless, After: sluice.Row{textVal("x")}}
+	ev := &sluice.Event{Op: sluice.OpCreate, Table: keyless, After: sluice.Row{eventtest.Text("x")}}
 	if err := s.Write(t.Context(), ev, acks.ack(2)); !errors.Is(err, ErrNullKeyCompacted) {
 		t.Errorf("Write keyless row = %v, want ErrNullKeyCompacted", err)
 	}

@@ -5,41 +5,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
-
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
+	"github.com/sluice-cdc/sluice/internal/eventtest/sinktest"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
 const testPath = "pipelines.shop.sinks.out"
 
-func testEnv(t testing.TB) sink.Env {
-	t.Helper()
-	enc, err := codec.New(codec.Options{Name: "shopserver", Connector: "postgresql", DB: "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sink.Env{Pipeline: "shop", Path: testPath, Encoder: enc, Logger: zap.NewNop()}
-}
-
-var orders = &sluice.Table{
-	DB: "shop", Schema: "public", Name: "orders",
-	Columns: []sluice.Column{
-		{Name: "id", DBType: "int4", Type: sluice.TypeInt32, Key: true},
-		{Name: "note", DBType: "text", Type: sluice.TypeText, Optional: true},
-	},
-	Key: []int{0},
-}
-
-func num(i int64) sluice.Value  { return sluice.Value{Kind: sluice.KindPresent, Int: i} }
-func txt(s string) sluice.Value { return sluice.Value{Kind: sluice.KindPresent, Bytes: []byte(s)} }
+func testEnv(t testing.TB) sink.Env { return sinktest.Env(t, testPath) }
 
 func TestConfig(t *testing.T) {
 	tests := []struct {
@@ -77,15 +57,7 @@ func TestConfig(t *testing.T) {
 }
 
 func TestExampleConfig(t *testing.T) {
-	data, err := os.ReadFile("testdata/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		t.Fatal(err)
-	}
-	s, err := sink.Build(New, raw, testEnv(t))
+	s, err := sink.Build(New, testenv.ExampleConfig(t), testEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,14 +80,14 @@ type line struct {
 func TestWrite(t *testing.T) {
 	env := testEnv(t)
 	enc := env.Encoder
-	del := &sluice.Event{Op: sluice.OpDelete, Table: orders, Before: sluice.Row{num(4), {Kind: sluice.KindMissing}},
-		OtherKey: sluice.Row{num(104), {Kind: sluice.KindMissing}}}
-	upd := &sluice.Event{Op: sluice.OpUpdate, Table: orders, After: sluice.Row{num(2), {Kind: sluice.KindUnchanged}}}
+	del := &sluice.Event{Op: sluice.OpDelete, Table: eventtest.Orders, Before: sluice.Row{eventtest.Int(4), eventtest.Missing},
+		OtherKey: sluice.Row{eventtest.Int(104), eventtest.Missing}}
+	upd := &sluice.Event{Op: sluice.OpUpdate, Table: eventtest.Orders, After: sluice.Row{eventtest.Int(2), eventtest.Unchanged}}
 	events := []*sluice.Event{
-		{Op: sluice.OpCreate, Table: orders, After: sluice.Row{num(1), txt("a \"quoted\"\nnote")}},
+		{Op: sluice.OpCreate, Table: eventtest.Orders, After: sluice.Row{eventtest.Int(1), eventtest.Text("a \"quoted\"\nnote")}},
 		upd,
 		del,
-		{Op: sluice.OpTruncate, Table: orders},
+		{Op: sluice.OpTruncate, Table: eventtest.Orders},
 		{Op: sluice.OpMessage, Message: &sluice.Message{Prefix: "audit", Content: []byte("x")}},
 	}
 	for i, ev := range events {
@@ -176,7 +148,7 @@ func TestWrite(t *testing.T) {
 				}
 				h, ok := l.Headers[codec.NewKeyHeader]
 				if ev == del {
-					if want := enc.AppendKeyRow(nil, orders, del.OtherKey); !ok || !jsonEqual(h, want) {
+					if want := enc.AppendKeyRow(nil, eventtest.Orders, del.OtherKey); !ok || !jsonEqual(h, want) {
 						t.Errorf("delete: newkey header %s, want %s", h, want)
 					}
 				} else if ok {
@@ -203,7 +175,7 @@ func TestWriteError(t *testing.T) {
 	}
 	s.Writer = bufio.NewWriterSize(failWriter{}, 16) // fails once its 16 bytes are full
 	var acks []error
-	ev := &sluice.Event{Op: sluice.OpCreate, Table: orders, After: sluice.Row{num(1), txt("a")}}
+	ev := &sluice.Event{Op: sluice.OpCreate, Table: eventtest.Orders, After: sluice.Row{eventtest.Int(1), eventtest.Text("a")}}
 	err = s.Write(t.Context(), ev, func(err error) { acks = append(acks, err) })
 	if err == nil || len(acks) != 1 || acks[0] == nil || !strings.Contains(acks[0].Error(), "broken pipe") {
 		t.Fatalf("Write = %v, acks %v; want the write error once", err, acks)
@@ -216,7 +188,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	s.Writer = discard{}
-	ev := &sluice.Event{Op: sluice.OpCreate, Table: orders, After: sluice.Row{num(1), txt("some note")}}
+	ev := &sluice.Event{Op: sluice.OpCreate, Table: eventtest.Orders, After: sluice.Row{eventtest.Int(1), eventtest.Text("some note")}}
 	ack := func(error) {}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,18 +17,16 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite golden files")
 
-// harness runs a Source against the real test server and collects what
-// it emits, confirming marks the way the pipeline does once delivered.
+// harness runs a Source against the real test server under a
+// testenv.Collector, which confirms marks the way the pipeline does once
+// delivered. Offsets go to a file in the test's temporary directory.
 type harness struct {
 	t        *testing.T
 	dsn      string
 	db       *client.Conn
 	name     string
 	src      *Source
-	mu       sync.Mutex
-	events   []*sluice.Event
-	cancel   context.CancelFunc
-	done     chan error
+	c        *testenv.Collector // collects what src emits
 	stateDir string
 	// failAfter, when > 0, makes the emit callback fail once that many
 	// reads arrived (a crash in the middle of a snapshot).
@@ -80,31 +77,22 @@ func (h *harness) newSource(extra map[string]any) *Source {
 	return s
 }
 
-func (h *harness) start(extra map[string]any) {
+// start runs a new source with extra config under a new collector.
+func (h *harness) start(extra map[string]any, opts ...testenv.CollectOption) {
 	h.t.Helper()
 	h.src = h.newSource(extra)
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan error, 1)
-	src := h.src
-	reads := 0
-	go func() {
-		h.done <- src.Run(ctx, func(ev *sluice.Event) error {
-			if ev.Op == sluice.OpMark {
-				src.Confirm(ev.Pos)
-				return nil
-			}
-			h.mu.Lock()
-			defer h.mu.Unlock()
+	if h.failAfter > 0 {
+		reads, failAfter := 0, h.failAfter
+		opts = append(opts, testenv.Reject(func(ev *sluice.Event) error {
 			if ev.Op == sluice.OpRead {
-				reads++
-				if h.failAfter > 0 && reads > h.failAfter {
+				if reads++; reads > failAfter {
 					return errCrash
 				}
 			}
-			h.events = append(h.events, ev)
 			return nil
-		})
-	}()
+		}))
+	}
+	h.c = testenv.Collect(h.t, h.src, opts...)
 }
 
 type crash struct{}
@@ -122,9 +110,8 @@ func (h *harness) streaming() {
 			return
 		}
 		select {
-		case err := <-h.done:
-			h.cancel = nil
-			h.t.Fatalf("source stopped: %v", err)
+		case <-h.c.Done():
+			h.t.Fatalf("source stopped: %v", h.c.Stop())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -133,46 +120,37 @@ func (h *harness) streaming() {
 
 // stop cancels the source and waits for it; it returns Run's error.
 func (h *harness) stop() error {
-	if h.cancel == nil {
+	if h.c == nil {
 		return nil
 	}
-	h.cancel()
-	err := <-h.done
-	h.cancel = nil
-	return err
+	return h.c.Stop()
 }
 
-// wait returns the events once n have arrived.
+// wait returns the events once n have arrived and the source has read
+// the binlog up to its end at the time of the call, so that an event
+// beyond the n expected would be among them.
 func (h *harness) wait(n int) []*sluice.Event {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		h.mu.Lock()
-		got := len(h.events)
-		h.mu.Unlock()
-		if got >= n {
-			time.Sleep(200 * time.Millisecond) // catch extras
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			return append([]*sluice.Event(nil), h.events...)
-		}
-		select {
-		case err := <-h.done:
-			h.cancel = nil
-			h.t.Fatalf("source stopped: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.t.Fatalf("timed out: %d of %d events", len(h.events), n)
-	return nil
+	return h.c.WaitCaughtUp(n, h.binlogEnd)
 }
 
-func (h *harness) reset() {
-	h.mu.Lock()
-	h.events = nil
-	h.mu.Unlock()
+// binlogEnd is the server's binlog position, numbered like the marks
+// (a commit's or a heartbeat's) the stream emits when it reaches it.
+func (h *harness) binlogEnd() uint64 {
+	h.t.Helper()
+	r, err := h.db.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	file, err := r.GetString(0, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	pos, err := r.GetUint(0, 1)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return lsn(file, uint32(pos))
 }
 
 func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {

@@ -172,7 +172,6 @@ func TestAlterWhileStreaming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.reset()
 	h.start(map[string]any{"tables": []any{"alt"}})
 	h.streaming()
 	h.exec("DROP TABLE IF EXISTS alt_other", "CREATE TABLE alt_other (id int PRIMARY KEY)", "ALTER TABLE alt_other ADD COLUMN z int",
@@ -225,7 +224,6 @@ func TestAlterWhileStreaming(t *testing.T) {
 	if err := os.WriteFile(offsets, before, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h.reset()
 	h.start(map[string]any{"tables": []any{"alt"}})
 	check(h.wait(6))
 }
@@ -289,14 +287,11 @@ func TestSnapshotResume(t *testing.T) {
 	opts := map[string]any{"tables": []any{"snap"}, "snapshot": map[string]any{"mode": "initial", "chunk_size": 100}}
 	h.failAfter = 350
 	h.start(opts)
-	err := <-h.done
-	h.cancel()
-	h.cancel = nil
-	if !errors.Is(err, errCrash) {
+	<-h.c.Done()
+	if err := h.stop(); !errors.Is(err, errCrash) {
 		t.Fatalf("first run: %v, want the simulated crash", err)
 	}
 	first := h.wait(0)
-	h.reset()
 	h.failAfter = 0
 	h.start(opts)
 	h.streaming()
@@ -370,15 +365,10 @@ func TestSnapshotWhileWriting(t *testing.T) {
 	close(stop)
 	writes := <-done
 	h.exec("INSERT INTO snapw VALUES (-1, 0)") // a sentinel after every write
-	var evs []*sluice.Event
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		evs = h.wait(0)
-		if last := evs[len(evs)-1]; last.Op == sluice.OpCreate && last.After[0].Int == -1 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	evs := h.c.WaitFor("the sentinel", func(evs []*sluice.Event) bool {
+		last := len(evs) - 1
+		return last >= 0 && evs[last].Op == sluice.OpCreate && evs[last].After[0].Int == -1
+	})
 	state := map[int64]int64{}
 	reads := 0
 	for _, ev := range evs {
@@ -397,17 +387,11 @@ func TestSnapshotWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d writes while snapshotting, %d reads, %d events", writes, reads, len(evs))
-	if r.RowNumber() != len(state) {
-		t.Errorf("replayed %d keys, table has %d", len(state), r.RowNumber())
-	}
-	bad := 0
+	table := map[int64]int64{}
 	for i := 0; i < r.RowNumber(); i++ {
 		id, _ := r.GetInt(i, 0)
 		v, _ := r.GetInt(i, 1)
-		if g, ok := state[id]; !ok || g != v {
-			if bad++; bad <= 5 {
-				t.Errorf("key %d: replayed %d (present %v), table has %d", id, g, ok, v)
-			}
-		}
+		table[id] = v
 	}
+	testenv.SameState(t, state, table)
 }

@@ -29,9 +29,8 @@ func TestSilentConnectionIsDetected(t *testing.T) {
 
 	f.Freeze()
 	select {
-	case err := <-h.done:
-		h.cancel = nil
-		if err == nil || !strings.Contains(err.Error(), "no binlog event or heartbeat") {
+	case <-h.c.Done():
+		if err := h.stop(); err == nil || !strings.Contains(err.Error(), "no binlog event or heartbeat") {
 			t.Fatalf("Run returned %v, want the stall error", err)
 		}
 	case <-time.After(3*time.Second*stallTicks + closeTimeout + 10*time.Second):

@@ -7,13 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap/zaptest"
 
@@ -25,22 +24,21 @@ import (
 
 var updateGolden = flag.Bool("update", false, "rewrite golden files")
 
-// harness runs a Source against the real test database and collects what
-// it emits, confirming marks the way the pipeline does once delivered.
+// harness runs a Source against the real test database under a
+// testenv.Collector, which confirms marks the way the pipeline does once
+// delivered. Its slot and publication are named after the test and
+// dropped when it ends.
 type harness struct {
 	t        *testing.T
 	dsn      string
 	db       *pgx.Conn
 	name     string
 	src      *Source
-	mu       sync.Mutex
-	events   []*sluice.Event
-	cancel   context.CancelFunc
-	done     chan error
+	c        *testenv.Collector // collects what src emits; nil when stopped
 	stateDir string
 }
 
-func newHarness(t *testing.T, tables ...string) *harness {
+func newHarness(t *testing.T) *harness {
 	t.Helper()
 	dsn := testenv.Get(t, "SLUICE_TEST_PG_DSN")
 	ctx := context.Background()
@@ -52,11 +50,11 @@ func newHarness(t *testing.T, tables ...string) *harness {
 	h := &harness{t: t, dsn: dsn, db: db, name: name}
 	t.Cleanup(func() {
 		h.stop()
-		db.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+name)
+		testenv.DropSlot(t, db, "sluice_"+name)
 		db.Exec(ctx, "DROP PUBLICATION IF EXISTS sluice_"+name)
 		db.Close(ctx)
 	})
-	db.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+name)
+	testenv.DropSlot(t, db, "sluice_"+name)
 	db.Exec(ctx, "DROP PUBLICATION IF EXISTS sluice_"+name)
 	return h
 }
@@ -89,76 +87,88 @@ func (h *harness) start(tables ...string) {
 	h.startWith(map[string]any{"tables": tables})
 }
 
-func (h *harness) startWith(extra map[string]any) {
+// startWith runs a new source with extra config under a new collector,
+// once the slot is free, and waits until it streams.
+func (h *harness) startWith(extra map[string]any, opts ...testenv.CollectOption) {
+	h.t.Helper()
+	h.waitSlotFree()
 	h.src = h.newSource(extra)
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan error, 1)
-	src := h.src
-	go func() {
-		h.done <- src.Run(ctx, func(ev *sluice.Event) error {
-			if ev.Op == sluice.OpMark {
-				src.Confirm(ev.Pos)
-				return nil
-			}
-			h.mu.Lock()
-			h.events = append(h.events, ev)
-			h.mu.Unlock()
-			return nil
-		})
-	}()
-	h.waitSlotActive()
+	h.c = testenv.Collect(h.t, h.src, opts...)
+	h.waitSlotActive(h.c)
 }
 
-func (h *harness) waitSlotActive() {
+// slotActive reports whether the test's slot exists and a walsender
+// reads it.
+func (h *harness) slotActive() (exists, active bool) {
+	err := h.db.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+h.name).Scan(&active)
+	return err == nil, active
+}
+
+// waitSlotActive waits until the source c runs reads the slot.
+func (h *harness) waitSlotActive(c *testenv.Collector) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		var active bool
-		err := h.db.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+h.name).Scan(&active)
-		if err == nil && active {
+		if _, active := h.slotActive(); active {
 			return
 		}
 		select {
-		case err := <-h.done:
-			h.cancel = nil
-			h.t.Fatalf("source stopped: %v", err)
+		case <-c.Done():
+			h.t.Fatalf("source stopped: %v", c.Stop())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	h.t.Fatal("slot never became active")
 }
 
-func (h *harness) stop() {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	if err := <-h.done; err != nil {
-		h.t.Errorf("source returned %v on shutdown", err)
-	}
-	h.cancel = nil
-}
-
-// wait returns the events once n have arrived.
-func (h *harness) wait(n int) []*sluice.Event {
+// waitSlotFree waits until no walsender reads the slot: the server
+// process of a stopped source may take a moment to exit, and a source
+// started before would find the slot in use.
+func (h *harness) waitSlotFree() {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		h.mu.Lock()
-		got := len(h.events)
-		h.mu.Unlock()
-		if got >= n {
-			time.Sleep(100 * time.Millisecond) // catch extras
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			return append([]*sluice.Event(nil), h.events...)
+		if _, active := h.slotActive(); !active {
+			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.t.Fatalf("got %d events, want %d", len(h.events), n)
-	return nil
+	h.t.Fatal("slot still read 20s after its source stopped")
+}
+
+// stop stops the running source; an error from Run fails the test.
+func (h *harness) stop() {
+	if h.c == nil {
+		return
+	}
+	err := h.c.Stop()
+	h.c = nil
+	if err != nil {
+		h.t.Errorf("source returned %v on shutdown", err)
+	}
+}
+
+// wait returns the events once n have arrived and the source has read
+// past every transaction committed before the call, so that an event
+// beyond the n expected would be among them.
+func (h *harness) wait(n int) []*sluice.Event {
+	h.t.Helper()
+	return h.c.WaitCaughtUp(n, h.walEnd)
+}
+
+// walEnd is a WAL position the stream passes only after every
+// transaction committed before the call (testenv.WALFlushed).
+func (h *harness) walEnd() uint64 {
+	h.t.Helper()
+	lsn, err := testenv.WALFlushed(context.Background(), h.db)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	pos, err := pglogrepl.ParseLSN(lsn)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return uint64(pos)
 }
 
 // render encodes events with run-dependent fields (LSNs, xids, times)
@@ -194,22 +204,9 @@ func render(t *testing.T, events []*sluice.Event, opt codec.Options) []byte {
 	return buf.Bytes()
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "golden", "postgres", name)
-	if *updateGolden {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s:\n got:\n%s\nwant:\n%s", path, got, want)
-	}
+	testenv.Golden(t, filepath.Join("..", "..", "testdata", "golden", "postgres", name), got, *updateGolden)
 }
 
 // allTypesDDL has one column per built-in type the source decodes.
@@ -260,8 +257,8 @@ func TestAllTypesGolden(t *testing.T) {
 	if len(events) != len(allTypesRows) {
 		t.Fatalf("got %d events", len(events))
 	}
-	golden(t, "all_types.txt", render(t, events, codec.Options{}))
-	golden(t, "all_types_schemas_precise.txt", render(t, events, codec.Options{Schemas: true, Decimal: codec.DecimalPrecise, Interval: codec.IntervalNumeric}))
+	checkGolden(t, "all_types.txt", render(t, events, codec.Options{}))
+	checkGolden(t, "all_types_schemas_precise.txt", render(t, events, codec.Options{Schemas: true, Decimal: codec.DecimalPrecise, Interval: codec.IntervalNumeric}))
 }
 
 func TestChangeKindsGolden(t *testing.T) {
@@ -285,7 +282,7 @@ func TestChangeKindsGolden(t *testing.T) {
 	if got, want := strings.Join(ops, ""), "ccudcdmcmtc"; got != want {
 		t.Fatalf("ops %s, want %s", got, want)
 	}
-	golden(t, "change_kinds.txt", render(t, events, codec.Options{}))
+	checkGolden(t, "change_kinds.txt", render(t, events, codec.Options{}))
 }
 
 func TestToastAndReplicaIdentity(t *testing.T) {
@@ -333,8 +330,8 @@ func TestToastAndReplicaIdentity(t *testing.T) {
 			}
 		}
 	}
-	golden(t, "toast_identity.txt", render(t, events, codec.Options{}))
-	golden(t, "toast_placeholder.txt", render(t, events[2:3], codec.Options{Toast: codec.ToastPlaceholder}))
+	checkGolden(t, "toast_identity.txt", render(t, events, codec.Options{}))
+	checkGolden(t, "toast_placeholder.txt", render(t, events[2:3], codec.Options{Toast: codec.ToastPlaceholder}))
 }
 
 func TestRefusesWalLevelReplica(t *testing.T) {
@@ -436,19 +433,19 @@ func TestSilentConnectionIsDetected(t *testing.T) {
 	h.startWith(map[string]any{"tables": []string{"public.silent"}, "dsn": u.String()})
 	h.exec(`INSERT INTO silent VALUES (1)`)
 	h.wait(1)
+	c := h.c // the test looks at Run's error itself, not h.stop
+	h.c = nil
 	time.Sleep(3 * time.Second) // idle: keepalives answer the status updates, nothing fails
 	select {
-	case err := <-h.done:
-		h.cancel = nil
-		t.Fatalf("Run ended on a live, idle connection: %v", err)
+	case <-c.Done():
+		t.Fatalf("Run ended on a live, idle connection: %v", c.Stop())
 	default:
 	}
 
 	f.Freeze()
 	select {
-	case err := <-h.done:
-		h.cancel = nil
-		if err == nil || !strings.Contains(err.Error(), "no message from the server") {
+	case <-c.Done():
+		if err := c.Stop(); err == nil || !strings.Contains(err.Error(), "no message from the server") {
 			t.Fatalf("Run returned %v, want the silence error", err)
 		}
 	case <-time.After(30 * time.Second):

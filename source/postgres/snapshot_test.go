@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
@@ -37,86 +35,6 @@ func replay(t *testing.T, events []*sluice.Event, vcol int) map[int64]int64 {
 	return state
 }
 
-func tableState(t *testing.T, db *pgx.Conn, table string) map[int64]int64 {
-	t.Helper()
-	rows, err := db.Query(context.Background(), "SELECT id, v FROM "+table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[int64]int64{}
-	for rows.Next() {
-		var id, v int64
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		out[id] = v
-	}
-	return out
-}
-
-func sameState(t *testing.T, got, want map[int64]int64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("replayed %d keys, table has %d", len(got), len(want))
-	}
-	bad := 0
-	for id, v := range want {
-		if g, ok := got[id]; !ok || g != v {
-			if bad++; bad <= 5 {
-				t.Errorf("key %d: replayed %v (present %v), table has %d", id, g, ok, v)
-			}
-		}
-	}
-}
-
-// churn updates random rows (v = v + 1, so versions only grow), deletes
-// and inserts until stopped.
-func churn(t *testing.T, dsn, table string, n int, stop *atomic.Bool) chan int {
-	done := make(chan int, 1)
-	go func() {
-		ctx := context.Background()
-		db, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Error(err)
-			done <- 0
-			return
-		}
-		defer db.Close(ctx)
-		i := 0
-		for ; !stop.Load(); i++ {
-			id := (i*7919)%n + 1
-			switch i % 10 {
-			case 0:
-				db.Exec(ctx, "DELETE FROM "+table+" WHERE id = $1", id)
-			case 1:
-				db.Exec(ctx, "INSERT INTO "+table+" (id, v) VALUES ($1, 1000000) ON CONFLICT (id) DO UPDATE SET v = "+table+".v + 1", n+i)
-			default:
-				db.Exec(ctx, "UPDATE "+table+" SET v = v + 1 WHERE id = $1", id)
-			}
-			time.Sleep(100 * time.Microsecond) // a busy application, not a flood the stream can never catch up with
-		}
-		done <- i
-	}()
-	return done
-}
-
-func (h *harness) waitFor(what string, cond func([]*sluice.Event) bool) []*sluice.Event {
-	h.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		h.mu.Lock()
-		evs := append([]*sluice.Event(nil), h.events...)
-		h.mu.Unlock()
-		if cond(evs) {
-			return evs
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	h.t.Fatalf("timed out waiting for %s", what)
-	return nil
-}
-
 func countReads(evs []*sluice.Event, mark sluice.Snapshot) (n int, sawLast bool) {
 	for _, ev := range evs {
 		if ev.Op == sluice.OpRead {
@@ -142,12 +60,12 @@ func TestIncrementalSnapshotWhileWriting(t *testing.T) {
 		"snapshot": map[string]any{"mode": "never", "chunk_size": 1000}})
 
 	var stop atomic.Bool
-	done := churn(t, h.dsn, "snap_inc", n, &stop)
+	done := testenv.Churn(t, h.dsn, "snap_inc", n, &stop)
 	time.Sleep(300 * time.Millisecond)
 	if err := h.src.SignalSnapshot(context.Background(), []string{"public.snap_inc"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("the incremental snapshot", func(evs []*sluice.Event) bool {
+	h.c.WaitFor("the incremental snapshot", func(evs []*sluice.Event) bool {
 		r, _ := countReads(evs, sluice.SnapshotIncremental)
 		return r > 0 && h.snapshotIdle()
 	})
@@ -158,7 +76,7 @@ func TestIncrementalSnapshotWhileWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("the stream to catch up", func([]*sluice.Event) bool { return h.confirmedAtLeast(lsn) })
+	h.c.WaitFor("the stream to catch up", func([]*sluice.Event) bool { return h.confirmedAtLeast(lsn) })
 	evs := h.wait(0)
 	reads, _ := countReads(evs, sluice.SnapshotIncremental)
 	t.Logf("%d writes during the snapshot, %d incremental reads", writes, reads)
@@ -170,7 +88,7 @@ func TestIncrementalSnapshotWhileWriting(t *testing.T) {
 			t.Fatal("signal table rows must not be emitted")
 		}
 	}
-	sameState(t, replay(t, evs, 1), tableState(t, h.db, "snap_inc"))
+	testenv.SameState(t, replay(t, evs, 1), testenv.TableState(t, h.db, "snap_inc"))
 }
 
 // TestSnapshotFilter: an incremental snapshot with a WHERE filter reads
@@ -185,7 +103,7 @@ func TestSnapshotFilter(t *testing.T) {
 	if err := h.src.SignalSnapshot(context.Background(), []string{"public.snap_filter"}, "id > 90"); err != nil {
 		t.Fatal(err)
 	}
-	evs := h.waitFor("10 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 10 && h.snapshotIdle() })
+	evs := h.c.WaitFor("10 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 10 && h.snapshotIdle() })
 	r, _ := countReads(evs, 0)
 	if r != 10 {
 		t.Fatalf("read %d rows, want the 10 with id > 90", r)
@@ -203,7 +121,7 @@ func TestInitialSnapshotModes(t *testing.T) {
 		return map[string]any{"tables": []any{"public.snap_modes"}, "snapshot": map[string]any{"mode": mode, "chunk_size": 10}}
 	}
 	h.startWith(opts("initial"))
-	evs := h.waitFor("25 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r == 25 && h.snapshotIdle() })
+	evs := h.c.WaitFor("25 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r == 25 && h.snapshotIdle() })
 	if evs[0].Snapshot != sluice.SnapshotFirst || evs[24].Snapshot != sluice.SnapshotLast {
 		t.Errorf("markers: first %q, last %q", evs[0].Snapshot, evs[24].Snapshot)
 	}
@@ -216,7 +134,6 @@ func TestInitialSnapshotModes(t *testing.T) {
 	h.wait(26)
 	h.stop()
 
-	h.events = nil
 	h.startWith(opts("initial"))
 	h.exec(`INSERT INTO snap_modes VALUES (27, 27)`)
 	evs = h.wait(1)
@@ -225,9 +142,8 @@ func TestInitialSnapshotModes(t *testing.T) {
 	}
 	h.stop()
 
-	h.events = nil
 	h.startWith(opts("always"))
-	h.waitFor("27 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r == 27 && h.snapshotIdle() })
+	h.c.WaitFor("27 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r == 27 && h.snapshotIdle() })
 	h.stop()
 
 	// initial_only after a finished initial snapshot has nothing to do.
@@ -260,7 +176,7 @@ func TestSnapshotTableWithoutKey(t *testing.T) {
 	h.exec(`DROP TABLE IF EXISTS snap_nokey; CREATE TABLE snap_nokey (a int, b text)`)
 	h.exec(`INSERT INTO snap_nokey SELECT g, 'row ' || g FROM generate_series(1, 95) g`)
 	h.startWith(map[string]any{"tables": []any{"public.snap_nokey"}, "snapshot": map[string]any{"mode": "initial", "chunk_size": 10}})
-	evs := h.waitFor("95 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 95 && h.snapshotIdle() })
+	evs := h.c.WaitFor("95 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 95 && h.snapshotIdle() })
 	seen := map[int64]bool{}
 	for _, ev := range evs {
 		if ev.Op == sluice.OpRead {
