@@ -10,9 +10,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
 
 # Start PostgreSQL, MariaDB, Kafka and Elasticsearch, then run every test (unit and integration)
-# with their addresses in the environment.
+# with their addresses in the environment. Fails, too, when the tests left a replication slot or
+# publication behind (scripts/leaks.sh).
 test: build services
-	eval "$$(scripts/services.sh env)" && SLUICE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./...
+	eval "$$(scripts/services.sh env)" && scripts/leaks.sh before bin/leaks.before && \
+	  SLUICE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./... && \
+	  scripts/leaks.sh after bin/leaks.before
 
 # Unit tests only: integration tests skip (or fail under CI=true).
 unit:

@@ -263,7 +263,9 @@ func TestLivePgoutputDecode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	defer conn.Close(ctx)
+	// Closed after the cleanup below (cleanups run last-in first-out), which
+	// needs the connection to drop what the test created.
+	t.Cleanup(func() { conn.Close(ctx) })
 	exec := func(sql string, args ...any) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, sql, args...); err != nil {
@@ -280,8 +282,11 @@ func TestLivePgoutputDecode(t *testing.T) {
 	exec("DROP PUBLICATION IF EXISTS " + name)
 	exec("CREATE SCHEMA " + name)
 	t.Cleanup(func() {
-		conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+name)
-		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+name+" CASCADE")
+		for _, stmt := range []string{"DROP PUBLICATION IF EXISTS " + name, "DROP SCHEMA IF EXISTS " + name + " CASCADE"} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				t.Errorf("cleanup: %s: %v", stmt, err)
+			}
+		}
 	})
 	exec("SET search_path = " + name)
 	exec(liveTypesDDL)
