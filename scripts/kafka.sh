@@ -66,19 +66,12 @@ EOF
 # The broker reads key and chain from one PEM file (ssl.keystore.type=PEM).
 certs() {
   [ -f "$TLSDIR/server.pem" ] && return
-  command -v openssl >/dev/null || apt_install openssl
-  mkdir -p "$TLSDIR"
+  test_certs "$TLSDIR"
   (
     cd "$TLSDIR"
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=sluice test CA" \
-      -keyout ca.key -out ca.pem 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=127.0.0.1" -keyout server.key -out server.csr 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
-    openssl x509 -req -sha256 -days 3650 -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-      -extfile san.ext -out server.crt 2>/dev/null
     openssl pkcs8 -topk8 -nocrypt -in server.key -out server.p8
     cat server.p8 server.crt >server.pem.tmp && mv server.pem.tmp server.pem
-  ) || { echo "kafka: cannot make the test certificates with openssl" >&2; exit 1; }
+  ) || { echo "kafka: cannot make the PEM key store with openssl" >&2; exit 1; }
 }
 
 configure() {

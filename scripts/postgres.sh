@@ -10,6 +10,10 @@
 #   replica ${SLUICE_PG_REPLICA_PORT:-55433}  wal_level=replica (only for the test
 #           that expects a clear "wal_level is not logical" error)
 #
+# The main cluster also accepts TLS, with a server certificate from a test CA
+# made here by openssl (pg/tls/ca.pem), for the tests of sluice's TLS settings;
+# plain connections keep working (the test DSN says sslmode=disable).
+#
 # Both get database `sluice`, role `sluice` (LOGIN REPLICATION SUPERUSER,
 # password sluice) and role `norepl` (LOGIN, no REPLICATION, password norepl).
 # Auth is trust (tests only). fsync is off: data survives a clean
@@ -18,6 +22,7 @@
 # `start` starts both clusters (the replica one is ~1 s and ~30 MB);
 # `restart` restarts only the main cluster, keeping its data; `stop` stops both.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PGBIN=/usr/lib/postgresql/15/bin
 SCRATCH=${SLUICE_SCRATCH:-/tmp/sluice-services}
@@ -48,8 +53,18 @@ init() {
   echo "include = 'sluice.conf'" >>"$dir/postgresql.conf"
 }
 
+# tls: the test CA and the main cluster's server certificate (the server
+# reads its key only when it is private to its owner).
+tls() {
+  test_certs "$PGROOT/tls"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$PGROOT/tls"; fi
+  chmod 600 "$PGROOT/tls/server.key"
+}
+
 # configure NAME PORT WAL_LEVEL: rewritten at every start so env overrides apply.
 configure() {
+  local ssl=off
+  if [ "$1" = main ]; then tls; ssl=on; fi
   cat >"$PGROOT/$1/sluice.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $2
@@ -61,6 +76,9 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+ssl = $ssl
+ssl_cert_file = '$PGROOT/tls/server.crt'
+ssl_key_file = '$PGROOT/tls/server.key'
 EOF
 }
 

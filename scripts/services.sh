@@ -28,7 +28,8 @@ case "${1:-}" in
   clean)  "$HERE/services.sh" down; rm -rf "${SLUICE_SCRATCH:-/tmp/sluice-services}"/{pg,mariadb,kafka,es} ;;
   status) rc=0; "$HERE/postgres.sh" status || rc=1; "$HERE/mariadb.sh" status || rc=1; "$HERE/kafka.sh" status || rc=1; "$HERE/elasticsearch.sh" status || rc=1; exit $rc ;;
   env)    cat <<EOF
-export SLUICE_TEST_PG_DSN=postgres://sluice:sluice@127.0.0.1:$PG_PORT/sluice
+export SLUICE_TEST_PG_DSN=postgres://sluice:sluice@127.0.0.1:$PG_PORT/sluice?sslmode=disable
+export SLUICE_TEST_PG_CA_FILE=${SLUICE_SCRATCH:-/tmp/sluice-services}/pg/tls/ca.pem
 export SLUICE_TEST_PG_REPLICA_DSN=postgres://sluice:sluice@127.0.0.1:$PG_REPLICA_PORT/sluice
 export SLUICE_TEST_PG_NOREPL_DSN=postgres://norepl:norepl@127.0.0.1:$PG_PORT/sluice
 export SLUICE_TEST_MYSQL_DSN='sluice:sluice@tcp(127.0.0.1:$MARIADB_PORT)/sluice'

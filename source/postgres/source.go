@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,8 @@ type Source struct {
 	// confirmed is the highest position the pipeline has delivered; the
 	// stream loop reports it to the server as the flush LSN.
 	confirmed atomic.Uint64
+
+	plainOnce sync.Once // the plaintext warning is logged once
 }
 
 var (
@@ -51,7 +54,7 @@ func New(cfg Config, env source.Env) (*Source, error) {
 		return nil, err
 	}
 	cfg.Tables = source.Listed(cfg.Tables) // nil: every table
-	cc, err := pgconn.ParseConfig(cfg.DSN)
+	cc, err := pgconn.ParseConfig(withTLSDefaults(cfg.DSN))
 	if err != nil {
 		return nil, fmt.Errorf("%s.dsn: %s", env.Path, redactDSNError(err))
 	}
@@ -232,5 +235,6 @@ func (s *Source) connect(ctx context.Context, replication bool) (*pgx.Conn, erro
 	if err != nil {
 		return nil, classifyConnectError(err, cc, replication)
 	}
+	s.warnPlaintext(conn)
 	return conn, nil
 }
