@@ -172,4 +172,11 @@ type Position struct {
 	// Resume is an opaque, source-specific token for sources whose
 	// position is not a single number (MySQL: binlog file, offset, GTIDs).
 	Resume string
+	// Epoch names the log the positions belong to (PostgreSQL: the
+	// cluster's system identifier and timeline; MySQL: the server's
+	// identity), followed by the source's `epoch` key when set. Positions
+	// of different epochs are not comparable: a sink that orders changes
+	// by position (Elasticsearch's versions) must not mix them. Empty when
+	// the source cannot tell.
+	Epoch string
 }

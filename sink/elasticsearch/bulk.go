@@ -293,6 +293,16 @@ func appendAction(dst []byte, action, index, id string, version uint64) []byte {
 	return append(dst, ",\"version_type\":\"external_gte\"}}\n"...)
 }
 
+// appendUnversionedDelete appends a bulk delete action without a version
+// (for the sink's own state documents).
+func appendUnversionedDelete(dst []byte, index, id string) []byte {
+	dst = append(dst, `{"delete":{"_index":`...)
+	dst = appendJSONString(dst, index)
+	dst = append(dst, `,"_id":`...)
+	dst = appendJSONString(dst, id)
+	return append(dst, "}}\n"...)
+}
+
 // appendOp appends the actions of o: index with its document, or a delete
 // preceded by its tombstone. It returns the number of actions.
 func appendOp(dst []byte, stateIndex string, o *op) ([]byte, int) {

@@ -104,6 +104,17 @@ type Config struct {
 	// would remove other tables' rows).
 	Truncate string `yaml:"truncate"`
 
+	// OnEpochChange is what happens when an index was written from one
+	// source log and events now come from another whose positions are
+	// not comparable (a different server, a PostgreSQL cluster restored or
+	// promoted onto a new timeline, or the source's `epoch` key changed
+	// after RESET MASTER): "fail" (default) stops the pipeline with an
+	// error that says what happened; "reindex" deletes the index and its
+	// marks and rebuilds it from the new log (run a snapshot to fill it).
+	// Without it, every change would be older than what the index holds
+	// and be dropped as stale.
+	OnEpochChange string `yaml:"on_epoch_change"`
+
 	// Bulk sizes the bulk requests.
 	Bulk Bulk `yaml:"bulk"`
 
@@ -233,6 +244,7 @@ func (Config) Defaults() Config {
 		JSONHandling:  JSONString,
 		CreateIndices: true,
 		StateIndex:    "sluice-state",
+		OnEpochChange: EpochFail,
 		Bulk: Bulk{
 			MaxActions:    1000,
 			MaxBytes:      5 << 20,
@@ -251,6 +263,12 @@ func (Config) Defaults() Config {
 const (
 	JSONString = "string"
 	JSONObject = "object"
+)
+
+// Epoch change policies.
+const (
+	EpochFail    = "fail"
+	EpochReindex = "reindex"
 )
 
 // Truncate policies.
@@ -326,6 +344,11 @@ func (c *Config) validate(path string) error {
 	case TruncateDeleteDocuments, TruncateIgnore, TruncateFail:
 	default:
 		bad("truncate", "%q is not one of delete_documents, ignore, fail", c.Truncate)
+	}
+	switch c.OnEpochChange {
+	case EpochFail, EpochReindex:
+	default:
+		bad("on_epoch_change", "%q is not one of fail, reindex", c.OnEpochChange)
 	}
 	for table, cols := range c.Columns {
 		if s, t, ok := strings.Cut(table, "."); !ok || s == "" || t == "" {

@@ -23,6 +23,12 @@ var (
 	// configured. It is permanent (sluice.IsPermanent): a replay would be
 	// refused the same way.
 	ErrRefused = errors.New("document refused by Elasticsearch and no dead_letter destination is configured")
+
+	// ErrEpochChanged stops the pipeline (it is permanent) when an index
+	// was written from another source log than the events now come from,
+	// under on_epoch_change: fail. The message names both logs and the
+	// ways out.
+	ErrEpochChanged = errors.New("the source's log changed")
 )
 
 // esError is the "error" object of an Elasticsearch response or bulk item.

@@ -42,6 +42,8 @@ const hwmStep = 64 << 20
 //	truncate:<index>          the position of the last truncate of the index
 //	hwm:<index>               write-ahead high-water mark: no change with a
 //	                          larger commit LSN has ever been sent to the index
+//	epoch:<index>             the source log (Position.Epoch) the index is
+//	                          written from; its positions are comparable
 //
 // All are written with external versions (the commit LSN), so a replay
 // never moves one back.
@@ -51,6 +53,7 @@ type stateDoc struct {
 	ID    string `json:"id,omitempty"`
 	LSN   uint64 `json:"lsn"`
 	Order int64  `json:"order,omitempty"`
+	Epoch string `json:"epoch,omitempty"`
 }
 
 func tombstoneID(index, id string) string {
@@ -63,6 +66,7 @@ func tombstoneID(index, id string) string {
 
 func truncateID(index string) string { return "truncate:" + index }
 func hwmID(index string) string      { return "hwm:" + index }
+func epochID(index string) string    { return "epoch:" + index }
 
 // stateIndexBody creates the state index: hidden (wildcard searches and
 // Kibana skip it), one shard, a replica when the cluster has a second

@@ -33,7 +33,7 @@ func (s *Sink) truncate(ctx context.Context, c *conn, ev *sluice.Event, ack func
 	name := ev.Table.Schema + "." + ev.Table.Name
 	switch s.cfg.Truncate {
 	case TruncateIgnore:
-		info, err := s.tableInfo(ctx, c, ev.Table)
+		info, err := s.tableInfo(ctx, c, ev.Table, ev.Pos.Epoch)
 		if err != nil {
 			s.ackEvent(ack, err)
 			return err
@@ -57,7 +57,7 @@ func (s *Sink) truncate(ctx context.Context, c *conn, ev *sluice.Event, ack func
 		s.ackEvent(ack, err)
 		return err
 	}
-	info, err := s.tableInfo(ctx, c, ev.Table)
+	info, err := s.tableInfo(ctx, c, ev.Table, ev.Pos.Epoch)
 	if err == nil && info.indexErr != nil {
 		err = sluice.Permanent(fmt.Errorf("elasticsearch sink: truncate %s: %w", name, info.indexErr))
 	}
@@ -98,12 +98,19 @@ func (s *Sink) deleteAll(ctx context.Context, c *conn, index string, mark pos) e
 	}
 	c.idxMu.Unlock()
 
+	return s.deleteMatching(ctx, c, index, `{"match_all":{}}`, mark.lsn, true)
+}
+
+// deleteMatching deletes the documents of index that query matches (a
+// scroll plus bulk deletes: the server may lack _delete_by_query), with
+// external version `version` when versioned, else unversioned.
+func (s *Sink) deleteMatching(ctx context.Context, c *conn, index, query string, version uint64, versioned bool) error {
 	path := "/" + url.PathEscape(index)
 	if _, status, err := c.cl.call(ctx, "POST", path+"/_refresh", nil, 404); err != nil || status == 404 {
 		return err // a missing index has nothing to delete
 	}
 	data, _, err := c.cl.call(ctx, "POST", path+"/_search?scroll=1m&filter_path=_scroll_id,hits.hits._id",
-		[]byte(`{"size":1000,"_source":false,"sort":["_doc"],"query":{"match_all":{}}}`))
+		[]byte(`{"size":1000,"_source":false,"sort":["_doc"],"query":`+query+`}`))
 	if err != nil {
 		return err
 	}
@@ -132,7 +139,11 @@ func (s *Sink) deleteAll(ctx context.Context, c *conn, index string, mark pos) e
 		}
 		var bulk []byte
 		for _, h := range r.Hits.Hits {
-			bulk = appendAction(bulk, "delete", index, h.ID, mark.lsn)
+			if versioned {
+				bulk = appendAction(bulk, "delete", index, h.ID, version)
+			} else {
+				bulk = appendUnversionedDelete(bulk, index, h.ID)
+			}
 		}
 		items, err := s.bulk(ctx, c, bulk, len(r.Hits.Hits))
 		if err != nil {

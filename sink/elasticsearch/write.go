@@ -135,7 +135,7 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 		return o, nil
 	}
 	o.table = t.Schema + "." + t.Name
-	info, err := s.tableInfo(ctx, c, t)
+	info, err := s.tableInfo(ctx, c, t, ev.Pos.Epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 // tableInfo returns the index and columns of t, preparing the index the
 // first time (creating it, loading its marks); transient failures are
 // retried with backoff until ctx ends.
-func (s *Sink) tableInfo(ctx context.Context, c *conn, t *sluice.Table) (*tableInfo, error) {
+func (s *Sink) tableInfo(ctx context.Context, c *conn, t *sluice.Table, epoch string) (*tableInfo, error) {
 	if info := c.tables[t]; info != nil {
 		return info, nil
 	}
@@ -194,7 +194,7 @@ func (s *Sink) tableInfo(ctx context.Context, c *conn, t *sluice.Table) (*tableI
 		}
 	}
 	if info.indexErr == nil {
-		err := s.retry(ctx, c, "prepare index "+info.index, func() error { return s.prepareIndex(ctx, c, info, t) })
+		err := s.retry(ctx, c, "prepare index "+info.index, func() error { return s.prepareIndex(ctx, c, info, t, epoch) })
 		if err != nil {
 			return nil, err
 		}
@@ -207,9 +207,10 @@ func (s *Sink) tableInfo(ctx context.Context, c *conn, t *sluice.Table) (*tableI
 }
 
 // prepareIndex makes sure the index exists (when create_indices is on),
-// maps the columns of a table it has not seen, and loads its high-water
-// and truncate marks.
-func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sluice.Table) error {
+// maps the columns of a table it has not seen, loads its high-water and
+// truncate marks, and checks that it was written from the same source
+// log (epoch) as the events now.
+func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sluice.Table, epoch string) error {
 	c.idxMu.Lock()
 	st := c.indices[info.index]
 	c.idxMu.Unlock()
@@ -218,6 +219,7 @@ func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sl
 		docs := []mgetDoc{
 			{Index: c.stateIndex, ID: hwmID(info.index), Source: true},
 			{Index: c.stateIndex, ID: truncateID(info.index), Source: true},
+			{Index: c.stateIndex, ID: epochID(info.index), Source: true},
 		}
 		res, err := c.mget(ctx, docs)
 		if err != nil {
@@ -233,6 +235,14 @@ func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sl
 		if d, ok := readState(res[1]); ok {
 			st.truncate = pos{lsn: d.LSN, order: d.Order}
 		}
+		stored, hasEpoch := readState(res[2])
+		if hasEpoch && epoch != "" && stored.Epoch != epoch {
+			if err := s.epochChanged(ctx, c, info.index, stored.Epoch, epoch); err != nil {
+				return err
+			}
+			st = &indexState{tables: map[*sluice.Table]bool{}} // the index starts over
+			hasEpoch = false
+		}
 		if s.cfg.CreateIndices {
 			created, err := s.createIndex(ctx, c, path, t, info.cols)
 			if err != nil {
@@ -241,6 +251,13 @@ func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sl
 			if created {
 				st.tables[t] = true
 				s.log.Info("created index", zap.String("index", info.index), zap.Bool("mapping_file", c.mapping != nil))
+			}
+		}
+		if epoch != "" && !hasEpoch {
+			// First written from this log; an index from before epochs
+			// were recorded adopts the current one.
+			if err := c.putState(ctx, epochID(info.index), stateDoc{Kind: "epoch", Index: info.index, Epoch: epoch}); err != nil {
+				return err
 			}
 		}
 		c.idxMu.Lock()
