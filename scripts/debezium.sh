@@ -1,0 +1,505 @@
+#!/usr/bin/env bash
+# debezium.sh fetch | record [postgres|mariadb [MODE...]] | props SOURCE MODE | modes [SOURCE] | clean
+#
+# Records what the real Debezium Server 3.6.1.Final writes to Kafka for the
+# fixtures in testdata/debezium/<source>/ and stores it, one JSON line per
+# record, as the golden files testdata/golden/debezium/<source>/<mode>/ that
+# sluice's Debezium-compatibility test compares against. Only this script
+# needs Java; the project's tests read the recorded files.
+#
+#   fetch   downloads io.debezium:debezium-server-dist:3.6.1.Final:tar.gz from
+#           Maven Central (~0.8 GB, seconds to a minute here) and unpacks it once into
+#           ${SLUICE_CACHE:-~/.cache/sluice}/debezium-server-3.6.1.Final (marker
+#           .complete; the tarball is deleted after unpacking).
+#   record  with no argument records every mode of both sources (~8-10 min here);
+#           `record postgres` all PostgreSQL modes; `record mariadb defaults
+#           schemas` only those. Each mode: recreate the database `dbz` from
+#           schema.sql + snapshot.sql, recreate the topics, start Debezium
+#           Server (initial snapshot), wait until it streams, run stream.sql,
+#           read the topics with internal/tools/topicdump until the
+#           end_marker row has arrived and the topics are quiet, stop
+#           Debezium, drop the slot, database and topics.
+#   props   prints the application.properties of one mode.
+#   modes   lists the modes (of one source): defaults, decimal-string,
+#           decimal-double, time-connect, binary-base64, interval-string (postgres),
+#           bigint-precise (mariadb), transaction-metadata, schemas, skipped-none;
+#           each adds one property (see props, and the README of the goldens).
+#   clean   stops a recorder's Debezium left running, drops its slot,
+#           databases and topics, deletes the scratch dir.
+#
+# Services: the ones of scripts/services.sh (PostgreSQL on
+# ${SLUICE_PG_PORT:-55432} as the superuser `sluice`, MariaDB on
+# ${SLUICE_MARIADB_PORT:-53306}, root over its socket for setup and `sluice`
+# over TCP for Debezium, Kafka PLAINTEXT on ${SLUICE_KAFKA_PORT:-59092}); they
+# must be running. Per source a lock serialises recorders.
+#
+# Where things go:
+#   dist (read-only once unpacked)  ${SLUICE_CACHE:-~/.cache/sluice}/debezium-server-3.6.1.Final
+#   run dir of a source             ${SLUICE_SCRATCH:-/tmp/sluice-services}/debezium/run-<source>:
+#     a scratch copy of the dist made of symlinks, with its own
+#     config/application.properties and data/ (offsets, schema history)
+#     and debezium.log; deleted and made again at every mode, the last one is
+#     kept for inspection
+#   goldens                         testdata/golden/debezium/<source>/<mode>/
+#     <topic>.jsonl (topicdump lines) + application.properties (as used)
+#
+# Facts and pitfalls:
+# - The dist unpacks to debezium-server/ with run.sh, lib/ and config/ (not
+#   conf/): Quarkus reads config/application.properties relative to the
+#   working directory, and run.sh uses relative paths too, so it runs from
+#   the run dir, never from the cache (concurrent runs stay independent).
+# - Java >= 21 is required (class version 65); Temurin 25 is in
+#   /usr/lib/jvm. JAVA_HOME or SLUICE_DEBEZIUM_JAVA_HOME is used when it is
+#   >= 21, else the newest JDK >= 21 under /usr/lib/jvm, else `java` on PATH.
+#   Heap: -Xmx1g (SLUICE_DEBEZIUM_JAVA_OPTS overrides). On Java >= 24 Quarkus
+#   needs --add-opens java.base/java.lang=ALL-UNNAMED (passed here).
+# - PostgreSQL: a database of its own (`dbz`): on a database holding many
+#   user-defined types left by other tests 3.6.1 failed at start with a
+#   NullPointerException in TypeRegistry.prime. The publication `dbz_record`
+#   (FOR ALL TABLES) is made here (publication.autocreate.mode=disabled);
+#   Debezium makes the slot `dbz_record`, and this script drops it after
+#   every run and on exit: a leaked slot pins WAL. Creating the slot waits
+#   for every transaction open on the cluster (other tests'), so a mode
+#   sometimes needs a minute to start.
+# - MariaDB: database `dbz`; schema history in a file
+#   (FileSchemaHistory, data/schemahistory.dat) holding only the captured
+#   database's DDL, and snapshot.locking.mode=none (no global read lock that
+#   would stall other tests sharing the server). Schema changes go to the
+#   topic named like topic.prefix (`dbzmaria`). With transaction metadata
+#   the connector writes BEGIN/END for *every* binlog transaction, other
+#   databases' too: the recorder runs stream.sql with SELECT @@last_gtid
+#   after each statement and keeps only those transactions' records.
+# - MariaDB's client may default to utf8mb3 (emoji become ????): it runs
+#   with --default-character-set=utf8mb4, and the fixtures SET NAMES.
+# - Kafka: the broker does not auto-create topics, and Debezium Server's
+#   producer stalls on UNKNOWN_TOPIC_OR_PARTITION: every topic it may write
+#   (one per table, <prefix>.transaction, PostgreSQL's <prefix>.message,
+#   MariaDB's <prefix>) is created beforehand (1 partition).
+# - Debezium Server adds headers of its own, __debezium.context.*
+#   (connectorLogicalName, taskId, connectorName): not the connector's, so
+#   topicdump drops them. Connector headers (__debezium.oldkey/newkey on a
+#   primary-key change) are kept.
+# - Offsets (data/offsets.dat) and schema history are in the run dir and
+#   deleted between runs, or Debezium would resume from the old position
+#   and skip the snapshot.
+# - Records are keyed and valued by the JSON converter with the String
+#   serializer: the Kafka bytes are exactly the converter's output.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+VERSION=3.6.1.Final
+URL=https://repo1.maven.org/maven2/io/debezium/debezium-server-dist/$VERSION/debezium-server-dist-$VERSION.tar.gz
+CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}/debezium-server-$VERSION
+SCRATCH=${SLUICE_SCRATCH:-/tmp/sluice-services}
+DIR=$SCRATCH/debezium
+PG_PORT=${SLUICE_PG_PORT:-55432}
+MARIADB_PORT=${SLUICE_MARIADB_PORT:-53306}
+MARIADB_SOCK=$SCRATCH/mariadb/mariadb.sock
+KAFKA=127.0.0.1:${SLUICE_KAFKA_PORT:-59092}
+FIXTURES=$ROOT/testdata/debezium
+GOLDEN=$ROOT/testdata/golden/debezium
+START_TIMEOUT=${SLUICE_DEBEZIUM_START_TIMEOUT:-300}
+# --add-opens: on Java >= 24 Quarkus' jboss-threads otherwise throws IllegalAccessError
+# ("thread-local-reset capability") from its HTTP worker threads.
+JAVA_OPTS_DBZ=${SLUICE_DEBEZIUM_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError --add-opens java.base/java.lang=ALL-UNNAMED}
+
+DB=dbz                      # database of its own in each server
+PG_PREFIX=dbzpg             # topic.prefix (also source.name and schema names)
+MARIADB_PREFIX=dbzmaria
+PG_SLOT=dbz_record          # replication slot and publication
+MARIADB_SERVER_ID=5400      # database.server.id (the server itself is 1)
+
+PG_MODES="defaults decimal-string decimal-double time-connect binary-base64 interval-string transaction-metadata schemas skipped-none"
+MARIADB_MODES="defaults decimal-string decimal-double time-connect binary-base64 bigint-precise transaction-metadata schemas skipped-none"
+
+log() { echo "debezium.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------- fetch
+
+fetch() {
+  [ -f "$CACHE/.complete" ] && return
+  local parent; parent=$(dirname "$CACHE")
+  mkdir -p "$parent"
+  local work; work=$(mktemp -d "$parent/.debezium-fetch.XXXXXX")
+  # shellcheck disable=SC2064
+  trap "rm -rf '$work'" EXIT
+  log "fetching Debezium Server $VERSION (~0.8 GB) from Maven Central ..."
+  if command -v curl >/dev/null; then
+    curl -fL --retry 3 --silent --show-error -o "$work/dist.tar.gz" "$URL"
+  else
+    wget -q -O "$work/dist.tar.gz" "$URL"
+  fi
+  log "unpacking ..."
+  tar -xzf "$work/dist.tar.gz" -C "$work"
+  rm -f "$work/dist.tar.gz"
+  [ -f "$work/debezium-server/run.sh" ] && [ -d "$work/debezium-server/config" ] ||
+    die "unexpected layout of the dist (no debezium-server/run.sh or config/)"
+  rm -rf "$CACHE"
+  mv "$work/debezium-server" "$CACHE"
+  rm -rf "$work"
+  trap - EXIT
+  touch "$CACHE/.complete"
+}
+
+# ---------------------------------------------------------------- java
+
+java_major() { # JAVA_BIN -> major version (8 for 1.8)
+  "$1" -XshowSettings:properties -version 2>&1 |
+    awk -F' = ' '/java.specification.version/ {v=$2; sub(/^1\./, "", v); print v; exit}'
+}
+
+find_java_home() {
+  local c v best= bestv=0
+  for c in "${SLUICE_DEBEZIUM_JAVA_HOME:-}" "${JAVA_HOME:-}"; do
+    [ -n "$c" ] && [ -x "$c/bin/java" ] || continue
+    v=$(java_major "$c/bin/java")
+    if [[ $v =~ ^[0-9]+$ ]] && ((v >= 21)); then echo "$c"; return; fi
+  done
+  for c in /usr/lib/jvm/*/; do
+    c=${c%/}
+    [ -x "$c/bin/java" ] && [ ! -L "$c" ] || continue
+    v=$(java_major "$c/bin/java")
+    if [[ $v =~ ^[0-9]+$ ]] && ((v >= 21 && v > bestv)); then best=$c; bestv=$v; fi
+  done
+  if [ -n "$best" ]; then echo "$best"; return; fi
+  if c=$(command -v java); then
+    v=$(java_major "$c")
+    if [[ $v =~ ^[0-9]+$ ]] && ((v >= 21)); then dirname "$(dirname "$(readlink -f "$c")")"; return; fi
+  fi
+  die "Debezium Server needs Java >= 21 (none found; set SLUICE_DEBEZIUM_JAVA_HOME)"
+}
+
+# ---------------------------------------------------------------- databases
+
+pg() { PGPASSWORD=sluice psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U sluice "$@"; }
+maria() { mariadb --no-defaults --default-character-set=utf8mb4 --protocol=socket --socket="$MARIADB_SOCK" -uroot "$@"; }
+
+pg_drop() {
+  # The slot first: a logical slot on the database blocks DROP DATABASE.
+  pg -d postgres -A -t -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '$PG_SLOT' AND active_pid IS NOT NULL" >/dev/null
+  local i
+  for i in $(seq 50); do
+    pg -d postgres -A -t -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$PG_SLOT' AND NOT active" >/dev/null 2>&1 || true
+    [ -z "$(pg -d postgres -A -t -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$PG_SLOT'")" ] && break
+    sleep 0.2
+  done
+  pg -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" 2>/dev/null
+}
+
+pg_prepare() {
+  pg_drop
+  pg -d postgres -c "CREATE DATABASE $DB"
+  pg -d "$DB" -f "$FIXTURES/postgres/schema.sql" -f "$FIXTURES/postgres/snapshot.sql" >/dev/null
+  pg -d "$DB" -c "CREATE PUBLICATION $PG_SLOT FOR ALL TABLES"
+}
+
+pg_tables() { pg -d "$DB" -A -t -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"; }
+
+maria_drop() { maria -e "DROP DATABASE IF EXISTS $DB"; }
+
+maria_prepare() {
+  maria_drop
+  maria -e "CREATE DATABASE $DB"
+  maria "$DB" <"$FIXTURES/mariadb/schema.sql"
+  maria "$DB" <"$FIXTURES/mariadb/snapshot.sql"
+}
+
+maria_tables() { maria -N -B -e "SELECT table_name FROM information_schema.tables WHERE table_schema = '$DB' ORDER BY 1"; }
+
+# ---------------------------------------------------------------- config
+
+# props SOURCE MODE: the application.properties of one run.
+props() {
+  local source=$1 mode=$2
+  cat <<EOF
+# Debezium Server $VERSION, source $source, mode $mode (generated by scripts/debezium.sh)
+debezium.sink.type=kafka
+debezium.sink.kafka.producer.bootstrap.servers=$KAFKA
+debezium.sink.kafka.producer.key.serializer=org.apache.kafka.common.serialization.StringSerializer
+debezium.sink.kafka.producer.value.serializer=org.apache.kafka.common.serialization.StringSerializer
+debezium.format.key=json
+debezium.format.value=json
+EOF
+  if [ "$mode" = schemas ]; then
+    echo "debezium.format.key.schemas.enable=true"
+    echo "debezium.format.value.schemas.enable=true"
+  else
+    echo "debezium.format.key.schemas.enable=false"
+    echo "debezium.format.value.schemas.enable=false"
+  fi
+  cat <<EOF
+debezium.source.offset.storage.file.filename=data/offsets.dat
+debezium.source.offset.flush.interval.ms=0
+EOF
+  case $source in
+    postgres) cat <<EOF
+debezium.source.connector.class=io.debezium.connector.postgresql.PostgresConnector
+debezium.source.database.hostname=127.0.0.1
+debezium.source.database.port=$PG_PORT
+debezium.source.database.user=sluice
+debezium.source.database.password=sluice
+debezium.source.database.dbname=$DB
+debezium.source.topic.prefix=$PG_PREFIX
+debezium.source.plugin.name=pgoutput
+debezium.source.slot.name=$PG_SLOT
+debezium.source.publication.name=$PG_SLOT
+debezium.source.publication.autocreate.mode=disabled
+EOF
+    ;;
+    mariadb) cat <<EOF
+debezium.source.connector.class=io.debezium.connector.mariadb.MariaDbConnector
+debezium.source.database.hostname=127.0.0.1
+debezium.source.database.port=$MARIADB_PORT
+debezium.source.database.user=sluice
+debezium.source.database.password=sluice
+debezium.source.database.server.id=$MARIADB_SERVER_ID
+debezium.source.database.include.list=$DB
+debezium.source.topic.prefix=$MARIADB_PREFIX
+debezium.source.schema.history.internal=io.debezium.storage.file.history.FileSchemaHistory
+debezium.source.schema.history.internal.file.filename=data/schemahistory.dat
+debezium.source.schema.history.internal.store.only.captured.databases.ddl=true
+debezium.source.snapshot.locking.mode=none
+EOF
+    ;;
+  esac
+  case $mode in
+    defaults | schemas) ;;
+    decimal-string) echo "debezium.source.decimal.handling.mode=string" ;;
+    decimal-double) echo "debezium.source.decimal.handling.mode=double" ;;
+    time-connect) echo "debezium.source.time.precision.mode=connect" ;;
+    binary-base64) echo "debezium.source.binary.handling.mode=base64" ;;
+    interval-string) echo "debezium.source.interval.handling.mode=string" ;;
+    bigint-precise) echo "debezium.source.bigint.unsigned.handling.mode=precise" ;;
+    transaction-metadata) echo "debezium.source.provide.transaction.metadata=true" ;;
+    skipped-none) echo "debezium.source.skipped.operations=none" ;;
+    *) die "unknown mode $mode" ;;
+  esac
+  cat <<EOF
+quarkus.http.host=127.0.0.1
+quarkus.http.port=0
+quarkus.log.console.json=false
+EOF
+}
+
+modes_of() {
+  case $1 in
+    postgres) echo "$PG_MODES" ;;
+    mariadb) echo "$MARIADB_MODES" ;;
+    *) die "unknown source $1 (postgres or mariadb)" ;;
+  esac
+}
+
+# ---------------------------------------------------------------- Debezium Server
+
+RUN= DBZ_PID= JAVA_HOME_DBZ= TOPICDUMP=
+
+# make_run_dir SOURCE MODE: a scratch copy of the dist (symlinks) with its own config/ and data/.
+make_run_dir() {
+  RUN=$DIR/run-$1
+  rm -rf "$RUN"
+  mkdir -p "$RUN/config" "$RUN/data"
+  local f
+  for f in "$CACHE"/* "$CACHE"/config/*; do
+    case ${f#"$CACHE"/} in
+      # The dist's examples would only make Quarkus warn.
+      config | config/application.properties | config/*.example | config/application.yaml*) ;;
+      config/*) ln -s "$f" "$RUN/config/" ;;
+      *) ln -s "$f" "$RUN/" ;;
+    esac
+  done
+  props "$1" "$2" >"$RUN/config/application.properties"
+}
+
+dbz_running() { [ -n "$DBZ_PID" ] && kill -0 "$DBZ_PID" 2>/dev/null; }
+
+# start_debezium READY_REGEX: start in $RUN and wait until the log matches.
+start_debezium() {
+  local ready=$1
+  # run.sh execs java: $! is the JVM.
+  (
+    cd "$RUN"
+    JAVA_HOME=$JAVA_HOME_DBZ JAVA_OPTS="$JAVA_OPTS_DBZ -Djava.io.tmpdir=$RUN/data" \
+      exec ./run.sh >"$RUN/debezium.log" 2>&1 </dev/null
+  ) &
+  DBZ_PID=$!
+  echo "$DBZ_PID" >"$RUN/debezium.pid"
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until grep -Eq "$ready" "$RUN/debezium.log" 2>/dev/null; do
+    if ! dbz_running || ((SECONDS >= deadline)); then
+      tail -n 40 "$RUN/debezium.log" >&2 || true
+      stop_debezium
+      die "Debezium Server did not reach streaming (see $RUN/debezium.log)"
+    fi
+    sleep 0.5
+  done
+}
+
+stop_debezium() {
+  dbz_running || { DBZ_PID=; return 0; }
+  kill -TERM "$DBZ_PID" 2>/dev/null || true
+  local deadline=$((SECONDS + 60))
+  while dbz_running; do
+    if ((SECONDS >= deadline)); then log "SIGKILL after 60 s"; kill -KILL "$DBZ_PID" 2>/dev/null || true; fi
+    sleep 0.2
+  done
+  wait "$DBZ_PID" 2>/dev/null || true
+  DBZ_PID=
+}
+
+# ---------------------------------------------------------------- recording
+
+topicdump() { "$TOPICDUMP" -brokers "$KAFKA" "$@"; }
+
+build_topicdump() {
+  mkdir -p "$DIR"
+  TOPICDUMP=$DIR/topicdump
+  (cd "$ROOT" && go build -o "$TOPICDUMP" ./internal/tools/topicdump) || die "cannot build internal/tools/topicdump"
+}
+
+CLEANUP_SOURCE=
+cleanup() {
+  stop_debezium
+  case $CLEANUP_SOURCE in
+    postgres) pg_drop >/dev/null 2>&1 || log "could not drop slot $PG_SLOT / database $DB: drop them by hand" ;;
+    mariadb) maria_drop >/dev/null 2>&1 || true ;;
+  esac
+  CLEANUP_SOURCE=
+}
+
+# record_mode SOURCE MODE
+record_mode() {
+  local source=$1 mode=$2 t0=$SECONDS prefix ready tables topics=() t
+  case $source in
+    postgres)
+      prefix=$PG_PREFIX
+      # Streaming has begun once the replication stream is consumed.
+      ready='Processing messages|Streaming requested from LSN'
+      ;;
+    mariadb)
+      prefix=$MARIADB_PREFIX
+      ready='Connected to binlog at|Keepalive thread is running'
+      ;;
+  esac
+  log "$source/$mode: preparing database $DB ..."
+  CLEANUP_SOURCE=$source
+  if [ "$source" = postgres ]; then pg_prepare; tables=$(pg_tables); else maria_prepare; tables=$(maria_tables); fi
+  for t in $tables; do
+    if [ "$source" = postgres ]; then topics+=("$prefix.public.$t"); else topics+=("$prefix.$DB.$t"); fi
+  done
+  topics+=("$prefix.transaction")
+  if [ "$source" = postgres ]; then topics+=("$prefix.message"); else topics+=("$prefix"); fi
+  topicdump -recreate "${topics[@]}"
+
+  make_run_dir "$source" "$mode"
+  log "$source/$mode: starting Debezium Server ..."
+  start_debezium "$ready"
+  log "$source/$mode: streaming after $((SECONDS - t0)) s; running stream.sql ..."
+  if [ "$source" = postgres ]; then
+    pg -d "$DB" -f "$FIXTURES/postgres/stream.sql" >/dev/null
+  else
+    # The same session, with SELECT @@last_gtid after every statement (a
+    # line ending in ';'): the GTIDs of the fixture's own transactions.
+    awk '{ print } /;[[:space:]]*$/ && !/^[[:space:]]*--/ { print "SELECT @@last_gtid;" }' \
+      "$FIXTURES/mariadb/stream.sql" | maria -N -B "$DB" | sed '/^$/d' | sort -u >"$RUN/gtids"
+  fi
+  local out=$RUN/out
+  local marker=$prefix.public.end_marker
+  [ "$source" = mariadb ] && marker=$prefix.$DB.end_marker
+  topicdump -until "$marker" -quiet "${SLUICE_DEBEZIUM_QUIET:-5s}" -timeout 5m -dir "$out" "${topics[@]}" ||
+    { tail -n 30 "$RUN/debezium.log" >&2; die "$source/$mode: the end marker never arrived"; }
+  if grep -q ' ERROR ' "$RUN/debezium.log"; then
+    log "$source/$mode: Debezium logged errors:"; grep ' ERROR ' "$RUN/debezium.log" | head -n 5 >&2
+  fi
+  stop_debezium
+  topicdump -delete "${topics[@]}"
+  cleanup
+  if [ "$source" = mariadb ] && [ -f "$out/$prefix.transaction.jsonl" ]; then
+    # Debezium's MariaDB connector writes BEGIN and END (event_count 0) for
+    # every transaction in the binlog, other databases' too: keep the
+    # fixture's own (a session sharing the server would otherwise show up).
+    local f=$out/$prefix.transaction.jsonl n
+    sed 's/.*/"key":"{\\"id\\":\\"&\\"}"/' "$RUN/gtids" >"$RUN/gtid-patterns"
+    n=$(wc -l <"$f")
+    grep -F -f "$RUN/gtid-patterns" "$f" >"$f.own" || true
+    mv "$f.own" "$f"
+    log "$source/$mode: kept $(wc -l <"$f") of $n transaction records (the others are other sessions' transactions)"
+  fi
+
+  # Swap the mode's golden directory in whole.
+  grep -v '^#' "$RUN/config/application.properties" >"$out/application.properties"
+  local dst=$GOLDEN/$source/$mode
+  mkdir -p "$(dirname "$dst")"
+  rm -rf "$dst"
+  cp -r "$out" "$dst"
+  log "$source/$mode: $(cat "$dst"/*.jsonl | wc -l) records in $(ls "$dst"/*.jsonl | wc -l) topics, $((SECONDS - t0)) s"
+}
+
+# record_source SOURCE [MODE...]
+record_source() {
+  local source=$1; shift
+  local modes=("$@")
+  [ ${#modes[@]} -gt 0 ] || read -r -a modes <<<"$(modes_of "$source")"
+  local m
+  for m in "${modes[@]}"; do
+    [[ " $(modes_of "$source") " == *" $m "* ]] || die "mode $m does not apply to $source ($(modes_of "$source"))"
+  done
+  mkdir -p "$DIR"
+  exec 9>"$DIR/$source.lock"
+  flock -n 9 || { log "another recorder holds $DIR/$source.lock; waiting ..."; flock 9; }
+  for m in "${modes[@]}"; do record_mode "$source" "$m"; done
+  exec 9>&-
+}
+
+record() {
+  fetch
+  JAVA_HOME_DBZ=$(find_java_home)
+  log "Java: $JAVA_HOME_DBZ ($(java_major "$JAVA_HOME_DBZ/bin/java"))"
+  build_topicdump
+  trap 'cleanup' EXIT
+  trap 'exit 130' INT TERM
+  local t0=$SECONDS
+  if [ $# -eq 0 ]; then
+    record_source postgres
+    record_source mariadb
+  else
+    record_source "$@"
+  fi
+  log "recorded in $((SECONDS - t0)) s into $GOLDEN"
+}
+
+clean() {
+  # A Debezium Server left running by a killed recorder: its pid file, and
+  # only if that process still runs from the run dir.
+  local pidfile p
+  for pidfile in "$DIR"/run-*/debezium.pid; do
+    [ -f "$pidfile" ] || continue
+    p=$(cat "$pidfile")
+    if kill -0 "$p" 2>/dev/null && [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$(dirname "$pidfile")" ]; then
+      DBZ_PID=$p
+      stop_debezium
+    fi
+  done
+  pg_drop >/dev/null 2>&1 || true
+  maria_drop >/dev/null 2>&1 || true
+  if [ -x "$DIR/topicdump" ]; then
+    TOPICDUMP=$DIR/topicdump
+    local t topics=()
+    for t in $(awk '/^CREATE TABLE/ {print $3}' "$FIXTURES/postgres/schema.sql"); do topics+=("$PG_PREFIX.public.$t"); done
+    for t in $(awk '/^CREATE TABLE/ {print $3}' "$FIXTURES/mariadb/schema.sql"); do topics+=("$MARIADB_PREFIX.$DB.$t"); done
+    topics+=("$PG_PREFIX.transaction" "$PG_PREFIX.message" "$MARIADB_PREFIX.transaction" "$MARIADB_PREFIX")
+    topicdump -delete "${topics[@]}" || true
+  fi
+  rm -rf "$DIR"
+  echo "debezium recorder state removed"
+}
+
+case "${1:-}" in
+  fetch) fetch; echo "Debezium Server $VERSION in $CACHE" ;;
+  record) shift; record "$@" ;;
+  props) props "${2:?source}" "${3:?mode}" ;;
+  modes) if [ -n "${2:-}" ]; then modes_of "$2"; else echo "postgres: $PG_MODES"; echo "mariadb: $MARIADB_MODES"; fi ;;
+  clean) clean ;;
+  *) echo "usage: $0 fetch | record [postgres|mariadb [MODE...]] | props SOURCE MODE | modes [SOURCE] | clean" >&2; exit 2 ;;
+esac
