@@ -7,8 +7,13 @@
 # a private datadir made by mariadb-install-db and `mariadbd --no-defaults`
 # (so /etc/mysql and the system service are never read or touched).
 #
-#   TCP    127.0.0.1:${SLUICE_MARIADB_PORT:-53306}
+#   TCP    127.0.0.1:${SLUICE_MARIADB_PORT:-53306}, plaintext or TLS (the client
+#          chooses; require_secure_transport stays OFF)
 #   data, socket, pid, error log: ${SLUICE_SCRATCH:-/tmp/sluice-services}/mariadb
+#   TLS    a throw-away test CA made with openssl once per scratch dir, in
+#          .../mariadb/tls: ca.pem (export SLUICE_TEST_MYSQL_CA_FILE=<it>),
+#          server.crt/server.key for 127.0.0.1 and localhost, and a client
+#          certificate client.crt/client.key for the REQUIRE X509 account
 #
 # Binary log on, ROW format, FULL row image and row metadata, GTID strict mode
 # (MariaDB GTIDs are always on), server_id 1. Server time zone stays SYSTEM;
@@ -24,6 +29,9 @@
 #       CONNECTION ADMIN + PROCESS (KILL other sessions), ALL on `sluice`.*
 #   norepl@127.0.0.1  password norepl: ALL on `sluice`.* only (for the
 #       missing-privilege error tests)
+#   sluicetls@127.0.0.1  password sluicetls, REQUIRE SSL, and
+#   sluicex509@127.0.0.1 password sluicex509, REQUIRE X509 (client.crt): the
+#       sluice grants, for the TLS tests (a plaintext connection is refused)
 #   root@localhost    no password, unix socket only (--skip-name-resolve, and
 #       any other root accounts are dropped)
 #
@@ -37,6 +45,7 @@ DATA=$DIR/data
 SOCK=$DIR/mariadb.sock
 PIDFILE=$DIR/mariadb.pid
 ERRLOG=$DIR/error.log
+TLSDIR=$DIR/tls
 PORT=${SLUICE_MARIADB_PORT:-53306}
 START_TIMEOUT=${SLUICE_MARIADB_START_TIMEOUT:-60}
 STOP_TIMEOUT=60
@@ -65,6 +74,20 @@ init() {
   touch "$DATA/.sluice-initialised"
 }
 
+# The test CA and server certificate (lib.sh), plus a client certificate
+# signed by the same CA for the REQUIRE X509 account.
+certs() {
+  test_certs "$TLSDIR"
+  [ -f "$TLSDIR/client.crt" ] && return
+  (
+    cd "$TLSDIR"
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=sluice test client" -keyout client.key -out client.csr 2>/dev/null
+    openssl x509 -req -sha256 -days 3650 -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -out client.crt.tmp 2>/dev/null
+    mv client.crt.tmp client.crt
+  ) || { echo "mariadb: cannot make the test client certificate with openssl" >&2; exit 1; }
+}
+
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
 # Alive and really our server (guards against a recycled pid).
 running() {
@@ -83,6 +106,7 @@ start() {
     state="already running"
   else
     init
+    certs
     local from=0; [ -f "$ERRLOG" ] && from=$(stat -c %s "$ERRLOG")
     setsid nohup "$MARIADBD" --no-defaults --datadir="$DATA" --user="$RUN_USER" \
       --bind-address=127.0.0.1 --port="$PORT" --socket="$SOCK" \
@@ -95,6 +119,7 @@ start() {
       --innodb-buffer-pool-size=64M --innodb-log-file-size=32M --performance-schema=OFF \
       --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
       --max-allowed-packet=64M --max-connections=200 \
+      --ssl-ca="$TLSDIR/ca.pem" --ssl-cert="$TLSDIR/server.crt" --ssl-key="$TLSDIR/server.key" \
       >"$DIR/stdout.log" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     local deadline=$((SECONDS + START_TIMEOUT))
@@ -123,13 +148,17 @@ CREATE DATABASE IF NOT EXISTS sluice;
 CREATE USER IF NOT EXISTS 'sluice'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'sluice'@'localhost';
 CREATE USER IF NOT EXISTS 'norepl'@'127.0.0.1';
+CREATE USER IF NOT EXISTS 'sluicetls'@'127.0.0.1';
+CREATE USER IF NOT EXISTS 'sluicex509'@'127.0.0.1';
 ALTER USER 'sluice'@'127.0.0.1' IDENTIFIED BY 'sluice';
 ALTER USER 'sluice'@'localhost' IDENTIFIED BY 'sluice';
 ALTER USER 'norepl'@'127.0.0.1' IDENTIFIED BY 'norepl';
+ALTER USER 'sluicetls'@'127.0.0.1' IDENTIFIED BY 'sluicetls' REQUIRE SSL;
+ALTER USER 'sluicex509'@'127.0.0.1' IDENTIFIED BY 'sluicex509' REQUIRE X509;
 GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR,
       LOCK TABLES, BINLOG ADMIN, SUPER, CONNECTION ADMIN, PROCESS
-   ON *.* TO 'sluice'@'127.0.0.1', 'sluice'@'localhost';
-GRANT ALL ON sluice.* TO 'sluice'@'127.0.0.1', 'sluice'@'localhost';
+   ON *.* TO 'sluice'@'127.0.0.1', 'sluice'@'localhost', 'sluicetls'@'127.0.0.1', 'sluicex509'@'127.0.0.1';
+GRANT ALL ON sluice.* TO 'sluice'@'127.0.0.1', 'sluice'@'localhost', 'sluicetls'@'127.0.0.1', 'sluicex509'@'127.0.0.1';
 GRANT ALL ON sluice.* TO 'norepl'@'127.0.0.1';
 SQL
   # Root stays on the unix socket: drop any root@<host> but root@localhost.

@@ -33,6 +33,7 @@ export SLUICE_TEST_PG_CA_FILE=${SLUICE_SCRATCH:-/tmp/sluice-services}/pg/tls/ca.
 export SLUICE_TEST_PG_REPLICA_DSN=postgres://sluice:sluice@127.0.0.1:$PG_REPLICA_PORT/sluice
 export SLUICE_TEST_PG_NOREPL_DSN=postgres://norepl:norepl@127.0.0.1:$PG_PORT/sluice
 export SLUICE_TEST_MYSQL_DSN='sluice:sluice@tcp(127.0.0.1:$MARIADB_PORT)/sluice'
+export SLUICE_TEST_MYSQL_CA_FILE=${SLUICE_SCRATCH:-/tmp/sluice-services}/mariadb/tls/ca.pem
 export SLUICE_TEST_MYSQL_NOPRIV_DSN='norepl:norepl@tcp(127.0.0.1:$MARIADB_PORT)/sluice'
 export SLUICE_TEST_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export SLUICE_TEST_KAFKA_SECURE_BROKERS=127.0.0.1:$KAFKA_SECURE_PORT

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -10,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
+
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
+	"github.com/sluice-cdc/sluice/internal/tlsconf"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -21,7 +25,8 @@ type Config struct {
 	Type string `yaml:"type"`
 	// DSN locates the server (required): user[:password]@tcp(host:port)/db
 	// as the Go MySQL driver writes it, or mysql://user[:password]@host:port/db.
-	// The database is the default for tables named without one.
+	// The database is the default for tables named without one. Parameters
+	// (?…) are refused: sluice would ignore them (TLS is the tls block).
 	DSN string `yaml:"dsn"`
 	// Password overrides the DSN's password, so the secret can come from
 	// SLUICE_PIPELINES_<NAME>_SOURCE_PASSWORD instead of the file.
@@ -50,10 +55,16 @@ type Config struct {
 	// Kafka sink writes them to the topic named after the topic prefix.
 	// Default true.
 	SchemaChanges bool `yaml:"schema_changes"`
+	// XAMaxRows bounds the rows of prepared XA transactions held in
+	// memory until their XA COMMIT or XA ROLLBACK is read (default
+	// 100000, 1 to 10000000); more stops the pipeline with an error.
+	XAMaxRows int `yaml:"xa_max_rows"`
 	// Offsets configures where the binlog position is stored.
 	Offsets OffsetConfig `yaml:"offsets"`
 	// Snapshot configures the initial snapshot.
 	Snapshot SnapshotConfig `yaml:"snapshot"`
+	// TLS secures the query and the binlog connections (default off).
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // OffsetConfig is the `offsets:` block. Debezium: offset.storage.
@@ -90,6 +101,57 @@ type SnapshotConfig struct {
 	ChunkSize int `yaml:"chunk_size"`
 }
 
+// TLSConfig is the `tls:` block: TLS for both connections sluice opens to
+// the server, the query connection (checks, snapshots) and the binlog
+// connection, with the keys of the kafka sink's tls block. Debezium:
+// database.ssl.mode (enabled is verify_identity; with insecure_skip_verify
+// it is required), database.ssl.truststore, database.ssl.keystore.
+type TLSConfig struct {
+	// Enabled turns TLS on. Default false. The other keys need it. A
+	// server without TLS is then refused, never used in plaintext.
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of the CAs that sign the server's certificate.
+	// Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and key, for
+	// accounts created with REQUIRE X509; both or neither. Default none.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name checked in the server's certificate.
+	// Default: the DSN's host (an IP address is checked against the
+	// certificate's IP addresses).
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any server certificate: encrypted but
+	// not authenticated. Default false; for tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// validate returns the problems of the block under path.
+func (t TLSConfig) validate(path string) []error {
+	var errs []error
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+		errs = append(errs, fmt.Errorf("%s.tls.enabled: tls settings are given but tls.enabled is false", path))
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, fmt.Errorf("%s.tls: cert_file and key_file must be given together", path))
+	}
+	return errs
+}
+
+// config reads the PEM files and returns the client configuration for
+// host, or nil when TLS is off. Errors name the key.
+func (t TLSConfig) config(host string) (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	name := t.ServerName
+	if name == "" {
+		name = host
+	}
+	return tlsconf.Build(tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
+		ServerName: name, InsecureSkipVerify: t.InsecureSkipVerify})
+}
+
 // dsn is a parsed connection string.
 type dsn struct {
 	User, Password, Host string
@@ -99,11 +161,16 @@ type dsn struct {
 
 func (d dsn) addr() string { return net.JoinHostPort(d.Host, strconv.Itoa(int(d.Port))) }
 
-// parseDSN accepts user[:pass]@tcp(host:port)/db[?…] and
-// mysql://user[:pass]@host:port/db. Errors never contain the password.
+// parseDSN accepts the Go MySQL driver's form,
+// user[:password]@tcp(host[:port])/db (parsed by the driver's ParseDSN),
+// and the URL form mysql://user[:password]@host[:port]/db. The port
+// defaults to 3306. Parameters (?…) are refused, each named: sluice would
+// ignore them, and a DSN that asks for something sluice does not do must
+// not look as if it did. TLS in particular is the source's tls block, not
+// the driver's tls= parameter. Errors never contain the password.
 func parseDSN(s string) (dsn, error) {
 	var d dsn
-	var hostport string
+	var hostport, query string
 	if rest, ok := strings.CutPrefix(s, "mysql://"); ok {
 		u, err := url.Parse("mysql://" + rest)
 		if err != nil {
@@ -113,28 +180,40 @@ func parseDSN(s string) (dsn, error) {
 		d.Password, _ = u.User.Password()
 		hostport = u.Host
 		d.DB = strings.TrimPrefix(u.Path, "/")
+		query = u.RawQuery
+		if _, port, err := net.SplitHostPort(hostport); err != nil || port == "" {
+			hostport = strings.TrimSuffix(hostport, ":")
+			if strings.Contains(hostport, ":") && !strings.HasPrefix(hostport, "[") {
+				return d, fmt.Errorf("DSN address %q is not host:port", hostport)
+			}
+			hostport = net.JoinHostPort(strings.Trim(hostport, "[]"), "3306")
+		}
 	} else {
-		at := strings.LastIndex(s, "@")
-		if at < 0 {
+		// The driver splits at the last slash: the parameters follow it.
+		if slash := strings.LastIndexByte(s, '/'); slash >= 0 {
+			if q := strings.IndexByte(s[slash:], '?'); q >= 0 {
+				s, query = s[:slash+q], s[slash+q+1:]
+			}
+		}
+		c, err := driver.ParseDSN(s)
+		switch {
+		case err != nil && !strings.Contains(s, "@"):
 			return d, errors.New("DSN must look like user:password@tcp(host:port)/db")
-		}
-		cred, rest := s[:at], s[at+1:]
-		d.User, d.Password, _ = strings.Cut(cred, ":")
-		rest, ok := strings.CutPrefix(rest, "tcp(")
-		if !ok {
+		case err != nil && strings.Contains(err.Error(), "unknown"):
 			return d, errors.New("DSN must use tcp(host:port), e.g. user:password@tcp(127.0.0.1:3306)/db")
+		case err != nil:
+			return d, fmt.Errorf("DSN: %v", err) // the driver's messages hold no password
+		case c.Net != "tcp":
+			return d, fmt.Errorf("DSN network %q is not supported: use tcp(host:port)", c.Net)
 		}
-		end := strings.Index(rest, ")")
-		if end < 0 {
-			return d, errors.New("DSN has an unclosed tcp(")
-		}
-		hostport = rest[:end]
-		rest = strings.TrimPrefix(rest[end+1:], "/")
-		d.DB, _, _ = strings.Cut(rest, "?")
+		d.User, d.Password, d.DB, hostport = c.User, c.Passwd, c.DBName, c.Addr
+	}
+	if err := refuseParams(query); err != nil {
+		return d, err
 	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		host, port = hostport, "3306"
+		return d, fmt.Errorf("DSN address %q is not host:port", hostport)
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || host == "" {
@@ -145,6 +224,37 @@ func parseDSN(s string) (dsn, error) {
 		return d, errors.New("DSN has no user")
 	}
 	return d, nil
+}
+
+// refuseParams names the parameters of a DSN's query string: sluice uses
+// none of them.
+func refuseParams(query string) error {
+	if query == "" {
+		return nil
+	}
+	var names []string
+	tlsGiven := false
+	for kv := range strings.SplitSeq(query, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "" {
+			continue
+		}
+		if k == "tls" {
+			tlsGiven = true
+		}
+		names = append(names, k)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("DSN parameters are not used by sluice, remove them: %s", strings.Join(names, ", "))
+	if len(names) == 1 {
+		msg = fmt.Sprintf("DSN parameter %s is not used by sluice, remove it", names[0])
+	}
+	if tlsGiven {
+		msg += " (TLS is configured with the source's tls block: tls.enabled, tls.ca_file, tls.server_name, …)"
+	}
+	return errors.New(msg)
 }
 
 // defaultServerID spreads pipelines over a range real topologies rarely
@@ -162,6 +272,7 @@ func (Config) Defaults() Config {
 		Heartbeat:     5 * time.Second,
 		DrainTimeout:  30 * time.Second,
 		SchemaChanges: true,
+		XAMaxRows:     100_000,
 		Offsets: OffsetConfig{
 			Store:         "file",
 			Topic:         "sluice_offsets",
@@ -197,7 +308,8 @@ func (c *Config) validate(path string) error {
 	errs = config.Collect(errs,
 		config.DurationIn(path+".heartbeat", c.Heartbeat, 100*time.Millisecond, time.Hour),
 		config.DurationIn(path+".drain_timeout", c.DrainTimeout, 100*time.Millisecond, 24*time.Hour),
-		config.DurationIn(path+".offsets.flush_interval", c.Offsets.FlushInterval, 10*time.Millisecond, time.Hour))
+		config.DurationIn(path+".offsets.flush_interval", c.Offsets.FlushInterval, 10*time.Millisecond, time.Hour),
+		config.IntIn(path+".xa_max_rows", int64(c.XAMaxRows), 1, 10_000_000))
 	errs = append(errs, source.CheckTables(path, c.Tables)...)
 	switch c.Offsets.Store {
 	case "file":
@@ -215,6 +327,7 @@ func (c *Config) validate(path string) error {
 		errs = append(errs, fmt.Errorf("%s.offsets.topic: must not be empty", path))
 	}
 	errs = append(errs, source.CheckSnapshot(path, c.Snapshot.Mode, c.Snapshot.ChunkSize)...)
+	errs = append(errs, c.TLS.validate(path)...)
 	return errors.Join(errs...)
 }
 

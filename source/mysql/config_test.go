@@ -18,14 +18,28 @@ func TestParseDSN(t *testing.T) {
 		err  string
 	}{
 		{"sluice:pw@tcp(127.0.0.1:3306)/shop", dsn{"sluice", "pw", "127.0.0.1", 3306, "shop"}, ""},
-		{"sluice@tcp(db.example:3307)/shop?parseTime=true", dsn{"sluice", "", "db.example", 3307, "shop"}, ""},
+		{"sluice@tcp(db.example:3307)/shop", dsn{"sluice", "", "db.example", 3307, "shop"}, ""},
+		{"sluice@tcp(db.example)/shop", dsn{"sluice", "", "db.example", 3306, "shop"}, ""},
 		{"u:p@ss@tcp([::1]:3306)/", dsn{"u", "p@ss", "::1", 3306, ""}, ""},
+		{"u:p/?x@tcp(h:1)/db", dsn{"u", "p/?x", "h", 1, "db"}, ""},
+		{"sluice@tcp(h:1)/my%20db", dsn{"sluice", "", "h", 1, "my db"}, ""},
 		{"mysql://sluice:pw@127.0.0.1:3306/shop", dsn{"sluice", "pw", "127.0.0.1", 3306, "shop"}, ""},
 		{"mysql://sluice@db/shop", dsn{"sluice", "", "db", 3306, "shop"}, ""},
+		{"mysql://sluice@[::1]/shop", dsn{"sluice", "", "::1", 3306, "shop"}, ""},
 		{"sluice:secret@127.0.0.1:3306/shop", dsn{}, "tcp(host:port)"},
 		{"nobody", dsn{}, "user:password@tcp"},
 		{"sluice:secret@tcp(127.0.0.1:notaport)/x", dsn{}, "not host:port"},
 		{":secret@tcp(127.0.0.1:3306)/x", dsn{}, "no user"},
+		{"sluice:secret@tcp(127.0.0.1:3306/x", dsn{}, "DSN: invalid DSN"},
+		{"sluice:secret@unix(/run/mysqld.sock)/x", dsn{}, `network "unix" is not supported`},
+		// Parameters sluice would ignore are refused, each named.
+		{"sluice:secret@tcp(h:1)/shop?parseTime=true", dsn{}, "DSN parameter parseTime is not used by sluice, remove it"},
+		{"sluice:secret@tcp(h:1)/shop?charset=latin1&timeout=5s", dsn{}, "DSN parameters are not used by sluice, remove them: charset, timeout"},
+		{"mysql://sluice:secret@h/shop?loc=Local", dsn{}, "DSN parameter loc is not used"},
+		// TLS is the tls block; tls= points there.
+		{"sluice:secret@tcp(h:1)/shop?tls=true", dsn{}, "configured with the source's tls block"},
+		{"sluice:secret@tcp(h:1)/shop?tls=custom", dsn{}, "DSN parameter tls is not used by sluice"},
+		{"mysql://sluice:secret@h/shop?tls=skip-verify", dsn{}, "tls.enabled, tls.ca_file"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
@@ -70,6 +84,11 @@ func TestValidate(t *testing.T) {
 		{"huge chunk", with(func(c *Config) { c.Snapshot.ChunkSize = 1 << 40 }), []string{"src.snapshot.chunk_size: must be between 1 and 1000000"}},
 		{"kafka store without brokers", with(func(c *Config) { c.Offsets.Store = "kafka" }), []string{"src.offsets.brokers: required"}},
 		{"no database", with(func(c *Config) { c.DSN = "u@tcp(h:1)/" }), []string{"src.tables: required when the DSN names no database"}},
+		{"dsn parameters", with(func(c *Config) { c.DSN = "u@tcp(h:1)/db?tls=true" }), []string{"src.dsn: DSN parameter tls is not used by sluice", "tls block"}},
+		{"tls keys without tls", with(func(c *Config) { c.TLS = TLSConfig{CAFile: "ca.pem"} }), []string{"src.tls.enabled: tls settings are given but tls.enabled is false"}},
+		{"tls key without cert", with(func(c *Config) { c.TLS = TLSConfig{Enabled: true, KeyFile: "k.pem"} }), []string{"src.tls: cert_file and key_file must be given together"}},
+		{"tls", with(func(c *Config) { c.TLS = TLSConfig{Enabled: true, CAFile: "ca.pem", ServerName: "db"} }), nil},
+		{"xa_max_rows", with(func(c *Config) { c.XAMaxRows = 0 }), []string{"src.xa_max_rows: must be between 1 and 10000000"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -61,3 +61,94 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// truncated emits a truncate event when q is a TRUNCATE of a captured
+// table. TRUNCATE empties the table without row events, so without this a
+// consumer keeps every row it had (and a resumed snapshot, whose stream
+// replays from before the TRUNCATE, would keep the rows read before it).
+func (st *stream) truncated(h *replication.EventHeader, db, q string, thread uint64) error {
+	if !hasPrefixFold(q, "truncate") {
+		return nil
+	}
+	rest := strings.TrimLeft(q[len("truncate"):], " \t\r\n")
+	if hasPrefixFold(rest, "table") && len(rest) > len("table") && strings.ContainsRune(" \t\r\n`", rune(rest[len("table")])) {
+		rest = strings.TrimLeft(rest[len("table"):], " \t\r\n")
+	}
+	tdb, name, ok := tableRef(rest, db)
+	if !ok || !st.tables[tdb+"."+name] {
+		return nil
+	}
+	t := st.tableNamed(tdb, name)
+	at := st.at(h)
+	start := st.tx.start
+	if !st.tx.open {
+		start = at
+	}
+	st.log.Info("truncate", zap.String("table", tdb+"."+name))
+	return st.emit(&sluice.Event{Op: sluice.OpTruncate, Table: t, Pos: sluice.Position{LSN: at, TxLSN: start},
+		CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: st.binlogOf(h, start, thread), TxOrder: 1, TableOrder: 1})
+}
+
+// tableRef reads the table name a statement's text starts with: t, db.t,
+// `t`, `db`.`t` (a doubled backtick is one inside quotes). A bare name is
+// in db.
+func tableRef(s, db string) (string, string, bool) {
+	var parts []string
+	for {
+		var part strings.Builder
+		if strings.HasPrefix(s, "`") {
+			i := 1
+			for ; i < len(s); i++ {
+				if s[i] == '`' {
+					if i+1 < len(s) && s[i+1] == '`' {
+						part.WriteByte('`')
+						i++
+						continue
+					}
+					break
+				}
+				part.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return "", "", false // unterminated
+			}
+			s = s[i+1:]
+		} else {
+			end := strings.IndexAny(s, " \t\r\n;.`(/")
+			if end < 0 {
+				end = len(s)
+			}
+			part.WriteString(s[:end])
+			s = s[end:]
+		}
+		if part.Len() == 0 {
+			return "", "", false
+		}
+		parts = append(parts, part.String())
+		if !strings.HasPrefix(s, ".") || len(parts) == 2 {
+			break
+		}
+		s = s[1:]
+	}
+	if len(parts) == 2 {
+		return parts[0], parts[1], true
+	}
+	return db, parts[0], true
+}
+
+// tableNamed is the table db.name as the stream last saw it in a table
+// map, or as the information schema describes it now, or, when neither
+// can, only its name.
+func (st *stream) tableNamed(db, name string) *sluice.Table {
+	for _, m := range st.rels {
+		if m.rel != nil && m.rel.table.DB == db && m.rel.table.Name == name {
+			return m.rel.table
+		}
+	}
+	if st.conn != nil {
+		if rel, err := describeTable(st.conn, db, name); err == nil {
+			return rel.table
+		}
+	}
+	return &sluice.Table{DB: db, Name: name}
+}

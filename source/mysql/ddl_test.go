@@ -71,3 +71,55 @@ func TestDDLEvent(t *testing.T) {
 		t.Errorf("binlog %+v", b)
 	}
 }
+
+// TestTruncateEvent: TRUNCATE of a captured table, however the statement
+// names it, is a truncate event of that table before its mark; others
+// are not.
+func TestTruncateEvent(t *testing.T) {
+	cases := []struct {
+		db, q, want string
+	}{
+		{"shop", "TRUNCATE orders", "shop.orders"},
+		{"shop", "truncate table orders;", "shop.orders"},
+		{"other", "TRUNCATE TABLE `shop`.`orders`", "shop.orders"},
+		{"other", "TRUNCATE shop.orders", "shop.orders"},
+		{"shop", "TRUNCATE TABLE `my table`", "shop.my table"},
+		{"shop", "TRUNCATE TABLE `odd``name`", "shop.odd`name"},
+		{"shop", "TRUNCATE TABLE\n\torders", "shop.orders"},
+		{"other", "TRUNCATE orders", ""},
+		{"shop", "TRUNCATE TABLE orders_old", ""},
+		{"shop", "TRUNCATE tablex", ""},
+		{"shop", "ALTER TABLE orders ADD c int", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.q, func(t *testing.T) {
+			var evs []*sluice.Event
+			s := &Source{log: zap.NewNop()}
+			st := newStream(s, &server{flavor: mysql.MariaDBFlavor}, nil, []string{"shop.orders", "shop.my table", "shop.odd`name"},
+				position{file: "mysql-bin.000003", pos: 4}, func(ev *sluice.Event) error { evs = append(evs, ev); return nil })
+			for _, ev := range []*replication.BinlogEvent{
+				at(100, 38, &replication.MariadbGTIDEvent{GTID: mysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 9}, Flags: replication.BINLOG_MARIADB_FL_STANDALONE}),
+				at(200, 62, &replication.QueryEvent{Query: []byte(c.q), Schema: []byte(c.db), SlaveProxyID: 5}),
+			} {
+				if err := st.handle(ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			for _, ev := range evs {
+				if ev.Op == sluice.OpTruncate {
+					got = append(got, ev.Table.DB+"."+ev.Table.Name)
+					if ev.Binlog == nil || ev.Binlog.GTID != "0-1-9" || ev.Pos.TxLSN != lsn("mysql-bin.000003", 62) || ev.TxOrder != 1 {
+						t.Errorf("truncate at %+v, binlog %+v, order %d", ev.Pos, ev.Binlog, ev.TxOrder)
+					}
+				}
+			}
+			if want := []string{c.want}; c.want == "" && len(got) != 0 || c.want != "" && (len(got) != 1 || got[0] != c.want) {
+				t.Errorf("truncate events %q, want %q", got, want)
+			}
+			if last := evs[len(evs)-1]; last.Op != sluice.OpMark {
+				t.Errorf("the statement ends with %s, want its mark", last.Op)
+			}
+		})
+	}
+}

@@ -55,6 +55,7 @@ var typeRows = []string{
 func TestTypes(t *testing.T) {
 	h := newHarness(t)
 	h.exec("SET SESSION sql_mode = ''", "SET SESSION time_zone = '+05:00'", "DROP TABLE IF EXISTS types", typesDDL)
+	h.dropAfter("types")
 	h.exec(typeRows...)
 	h.start(map[string]any{"tables": []any{"types"}, "snapshot": map[string]any{"mode": "initial", "chunk_size": 2}})
 	reads := h.wait(len(typeRows))
@@ -110,6 +111,7 @@ func TestTransactions(t *testing.T) {
 	h := newHarness(t)
 	h.exec("DROP TABLE IF EXISTS tx1", "DROP TABLE IF EXISTS tx2",
 		"CREATE TABLE tx1 (id int PRIMARY KEY, v varchar(10))", "CREATE TABLE tx2 (id int PRIMARY KEY, n int)")
+	h.dropAfter("tx1", "tx2")
 	h.start(map[string]any{"tables": []any{"tx1", "tx2"}})
 	h.streaming()
 	h.exec("INSERT INTO tx1 VALUES (1, 'a')",
@@ -160,6 +162,7 @@ func TestTransactions(t *testing.T) {
 func TestAlterWhileStreaming(t *testing.T) {
 	h := newHarness(t)
 	h.exec("DROP TABLE IF EXISTS alt", "CREATE TABLE alt (id int PRIMARY KEY, a varchar(10))")
+	h.dropAfter("alt", "alt_other")
 	h.start(map[string]any{"tables": []any{"alt"}})
 	h.streaming()
 	h.exec("INSERT INTO alt VALUES (1, 'x')")
@@ -233,6 +236,7 @@ func TestAlterWhileStreaming(t *testing.T) {
 func TestPreconditions(t *testing.T) {
 	h := newHarness(t)
 	h.exec("DROP TABLE IF EXISTS pre", "CREATE TABLE pre (id int PRIMARY KEY)")
+	h.dropAfter("pre")
 	run := func(extra map[string]any) error {
 		s := h.newSource(extra)
 		ctx, cancel := contextTimeout(20 * time.Second)
@@ -284,6 +288,7 @@ func TestSnapshotResume(t *testing.T) {
 	h := newHarness(t)
 	h.exec("DROP TABLE IF EXISTS snap", "CREATE TABLE snap (id int PRIMARY KEY, v varchar(20))",
 		"INSERT INTO snap SELECT seq, CONCAT('row ', seq) FROM seq_1_to_1000")
+	h.dropAfter("snap")
 	opts := map[string]any{"tables": []any{"snap"}, "snapshot": map[string]any{"mode": "initial", "chunk_size": 100}}
 	h.failAfter = 350
 	h.start(opts)
@@ -328,6 +333,7 @@ func TestSnapshotWhileWriting(t *testing.T) {
 	const n = 5000
 	h.exec("DROP TABLE IF EXISTS snapw", "CREATE TABLE snapw (id int PRIMARY KEY, v bigint NOT NULL)",
 		fmt.Sprintf("INSERT INTO snapw SELECT seq, 0 FROM seq_1_to_%d", n))
+	h.dropAfter("snapw")
 	stop := make(chan struct{})
 	done := make(chan int)
 	go func() {

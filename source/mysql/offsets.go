@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,8 @@ import (
 type offset struct {
 	Version  int    `json:"version"`
 	ServerID uint32 `json:"server_id"` // of the server, to notice a different one
+	// ServerUUID is MySQL's server_uuid ("" on MariaDB, which has none).
+	ServerUUID string `json:"server_uuid,omitempty"`
 	// File and Pos are the binlog file and the offset after the last
 	// acknowledged transaction.
 	File string `json:"file"`
@@ -57,10 +60,55 @@ type tableProgress struct {
 	Done    bool       `json:"done,omitempty"`
 }
 
-// keyValue is one key column's value as a SQL literal's content.
+// keyValue is one key column's value, passed back to the server as a
+// statement parameter of the type it was read as.
 type keyValue struct {
 	Text string `json:"t"`
 	Hex  bool   `json:"h,omitempty"` // Text is hex of binary bytes
+	// Type is keySigned, keyUnsigned or keyFloat for numbers (ENUM and
+	// SET keys are their numbers), "" for text (and for every key stored
+	// before the types were: the server converts the text).
+	Type string `json:"y,omitempty"`
+}
+
+// The numeric types of keyValue.Type.
+const (
+	keySigned   = "i"
+	keyUnsigned = "u"
+	keyFloat    = "f"
+)
+
+// param is the value as a statement parameter.
+func (kv keyValue) param() (any, error) {
+	var v any
+	var err error
+	switch {
+	case kv.Hex:
+		v, err = hex.DecodeString(kv.Text)
+	case kv.Type == keySigned:
+		v, err = strconv.ParseInt(kv.Text, 10, 64)
+	case kv.Type == keyUnsigned:
+		v, err = strconv.ParseUint(kv.Text, 10, 64)
+	case kv.Type == keyFloat:
+		v, err = strconv.ParseFloat(kv.Text, 64)
+	case kv.Type != "":
+		err = fmt.Errorf("unknown key type %q", kv.Type)
+	default:
+		v = kv.Text
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key value %q: %w", kv.Text, err)
+	}
+	return v, nil
+}
+
+// sameServer reports whether o was stored for srv, or cannot tell (an
+// offset of an older sluice stored no server_id).
+func (o *offset) sameServer(srv *server) bool {
+	if o.ServerID != 0 && o.ServerID != srv.serverID {
+		return false
+	}
+	return o.ServerUUID == "" || srv.uuid == "" || o.ServerUUID == srv.uuid
 }
 
 // clone copies o deeply enough that the copy's snapshot progress can
@@ -119,7 +167,8 @@ func (f *fileStore) Load(context.Context) (*offset, error) {
 	}
 	var o offset
 	if err := json.Unmarshal(b, &o); err != nil {
-		return nil, fmt.Errorf("offsets file %s is corrupt (delete it to start over with a snapshot): %w", f.path, err)
+		// A retry reads the same bytes.
+		return nil, sluice.Permanent(fmt.Errorf("offsets file %s is corrupt (delete it to start over with a snapshot): %w", f.path, err))
 	}
 	return &o, nil
 }
@@ -239,7 +288,9 @@ func (k *kafkaStore) Load(ctx context.Context) (*offset, error) {
 	}
 	var o offset
 	if err := json.Unmarshal(last, &o); err != nil {
-		return nil, fmt.Errorf("offsets topic %s: corrupt record for %s: %w", k.topic, k.key, err)
+		// A retry reads the same record.
+		return nil, sluice.Permanent(fmt.Errorf("offsets topic %s: the record for %s is corrupt (produce a tombstone, a null value, for key %s to the topic to start over with a snapshot): %w",
+			k.topic, k.key, k.key, err))
 	}
 	return &o, nil
 }
@@ -297,7 +348,7 @@ func (w *writer) offsetOf(token string) (*offset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql source: malformed mark %q", token)
 	}
-	return &offset{Version: 1, ServerID: w.srv.serverID, File: parts[0], Pos: uint32(pos), GTIDs: parts[2], SnapshotDone: w.snapshotDone.Load()}, nil
+	return &offset{Version: 1, ServerID: w.srv.serverID, ServerUUID: w.srv.uuid, File: parts[0], Pos: uint32(pos), GTIDs: parts[2], SnapshotDone: w.snapshotDone.Load()}, nil
 }
 
 // save writes the confirmed position when it moved.
@@ -317,18 +368,44 @@ func (w *writer) save(ctx context.Context, store offsetStore) error {
 	return nil
 }
 
+// offsetGiveUp bounds how long offset writes may keep failing: a failed
+// write is logged and tried again at the next flush, and once writes have
+// failed for this long without one success, the run fails (fail), so the
+// pipeline restarts from the offset last stored (with backoff) and reports
+// not-ready instead of streaming on while the stored position falls
+// further behind (a crash would replay all of it, and the binlog holding
+// it may be purged meanwhile). A variable for tests.
+var offsetGiveUp = time.Minute
+
 // saveLoop saves the confirmed position every offsets.flush_interval
-// until ctx ends; a failed write is logged and tried again.
-func (w *writer) saveLoop(ctx context.Context, store offsetStore) {
+// until ctx ends; a failed write is logged and tried again, and after
+// offsetGiveUp of failures fail is called with the last error.
+func (w *writer) saveLoop(ctx context.Context, store offsetStore, fail func(error)) {
 	t := time.NewTicker(w.src.cfg.Offsets.FlushInterval)
 	defer t.Stop()
+	var failingSince, warned time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := w.save(ctx, store); err != nil {
-				w.src.log.Warn("storing the offset failed; retrying", zap.Error(err))
+			err := w.save(ctx, store)
+			now := time.Now()
+			switch {
+			case err == nil:
+				failingSince = time.Time{}
+			case failingSince.IsZero():
+				failingSince = now
+				fallthrough
+			case now.Sub(failingSince) < offsetGiveUp:
+				if now.Sub(warned) >= 10*time.Second { // not at every flush
+					warned = now
+					w.src.log.Warn("storing the offset failed; retrying", zap.Error(err),
+						zap.Duration("failing_for", now.Sub(failingSince)), zap.Duration("gives_up_after", offsetGiveUp))
+				}
+			default:
+				fail(fmt.Errorf("%w (storing the offset has failed for %s: the pipeline restarts from the offset stored last)", err, now.Sub(failingSince).Round(time.Millisecond)))
+				return
 			}
 		}
 	}

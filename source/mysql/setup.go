@@ -15,6 +15,7 @@ type server struct {
 	flavor     string // mysql.MySQLFlavor or mysql.MariaDBFlavor
 	version    string
 	serverID   uint32
+	uuid       string            // MySQL's server_uuid; "" on MariaDB
 	gtid       bool              // resume by GTID set
 	collations map[uint64]string // collation id → character set
 }
@@ -23,7 +24,7 @@ type server struct {
 // returns what it learned. Problems are permanent errors with the fix.
 func (s *Source) checkServer(c *client.Conn) (*server, error) {
 	srv := &server{collations: map[uint64]string{}}
-	vars, err := globals(c, "version", "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "gtid_mode")
+	vars, err := globals(c, "version", "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "server_uuid", "gtid_mode")
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +56,7 @@ func (s *Source) checkServer(c *client.Conn) (*server, error) {
 	var id uint64
 	fmt.Sscan(vars["server_id"], &id)
 	srv.serverID = uint32(id)
+	srv.uuid = vars["server_uuid"]
 	if srv.serverID == s.cfg.ServerID {
 		return nil, sluice.Permanent(fmt.Errorf("mysql source: server_id %d is the server's own: set a different source.server_id", id))
 	}

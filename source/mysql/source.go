@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,6 +25,9 @@ type Source struct {
 	log      *zap.Logger
 	pipeline string
 	stateDir string
+	// tls is the client TLS configuration (nil: plaintext), read from
+	// the tls block's files at the start of every Run.
+	tls *tls.Config
 
 	// confirmed is the Resume token of the last mark the pipeline
 	// delivered; the offset saver writes it to the store.
@@ -85,6 +89,11 @@ func (s *Source) Confirm(pos sluice.Position) {
 // the initial snapshot when the mode asks for it, then streams the binlog
 // from the stored position until ctx ends.
 func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	tc, err := s.cfg.TLS.config(s.dsn.Host)
+	if err != nil {
+		return sluice.Permanent(fmt.Errorf("mysql source: %w", err))
+	}
+	s.tls = tc
 	conn, err := s.connect(ctx)
 	if err != nil {
 		return err
@@ -107,10 +116,17 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return fmt.Errorf("mysql source: %w", err)
 	}
-	if off != nil && off.ServerID != 0 && off.ServerID != srv.serverID {
-		s.log.Warn("stored offset was written for another server_id; positions may not match", zap.Uint32("stored", off.ServerID), zap.Uint32("server", srv.serverID))
-	}
 	mode := s.cfg.Snapshot.Mode
+	if off != nil {
+		if err := sameServer(off, srv, mode); err != nil {
+			return err
+		}
+		if !off.sameServer(srv) { // when_needed
+			s.log.Warn("stored offset was written for another server; taking a new snapshot (snapshot.mode when_needed)",
+				zap.Uint32("stored_server_id", off.ServerID), zap.Uint32("server_id", srv.serverID), zap.String("stored_server_uuid", off.ServerUUID), zap.String("server_uuid", srv.uuid))
+			off = nil
+		}
+	}
 	if mode == "initial_only" && off != nil && off.SnapshotDone && off.Snapshot == nil {
 		s.log.Info("initial snapshot already done; nothing to do (snapshot.mode initial_only)")
 		return sluice.ErrDone
@@ -141,6 +157,16 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		}
 	}
 
+	// The offset saver fails the run (runCtx) when it cannot store the
+	// offset for offsetGiveUp.
+	runCtx, failRun := context.WithCancelCause(ctx)
+	defer failRun(nil)
+	failed := func() error {
+		if ctx.Err() == nil {
+			return context.Cause(runCtx)
+		}
+		return nil
+	}
 	w := &writer{src: s, srv: srv, emit: emit}
 	if off != nil {
 		w.snapshotDone.Store(off.SnapshotDone)
@@ -149,7 +175,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(saverDone)
-		w.saveLoop(saverCtx, store)
+		w.saveLoop(saverCtx, store, failRun)
 	}()
 	defer func() {
 		stopSaver()
@@ -167,9 +193,12 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 
 	var start position
 	if snap {
-		start, err = s.snapshot(ctx, srv, tables, off, w)
+		start, err = s.snapshot(runCtx, srv, tables, off, w, store)
 		if err != nil {
-			if ctx.Err() != nil {
+			if runCtx.Err() != nil {
+				if err := failed(); err != nil {
+					return err
+				}
 				w.drain()
 				return nil
 			}
@@ -192,7 +221,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		}
 		// Store the starting point now: a crash before the first
 		// acknowledgement must resume here, not at a later binlog end.
-		o := &offset{Version: 1, ServerID: srv.serverID, File: start.file, Pos: start.pos, GTIDs: gtidString(start.gtids), SnapshotDone: w.snapshotDone.Load()}
+		o := &offset{Version: 1, ServerID: srv.serverID, ServerUUID: srv.uuid, File: start.file, Pos: start.pos, GTIDs: gtidString(start.gtids), SnapshotDone: w.snapshotDone.Load()}
 		if err := store.Save(ctx, o); err != nil {
 			return fmt.Errorf("mysql source: %w", err)
 		}
@@ -207,11 +236,35 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	st.lastMark = lsn(start.file, start.pos)
 	s.streaming.Store(true)
 	defer s.streaming.Store(false)
-	if err := st.run(ctx, bs); err != nil {
+	if err := st.run(runCtx, bs); err != nil {
+		return err
+	}
+	if err := failed(); err != nil {
 		return err
 	}
 	w.drain()
 	return nil
+}
+
+// sameServer refuses an offset stored for another server (another
+// server_id, or another server_uuid where MySQL has one) unless
+// snapshot.mode is when_needed, which then takes a new snapshot: its
+// binlog file, position and GTIDs name places in another server's
+// binlog, and streaming from them would skip or repeat changes silently.
+// Offsets stored before sluice recorded the server have nothing to
+// compare and are taken.
+func sameServer(off *offset, srv *server, mode string) error {
+	if off.sameServer(srv) || mode == "when_needed" {
+		return nil
+	}
+	stored, here := fmt.Sprintf("server_id %d", off.ServerID), fmt.Sprintf("server_id %d", srv.serverID)
+	if off.ServerID == srv.serverID {
+		stored, here = "server_uuid "+off.ServerUUID, "server_uuid "+srv.uuid
+	}
+	return sluice.Permanent(fmt.Errorf("mysql source: the stored offset (binlog %s:%d) was written for %s, but this server has %s: "+
+		"point the DSN at the server the offset belongs to; or, to start over on this one, delete the stored offset "+
+		"or set snapshot.mode to when_needed (either takes a new snapshot). "+
+		"A replica promoted in a failover is another server: its binlog positions differ", off.File, off.Pos, stored, here))
 }
 
 // SnapshotProgress reports the tables of this process's snapshot (nil
@@ -231,12 +284,19 @@ func (s *Source) setProgress(i int, f func(*sluice.TableSnapshot)) {
 	}
 }
 
-// connect opens a query connection with the session settings the value
-// parsers rely on: UTF-8 results and TIMESTAMPs in UTC.
+// connect opens a query connection, over TLS when configured, with the
+// session settings the value parsers rely on: UTF-8 results and
+// TIMESTAMPs in UTC.
 func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
-	c, err := client.ConnectWithContext(ctx, s.dsn.addr(), s.dsn.User, s.dsn.Password, s.dsn.DB, 10*time.Second)
+	c, err := client.ConnectWithContext(ctx, s.dsn.addr(), s.dsn.User, s.dsn.Password, s.dsn.DB, 10*time.Second,
+		func(c *client.Conn) error {
+			if s.tls != nil {
+				c.SetTLSConfig(s.tls)
+			}
+			return nil
+		})
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: connect to %s as %s: %w", s.dsn.addr(), s.dsn.User, err)
+		return nil, classifyConnectError(fmt.Sprintf("connect to %s as %s", s.dsn.addr(), s.dsn.User), err)
 	}
 	for _, q := range []string{"SET NAMES utf8mb4", "SET time_zone = '+00:00'"} {
 		if _, err := c.Execute(q); err != nil {

@@ -16,6 +16,7 @@ import (
 func TestSilentConnectionIsDetected(t *testing.T) {
 	h := newHarness(t)
 	h.exec("DROP TABLE IF EXISTS stall", "CREATE TABLE stall (id int PRIMARY KEY)")
+	h.dropAfter("stall")
 	d, err := parseDSN(h.dsn)
 	if err != nil {
 		t.Fatal(err)

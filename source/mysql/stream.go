@@ -39,6 +39,13 @@ type tx struct {
 	// explicit is true inside BEGIN … COMMIT (MariaDB: a GTID event
 	// without the standalone flag): statements there do not commit.
 	explicit bool
+	// xa marks a group that prepares an XA transaction (xa.go): its
+	// events are held, not emitted; xid names it, resume is the position
+	// before the group.
+	xa     bool
+	xid    string
+	resume string
+	held   []*sluice.Event
 }
 
 // stream turns binlog events into change events.
@@ -60,6 +67,8 @@ type stream struct {
 
 	lastMark uint64
 	buf      []byte // scratch for formatting GTIDs and resume tokens
+
+	xa xaState // prepared XA transactions (xa.go)
 }
 
 // relMap is what the stream knows about a table id from its last table
@@ -139,6 +148,7 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		// reader busy and the pipeline's capacity the only real buffer.
 		EventCacheCount: eventQueue,
 		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TLSConfig:       s.tls, // nil: plaintext
 	}
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
@@ -150,7 +160,7 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 	}
 	if err != nil {
 		sy.Close()
-		return nil, nil, fmt.Errorf("mysql source: start binlog dump: %w", err)
+		return nil, nil, classifyConnectError("start binlog dump", err)
 	}
 	return sy, st, nil
 }
@@ -221,6 +231,9 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 		st.begin(h, string(appendMariaGTID(st.buf[:0], &e.GTID)), 0)
 		st.tx.explicit = !e.IsStandalone()
 		st.tx.maria, st.tx.hasMaria = e.GTID, true
+		if e.Flags&mariaFlagPreparedXA != 0 {
+			st.startXA()
+		}
 		return nil
 	case *replication.GTIDEvent:
 		u, err := uuid.FromBytes(e.SID)
@@ -237,6 +250,10 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 		return st.rows(h, e)
 	case *replication.XIDEvent:
 		return st.commit(h)
+	case *replication.GenericEvent:
+		if h.EventType == replication.XA_PREPARE_LOG_EVENT {
+			return st.xaPrepare(h, e.Data)
+		}
 	}
 	if h.EventType == replication.HEARTBEAT_EVENT && !st.tx.open && h.LogPos > 0 {
 		// Everything before the heartbeat's position was sent: let the
@@ -248,6 +265,7 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 
 // begin opens a transaction at a GTID event (or BEGIN without GTIDs).
 func (st *stream) begin(h *replication.EventHeader, gtid string, thread uint64) {
+	st.xa.rows -= len(st.tx.held) // an XA group that never ended
 	st.tx = tx{open: true, gtid: gtid, start: st.at(h), seq: st.tx.seq + 1, thread: thread}
 }
 
@@ -255,8 +273,8 @@ func (st *stream) begin(h *replication.EventHeader, gtid string, thread uint64) 
 // statement (ddl.go), or a statement that commits on its own.
 func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) error {
 	q := strings.TrimSpace(string(e.Query))
-	switch strings.ToUpper(q) {
-	case "BEGIN", "XA START":
+	switch {
+	case strings.EqualFold(q, "BEGIN"):
 		if !st.tx.open || st.tx.order > 0 {
 			st.begin(h, "", uint64(e.SlaveProxyID))
 		} else {
@@ -264,8 +282,14 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) e
 		}
 		st.tx.explicit = true
 		return nil
-	case "COMMIT", "XA COMMIT":
+	case strings.EqualFold(q, "COMMIT"):
 		return st.commit(h)
+	}
+	if ok, err := st.xaStatement(h, q, uint64(e.SlaveProxyID)); ok {
+		return err
+	}
+	if err := st.truncated(h, string(e.Schema), q, uint64(e.SlaveProxyID)); err != nil {
+		return err
 	}
 	// A DDL statement (or a statement logged as such): the tables it
 	// names get new table maps; drop what was learned about them.
@@ -299,19 +323,27 @@ func (st *stream) commit(h *replication.EventHeader) error {
 	st.tx.gtid = ""
 	st.tx.order = 0
 	st.tx.binlog = nil
+	st.tx.xa, st.tx.xid, st.tx.resume = false, "", ""
+	st.xa.rows -= len(st.tx.held) // none: an XA group ends in xa.go
+	st.tx.held = nil
 	return st.mark(h.LogPos)
 }
 
 // mark emits the position pos in the current file as a mark, unless the
-// last one was at or after it.
+// last one was at or after it. While a prepared XA transaction is pending,
+// the mark resumes before it (xa.go).
 func (st *stream) mark(pos uint32) error {
 	l := st.lsn(pos)
 	if l <= st.lastMark {
 		return nil
 	}
 	st.lastMark = l
-	st.buf = position{file: st.file, pos: pos, gtids: st.gtids}.appendResume(st.buf[:0])
-	return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: l, Resume: string(st.buf)}})
+	resume := st.resumeHeld()
+	if resume == "" {
+		st.buf = position{file: st.file, pos: pos, gtids: st.gtids}.appendResume(st.buf[:0])
+		resume = string(st.buf)
+	}
+	return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: l, Resume: resume}})
 }
 
 // tableMap records the description of a table id, rebuilding it only
@@ -362,6 +394,10 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 	}
 	evPos := st.at(h)
 	commitTime := time.Unix(int64(h.Timestamp), 0)
+	emit := st.emit
+	if st.tx.xa {
+		emit = st.hold // published at XA COMMIT (xa.go)
+	}
 	mk := func(op sluice.Op, i int) *sluice.Event {
 		st.tx.order++
 		if rel.orderTx != st.tx.seq {
@@ -387,7 +423,7 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 				ev = mk(sluice.OpDelete, i)
 				ev.Before = row
 			}
-			if err := st.emit(ev); err != nil {
+			if err := emit(ev); err != nil {
 				return err
 			}
 		}
@@ -404,19 +440,19 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 			if sluice.KeyChanged(rel.table, old, neu) {
 				del := mk(sluice.OpDelete, i/2)
 				del.Before, del.OtherKey = old, neu
-				if err := st.emit(del); err != nil {
+				if err := emit(del); err != nil {
 					return err
 				}
 				cre := mk(sluice.OpCreate, i/2)
 				cre.After, cre.OtherKey = neu, old
-				if err := st.emit(cre); err != nil {
+				if err := emit(cre); err != nil {
 					return err
 				}
 				continue
 			}
 			ev := mk(sluice.OpUpdate, i/2)
 			ev.Before, ev.After = old, neu
-			if err := st.emit(ev); err != nil {
+			if err := emit(ev); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/encoding/unicode/utf32"
+	"golang.org/x/text/transform"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -278,7 +280,7 @@ func decoderFor(charset string) *encoding.Decoder {
 	var e encoding.Encoding
 	switch strings.ToLower(charset) {
 	case "latin1":
-		e = charmap.Windows1252 // MySQL's latin1 is cp1252
+		return &encoding.Decoder{Transformer: latin1Decoder{}}
 	case "latin2":
 		e = charmap.ISO8859_2
 	case "cp1250":
@@ -315,4 +317,41 @@ func decoderFor(charset string) *encoding.Decoder {
 		return nil
 	}
 	return e.NewDecoder()
+}
+
+// mysqlLatin1 maps the bytes of MySQL's latin1 to runes: cp1252, except
+// that its five unassigned bytes (0x81, 0x8D, 0x8F, 0x90, 0x9D) are the C1
+// controls of the same number, as MySQL converts them (charmap.Windows1252
+// would make them U+FFFD), so a snapshot read, which the server converts,
+// and the binlog's bytes give the same text.
+var mysqlLatin1 = func() (m [256]rune) {
+	for i := range m {
+		m[i] = charmap.Windows1252.DecodeByte(byte(i))
+	}
+	for _, b := range []byte{0x81, 0x8d, 0x8f, 0x90, 0x9d} {
+		m[b] = rune(b)
+	}
+	return m
+}()
+
+// latin1Decoder decodes MySQL's latin1 (mysqlLatin1) to UTF-8.
+type latin1Decoder struct{ transform.NopResetter }
+
+func (latin1Decoder) Transform(dst, src []byte, _ bool) (nDst, nSrc int, err error) {
+	for ; nSrc < len(src); nSrc++ {
+		r := mysqlLatin1[src[nSrc]]
+		if r < utf8.RuneSelf {
+			if nDst >= len(dst) {
+				return nDst, nSrc, transform.ErrShortDst
+			}
+			dst[nDst] = byte(r)
+			nDst++
+			continue
+		}
+		if nDst+utf8.RuneLen(r) > len(dst) {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		nDst += utf8.EncodeRune(dst[nDst:], r)
+	}
+	return nDst, nSrc, nil
 }

@@ -1,0 +1,57 @@
+package mysql
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// TestOffsetOfAnotherServerIsRefused: an offset stored for another server
+// (its server_id differs) names a binlog position that means nothing
+// here. Run refuses it with what to do, or, with snapshot.mode
+// when_needed, takes a new snapshot.
+func TestOffsetOfAnotherServerIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.exec("DROP TABLE IF EXISTS otherserver", "CREATE TABLE otherserver (id int PRIMARY KEY)", "INSERT INTO otherserver VALUES (1), (2)")
+	h.dropAfter("otherserver")
+	r, err := h.db.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := r.GetString(0, 0)
+	pos, _ := r.GetUint(0, 1)
+	store := &fileStore{path: filepath.Join(h.stateDir, h.name+".mysql.json")}
+	foreign := &offset{Version: 1, ServerID: 4242, File: file, Pos: uint32(pos), SnapshotDone: true}
+	if err := store.Save(nil, foreign); err != nil {
+		t.Fatal(err)
+	}
+	s := h.newSource(map[string]any{"tables": []any{"otherserver"}, "snapshot": map[string]any{"mode": "initial"}})
+	ctx, cancel := contextTimeout(10 * time.Second)
+	defer cancel()
+	err = s.Run(ctx, func(*sluice.Event) error { return nil })
+	for _, want := range []string{"server_id 4242", "server_id 1", "when_needed", "delete the stored offset"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Run = %v, want a permanent error containing %q", err, want)
+		}
+	}
+	if !sluice.IsPermanent(err) {
+		t.Fatalf("Run = %v, want a permanent error", err)
+	}
+
+	// when_needed: a new snapshot, then the offset is the server's own.
+	h.start(map[string]any{"tables": []any{"otherserver"}, "snapshot": map[string]any{"mode": "when_needed"}})
+	h.streaming()
+	if evs := h.wait(2); len(evs) != 2 || evs[0].Op != sluice.OpRead {
+		t.Fatalf("when_needed: %s, want the 2 rows read by a new snapshot", ids(evs))
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	o, err := store.Load(nil)
+	if err != nil || o == nil || o.ServerID == 4242 {
+		t.Fatalf("stored offset after the new snapshot: %+v, %v; want the server's id", o, err)
+	}
+}
