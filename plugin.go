@@ -73,6 +73,8 @@ type TableSnapshot struct {
 	Rows        int64  // rows emitted so far (acknowledged or not)
 	Estimated   int64  // the database's row estimate; -1 when unknown
 	Done        bool   // the last chunk was emitted (Postgres: and acknowledged)
+	Failed      bool   // the snapshot of the table was given up; Error says why (the stream goes on)
+	Error       string // why the snapshot failed; empty unless Failed
 }
 
 // SnapshotReporter is implemented by sources that snapshot tables. The

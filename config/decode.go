@@ -18,13 +18,10 @@ import (
 // prefixed by path (e.g. "pipelines.shop.sinks.kafka.brokers"). Fields are
 // matched by their `yaml` tag. Durations accept Go duration strings.
 func Decode(raw map[string]any, out any, path string) error {
-	var md mapstructure.Metadata
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           out,
 		TagName:          "yaml",
-		ErrorUnused:      true,
 		WeaklyTypedInput: false,
-		Metadata:         &md,
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
@@ -34,10 +31,68 @@ func Decode(raw map[string]any, out any, path string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	// Unknown keys are found by unknownKeys, not by mapstructure, whose
+	// "has invalid keys: a, b" cannot name a key with ", " in it or an
+	// empty one.
+	var errs []error
 	if err := dec.Decode(raw); err != nil {
-		return prefixErrors(err, path)
+		errs = append(errs, prefixErrors(err, path))
 	}
-	return nil
+	errs = append(errs, unknownKeys(raw, reflect.TypeOf(out), path)...)
+	return errors.Join(errs...)
+}
+
+// unknownKeys lists, one error each, the keys of raw that the struct type
+// t (or the structs it holds) has no field for, with their full path.
+func unknownKeys(raw any, t reflect.Type, path string) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var errs []error
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return nil // a type error, reported by the decoder
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" && f.IsExported() {
+				fields[name] = f.Type
+			}
+		}
+		for _, k := range sortedKeys(m) {
+			ft, ok := fields[k]
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s: unknown key", join(path, keyName(k))))
+				continue
+			}
+			errs = append(errs, unknownKeys(m[k], ft, join(path, k))...)
+		}
+	case reflect.Map:
+		if m, ok := raw.(map[string]any); ok {
+			for _, k := range sortedKeys(m) {
+				errs = append(errs, unknownKeys(m[k], t.Elem(), join(path, keyName(k)))...)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if l, ok := raw.([]any); ok {
+			for i, e := range l {
+				errs = append(errs, unknownKeys(e, t.Elem(), path+"["+strconv.Itoa(i)+"]")...)
+			}
+		}
+	}
+	return errs
+}
+
+// keyName is k as an error names it: quoted when it is empty or holds
+// characters that would make the path ambiguous.
+func keyName(k string) string {
+	if k == "" || strings.ContainsAny(k, ",: \t\"") {
+		return strconv.Quote(k)
+	}
+	return k
 }
 
 // prefixErrors rewrites mapstructure's messages so that every key is the
@@ -62,14 +117,7 @@ func prefixErrors(err error, path string) error {
 			return
 		}
 		key := join(path, mapIndex.ReplaceAllString(de.Name(), ".$1"))
-		msg := errors.Unwrap(de).Error()
-		if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
-			for _, k := range strings.Split(keys, ", ") {
-				out = append(out, fmt.Errorf("%s: unknown key", join(key, k)))
-			}
-			return
-		}
-		out = append(out, fmt.Errorf("%s: %s", key, msg))
+		out = append(out, fmt.Errorf("%s: %s", key, errors.Unwrap(de).Error()))
 	}
 	walk(err)
 	return errors.Join(out...)

@@ -21,6 +21,7 @@ import (
 // per bulk item, without reordering changes of one document.
 type client struct {
 	es      *es8.Client
+	tr      *http.Transport // closed with the client: its idle connections would outlive it
 	timeout time.Duration
 }
 
@@ -50,7 +51,7 @@ func newClient(cfg *Config) (*client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch sink: client: %w", err)
 	}
-	return &client{es: es, timeout: cfg.RequestTimeout}, nil
+	return &client{es: es, tr: tr, timeout: cfg.RequestTimeout}, nil
 }
 
 // maxResponse bounds how much of a response body is read (a bulk response
@@ -154,4 +155,10 @@ func transient(err error) bool {
 // close releases the client's connections.
 func (c *client) close() {
 	_ = c.es.Close(context.Background())
+	// go-elasticsearch's Close does not touch the transport: without this,
+	// every Open/Close (each pipeline restart) would leave its keep-alive
+	// connections and their goroutines behind for the idle timeout.
+	if c.tr != nil { // nil in tests that build a client by hand
+		c.tr.CloseIdleConnections()
+	}
 }

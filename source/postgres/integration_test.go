@@ -98,9 +98,10 @@ func (h *harness) startWith(extra map[string]any, opts ...testenv.CollectOption)
 }
 
 // slotActive reports whether the test's slot exists and a walsender
-// reads it.
+// reads it. A slot being created shows as active before it can stream (its
+// confirmed_flush_lsn is still null): rows written then are never sent.
 func (h *harness) slotActive() (exists, active bool) {
-	err := h.db.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+h.name).Scan(&active)
+	err := h.db.QueryRow(context.Background(), "SELECT active AND confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+h.name).Scan(&active)
 	return err == nil, active
 }
 

@@ -162,10 +162,11 @@ func appendInterval(dst, src []byte) (int64, []byte, error) {
 // intervalMicros is months*30.4375 days + days + timeUS in microseconds,
 // saturated to the int64 range.
 func intervalMicros(months, days, timeUS int64) int64 {
-	// |months| < 2^32 and usPerMonth < 2^42; the fast path needs
-	// products that fit, which covers intervals up to ~290,000 years.
-	const lim = math.MaxInt64 / usPerMonth
-	if months > -lim && months < lim {
+	// The fast path needs both products to fit in int64, which covers
+	// intervals up to ~290,000 years; PostgreSQL accepts more days
+	// (up to 2^31-1), whose product the big.Int path saturates.
+	const lim, dlim = math.MaxInt64 / usPerMonth, math.MaxInt64 / usPerDay
+	if months > -lim && months < lim && days > -dlim && days < dlim {
 		if a, ok := add64(months*usPerMonth, days*usPerDay); ok {
 			if r, ok := add64(a, timeUS); ok {
 				return r

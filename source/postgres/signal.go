@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
@@ -60,7 +62,87 @@ func (s *Source) ensureSignalTable(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// SignalSnapshot implements sluice.Signaler by inserting a signal row.
+// checkCaptured refuses a table (schema.table) the source does not
+// capture: one source.tables does not list or, without a list, one the
+// publication does not hold, and the signal table. Snapshot requests may
+// name only captured tables: a signal would otherwise read any relation
+// sluice's role can (pg_catalog.pg_authid) into the sinks. Without a
+// list the publication is asked through q; q nil skips that part.
+func (s *Source) checkCaptured(ctx context.Context, q querier, table string) error {
+	if s.isSignalTable(table) {
+		return fmt.Errorf("postgres source: %s is the signal table: its rows are requests, not data", table)
+	}
+	if len(s.cfg.Tables) > 0 {
+		for _, t := range s.cfg.Tables {
+			if schema, name, _ := splitTable(t); schema+"."+name == table {
+				return nil
+			}
+		}
+		return fmt.Errorf("postgres source: %s is not captured: source.tables lists %s", table, strings.Join(s.cfg.Tables, ", "))
+	}
+	if q == nil {
+		return nil
+	}
+	schema, name, _ := splitTable(table)
+	var member bool
+	err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
+		s.cfg.Publication, schema, name).Scan(&member)
+	if err != nil {
+		return fmt.Errorf("postgres source: read publication %s: %w", s.cfg.Publication, err)
+	}
+	if !member {
+		return fmt.Errorf("postgres source: %s is not captured: publication %s does not hold it", table, s.cfg.Publication)
+	}
+	return nil
+}
+
+// checkRequest checks a snapshot request at the time it is made, so that
+// a typo fails the request instead of the snapshot: table is a captured
+// schema.table, and filter parses in the filter grammar (filter.go). With
+// a connection q it also checks that the table exists, that the filter's
+// columns are the table's, and that PostgreSQL accepts the chunk query
+// with the filter's literals (a literal that is no value of its column's
+// type is refused here). It returns the table as schema.table.
+func (s *Source) checkRequest(ctx context.Context, q querier, table, filter string) (string, error) {
+	schema, name, ok := splitTable(table)
+	if !ok {
+		return "", fmt.Errorf("postgres source: %q is not schema.table", table)
+	}
+	full := schema + "." + name
+	if err := s.checkCaptured(ctx, q, full); err != nil {
+		return full, err
+	}
+	flt, err := parseFilter(filter)
+	if err != nil {
+		return full, fmt.Errorf("postgres source: snapshot of %s: %w", full, err)
+	}
+	if q == nil {
+		return full, nil
+	}
+	rel, err := s.describeTable(ctx, q, schema, name)
+	if err != nil {
+		return full, err
+	}
+	if err := flt.bind(rel.table); err != nil {
+		return full, fmt.Errorf("postgres source: snapshot of %s: %w", full, err)
+	}
+	// The chunk query itself, with no rows wanted: the keyset comparison
+	// and the filter must resolve, and the literals must be values.
+	keys := max(len(rel.table.Key), 1)
+	sql, args := chunkQuery(rel.table, flt, make([]*string, keys), 0)
+	rows, err := q.Query(ctx, sql, args...)
+	if err == nil {
+		rows.Close()
+		err = rows.Err()
+	}
+	if err != nil {
+		return full, fmt.Errorf("postgres source: snapshot of %s where %q: %w", full, filter, err)
+	}
+	return full, nil
+}
+
+// SignalSnapshot implements sluice.Signaler by inserting a signal row,
+// once every table passed checkRequest.
 func (s *Source) SignalSnapshot(ctx context.Context, tables []string, filter string) error {
 	if s.cfg.SignalTable == "" {
 		return fmt.Errorf("postgres source: no signal_table configured: set source.signal_table to request snapshots")
@@ -68,30 +150,35 @@ func (s *Source) SignalSnapshot(ctx context.Context, tables []string, filter str
 	if len(tables) == 0 {
 		return fmt.Errorf("postgres source: name at least one table to snapshot")
 	}
-	var d signalData
-	d.Type = "incremental"
-	for _, t := range tables {
-		schema, name, ok := splitTable(t)
-		if !ok {
-			return fmt.Errorf("postgres source: %q is not schema.table", t)
-		}
-		d.DataCollections = append(d.DataCollections, schema+"."+name)
-		if filter != "" {
-			d.AdditionalConditions = append(d.AdditionalConditions, struct {
-				DataCollection string `json:"data-collection"`
-				Filter         string `json:"filter"`
-			}{schema + "." + name, filter})
-		}
-	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
 	conn, err := s.connect(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	var d signalData
+	d.Type = "incremental"
+	var errs []error
+	for _, t := range tables {
+		full, err := s.checkRequest(ctx, conn, t, filter)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.DataCollections = append(d.DataCollections, full)
+		if filter != "" {
+			d.AdditionalConditions = append(d.AdditionalConditions, struct {
+				DataCollection string `json:"data-collection"`
+				Filter         string `json:"filter"`
+			}{full, filter})
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("snapshot request refused, nothing requested: %w", errors.Join(errs...))
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
 	schema, name, _ := splitTable(s.cfg.SignalTable)
 	_, err = conn.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, name}.Sanitize()+" (id, type, data) VALUES ($1, 'execute-snapshot', $2)",
 		"sluice-"+newID(), string(data))
@@ -101,7 +188,14 @@ func (s *Source) SignalSnapshot(ctx context.Context, tables []string, filter str
 	return nil
 }
 
-// handleSignal reads a signal row inserted into the signal table.
+// signalCheckTimeout bounds the catalog queries that check a signal.
+const signalCheckTimeout = 30 * time.Second
+
+// handleSignal reads a signal row inserted into the signal table. Each
+// table it names is checked as `sluice snapshot` checks it (checkRequest,
+// on the stream's catalog connection); a refused one is logged and
+// reported as a failed snapshot, the others are queued. A signal never
+// fails the stream.
 func (st *stream) handleSignal(rel *relation, row sluice.Row) error {
 	t := rel.table
 	get := func(col string) string {
@@ -121,27 +215,42 @@ func (st *stream) handleSignal(rel *relation, row sluice.Row) error {
 		st.log.Warn("ignoring signal with unreadable data", zap.String("id", get("id")), zap.Error(err))
 		return nil
 	}
+	if st.snap == nil {
+		return nil
+	}
 	filters := map[string]string{}
 	for _, c := range d.AdditionalConditions {
 		if schema, name, ok := splitTable(c.DataCollection); ok {
 			filters[schema+"."+name] = c.Filter
 		}
 	}
+	// The stream's catalog connection checks what needs the database;
+	// without one (unit tests) the worker checks it before reading.
+	var q querier
+	if st.conn != nil {
+		q = st.conn
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), signalCheckTimeout)
+	defer cancel()
 	var jobs []*snapshotJob
 	for _, dc := range d.DataCollections {
-		schema, name, ok := splitTable(dc)
-		if !ok {
-			st.log.Warn("ignoring malformed table in signal", zap.String("table", dc))
-			continue
+		f := d.AdditionalCondition
+		if schema, name, ok := splitTable(dc); ok && filters[schema+"."+name] != "" {
+			f = filters[schema+"."+name]
 		}
-		full := schema + "." + name
-		f := filters[full]
-		if f == "" {
-			f = d.AdditionalCondition
+		full, err := st.src.checkRequest(ctx, q, dc, f)
+		if err != nil {
+			if full == "" {
+				full = dc
+			}
+			if err := st.snap.refuse(full, err); err != nil {
+				return err
+			}
+			continue
 		}
 		jobs = append(jobs, &snapshotJob{Table: full, Filter: f, Incremental: true})
 	}
-	if len(jobs) == 0 || st.snap == nil {
+	if len(jobs) == 0 {
 		return nil
 	}
 	names := make([]string, len(jobs))

@@ -11,7 +11,9 @@ import (
 // state is what the source keeps on local disk next to the replication
 // slot: the snapshot work still to do and how far each table got. The
 // slot holds the stream position; this file holds what a slot cannot.
-// It is rewritten atomically (temporary file, fsync, rename).
+// It is rewritten atomically and durably: temporary file, fsync, rename,
+// fsync of the directory (without the last, a crash after the rename may
+// bring back the old file, or none).
 type state struct {
 	Version int    `json:"version"`
 	Slot    string `json:"slot"`
@@ -25,7 +27,9 @@ type state struct {
 // snapshotJob is one table to read.
 type snapshotJob struct {
 	Table string `json:"table"` // schema.table
-	// Filter is an optional SQL condition (incremental snapshots).
+	// Filter is an optional condition of the filter grammar (filter.go)
+	// of an incremental snapshot. It is parsed again before the job runs:
+	// a file written by an older version may hold any SQL.
 	Filter string `json:"filter,omitempty"`
 	// Incremental marks an ad-hoc snapshot requested while streaming; its
 	// rows carry source.snapshot "incremental".
@@ -37,6 +41,12 @@ type snapshotJob struct {
 	// Rows counts the acknowledged rows.
 	Rows int64 `json:"rows"`
 	Done bool  `json:"done,omitempty"`
+	// Failed marks a job given up (its table is gone or not captured, its
+	// filter does not compile, the server refused its query), with the
+	// reason in Error. Failed jobs stay in the file, so that no restart
+	// runs them again, until newer failures push them out.
+	Failed bool   `json:"failed,omitempty"`
+	Error  string `json:"error,omitempty"`
 
 	// Progress of the running process, not persisted (guarded by the
 	// snapshotter's mutex).
@@ -44,9 +54,10 @@ type snapshotJob struct {
 	emitted  int64 // rows emitted, acknowledged or not
 }
 
+// pending reports whether a job is still to run or to finish.
 func (s *state) pending() bool {
 	for _, j := range s.Jobs {
-		if !j.Done {
+		if !j.Done && !j.Failed {
 			return true
 		}
 	}
@@ -107,5 +118,22 @@ func (s *Source) saveState(st *state) error {
 	if err := os.Rename(tmp.Name(), s.stateFile()); err != nil {
 		return fmt.Errorf("postgres source: write state: %w", err)
 	}
+	if err := syncDir(s.stateDir); err != nil {
+		return fmt.Errorf("postgres source: write state: sync directory %s: %w", s.stateDir, err)
+	}
 	return nil
+}
+
+// syncDir flushes a directory's entries to disk, so that a rename in it
+// survives a crash. A variable, so that a test can see it called.
+var syncDir = func(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -147,6 +147,9 @@ func (st *stream) snapshotStep(ctx context.Context) (done bool, err error) {
 		return false, nil
 	}
 	sn.startWorkers(ctx)
+	if st.conn != nil {
+		sn.prune(ctx, st.conn)
+	}
 	select {
 	case err := <-sn.errs:
 		return false, err
@@ -306,7 +309,7 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		st.prevTxLSN = binary.BigEndian.Uint64(d[2:])
 		end := binary.BigEndian.Uint64(d[10:])
 		if st.snap != nil {
-			st.snap.committed(end)
+			st.snap.committed(end, uint32(st.txID))
 		}
 		if end > st.lastMark {
 			st.lastMark = end
@@ -325,6 +328,10 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 			rel, err := st.relation(id)
 			if err != nil {
 				return err
+			}
+			if st.snap != nil {
+				// Every row a chunk in an open window read is gone.
+				st.snap.truncated(id)
 			}
 			if err := st.emit(st.newEvent(sluice.OpTruncate, rel, lsn)); err != nil {
 				return err
@@ -434,7 +441,7 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 		return nil // signal rows are requests, not data
 	}
 	if st.snap != nil {
-		st.snap.touched(rel.table.ID, rel.table, old, neu)
+		st.snap.touched(rel.table, old, neu)
 	}
 	switch kind {
 	case 'I':

@@ -34,9 +34,19 @@ type colSpec struct {
 // buildRelation describes a table from its columns, reading NOT NULL and
 // the primary key from the catalog.
 //
-// Key policy: the primary key; else the replica identity index (REPLICA
-// IDENTITY USING INDEX); else no key (FULL without a primary key,
-// NOTHING): such events have a null key, as in Debezium.
+// Key policy: the replica identity, the columns pgoutput flags as key in
+// the Relation message: the primary key under REPLICA IDENTITY DEFAULT,
+// the index under USING INDEX (whether or not there is a primary key
+// too), none under NOTHING or DEFAULT without a primary key. Those are
+// the columns a delete's old row carries, so a delete always has its key,
+// and the flags describe the table as it was when the change was written
+// (a primary key moved since, while the source lagged, does not matter).
+// Under FULL pgoutput flags every column; the key is then the primary key
+// (today's, from the catalog; none without one), as Debezium keys FULL
+// tables, so that the Kafka key does not change with every update.
+// Events of a table without a key have a null key, as in Debezium.
+// describeTable flags the same columns, so snapshot reads and streamed
+// changes of a table agree on its key.
 func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, schema, name string, identity byte, cols []colSpec) (*relation, error) {
 	type attr struct{ notNull, primary bool }
 	attrs := map[string]attr{}
@@ -78,10 +88,18 @@ func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, sch
 			ident = append(ident, i)
 		}
 	}
-	switch {
-	case len(pk) > 0:
-		t.Key = pk
-	case identity == 'i':
+	switch identity {
+	case 'f':
+		primary := 0
+		for _, a := range attrs {
+			if a.primary {
+				primary++
+			}
+		}
+		if len(pk) == primary { // else a key column is not among the Relation's
+			t.Key = pk
+		}
+	default:
 		t.Key = ident
 	}
 	for _, k := range t.Key {
