@@ -105,8 +105,8 @@ func (s *Server) Serve(ctx context.Context) error {
 // kind is "initial" or "incremental"; when one table has several
 // snapshots of a kind queued, the latest is reported.
 type snapshotCollector struct {
-	src                  sluice.SnapshotReporter
-	rows, estimate, done *prometheus.Desc
+	src                          sluice.SnapshotReporter
+	rows, estimate, done, failed *prometheus.Desc
 }
 
 func newSnapshotCollector(pipeline string, src sluice.SnapshotReporter) *snapshotCollector {
@@ -115,6 +115,7 @@ func newSnapshotCollector(pipeline string, src sluice.SnapshotReporter) *snapsho
 		rows:     prometheus.NewDesc("sluice_snapshot_rows", "Rows of the table emitted by the snapshot so far.", vars, labels),
 		estimate: prometheus.NewDesc("sluice_snapshot_rows_estimated", "The database's row estimate of the table being snapshotted (-1: unknown).", vars, labels),
 		done:     prometheus.NewDesc("sluice_snapshot_done", "1 once the table's snapshot is complete.", vars, labels),
+		failed:   prometheus.NewDesc("sluice_snapshot_failed", "1 when the table's snapshot failed and was given up (the reason is in the log); the stream goes on.", vars, labels),
 	}
 }
 
@@ -122,6 +123,7 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.rows
 	ch <- c.estimate
 	ch <- c.done
+	ch <- c.failed
 }
 
 func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
@@ -135,13 +137,17 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		if latest[[2]string{t.Table, kind}] != i {
 			continue
 		}
-		done := 0.0
+		done, failed := 0.0, 0.0
 		if t.Done {
 			done = 1
+		}
+		if t.Failed {
+			failed = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.rows, prometheus.GaugeValue, float64(t.Rows), t.Table, kind)
 		ch <- prometheus.MustNewConstMetric(c.estimate, prometheus.GaugeValue, float64(t.Estimated), t.Table, kind)
 		ch <- prometheus.MustNewConstMetric(c.done, prometheus.GaugeValue, done, t.Table, kind)
+		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed, t.Table, kind)
 	}
 }
 

@@ -66,6 +66,7 @@ func TestSnapshotMetrics(t *testing.T) {
 		{Table: "public.orders", Rows: 4096, Estimated: -1},
 		{Table: "public.orders", Incremental: true, Rows: 10, Estimated: 50},
 		{Table: "public.orders", Incremental: true, Rows: 20, Estimated: 60}, // a later request of the same table
+		{Table: "public.lines", Incremental: true, Failed: true, Error: "column qty does not exist"},
 	}}}
 	crm := &pipeline.Pipeline{Name: "crm", Source: &snapSource{}} // no snapshot ran
 	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{shop, crm}, Options{})
@@ -87,6 +88,8 @@ func TestSnapshotMetrics(t *testing.T) {
 		`sluice_snapshot_rows_estimated{kind="initial",pipeline="shop",table="public.orders"} -1`,
 		`sluice_snapshot_done{kind="initial",pipeline="shop",table="public.orders"} 0`,
 		`sluice_snapshot_rows{kind="incremental",pipeline="shop",table="public.orders"} 20`,
+		`sluice_snapshot_failed{kind="incremental",pipeline="shop",table="public.orders"} 0`,
+		`sluice_snapshot_failed{kind="incremental",pipeline="shop",table="public.lines"} 1`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
