@@ -59,6 +59,12 @@ type Config struct {
 	// memory until their XA COMMIT or XA ROLLBACK is read (default
 	// 100000, 1 to 10000000); more stops the pipeline with an error.
 	XAMaxRows int `yaml:"xa_max_rows"`
+	// Epoch is appended to the server's identity (MySQL: server_uuid;
+	// MariaDB: server_id) in every event's Position.Epoch. Change it after
+	// RESET MASTER or a restore onto the same server, so that sinks
+	// ordering by position (Elasticsearch) see a new log instead of
+	// dropping changes as stale. Default none.
+	Epoch string `yaml:"epoch"`
 	// Offsets configures where the binlog position is stored.
 	Offsets OffsetConfig `yaml:"offsets"`
 	// Snapshot configures the initial snapshot.

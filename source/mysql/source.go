@@ -167,6 +167,11 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		}
 		return nil
 	}
+	identity := "mysql:" + srv.uuid
+	if srv.uuid == "" { // MariaDB has no server_uuid
+		identity = fmt.Sprintf("mariadb:%d", srv.serverID)
+	}
+	emit = source.WithEpoch(emit, source.Epoch(identity, s.cfg.Epoch))
 	w := &writer{src: s, srv: srv, emit: emit}
 	if off != nil {
 		w.snapshotDone.Store(off.SnapshotDone)

@@ -49,6 +49,12 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// Snapshot configures the initial and ad-hoc snapshots.
 	Snapshot SnapshotConfig `yaml:"snapshot"`
+	// Epoch is appended to the cluster's identity (system identifier and
+	// timeline) in every event's Position.Epoch. Change it when the
+	// database was restored in a way that identity does not show, so that
+	// sinks ordering by position (Elasticsearch) see a new log instead of
+	// dropping changes as stale. Default none.
+	Epoch string `yaml:"epoch"`
 	// SignalTable is a schema.table an operator inserts into to request
 	// an incremental snapshot (Debezium: signal.data.collection). It is
 	// created when missing and captured, but its rows are not emitted.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
@@ -138,6 +139,11 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return err
 	}
+	sys, err := pglogrepl.IdentifySystem(ctx, repl.PgConn())
+	if err != nil {
+		return fmt.Errorf("postgres source: identify system: %w", err)
+	}
+	emit = source.WithEpoch(emit, source.Epoch(fmt.Sprintf("postgresql:%s:%d", sys.SystemID, sys.Timeline), s.cfg.Epoch))
 	stream := newStream(s, conn, repl.PgConn(), emit)
 	if st.pending() || s.cfg.SignalTable != "" {
 		stream.snap = newSnapshotter(s, st)
