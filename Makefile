@@ -4,18 +4,24 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/sluice
 
-.PHONY: build test unit services services-down demo bench bench-mysql bench-smoke bench-micro lint docker clean
+.PHONY: build test unit fuzz services services-down demo bench bench-mysql bench-smoke bench-micro lint docker clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
 
 # Start PostgreSQL, MariaDB, Kafka and Elasticsearch, then run every test (unit and integration)
 # with their addresses in the environment. Fails, too, when the tests left a replication slot or
-# publication behind (scripts/leaks.sh).
+# publication behind (scripts/leaks.sh). Then every fuzz target runs for a few seconds.
 test: build services
 	eval "$$(scripts/services.sh env)" && scripts/leaks.sh before bin/leaks.before && \
 	  SLUICE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./... && \
 	  scripts/leaks.sh after bin/leaks.before
+	scripts/fuzz.sh 5
+
+# Every fuzz target for FUZZTIME seconds each (14 targets: about 15 minutes at 60).
+FUZZTIME ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
 
 # Unit tests only: integration tests skip (or fail under CI=true).
 unit:
