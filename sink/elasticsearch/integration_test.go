@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/eventtest"
@@ -209,7 +210,7 @@ func TestReplayIntegration(t *testing.T) {
 	sameDocs(t, e.docs(index), want)
 
 	e.must("PUT", "/"+index+"/_settings", `{"index.gc_deletes":"0s"}`)
-	e.must("POST", "/"+index+"/_refresh", nil)
+	e.waitDeletesForgotten(index)
 
 	// Transaction boundaries of the stream.
 	var cuts []int
@@ -254,9 +255,37 @@ func TestReplayIntegration(t *testing.T) {
 
 	// Control: Elasticsearch itself has indeed forgotten the delete of
 	// document 5, so without tombstones the replays above would have
-	// resurrected it.
+	// resurrected it. (The replays sent the delete again: wait until that
+	// is forgotten too.)
+	e.waitDeletesForgotten(index)
 	status, body := e.do("PUT", fmt.Sprintf("/%s/_doc/5?version=%d&version_type=external_gte", index, events[0].Pos.TxLSN), `{"id":5}`)
 	if status != 201 {
 		t.Errorf("control: an old insert of deleted document 5 got HTTP %d (%s); gc_deletes did not take effect, the test proves nothing", status, body)
+	}
+}
+
+// waitDeletesForgotten waits until Elasticsearch prunes the versions of
+// deleted documents of index (gc_deletes must be 0s). It prunes them
+// lazily, at a refresh once its cached clock has moved on, so a probe
+// document is deleted and re-inserted with an older version until that is
+// accepted: from then on every earlier delete is forgotten too.
+func (e *esTest) waitDeletesForgotten(index string) {
+	e.t.Helper()
+	const probe = "gc-deletes-probe"
+	e.must("PUT", "/"+index+"/_doc/"+probe+"?version=2&version_type=external", `{}`)
+	e.must("DELETE", "/"+index+"/_doc/"+probe+"?version=3&version_type=external", nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e.must("POST", "/"+index+"/_refresh", nil)
+		status, body := e.do("PUT", "/"+index+"/_doc/"+probe+"?version=1&version_type=external", `{}`)
+		if status == 201 {
+			e.must("DELETE", "/"+index+"/_doc/"+probe+"?version=4&version_type=external", nil)
+			e.must("POST", "/"+index+"/_refresh", nil)
+			return
+		}
+		if status != 409 || time.Now().After(deadline) {
+			e.t.Fatalf("Elasticsearch does not forget deletes (gc_deletes 0s): probe insert got HTTP %d: %s", status, body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
