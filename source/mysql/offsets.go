@@ -13,13 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
+	"github.com/sluice-cdc/sluice/internal/kvstore"
 )
 
 // offset is what the source stores once the sinks acknowledged
@@ -206,10 +205,11 @@ func (f *fileStore) Save(_ context.Context, o *offset) error {
 func (f *fileStore) Close() {}
 
 // kafkaStore keeps offsets in a compacted topic keyed by pipeline name,
-// like Kafka Connect's offset topic: the latest record of a key wins.
+// like Kafka Connect's offset topic: the latest record of a key wins
+// (internal/kvstore, shared with the PostgreSQL source's snapshot state).
 type kafkaStore struct {
-	cl    *kgo.Client
-	conn  []kgo.Opt // brokers, TLS and SASL, for the reader
+	kv    *kvstore.Topic
+	cl    *kgo.Client // kv's producer, for tests
 	topic string
 	key   []byte
 }
@@ -217,73 +217,21 @@ type kafkaStore struct {
 // newKafkaStore connects with conn (kafkaconn options: TLS, SASL) to
 // brokers and creates the topic when missing.
 func newKafkaStore(ctx context.Context, brokers []string, conn []kgo.Opt, topic, pipeline string) (*kafkaStore, error) {
-	conn = append(conn[:len(conn):len(conn)], kgo.SeedBrokers(brokers...))
-	cl, err := kgo.NewClient(append(conn[:len(conn):len(conn)], kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	kv, err := kvstore.Open(ctx, brokers, conn, topic)
 	if err != nil {
-		return nil, fmt.Errorf("offsets topic client: %w", err)
+		return nil, fmt.Errorf("offsets %w", err)
 	}
-	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": ptr("compact")}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		cl.Close()
-		return nil, fmt.Errorf("create offsets topic %s: %w", topic, err)
-	}
-	return &kafkaStore{cl: cl, conn: conn, topic: topic, key: []byte(pipeline)}, nil
+	return &kafkaStore{kv: kv, cl: kv.Client(), topic: topic, key: []byte(pipeline)}, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // Load reads the topic from the start to its current end and keeps the
 // last value of the pipeline's key.
 func (k *kafkaStore) Load(ctx context.Context) (*offset, error) {
-	adm := kadm.NewClient(k.cl)
-	ends, err := adm.ListEndOffsets(ctx, k.topic)
+	last, err := k.kv.Get(ctx, k.key)
 	if err != nil {
-		return nil, fmt.Errorf("offsets topic %s: list end offsets: %w", k.topic, err)
+		return nil, fmt.Errorf("offsets %w", err)
 	}
-	end, ok := ends.Lookup(k.topic, 0)
-	if !ok || end.Err != nil {
-		return nil, fmt.Errorf("offsets topic %s: no partition 0: %v", k.topic, end.Err)
-	}
-	if end.Offset == 0 {
-		return nil, nil
-	}
-	rd, err := kgo.NewClient(append(k.conn[:len(k.conn):len(k.conn)],
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.topic: {0: kgo.NewOffset().AtStart()}}))...)
-	if err != nil {
-		return nil, fmt.Errorf("offsets topic reader: %w", err)
-	}
-	defer rd.Close()
-	var last []byte
-	found := false
-	for {
-		fetches := rd.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read offsets topic %s: %w", k.topic, err)
-		}
-		var ferr error
-		fetches.EachError(func(_ string, _ int32, err error) { ferr = err })
-		if ferr != nil {
-			return nil, fmt.Errorf("read offsets topic %s: %w", k.topic, ferr)
-		}
-		done := false
-		fetches.EachRecord(func(r *kgo.Record) {
-			if string(r.Key) == string(k.key) {
-				last, found = r.Value, true
-			}
-			if r.Offset >= end.Offset-1 {
-				done = true
-			}
-		})
-		if done {
-			break
-		}
-	}
-	if !found || last == nil {
+	if last == nil {
 		return nil, nil
 	}
 	var o offset
@@ -300,15 +248,13 @@ func (k *kafkaStore) Save(ctx context.Context, o *offset) error {
 	if err != nil {
 		return fmt.Errorf("encode offsets: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := k.cl.ProduceSync(ctx, &kgo.Record{Topic: k.topic, Partition: 0, Key: k.key, Value: b}).FirstErr(); err != nil {
-		return fmt.Errorf("write offsets topic %s: %w", k.topic, err)
+	if err := k.kv.Put(ctx, k.key, b); err != nil {
+		return fmt.Errorf("offsets %w", err)
 	}
 	return nil
 }
 
-func (k *kafkaStore) Close() { k.cl.Close() }
+func (k *kafkaStore) Close() { k.kv.Close() }
 
 // writer forwards events to the pipeline, remembers the last mark, and
 // writes confirmed marks to the offset store.

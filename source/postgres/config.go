@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// Snapshot configures the initial and ad-hoc snapshots.
 	Snapshot SnapshotConfig `yaml:"snapshot"`
+	// State configures where the snapshot state (state.go) is kept.
+	State StateConfig `yaml:"state"`
 	// Epoch is appended to the cluster's identity (system identifier and
 	// timeline) in every event's Position.Epoch. Change it when the
 	// database was restored in a way that identity does not show, so that
@@ -79,6 +82,39 @@ type SnapshotConfig struct {
 	Workers int `yaml:"workers"`
 }
 
+// StateConfig is the `state:` block: where the snapshot state lives, the
+// work a replication slot cannot hold (which tables are still to read,
+// how far each got, whether the initial snapshot finished). It must
+// survive whatever the slot survives: see state.go.
+type StateConfig struct {
+	// Store is table (default: a row per slot in a table of the source
+	// database, created when missing), kafka (a compacted topic) or file
+	// (<state_dir>/<pipeline>.postgres.json only; safe only with a
+	// persistent state_dir). Beside table and kafka the file is written
+	// too, as a cache. Debezium: offset.storage.
+	Store string `yaml:"store"`
+	// Table is the table store's schema.table (default
+	// public.sluice_state). Its rows are never captured.
+	Table string `yaml:"table"`
+	// Brokers are the Kafka bootstrap servers of the kafka store.
+	Brokers []string `yaml:"brokers"`
+	// Topic is the kafka store's topic (default sluice_offsets, which the
+	// MySQL source's offsets may share), created compacted with one
+	// partition when missing; the key is the pipeline name.
+	Topic string `yaml:"topic"`
+	// TLS and SASL secure the kafka store's connection: the kafka sink's
+	// keys of the same names.
+	TLS  kafkaconn.TLS  `yaml:"tls"`
+	SASL kafkaconn.SASL `yaml:"sasl"`
+}
+
+// The state stores (StateConfig.Store).
+const (
+	storeTable = "table"
+	storeKafka = "kafka"
+	storeFile  = "file"
+)
+
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // defaultName turns a pipeline name into a slot/publication name.
@@ -107,6 +143,7 @@ func (Config) Defaults() Config {
 			ChunkSize: source.DefaultChunkSize,
 			Workers:   1,
 		},
+		State: StateConfig{Store: storeTable, Table: "public.sluice_state", Topic: "sluice_offsets"},
 	}
 }
 
@@ -141,7 +178,41 @@ func (c *Config) validate(path string) error {
 			errs = append(errs, fmt.Errorf("%s.signal_table: %q is not schema.table", path, c.SignalTable))
 		}
 	}
+	errs = append(errs, c.State.validate(path, c)...)
 	return errors.Join(errs...)
+}
+
+func (sc *StateConfig) validate(path string, c *Config) []error {
+	var errs []error
+	switch sc.Store {
+	case storeTable, storeFile:
+	case storeKafka:
+		if len(sc.Brokers) == 0 {
+			errs = append(errs, fmt.Errorf("%s.state.brokers: required for the kafka store", path))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s.state.store: %q is not table, kafka or file", path, sc.Store))
+	}
+	if schema, name, ok := splitTable(sc.Table); !ok {
+		errs = append(errs, fmt.Errorf("%s.state.table: %q is not schema.table", path, sc.Table))
+	} else {
+		full := schema + "." + name
+		if c.SignalTable != "" && sameTable(c.SignalTable, full) {
+			errs = append(errs, fmt.Errorf("%s.state.table: %s is the signal table too", path, full))
+		}
+		for i, t := range source.Listed(c.Tables) {
+			if sameTable(t, full) {
+				errs = append(errs, fmt.Errorf("%s.tables[%d]: %s is the state table (state.table), whose rows are never captured", path, i, t))
+			}
+		}
+	}
+	if sc.Topic == "" {
+		errs = append(errs, fmt.Errorf("%s.state.topic: must not be empty", path))
+	}
+	for _, p := range kafkaconn.Validate(sc.TLS, sc.SASL) {
+		errs = append(errs, fmt.Errorf("%s.state.%s: %s", path, p.Key, p.Msg))
+	}
+	return errs
 }
 
 // splitTable splits "schema.table"; a bare name means schema public.
@@ -154,6 +225,14 @@ func splitTable(s string) (schema, table string, ok bool) {
 		return "public", s, true
 	}
 	return schema, table, schema != "" && table != "" && !strings.Contains(table, ".")
+}
+
+// sameTable reports whether a and b name the same schema.table (a bare
+// name is in public).
+func sameTable(a, b string) bool {
+	s1, t1, ok1 := splitTable(a)
+	s2, t2, ok2 := splitTable(b)
+	return ok1 && ok2 && s1 == s2 && t1 == t2
 }
 
 // redactDSNError keeps a DSN parse error free of the password, which

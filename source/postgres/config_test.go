@@ -37,6 +37,9 @@ func TestExampleConfig(t *testing.T) {
 	if len(got.Tables) == 0 {
 		got.Tables = nil
 	}
+	if len(got.State.Brokers) == 0 {
+		got.State.Brokers = nil
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("example config = %+v\nwant defaults %+v", got, want)
 	}
@@ -71,6 +74,14 @@ func TestValidate(t *testing.T) {
 		{"too many workers", with("snapshot", map[string]any{"workers": 100000}), []string{"src.snapshot.workers: must be between 1 and 64, got 100000"}},
 		{"tiny status interval", with("status_interval", "1ns"), []string{"src.status_interval: must be between 100ms and 10m0s, got 1ns"}},
 		{"negative drain", with("drain_timeout", "-5s"), []string{"src.drain_timeout: must be between"}},
+		{"bad state store", with("state", map[string]any{"store": "disk"}), []string{"src.state.store: \"disk\" is not table, kafka or file"}},
+		{"kafka store without brokers", with("state", map[string]any{"store": "kafka", "topic": ""}),
+			[]string{"src.state.brokers: required for the kafka store", "src.state.topic: must not be empty"}},
+		{"bad state table", with("state", map[string]any{"table": "a.b.c"}), []string{"src.state.table"}},
+		{"state table captured", with("tables", []any{"public.orders", "sluice_state"}), []string{"src.tables[1]: sluice_state is the state table"}},
+		{"state table is the signal table", with("signal_table", "public.sluice_state"), []string{"src.state.table: public.sluice_state is the signal table too"}},
+		{"state tls without enabled", with("state", map[string]any{"store": "kafka", "brokers": []any{"k:9092"}, "tls": map[string]any{"ca_file": "ca.pem"}}),
+			[]string{"src.state.tls.enabled"}},
 		{"unknown key and bad value at once", with("slots", "x", "tables", []any{""}), []string{"src.slots: unknown key", "src.tables[0]"}},
 	}
 	for _, tables := range [][]any{nil, {"all"}} {
@@ -89,7 +100,8 @@ func TestValidate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if s.cfg.Slot != "sluice_shop" || s.cfg.Publication != "sluice_shop" || !s.cfg.Messages || s.cfg.Snapshot.Workers != 1 {
+				if s.cfg.Slot != "sluice_shop" || s.cfg.Publication != "sluice_shop" || !s.cfg.Messages || s.cfg.Snapshot.Workers != 1 ||
+					s.cfg.State.Store != "table" || s.cfg.State.Table != "public.sluice_state" || s.cfg.State.Topic != "sluice_offsets" {
 					t.Errorf("defaults not filled: %+v", s.cfg)
 				}
 				return

@@ -8,4 +8,10 @@
 // delivered to every sink, at transaction boundaries. While nothing is in
 // flight it confirms the server's WAL end from keepalives, so a slot whose
 // tables sit idle on a busy server never pins WAL.
+//
+// Snapshots (snapshot.go) run while the stream flows. Their progress is
+// what the slot cannot hold, so it is kept where it cannot be lost apart
+// from the slot — by default a row per slot in a table of the same
+// database — and a start that finds the slot without it refuses to guess
+// (state.go).
 package postgres

@@ -17,6 +17,12 @@ var (
 	// free.
 	ErrSlotInUse = errors.New("replication slot is in use by another process")
 
+	// ErrStateUnknown: the replication slot exists but its snapshot state
+	// is neither in the state store nor in the local file, and the
+	// snapshot mode needs it to decide (state.go). Returned wrapped in a
+	// permanent error that says how to recover.
+	ErrStateUnknown = errors.New("snapshot state unknown")
+
 	// errNoTable: describeTable was asked for a table that does not exist;
 	// a listed table that is missing at start is a permanent error.
 	errNoTable = errors.New("table does not exist")

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -12,14 +13,14 @@ import (
 
 // A snapshot job that cannot run is given up instead of failing the
 // pipeline, which would restart into the same failure forever: it is
-// marked failed in the state file (no restart runs it again), logged, and
+// marked failed in the state (no restart runs it again), logged, and
 // reported by SnapshotProgress with the reason, and the stream and the
 // other jobs go on. Requests refused when their signal is read are
 // reported the same way. Only failures that running the job again would
 // repeat count (jobFailure); a lost connection still restarts the
 // pipeline, which resumes the job.
 
-// maxFailed bounds the failed jobs the state file keeps for reporting.
+// maxFailed bounds the failed jobs the state keeps for reporting.
 const maxFailed = 16
 
 // refuse records a snapshot request refused when its signal was read as
@@ -34,7 +35,7 @@ func (sn *snapshotter) refuse(table string, reason error) error {
 	defer sn.mu.Unlock()
 	sn.state.Jobs = append(sn.state.Jobs, job)
 	sn.trimFailedLocked()
-	return sn.src.saveState(sn.state)
+	return sn.keep.save(context.Background(), sn.state)
 }
 
 // fail marks a job that cannot run as failed and saves it, so that no
@@ -52,7 +53,7 @@ func (sn *snapshotter) fail(job *snapshotJob, reason error) {
 	sn.remain--
 	sn.check = true
 	sn.trimFailedLocked()
-	if err := sn.src.saveState(sn.state); err != nil {
+	if err := sn.keep.save(context.Background(), sn.state); err != nil {
 		sn.log.Error("cannot save the failed snapshot job; a restart runs it again", zap.Error(err))
 	}
 }

@@ -1203,7 +1203,7 @@ func FuzzSignal(f *testing.F) {
 		}
 		s := &Source{cfg: cfg, log: zap.NewNop(), stateDir: dir, pipeline: "fuzz"}
 		st := &stream{src: s, log: s.log}
-		st.snap = newSnapshotter(s, &state{Version: 1, Slot: "fuzz"})
+		st.snap = newSnapshotter(s, &state{Version: 1, Slot: "fuzz"}, &stateKeeper{store: s.fileStore(), log: s.log})
 		rel := &relation{table: &sluice.Table{Schema: "public", Name: "sluice_signal", Columns: []sluice.Column{
 			{Name: "id", Type: sluice.TypeText}, {Name: "type", Type: sluice.TypeText}, {Name: "data", Type: sluice.TypeText}}}, signal: true}
 		row := sluice.Row{{Kind: sluice.KindPresent, Bytes: []byte("fuzz-1")}, {Kind: sluice.KindPresent, Bytes: []byte(typ)},

@@ -27,7 +27,9 @@ var updateGolden = flag.Bool("update", false, "rewrite golden files")
 // harness runs a Source against the real test database under a
 // testenv.Collector, which confirms marks the way the pipeline does once
 // delivered. Its slot and publication are named after the test and
-// dropped when it ends.
+// dropped when it ends, and so is the slot's row in the default state
+// table (public.sluice_state, which other packages' tests share, so it
+// stays).
 type harness struct {
 	t        *testing.T
 	dsn      string
@@ -36,6 +38,8 @@ type harness struct {
 	src      *Source
 	c        *testenv.Collector // collects what src emits; nil when stopped
 	stateDir string
+	hooks    *chunkHooks            // given to the snapshotter of the next start
+	stores   map[*Source]stateStore // opened by stored, closed at the end
 }
 
 func newHarness(t *testing.T) *harness {
@@ -47,16 +51,59 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("connect: %v", err)
 	}
 	name := strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
-	h := &harness{t: t, dsn: dsn, db: db, name: name}
+	h := &harness{t: t, dsn: dsn, db: db, name: name, stores: map[*Source]stateStore{}}
 	t.Cleanup(func() {
 		h.stop()
+		for _, st := range h.stores {
+			st.close()
+		}
 		testenv.DropSlot(t, db, "sluice_"+name)
 		db.Exec(ctx, "DROP PUBLICATION IF EXISTS sluice_"+name)
+		h.forgetState()
 		db.Close(ctx)
 	})
 	testenv.DropSlot(t, db, "sluice_"+name)
 	db.Exec(ctx, "DROP PUBLICATION IF EXISTS sluice_"+name)
+	h.forgetState()
 	return h
+}
+
+// forgetState deletes the slot's row from the default state table, if
+// there is one: a state outlives its slot, and one left by an earlier
+// run of the test would be taken for this run's.
+func (h *harness) forgetState() {
+	ctx := context.Background()
+	var exists bool
+	if err := h.db.QueryRow(ctx, "SELECT to_regclass('public.sluice_state') IS NOT NULL").Scan(&exists); err != nil {
+		h.t.Fatal(err)
+	}
+	if exists {
+		if _, err := h.db.Exec(ctx, "DELETE FROM public.sluice_state WHERE slot = $1", "sluice_"+h.name); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+// stored reads the state of the running source from its store (a
+// missing state is an empty one), as the next start would.
+func (h *harness) stored() (*state, error) {
+	store := h.stores[h.src]
+	if store == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		if store, err = h.src.openStore(ctx); err != nil {
+			return nil, err
+		}
+		h.stores[h.src] = store
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.load(ctx)
+	if st == nil && err == nil {
+		st = &state{Version: 1, Slot: h.src.cfg.Slot}
+	}
+	return st, err
 }
 
 func (h *harness) exec(sql string, args ...any) {
@@ -93,6 +140,7 @@ func (h *harness) startWith(extra map[string]any, opts ...testenv.CollectOption)
 	h.t.Helper()
 	h.waitSlotFree()
 	h.src = h.newSource(extra)
+	h.src.hooks = h.hooks
 	h.c = testenv.Collect(h.t, h.src, opts...)
 	h.waitSlotActive(h.c)
 }

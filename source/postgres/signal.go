@@ -40,12 +40,14 @@ type signalData struct {
 }
 
 func (s *Source) isSignalTable(t string) bool {
-	if s.cfg.SignalTable == "" {
-		return false
-	}
-	a1, b1, _ := splitTable(s.cfg.SignalTable)
-	a2, b2, _ := splitTable(t)
-	return a1 == a2 && b1 == b2
+	return s.cfg.SignalTable != "" && sameTable(s.cfg.SignalTable, t)
+}
+
+// isStateTable reports whether t is the table of the table state store
+// (state.table), whatever the store in use: another source may keep its
+// state there, and a FOR ALL TABLES publication carries its rows.
+func (s *Source) isStateTable(t string) bool {
+	return s.cfg.State.Table != "" && sameTable(s.cfg.State.Table, t)
 }
 
 // ensureSignalTable creates the signal table when it is configured and
@@ -71,6 +73,9 @@ func (s *Source) ensureSignalTable(ctx context.Context, conn *pgx.Conn) error {
 func (s *Source) checkCaptured(ctx context.Context, q querier, table string) error {
 	if s.isSignalTable(table) {
 		return fmt.Errorf("postgres source: %s is the signal table: its rows are requests, not data", table)
+	}
+	if s.isStateTable(table) {
+		return fmt.Errorf("postgres source: %s is the snapshot state table (state.table): its rows are sluice's own, not data", table)
 	}
 	if len(s.cfg.Tables) > 0 {
 		for _, t := range s.cfg.Tables {

@@ -19,6 +19,7 @@ var badRequests = []struct {
 	{"pg_catalog.pg_authid", "", "not captured"},
 	{"public.sig_other", "", "not captured"},
 	{"public.sluice_signal_sec", "", "signal table"},
+	{"public.sluice_state", "", "state table"},
 	{"public.sig_ok", "1=1; DROP TABLE sig_victim", "';'"},
 	{"public.sig_ok", "id > 0; DROP TABLE sig_victim", "';'"},
 	{"public.sig_ok", "id IN (SELECT oid FROM pg_authid)", "sub-select"},

@@ -47,8 +47,9 @@ import (
 // (keyString), and both describe a table's key the same way: its replica
 // identity (see buildRelation).
 //
-// A chunk's progress is saved to the state file once every sink has
-// acknowledged it; a restart resumes each table after its last saved key.
+// A chunk's progress is saved to the state store (state.go) once every
+// sink has acknowledged it; a restart resumes each table after its last
+// saved key.
 // Tables without a key are read in ctid order; their chunks cannot drop
 // rows changed in the window (nothing identifies them), which is
 // documented.
@@ -107,6 +108,7 @@ type chunkHooks struct {
 type snapshotter struct {
 	src   *Source
 	state *state
+	keep  *stateKeeper // saves state (under mu)
 	log   *zap.Logger
 
 	mu      sync.Mutex
@@ -128,8 +130,8 @@ type snapshotter struct {
 	pruned    time.Time
 }
 
-func newSnapshotter(s *Source, st *state) *snapshotter {
-	sn := &snapshotter{src: s, state: st, log: s.log, windows: map[string]*window{}, errs: make(chan error, 1)}
+func newSnapshotter(s *Source, st *state, keep *stateKeeper) *snapshotter {
+	sn := &snapshotter{src: s, state: st, keep: keep, log: s.log, windows: map[string]*window{}, errs: make(chan error, 1), hooks: s.hooks}
 	for _, j := range st.Jobs {
 		switch {
 		case j.Failed:
@@ -155,7 +157,7 @@ func (sn *snapshotter) add(jobs ...*snapshotJob) error {
 	sn.state.Jobs = append(sn.state.Jobs, jobs...)
 	sn.queue = append(sn.queue, jobs...)
 	sn.remain += len(jobs)
-	err := sn.src.saveState(sn.state)
+	err := sn.keep.save(context.Background(), sn.state)
 	sn.mu.Unlock()
 	return err
 }
@@ -748,5 +750,5 @@ func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
 		}
 		finished = cleared
 	}
-	return finished, sn.src.saveState(sn.state)
+	return finished, sn.keep.save(context.Background(), sn.state)
 }

@@ -165,9 +165,9 @@ func TestInitialSnapshotModes(t *testing.T) {
 }
 
 // snapshotIdle reports whether the running source has no snapshot work
-// left unsaved: the state file keeps only failed jobs.
+// left unsaved: its stored state keeps only failed jobs.
 func (h *harness) snapshotIdle() bool {
-	st, err := h.src.loadState()
+	st, err := h.stored()
 	if err != nil {
 		return false
 	}
@@ -547,7 +547,7 @@ func TestIncrementalSnapshotHotKeys(t *testing.T) {
 // TestFailedSnapshotJobDoesNotStopTheStream: a snapshot job that cannot
 // run (a filter persisted by an older version that no longer compiles; a
 // table dropped after the request was accepted) is marked failed in the
-// state file, reported by SnapshotProgress, and the stream and the other
+// state, reported by SnapshotProgress, and the stream and the other
 // snapshots go on; a restart does not retry it.
 func TestFailedSnapshotJobDoesNotStopTheStream(t *testing.T) {
 	h := newHarness(t)
@@ -557,9 +557,10 @@ func TestFailedSnapshotJobDoesNotStopTheStream(t *testing.T) {
 	h.exec(`INSERT INTO fail_gone SELECT g, g FROM generate_series(1, 5) g`)
 	h.exec(`DROP TABLE IF EXISTS sluice_signal_fail`)
 	h.dropAtEnd("fail_ok", "fail_gone", "sluice_signal_fail")
+	// A state file of an older version, which the table store migrates.
 	h.stateDir = t.TempDir()
 	old := &state{Version: 1, Slot: "sluice_" + h.name, Jobs: []*snapshotJob{{Table: "public.fail_ok", Filter: "nosuch > 1; SELECT 1", Incremental: true}}}
-	if err := (&Source{stateDir: h.stateDir, pipeline: h.name}).saveState(old); err != nil {
+	if err := (&Source{stateDir: h.stateDir, pipeline: h.name, cfg: Config{Slot: "sluice_" + h.name}}).fileStore().save(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
 	cfg := map[string]any{"tables": []any{"public.fail_ok", "public.fail_gone"}, "signal_table": "public.sluice_signal_fail",
@@ -604,7 +605,7 @@ func TestFailedSnapshotJobDoesNotStopTheStream(t *testing.T) {
 	if !strings.Contains(f["public.fail_gone"], "fail_gone") {
 		t.Errorf("failed snapshot of public.fail_gone: reason %q does not name the table", f["public.fail_gone"])
 	}
-	st, err := h.src.loadState()
+	st, err := h.stored()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,7 +616,7 @@ func TestFailedSnapshotJobDoesNotStopTheStream(t *testing.T) {
 		}
 	}
 	if persisted != 2 {
-		t.Errorf("state file holds %d failed jobs, want 2: %+v", persisted, st.Jobs)
+		t.Errorf("the stored state holds %d failed jobs, want 2: %+v", persisted, st.Jobs)
 	}
 	h.stop()
 

@@ -34,6 +34,8 @@ type Source struct {
 	confirmed atomic.Uint64
 
 	plainOnce sync.Once // the plaintext warning is logged once
+
+	hooks *chunkHooks // given to the snapshotter; tests only
 }
 
 var (
@@ -114,19 +116,25 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err := s.ensurePublication(ctx, conn); err != nil {
 		return err
 	}
-	st, err := s.loadState()
+	keep, st, known, err := s.openState(ctx)
 	if err != nil {
 		return err
 	}
+	defer keep.close()
 	exists, err := s.slotExists(ctx, conn)
 	if err != nil {
 		return err
+	}
+	if exists && !known {
+		if err := s.stateUnknown(keep); err != nil {
+			return err
+		}
 	}
 	if s.cfg.Snapshot.Mode == "initial_only" && st.InitialDone && !st.pending() {
 		s.log.Info("initial snapshot already done; nothing to do (snapshot.mode initial_only)")
 		return sluice.ErrDone
 	}
-	if err := s.planSnapshot(ctx, conn, st, exists); err != nil {
+	if err := s.planSnapshot(ctx, conn, keep, st, exists, known); err != nil {
 		return err
 	}
 	repl, err := s.connect(ctx, true)
@@ -146,7 +154,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	emit = source.WithEpoch(emit, source.Epoch(fmt.Sprintf("postgresql:%s:%d", sys.SystemID, sys.Timeline), s.cfg.Epoch))
 	stream := newStream(s, conn, repl.PgConn(), emit)
 	if st.pending() || s.cfg.SignalTable != "" {
-		stream.snap = newSnapshotter(s, st)
+		stream.snap = newSnapshotter(s, st, keep)
 		s.snap.Store(stream.snap)
 		defer s.snap.Store(nil)
 	}
@@ -163,9 +171,12 @@ func (s *Source) SnapshotProgress() []sluice.TableSnapshot {
 }
 
 // planSnapshot decides, before the slot exists, whether this start
-// snapshots the tables, and records the decision in the state file first,
-// so a crash right after creating the slot cannot skip the snapshot.
-func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, st *state, slotExists bool) error {
+// snapshots the tables, and records the decision in the state store
+// first, so a crash right after creating the slot cannot skip the
+// snapshot. A state not known before (known false) is recorded even when
+// there is nothing to snapshot: a slot with a recorded state is one whose
+// progress is known (state.go).
+func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, keep *stateKeeper, st *state, slotExists, known bool) error {
 	if st.pending() {
 		return nil // resume the snapshot a previous run started
 	}
@@ -181,7 +192,10 @@ func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, st *state, sl
 		need = true
 	}
 	if !need {
-		return nil
+		if known {
+			return nil
+		}
+		return keep.save(ctx, st)
 	}
 	tables, err := s.snapshotTables(ctx, conn)
 	if err != nil {
@@ -191,7 +205,7 @@ func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, st *state, sl
 		st.Jobs = append(st.Jobs, &snapshotJob{Table: t})
 	}
 	s.log.Info("planned snapshot", zap.String("mode", s.cfg.Snapshot.Mode), zap.Strings("tables", tables))
-	return s.saveState(st)
+	return keep.save(ctx, st)
 }
 
 // snapshotTables lists the captured tables: the configured ones, or every
@@ -215,7 +229,7 @@ func (s *Source) snapshotTables(ctx context.Context, conn *pgx.Conn) ([]string, 
 			rows.Close()
 			return nil, fmt.Errorf("postgres source: list tables of publication %s: %w", s.cfg.Publication, err)
 		}
-		if !s.isSignalTable(t) {
+		if !s.isSignalTable(t) && !s.isStateTable(t) {
 			out = append(out, t)
 		}
 	}

@@ -329,6 +329,9 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 			if err != nil {
 				return err
 			}
+			if rel.state {
+				continue
+			}
 			if st.snap != nil {
 				// Every row a chunk in an open window read is gone.
 				st.snap.truncated(id)
@@ -396,6 +399,7 @@ func (st *stream) handleRelation(ctx context.Context, m *pglogrepl.RelationMessa
 		return err
 	}
 	rel.signal = st.src.isSignalTable(m.Namespace + "." + m.RelationName)
+	rel.state = st.src.isStateTable(m.Namespace + "." + m.RelationName)
 	if old := st.rels[m.RelationID]; old != nil {
 		// A schema change inside a transaction keeps counting its events.
 		rel.order, rel.orderTx = old.order, old.orderTx
@@ -416,6 +420,9 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 	rel, err := st.relation(binary.BigEndian.Uint32(d[1:5]))
 	if err != nil {
 		return err
+	}
+	if rel.state {
+		return nil // sluice's snapshot state, of this source or another
 	}
 	p := d[5:]
 	var oldKind byte

@@ -1,0 +1,84 @@
+package kvstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestTopic: a key reads as nil before its first Put, then as its last
+// value whatever other keys hold, and as nil again after a tombstone; a
+// second Open of the same topic sees what the first wrote.
+func TestTopic(t *testing.T) {
+	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("sluice_kvstore_test_%d", time.Now().UnixNano())
+	t.Cleanup(func() { deleteTopic(t, brokers, name) })
+	kv, err := Open(ctx, brokers, nil, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kv.Close()
+	get := func(kv *Topic, key string) string {
+		t.Helper()
+		v, err := kv.Get(ctx, []byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == nil {
+			return "<nil>"
+		}
+		return string(v)
+	}
+	if v := get(kv, "a"); v != "<nil>" {
+		t.Fatalf("empty topic: a = %s", v)
+	}
+	for _, kv2 := range [][2]string{{"a", "1"}, {"b", "x"}, {"a", "2"}, {"c", "y"}} {
+		if err := kv.Put(ctx, []byte(kv2[0]), []byte(kv2[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b, d := get(kv, "a"), get(kv, "b"), get(kv, "d"); a != "2" || b != "x" || d != "<nil>" {
+		t.Fatalf("a = %s, b = %s, d = %s; want 2, x, <nil>", a, b, d)
+	}
+	if err := kv.Put(ctx, []byte("b"), nil); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, brokers, nil, name) // the topic exists now
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if a, b := get(again, "a"), get(again, "b"); a != "2" || b != "<nil>" {
+		t.Fatalf("after a tombstone for b: a = %s, b = %s; want 2, <nil>", a, b)
+	}
+}
+
+// deleteTopic removes a test's topic.
+func deleteTopic(t *testing.T, brokers []string, topic string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, topic); err != nil {
+		t.Logf("delete topic %s: %v", topic, err)
+	}
+}
