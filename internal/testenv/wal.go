@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,10 +50,18 @@ func WALFlushed(ctx context.Context, db *pgx.Conn) (string, error) {
 // server process of a source that just stopped may take a moment to
 // exit. A walsender still reading it after slotGrace is terminated. A
 // slot left behind pins WAL on the server for good, so one that cannot
-// be dropped fails the test.
+// be dropped fails the test. The slot's snapshot state in the source's
+// default state table (public.sluice_state) goes with it, so a later test
+// reusing the name starts afresh.
 func DropSlot(t testing.TB, db *pgx.Conn, slot string) {
 	t.Helper()
 	ctx := context.Background()
+	if _, err := db.Exec(ctx, `DO $$BEGIN
+		IF to_regclass('public.sluice_state') IS NOT NULL THEN
+			DELETE FROM public.sluice_state WHERE slot = '`+strings.ReplaceAll(slot, "'", "''")+`';
+		END IF; END$$`); err != nil {
+		t.Errorf("delete the state of slot %s: %v", slot, err)
+	}
 	start := time.Now()
 	for {
 		var active bool

@@ -338,10 +338,51 @@ func (c *Config) validate(path string) error {
 }
 
 // splitTable splits "db.table"; a bare name is in the default database.
+// A part holding a dot or a backquote is quoted as MySQL quotes
+// identifiers: `db`.`order.lines`, a backquote inside doubled.
 func splitTable(s, defDB string) (db, table string, ok bool) {
-	db, table, found := strings.Cut(s, ".")
-	if !found {
-		return defDB, s, defDB != "" && s != ""
+	first, rest, ok := cutIdent(s)
+	if !ok {
+		return "", "", false
 	}
-	return db, table, db != "" && table != "" && !strings.Contains(table, ".")
+	if rest == "" {
+		return defDB, first, defDB != ""
+	}
+	if rest[0] != '.' {
+		return "", "", false
+	}
+	second, rest, ok := cutIdent(rest[1:])
+	if !ok || rest != "" {
+		return "", "", false
+	}
+	return first, second, true
+}
+
+// cutIdent reads one name part from the start of s: a backquoted
+// identifier, or the text up to the next dot.
+func cutIdent(s string) (part, rest string, ok bool) {
+	if s == "" {
+		return "", "", false
+	}
+	if s[0] != '`' {
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			i = len(s)
+		}
+		return s[:i], s[i:], i > 0 && !strings.Contains(s[:i], "`")
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		if s[i] != '`' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '`' {
+			b.WriteByte('`')
+			i++
+			continue
+		}
+		return b.String(), s[i+1:], b.Len() > 0
+	}
+	return "", "", false // no closing backquote
 }

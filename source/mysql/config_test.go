@@ -145,3 +145,29 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("example config = %+v\nwant defaults %+v", got, want)
 	}
 }
+
+func TestSplitTable(t *testing.T) {
+	cases := []struct {
+		in, db, table string
+		ok            bool
+	}{
+		{"shop.orders", "shop", "orders", true},
+		{"orders", "def", "orders", true},
+		{"Shop.OrderItems", "Shop", "OrderItems", true},
+		{"`shop`.`order.lines`", "shop", "order.lines", true},
+		{"shop.`a``b`", "shop", "a`b", true},
+		{"a.b.c", "", "", false},
+		{"`unclosed.t", "", "", false},
+		{"shop.", "", "", false},
+		{"", "", "", false},
+	}
+	for _, c := range cases {
+		db, table, ok := splitTable(c.in, "def")
+		if ok != c.ok || db != c.db || table != c.table {
+			t.Errorf("splitTable(%q) = %q, %q, %v; want %q, %q, %v", c.in, db, table, ok, c.db, c.table, c.ok)
+		}
+	}
+	if _, _, ok := splitTable("orders", ""); ok {
+		t.Error("a bare name without a default database was accepted")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/internal/kvstore"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // offset is what the source stores once the sinks acknowledged
@@ -262,6 +263,7 @@ type writer struct {
 	src          *Source
 	srv          *server
 	emit         func(*sluice.Event) error
+	stopClock    *source.StopClock // when Run's context ended: bounds drain
 	lastMark     atomic.Pointer[string]
 	snapshotDone atomic.Bool
 	saved        string
@@ -361,7 +363,7 @@ func (w *writer) saveLoop(ctx context.Context, store offsetStore, fail func(erro
 // last mark read (or DrainTimeout passes); Run's deferred save then
 // stores that position.
 func (w *writer) drain() {
-	deadline := time.Now().Add(w.src.cfg.DrainTimeout)
+	deadline := w.stopClock.Deadline(w.src.cfg.DrainTimeout)
 	for time.Now().Before(deadline) {
 		last, conf := w.lastMark.Load(), w.src.confirmed.Load()
 		if last == nil || conf != nil && *conf == *last {

@@ -172,7 +172,8 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		identity = fmt.Sprintf("mariadb:%d", srv.serverID)
 	}
 	emit = source.WithEpoch(emit, source.Epoch(identity, s.cfg.Epoch))
-	w := &writer{src: s, srv: srv, emit: emit}
+	w := &writer{src: s, srv: srv, emit: emit, stopClock: source.NewStopClock(ctx)}
+	defer w.stopClock.Close()
 	if off != nil {
 		w.snapshotDone.Store(off.SnapshotDone)
 	}

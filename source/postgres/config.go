@@ -196,7 +196,7 @@ func (sc *StateConfig) validate(path string, c *Config) []error {
 	if schema, name, ok := splitTable(sc.Table); !ok {
 		errs = append(errs, fmt.Errorf("%s.state.table: %q is not schema.table", path, sc.Table))
 	} else {
-		full := schema + "." + name
+		full := tableName(schema, name)
 		if c.SignalTable != "" && sameTable(c.SignalTable, full) {
 			errs = append(errs, fmt.Errorf("%s.state.table: %s is the signal table too", path, full))
 		}
@@ -213,18 +213,6 @@ func (sc *StateConfig) validate(path string, c *Config) []error {
 		errs = append(errs, fmt.Errorf("%s.state.%s: %s", path, p.Key, p.Msg))
 	}
 	return errs
-}
-
-// splitTable splits "schema.table"; a bare name means schema public.
-func splitTable(s string) (schema, table string, ok bool) {
-	if s == "" {
-		return "", "", false
-	}
-	schema, table, found := strings.Cut(s, ".")
-	if !found {
-		return "public", s, true
-	}
-	return schema, table, schema != "" && table != "" && !strings.Contains(table, ".")
 }
 
 // sameTable reports whether a and b name the same schema.table (a bare

@@ -43,7 +43,7 @@ func (s *Source) checkServer(ctx context.Context, conn *pgx.Conn) error {
 			return fmt.Errorf("postgres source: look up table %s: %w", t, err)
 		}
 		if !ok {
-			missing = append(missing, schema+"."+name)
+			missing = append(missing, tableName(schema, name))
 		}
 	}
 	if len(missing) > 0 {

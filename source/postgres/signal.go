@@ -79,7 +79,7 @@ func (s *Source) checkCaptured(ctx context.Context, q querier, table string) err
 	}
 	if len(s.cfg.Tables) > 0 {
 		for _, t := range s.cfg.Tables {
-			if schema, name, _ := splitTable(t); schema+"."+name == table {
+			if schema, name, _ := splitTable(t); tableName(schema, name) == table {
 				return nil
 			}
 		}
@@ -113,7 +113,7 @@ func (s *Source) checkRequest(ctx context.Context, q querier, table, filter stri
 	if !ok {
 		return "", fmt.Errorf("postgres source: %q is not schema.table", table)
 	}
-	full := schema + "." + name
+	full := tableName(schema, name)
 	if err := s.checkCaptured(ctx, q, full); err != nil {
 		return full, err
 	}
@@ -226,7 +226,7 @@ func (st *stream) handleSignal(rel *relation, row sluice.Row) error {
 	filters := map[string]string{}
 	for _, c := range d.AdditionalConditions {
 		if schema, name, ok := splitTable(c.DataCollection); ok {
-			filters[schema+"."+name] = c.Filter
+			filters[tableName(schema, name)] = c.Filter
 		}
 	}
 	// The stream's catalog connection checks what needs the database;
@@ -240,8 +240,8 @@ func (st *stream) handleSignal(rel *relation, row sluice.Row) error {
 	var jobs []*snapshotJob
 	for _, dc := range d.DataCollections {
 		f := d.AdditionalCondition
-		if schema, name, ok := splitTable(dc); ok && filters[schema+"."+name] != "" {
-			f = filters[schema+"."+name]
+		if schema, name, ok := splitTable(dc); ok && filters[tableName(schema, name)] != "" {
+			f = filters[tableName(schema, name)]
 		}
 		full, err := st.src.checkRequest(ctx, q, dc, f)
 		if err != nil {

@@ -205,7 +205,7 @@ func (sn *snapshotter) prepare(ctx context.Context, conn *pgx.Conn, job *snapsho
 	if !ok {
 		return nil, nil, &jobError{fmt.Errorf("postgres source: snapshot of %q: not schema.table", job.Table)}
 	}
-	if err := sn.src.checkCaptured(ctx, conn, schema+"."+name); err != nil {
+	if err := sn.src.checkCaptured(ctx, conn, tableName(schema, name)); err != nil {
 		return nil, nil, &jobError{err}
 	}
 	rel, err := sn.src.describeTable(ctx, conn, schema, name)

@@ -215,21 +215,21 @@ func (s *Source) snapshotTables(ctx context.Context, conn *pgx.Conn) ([]string, 
 	if len(s.cfg.Tables) > 0 {
 		for _, t := range s.cfg.Tables {
 			schema, name, _ := splitTable(t)
-			out = append(out, schema+"."+name)
+			out = append(out, tableName(schema, name))
 		}
 		return out, nil
 	}
-	rows, err := conn.Query(ctx, "SELECT schemaname::text || '.' || tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", s.cfg.Publication)
+	rows, err := conn.Query(ctx, "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", s.cfg.Publication)
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: list tables of publication %s: %w", s.cfg.Publication, err)
 	}
 	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
+		var schema, name string
+		if err := rows.Scan(&schema, &name); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("postgres source: list tables of publication %s: %w", s.cfg.Publication, err)
 		}
-		if !s.isSignalTable(t) && !s.isStateTable(t) {
+		if t := tableName(schema, name); !s.isSignalTable(t) && !s.isStateTable(t) {
 			out = append(out, t)
 		}
 	}

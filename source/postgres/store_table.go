@@ -49,7 +49,7 @@ func tableStoreDDL(t string) string {
 // the role may read and write it.
 func (s *Source) openTableStore(ctx context.Context) (*tableStore, error) {
 	schema, name, _ := splitTable(s.cfg.State.Table)
-	ts := &tableStore{src: s, table: pgx.Identifier{schema, name}.Sanitize(), name: schema + "." + name, slot: s.cfg.Slot}
+	ts := &tableStore{src: s, table: pgx.Identifier{schema, name}.Sanitize(), name: tableName(schema, name), slot: s.cfg.Slot}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	conn, err := ts.connLocked(ctx)

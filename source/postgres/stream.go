@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // stream is one replication session: it owns the replication connection
@@ -28,6 +29,8 @@ type stream struct {
 
 	rels map[uint32]*relation
 	snap *snapshotter // nil when no snapshot can run
+
+	stopClock *source.StopClock // when run's context ended: bounds drain
 
 	// The open transaction, between Begin and Commit.
 	inTx       bool
@@ -65,6 +68,8 @@ func newStream(s *Source, conn *pgx.Conn, repl *pgconn.PgConn, emit func(*sluice
 
 func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 	s := st.src
+	st.stopClock = source.NewStopClock(ctx)
+	defer st.stopClock.Close()
 	if c := s.confirmed.Load(); c < uint64(start) {
 		s.confirmed.Store(uint64(start)) // the slot already confirmed up to here
 	}
@@ -173,7 +178,7 @@ func (st *stream) snapshotStep(ctx context.Context) (done bool, err error) {
 // the last transaction read (or DrainTimeout passes), then reports the
 // final confirmed position so a restart does not replay it.
 func (st *stream) drain() error {
-	deadline := time.Now().Add(st.src.cfg.DrainTimeout)
+	deadline := st.stopClock.Deadline(st.src.cfg.DrainTimeout)
 	for st.src.confirmed.Load() < st.lastMark && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -398,8 +403,8 @@ func (st *stream) handleRelation(ctx context.Context, m *pglogrepl.RelationMessa
 	if err != nil {
 		return err
 	}
-	rel.signal = st.src.isSignalTable(m.Namespace + "." + m.RelationName)
-	rel.state = st.src.isStateTable(m.Namespace + "." + m.RelationName)
+	rel.signal = st.src.isSignalTable(tableName(m.Namespace, m.RelationName))
+	rel.state = st.src.isStateTable(tableName(m.Namespace, m.RelationName))
 	if old := st.rels[m.RelationID]; old != nil {
 		// A schema change inside a transaction keeps counting its events.
 		rel.order, rel.orderTx = old.order, old.orderTx

@@ -1,0 +1,66 @@
+package testenv
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// DeleteTopicsAtEnd deletes, when the test ends, every topic on brokers
+// (comma-separated) that is named prefix or starts with prefix + ".": the
+// topics a pipeline whose topic prefix is prefix created (its table
+// topics, its message topic, MySQL's schema change topic). Register it
+// before starting what creates the topics, so that it runs after that
+// has stopped (cleanups run last-registered first).
+func DeleteTopicsAtEnd(t testing.TB, brokers, prefix string) {
+	t.Helper()
+	t.Cleanup(func() {
+		names := Topics(t, brokers, prefix)
+		if len(names) == 0 {
+			return
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+		if err != nil {
+			t.Errorf("delete topics %v: %v", names, err)
+			return
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		resp, err := kadm.NewClient(cl).DeleteTopics(ctx, names...)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Errorf("delete topics %v: %v", names, err)
+		}
+	})
+}
+
+// Topics lists the topics on brokers (comma-separated) named prefix or
+// starting with prefix + ".".
+func Topics(t testing.TB, brokers, prefix string) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, name := range topics.Names() {
+		if name == prefix || strings.HasPrefix(name, prefix+".") {
+			names = append(names, name)
+		}
+	}
+	return names
+}
