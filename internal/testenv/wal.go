@@ -56,12 +56,16 @@ func WALFlushed(ctx context.Context, db *pgx.Conn) (string, error) {
 func DropSlot(t testing.TB, db *pgx.Conn, slot string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := db.Exec(ctx, `DO $$BEGIN
-		IF to_regclass('public.sluice_state') IS NOT NULL THEN
-			DELETE FROM public.sluice_state WHERE slot = '`+strings.ReplaceAll(slot, "'", "''")+`';
-		END IF; END$$`); err != nil {
-		t.Errorf("delete the state of slot %s: %v", slot, err)
-	}
+	// After the slot is gone (its reader stopped), so no source writes
+	// the state again.
+	defer func() {
+		if _, err := db.Exec(ctx, `DO $$BEGIN
+			IF to_regclass('public.sluice_state') IS NOT NULL THEN
+				DELETE FROM public.sluice_state WHERE slot = '`+strings.ReplaceAll(slot, "'", "''")+`';
+			END IF; END$$`); err != nil {
+			t.Errorf("delete the state of slot %s: %v", slot, err)
+		}
+	}()
 	start := time.Now()
 	for {
 		var active bool
