@@ -1,0 +1,169 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// chunkQuery is the query of the rows after last (nil: from the start)
+// in key order (ctid order for a table without a key) that flt matches,
+// at most limit of them. Each column is read in its text form, then the
+// key columns (or the ctid) again for the next chunk's last. The last
+// key's texts are bound as parameters and the filter's literals after
+// them; PostgreSQL infers their types from the columns they are compared
+// with, so no type name is spelled out (an enum of a schema outside the
+// search_path needs none).
+func chunkQuery(t *sluice.Table, flt *snapshotFilter, last []*string, limit int) (string, []any) {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	// Columns are qualified with the alias s: an unqualified name in ORDER
+	// BY would bind to the ::text output column and sort as text.
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("s." + pgx.Identifier{c.Name}.Sanitize() + "::text")
+	}
+	keyCols := []string{"s.ctid"}
+	if len(t.Key) > 0 {
+		keyCols = keyCols[:0]
+		for _, k := range t.Key {
+			keyCols = append(keyCols, "s."+pgx.Identifier{t.Columns[k].Name}.Sanitize())
+		}
+	}
+	for _, k := range keyCols {
+		b.WriteString(", " + k + "::text")
+	}
+	b.WriteString(" FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize() + " AS s")
+	var args []any
+	var where []string
+	if last != nil {
+		ph := make([]string, len(keyCols))
+		for i := range keyCols {
+			args = append(args, last[i])
+			ph[i] = "$" + strconv.Itoa(i+1)
+		}
+		where = append(where, "("+strings.Join(keyCols, ", ")+") > ("+strings.Join(ph, ", ")+")")
+	}
+	if !flt.empty() {
+		var fb strings.Builder
+		args = flt.appendSQL(&fb, args)
+		where = append(where, fb.String())
+	}
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	fmt.Fprintf(&b, " ORDER BY %s LIMIT %d", strings.Join(keyCols, ", "), limit)
+	return b.String(), args
+}
+
+// readChunk reads the rows after last, one more than the chunk size to
+// learn whether the table ends here, and returns them with the snapshot
+// they were read in. Values are read in their text form and decoded like
+// the stream's, so both sides agree on every byte.
+//
+// Why the chunk cannot be older than the stream's changes before its low
+// watermark. The stream emits what it decodes before the low watermark
+// L, then the window, then the chunk at the high watermark H; the window
+// removes every key a transaction decoded between L and H changed. So a
+// chunk row is stale only if a transaction T decoded before L, i.e. whose
+// commit record precedes L's in the WAL, changed the row and is not
+// visible to the chunk's read. The read starts after L's transaction
+// returned from its commit, but that is not enough: PostgreSQL writes
+// T's commit record, then (synchronous_commit with a synchronous standby)
+// waits for the standby, and only then removes T from the ProcArray,
+// which is what makes T visible. Another session (the watermark's) can
+// write its commit record after T's and become visible before T — the
+// standby's apply lag, or just the scheduler, holds that gap open; no
+// order of statements on the worker's side closes it.
+//
+// So the chunk is read in one REPEATABLE READ, READ ONLY transaction
+// whose snapshot is read first (txid_current_snapshot: xmin, xmax and the
+// transactions in progress), and the stream checks it: it keeps the xids
+// of the transactions it decoded that no chunk snapshot has shown visible
+// yet (snapshotter.recent), copies them into the window when it decodes
+// L, and at H, before emitting, asks the chunk's snapshot about each. A
+// committed transaction is visible to a snapshot or in progress for it;
+// if any decoded before L is in progress for the chunk's snapshot, the
+// chunk is not emitted but read again a moment later, in a new window.
+// Visibility only grows, so what one snapshot shows visible is dropped
+// from recent. A transaction the stream decoded in an earlier run of the
+// process (so before this run's first low watermark) and still invisible
+// now is the one case the check does not see: that needs a transaction
+// whose commit the previous process already confirmed to stay invisible
+// across the restart, i.e. a synchronous standby down that long (then
+// the watermarks, committed synchronously, wait for it too).
+func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, job *snapshotJob, flt *snapshotFilter,
+	last []*string, hooks *chunkHooks) (out []sluice.Row, next []*string, final bool, snap *xidSnapshot, err error) {
+	fail := func(err error) ([]sluice.Row, []*string, bool, *xidSnapshot, error) {
+		return nil, nil, false, nil, fmt.Errorf("postgres source: snapshot of %s: %w", job.Table, err)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if hooks != nil && hooks.inRead != nil {
+		if err := hooks.inRead(ctx, tx); err != nil {
+			return fail(err)
+		}
+	}
+	// The first statement takes the transaction's snapshot.
+	var text string
+	if err := tx.QueryRow(ctx, "SELECT txid_current_snapshot()::text").Scan(&text); err != nil {
+		return fail(err)
+	}
+	if snap, err = parseXidSnapshot(text); err != nil {
+		return fail(err)
+	}
+	t := rel.table
+	size := sn.src.cfg.Snapshot.ChunkSize
+	q, args := chunkQuery(t, flt, last, size+1)
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	n := len(t.Columns)
+	final = true
+	for rows.Next() {
+		if len(out) == size {
+			final = false // the extra row says there is more
+			break
+		}
+		raw := rows.RawValues()
+		row := make(sluice.Row, n)
+		for i := 0; i < n; i++ {
+			if raw[i] == nil {
+				continue // KindNull
+			}
+			v, err := decodeText(&t.Columns[i], raw[i])
+			if err != nil {
+				return fail(fmt.Errorf("column %s: %w", t.Columns[i].Name, err))
+			}
+			row[i] = v
+		}
+		next = make([]*string, len(raw)-n)
+		for i, b := range raw[n:] {
+			if b != nil {
+				s := string(b)
+				next[i] = &s
+			}
+		}
+		out = append(out, row)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail(err)
+	}
+	return out, next, final, snap, nil
+}

@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// Progress of a snapshot: a chunk emitted is saved (the job's last key
+// and rows) once the transaction of its high watermark is confirmed,
+// i.e. every sink has acknowledged it; SnapshotProgress reports it.
+
+// progress is a chunk emitted but not yet known to be delivered.
+type progress struct {
+	job   *snapshotJob
+	last  []*string
+	rows  int64
+	final bool
+	lsn   uint64 // commit end of the high watermark's transaction; 0 until known
+}
+
+// progress lists the snapshot's tables.
+func (sn *snapshotter) progress() []sluice.TableSnapshot {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	out := make([]sluice.TableSnapshot, 0, len(sn.state.Jobs))
+	for _, j := range sn.state.Jobs {
+		out = append(out, sluice.TableSnapshot{Table: j.Table, Incremental: j.Incremental, Rows: max(j.emitted, j.Rows), Estimated: j.estimate,
+			Done: j.Done, Failed: j.Failed, Error: j.Error})
+	}
+	return out
+}
+
+// remainLocked counts down the jobs not yet emitted completely when w is
+// its job's final chunk; sn.mu is held.
+func (sn *snapshotter) remainLocked(w *window) {
+	if w.final {
+		sn.remain--
+	}
+}
+
+// committed gives chunks emitted in the transaction that just committed
+// the position that confirms them, and records the transaction (xid) for
+// the visibility check of later chunks.
+func (sn *snapshotter) committed(end uint64, xid uint32) {
+	for _, p := range sn.pending {
+		if p.lsn == 0 {
+			p.lsn = end
+		}
+	}
+	sn.decoded(xid)
+}
+
+// persist saves the progress of chunks every sink has acknowledged. It
+// reports whether the whole snapshot work is finished.
+func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
+	sn.mu.Lock() // jobs are read by progress() at any time
+	defer sn.mu.Unlock()
+	n := 0
+	for _, p := range sn.pending {
+		if p.lsn == 0 || p.lsn > confirmed {
+			break
+		}
+		n++
+		p.job.LastKey, p.job.Rows = p.last, p.job.Rows+p.rows
+		if p.final {
+			p.job.Done = true
+			sn.log.Info("snapshot of table finished", zap.String("table", p.job.Table), zap.Int64("rows", p.job.Rows))
+		}
+	}
+	if n == 0 && !sn.check {
+		return false, nil
+	}
+	sn.check = false
+	sn.pending = sn.pending[n:]
+	if !sn.state.pending() {
+		// Done jobs are forgotten; failed ones stay, for SnapshotProgress
+		// and so that no restart runs them again.
+		initial, cleared := false, false
+		var failed []string
+		sn.state.Jobs = slices.DeleteFunc(sn.state.Jobs, func(j *snapshotJob) bool {
+			initial = initial || !j.Incremental
+			if j.Failed {
+				failed = append(failed, j.Table)
+				return false
+			}
+			cleared = true
+			return true
+		})
+		if initial && !sn.state.InitialDone {
+			sn.state.InitialDone, cleared = true, true
+		}
+		if cleared && len(failed) > 0 {
+			sn.log.Error("snapshot finished without the tables that failed", zap.Strings("failed", failed))
+		}
+		finished = cleared
+	}
+	return finished, sn.keep.save(context.Background(), sn.state)
+}

@@ -1,0 +1,240 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// A chunk's window, the stream's side of a snapshot: the watermarks a
+// worker writes around its read, the keys the stream sees changed (or
+// the table truncated) between them, and, at the high watermark, the
+// chunk's rows the window did not touch emitted (steps 2 and 3 in
+// snapshot.go).
+
+const watermarkPrefix = "sluice.watermark"
+
+// window is one chunk between its watermarks.
+type window struct {
+	id    string
+	job   *snapshotJob
+	rel   *relation
+	open  bool                // the low watermark was seen
+	dirty map[string]struct{} // keys changed inside the window
+	// truncated: the table was truncated inside the window, which deleted
+	// every row the chunk read.
+	truncated bool
+	// again: the chunk is not emitted but read again, because a
+	// transaction the stream decoded before the low watermark is not
+	// visible to the chunk's snapshot, or the stream's key of the table
+	// changed (DDL) so its changes cannot be matched with the chunk's rows.
+	again bool
+	// before lists the transactions (xids) the stream had decoded before
+	// the low watermark without knowing them visible; set at the low
+	// watermark.
+	before []uint32
+	snap   *xidSnapshot  // the snapshot the chunk was read in
+	rows   []sluice.Row  // the chunk, set before the high watermark is written
+	read   time.Time     // when the chunk was read
+	last   []*string     // key text of the chunk's last row
+	final  bool          // the table has no rows after this chunk
+	done   chan struct{} // closed once the stream emitted the chunk (or set again)
+}
+
+// emitWatermark writes a watermark into the WAL, a transactional logical
+// decoding message the stream reads in commit order.
+func emitWatermark(ctx context.Context, conn *pgx.Conn, content string) error {
+	if _, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(true, $1, $2)", watermarkPrefix, content); err != nil {
+		return fmt.Errorf("postgres source: write snapshot watermark: %w", err)
+	}
+	return nil
+}
+
+// newID is a random watermark id.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// keyString identifies a row by its key values, comparing values the way
+// the stream and the snapshot both decode them: the Kind, Int, Float bits
+// and Bytes of each key value and, for arrays, of each element, nested,
+// with lengths, so that no two different keys give the same string.
+func keyString(t *sluice.Table, row sluice.Row) string {
+	var b []byte
+	for _, k := range t.Key {
+		if k >= len(row) {
+			return ""
+		}
+		b = appendKeyValue(b, &row[k])
+	}
+	return string(b)
+}
+
+func appendKeyValue(b []byte, v *sluice.Value) []byte {
+	b = append(b, byte(v.Kind))
+	b = binary.AppendVarint(b, v.Int)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(v.Float))
+	b = binary.AppendUvarint(b, uint64(len(v.Bytes)))
+	b = append(b, v.Bytes...)
+	b = binary.AppendUvarint(b, uint64(len(v.Elems)))
+	for i := range v.Elems {
+		b = appendKeyValue(b, &v.Elems[i])
+	}
+	return b
+}
+
+// sameKey reports whether rows of a and b have comparable keyStrings: the
+// same key columns (by name) of the same types, in the same order.
+func sameKey(a, b *sluice.Table) bool {
+	if a == b {
+		return true
+	}
+	if len(a.Key) != len(b.Key) {
+		return false
+	}
+	for i := range a.Key {
+		ca, cb := &a.Columns[a.Key[i]], &b.Columns[b.Key[i]]
+		if ca.Name != cb.Name || ca.Type != cb.Type || ca.Elem != cb.Elem {
+			return false
+		}
+	}
+	return true
+}
+
+// touched marks keys changed by a streamed event inside open windows of
+// the event's table.
+func (sn *snapshotter) touched(t *sluice.Table, old, neu sluice.Row) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	for _, w := range sn.windows {
+		if !w.open || w.rel.table.ID != t.ID {
+			continue
+		}
+		if !sameKey(w.rel.table, t) {
+			w.again = true // the chunk's keys and the stream's do not compare
+			continue
+		}
+		if len(t.Key) == 0 {
+			continue
+		}
+		if old != nil {
+			w.dirty[keyString(t, old)] = struct{}{}
+		}
+		if neu != nil {
+			w.dirty[keyString(t, neu)] = struct{}{}
+		}
+	}
+}
+
+// truncated marks the open windows of a truncated table: the truncate
+// deleted every row their chunks read.
+func (sn *snapshotter) truncated(relid uint32) {
+	sn.mu.Lock()
+	defer sn.mu.Unlock()
+	for _, w := range sn.windows {
+		if w.open && w.rel.table.ID == relid {
+			w.truncated = true
+		}
+	}
+}
+
+// watermark handles a watermark message read from the stream; at a high
+// watermark it emits the chunk's rows that the window did not touch.
+func (st *stream) watermark(content string, lsn uint64) error {
+	sn := st.snap
+	kind, id, ok := strings.Cut(content, ":")
+	if !ok || sn == nil {
+		return nil
+	}
+	sn.mu.Lock()
+	w := sn.windows[id]
+	if w == nil {
+		sn.mu.Unlock()
+		return nil // a watermark of an earlier run
+	}
+	if kind == "L" {
+		w.open = true
+		w.before = slices.Clone(sn.recent)
+		sn.mu.Unlock()
+		return nil
+	}
+	delete(sn.windows, id)
+	if w.snap != nil {
+		for _, x := range w.before {
+			if !w.snap.visible(x) {
+				w.again = true
+				break
+			}
+		}
+		sn.recent = slices.DeleteFunc(sn.recent, w.snap.visible)
+		sn.pruned = time.Now()
+	}
+	if w.again {
+		sn.mu.Unlock()
+		close(w.done)
+		return nil
+	}
+	rows, dirty := w.rows, w.dirty
+	if w.truncated {
+		rows = nil
+	}
+	sn.remainLocked(w)
+	last := w.final && sn.remain == 0
+	firstOfTable := w.job.emitted == 0
+	sn.mu.Unlock()
+
+	emitted := int64(0)
+	t := w.rel.table
+	for i, row := range rows {
+		if len(t.Key) > 0 {
+			if _, changed := dirty[keyString(t, row)]; changed {
+				continue
+			}
+		}
+		mark := sluice.SnapshotTrue
+		switch {
+		case w.job.Incremental:
+			mark = sluice.SnapshotIncremental
+		case !sn.started:
+			mark = sluice.SnapshotFirst
+		case last && i == len(rows)-1:
+			mark = sluice.SnapshotLast
+		case w.final && i == len(rows)-1:
+			mark = sluice.SnapshotLastInData
+		case firstOfTable && emitted == 0:
+			mark = sluice.SnapshotFirstInData
+		}
+		sn.started = true
+		emitted++
+		ev := &sluice.Event{Op: sluice.OpRead, Table: t, After: row, Snapshot: mark,
+			Pos:        sluice.Position{LSN: lsn, TxLSN: st.txLSN, PrevTxLSN: st.prevTxLSN},
+			CommitTime: w.read, TxOrder: emitted}
+		if err := st.emit(ev); err != nil {
+			return err
+		}
+	}
+	sn.pending = append(sn.pending, &progress{job: w.job, last: w.last, rows: emitted, final: w.final})
+	sn.mu.Lock()
+	before := w.job.emitted
+	w.job.emitted += emitted
+	done, estimate := w.job.emitted, w.job.estimate
+	sn.mu.Unlock()
+	if done/100000 != before/100000 {
+		st.log.Info("snapshot progress", zap.String("table", w.job.Table), zap.Int64("rows_done", done), zap.Int64("estimated_rows", estimate))
+	}
+	close(w.done)
+	return nil
+}
