@@ -46,11 +46,11 @@ var allTypes = &sluice.Table{
 		{Name: "x", DBType: "xml", Type: sluice.TypeXML, Optional: true},
 		{Name: "mood", DBType: "mood", Type: sluice.TypeEnum, Enum: []string{"sad", "ok", "happy"}, Optional: true},
 		{Name: "d", DBType: "date", Type: sluice.TypeDate, Optional: true},
-		{Name: "tm", DBType: "time", Type: sluice.TypeTime, Optional: true},
+		{Name: "tm", DBType: "time", Type: sluice.TypeTime, Scale: -1, Optional: true},
 		{Name: "ttz", DBType: "timetz", Type: sluice.TypeTimeTZ, Optional: true},
 		{Name: "ts", DBType: "timestamp", Type: sluice.TypeTimestamp, Optional: true, Scale: -1},
-		{Name: "tstz", DBType: "timestamptz", Type: sluice.TypeTimestampTZ, Optional: true},
-		{Name: "tsinf", DBType: "timestamptz", Type: sluice.TypeTimestampTZ, Optional: true},
+		{Name: "tstz", DBType: "timestamptz", Type: sluice.TypeTimestampTZ, Scale: -1, Optional: true},
+		{Name: "tsinf", DBType: "timestamptz", Type: sluice.TypeTimestampTZ, Scale: -1, Optional: true},
 		{Name: "iv", DBType: "interval", Type: sluice.TypeInterval, Optional: true},
 		{Name: "ip", DBType: "inet", Type: sluice.TypeText, Optional: true},
 		{Name: "bit1", DBType: "bit", Type: sluice.TypeBit, Length: 1, Optional: true},
@@ -121,8 +121,12 @@ func TestGolden(t *testing.T) {
 		opt  Options
 		ev   *sluice.Event
 	}{
+		// Debezium's defaults, and sluice's lossless profile.
 		{"insert", Options{}, insert},
+		{"insert_lossless", Options{Profile: ProfileLossless}, insert},
+		{"insert_transaction", Options{TransactionMetadata: true}, insert},
 		{"insert_schemas", Options{Schemas: true}, insert},
+		{"insert_lossless_schemas", Options{Schemas: true, Profile: ProfileLossless}, insert},
 		{"insert_precise", Options{Decimal: DecimalPrecise, Interval: IntervalNumeric, Binary: BinaryHex, Toast: ToastPlaceholder}, insert},
 		{"insert_precise_schemas", Options{Schemas: true, Decimal: DecimalPrecise, Interval: IntervalNumeric}, insert},
 		{"insert_double", Options{Decimal: DecimalDouble}, insert},
@@ -132,6 +136,7 @@ func TestGolden(t *testing.T) {
 		{"message", Options{DB: "shop"}, msg},
 		{"message_schemas", Options{DB: "shop", Schemas: true}, msg},
 		{"snapshot_read", Options{}, snap},
+		{"message_transaction", Options{DB: "shop", TransactionMetadata: true}, msg},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,7 +200,8 @@ func TestAppendStringEscapes(t *testing.T) {
 }
 
 func TestOptionsRejectUnknownModes(t *testing.T) {
-	for _, o := range []Options{{Decimal: "exact"}, {Interval: "iso"}, {Binary: "b64"}, {Toast: "keep"}} {
+	for _, o := range []Options{{Decimal: "exact"}, {Interval: "iso"}, {Binary: "b64"}, {Toast: "keep"}, {Profile: "fast"},
+		{Time: "micro"}, {BigintUnsigned: "string"}, {Hstore: "text"}, {MultidimArrays: "flat"}, {SkippedOperations: "r"}} {
 		if _, err := New(o); err == nil {
 			t.Errorf("%+v: want error", o)
 		}
@@ -203,7 +209,7 @@ func TestOptionsRejectUnknownModes(t *testing.T) {
 }
 
 func BenchmarkAppendValue(b *testing.B) {
-	enc, _ := New(Options{Name: "bench", Connector: "postgresql"})
+	enc, _ := New(Options{Name: "bench", Connector: "postgresql", Profile: ProfileLossless, TransactionMetadata: true})
 	ev := baseEvent(sluice.OpCreate)
 	ev.After = allRow()
 	buf := make([]byte, 0, 4096)

@@ -9,15 +9,19 @@ import (
 )
 
 // Encoder writes events as Debezium JSON. It is safe for concurrent use:
-// it holds only its options and a cache of schema fragments guarded by a
-// mutex.
+// it holds only its options, constant pieces of JSON, and a cache of
+// per-table pieces guarded by a mutex.
 type Encoder struct {
 	opt Options
 
 	// srcHead is the constant start of the source block:
-	// {"version":…,"connector":…,"name":…,
+	// {"version":…,"connector":…,"name":…,"ts_ms":
 	srcHead []byte
-	mysql   bool // MySQL source block and schemas
+	mysql   bool   // MySQL/MariaDB source block and schemas
+	pkg     string // the connector's package in schema names: postgresql, mysql, mariadb
+
+	// The Connect schemas that do not depend on a table.
+	sourceSchema, messageSchema, schemaChangeSchema []byte
 
 	mu        sync.Mutex
 	schemaC   map[*sluice.Table]*tableSchemas
@@ -31,19 +35,28 @@ func New(opt Options) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{opt: o, mysql: o.Connector == ConnectorMySQL, schemaC: map[*sluice.Table]*tableSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
+	e := &Encoder{opt: o, mysql: o.mysqlFamily(), pkg: o.Connector, schemaC: map[*sluice.Table]*tableSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
+	if e.pkg == "" {
+		e.pkg = ConnectorPostgres
+	}
 	e.srcHead = append(e.srcHead, `{"version":`...)
 	e.srcHead = appendStr(e.srcHead, Version)
 	e.srcHead = append(e.srcHead, `,"connector":`...)
 	e.srcHead = appendStr(e.srcHead, o.Connector)
 	e.srcHead = append(e.srcHead, `,"name":`...)
 	e.srcHead = appendStr(e.srcHead, o.Name)
-	e.srcHead = append(e.srcHead, ',')
+	e.srcHead = append(e.srcHead, `,"ts_ms":`...)
+	e.buildConstSchemas()
 	return e, nil
 }
 
 // Options returns the encoder's options with defaults filled in.
 func (e *Encoder) Options() Options { return e.opt }
+
+// Skips reports whether events of op are not to be written at all
+// (Options.SkippedOperations, Debezium's skipped.operations). Sinks that
+// write Debezium's stream check it first.
+func (e *Encoder) Skips(op sluice.Op) bool { return e.opt.skip[op] }
 
 // AppendKey appends the record key of ev to dst. ok is false when the
 // event has a null key (truncate, or a table with neither primary key nor
@@ -52,18 +65,20 @@ func (e *Encoder) AppendKey(dst []byte, ev *sluice.Event) (out []byte, ok bool) 
 	return e.appendKey(dst, ev)
 }
 
-// AppendKeyRow appends a key built from row's key columns (used for the
-// __debezium.oldkey/newkey headers of a primary-key change).
+// AppendKeyRow appends a key built from row's key columns, in Kafka
+// Connect's {"schema","payload"} form whatever Options.Schemas says: the
+// form of Debezium's __debezium.oldkey/newkey headers of a primary-key
+// change.
 func (e *Encoder) AppendKeyRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
-	return e.appendKeyRow(dst, t, row)
+	return e.appendKeyRow(dst, t, row, true, false)
 }
 
 // AppendRow appends row as a JSON object of its columns with the
-// configured type encodings, as it appears in "after" (missing columns,
-// and unchanged TOAST columns in ToastOmit mode, are left out). Sinks that
-// store rows rather than envelopes (a search index) use it.
+// configured type encodings (missing columns, and unchanged TOAST columns
+// in ToastOmit mode, are left out). Sinks that store rows rather than
+// envelopes (a search index) use it.
 func (e *Encoder) AppendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
-	return e.appendRow(dst, t, row)
+	return e.appendRowPresent(dst, t, row)
 }
 
 // AppendValue appends the record value (the envelope) of ev to dst, with

@@ -11,7 +11,7 @@ func (e *Encoder) appendKey(dst []byte, ev *sluice.Event) ([]byte, bool) {
 	switch {
 	case ev.Op == sluice.OpMessage && ev.Message != nil:
 		if e.opt.Schemas {
-			dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"}],"optional":false,"name":"io.debezium.connector.postgresql.MessageKey"},"payload":`...)
+			dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"}],"optional":false,"name":"io.debezium.connector.postgresql.MessageKey","version":1},"payload":`...)
 		}
 		dst = append(dst, `{"prefix":`...)
 		dst = appendStr(dst, ev.Message.Prefix)
@@ -22,7 +22,9 @@ func (e *Encoder) appendKey(dst []byte, ev *sluice.Event) ([]byte, bool) {
 		return dst, true
 	case ev.Op == sluice.OpSchemaChange && ev.DDL != nil:
 		if e.opt.Schemas {
-			dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"databaseName"}],"optional":false,"name":"io.debezium.connector.mysql.SchemaChangeKey","version":1},"payload":`...)
+			dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"databaseName"}],"optional":false,"name":"io.debezium.connector.`...)
+			dst = append(dst, e.pkg...)
+			dst = append(dst, `.SchemaChangeKey","version":1},"payload":`...)
 		}
 		dst = append(dst, `{"databaseName":`...)
 		dst = appendStr(dst, ev.DDL.Database)
@@ -41,43 +43,78 @@ func (e *Encoder) appendKey(dst []byte, ev *sluice.Event) ([]byte, bool) {
 	if row == nil {
 		return dst, false
 	}
-	return e.appendKeyRow(dst, ev.Table, row), true
+	return e.appendKeyRow(dst, ev.Table, row, e.opt.Schemas, ev.Op == sluice.OpRead), true
 }
 
-func (e *Encoder) appendKeyRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
-	if e.opt.Schemas {
+// appendKeyRow writes the key columns of row, in key order, in Kafka
+// Connect's schema/payload form when withSchema is set.
+func (e *Encoder) appendKeyRow(dst []byte, t *sluice.Table, row sluice.Row, withSchema, snap bool) []byte {
+	if withSchema {
 		dst = append(dst, `{"schema":`...)
 		dst = append(dst, e.schemas(t).key...)
 		dst = append(dst, `,"payload":`...)
 	}
-	names := e.frags(t).names
+	f := e.frags(t)
 	dst = append(dst, '{')
 	for i, idx := range t.Key {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, names[idx]...)
+		dst = append(dst, f.names[idx]...)
 		if idx < len(row) {
-			dst = e.appendColumn(dst, &t.Columns[idx], &row[idx])
+			dst = e.appendColumn(dst, &t.Columns[idx], &f.plans[idx], &row[idx], snap)
 		} else {
 			dst = append(dst, "null"...)
 		}
 	}
 	dst = append(dst, '}')
-	if e.opt.Schemas {
+	if withSchema {
 		dst = append(dst, '}')
 	}
 	return dst
 }
 
-// appendRow writes a row object. Missing columns (not in a key-only old
-// row) are left out; unchanged TOAST columns are left out in ToastOmit
-// mode and written as the placeholder otherwise.
-func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte {
+// appendRow writes a row object with every column of the table, as the
+// envelope's before and after carry them: a column the source did not
+// have (KindMissing: a key-only old row) is null, or its type's zero
+// when NOT NULL; an unchanged TOAST column is the placeholder, or left
+// out in ToastOmit mode (the sluice.unchanged header names it).
+func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row, snap bool) []byte {
 	if row == nil {
 		return append(dst, "null"...)
 	}
-	names := e.frags(t).names
+	f := e.frags(t)
+	dst = append(dst, '{')
+	first := true
+	for i := range t.Columns {
+		var v *sluice.Value
+		if i < len(row) {
+			v = &row[i]
+		} else {
+			v = &missing
+		}
+		if v.Kind == sluice.KindUnchanged && e.opt.Toast == ToastOmit {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, f.names[i]...)
+		dst = e.appendColumn(dst, &t.Columns[i], &f.plans[i], v, snap)
+	}
+	return append(dst, '}')
+}
+
+var missing = sluice.Value{Kind: sluice.KindMissing}
+
+// appendRowPresent is AppendRow: the columns the row has, without the
+// missing ones and (in ToastOmit mode) the unchanged ones.
+func (e *Encoder) appendRowPresent(dst []byte, t *sluice.Table, row sluice.Row) []byte {
+	if row == nil {
+		return append(dst, "null"...)
+	}
+	f := e.frags(t)
 	dst = append(dst, '{')
 	first := true
 	for i := range t.Columns {
@@ -92,57 +129,66 @@ func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row) []byte 
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(dst, names[i]...)
-		dst = e.appendColumn(dst, &t.Columns[i], v)
+		dst = append(dst, f.names[i]...)
+		dst = e.appendColumn(dst, &t.Columns[i], &f.plans[i], v, false)
 	}
 	return append(dst, '}')
 }
 
+// appendValue writes the envelope, in Debezium's field order: before,
+// after, source, transaction, op, ts_ms, ts_us, ts_ns. Logical messages
+// have Debezium's message envelope: op, ts_ms, source, transaction,
+// message (no ts_us, ts_ns).
 func (e *Encoder) appendValue(dst []byte, ev *sluice.Event, now time.Time) []byte {
 	if ev.Op == sluice.OpSchemaChange {
 		return e.appendSchemaChange(dst, ev, now)
 	}
+	msg := ev.Op == sluice.OpMessage || ev.Table == nil
 	if e.opt.Schemas {
 		dst = append(dst, `{"schema":`...)
-		if ev.Op == sluice.OpMessage || ev.Table == nil {
-			dst = append(dst, e.messageSchema()...)
+		if msg {
+			dst = append(dst, e.messageSchema...)
 		} else {
 			dst = append(dst, e.schemas(ev.Table).value...)
 		}
 		dst = append(dst, `,"payload":`...)
 	}
-	dst = append(dst, '{')
-	if ev.Op != sluice.OpMessage {
-		dst = append(dst, `"before":`...)
-		if ev.Table != nil {
-			dst = e.appendRow(dst, ev.Table, ev.Before)
+	if msg {
+		dst = append(dst, `{"op":"`...)
+		dst = append(dst, byte(ev.Op))
+		dst = append(dst, `","ts_ms":`...)
+		dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+		dst = append(dst, `,"source":`...)
+		dst = e.appendSource(dst, ev)
+		dst = append(dst, `,"transaction":`...)
+		dst = e.appendTransaction(dst, ev)
+		dst = append(dst, `,"message":`...)
+		if ev.Message != nil {
+			dst = append(dst, `{"prefix":`...)
+			dst = appendStr(dst, ev.Message.Prefix)
+			dst = append(dst, `,"content":`...)
+			dst = appendBase64(dst, ev.Message.Content)
+			dst = append(dst, '}')
 		} else {
 			dst = append(dst, "null"...)
 		}
+		dst = append(dst, '}')
+	} else {
+		snap := ev.Op == sluice.OpRead
+		dst = append(dst, `{"before":`...)
+		dst = e.appendRow(dst, ev.Table, ev.Before, snap)
 		dst = append(dst, `,"after":`...)
-		if ev.Table != nil {
-			dst = e.appendRow(dst, ev.Table, ev.After)
-		} else {
-			dst = append(dst, "null"...)
-		}
-		dst = append(dst, ',')
-	}
-	dst = append(dst, `"source":`...)
-	dst = e.appendSource(dst, ev)
-	dst = append(dst, `,"op":"`...)
-	dst = append(dst, byte(ev.Op))
-	dst = append(dst, `",`...)
-	dst = appendTimes(dst, now)
-	if ev.Op == sluice.OpMessage && ev.Message != nil {
-		dst = append(dst, `,"message":{"prefix":`...)
-		dst = appendStr(dst, ev.Message.Prefix)
-		dst = append(dst, `,"content":`...)
-		dst = e.appendBase64(dst, ev.Message.Content)
+		dst = e.appendRow(dst, ev.Table, ev.After, snap)
+		dst = append(dst, `,"source":`...)
+		dst = e.appendSource(dst, ev)
+		dst = append(dst, `,"transaction":`...)
+		dst = e.appendTransaction(dst, ev)
+		dst = append(dst, `,"op":"`...)
+		dst = append(dst, byte(ev.Op))
+		dst = append(dst, `",`...)
+		dst = appendTimes(dst, now)
 		dst = append(dst, '}')
 	}
-	dst = append(dst, `,"transaction":`...)
-	dst = appendTransaction(dst, ev)
-	dst = append(dst, '}')
 	if e.opt.Schemas {
 		dst = append(dst, '}')
 	}
@@ -156,14 +202,19 @@ func (e *Encoder) now() time.Time {
 	return time.Now()
 }
 
+// unixNanos is t in nanoseconds since the epoch; 0 for the zero time.
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 // appendTimes writes "ts_ms":…,"ts_us":…,"ts_ns":… for t. For instants
 // after 1970-01-01T00:00:01Z the milli- and microseconds are the
 // nanoseconds' leading digits, so the number is formatted once.
 func appendTimes(dst []byte, t time.Time) []byte {
-	var ns int64
-	if !t.IsZero() {
-		ns = t.UnixNano()
-	}
+	ns := unixNanos(t)
 	if ns >= 1e9 {
 		var buf [20]byte
 		d := strconv.AppendInt(buf[:0], ns, 10)
@@ -182,108 +233,14 @@ func appendTimes(dst []byte, t time.Time) []byte {
 	return strconv.AppendInt(dst, ns, 10)
 }
 
-// appendSource writes Debezium's PostgreSQL source block.
-func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
-	if e.mysql {
-		return e.appendMySQLSource(dst, ev)
-	}
-	dst = append(dst, e.srcHead...)
-	dst = appendTimes(dst, ev.CommitTime)
-	dst = append(dst, `,"snapshot":"`...)
-	dst = append(dst, ev.Snapshot.String()...)
-	dst = append(dst, `","db":`...)
-	var f *tableFrags
-	if ev.Table != nil {
-		f = e.frags(ev.Table)
-		dst = append(dst, f.db...)
-	} else {
-		dst = appendStr(dst, e.opt.DB)
-	}
-	dst = append(dst, `,"sequence":"[\"`...)
-	dst = strconv.AppendUint(dst, ev.Pos.PrevTxLSN, 10)
-	dst = append(dst, `\",\"`...)
-	dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
-	dst = append(dst, `\"]"`...)
-	if f != nil {
-		dst = append(dst, f.schemaTable...)
-	} else {
-		dst = append(dst, `,"schema":"","table":""`...)
-	}
-	dst = append(dst, `,"txId":`...)
-	if ev.TxID != 0 {
-		dst = strconv.AppendUint(dst, ev.TxID, 10)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	dst = append(dst, `,"lsn":`...)
-	if ev.Pos.LSN != 0 {
-		dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	return append(dst, `,"xmin":null}`...)
-}
-
-// appendMySQLSource writes Debezium's MySQL source block.
-func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
-	dst = append(dst, e.srcHead...)
-	dst = appendTimes(dst, ev.CommitTime)
-	dst = append(dst, `,"snapshot":"`...)
-	dst = append(dst, ev.Snapshot.String()...)
-	dst = append(dst, `","db":`...)
-	var f *tableFrags
-	switch {
-	case ev.Table != nil:
-		f = e.frags(ev.Table)
-		dst = append(dst, f.db...)
-	case ev.DDL != nil && ev.DDL.Database != "":
-		dst = appendStr(dst, ev.DDL.Database)
-	default:
-		dst = appendStr(dst, e.opt.DB)
-	}
-	dst = append(dst, `,"sequence":null`...)
-	if f != nil {
-		dst = append(dst, f.schemaTable...)
-	} else {
-		dst = append(dst, `,"table":null`...)
-	}
-	b := ev.Binlog
-	if b == nil {
-		b = &noBinlog
-	}
-	dst = append(dst, `,"server_id":`...)
-	dst = strconv.AppendUint(dst, uint64(b.ServerID), 10)
-	dst = append(dst, `,"gtid":`...)
-	if b.GTID != "" {
-		dst = appendStr(dst, b.GTID)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	dst = append(dst, `,"file":`...)
-	dst = appendStr(dst, b.File)
-	dst = append(dst, `,"pos":`...)
-	dst = strconv.AppendUint(dst, ev.Pos.LSN&0xffffffff, 10)
-	dst = append(dst, `,"row":`...)
-	dst = strconv.AppendInt(dst, int64(ev.Row), 10)
-	dst = append(dst, `,"thread":`...)
-	if b.Thread != 0 {
-		dst = strconv.AppendUint(dst, b.Thread, 10)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	return append(dst, `,"query":null}`...)
-}
-
 // appendSchemaChange writes Debezium's schema change event. tableChanges
 // is always empty: sluice takes table structure from the binlog, not from
 // parsing DDL.
 func (e *Encoder) appendSchemaChange(dst []byte, ev *sluice.Event, now time.Time) []byte {
 	if e.opt.Schemas {
-		dst = append(dst, `{"schema":{"type":"struct","fields":[`...)
-		dst = append(dst, e.sourceSchema()...)
-		dst = append(dst, `,{"type":"int64","optional":false,"field":"ts_ms"},{"type":"string","optional":true,"field":"databaseName"},{"type":"string","optional":true,"field":"schemaName"},{"type":"string","optional":true,"field":"ddl"},`...)
-		dst = append(dst, `{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"type"},{"type":"string","optional":false,"field":"id"}],"optional":false,"name":"io.debezium.connector.schema.Change","version":1},"optional":false,"field":"tableChanges"}`...)
-		dst = append(dst, `],"optional":false,"name":"io.debezium.connector.mysql.SchemaChangeValue","version":1},"payload":`...)
+		dst = append(dst, `{"schema":`...)
+		dst = append(dst, e.schemaChangeSchema...)
+		dst = append(dst, `,"payload":`...)
 	}
 	dst = append(dst, `{"source":`...)
 	dst = e.appendSource(dst, ev)
@@ -304,38 +261,39 @@ func (e *Encoder) appendSchemaChange(dst []byte, ev *sluice.Event, now time.Time
 	return dst
 }
 
-// noBinlog stands in for events without binlog coordinates (snapshot
-// reads carry the snapshot's; this is only a guard).
-var noBinlog sluice.Binlog
-
-// appendTransaction writes Debezium's transaction block, or null for
+// appendTransaction writes Debezium's transaction block: null unless
+// transaction metadata is on (provide_transaction_metadata), and null for
 // events outside a transaction (snapshot reads, non-transactional
 // messages).
-func appendTransaction(dst []byte, ev *sluice.Event) []byte {
-	if ev.Binlog != nil {
-		if ev.Binlog.TxID == "" || ev.TxOrder == 0 {
-			return append(dst, "null"...)
-		}
-		dst = append(dst, `{"id":`...)
-		dst = appendStr(dst, ev.Binlog.TxID)
-		dst = append(dst, `,"total_order":`...)
-		dst = strconv.AppendInt(dst, ev.TxOrder, 10)
-		dst = append(dst, `,"data_collection_order":`...)
-		dst = strconv.AppendInt(dst, ev.TableOrder, 10)
-		return append(dst, '}')
-	}
-	if ev.TxID == 0 || ev.TxOrder == 0 {
+func (e *Encoder) appendTransaction(dst []byte, ev *sluice.Event) []byte {
+	if !e.opt.TransactionMetadata || ev.TxOrder == 0 || (ev.Binlog != nil && ev.Binlog.TxID == "") || (ev.Binlog == nil && ev.TxID == 0) {
 		return append(dst, "null"...)
 	}
-	dst = append(dst, `{"id":"`...)
+	dst = append(dst, `{"id":`...)
+	if ev.Binlog != nil {
+		dst = appendStr(dst, ev.Binlog.TxID)
+	} else {
+		dst = appendPgTxID(dst, ev)
+	}
+	dst = append(dst, `,"total_order":`...)
+	dst = strconv.AppendInt(dst, ev.TxOrder, 10)
+	dst = append(dst, `,"data_collection_order":`...)
+	order := ev.TableOrder
+	if order == 0 && ev.Op == sluice.OpMessage {
+		order = 1 // Debezium counts each message as a collection of its own
+	}
+	dst = strconv.AppendInt(dst, order, 10)
+	return append(dst, '}')
+}
+
+// appendPgTxID writes PostgreSQL's transaction id "<txId>:<commit LSN>"
+// as a JSON string.
+func appendPgTxID(dst []byte, ev *sluice.Event) []byte {
+	dst = append(dst, '"')
 	dst = strconv.AppendUint(dst, ev.TxID, 10)
 	dst = append(dst, ':')
 	dst = strconv.AppendUint(dst, ev.Pos.TxLSN, 10)
-	dst = append(dst, `","total_order":`...)
-	dst = strconv.AppendInt(dst, ev.TxOrder, 10)
-	dst = append(dst, `,"data_collection_order":`...)
-	dst = strconv.AppendInt(dst, ev.TableOrder, 10)
-	return append(dst, '}')
+	return append(dst, '"')
 }
 
 func appendUnchanged(dst []byte, ev *sluice.Event) ([]byte, bool) {

@@ -3,11 +3,13 @@ package codec
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice"
@@ -30,7 +32,7 @@ func TestAppendZonedMatchesTime(t *testing.T) {
 		cases = append(cases, r.Int64N(2*253402300800*1_000_000)-253402300800*1_000_000, r.Int64N(4e15))
 	}
 	for _, us := range cases {
-		if got, want := string(appendZoned(nil, us)), slow(us); got != want {
+		if got, want := string(appendZoned(nil, us, -1)), slow(us); got != want {
 			t.Fatalf("%d: got %s want %s", us, got, want)
 		}
 	}
@@ -109,8 +111,12 @@ func slowAppendString(dst []byte, s []byte) []byte {
 				dst = append(dst, '\\', 'r')
 			case c == '\t':
 				dst = append(dst, '\\', 't')
+			case c == '\b':
+				dst = append(dst, '\\', 'b')
+			case c == '\f':
+				dst = append(dst, '\\', 'f')
 			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				dst = fmt.Appendf(dst, "\\u%04X", c)
 			default:
 				dst = append(dst, c)
 			}
@@ -118,9 +124,13 @@ func slowAppendString(dst []byte, s []byte) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			dst = append(dst, `\ufffd`...)
-		} else {
+		case r > 0xffff:
+			hi, lo := utf16.EncodeRune(r)
+			dst = fmt.Appendf(dst, "\\u%04X\\u%04X", hi, lo)
+		default:
 			dst = append(dst, s[i:i+size]...)
 		}
 		i += size

@@ -6,13 +6,14 @@ import (
 
 // tableFrags are the JSON pieces of one table that every event of it
 // repeats, escaped once instead of per event: each column's `"name":`,
-// source.db and `,"schema":…,"table":…`. Tables are immutable once
+// source.db and `,"schema":…,"table":…`; and how each column is written. Tables are immutable once
 // emitted, so the pieces are built once per *Table.
 type tableFrags struct {
 	t           *sluice.Table
-	names       [][]byte // `"column":` per column
-	db          []byte   // source.db as a JSON string
-	schemaTable []byte   // `,"schema":"…","table":"…"` (PostgreSQL) or `,"table":"…"` (MySQL)
+	names       [][]byte  // `"column":` per column
+	db          []byte    // source.db as a JSON string
+	schemaTable []byte    // `,"schema":"…","table":"…"` (PostgreSQL) or `,"table":"…"` (MySQL)
+	plans       []colPlan // how each column's values are written
 }
 
 // maxCachedTables bounds the fragment cache; it is cleared when full (a
@@ -28,7 +29,7 @@ func (e *Encoder) frags(t *sluice.Table) *tableFrags {
 	e.mu.Lock()
 	f, ok := e.fragC[t]
 	if !ok {
-		f = buildFrags(t, e.opt.Connector == ConnectorMySQL)
+		f = e.buildFrags(t)
 		if len(e.fragC) >= maxCachedTables {
 			clear(e.fragC)
 		}
@@ -39,8 +40,11 @@ func (e *Encoder) frags(t *sluice.Table) *tableFrags {
 	return f
 }
 
-func buildFrags(t *sluice.Table, mysql bool) *tableFrags {
-	f := &tableFrags{t: t, names: make([][]byte, len(t.Columns))}
+func (e *Encoder) buildFrags(t *sluice.Table) *tableFrags {
+	f := &tableFrags{t: t, names: make([][]byte, len(t.Columns)), plans: make([]colPlan, len(t.Columns))}
+	for i := range t.Columns {
+		f.plans[i] = e.planFor(&t.Columns[i])
+	}
 	var buf []byte
 	ends := make([]int, len(t.Columns))
 	for i := range t.Columns {
@@ -54,7 +58,7 @@ func buildFrags(t *sluice.Table, mysql bool) *tableFrags {
 		start = end
 	}
 	f.db = appendStr(nil, t.DB)
-	if !mysql {
+	if !e.mysql {
 		f.schemaTable = append(f.schemaTable, `,"schema":`...)
 		f.schemaTable = appendStr(f.schemaTable, t.Schema)
 	}

@@ -37,11 +37,12 @@ func FuzzEncodeJSON(f *testing.F) {
 		opt.Schemas = mode&1 != 0
 		opt.Decimal = []DecimalMode{DecimalString, DecimalPrecise, DecimalDouble, DecimalString}[mode>>1&3]
 		if mode&8 != 0 {
-			opt.Interval = IntervalNumeric
+			opt.Interval = IntervalExact
 		}
 		opt.Binary = []BinaryMode{BinaryBytes, BinaryBase64, BinaryBase64URL, BinaryHex}[mode>>4&3]
 		if mode&64 != 0 {
-			opt.Toast = ToastPlaceholder
+			opt.Toast = ToastOmit
+		} else {
 			opt.Placeholder = name
 		}
 		if mode&128 != 0 {
@@ -70,7 +71,7 @@ func FuzzEncodeJSON(f *testing.F) {
 			{Name: "arr", Type: sluice.TypeArray, Elem: sluice.TypeText, Optional: true},
 			{Name: "e", Type: sluice.TypeEnum, Enum: []string{name, string(text)}, Optional: true},
 			{Name: "iv", Type: sluice.TypeInterval, Optional: true},
-			{Name: "ts", Type: sluice.TypeTimestampTZ, Optional: true},
+			{Name: "ts", Type: sluice.TypeTimestampTZ, Scale: -1, Optional: true},
 			{Name: "tsl", Type: sluice.TypeTimestamp, Scale: 3, Optional: true},
 			{Name: "bits", Type: sluice.TypeBits, Length: 8 * len(text), Optional: true},
 			{Name: "toast", Type: sluice.TypeText, Optional: true},
@@ -266,6 +267,9 @@ func fzAfter(t *testing.T, opt Options, after map[string]any, text, js []byte, f
 	if present {
 		fzString(t, "toast", toast, []byte(opt.Placeholder))
 	}
+	if opt.Interval == IntervalString {
+		t.Fatal("interval string mode is not fuzzed: the seconds go through a double")
+	}
 	fzDecimal(t, opt, after["n"], dec, scale)
 }
 
@@ -303,6 +307,9 @@ func fzDecimal(t *testing.T, opt Options, got any, dec string, scale int) {
 	}
 	switch opt.Decimal {
 	case DecimalString:
+		if special {
+			dec = map[string]string{"NaN": "NAN", "Infinity": "POSITIVE_INFINITY", "-Infinity": "NEGATIVE_INFINITY"}[dec]
+		}
 		fzString(t, "n", got, []byte(dec))
 	case DecimalDouble:
 		f, _ := strconv.ParseFloat(dec, 64)

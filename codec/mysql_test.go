@@ -26,12 +26,17 @@ var mysqlTypes = &sluice.Table{
 	Key: []int{0},
 }
 
-func TestGoldenMySQL(t *testing.T) {
-	fixed := func() time.Time { return time.Unix(0, 1559033904863841257) }
+// mysqlRow is a row of mysqlTypes.
+func mysqlRow() sluice.Row {
 	// POINT(1 2) as WKB, SRID 4326.
 	wkb := []byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40}
-	row := sluice.Row{num(7), num(2024), txt("a,c"), {Kind: sluice.KindPresent, Int: 4326, Bytes: wkb},
+	return sluice.Row{num(7), num(2024), txt("a,c"), {Kind: sluice.KindPresent, Int: 4326, Bytes: wkb},
 		num(1704164645000000), num(1704164645123000), num(1704164645123456), num(-1500)}
+}
+
+func TestGoldenMySQL(t *testing.T) {
+	fixed := func() time.Time { return time.Unix(0, 1559033904863841257) }
+	row := mysqlRow()
 	bl := &sluice.Binlog{ServerID: 1, File: "mysql-bin.000003", GTID: "0-1-42", Thread: 12, TxID: "0-1-42"}
 	insert := &sluice.Event{Op: sluice.OpCreate, Table: mysqlTypes, After: row,
 		Pos:        sluice.Position{LSN: 3<<32 | 1234, TxLSN: 3<<32 | 1400},

@@ -7,6 +7,11 @@ import (
 	"github.com/sluice-cdc/sluice"
 )
 
+// The Kafka Connect schemas are Debezium's, as its JsonConverter writes
+// them: the same names, versions, parameters, optional flags, defaults and
+// field order (compared with Debezium Server's recordings in
+// testdata/golden/debezium).
+
 // tableSchemas holds the Kafka Connect schema JSON of one table's key and
 // envelope, built once per *Table (tables are immutable once emitted).
 type tableSchemas struct {
@@ -20,6 +25,9 @@ func (e *Encoder) schemas(t *sluice.Table) *tableSchemas {
 		return s
 	}
 	s := e.buildSchemas(t)
+	if len(e.schemaC) >= maxCachedTables {
+		clear(e.schemaC)
+	}
 	e.schemaC[t] = s
 	return s
 }
@@ -73,35 +81,48 @@ func (e *Encoder) buildSchemas(t *sluice.Table) *tableSchemas {
 	v = append(v, `,"field":"before"},`...)
 	v = append(v, row...)
 	v = append(v, `,"field":"after"},`...)
-	v = append(v, e.sourceSchema()...)
-	v = append(v, `,{"type":"string","optional":false,"field":"op"},`...)
-	v = append(v, tsSchema...)
+	v = append(v, e.sourceSchema...)
 	v = append(v, ',')
 	v = append(v, transactionSchema...)
+	v = append(v, `,{"type":"string","optional":false,"field":"op"},`...)
+	v = append(v, tsSchema...)
 	v = append(v, `],"optional":false,"name":`...)
 	v = appendStr(v, base+".Envelope")
-	v = append(v, `,"version":1}`...)
+	v = append(v, `,"version":2}`...)
 	return &tableSchemas{key: key, value: v}
 }
 
-func (e *Encoder) messageSchema() []byte {
-	var v []byte
-	v = append(v, `{"type":"struct","fields":[`...)
-	v = append(v, e.sourceSchema()...)
-	v = append(v, `,{"type":"string","optional":false,"field":"op"},`...)
-	v = append(v, tsSchema...)
-	v = append(v, `,{"type":"struct","fields":[{"type":"string","optional":false,"field":"prefix"},{"type":"bytes","optional":true,"field":"content"}],"optional":true,"name":"io.debezium.connector.postgresql.Message","field":"message"},`...)
-	v = append(v, transactionSchema...)
-	v = append(v, `],"optional":false,"name":"io.debezium.connector.postgresql.MessageValue"}`...)
-	return v
-}
-
-// sourceSchema is the Connect schema of the connector's source block.
-func (e *Encoder) sourceSchema() string {
+// buildConstSchemas makes the schemas that depend only on the connector:
+// the source block, PostgreSQL's logical message, MySQL's schema change.
+func (e *Encoder) buildConstSchemas() {
+	s := []byte(sourceHeadSchema)
 	if e.mysql {
-		return mysqlSourceSchema
+		s = append(s, mysqlSourceFields...)
+	} else {
+		s = append(s, postgresSourceFields...)
 	}
-	return sourceSchema
+	s = append(s, `],"optional":false,"name":"io.debezium.connector.`...)
+	s = append(s, e.pkg...)
+	s = append(s, `.Source","version":1,"field":"source"}`...)
+	e.sourceSchema = s
+
+	var m []byte
+	m = append(m, `{"type":"struct","fields":[{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},`...)
+	m = append(m, e.sourceSchema...)
+	m = append(m, ',')
+	m = append(m, transactionSchema...)
+	m = append(m, `,{"type":"struct","fields":[{"type":"string","optional":true,"field":"prefix"},{"type":"bytes","optional":true,"field":"content"}],"optional":false,"name":"io.debezium.connector.postgresql.Message","version":1,"field":"message"}],"optional":false,"name":"io.debezium.connector.postgresql.MessageValue","version":1}`...)
+	e.messageSchema = m
+
+	var c []byte
+	c = append(c, `{"type":"struct","fields":[`...)
+	c = append(c, e.sourceSchema...)
+	c = append(c, `,{"type":"int64","optional":false,"field":"ts_ms"},{"type":"string","optional":true,"field":"databaseName"},{"type":"string","optional":true,"field":"schemaName"},{"type":"string","optional":true,"field":"ddl"},`...)
+	c = append(c, tableChangesSchema...)
+	c = append(c, `],"optional":false,"name":"io.debezium.connector.`...)
+	c = append(c, e.pkg...)
+	c = append(c, `.SchemaChangeValue","version":1}`...)
+	e.schemaChangeSchema = c
 }
 
 const (
@@ -111,28 +132,26 @@ const (
 		`{"type":"string","optional":false,"field":"connector"},` +
 		`{"type":"string","optional":false,"field":"name"},` +
 		`{"type":"int64","optional":false,"field":"ts_ms"},` +
-		`{"type":"int64","optional":true,"field":"ts_us"},` +
-		`{"type":"int64","optional":true,"field":"ts_ns"},` +
 		`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"},` +
 		`{"type":"string","optional":false,"field":"db"},` +
-		`{"type":"string","optional":true,"field":"sequence"},`
-	mysqlSourceSchema = sourceHeadSchema +
-		`{"type":"string","optional":true,"field":"table"},` +
+		`{"type":"string","optional":true,"field":"sequence"},` +
+		`{"type":"int64","optional":true,"field":"ts_us"},` +
+		`{"type":"int64","optional":true,"field":"ts_ns"},`
+	mysqlSourceFields = `{"type":"string","optional":true,"field":"table"},` +
 		`{"type":"int64","optional":false,"field":"server_id"},` +
 		`{"type":"string","optional":true,"field":"gtid"},` +
 		`{"type":"string","optional":false,"field":"file"},` +
 		`{"type":"int64","optional":false,"field":"pos"},` +
 		`{"type":"int32","optional":false,"field":"row"},` +
 		`{"type":"int64","optional":true,"field":"thread"},` +
-		`{"type":"string","optional":true,"field":"query"}` +
-		`],"optional":false,"name":"io.debezium.connector.mysql.Source","field":"source"}`
-	sourceSchema = sourceHeadSchema +
-		`{"type":"string","optional":false,"field":"schema"},` +
+		`{"type":"string","optional":true,"field":"query"}`
+	postgresSourceFields = `{"type":"string","optional":false,"field":"schema"},` +
 		`{"type":"string","optional":false,"field":"table"},` +
 		`{"type":"int64","optional":true,"field":"txId"},` +
 		`{"type":"int64","optional":true,"field":"lsn"},` +
-		`{"type":"int64","optional":true,"field":"xmin"}` +
-		`],"optional":false,"name":"io.debezium.connector.postgresql.Source","field":"source"}`
+		`{"type":"int64","optional":true,"field":"xmin"},` +
+		`{"type":"string","optional":true,"field":"origin"},` +
+		`{"type":"int64","optional":true,"field":"origin_lsn"}`
 	tsSchema = `{"type":"int64","optional":true,"field":"ts_ms"},` +
 		`{"type":"int64","optional":true,"field":"ts_us"},` +
 		`{"type":"int64","optional":true,"field":"ts_ns"}`
@@ -141,36 +160,65 @@ const (
 		`{"type":"int64","optional":false,"field":"total_order"},` +
 		`{"type":"int64","optional":false,"field":"data_collection_order"}` +
 		`],"optional":true,"name":"event.block","version":1,"field":"transaction"}`
+	tableChangesSchema = `{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"type"},{"type":"string","optional":false,"field":"id"},` +
+		`{"type":"struct","fields":[{"type":"string","optional":true,"field":"defaultCharsetName"},{"type":"array","items":{"type":"string","optional":false},"optional":true,"field":"primaryKeyColumnNames"},` +
+		`{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"name"},{"type":"int32","optional":false,"field":"jdbcType"},{"type":"int32","optional":true,"field":"nativeType"},` +
+		`{"type":"string","optional":false,"field":"typeName"},{"type":"string","optional":true,"field":"typeExpression"},{"type":"string","optional":true,"field":"charsetName"},` +
+		`{"type":"int32","optional":true,"field":"length"},{"type":"int32","optional":true,"field":"scale"},{"type":"int32","optional":false,"field":"position"},` +
+		`{"type":"boolean","optional":true,"field":"optional"},{"type":"boolean","optional":true,"field":"autoIncremented"},{"type":"boolean","optional":true,"field":"generated"},` +
+		`{"type":"string","optional":true,"field":"comment"},{"type":"string","optional":true,"field":"defaultValueExpression"},` +
+		`{"type":"array","items":{"type":"string","optional":false},"optional":true,"field":"enumValues"}],"optional":false,"name":"io.debezium.connector.schema.Column","version":1},"optional":false,"field":"columns"},` +
+		`{"type":"string","optional":true,"field":"comment"}],"optional":true,"name":"io.debezium.connector.schema.Table","version":1,"field":"table"}],` +
+		`"optional":false,"name":"io.debezium.connector.schema.Change","version":1},"optional":false,"field":"tableChanges"}`
+	// Transaction topic records (provide_transaction_metadata).
+	txKeySchema   = `{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"}],"optional":false,"name":"io.debezium.connector.common.TransactionMetadataKey","version":1}`
+	txValueSchema = `{"type":"struct","fields":[{"type":"string","optional":false,"field":"status"},{"type":"string","optional":false,"field":"id"},{"type":"int64","optional":true,"field":"event_count"},` +
+		`{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"data_collection"},{"type":"int64","optional":false,"field":"event_count"}],"optional":false,"name":"event.collection","version":1},"optional":true,"field":"data_collections"},` +
+		`{"type":"int64","optional":false,"field":"ts_ms"}],"optional":false,"name":"io.debezium.connector.common.TransactionMetadataValue","version":1}`
 )
 
 // appendFieldSchema writes the schema of one column as a struct field.
 func (e *Encoder) appendFieldSchema(dst []byte, c *sluice.Column) []byte {
-	dst = e.appendTypeSchema(dst, c.Type, c, c.Optional)
+	p := e.planFor(c)
+	dst = e.appendTypeSchema(dst, p.kind, p.elem, c, c.Optional)
 	dst = dst[:len(dst)-1] // reopen the object to add the field name
 	dst = append(dst, `,"field":`...)
 	dst = appendStr(dst, c.Name)
 	return append(dst, '}')
 }
 
-// appendTypeSchema writes {"type":…,"optional":…[,"name","version","parameters"]}
-// with Debezium's semantic type names.
-func (e *Encoder) appendTypeSchema(dst []byte, t sluice.Type, c *sluice.Column, optional bool) []byte {
+// appendTypeSchema writes {"type":…,"optional":…[,"name","version"][,"parameters"]}
+// (struct types add their fields and "doc")
+// for values of kind k of column c, with Debezium's semantic type names.
+func (e *Encoder) appendTypeSchema(dst []byte, k, elem colKind, c *sluice.Column, optional bool) []byte {
+	t := c.Type
+	if c.Type == sluice.TypeArray && k != kArray {
+		t = c.Elem
+	}
 	typ, name := "string", ""
 	var params [][2]string
-	switch t {
-	case sluice.TypeBool, sluice.TypeBit:
+	connect := e.opt.Time == TimeConnect
+	switch k {
+	case kBool, kBitsBool:
 		typ = "boolean"
-	case sluice.TypeInt16:
-		typ = "int16"
-	case sluice.TypeInt32:
-		typ = "int32"
-	case sluice.TypeInt64:
+	case kInt:
+		switch t {
+		case sluice.TypeInt16:
+			typ = "int16"
+		case sluice.TypeInt32:
+			typ = "int32"
+		case sluice.TypeYear:
+			typ, name = "int32", "io.debezium.time.Year"
+		default:
+			typ = "int64"
+		}
+	case kUnsignedLong:
 		typ = "int64"
-	case sluice.TypeFloat32:
+	case kFloat32:
 		typ = "float"
-	case sluice.TypeFloat64:
+	case kFloat64:
 		typ = "double"
-	case sluice.TypeDecimal:
+	case kDecimal:
 		switch e.opt.Decimal {
 		case DecimalDouble:
 			typ = "double"
@@ -186,56 +234,95 @@ func (e *Encoder) appendTypeSchema(dst []byte, t sluice.Type, c *sluice.Column, 
 				params = append(params, [2]string{"connect.decimal.precision", strconv.Itoa(c.Length)})
 			}
 		}
-	case sluice.TypeBytes:
+	case kBytes:
 		if e.opt.Binary == BinaryBytes {
 			typ = "bytes"
 		}
-	case sluice.TypeUUID:
-		name = "io.debezium.data.Uuid"
-	case sluice.TypeJSON:
-		name = "io.debezium.data.Json"
-	case sluice.TypeXML:
-		name = "io.debezium.data.Xml"
-	case sluice.TypeEnum:
-		name = "io.debezium.data.Enum"
-		params = append(params, [2]string{"allowed", strings.Join(c.Enum, ",")})
-	case sluice.TypeDate:
-		typ, name = "int32", "io.debezium.time.Date"
-	case sluice.TypeTime:
-		typ, name = "int64", "io.debezium.time.MicroTime"
-	case sluice.TypeTimeTZ:
-		name = "io.debezium.time.ZonedTime"
-	case sluice.TypeTimestamp:
-		typ, name = "int64", "io.debezium.time.MicroTimestamp"
-		if millisTimestamp(c) {
-			name = "io.debezium.time.Timestamp"
+	case kBits:
+		typ, name = "bytes", "io.debezium.data.Bits"
+		n := c.Length
+		if n <= 0 {
+			n = 2147483647 // varbit without a length: Integer.MAX_VALUE
 		}
-	case sluice.TypeYear:
-		typ, name = "int32", "io.debezium.time.Year"
-	case sluice.TypeSet:
-		name = "io.debezium.data.EnumSet"
-		params = append(params, [2]string{"allowed", strings.Join(c.Enum, ",")})
-	case sluice.TypeGeometry:
+		params = append(params, [2]string{"length", strconv.Itoa(n)})
+	case kHstoreJSON:
+		name = "io.debezium.data.Json"
+	case kHstoreMap:
+		dst = append(dst, `{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"string","optional":true},"optional":`...)
+		dst = strconv.AppendBool(dst, optional)
+		return append(dst, '}')
+	case kPgPoint, kPoint:
+		dst = append(dst, `{"type":"struct","fields":[{"type":"double","optional":false,"field":"x"},{"type":"double","optional":false,"field":"y"},{"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":`...)
+		dst = strconv.AppendBool(dst, optional)
+		return append(dst, `,"name":"io.debezium.data.geometry.Point","version":1,"doc":"Geometry (POINT)"}`...)
+	case kGeometry, kPostgis:
 		dst = append(dst, `{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":`...)
 		dst = strconv.AppendBool(dst, optional)
-		return append(dst, `,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry"}`...)
-	case sluice.TypeTimestampTZ:
-		name = "io.debezium.time.ZonedTimestamp"
-	case sluice.TypeInterval:
-		if e.opt.Interval == IntervalNumeric {
-			typ, name = "int64", "io.debezium.time.MicroDuration"
-		} else {
-			name = "io.debezium.time.Interval"
+		if k == kPostgis && elemDBType(c, t) == "geography" {
+			return append(dst, `,"name":"io.debezium.data.geometry.Geography","version":1,"doc":"Geography"}`...)
 		}
-	case sluice.TypeBits:
-		typ, name = "bytes", "io.debezium.data.Bits"
-		params = append(params, [2]string{"length", strconv.Itoa(c.Length)})
-	case sluice.TypeArray:
+		return append(dst, `,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry"}`...)
+	case kDate:
+		typ, name = "int32", "io.debezium.time.Date"
+		if connect {
+			name = "org.apache.kafka.connect.data.Date"
+		}
+	case kTimeMicro:
+		typ, name = "int64", "io.debezium.time.MicroTime"
+	case kTimeMilli, kTimeMilliNonNeg:
+		typ, name = "int32", "io.debezium.time.Time"
+		if connect {
+			name = "org.apache.kafka.connect.data.Time"
+		}
+	case kTimestampMicro:
+		typ, name = "int64", "io.debezium.time.MicroTimestamp"
+	case kTimestampMilli:
+		typ, name = "int64", "io.debezium.time.Timestamp"
+		if connect {
+			name = "org.apache.kafka.connect.data.Timestamp"
+		}
+	case kZoned:
+		name = "io.debezium.time.ZonedTimestamp"
+	case kIntervalMicro:
+		typ, name = "int64", "io.debezium.time.MicroDuration"
+	case kIntervalString, kIntervalExact:
+		name = "io.debezium.time.Interval"
+	case kArray:
+		itemOptional := true
+		if c.Elem == sluice.TypeEnum {
+			itemOptional = false // as Debezium's enum arrays
+		}
 		dst = append(dst, `{"type":"array","items":`...)
-		dst = e.appendTypeSchema(dst, c.Elem, c, true)
+		dst = e.appendTypeSchema(dst, elem, 0, c, itemOptional)
 		dst = append(dst, `,"optional":`...)
 		dst = strconv.AppendBool(dst, optional)
 		return append(dst, '}')
+	default: // kString
+		switch t {
+		case sluice.TypeUUID:
+			name = "io.debezium.data.Uuid"
+		case sluice.TypeJSON:
+			if e.opt.Connector != ConnectorMariaDB { // MariaDB's JSON is LONGTEXT
+				name = "io.debezium.data.Json"
+			}
+		case sluice.TypeXML:
+			name = "io.debezium.data.Xml"
+		case sluice.TypeEnum:
+			name = "io.debezium.data.Enum"
+			params = append(params, [2]string{"allowed", strings.Join(c.Enum, ",")})
+		case sluice.TypeSet:
+			name = "io.debezium.data.EnumSet"
+			params = append(params, [2]string{"allowed", strings.Join(c.Enum, ",")})
+		case sluice.TypeTimeTZ:
+			name = "io.debezium.time.ZonedTime"
+		case sluice.TypeText:
+			switch elemDBType(c, t) {
+			case "ltree":
+				name = "io.debezium.data.Ltree"
+			case "tsvector":
+				name = "io.debezium.data.Tsvector"
+			}
+		}
 	}
 	dst = append(dst, `{"type":"`...)
 	dst = append(dst, typ...)

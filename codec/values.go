@@ -4,111 +4,347 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"math/big"
-	"math/bits"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/sluice-cdc/sluice"
 )
 
-// appendColumn appends the JSON form of v, a value of column c. Values
-// that are KindNull, or whose form the mode cannot express, become null.
-func (e *Encoder) appendColumn(dst []byte, c *sluice.Column, v *sluice.Value) []byte {
-	if v.Kind != sluice.KindPresent {
-		if v.Kind == sluice.KindUnchanged {
-			return e.appendPlaceholder(dst, c)
-		}
-		return append(dst, "null"...)
-	}
-	return e.appendTyped(dst, c.Type, c, v)
+// colKind is how the values of one column are written: decided once per
+// table (tableFrags.plans) from the column's type, its database type and
+// the encoder's modes, so the per-value path is one switch.
+type colKind uint8
+
+const (
+	kString          colKind = iota // Bytes as a JSON string (text, uuid, json, xml, enum, set, timetz, …)
+	kBool                           // Int != 0
+	kInt                            // Int
+	kFloat32                        // Float, as Java's Float.toString
+	kFloat64                        // Float, as Java's Double.toString
+	kDecimal                        // decimal text, by decimal mode; Scale < 0 is VariableScaleDecimal
+	kUnsignedLong                   // BIGINT UNSIGNED text as the int64 with its bits (long mode)
+	kBytes                          // Bytes by binary mode
+	kBits                           // Bytes as base64 (io.debezium.data.Bits)
+	kBitsBool                       // a varbit(1)'s Bytes as a boolean, as Debezium writes bit strings of length 1
+	kHstoreJSON                     // hstore text as a JSON object, in a string
+	kHstoreMap                      // hstore text as a JSON object (a Connect map)
+	kPgPoint                        // PostgreSQL point text "(x,y)" as io.debezium.data.geometry.Point
+	kGeometry                       // WKB and SRID as io.debezium.data.geometry.Geometry
+	kPoint                          // MySQL POINT: WKB as io.debezium.data.geometry.Point
+	kPostgis                        // PostGIS geometry/geography: hex EWKB text as {"wkb","srid"}
+	kDate                           // days since the epoch
+	kTimeMicro                      // microseconds since midnight
+	kTimeMilli                      // milliseconds since midnight
+	kTimeMilliNonNeg                // milliseconds; a MySQL TIME outside 00:00-24:00 is null (connect mode)
+	kTimestampMicro                 // microseconds since the epoch
+	kTimestampMilli                 // milliseconds since the epoch
+	kZoned                          // instant as ISO-8601 UTC, fraction padded to plan.prec digits
+	kIntervalMicro                  // Int (MicroDuration)
+	kIntervalString                 // Debezium's ISO-8601 string, seconds through a double
+	kIntervalExact                  // Bytes: the exact ISO-8601 string
+	kArray                          // Elems, each by plan.elem
+)
+
+// colPlan is how one column is written.
+type colPlan struct {
+	kind colKind
+	elem colKind // kArray: the elements' kind
+	// prec is the fraction digits of kZoned: the column's precision
+	// (6 when unconstrained), or -1 to drop trailing zeros.
+	prec int8
+	// zonedSnap is the digits of kZoned in a snapshot read: Debezium's
+	// MySQL snapshot trims the fraction its binlog reader pads.
+	zonedSnap int8
+	// ph is the placeholder of an unchanged TOAST value (Debezium's
+	// unavailable.value.placeholder in the column's shape), as JSON.
+	ph []byte
 }
 
-// appendTyped appends v as type t; c gives column parameters (scale,
-// element type) and is shared by an array's elements.
-func (e *Encoder) appendTyped(dst []byte, t sluice.Type, c *sluice.Column, v *sluice.Value) []byte {
-	if v.Kind != sluice.KindPresent {
-		return append(dst, "null"...)
+// planFor decides how column c is written.
+func (e *Encoder) planFor(c *sluice.Column) colPlan {
+	p := colPlan{kind: e.kindOf(c.Type, c), prec: -1, zonedSnap: -1}
+	if c.Type == sluice.TypeArray {
+		p.elem = e.kindOf(c.Elem, c)
 	}
+	if p.kind == kZoned || p.elem == kZoned {
+		p.prec = zonedDigits(c)
+		p.zonedSnap = p.prec
+		if e.mysql {
+			p.zonedSnap = -1
+		}
+	}
+	p.ph = e.placeholderFor(c)
+	return p
+}
+
+// zonedDigits is the fraction digits Debezium writes for an instant of
+// column c: the declared precision (PostgreSQL) or fsp (MySQL), 6 when
+// unconstrained.
+func zonedDigits(c *sluice.Column) int8 {
+	if c.Scale >= 0 && c.Scale <= 9 {
+		return int8(c.Scale)
+	}
+	return 6
+}
+
+func (e *Encoder) kindOf(t sluice.Type, c *sluice.Column) colKind {
+	connect := e.opt.Time == TimeConnect
 	switch t {
 	case sluice.TypeBool, sluice.TypeBit:
+		return kBool
+	case sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64, sluice.TypeYear:
+		return kInt
+	case sluice.TypeFloat32:
+		return kFloat32
+	case sluice.TypeFloat64:
+		return kFloat64
+	case sluice.TypeDecimal:
+		if isUnsignedBigint(c) && e.opt.BigintUnsigned == BigintLong {
+			return kUnsignedLong
+		}
+		return kDecimal
+	case sluice.TypeBytes:
+		return kBytes
+	case sluice.TypeBits:
+		if c.Length == 1 {
+			return kBitsBool
+		}
+		return kBits
+	case sluice.TypeDate:
+		return kDate
+	case sluice.TypeTime:
+		switch {
+		case connect && e.mysql:
+			return kTimeMilliNonNeg
+		case connect || e.opt.Time == TimeAdaptive && c.Scale >= 0 && c.Scale <= 3:
+			return kTimeMilli
+		}
+		return kTimeMicro
+	case sluice.TypeTimestamp:
+		if connect || c.Scale >= 0 && c.Scale <= 3 {
+			return kTimestampMilli
+		}
+		return kTimestampMicro
+	case sluice.TypeTimestampTZ:
+		return kZoned
+	case sluice.TypeInterval:
+		switch e.opt.Interval {
+		case IntervalNumeric:
+			return kIntervalMicro
+		case IntervalString:
+			return kIntervalString
+		}
+		return kIntervalExact
+	case sluice.TypeGeometry:
+		if strings.EqualFold(c.DBType, "point") {
+			return kPoint
+		}
+		return kGeometry
+	case sluice.TypeArray:
+		return kArray
+	case sluice.TypeText:
+		switch elemDBType(c, t) {
+		case "hstore":
+			if e.opt.Hstore == HstoreMap {
+				return kHstoreMap
+			}
+			return kHstoreJSON
+		case "point":
+			if !e.mysql {
+				return kPgPoint
+			}
+		case "geometry", "geography":
+			if !e.mysql {
+				return kPostgis
+			}
+		}
+	}
+	return kString
+}
+
+// elemDBType is the database type of c's values of type t: the element
+// type of an array column ("_int4" → "int4"), else c.DBType.
+func elemDBType(c *sluice.Column, t sluice.Type) string {
+	if c.Type == sluice.TypeArray && t != sluice.TypeArray {
+		return strings.TrimPrefix(c.DBType, "_")
+	}
+	return c.DBType
+}
+
+// isUnsignedBigint reports whether c is a MySQL BIGINT UNSIGNED column
+// (which the source gives as a decimal of scale 0).
+func isUnsignedBigint(c *sluice.Column) bool {
+	return c.Type == sluice.TypeDecimal && c.DBType == "bigint unsigned"
+}
+
+// appendColumn appends the JSON form of v, a value of column c written as
+// p says. Values that are KindNull, or whose form the mode cannot
+// express, become null. snap is set for snapshot reads.
+func (e *Encoder) appendColumn(dst []byte, c *sluice.Column, p *colPlan, v *sluice.Value, snap bool) []byte {
+	switch v.Kind {
+	case sluice.KindPresent:
+	case sluice.KindUnchanged:
+		return append(dst, p.ph...)
+	case sluice.KindMissing:
+		return e.appendFallback(dst, c, p)
+	default:
+		return append(dst, "null"...)
+	}
+	prec := p.prec
+	if snap {
+		prec = p.zonedSnap
+	}
+	if p.kind == kArray {
+		return e.appendArray(dst, c, p.elem, v, prec)
+	}
+	return e.appendKind(dst, p.kind, c, v, prec)
+}
+
+// appendArray writes an array's elements. The rows of a multi-dimensional
+// array are null, as Debezium writes them, or nested arrays
+// (MultidimNested).
+func (e *Encoder) appendArray(dst []byte, c *sluice.Column, elem colKind, v *sluice.Value, prec int8) []byte {
+	dst = append(dst, '[')
+	for i := range v.Elems {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		x := &v.Elems[i]
+		if x.Elems != nil {
+			// A row of a multi-dimensional array: Debezium writes null.
+			// Nested rows need the column's dimensions in the Connect
+			// schema, which the sources do not know: with schemas the
+			// rows stay null.
+			if e.opt.MultidimArrays == MultidimNested && !e.opt.Schemas {
+				dst = e.appendArray(dst, c, elem, x, prec)
+			} else {
+				dst = append(dst, "null"...)
+			}
+			continue
+		}
+		if x.Kind != sluice.KindPresent {
+			dst = append(dst, "null"...)
+			continue
+		}
+		dst = e.appendKind(dst, elem, c, x, prec)
+	}
+	return append(dst, ']')
+}
+
+// appendKind appends the present value v as kind k.
+func (e *Encoder) appendKind(dst []byte, k colKind, c *sluice.Column, v *sluice.Value, prec int8) []byte {
+	switch k {
+	case kBool:
 		if v.Int != 0 {
 			return append(dst, "true"...)
 		}
 		return append(dst, "false"...)
-	case sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64, sluice.TypeDate, sluice.TypeTime, sluice.TypeYear:
+	case kInt, kTimeMicro, kTimestampMicro, kIntervalMicro:
 		return strconv.AppendInt(dst, v.Int, 10)
-	case sluice.TypeTimestamp:
-		if millisTimestamp(c) && v.Int != sluice.InfinityPos && v.Int != sluice.InfinityNeg {
-			ms := v.Int / 1000
-			if v.Int%1000 < 0 {
-				ms-- // floor, so instants before 1970 round towards the past
-			}
-			return strconv.AppendInt(dst, ms, 10)
-		}
-		return strconv.AppendInt(dst, v.Int, 10)
-	case sluice.TypeGeometry:
-		dst = append(dst, `{"wkb":`...)
-		dst = e.appendBase64(dst, v.Bytes)
-		dst = append(dst, `,"srid":`...)
-		dst = strconv.AppendInt(dst, v.Int, 10)
-		return append(dst, '}')
-	case sluice.TypeFloat32:
+	case kFloat32:
 		return appendFloat(dst, v.Float, 32)
-	case sluice.TypeFloat64:
+	case kFloat64:
 		return appendFloat(dst, v.Float, 64)
-	case sluice.TypeDecimal:
+	case kDecimal:
 		return e.appendDecimal(dst, c, v.Bytes)
-	case sluice.TypeBytes:
+	case kUnsignedLong:
+		u, err := strconv.ParseUint(string(v.Bytes), 10, 64)
+		if err != nil {
+			return append(dst, "null"...)
+		}
+		return strconv.AppendInt(dst, int64(u), 10)
+	case kBytes:
 		return e.appendBinary(dst, v.Bytes)
-	case sluice.TypeBits:
-		return e.appendBase64(dst, v.Bytes) // BYTES in Connect's schema whatever binary mode says
-	case sluice.TypeTimestampTZ:
-		return appendZoned(dst, v.Int)
-	case sluice.TypeInterval:
-		if e.opt.Interval == IntervalNumeric {
-			return strconv.AppendInt(dst, v.Int, 10)
+	case kBits:
+		return appendBase64(dst, v.Bytes)
+	case kBitsBool:
+		if len(v.Bytes) > 0 && v.Bytes[0]&1 != 0 {
+			return append(dst, "true"...)
 		}
-		return appendString(dst, v.Bytes)
-	case sluice.TypeArray:
-		dst = append(dst, '[')
-		for i := range v.Elems {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if v.Elems[i].Elems != nil {
-				// A sub-array of a multi-dimensional array.
-				dst = e.appendTyped(dst, sluice.TypeArray, c, &v.Elems[i])
-				continue
-			}
-			dst = e.appendTyped(dst, c.Elem, c, &v.Elems[i])
+		return append(dst, "false"...)
+	case kDate:
+		switch v.Int {
+		case sluice.InfinityPos:
+			// PostgreSQL's DATEVAL_NOEND (2^31-1 days after 2000-01-01)
+			// moved to the Unix epoch in int32, as Debezium streams it.
+			return append(dst, "-2147472692"...)
+		case sluice.InfinityNeg:
+			return append(dst, "-2147472691"...)
 		}
-		return append(dst, ']')
-	default: // text, uuid, json, xml, enum, timetz
-		return appendString(dst, v.Bytes)
+		return strconv.AppendInt(dst, v.Int, 10)
+	case kTimeMilli:
+		return strconv.AppendInt(dst, floorDiv(v.Int, 1000), 10)
+	case kTimeMilliNonNeg:
+		if v.Int < 0 || v.Int >= 86_400_000_000 {
+			return append(dst, "null"...) // not a time of day: java.sql.Time cannot hold it
+		}
+		return strconv.AppendInt(dst, v.Int/1000, 10)
+	case kTimestampMilli:
+		switch v.Int {
+		case sluice.InfinityPos, sluice.InfinityNeg:
+			// Debezium divides PostgreSQL's infinity sentinels too.
+			return strconv.AppendInt(dst, v.Int/1000, 10)
+		}
+		return strconv.AppendInt(dst, floorDiv(v.Int, 1000), 10)
+	case kZoned:
+		return appendZoned(dst, v.Int, int(prec))
+	case kIntervalString:
+		return appendIntervalString(dst, v.Bytes)
+	case kGeometry:
+		dst = append(dst, `{"wkb":`...)
+		dst = appendBase64(dst, v.Bytes)
+		return appendSRID(dst, v.Int)
+	case kPoint:
+		x, y, ok := wkbPoint(v.Bytes)
+		if !ok {
+			dst = append(dst, `{"wkb":`...)
+			dst = appendBase64(dst, v.Bytes)
+			return appendSRID(dst, v.Int)
+		}
+		return appendPoint(dst, x, y, v.Bytes, v.Int)
+	case kPgPoint:
+		x, y, ok := parsePgPoint(v.Bytes)
+		if !ok {
+			return append(dst, "null"...)
+		}
+		var wkb [21]byte
+		putWKBPoint(wkb[:], x, y)
+		return appendPoint(dst, x, y, wkb[:], 0)
+	case kPostgis:
+		ewkb := make([]byte, hex.DecodedLen(len(v.Bytes)))
+		if _, err := hex.Decode(ewkb, v.Bytes); err != nil || len(ewkb) < 9 {
+			return append(dst, "null"...)
+		}
+		// Debezium's PostgisGeometry: the EWKB as it is, and the SRID
+		// when the type word flags one (null otherwise).
+		dst = append(dst, `{"wkb":`...)
+		dst = appendBase64(dst, ewkb)
+		dst = append(dst, `,"srid":`...)
+		var order binary.ByteOrder = binary.BigEndian
+		if ewkb[0] != 0 {
+			order = binary.LittleEndian
+		}
+		if order.Uint32(ewkb[1:5])&0x20000000 != 0 {
+			dst = strconv.AppendInt(dst, int64(int32(order.Uint32(ewkb[5:9]))), 10)
+		} else {
+			dst = append(dst, "null"...)
+		}
+		return append(dst, '}')
+	case kHstoreJSON:
+		return appendHstore(dst, v.Bytes, true)
+	case kHstoreMap:
+		return appendHstore(dst, v.Bytes, false)
 	}
+	// kString, kIntervalExact, and anything unforeseen.
+	return appendString(dst, v.Bytes)
 }
 
-// millisTimestamp reports whether a zone-less timestamp column is written
-// in milliseconds (io.debezium.time.Timestamp): Debezium's adaptive time
-// modes do so for a declared precision of 0 to 3 digits.
-func millisTimestamp(c *sluice.Column) bool {
-	return c != nil && c.Type == sluice.TypeTimestamp && c.Scale >= 0 && c.Scale <= 3
-}
-
-// appendPlaceholder writes Debezium's unavailable-value placeholder in the
-// shape of the column's type (used only in ToastPlaceholder mode; in
-// ToastOmit mode the caller leaves the column out).
-func (e *Encoder) appendPlaceholder(dst []byte, c *sluice.Column) []byte {
-	switch c.Type {
-	case sluice.TypeBytes:
-		return e.appendBinary(dst, []byte(e.opt.Placeholder))
-	case sluice.TypeArray:
-		dst = append(dst, '[')
-		dst = appendStr(dst, e.opt.Placeholder)
-		return append(dst, ']')
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
 	}
-	return appendStr(dst, e.opt.Placeholder)
+	return q
 }
 
 func (e *Encoder) appendBinary(dst, b []byte) []byte {
@@ -124,259 +360,8 @@ func (e *Encoder) appendBinary(dst, b []byte) []byte {
 	return append(dst, '"')
 }
 
-// appendDecimal writes exact decimal text in string mode, a JSON number in
-// double mode, and Kafka Connect's Decimal (base64 of the unscaled
-// two's-complement big-endian integer at the column's scale) or Debezium's
-// VariableScaleDecimal {scale, value} in precise mode.
-func (e *Encoder) appendDecimal(dst []byte, c *sluice.Column, text []byte) []byte {
-	special := isSpecialDecimal(text)
-	switch e.opt.Decimal {
-	case DecimalDouble:
-		f, err := strconv.ParseFloat(string(text), 64)
-		if err != nil {
-			return append(dst, "null"...)
-		}
-		return appendFloat(dst, f, 64)
-	case DecimalPrecise:
-		if special {
-			return append(dst, "null"...) // not representable, as in Debezium
-		}
-		var small [8]byte
-		b, scale, ok := unscaledSmall(&small, text, c.Scale)
-		if !ok {
-			var unscaled *big.Int
-			unscaled, scale = unscaledDecimal(text, c.Scale)
-			b = twosComplement(unscaled)
-		}
-		if c.Scale < 0 {
-			dst = append(dst, `{"scale":`...)
-			dst = strconv.AppendInt(dst, int64(scale), 10)
-			dst = append(dst, `,"value":`...)
-			dst = e.appendBase64(dst, b)
-			return append(dst, '}')
-		}
-		return e.appendBase64(dst, b)
-	}
-	return appendString(dst, text)
-}
-
-func (e *Encoder) appendBase64(dst, b []byte) []byte {
+func appendBase64(dst, b []byte) []byte {
 	dst = append(dst, '"')
 	dst = base64.StdEncoding.AppendEncode(dst, b)
 	return append(dst, '"')
-}
-
-func isSpecialDecimal(b []byte) bool {
-	return len(b) > 0 && (b[0] == 'N' || b[0] == 'I' || (b[0] == '-' && len(b) > 1 && b[1] == 'I'))
-}
-
-// unscaledDecimal turns decimal text into its unscaled integer at scale
-// (the text's own scale when scale < 0), padding or dropping fraction
-// digits; PostgreSQL already rounds to the declared scale.
-func unscaledDecimal(text []byte, scale int) (*big.Int, int) {
-	neg := len(text) > 0 && text[0] == '-'
-	if neg || (len(text) > 0 && text[0] == '+') {
-		text = text[1:]
-	}
-	digits := make([]byte, 0, len(text)+8)
-	frac := -1
-	for _, ch := range text {
-		switch {
-		case ch == '.':
-			frac = 0
-		case ch >= '0' && ch <= '9':
-			digits = append(digits, ch)
-			if frac >= 0 {
-				frac++
-			}
-		}
-	}
-	if frac < 0 {
-		frac = 0
-	}
-	if scale < 0 {
-		scale = frac
-	}
-	for ; frac < scale; frac++ {
-		digits = append(digits, '0')
-	}
-	if frac > scale {
-		digits = digits[:len(digits)-(frac-scale)]
-	}
-	n := new(big.Int)
-	if len(digits) > 0 {
-		n.SetString(string(digits), 10)
-	}
-	if neg {
-		n.Neg(n)
-	}
-	return n, scale
-}
-
-// unscaledSmall is unscaledDecimal followed by twosComplement for values
-// whose unscaled integer has at most 18 digits, without allocating: the
-// bytes are written into buf. ok is false when the value needs big.Int.
-func unscaledSmall(buf *[8]byte, text []byte, scale int) (b []byte, outScale int, ok bool) {
-	neg := len(text) > 0 && text[0] == '-'
-	if neg || (len(text) > 0 && text[0] == '+') {
-		text = text[1:]
-	}
-	var n uint64
-	digits, frac := 0, -1
-	for _, ch := range text {
-		switch {
-		case ch == '.':
-			frac = 0
-		case ch >= '0' && ch <= '9':
-			if frac >= 0 {
-				if scale >= 0 && frac >= scale {
-					continue // dropped, as unscaledDecimal does
-				}
-				frac++
-			}
-			if n != 0 || ch != '0' {
-				digits++
-			}
-			if digits > 18 {
-				return nil, 0, false
-			}
-			n = n*10 + uint64(ch-'0')
-		}
-	}
-	if frac < 0 {
-		frac = 0
-	}
-	if scale < 0 {
-		scale = frac
-	}
-	for ; frac < scale; frac++ {
-		if n != 0 {
-			digits++
-		}
-		if digits > 18 {
-			return nil, 0, false
-		}
-		n *= 10
-	}
-	v := int64(n)
-	if neg {
-		v = -v
-	}
-	// Minimal big-endian two's complement, as BigInteger.toByteArray.
-	x := uint64(v)
-	if v < 0 {
-		x = ^x
-	}
-	size := bits.Len64(x)/8 + 1
-	binary.BigEndian.PutUint64(buf[:], uint64(v))
-	return buf[8-size:], scale, true
-}
-
-// twosComplement returns the minimal big-endian two's-complement bytes of
-// n, as Java's BigInteger.toByteArray does.
-func twosComplement(n *big.Int) []byte {
-	if n.Sign() >= 0 {
-		b := n.Bytes()
-		if len(b) == 0 || b[0]&0x80 != 0 {
-			b = append([]byte{0}, b...)
-		}
-		return b
-	}
-	// -n - 1, inverted.
-	m := new(big.Int).Neg(n)
-	m.Sub(m, big.NewInt(1))
-	b := m.Bytes()
-	for i := range b {
-		b[i] = ^b[i]
-	}
-	if len(b) == 0 || b[0]&0x80 == 0 {
-		b = append([]byte{0xff}, b...)
-	}
-	return b
-}
-
-// appendZoned writes an instant as ISO-8601 in UTC with the fraction's
-// trailing zeros dropped (Java's ISO_OFFSET_DATE_TIME), e.g.
-// "2024-01-02T03:04:05.12Z"; infinities become "infinity"/"-infinity".
-// Years 1 to 9999 are formatted directly; others go through package time
-// (same layout, same result).
-func appendZoned(dst []byte, micros int64) []byte {
-	switch micros {
-	case sluice.InfinityPos:
-		return append(dst, `"infinity"`...)
-	case sluice.InfinityNeg:
-		return append(dst, `"-infinity"`...)
-	}
-	const (
-		minMicros = -62135596800 * 1_000_000   // 0001-01-01T00:00:00Z
-		maxMicros = 253402300800*1_000_000 - 1 // 9999-12-31T23:59:59.999999Z
-		usPerDay  = 86400 * 1_000_000
-		unixToDay = 719468 // days from 0000-03-01 to 1970-01-01
-	)
-	if micros < minMicros || micros > maxMicros {
-		t := time.UnixMicro(micros).UTC()
-		dst = append(dst, '"')
-		dst = t.AppendFormat(dst, "2006-01-02T15:04:05.999999Z")
-		return append(dst, '"')
-	}
-	days := micros / usPerDay
-	us := micros % usPerDay
-	if us < 0 {
-		days--
-		us += usPerDay
-	}
-	// Howard Hinnant's civil_from_days, for days >= -719468 (year 0).
-	z := days + unixToDay
-	era := z / 146097
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	year := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	day := doy - (153*mp+2)/5 + 1
-	month := mp + 3
-	if mp >= 10 {
-		month = mp - 9
-		year++
-	}
-	secs := us / 1_000_000
-	frac := us % 1_000_000
-	var b [30]byte
-	b[0] = '"'
-	put4(b[1:], int(year))
-	b[5] = '-'
-	put2(b[6:], int(month))
-	b[8] = '-'
-	put2(b[9:], int(day))
-	b[11] = 'T'
-	put2(b[12:], int(secs/3600))
-	b[14] = ':'
-	put2(b[15:], int(secs/60%60))
-	b[17] = ':'
-	put2(b[18:], int(secs%60))
-	n := 20
-	if frac != 0 {
-		b[20] = '.'
-		for i := 26; i > 20; i-- {
-			b[i] = byte('0' + frac%10)
-			frac /= 10
-		}
-		n = 27
-		for b[n-1] == '0' {
-			n--
-		}
-	}
-	b[n] = 'Z'
-	b[n+1] = '"'
-	return append(dst, b[:n+2]...)
-}
-
-func put2(b []byte, v int) {
-	b[0] = byte('0' + v/10)
-	b[1] = byte('0' + v%10)
-}
-
-func put4(b []byte, v int) {
-	put2(b, v/100)
-	put2(b[2:], v%100)
 }

@@ -12,7 +12,9 @@ import (
 
 // Default topic templates. They produce Debezium's default topic names:
 // "<topic.prefix>.<schema>.<table>" for table events and
-// "<topic.prefix>.message" for logical decoding messages.
+// "<topic.prefix>.message" for logical decoding messages. Schema changes
+// go to "<topic.prefix>" and transaction metadata records to
+// "<topic.prefix>.transaction" (Router.SchemaTopic, Router.TransactionTopic).
 const (
 	DefaultTopic        = "{prefix}.{schema}.{table}"
 	DefaultMessageTopic = "{prefix}.message"
@@ -211,6 +213,7 @@ type Router struct {
 	db      string
 	message string // the message topic, expanded once
 	schema  string // the schema change topic: the prefix, as in Debezium
+	tx      string // the transaction topic: "<prefix>.transaction", as in Debezium
 	cache   map[*sluice.Table]string
 }
 
@@ -252,6 +255,11 @@ func NewRouter(path, tableTmpl, messageTmpl string, opt codec.Options) (*Router,
 	if r.schema == "" {
 		r.schema = "schema-changes"
 	}
+	// Debezium: topic.prefix + "." + topic.transaction (default "transaction").
+	r.tx = "transaction"
+	if opt.Name != "" {
+		r.tx = TransactionTopicName(opt.Name)
+	}
 	if err := checkTopicName(r.message); err != nil {
 		return nil, fmt.Errorf("%s: %w", JoinKey(path, "message_topic"), err)
 	}
@@ -283,6 +291,19 @@ func (r *Router) Topic(ev *sluice.Event) string {
 
 // MessageTopic returns the topic of logical decoding messages.
 func (r *Router) MessageTopic() string { return r.message }
+
+// SchemaTopic returns the topic of schema change events: the topic
+// prefix, as Debezium names it.
+func (r *Router) SchemaTopic() string { return r.schema }
+
+// TransactionTopic returns the topic of the transaction metadata records
+// (BEGIN and END, codec.TxBoundary) written when provide_transaction_metadata
+// is on: "<prefix>.transaction", Debezium's name.
+func (r *Router) TransactionTopic() string { return r.tx }
+
+// TransactionTopicName is Debezium's transaction topic for a topic
+// prefix: "<prefix>.transaction" (topic.transaction's default).
+func TransactionTopicName(prefix string) string { return prefix + ".transaction" }
 
 func checkTopicName(name string) error {
 	switch {

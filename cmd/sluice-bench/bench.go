@@ -186,6 +186,13 @@ func (b *bench) dropSlot(slot string) {
 	for range 50 { // a walsender may take a moment to release it
 		_, err := b.db.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot)
 		if err == nil {
+			// The daemon's snapshot state of the slot (the default state
+			// store) goes with it, so a later run reusing the name starts
+			// afresh and no orphaned row stays behind.
+			_, _ = b.db.Exec(ctx, `DO $$BEGIN
+				IF to_regclass('public.sluice_state') IS NOT NULL THEN
+					DELETE FROM public.sluice_state WHERE slot = '`+strings.ReplaceAll(slot, "'", "''")+`';
+				END IF; END$$`)
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -78,7 +78,8 @@ func (e *env) render(all []ordered, norm func([]byte) string, headers bool) []by
 				if k == "sluice.event.id" {
 					v = "_:" + strconv.Itoa(r.n)
 				}
-				hs = append(hs, k+"="+v)
+				// The key headers name the key schema after the prefix.
+				hs = append(hs, k+"="+strings.ReplaceAll(v, e.name, "<prefix>"))
 			}
 			sort.Strings(hs)
 			fmt.Fprintf(&buf, "headers: %s\n", strings.Join(hs, " "))

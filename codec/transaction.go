@@ -1,0 +1,182 @@
+package codec
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// The transaction topic (provide_transaction_metadata): a BEGIN record
+// before the first event of each transaction and an END record after its
+// last, keyed by the transaction id, as Debezium's TransactionMonitor
+// writes them to "<topic.prefix>.transaction":
+//
+//	key   {"id":"<id>"}
+//	value {"status":"BEGIN","id":"<id>","event_count":null,"data_collections":null,"ts_ms":…}
+//	value {"status":"END","id":"<id>","event_count":5,"data_collections":[{"data_collection":"public.t","event_count":5}],"ts_ms":…}
+//
+// The id is the transaction block's id. TxTracker finds the boundaries in
+// the event stream; the sink writes the records the Encoder encodes.
+
+// TxBoundary is one BEGIN or END record of the transaction topic.
+type TxBoundary struct {
+	End bool
+	ID  string
+	// Events and Collections are the END record's counts: the events of
+	// the transaction, and per data collection ("schema.table" for
+	// PostgreSQL, "db.table" for MySQL).
+	Events      int64
+	Collections []TxCollection
+}
+
+// TxCollection is the event count of one data collection in an END record.
+type TxCollection struct {
+	Name   string
+	Events int64
+}
+
+// AppendTxKey appends the key of a transaction topic record.
+func (e *Encoder) AppendTxKey(dst []byte, b *TxBoundary) []byte {
+	if e.opt.Schemas {
+		dst = append(dst, `{"schema":`...)
+		dst = append(dst, txKeySchema...)
+		dst = append(dst, `,"payload":`...)
+	}
+	dst = append(dst, `{"id":`...)
+	dst = appendStr(dst, b.ID)
+	dst = append(dst, '}')
+	if e.opt.Schemas {
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// AppendTxValue appends the value of a transaction topic record; now is
+// its ts_ms (the processing time).
+func (e *Encoder) AppendTxValue(dst []byte, b *TxBoundary, now time.Time) []byte {
+	if e.opt.Clock != nil {
+		now = e.opt.Clock()
+	}
+	if e.opt.Schemas {
+		dst = append(dst, `{"schema":`...)
+		dst = append(dst, txValueSchema...)
+		dst = append(dst, `,"payload":`...)
+	}
+	if b.End {
+		dst = append(dst, `{"status":"END","id":`...)
+		dst = appendStr(dst, b.ID)
+		dst = append(dst, `,"event_count":`...)
+		dst = strconv.AppendInt(dst, b.Events, 10)
+		dst = append(dst, `,"data_collections":[`...)
+		pairs := make([]hstorePair, len(b.Collections))
+		for i, c := range b.Collections {
+			pairs[i].key = []byte(c.Name)
+		}
+		// Debezium counts per collection in a java.util.HashMap.
+		for i, idx := range javaHashMapOrder(pairs) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"data_collection":`...)
+			dst = appendStr(dst, b.Collections[idx].Name)
+			dst = append(dst, `,"event_count":`...)
+			dst = strconv.AppendInt(dst, b.Collections[idx].Events, 10)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	} else {
+		dst = append(dst, `{"status":"BEGIN","id":`...)
+		dst = appendStr(dst, b.ID)
+		dst = append(dst, `,"event_count":null,"data_collections":null`...)
+	}
+	dst = append(dst, `,"ts_ms":`...)
+	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+	dst = append(dst, '}')
+	if e.opt.Schemas {
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// TxTracker follows the transactions of an event stream for the
+// transaction topic. It is not safe for concurrent use: a sink calls it
+// from Write, in event order.
+type TxTracker struct {
+	open   bool
+	id     string
+	events int64
+	counts []TxCollection
+}
+
+// Observe is called with every event in order. It returns the END record
+// of the transaction that ended before ev (when ev is outside it) and the
+// BEGIN record of ev's transaction (when ev starts one); either may be
+// nil. Events outside transactions (snapshot reads, non-transactional
+// messages) begin none. A sink writes end, then begin, then ev's records.
+func (tr *TxTracker) Observe(e *Encoder, ev *sluice.Event) (end, begin *TxBoundary) {
+	id, ok := txID(ev)
+	if tr.open && (!ok || id != tr.id) {
+		end = tr.End()
+	}
+	if !ok {
+		return end, nil
+	}
+	if !tr.open {
+		tr.open, tr.id, tr.events, tr.counts = true, id, 0, tr.counts[:0]
+		begin = &TxBoundary{ID: id}
+	}
+	tr.events++
+	name := collectionName(e, ev)
+	for i := range tr.counts {
+		if tr.counts[i].Name == name {
+			tr.counts[i].Events++
+			return end, begin
+		}
+	}
+	tr.counts = append(tr.counts, TxCollection{Name: name, Events: 1})
+	return end, begin
+}
+
+// End returns the END record of the open transaction, or nil; a sink
+// calls it when it learns that the transaction is complete (the source's
+// commit mark) so that END does not wait for the next transaction.
+func (tr *TxTracker) End() *TxBoundary {
+	if !tr.open {
+		return nil
+	}
+	tr.open = false
+	return &TxBoundary{End: true, ID: tr.id, Events: tr.events, Collections: append([]TxCollection(nil), tr.counts...)}
+}
+
+// txID is the transaction id of ev as the transaction block writes it;
+// ok is false for events outside transactions.
+func txID(ev *sluice.Event) (string, bool) {
+	if ev.TxOrder == 0 {
+		return "", false
+	}
+	if ev.Binlog != nil {
+		return ev.Binlog.TxID, ev.Binlog.TxID != ""
+	}
+	if ev.TxID == 0 {
+		return "", false
+	}
+	return strconv.FormatUint(ev.TxID, 10) + ":" + strconv.FormatUint(ev.Pos.TxLSN, 10), true
+}
+
+// collectionName is Debezium's data collection of ev: "schema.table"
+// (PostgreSQL), "db.table" (MySQL); a logical message is counted under
+// the name Debezium 3.6.1 gives it, with the Java hash of its prefix
+// where Debezium prints an identity hash.
+func collectionName(e *Encoder, ev *sluice.Event) string {
+	switch {
+	case ev.Table != nil && e.mysql:
+		return ev.Table.DB + "." + ev.Table.Name
+	case ev.Table != nil:
+		return ev.Table.Schema + "." + ev.Table.Name
+	case ev.Message != nil:
+		return "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@" +
+			strconv.FormatUint(uint64(uint32(javaStringHash([]byte(ev.Message.Prefix)))), 16)
+	}
+	return ""
+}
