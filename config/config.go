@@ -62,7 +62,8 @@ type Pipeline struct {
 	// Source is the source's block; its `type` selects the plugin
 	// (postgres) and the other keys are the plugin's.
 	Source map[string]any `yaml:"source"`
-	// Transforms are applied in order (none are built in yet).
+	// Transforms are applied in order to every event, before the sinks
+	// (package transform); a sink's own transforms key adds more for it.
 	Transforms []map[string]any `yaml:"transforms"`
 	// Sinks maps a sink name to its block; `type` defaults to the name.
 	Sinks map[string]map[string]any `yaml:"sinks"`
@@ -187,9 +188,6 @@ func (f *File) validate() error {
 			errs = append(errs, fmt.Errorf("%s.sinks: required: at least one sink", path))
 		}
 		errs = Collect(errs, IntIn(path+".capacity", int64(p.Capacity), 1, MaxCapacity))
-		if len(p.Transforms) > 0 {
-			errs = append(errs, fmt.Errorf("%s.transforms: no transform types are available yet", path))
-		}
 	}
 	return errors.Join(errs...)
 }

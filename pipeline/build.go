@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/source"
+	"github.com/sluice-cdc/sluice/transform"
 )
 
 func init() { config.RegisterSchema("encoding", "", codec.Options{}) }
@@ -54,10 +55,28 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 		errs = append(errs, fmt.Errorf("%s.encoding.%w", path, err))
 	}
 
+	tlog := log.With(zap.String("component", "transform"))
+	transforms, terrs := buildTransforms(name, path+".transforms", cfg.Transforms, tlog)
+	errs = append(errs, terrs...)
+
 	var sinks []sluice.Sink
+	var sinkTransforms [][]Transform
 	for _, sname := range slices.Sorted(maps.Keys(cfg.Sinks)) {
 		raw := cfg.Sinks[sname]
 		spath := path + ".sinks." + sname
+		// A sink's own transforms are the runner's, not the plugin's key.
+		var own []Transform
+		if list, ok := raw["transforms"]; ok {
+			raw = maps.Clone(raw)
+			delete(raw, "transforms")
+			entries, err := transformEntries(list, spath+".transforms")
+			if err != nil {
+				errs = append(errs, err)
+			}
+			var terrs []error
+			own, terrs = buildTransforms(name, spath+".transforms", entries, tlog.With(zap.String("sink", sname)))
+			errs = append(errs, terrs...)
+		}
 		styp, _ := raw["type"].(string)
 		f, err := sink.Lookup(styp)
 		if err != nil {
@@ -70,9 +89,47 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 			continue
 		}
 		sinks = append(sinks, s)
+		sinkTransforms = append(sinkTransforms, own)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Pipeline{Name: name, Source: src, Sinks: sinks, Logger: log, Capacity: cfg.Capacity, DrainTimeout: src.DrainTimeout()}, nil
+	return &Pipeline{Name: name, Source: src, Sinks: sinks, Transforms: transforms, SinkTransforms: sinkTransforms,
+		Logger: log, Capacity: cfg.Capacity, DrainTimeout: src.DrainTimeout()}, nil
+}
+
+// buildTransforms builds an ordered transforms list whose key is path.
+func buildTransforms(pipeline, path string, entries []map[string]any, log *zap.Logger) ([]Transform, []error) {
+	var out []Transform
+	var errs []error
+	for i, raw := range entries {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		t, err := transform.New(raw, transform.Env{Pipeline: pipeline, Path: p, Logger: log})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, Transform{Path: p, Transform: t})
+	}
+	return out, errs
+}
+
+// transformEntries checks that a sink's transforms key is a list of
+// mappings, as the pipeline's is by its type.
+func transformEntries(v any, path string) ([]map[string]any, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: must be a list of transforms, not %T", path, v)
+	}
+	out := make([]map[string]any, 0, len(list))
+	var errs []error
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s[%d]: must be a mapping with a type, not %T", path, i, e))
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, errors.Join(errs...)
 }

@@ -21,6 +21,14 @@ func TestValidate(t *testing.T) {
 			"line 6: pipelines.inv.source.dsn: DSN must use tcp(host:port)",
 			"line 7: pipelines.inv.source.offsets.store: \"s3\" is not file or kafka",
 		}},
+		{"../../testdata/config/transforms_invalid.yaml", false, []string{
+			"line 11: pipelines.shop.transforms[0].exclude: set include or exclude, not both",
+			`line 13: pipelines.shop.transforms[1].ops[1]: "x" is not an operation`,
+			`line 15: pipelines.shop.transforms[2].type: unknown transform type "nosuch"`,
+			"line 20: pipelines.shop.sinks.kafka.transforms[0].salt: required with hash",
+			"line 23: pipelines.shop.sinks.kafka.transforms[1].colums: unknown key",
+			"line 22: pipelines.shop.sinks.kafka.transforms[1].columns: required",
+		}},
 		{"../../testdata/config/invalid.yaml", false, []string{
 			"line 4: pipelines.shop.capacity: cannot parse",
 			"line 7: pipelines.shop.source.slto: unknown key",

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -27,7 +25,7 @@ func TestTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("sluice_kvstore_test_%d", time.Now().UnixNano())
-	t.Cleanup(func() { deleteTopic(t, brokers, name) })
+	testenv.DeleteTopicsAtEnd(t, strings.Join(brokers, ","), name)
 	kv, err := Open(ctx, brokers, nil, name)
 	if err != nil {
 		t.Fatal(err)
@@ -65,20 +63,5 @@ func TestTopic(t *testing.T) {
 	defer again.Close()
 	if a, b := get(again, "a"), get(again, "b"); a != "2" || b != "<nil>" {
 		t.Fatalf("after a tombstone for b: a = %s, b = %s; want 2, <nil>", a, b)
-	}
-}
-
-// deleteTopic removes a test's topic.
-func deleteTopic(t *testing.T, brokers []string, topic string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Log(err)
-		return
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, topic); err != nil {
-		t.Logf("delete topic %s: %v", topic, err)
 	}
 }

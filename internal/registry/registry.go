@@ -40,12 +40,23 @@ func (r *Registry[F]) Lookup(name string) (F, error) {
 	defer r.mu.RUnlock()
 	f, ok := r.m[name]
 	if !ok {
-		names := make([]string, 0, len(r.m))
-		for n := range r.m {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return f, fmt.Errorf("unknown %s type %q (known: %v)", r.kind, name, names)
+		return f, fmt.Errorf("unknown %s type %q (known: %v)", r.kind, name, r.names())
 	}
 	return f, nil
+}
+
+// Names returns the registered names in sorted order.
+func (r *Registry[F]) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.names()
+}
+
+func (r *Registry[F]) names() []string {
+	names := make([]string, 0, len(r.m))
+	for n := range r.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -65,7 +65,7 @@ func benchLoad(b *testing.B, events []*sluice.Event, bulk map[string]any) {
 			b.Fatalf("indexed %d of %d: %+v", st.Indexed, rows, st)
 		}
 		b.ReportMetric(float64(rows)/el.Seconds(), "docs/s")
-		e.cleanup()
+		e.DeleteIndices(e.prefix)
 	}
 }
 

@@ -61,7 +61,7 @@ func TestEpochChange(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			docs := e.docs(e.index("orders"))
+			docs := e.Docs(e.index("orders"))
 			if got := docs["1"]["note"]; got != tc.wantNote {
 				t.Errorf("document 1 note = %v, want %q", got, tc.wantNote)
 			}
@@ -74,7 +74,7 @@ func TestEpochChange(t *testing.T) {
 				if err := writeOne(t, e.sink(nil), atEpoch(1, "replayed", 4096, "pg:9002:1")); err != nil {
 					t.Fatal(err)
 				}
-				if got := e.docs(e.index("orders"))["1"]["note"]; got != "newer" {
+				if got := e.Docs(e.index("orders"))["1"]["note"]; got != "newer" {
 					t.Errorf("after the rebuild, note = %v, want newer", got)
 				}
 			}
@@ -91,7 +91,7 @@ func TestSameEpochReplayIsStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := e.docs(e.index("orders"))["1"]["note"]; got != "newer" {
+	if got := e.Docs(e.index("orders"))["1"]["note"]; got != "newer" {
 		t.Errorf("note = %v, want newer", got)
 	}
 }

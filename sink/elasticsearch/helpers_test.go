@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -25,75 +23,19 @@ import (
 
 // esTest is one integration scenario against the real Elasticsearch:
 // indices named after the test (removed at the end), its own state index.
+// Requests go through the shared testenv.ES.
 type esTest struct {
+	*testenv.ES
 	t      testing.TB
-	url    string
 	prefix string // every index of the test starts with it
 	state  string // the test's state index
 }
 
 func newESTest(t testing.TB) *esTest {
 	t.Helper()
-	e := &esTest{t: t, url: strings.TrimRight(testenv.Get(t, "SLUICE_TEST_ES_URL"), "/")}
 	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), ""))
-	e.prefix = fmt.Sprintf("sluicetest-%s-%d", name, time.Now().UnixNano()%1000000)
-	e.state = e.prefix + "-state"
-	t.Cleanup(e.cleanup)
-	return e
-}
-
-// cleanup deletes the test's indices by name (wildcard deletes are
-// refused by default in 8.x).
-func (e *esTest) cleanup() {
-	status, body := e.do("GET", "/_cat/indices/"+e.prefix+"*?h=index&expand_wildcards=all", nil)
-	if status != 200 {
-		return
-	}
-	names := strings.Fields(string(body))
-	if len(names) > 0 {
-		e.do("DELETE", "/"+strings.Join(names, ","), nil)
-	}
-}
-
-// do sends a request; body is marshalled unless it is a string or []byte.
-func (e *esTest) do(method, path string, body any) (int, []byte) {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, e.url+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	return res.StatusCode, data
-}
-
-// must is do that fails the test on a non-2xx status.
-func (e *esTest) must(method, path string, body any) []byte {
-	e.t.Helper()
-	status, data := e.do(method, path, body)
-	if status < 200 || status > 299 {
-		e.t.Fatalf("%s %s: HTTP %d: %s", method, path, status, data)
-	}
-	return data
+	prefix := fmt.Sprintf("sluicetest-%s-%d", name, time.Now().UnixNano()%1000000)
+	return &esTest{ES: testenv.NewES(t, prefix), t: t, prefix: prefix, state: prefix + "-state"}
 }
 
 // index is the name of the test's index for a table.
@@ -104,7 +46,7 @@ func (e *esTest) index(table string) string { return e.prefix + "-" + table }
 func (e *esTest) sink(raw map[string]any) *Sink {
 	e.t.Helper()
 	return buildSink(e.t, "it", zap.WarnLevel, map[string]any{
-		"urls":        []any{e.url},
+		"urls":        []any{e.URL},
 		"index":       e.prefix + "-{table}",
 		"state_index": e.state,
 		"bulk":        map[string]any{"flush_interval": "20ms"},
@@ -131,43 +73,10 @@ func buildSink(t testing.TB, pipeline string, level zapcore.Level, cfg, raw map[
 	return s
 }
 
-// docs returns every document of an index by id, after a refresh (a
-// scroll, so any number).
-func (e *esTest) docs(index string) map[string]map[string]any {
-	e.t.Helper()
-	e.must("POST", "/"+index+"/_refresh", nil)
-	data := e.must("POST", "/"+index+"/_search?scroll=1m", `{"size":5000,"sort":["_doc"],"query":{"match_all":{}}}`)
-	out := map[string]map[string]any{}
-	for {
-		var r struct {
-			ScrollID string `json:"_scroll_id"`
-			Hits     struct {
-				Hits []struct {
-					ID     string         `json:"_id"`
-					Source map[string]any `json:"_source"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(&r); err != nil {
-			e.t.Fatal(err)
-		}
-		if len(r.Hits.Hits) == 0 {
-			e.do("DELETE", "/_search/scroll", map[string]string{"scroll_id": r.ScrollID})
-			return out
-		}
-		for _, h := range r.Hits.Hits {
-			out[h.ID] = h.Source
-		}
-		data = e.must("POST", "/_search/scroll", map[string]string{"scroll": "1m", "scroll_id": r.ScrollID})
-	}
-}
-
 // rawDoc returns a document's _source bytes and _version.
 func (e *esTest) rawDoc(index, id string) (json.RawMessage, int64, bool) {
 	e.t.Helper()
-	status, data := e.do("GET", "/"+index+"/_doc/"+id, nil)
+	status, data := e.Do("GET", "/"+index+"/_doc/"+id, nil)
 	if status == 404 {
 		return nil, 0, false
 	}

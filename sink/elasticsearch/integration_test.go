@@ -102,7 +102,7 @@ func TestSinkIntegration(t *testing.T) {
 	events := ordersStream(clk)
 	s := e.sink(nil)
 	writeAll(t, s, events)
-	sameDocs(t, e.docs(e.index("orders")), model(events))
+	sameDocs(t, e.Docs(e.index("orders")), model(events))
 
 	st := s.Stats()
 	if st.Events != uint64(len(events)) || st.EventErrors != 0 || st.Skipped != 1 || st.PartialUpdates != 4 || st.PartialIncomplete != 0 {
@@ -114,7 +114,7 @@ func TestSinkIntegration(t *testing.T) {
 		t.Errorf("doc 1 has _version %d, want the commit LSN %d", v, want)
 	}
 	// The derived mapping types the columns.
-	m := e.must("GET", "/"+e.index("orders")+"/_mapping", nil)
+	m := e.Must("GET", "/"+e.index("orders")+"/_mapping", nil)
 	if !strings.Contains(string(m), `"qty":{"type":"integer"}`) || !strings.Contains(string(m), `"note":{"type":"text","fields":{"keyword"`) {
 		t.Errorf("mapping = %s", m)
 	}
@@ -138,13 +138,13 @@ func TestTruncateIntegration(t *testing.T) {
 	events = append(events, clk.Tx(insertEvent(32, "later", 32, "z"))...)
 	writeAll(t, e.sink(nil), events)
 	want := model(events)
-	sameDocs(t, e.docs(e.index("orders")), want)
+	sameDocs(t, e.Docs(e.index("orders")), want)
 
 	// Replay everything after the deletes are forgotten by Elasticsearch.
-	e.must("PUT", "/"+e.index("orders")+"/_settings", `{"index.gc_deletes":"0s"}`)
+	e.Must("PUT", "/"+e.index("orders")+"/_settings", `{"index.gc_deletes":"0s"}`)
 	replay := e.sink(nil)
 	writeAll(t, replay, events)
-	sameDocs(t, e.docs(e.index("orders")), want)
+	sameDocs(t, e.Docs(e.index("orders")), want)
 	if st := replay.Stats(); st.StaleSkipped < 30 {
 		t.Errorf("replay stats = %+v, want the 31 pre-truncate changes skipped", st)
 	}
@@ -168,7 +168,7 @@ func TestDeadLetterIntegration(t *testing.T) {
 	s := e.sink(map[string]any{"mapping_file": mapping, "dead_letter": map[string]any{"file": dlq}})
 	writeAll(t, s, events)
 
-	got := e.docs(e.index("orders"))
+	got := e.Docs(e.index("orders"))
 	if len(got) != 3 || got["2"] != nil {
 		t.Errorf("documents = %v, want 1, 3 and 4", got)
 	}
@@ -207,9 +207,9 @@ func TestReplayIntegration(t *testing.T) {
 	writeAll(t, e.sink(nil), events)
 	index := e.index("orders")
 	want := model(events)
-	sameDocs(t, e.docs(index), want)
+	sameDocs(t, e.Docs(index), want)
 
-	e.must("PUT", "/"+index+"/_settings", `{"index.gc_deletes":"0s"}`)
+	e.Must("PUT", "/"+index+"/_settings", `{"index.gc_deletes":"0s"}`)
 	e.waitDeletesForgotten(index)
 
 	// Transaction boundaries of the stream.
@@ -223,7 +223,7 @@ func TestReplayIntegration(t *testing.T) {
 	for _, n := range cuts {
 		r := e.sink(nil)
 		writeAll(t, r, events[:n])
-		sameDocs(t, e.docs(index), want)
+		sameDocs(t, e.Docs(index), want)
 		st := r.Stats()
 		stale += st.StaleSkipped
 		conflicts += st.VersionConflicts
@@ -251,14 +251,14 @@ func TestReplayIntegration(t *testing.T) {
 	more := clk.Tx(insertEvent(4, "really back", 44, "b"), updateEvent(partialRow(1, "newest", 1)))
 	writeAll(t, e.sink(nil), more)
 	want = model(append(append([]*sluice.Event{}, events...), more...))
-	sameDocs(t, e.docs(index), want)
+	sameDocs(t, e.Docs(index), want)
 
 	// Control: Elasticsearch itself has indeed forgotten the delete of
 	// document 5, so without tombstones the replays above would have
 	// resurrected it. (The replays sent the delete again: wait until that
 	// is forgotten too.)
 	e.waitDeletesForgotten(index)
-	status, body := e.do("PUT", fmt.Sprintf("/%s/_doc/5?version=%d&version_type=external_gte", index, events[0].Pos.TxLSN), `{"id":5}`)
+	status, body := e.Do("PUT", fmt.Sprintf("/%s/_doc/5?version=%d&version_type=external_gte", index, events[0].Pos.TxLSN), `{"id":5}`)
 	if status != 201 {
 		t.Errorf("control: an old insert of deleted document 5 got HTTP %d (%s); gc_deletes did not take effect, the test proves nothing", status, body)
 	}
@@ -272,15 +272,15 @@ func TestReplayIntegration(t *testing.T) {
 func (e *esTest) waitDeletesForgotten(index string) {
 	e.t.Helper()
 	const probe = "gc-deletes-probe"
-	e.must("PUT", "/"+index+"/_doc/"+probe+"?version=2&version_type=external", `{}`)
-	e.must("DELETE", "/"+index+"/_doc/"+probe+"?version=3&version_type=external", nil)
+	e.Must("PUT", "/"+index+"/_doc/"+probe+"?version=2&version_type=external", `{}`)
+	e.Must("DELETE", "/"+index+"/_doc/"+probe+"?version=3&version_type=external", nil)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		e.must("POST", "/"+index+"/_refresh", nil)
-		status, body := e.do("PUT", "/"+index+"/_doc/"+probe+"?version=1&version_type=external", `{}`)
+		e.Must("POST", "/"+index+"/_refresh", nil)
+		status, body := e.Do("PUT", "/"+index+"/_doc/"+probe+"?version=1&version_type=external", `{}`)
 		if status == 201 {
-			e.must("DELETE", "/"+index+"/_doc/"+probe+"?version=4&version_type=external", nil)
-			e.must("POST", "/"+index+"/_refresh", nil)
+			e.Must("DELETE", "/"+index+"/_doc/"+probe+"?version=4&version_type=external", nil)
+			e.Must("POST", "/"+index+"/_refresh", nil)
 			return
 		}
 		if status != 409 || time.Now().After(deadline) {

@@ -115,7 +115,7 @@ func contains(s []string, v string) bool {
 func (p *pgTest) esSink(pipe string, raw map[string]any) *Sink {
 	p.t.Helper()
 	cfg := map[string]any{
-		"urls": []any{p.es.url}, "index": p.es.prefix + "-{table}", "state_index": p.es.state,
+		"urls": []any{p.es.URL}, "index": p.es.prefix + "-{table}", "state_index": p.es.state,
 		"bulk":  map[string]any{"flush_interval": "50ms"},
 		"retry": map[string]any{"initial_backoff": "100ms", "max_backoff": "1s"},
 	}
@@ -298,7 +298,7 @@ func TestPostgresToElasticsearch(t *testing.T) {
 				"iv":null,"j":null,"jb":null,"ia":null,"ta":null,"u":null,"by":null,"bits":null,"vb":null,"e":null,
 				"ip":null,"big":null}`,
 		}
-		got := p.es.docs(p.es.index(types))
+		got := p.es.Docs(p.es.index(types))
 		if len(got) != len(want) {
 			t.Errorf("%s: %s has documents %v, want ids 1 and 30", stage, types, keys(got))
 		}
@@ -308,13 +308,13 @@ func TestPostgresToElasticsearch(t *testing.T) {
 				t.Errorf("%s: %s/%s =\n%s\nwant\n%s", stage, types, id, g, w)
 			}
 		}
-		if got, want := keys(p.es.docs(p.es.index(pair))), []string{`a\\|b`, `a|\\b`, `x\|y|z`, `x|y\|z`}; !slices.Equal(got, want) {
+		if got, want := keys(p.es.Docs(p.es.index(pair))), []string{`a\\|b`, `a|\\b`, `x\|y|z`, `x|y\|z`}; !slices.Equal(got, want) {
 			t.Errorf("%s: %s ids = %q, want %q", stage, pair, got, want)
 		}
-		if got := p.es.docs(p.es.index(trunc)); len(got) != 1 || got["7"]["v"] != "after" {
+		if got := p.es.Docs(p.es.index(trunc)); len(got) != 1 || got["7"]["v"] != "after" {
 			t.Errorf("%s: %s = %v, want only 7", stage, trunc, got)
 		}
-		if got := p.es.docs(p.es.index(conflict)); len(got) != 2 || got["1"] == nil || got["3"] == nil {
+		if got := p.es.Docs(p.es.index(conflict)); len(got) != 2 || got["1"] == nil || got["3"] == nil {
 			t.Errorf("%s: %s = %v, want 1 and 3", stage, conflict, got)
 		}
 	}
@@ -358,8 +358,8 @@ func TestPostgresToElasticsearch(t *testing.T) {
 	// Replay everything from before the first change, after Elasticsearch
 	// forgot the deleted documents' versions.
 	for _, tb := range tables {
-		p.es.must("PUT", "/"+p.es.index(tb)+"/_settings", `{"index.gc_deletes":"0s"}`)
-		p.es.must("POST", "/"+p.es.index(tb)+"/_refresh", nil)
+		p.es.Must("PUT", "/"+p.es.index(tb)+"/_settings", `{"index.gc_deletes":"0s"}`)
+		p.es.Must("POST", "/"+p.es.index(tb)+"/_refresh", nil)
 	}
 	es2 := p.esSink("p2", map[string]any{"dead_letter": map[string]any{"file": dlqFile}})
 	stop2 := p.run(&pipeline.Pipeline{Name: "p2", Source: p.source("p2", slot2, tables), Sinks: []sluice.Sink{es2}})
@@ -405,9 +405,9 @@ func TestOutageWithKafka(t *testing.T) {
 	p := newPGTest(t)
 	scripts := testenv.Get(t, "SLUICE_SCRIPTS")
 	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
-	u, err := url.Parse(p.es.url)
+	u, err := url.Parse(p.es.URL)
 	if err != nil || u.Port() == "" {
-		t.Fatalf("SLUICE_TEST_ES_URL %q has no port", p.es.url)
+		t.Fatalf("SLUICE_TEST_ES_URL %q has no port", p.es.URL)
 	}
 	// Stop and start exactly the node behind SLUICE_TEST_ES_URL.
 	esctl := func(verb string) {
@@ -538,7 +538,7 @@ func TestOutageWithKafka(t *testing.T) {
 		want[fmt.Sprint(id)] = v
 	}
 	n := len(want)
-	got := p.es.docs(p.es.index(tbl))
+	got := p.es.Docs(p.es.index(tbl))
 	if len(got) != n {
 		t.Errorf("%d documents for %d rows", len(got), n)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/atomicfile"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/internal/kvstore"
 	"github.com/sluice-cdc/sluice/source"
@@ -174,31 +175,12 @@ func (f *fileStore) Load(context.Context) (*offset, error) {
 }
 
 func (f *fileStore) Save(_ context.Context, o *offset) error {
-	dir := filepath.Dir(f.path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("offsets directory: %w", err)
-	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode offsets: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".offsets-*")
-	if err != nil {
-		return fmt.Errorf("write offsets: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(b)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), f.path)
-	}
-	if werr != nil {
-		return fmt.Errorf("write offsets: %w", werr)
+	if err := atomicfile.Write(f.path, b); err != nil {
+		return fmt.Errorf("offsets file: %w", err)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
@@ -33,7 +32,7 @@ func TestOffsetStores(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(s.Close)
-			t.Cleanup(func() { deleteTopic(t, strings.Split(brokers, ","), topic) })
+			testenv.DeleteTopicsAtEnd(t, brokers, topic)
 			return s
 		},
 		// Through the config, as the daemon opens it: the broker's
@@ -58,7 +57,7 @@ func TestOffsetStores(t *testing.T) {
 			}
 			t.Cleanup(s.Close)
 			if plain := os.Getenv("SLUICE_TEST_KAFKA_BROKERS"); plain != "" { // the same cluster
-				t.Cleanup(func() { deleteTopic(t, strings.Split(plain, ","), src.cfg.Offsets.Topic) })
+				testenv.DeleteTopicsAtEnd(t, plain, src.cfg.Offsets.Topic)
 			}
 			return s
 		},
@@ -114,7 +113,7 @@ func TestCorruptOffsetsArePermanent(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		t.Cleanup(func() { deleteTopic(t, brokers, topic) })
+		testenv.DeleteTopicsAtEnd(t, strings.Join(brokers, ","), topic)
 		if err := s.cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("p"), Value: []byte("not json")}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
@@ -123,21 +122,6 @@ func TestCorruptOffsetsArePermanent(t *testing.T) {
 			t.Fatalf("Load = %v, want a permanent error saying how to reset the record", err)
 		}
 	})
-}
-
-// deleteTopic removes a test's topic.
-func deleteTopic(t *testing.T, brokers []string, topic string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Log(err)
-		return
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, topic); err != nil {
-		t.Logf("delete topic %s: %v", topic, err)
-	}
 }
 
 // TestOffsetWriteFailureFailsThePipeline: when the offset cannot be

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/atomicfile"
 )
 
 // fileStore keeps the state in <state_dir>/<pipeline>.postgres.json: the
@@ -57,49 +58,14 @@ func (f *fileStore) load(context.Context) (*state, error) {
 	return &st, nil
 }
 
-// save writes the state atomically and durably.
+// save writes the state atomically and durably (internal/atomicfile).
 func (f *fileStore) save(_ context.Context, st *state) error {
-	if err := os.MkdirAll(f.dir, 0o750); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	tmp, err := os.CreateTemp(f.dir, ".state-*")
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(b)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), f.path)
-	}
-	if werr != nil {
-		return fmt.Errorf("write state: %w", werr)
-	}
-	if err := syncDir(f.dir); err != nil {
-		return fmt.Errorf("write state: sync directory %s: %w", f.dir, err)
+	if err := atomicfile.Write(f.path, b); err != nil {
+		return fmt.Errorf("state file: %w", err)
 	}
 	return nil
-}
-
-// syncDir flushes a directory's entries to disk, so that a rename in it
-// survives a crash. A variable, so that a test can see it called.
-var syncDir = func(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -1,0 +1,117 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
+)
+
+// TestColumns: each operation on an insert of Sales.Customers, as the
+// codec then writes key and after.
+func TestColumns(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		raw  map[string]any
+		want string
+	}{
+		{"none", map[string]any{"rename": map[string]any{"nope": "x"}},
+			`{"Id":7} {"Id":7,"Email":"ann@example.com","Notes":"héllo wörld","Age":41,"Tags":["a","b"]}`},
+		{"exclude", map[string]any{"exclude": []any{"Notes", "Tags"}},
+			`{"Id":7} {"Id":7,"Email":"ann@example.com","Age":41}`},
+		{"include", map[string]any{"include": []any{"Age", "Id"}},
+			`{"Id":7} {"Id":7,"Age":41}`},
+		{"mask", map[string]any{"mask": map[string]any{"Email": "***", "Age": "n/a"}},
+			`{"Id":7} {"Id":7,"Email":"***","Notes":"héllo wörld","Age":"n/a","Tags":["a","b"]}`},
+		{"truncate counts characters", map[string]any{"truncate": map[string]any{"Notes": 2}},
+			`{"Id":7} {"Id":7,"Email":"ann@example.com","Notes":"hé","Age":41,"Tags":["a","b"]}`},
+		{"truncate longer than the value", map[string]any{"truncate": map[string]any{"Notes": 50}},
+			`{"Id":7} {"Id":7,"Email":"ann@example.com","Notes":"héllo wörld","Age":41,"Tags":["a","b"]}`},
+		{"rename, the key too", map[string]any{"rename": map[string]any{"Id": "customer_id", "Email": "mail"}},
+			`{"customer_id":7} {"customer_id":7,"mail":"ann@example.com","Notes":"héllo wörld","Age":41,"Tags":["a","b"]}`},
+		// printf 'pepper%s' 7 | sha256sum; printf 'pepper%s' 41 | sha256sum; printf 'pepper[a,b]' | sha256sum
+		{"hash, the key too", map[string]any{"hash": []any{"Id", "Age", "Tags"}, "salt": "pepper", "exclude": []any{"Email", "Notes"}},
+			`{"Id":"` + hashOf7 + `"} {"Id":"` + hashOf7 + `","Age":"` + hashOf41 + `","Tags":"` + hashOfTags + `"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.raw["type"] = "columns"
+			tr := build(t, c.raw)
+			ev := customer()
+			orig := render(t, ev)
+			keep, err := tr.Apply(ev)
+			if err != nil || !keep {
+				t.Fatalf("Apply = %v, %v", keep, err)
+			}
+			if got := render(t, ev); got != c.want {
+				t.Fatalf("got  %s\nwant %s", got, c.want)
+			}
+			// The source's values and table are left as they were.
+			if got := render(t, &sluice.Event{Table: customers, After: customer().After}); got != orig {
+				t.Fatalf("the input changed: %s", got)
+			}
+		})
+	}
+}
+
+const (
+	hashOf7    = "1b44481921a511e3b17e3200b40be11bd079c687d6209960a30c19e45b192723"
+	hashOf41   = "ecc8f6f1dd59b3fbf7571bbeb7531732623d430f12bfc1ed2a82a858daee09bd"
+	hashOfTags = "55b4481c003e1c8d03749d7a5c8047137710c0b434bfca2d1e367c0a3a2eb3c2"
+)
+
+// TestColumnsImages: before, after and the other key of a key change are
+// projected alike; values the source did not send stay unsent, NULL
+// stays NULL.
+func TestColumnsImages(t *testing.T) {
+	tr := build(t, map[string]any{"type": "columns", "exclude": []any{"Notes"}, "mask": map[string]any{"Email": "***"}})
+	ev := &sluice.Event{Op: sluice.OpUpdate, Table: customers,
+		Before:   sluice.Row{eventtest.Int(7), eventtest.Missing, eventtest.Missing, eventtest.Missing, eventtest.Missing},
+		After:    sluice.Row{eventtest.Int(8), eventtest.Null, eventtest.Text("n"), eventtest.Unchanged, tags()},
+		OtherKey: eventtest.KeyRow(customers, eventtest.Int(7))}
+	if _, err := tr.Apply(ev); err != nil {
+		t.Fatal(err)
+	}
+	want := []sluice.Row{
+		{eventtest.Int(7), eventtest.Missing, eventtest.Missing, eventtest.Missing},
+		{eventtest.Int(8), eventtest.Null, eventtest.Unchanged, tags()},
+		{eventtest.Int(7), eventtest.Missing, eventtest.Missing, eventtest.Missing},
+	}
+	for i, got := range []sluice.Row{ev.Before, ev.After, ev.OtherKey} {
+		if len(got) != len(want[i]) {
+			t.Fatalf("image %d: %d values, want %d", i, len(got), len(want[i]))
+		}
+		for j := range got {
+			if !got[j].Equal(want[i][j]) {
+				t.Errorf("image %d value %d: %+v, want %+v", i, j, got[j], want[i][j])
+			}
+		}
+	}
+	if ev.Table.Columns[1].Type != sluice.TypeText || ev.Table.Index("Notes") >= 0 || len(ev.Table.Key) != 1 || ev.Table.Key[0] != 0 {
+		t.Fatalf("derived table %+v", ev.Table)
+	}
+}
+
+// TestColumnsRefusals: what would merge rows or cannot apply is a
+// permanent error of the event's table, naming the operation.
+func TestColumnsRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		raw  map[string]any
+		want string
+	}{
+		{"drop the key", map[string]any{"exclude": []any{"Id"}}, `drops the key column "Id" of Sales.Customers`},
+		{"include without the key", map[string]any{"include": []any{"Email"}}, `drops the key column "Id"`},
+		{"mask the key", map[string]any{"mask": map[string]any{"Id": "x"}}, `masks or truncates the key column "Id"`},
+		{"truncate a number", map[string]any{"truncate": map[string]any{"Age": 1}}, `truncate.Age: column "Age" of Sales.Customers is int4, not text`},
+		{"rename onto another column", map[string]any{"rename": map[string]any{"Email": "Notes"}}, `rename: Sales.Customers would have two columns named "Notes"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.raw["type"] = "columns"
+			_, err := build(t, c.raw).Apply(customer())
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,90 @@
+// Package transform holds the registry of transforms and the built-in
+// ones. A transform reshapes the row changes a source reads into the
+// events a consumer wants: fewer columns, masked values, another key. It
+// is configured as an ordered list, on a pipeline (for every sink) or on
+// one sink (for that sink only, after the pipeline's), and registered by
+// name like sources and sinks so that a new transform is one file and one
+// Register call.
+//
+// Every entry shares three keys, handled here once instead of by each
+// transform: type, tables (names or globs) and ops (c, u, d, r, t, m).
+// An event that does not match them passes through unchanged.
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/config"
+	"github.com/sluice-cdc/sluice/internal/registry"
+)
+
+// Env is what the runner gives every transform it builds; pipeline.Build
+// fills every field.
+type Env struct {
+	// Pipeline is the name of the pipeline the transform belongs to.
+	Pipeline string
+	// Path is the config key of the entry
+	// ("pipelines.shop.transforms[0]"), used to prefix errors.
+	Path   string
+	Logger *zap.Logger
+}
+
+// Factory builds a transform from its raw configuration entry, common
+// keys included.
+type Factory func(raw map[string]any, env Env) (sluice.Transform, error)
+
+var plugins = registry.New[Factory]("transform")
+
+// Register makes a transform type available by name; call it once, in an
+// init function:
+//
+//	func init() { transform.Register("columns", newColumns, ColumnsConfig{}) }
+//
+// C is the transform's config struct: its yaml-tagged fields are the
+// entry's own keys (type, tables and ops are handled by the registry and
+// must not be among them), and its Defaults method, when it has one, gives
+// the values the entry is decoded over. newT validates, naming offending
+// keys relative to env.Path. Register panics on an empty or duplicate
+// name, a programming error caught at start-up.
+func Register[C any, T sluice.Transform](name string, newT func(C, Env) (T, error), sample C) {
+	config.RegisterSchema("transform", name, sample)
+	plugins.Register(name, func(raw map[string]any, env Env) (sluice.Transform, error) {
+		own := maps.Clone(raw)
+		common := map[string]any{}
+		for _, k := range []string{"type", "tables", "ops"} {
+			if v, ok := own[k]; ok {
+				common[k] = v
+				delete(own, k)
+			}
+		}
+		m, werr := compileWhen(common, env.Path)
+		cfg, decErr := config.DecodeOver[C](own, env.Path)
+		t, err := newT(cfg, env)
+		if err = errors.Join(werr, decErr, err); err != nil {
+			return nil, err // never a typed nil inside the interface
+		}
+		if m.all() {
+			return t, nil
+		}
+		return &matched{w: m, t: t}, nil
+	})
+}
+
+// New builds the transform an entry describes, looking its type up in
+// the registry.
+func New(raw map[string]any, env Env) (sluice.Transform, error) {
+	typ, ok := raw["type"].(string)
+	if !ok || typ == "" {
+		return nil, fmt.Errorf("%s.type: required (one of %v)", env.Path, plugins.Names())
+	}
+	f, err := plugins.Lookup(typ)
+	if err != nil {
+		return nil, fmt.Errorf("%s.type: %w", env.Path, err)
+	}
+	return f(raw, env)
+}
