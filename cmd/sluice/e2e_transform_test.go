@@ -15,8 +15,9 @@ import (
 // TestTransformsEndToEnd: transforms from the YAML file through the daemon
 // into Kafka, on a table with mixed-case names and on a keyless table. The
 // pipeline's transforms (columns: rename, exclude, hash; key: a key for
-// the keyless table) apply to both Kafka sinks; the second sink's own
-// transform (columns: mask) only to its topics.
+// the keyless table; filter: drops one of its rows) apply to both Kafka
+// sinks; the second sink's own transform (columns: mask) only to its
+// topics.
 func TestTransformsEndToEnd(t *testing.T) {
 	schema := fmt.Sprintf("Shop%d", time.Now().UnixNano()%100000)
 	e := newEnv(t, fmt.Sprintf(`CREATE SCHEMA %[1]q;
@@ -53,16 +54,20 @@ masked:
     salt: pepper
   - type: key
     tables: ["%[1]s.aud*"]
-    columns: [at]`, schema)
+    columns: [at]
+  - type: filter
+    tables: ["%[1]s.audit"]
+    expression: 'after.msg != "skip" && name == "audit"'`, schema)
 	d := e.start()
 	tbl := fmt.Sprintf("%q.%q", schema, "Customers")
 	e.exec(`INSERT INTO ` + tbl + ` VALUES (1, 'ann@example.com', 'n1', 41)`)
 	e.exec(`UPDATE ` + tbl + ` SET "Email" = 'ann@example.org' WHERE "Id" = 1`)
 	e.exec(`DELETE FROM ` + tbl + ` WHERE "Id" = 1`)
+	e.exec(fmt.Sprintf(`INSERT INTO %q.audit VALUES (4, 'skip')`, schema))
 	e.exec(fmt.Sprintf(`INSERT INTO %q.audit VALUES (5, 'x')`, schema))
 
 	topics := []string{e.name + "." + schema + ".Customers", e.name + ".masked.Customers", e.name + "." + schema + ".audit"}
-	recs := e.consume(topics, 4+4+1, time.Minute) // c, u, d, tombstone per Customers topic; one audit insert
+	recs := e.consume(topics, 4+4+1, time.Minute) // c, u, d, tombstone per Customers topic; the audit insert the filter keeps
 	got := map[string][]string{}
 	for _, r := range recs {
 		after := "-"

@@ -1,0 +1,115 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
+)
+
+// TestFilter: which events an expression keeps.
+func TestFilter(t *testing.T) {
+	upd := func() *sluice.Event {
+		return &sluice.Event{Op: sluice.OpUpdate, Table: customers, CommitTime: time.UnixMilli(1700000000123),
+			Before: eventtest.KeyRow(customers, eventtest.Int(7)),
+			After:  sluice.Row{eventtest.Int(7), eventtest.Text("ann@example.org"), eventtest.Null, eventtest.Int(42), tags("vip")}}
+	}
+	for _, c := range []struct {
+		expr string
+		ev   func() *sluice.Event
+		keep bool
+	}{
+		{`op == "c"`, customer, true},
+		{`op == "c"`, upd, false},
+		{`op in ["c", "u"] && after.Age > 40`, upd, true},
+		{`after.Age >= 42 and after.Email endsWith ".org"`, upd, true},
+		{`after.Email matches "^ann@"`, customer, true},
+		{`after.Notes == nil`, upd, true},
+		{`after.Notes == nil`, customer, false},
+		{`before.Email == nil`, upd, true}, // not in a key-only old row
+		{`"vip" in after.Tags`, upd, true},
+		{`"vip" in after.Tags`, customer, false},
+		{`table == "Sales.Customers" && schema == "Sales" && name == "Customers" && db == "shop"`, customer, true},
+		{`ts_ms == 1700000000123`, upd, true},
+		{`!snapshot`, customer, true},
+		{`after["Email"] contains "example"`, customer, true},
+		{`message.prefix == "audit" && message.content == "hello"`, func() *sluice.Event { return eventtest.Message("audit", "hello") }, true},
+		{`op == "m"`, func() *sluice.Event { return eventtest.Message("audit", "hello") }, true},
+	} {
+		t.Run(c.expr, func(t *testing.T) {
+			tr := build(t, map[string]any{"type": "filter", "expression": c.expr})
+			for range 2 { // compiled, then from the cache
+				keep, err := tr.Apply(c.ev())
+				if err != nil || keep != c.keep {
+					t.Fatalf("Apply = %v, %v; want %v", keep, err, c.keep)
+				}
+			}
+		})
+	}
+}
+
+// TestFilterErrors: a wrong expression is refused when the pipeline is
+// built where it can be (syntax, unknown names, a non-boolean result), at
+// the table's first event where it needs the table (a column it lacks),
+// and an evaluation error does what on_error says.
+func TestFilterErrors(t *testing.T) {
+	for _, c := range []struct{ expr, want string }{
+		{`op ==`, "transforms[0].expression: unexpected token"},
+		{`opp == "c"`, "transforms[0].expression: unknown name opp"},
+		{`after == nil`, "transforms[0].expression: unknown name after"},
+		{`1 + 2`, "transforms[0].expression: expected bool"},
+		{``, "transforms[0].expression: required"},
+	} {
+		_, err := New(map[string]any{"type": "filter", "expression": c.expr}, Env{Path: "pipelines.shop.transforms[0]"})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.expr, err, c.want)
+		}
+	}
+	_, err := New(map[string]any{"type": "filter", "expression": "true", "on_error": "ignore"}, Env{Path: "p"})
+	if err == nil || !strings.Contains(err.Error(), `p.on_error: "ignore" is not fail, drop or keep`) {
+		t.Errorf("on_error: %v", err)
+	}
+
+	_, err = build(t, map[string]any{"type": "filter", "expression": `after.email == "x"`}).Apply(customer())
+	if err == nil || !strings.Contains(err.Error(), `expression on Sales.Customers: after.email: the table has no column "email"`) {
+		t.Errorf("unknown column: %v", err)
+	}
+
+	// Notes is NULL: nil > 3 fails when evaluated.
+	nullNotes := func() *sluice.Event {
+		ev := customer()
+		ev.After[2] = eventtest.Null
+		return ev
+	}
+	for _, c := range []struct {
+		onError string
+		keep    bool
+		err     bool
+	}{{"fail", false, true}, {"drop", false, false}, {"keep", true, false}} {
+		tr := build(t, map[string]any{"type": "filter", "expression": `after.Notes > 3`, "on_error": c.onError})
+		keep, err := tr.Apply(nullNotes())
+		if keep != c.keep || (err != nil) != c.err {
+			t.Errorf("on_error %s: %v, %v", c.onError, keep, err)
+		}
+	}
+}
+
+// TestFilterReadsEachEvent: one compiled program sees each event's own
+// values (nothing is folded into constants at compile time).
+func TestFilterReadsEachEvent(t *testing.T) {
+	tr := build(t, map[string]any{"type": "filter", "expression": `op == "c" && after.Age > 40`})
+	for i, c := range []struct {
+		op   sluice.Op
+		age  int64
+		keep bool
+	}{{sluice.OpCreate, 41, true}, {sluice.OpCreate, 40, false}, {sluice.OpUpdate, 50, false}, {sluice.OpCreate, 1000, true}} {
+		ev := customer()
+		ev.Op = c.op
+		ev.After[3] = eventtest.Int(c.age)
+		if keep, err := tr.Apply(ev); err != nil || keep != c.keep {
+			t.Errorf("event %d: %v, %v; want %v", i, keep, err, c.keep)
+		}
+	}
+}
