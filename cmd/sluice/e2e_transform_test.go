@@ -15,7 +15,8 @@ import (
 // TestTransformsEndToEnd: transforms from the YAML file through the daemon
 // into Kafka, on a table with mixed-case names and on a keyless table. The
 // pipeline's transforms (columns: rename, exclude, hash; key: a key for
-// the keyless table; filter: drops one of its rows) apply to both Kafka
+// the keyless table; filter: drops one of its rows; set_field) apply to
+// both Kafka
 // sinks; the second sink's own transform (columns: mask) only to its
 // topics.
 func TestTransformsEndToEnd(t *testing.T) {
@@ -57,7 +58,10 @@ masked:
     columns: [at]
   - type: filter
     tables: ["%[1]s.audit"]
-    expression: 'after.msg != "skip" && name == "audit"'`, schema)
+    expression: 'after.msg != "skip" && name == "audit"'
+  - type: set_field
+    tables: ["%[1]s.audit"]
+    fields: [{name: tenant, value: acme}, {name: loud, expression: 'upper(after.msg)'}]`, schema)
 	d := e.start()
 	tbl := fmt.Sprintf("%q.%q", schema, "Customers")
 	e.exec(`INSERT INTO ` + tbl + ` VALUES (1, 'ann@example.com', 'n1', 41)`)
@@ -91,7 +95,7 @@ masked:
 			`{"Id":1} null`,
 			`{"Id":1} -`,
 		},
-		topics[2]: {`{"at":5} {"at":5,"msg":"x"}`},
+		topics[2]: {`{"at":5} {"at":5,"msg":"x","tenant":"acme","loud":"X"}`},
 	}
 	for _, topic := range topics {
 		if g, w := strings.Join(got[topic], "\n"), strings.Join(want[topic], "\n"); g != w {

@@ -1,0 +1,270 @@
+package transform
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"unsafe"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// expression is an expr-lang expression over an event, compiled once per
+// table description: column references become positions in the row, so
+// evaluating reads values by index, without a map of the row or
+// reflection. Transforms that evaluate expressions (filter, set_field)
+// share it.
+type expression struct {
+	src     string
+	opts    []expr.Option // the result's kind (expr.AsBool …)
+	cur     *sluice.Event // the event being evaluated (Apply is never concurrent)
+	vm      vm.VM
+	general *vm.Program // for events without a table (messages)
+	tables  map[*sluice.Table]*vm.Program
+}
+
+// newExpression compiles src without a table, which checks its syntax,
+// its names and its result's kind when the file is validated; column
+// names are checked per table, at the table's first event.
+func newExpression(src string, opts ...expr.Option) (*expression, error) {
+	x := &expression{src: src, opts: opts, tables: map[*sluice.Table]*vm.Program{}}
+	p, err := x.compile(nil)
+	if err != nil {
+		return nil, err
+	}
+	x.general = p
+	return x, nil
+}
+
+// eval evaluates the expression on ev.
+func (x *expression) eval(ev *sluice.Event) (any, error) {
+	p := x.general
+	if ev.Table != nil {
+		var ok bool
+		if p, ok = x.tables[ev.Table]; !ok {
+			var err error
+			if p, err = x.compile(ev.Table); err != nil {
+				return nil, fmt.Errorf("expression on %s: %w", ev.Table.QualifiedName(), err)
+			}
+			if len(x.tables) >= maxCachedTables {
+				clear(x.tables)
+			}
+			x.tables[ev.Table] = p
+		}
+	}
+	x.cur = ev
+	out, err := x.vm.Run(p, nil)
+	x.cur = nil
+	if err != nil {
+		return nil, fmt.Errorf("expression: %w", err)
+	}
+	return out, nil
+}
+
+// The event's fields an expression names (metaFuncs).
+const (
+	metaOp = iota
+	metaTable
+	metaSchema
+	metaDB
+	metaName
+	metaSnapshot
+	metaTsMs
+	metaMsgPrefix
+	metaMsgContent
+)
+
+var metaNames = map[string]int{"op": metaOp, "table": metaTable, "schema": metaSchema, "db": metaDB, "name": metaName,
+	"snapshot": metaSnapshot, "ts_ms": metaTsMs}
+
+// compile compiles the expression for t's columns (nil: no columns).
+// Each name the expression uses becomes a call of a function without
+// arguments that reads it from the current event: after.qty becomes
+// __after_3() where qty is column 3. The virtual machine then passes no
+// argument slice, and nothing looks a column up by name per event.
+func (x *expression) compile(t *sluice.Table) (*vm.Program, error) {
+	tree, err := parser.Parse(x.src)
+	if err != nil {
+		return nil, err
+	}
+	pv := &patcher{x: x, t: t, funcs: map[string]expr.Option{}}
+	ast.Walk(&tree.Node, pv) // collects the functions; Compile patches again
+	if pv.err != nil {
+		return nil, pv.err
+	}
+	opts := append([]expr.Option{expr.Env(struct{}{}), expr.Patch(pv)}, x.opts...)
+	for _, name := range slices.Sorted(maps.Keys(pv.funcs)) {
+		opts = append(opts, pv.funcs[name])
+	}
+	for i := range metaFuncs {
+		opts = append(opts, expr.Function(metaFuncs[i], x.metaFunc(i), new(func() any)))
+	}
+	return expr.Compile(x.src, opts...)
+}
+
+// metaFuncs are the functions of the event's fields, by meta constant.
+var metaFuncs = [...]string{"__op", "__table", "__schema", "__db", "__name", "__snapshot", "__ts_ms", "__msg_prefix", "__msg_content"}
+
+// patcher rewrites the event's names into calls of argument-less
+// functions: op → __op(), after.qty → __after_3().
+type patcher struct {
+	x     *expression
+	t     *sluice.Table
+	funcs map[string]expr.Option
+	err   error
+}
+
+func (pv *patcher) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if i, ok := metaNames[n.Value]; ok {
+			ast.Patch(node, call(metaFuncs[i]))
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		prop, isStr := n.Property.(*ast.StringNode)
+		if !ok || !isStr {
+			return
+		}
+		switch id.Value {
+		case "message":
+			switch prop.Value {
+			case "prefix":
+				ast.Patch(node, call(metaFuncs[metaMsgPrefix]))
+			case "content":
+				ast.Patch(node, call(metaFuncs[metaMsgContent]))
+			}
+		case "before", "after":
+			idx := -1
+			if pv.t != nil {
+				if idx = pv.t.Index(prop.Value); idx < 0 && pv.err == nil {
+					pv.err = fmt.Errorf("%s.%s: the table has no column %q", id.Value, prop.Value, prop.Value)
+				}
+			}
+			name := fmt.Sprintf("__%s_%d", id.Value, idx)
+			if _, ok := pv.funcs[name]; !ok {
+				pv.funcs[name] = expr.Function(name, pv.x.colFunc(id.Value == "after", idx), new(func() any))
+			}
+			ast.Patch(node, call(name))
+		}
+	}
+}
+
+func call(name string) *ast.CallNode {
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}}
+}
+
+// ops holds each operation's name boxed once, so that op costs no
+// allocation per event.
+var ops = func() (m [256]any) {
+	for _, o := range []sluice.Op{sluice.OpCreate, sluice.OpUpdate, sluice.OpDelete, sluice.OpRead, sluice.OpTruncate, sluice.OpMessage} {
+		m[o] = o.String()
+	}
+	return m
+}()
+
+// metaFunc returns the function of one of the current event's fields.
+func (x *expression) metaFunc(which int) func(...any) (any, error) {
+	return func(...any) (any, error) {
+		ev := x.cur
+		if ev == nil {
+			return nil, nil
+		}
+		switch which {
+		case metaOp:
+			return ops[ev.Op], nil
+		case metaTable:
+			if ev.Table != nil {
+				return ev.Table.QualifiedName(), nil
+			}
+		case metaSchema:
+			if ev.Table != nil {
+				return ev.Table.Schema, nil
+			}
+		case metaDB:
+			if ev.Table != nil {
+				return ev.Table.DB, nil
+			}
+		case metaName:
+			if ev.Table != nil {
+				return ev.Table.Name, nil
+			}
+		case metaSnapshot:
+			return ev.Snapshot != sluice.SnapshotFalse, nil
+		case metaTsMs:
+			return int(ev.CommitTime.UnixMilli()), nil
+		case metaMsgPrefix:
+			if ev.Message != nil {
+				return ev.Message.Prefix, nil
+			}
+		case metaMsgContent:
+			if ev.Message != nil {
+				return bytesString(ev.Message.Content), nil
+			}
+		}
+		return nil, nil
+	}
+}
+
+// colFunc returns the function of column i of the current event's after
+// (or before) image: nil when the image or the value is absent or NULL.
+func (x *expression) colFunc(after bool, i int) func(...any) (any, error) {
+	return func(...any) (any, error) {
+		ev := x.cur
+		if ev == nil || ev.Table == nil {
+			return nil, nil
+		}
+		row := ev.Before
+		if after {
+			row = ev.After
+		}
+		if i < 0 || i >= len(row) || row[i].Kind != sluice.KindPresent {
+			return nil, nil
+		}
+		return goValue(&ev.Table.Columns[i], row[i]), nil
+	}
+}
+
+// goValue is the Go value an expression sees for a column value: bool,
+// int, float64, or string (decimals as their exact text; dates and times
+// as the stored integer); arrays as []any.
+func goValue(c *sluice.Column, v sluice.Value) any {
+	switch c.Type {
+	case sluice.TypeBool, sluice.TypeBit:
+		return v.Int != 0
+	case sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64, sluice.TypeYear, sluice.TypeDate, sluice.TypeTime,
+		sluice.TypeTimestamp, sluice.TypeTimestampTZ:
+		return int(v.Int)
+	case sluice.TypeInterval:
+		if v.Bytes == nil {
+			return int(v.Int)
+		}
+	case sluice.TypeFloat32, sluice.TypeFloat64:
+		return v.Float
+	case sluice.TypeArray:
+		out := make([]any, len(v.Elems))
+		ec := sluice.Column{Type: c.Elem}
+		for i, e := range v.Elems {
+			if e.Kind == sluice.KindPresent {
+				out[i] = goValue(&ec, e)
+			}
+		}
+		return out
+	}
+	return bytesString(v.Bytes)
+}
+
+// bytesString views b as a string without copying: values' bytes are
+// never written after the source made them (sluice.Event's ownership
+// rules), and the string does not outlive the event.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
