@@ -16,9 +16,8 @@ import (
 // into Kafka, on a table with mixed-case names and on a keyless table. The
 // pipeline's transforms (columns: rename, exclude, hash; key: a key for
 // the keyless table; filter: drops one of its rows; set_field) apply to
-// both Kafka
-// sinks; the second sink's own transform (columns: mask) only to its
-// topics.
+// both Kafka sinks; the second sink's own transform (columns: mask) only
+// to its topics.
 func TestTransformsEndToEnd(t *testing.T) {
 	schema := fmt.Sprintf("Shop%d", time.Now().UnixNano()%100000)
 	e := newEnv(t, fmt.Sprintf(`CREATE SCHEMA %[1]q;
