@@ -6,8 +6,14 @@ BIN := bin/sluice
 
 .PHONY: build test unit fuzz services services-down demo bench bench-mysql bench-smoke bench-micro lint docker clean
 
+# The version and commit `sluice version` prints and /metrics labels
+# sluice_build_info with (internal/buildinfo).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/sluice-cdc/sluice/internal/buildinfo.version=$(VERSION) -X github.com/sluice-cdc/sluice/internal/buildinfo.commit=$(COMMIT)
+
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sluice
 
 # Start PostgreSQL, MariaDB, Kafka and Elasticsearch, then run every test (unit and integration)
 # with their addresses in the environment. Fails, too, when the tests left a replication slot or
@@ -59,7 +65,7 @@ lint:
 	$(GO) vet ./...
 
 docker:
-	docker build -t sluice .
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t sluice .
 
 clean:
 	rm -rf bin

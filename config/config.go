@@ -94,11 +94,17 @@ func Load(path string) (*File, error) {
 // Parse is Load for a file already read. On an error that is not a YAML
 // syntax error it still returns the File as far as it decoded, so callers
 // can report the problems plugins find too.
-func Parse(data []byte) (*File, error) {
+func Parse(data []byte) (*File, error) { return parse(data, os.LookupEnv) }
+
+// parse is Parse with the environment given.
+func parse(data []byte, lookup func(string) (string, bool)) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	// A variable that is not set leaves its value empty; the error is
+	// reported with every other problem of the file.
+	expErr := errors.Join(expandNode(&root, "", lookup)...)
 	f := &File{lines: map[string]int{}}
 	raw := map[string]any{}
 	if len(root.Content) > 0 {
@@ -115,7 +121,7 @@ func Parse(data []byte) (*File, error) {
 			return nil, fmt.Errorf("config: the file must be a mapping of keys (log, http, state_dir, pipelines), not a %T", doc)
 		}
 	}
-	applyEnv(raw, os.LookupEnv)
+	applyEnv(raw, lookup)
 	// Keep going after a decoding error so that one run reports every
 	// problem: the returned File holds whatever decoded.
 	errs := []error{Decode(raw, f, "")}
@@ -127,7 +133,7 @@ func Parse(data []byte) (*File, error) {
 	}
 	decErr := errors.Join(errs...)
 	f.defaults()
-	return f, f.withLines(errors.Join(decErr, f.validate()))
+	return f, errors.Join(expErr, f.withLines(errors.Join(decErr, f.validate())))
 }
 
 func (f *File) defaults() {

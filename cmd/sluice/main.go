@@ -20,9 +20,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/sluice-cdc/sluice/codec"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/admin"
+	"github.com/sluice-cdc/sluice/internal/buildinfo"
 	"github.com/sluice-cdc/sluice/pipeline"
 
 	// Plugins register themselves by name.
@@ -82,10 +82,18 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newSnapshotCmd(&cfgPath))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), codec.Version) },
+		Short: "Print the version, the commit and the Go version of this build",
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprint(cmd.OutOrStdout(), versionText()) },
 	})
+	root.Version = buildinfo.Get().Version
+	root.SetVersionTemplate(versionText())
 	return root
+}
+
+// versionText is what `sluice version` and `sluice --version` print.
+func versionText() string {
+	bi := buildinfo.Get()
+	return fmt.Sprintf("sluice %s\ncommit %s\n%s\n", bi.Version, bi.Commit, bi.Go)
 }
 
 // printErrors prints one line per problem.
@@ -177,7 +185,8 @@ func run(ctx context.Context, cfgPath string) error {
 			}
 		}()
 	}
-	log.Info("sluice started", zap.Int("pipelines", len(pipes)), zap.String("version", codec.Version))
+	bi := buildinfo.Get()
+	log.Info("sluice started", zap.Int("pipelines", len(pipes)), zap.String("version", bi.Version), zap.String("commit", bi.Commit))
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err

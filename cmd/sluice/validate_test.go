@@ -72,3 +72,21 @@ func TestRunRefusesWalLevelReplica(t *testing.T) {
 		t.Fatalf("message does not say how to fix wal_level:\n%s", out)
 	}
 }
+
+// TestVersion: `sluice version` and `sluice --version` print the build's
+// version, commit and Go version.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var out bytes.Buffer
+		root := newRoot()
+		root.SetArgs(args)
+		root.SetOut(&out)
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "sluice ") || !strings.HasPrefix(lines[1], "commit ") || !strings.HasPrefix(lines[2], "go1.") {
+			t.Errorf("%v printed %q", args, out.String())
+		}
+	}
+}

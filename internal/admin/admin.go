@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/buildinfo"
 	"github.com/sluice-cdc/sluice/pipeline"
 )
 
@@ -36,7 +37,11 @@ type Options struct {
 // New registers the pipelines' metrics and listens on addr.
 func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bi := buildinfo.Get()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_build_info", Help: "1, labelled with the running build's version, commit and Go version.",
+			ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.Go}},
+			func() float64 { return 1 }))
 	for _, p := range pipes {
 		st, labels := &p.Stats, prometheus.Labels{"pipeline": p.Name}
 		reg.MustRegister(

@@ -2,12 +2,14 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/buildinfo"
 	"github.com/sluice-cdc/sluice/pipeline"
 )
 
@@ -47,6 +49,10 @@ func TestEndpoints(t *testing.T) {
 	_, metrics := get(t, base+"/metrics")
 	if !strings.Contains(metrics, `sluice_events_total{pipeline="shop"} 42`) {
 		t.Errorf("/metrics lacks the event counter:\n%s", metrics)
+	}
+	bi := buildinfo.Get()
+	if want := fmt.Sprintf(`sluice_build_info{commit=%q,goversion=%q,version=%q} 1`, bi.Commit, bi.Go, bi.Version); !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s:\n%s", want, metrics)
 	}
 }
 

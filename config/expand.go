@@ -1,0 +1,116 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// expandNode replaces ${NAME} and ${NAME:-default} in every scalar value
+// of the YAML tree with the environment variable (or the default when the
+// variable is unset or empty), as Docker Compose and Kubernetes users
+// expect; $$ is a literal $. It works on parsed values, not on the file's
+// text, so a variable's content can never change the file's structure,
+// and an unquoted value whose expansion reads as a number or a boolean
+// decodes as one (capacity: ${CAPACITY}). A variable without a default
+// that is not set is an error naming the key and its line; the value
+// itself is never part of an error.
+func expandNode(n *yaml.Node, prefix string, lookup func(string) (string, bool)) []error {
+	var errs []error
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			errs = append(errs, expandNode(c, prefix, lookup)...)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := strings.ToLower(n.Content[i].Value)
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			errs = append(errs, expandNode(n.Content[i+1], key, lookup)...)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			errs = append(errs, expandNode(c, prefix+"["+strconv.Itoa(i)+"]", lookup)...)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return nil
+		}
+		v, err := expand(n.Value, lookup)
+		if err != nil {
+			return []error{fmt.Errorf("line %d: %s: %w", n.Line, prefix, err)}
+		}
+		if v != n.Value {
+			n.Value = v
+			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+				n.Tag = "" // resolved again from the expanded text
+			}
+		}
+	}
+	return errs
+}
+
+// expand replaces the references in s.
+func expand(s string, lookup func(string) (string, bool)) (string, error) {
+	var b strings.Builder
+	var errs []error
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '$' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '{':
+		default:
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return "", errors.New("${ without a closing } (write $$ for a literal $)")
+		}
+		ref := s[i+2 : i+end]
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !validEnvName(name) {
+			return "", fmt.Errorf("${%s}: %q is not an environment variable name", ref, name)
+		}
+		v, ok := lookup(name)
+		switch {
+		case ok && v != "":
+			b.WriteString(v)
+		case hasDef:
+			b.WriteString(def)
+		case ok:
+			// Set but empty, without a default: empty is what was asked.
+		default:
+			errs = append(errs, fmt.Errorf("environment variable %s is not set (write ${%s:-default} for a default)", name, name))
+		}
+		i += end
+	}
+	return b.String(), errors.Join(errs...)
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
