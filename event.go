@@ -7,8 +7,9 @@ import "time"
 type Op byte
 
 // The operations an event can carry. OpMark is internal: it carries a
-// position the source may confirm (a commit, or an idle keepalive) and is
-// never handed to sinks.
+// position the source may confirm (a commit, or an idle keepalive); Write
+// never gets it, only sinks that implement sink.MarkWriter get it through
+// WriteMark.
 const (
 	OpCreate   Op = 'c' // row inserted
 	OpUpdate   Op = 'u' // row updated
@@ -130,6 +131,10 @@ func cloneRow(r Row) Row {
 type DDL struct {
 	Database  string // the statement's default database
 	Statement string
+	// Table names the table(s) the statement changes, without database
+	// (several joined by ","), as Debezium's source.table of a schema
+	// change event; "" for statements on no table.
+	Table string
 }
 
 // Binlog describes a MySQL or MariaDB transaction's place in the binary

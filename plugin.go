@@ -13,7 +13,9 @@ import "context"
 //
 // After the last event of each transaction, and when idle on keepalives,
 // a source emits an OpMark event whose Pos.TxLSN is a position it may
-// later confirm. The runner never hands marks to sinks.
+// later confirm. The runner hands marks only to sinks that write at
+// transaction boundaries (sink.MarkWriter: the Kafka sink's transaction
+// topic), and confirms a mark once those acknowledged it.
 type Source interface {
 	Run(ctx context.Context, emit func(*Event) error) error
 	// Confirm reports that every event up to and including pos is durably

@@ -266,7 +266,7 @@ func (e *Encoder) appendSchemaChange(dst []byte, ev *sluice.Event, now time.Time
 // events outside a transaction (snapshot reads, non-transactional
 // messages).
 func (e *Encoder) appendTransaction(dst []byte, ev *sluice.Event) []byte {
-	if !e.opt.TransactionMetadata || ev.TxOrder == 0 || (ev.Binlog != nil && ev.Binlog.TxID == "") || (ev.Binlog == nil && ev.TxID == 0) {
+	if !e.opt.TransactionMetadata || !inTx(ev) { // the test the transaction topic uses: snapshot rows have no block
 		return append(dst, "null"...)
 	}
 	dst = append(dst, `{"id":`...)

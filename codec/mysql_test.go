@@ -44,7 +44,7 @@ func TestGoldenMySQL(t *testing.T) {
 	snap := &sluice.Event{Op: sluice.OpRead, Table: mysqlTypes, After: row, Snapshot: sluice.SnapshotFirst,
 		Pos:        sluice.Position{LSN: 3 << 32, TxLSN: 3 << 32},
 		CommitTime: time.UnixMicro(1559033904000000), Binlog: &sluice.Binlog{File: "mysql-bin.000003"}}
-	ddl := &sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: "shop", Statement: "ALTER TABLE mysql_types ADD COLUMN `note` text"},
+	ddl := &sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: "shop", Statement: "ALTER TABLE mysql_types ADD COLUMN `note` text", Table: "mysql_types"},
 		Pos:        sluice.Position{LSN: 3<<32 | 2000, TxLSN: 3<<32 | 1950},
 		CommitTime: time.UnixMicro(1559033904000000), Binlog: &sluice.Binlog{ServerID: 1, File: "mysql-bin.000003", GTID: "0-1-43", TxID: "0-1-43"}}
 	cases := []struct {

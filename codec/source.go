@@ -122,9 +122,13 @@ func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
 	}
 	dst = append(dst, `,"sequence":null`...)
 	dst = appendUsNs(dst, d, ns)
-	if f != nil {
+	switch {
+	case f != nil:
 		dst = append(dst, f.schemaTable...)
-	} else {
+	case ev.DDL != nil && ev.DDL.Table != "": // the table a schema change changes
+		dst = append(dst, `,"table":`...)
+		dst = appendStr(dst, ev.DDL.Table)
+	default:
 		dst = append(dst, `,"table":null`...)
 	}
 	b := ev.Binlog

@@ -107,6 +107,11 @@ type TxTracker struct {
 	id     string
 	events int64
 	counts []TxCollection
+	// noEnd: the open transaction gets no END record. Debezium's MySQL
+	// and MariaDB connectors write END at the XID event that commits a
+	// transaction of row changes; DDL and TRUNCATE commit implicitly
+	// without one, so their transactions have a BEGIN and no END.
+	noEnd bool
 }
 
 // Observe is called with every event in order. It returns the END record
@@ -114,6 +119,10 @@ type TxTracker struct {
 // BEGIN record of ev's transaction (when ev starts one); either may be
 // nil. Events outside transactions (snapshot reads, non-transactional
 // messages) begin none. A sink writes end, then begin, then ev's records.
+//
+// Events the encoder skips (skipped_operations) are observed too but not
+// counted: Debezium writes BEGIN and END around a skipped truncate, with
+// event_count 0.
 func (tr *TxTracker) Observe(e *Encoder, ev *sluice.Event) (end, begin *TxBoundary) {
 	id, ok := txID(ev)
 	if tr.open && (!ok || id != tr.id) {
@@ -124,7 +133,14 @@ func (tr *TxTracker) Observe(e *Encoder, ev *sluice.Event) (end, begin *TxBounda
 	}
 	if !tr.open {
 		tr.open, tr.id, tr.events, tr.counts = true, id, 0, tr.counts[:0]
+		tr.noEnd = e.mysql
 		begin = &TxBoundary{ID: id}
+	}
+	if ev.Op != sluice.OpSchemaChange && ev.Op != sluice.OpTruncate {
+		tr.noEnd = false // row changes: the transaction ends with an XID
+	}
+	if e.Skips(ev.Op) {
+		return end, begin
 	}
 	tr.events++
 	name := collectionName(e, ev)
@@ -140,26 +156,43 @@ func (tr *TxTracker) Observe(e *Encoder, ev *sluice.Event) (end, begin *TxBounda
 
 // End returns the END record of the open transaction, or nil; a sink
 // calls it when it learns that the transaction is complete (the source's
-// commit mark) so that END does not wait for the next transaction.
+// commit mark) so that END does not wait for the next transaction. A
+// MySQL or MariaDB transaction of DDL or TRUNCATE only ends without a
+// record, as in Debezium (see noEnd).
 func (tr *TxTracker) End() *TxBoundary {
 	if !tr.open {
 		return nil
 	}
 	tr.open = false
+	if tr.noEnd {
+		return nil
+	}
 	return &TxBoundary{End: true, ID: tr.id, Events: tr.events, Collections: append([]TxCollection(nil), tr.counts...)}
 }
 
+// inTx reports whether ev belongs to a transaction as Debezium's
+// transaction metadata sees it. Snapshot events do not (Debezium writes
+// neither BEGIN/END nor a transaction block for them), even where the
+// source gives them the snapshot's transaction id and an order; nor do
+// non-transactional messages (TxOrder 0).
+func inTx(ev *sluice.Event) bool {
+	if ev.TxOrder == 0 || ev.Op == sluice.OpRead || ev.Snapshot != sluice.SnapshotFalse {
+		return false
+	}
+	if ev.Binlog != nil {
+		return ev.Binlog.TxID != ""
+	}
+	return ev.TxID != 0
+}
+
 // txID is the transaction id of ev as the transaction block writes it;
-// ok is false for events outside transactions.
+// ok is false for events outside transactions (inTx).
 func txID(ev *sluice.Event) (string, bool) {
-	if ev.TxOrder == 0 {
+	if !inTx(ev) {
 		return "", false
 	}
 	if ev.Binlog != nil {
-		return ev.Binlog.TxID, ev.Binlog.TxID != ""
-	}
-	if ev.TxID == 0 {
-		return "", false
+		return ev.Binlog.TxID, true
 	}
 	return strconv.FormatUint(ev.TxID, 10) + ":" + strconv.FormatUint(ev.Pos.TxLSN, 10), true
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/sink"
 )
 
 var (
@@ -255,10 +256,27 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	}
 
 	acks := tr.ackFuncs(fail)
+	// Sinks that write at transaction boundaries get the marks too; the
+	// checkpoint waits for their acknowledgement of each mark.
+	var markers []sink.MarkWriter
+	for _, s := range p.Sinks {
+		if m, ok := s.(sink.MarkWriter); ok {
+			markers = append(markers, m)
+		}
+	}
 	emit := func(ev *sluice.Event) error {
 		if ev.Op == sluice.OpMark {
-			_, err := tr.add(srcCtx, ev.Pos, true, 0)
-			return err
+			seq, err := tr.add(srcCtx, ev.Pos, true, len(markers))
+			if err != nil {
+				return err
+			}
+			for _, m := range markers {
+				if err := m.WriteMark(sinkCtx, ev, acks[seq%uint64(len(acks))]); err != nil {
+					fail(err)
+					return err
+				}
+			}
+			return nil
 		}
 		keep, err := apply(p.Transforms, ev)
 		if err != nil {

@@ -3,12 +3,15 @@
 // the codec's Debezium JSON, to Debezium's topic names, partitioned by key
 // with the Java client's murmur2 so consumers (and Java producers) see the
 // same key→partition mapping, and follows deletes with tombstones so
-// compacted topics work.
+// compacted topics work. Like Debezium it writes nothing for the
+// operations encoding.skipped_operations names (truncates by default),
+// and with encoding.provide_transaction_metadata it writes the
+// transaction topic's BEGIN and END records (transaction.go).
 //
 // Delivery: the producer is idempotent with acks=all and retries without
 // limit; an event is acknowledged only when every record it produced
-// (the change and its tombstone) has been written, and with the first
-// error otherwise. Backpressure comes from franz-go's buffered-record limit
+// (the change, its tombstone, a BEGIN record before it) has been written,
+// and with the first error otherwise. Backpressure comes from franz-go's buffered-record limit
 // (max_buffered_records): Write blocks while it is reached.
 //
 // Topics are created on first use with kadm (partitions, replication
@@ -59,6 +62,10 @@ type Sink struct {
 	lastTopic string
 	lastInfo  topicInfo
 	bufHint   int // expected encoded size of the next event
+	tx        codec.TxTracker
+
+	txMeta  bool   // provide_transaction_metadata: write the transaction topic
+	txTopic string // its name
 
 	inflight sync.WaitGroup // events whose ack is still to be called; Close waits
 
@@ -102,6 +109,8 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 		router:  router,
 		known:   map[string]topicInfo{},
 		bufHint: 512,
+		txMeta:  env.Encoder.Options().TransactionMetadata,
+		txTopic: router.TransactionTopic(),
 	}, nil
 }
 
@@ -136,6 +145,10 @@ func (s *Sink) Open(ctx context.Context) error {
 	if old := s.conn.Swap(c); old != nil {
 		old.close()
 	}
+	// The runner reopens after a failure and the source replays from the
+	// last checkpoint, which is a transaction boundary: start afresh, so
+	// the replayed transaction gets its BEGIN again and is counted once.
+	s.tx = codec.TxTracker{}
 	s.log.Info("connected",
 		zap.Strings("brokers", s.cfg.Brokers),
 		zap.Bool("tls", s.cfg.TLS.Enabled),
@@ -245,10 +258,13 @@ type Stats struct {
 	// TruncatesSkipped counts truncates acknowledged without a record
 	// because their topic is compacted (they are included in Events).
 	TruncatesSkipped uint64
+	// Skipped counts events acknowledged without a record because
+	// skipped_operations names their op (they are included in Events).
+	Skipped uint64
 }
 
 type counters struct {
-	events, eventErrors, records, recordBytes, recordErrors, topicsCreated, truncatesSkipped atomic.Uint64
+	events, eventErrors, records, recordBytes, recordErrors, topicsCreated, truncatesSkipped, skipped atomic.Uint64
 }
 
 // Stats returns the sink's counters; safe to call from any goroutine.
@@ -262,6 +278,7 @@ func (s *Sink) Stats() Stats {
 		TopicsCreated: s.stats.topicsCreated.Load(),
 
 		TruncatesSkipped: s.stats.truncatesSkipped.Load(),
+		Skipped:          s.stats.skipped.Load(),
 	}
 }
 

@@ -21,22 +21,28 @@ import (
 // the pool for good.
 const maxBufHint = 64 << 10
 
-// pending is one event in flight. Its records and headers live in this one
-// allocation and all their bytes (key, value, header values) in buf, which
-// franz-go only reads until the promises have returned. After the last
-// promise the pending goes back to pendingPool: franz-go does not touch a
-// record once its promise has run (kgo's finishRecordPromise), and nothing
-// else refers to it, so steady-state writes allocate neither the struct
-// nor the buffer nor the promise closure.
+// pending is one event (or mark) in flight. Its records and headers live
+// in this one allocation and all their bytes (keys, values, header values)
+// in buf, which franz-go only reads until the promises have returned.
+// After the last promise the pending goes back to pendingPool: franz-go
+// does not touch a record once its promise has run (kgo's
+// finishRecordPromise), and nothing else refers to it, so steady-state
+// writes allocate neither the struct nor the buffer nor the promise
+// closure.
 type pending struct {
 	s       *Sink
 	ack     func(error)
 	promise func(*kgo.Record, error) // p.done, bound once per pending
 	buf     []byte
-	recs    [2]kgo.Record       // the change, and the tombstone after a delete
-	hdrs    [3]kgo.RecordHeader // event id, unchanged columns, old/new key
-	n       int                 // records in recs
-	left    atomic.Int32        // promises still to return
+	// recs: the transaction topic's END and BEGIN records when a
+	// transaction ends or begins here, then the change and the tombstone
+	// after a delete.
+	recs  [4]kgo.Record
+	hdrs  [3]kgo.RecordHeader // event id, unchanged columns, old/new key
+	thdrs [2]kgo.RecordHeader // the tombstone's: event id, new key
+	n     int                 // records in recs
+	mark  bool                // acknowledges a mark, not an event (Stats)
+	left  atomic.Int32        // promises still to return
 
 	mu  sync.Mutex
 	err error // first produce error
@@ -93,23 +99,36 @@ func (p *pending) done(r *kgo.Record, err error) {
 	p.mu.Lock()
 	err = p.err
 	p.mu.Unlock()
-	if err != nil {
+	p.finish(err)
+	s.inflight.Done()
+}
+
+// finish counts and acknowledges p's event or mark and releases p.
+func (p *pending) finish(err error) {
+	st := &p.s.stats
+	switch {
+	case p.mark:
+	case err != nil:
 		st.eventErrors.Add(1)
-	} else {
+	default:
 		st.events.Add(1)
 	}
 	ack := p.ack
 	p.release()
 	ack(err)
-	s.inflight.Done()
 }
 
 // Write encodes ev and hands its records to the producer: the change
-// record, plus a tombstone after a delete (when tombstones_on_delete is on
-// and the event has a key). Headers: codec.EventIDHeader on every record;
+// record, plus a tombstone after a delete when tombstones_on_delete is on
+// (with a null key too for a table without key, as Debezium writes it).
+// Headers: codec.EventIDHeader on every record;
 // codec.UnchangedHeader when columns were not sent by the source; on the
-// two halves of a primary-key change, codec.NewKeyHeader on the delete and
-// codec.OldKeyHeader on the create, as Debezium does.
+// two halves of a primary-key change, codec.NewKeyHeader on the delete
+// and its tombstone and codec.OldKeyHeader on the create, as Debezium
+// does. An event whose op skipped_operations names (codec.Encoder.Skips)
+// gets no record and is acknowledged with nil. With
+// provide_transaction_metadata, the transaction topic's BEGIN record goes
+// before the first event of a transaction (transaction.go).
 //
 // ack is called exactly once for every call of Write, whatever Write
 // returns: with nil when all the event's records are written (acks=all),
@@ -129,25 +148,52 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 	if c == nil {
 		return s.fail(ack, ErrNotOpen)
 	}
-	topic, info, err := s.topicOf(ctx, c.adm, ev)
-	if err != nil {
-		return s.fail(ack, err)
+	var bounds [2]*codec.TxBoundary
+	if s.txMeta {
+		// Observed before anything can fail: a failure restarts the
+		// pipeline, and Open starts the tracker afresh.
+		bounds[0], bounds[1] = s.tx.Observe(s.enc, ev)
+		if err := s.ensureTxTopic(ctx, c, &bounds); err != nil {
+			return s.fail(ack, err)
+		}
+	}
+	change := ev
+	var topic string
+	var info topicInfo
+	if s.enc.Skips(ev.Op) {
+		change = nil // no topic either: Debezium does not create one
+		s.stats.skipped.Add(1)
+	} else {
+		var err error
+		if topic, info, err = s.topicOf(ctx, c.adm, ev); err != nil {
+			return s.fail(ack, err)
+		}
 	}
 	p := getPending(s, ack)
-	if ok := s.encode(p, ev, topic, info); !ok {
-		p.release()
+	if dropped := s.encode(p, &bounds, change, topic, info); dropped {
 		// The broker would reject the record and, with it, every other
 		// record in its batch.
-		if ev.Op == sluice.OpTruncate {
-			return s.skipTruncate(topic, info, ack)
+		if ev.Op != sluice.OpTruncate {
+			p.release()
+			what := "event"
+			if ev.Table != nil {
+				what = "row of " + ev.Table.Schema + "." + ev.Table.Name
+			}
+			return s.fail(ack, classify(fmt.Errorf("kafka sink: produce %s: %c %s: %w", topic, ev.Op, what, ErrNullKeyCompacted)))
 		}
-		what := "event"
-		if ev.Table != nil {
-			what = "row of " + ev.Table.Schema + "." + ev.Table.Name
-		}
-		return s.fail(ack, classify(fmt.Errorf("kafka sink: produce %s: %c %s: %w", topic, ev.Op, what, ErrNullKeyCompacted)))
+		s.skipTruncate(topic, info)
 	}
+	return s.produce(ctx, c, p)
+}
+
+// produce hands p's records to the producer, or acknowledges p at once
+// when it has none.
+func (s *Sink) produce(ctx context.Context, c *conn, p *pending) error {
 	n := p.n
+	if n == 0 {
+		p.finish(nil)
+		return nil
+	}
 	p.left.Store(int32(n))
 	s.inflight.Add(1)
 
@@ -158,6 +204,7 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		if err := ctx.Err(); err != nil {
 			// Do not hand over the rest (a tombstone without its
 			// delete would be wrong); fail them here.
+			topic := rec.Topic
 			for ; i < n; i++ {
 				promise(&p.recs[i], err)
 			}
@@ -189,73 +236,115 @@ func (s *Sink) topicOf(ctx context.Context, adm *kadm.Client, ev *sluice.Event) 
 	return topic, info, nil
 }
 
-// encode fills p's buffer, records and headers for ev. It returns false,
-// with nothing filled in, for an event without a key bound for a
-// compacted topic.
-func (s *Sink) encode(p *pending, ev *sluice.Event, topic string, info topicInfo) bool {
+// encode fills p's buffer, records and headers: first the transaction
+// boundaries in bounds (END before BEGIN, either may be nil), then, unless
+// ev is nil, ev's change and tombstone. It reports dropped, with ev's
+// records left out, for an event without a key bound for a compacted
+// topic.
+func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event, topic string, info topicInfo) (dropped bool) {
 	if cap(p.buf) < s.bufHint {
 		// A new or small pooled buffer: size it once instead of letting
 		// appends grow it step by step.
 		p.buf = make([]byte, 0, s.bufHint)
 	}
-	buf, hasKey := s.enc.AppendKey(p.buf[:0], ev)
-	if !hasKey && info.compacted {
-		p.buf = buf
-		return false
-	}
-	keyEnd := len(buf)
 	now := time.Now()
-	buf = s.enc.AppendValueAt(buf, ev, now)
-	valEnd := len(buf)
-	buf = codec.AppendEventID(buf, ev)
-	idEnd := len(buf)
-	buf, hasUnchanged := codec.AppendUnchanged(buf, ev)
-	unchEnd := len(buf)
-	otherKeyHeader := ""
-	if ev.OtherKey != nil && ev.Table != nil {
-		switch ev.Op {
-		case sluice.OpDelete:
-			otherKeyHeader = codec.NewKeyHeader
-		case sluice.OpCreate:
-			otherKeyHeader = codec.OldKeyHeader
+	buf := p.buf[:0]
+	// Offsets, not slices, until buf stops growing.
+	var spans [2][3]int // per boundary record: start, key end, value end
+	nb := 0
+	for _, b := range bounds {
+		if b == nil {
+			continue
 		}
-		if otherKeyHeader != "" {
-			buf = s.enc.AppendKeyRow(buf, ev.Table, ev.OtherKey)
+		start := len(buf)
+		buf = s.enc.AppendTxKey(buf, b)
+		keyEnd := len(buf)
+		buf = s.enc.AppendTxValue(buf, b, now)
+		spans[nb] = [3]int{start, keyEnd, len(buf)}
+		nb++
+	}
+	var keyStart, keyEnd, valEnd, idEnd, unchEnd int
+	var hasKey, hasUnchanged bool
+	otherKeyHeader := ""
+	if ev != nil {
+		keyStart = len(buf)
+		buf, hasKey = s.enc.AppendKey(buf, ev)
+		if !hasKey && info.compacted {
+			buf, ev, dropped = buf[:keyStart], nil, true
+		}
+	}
+	if ev != nil {
+		keyEnd = len(buf)
+		buf = s.enc.AppendValueAt(buf, ev, now)
+		valEnd = len(buf)
+		buf = codec.AppendEventID(buf, ev)
+		idEnd = len(buf)
+		buf, hasUnchanged = codec.AppendUnchanged(buf, ev)
+		unchEnd = len(buf)
+		if ev.OtherKey != nil && ev.Table != nil {
+			switch ev.Op {
+			case sluice.OpDelete:
+				otherKeyHeader = codec.NewKeyHeader
+			case sluice.OpCreate:
+				otherKeyHeader = codec.OldKeyHeader
+			}
+			if otherKeyHeader != "" {
+				buf = s.enc.AppendKeyRow(buf, ev.Table, ev.OtherKey)
+			}
 		}
 	}
 	p.buf = buf
 	s.updateHint(len(buf))
 
-	var key []byte // nil: no key (truncate, keyless table)
-	if hasKey {
-		key = buf[:keyEnd:keyEnd]
-	}
-	hdrs := append(p.hdrs[:0], kgo.RecordHeader{Key: codec.EventIDHeader, Value: buf[valEnd:idEnd:idEnd]})
-	if hasUnchanged {
-		hdrs = append(hdrs, kgo.RecordHeader{Key: codec.UnchangedHeader, Value: buf[idEnd:unchEnd:unchEnd]})
-	}
-	if otherKeyHeader != "" {
-		hdrs = append(hdrs, kgo.RecordHeader{Key: otherKeyHeader, Value: buf[unchEnd:]})
-	}
 	// The records' own context is Background: once buffered, a record is
 	// retried until written or until Close fails it, never dropped because
 	// the ctx of the Write that handed it over ended. Their timestamp is
 	// the envelope's ts_ms, which also spares franz-go a clock read.
-	p.recs[0] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Timestamp: now, Context: context.Background()}
-	p.n = 1
-	if ev.Op == sluice.OpDelete && hasKey && s.cfg.TombstonesOnDelete {
-		p.recs[1] = kgo.Record{Topic: topic, Key: key, Headers: hdrs[:1:1], Timestamp: now, Context: context.Background()}
-		p.n = 2
+	p.n = 0
+	for _, sp := range spans[:nb] {
+		p.recs[p.n] = kgo.Record{Topic: s.txTopic, Key: buf[sp[0]:sp[1]:sp[1]], Value: buf[sp[1]:sp[2]:sp[2]],
+			Timestamp: now, Context: context.Background()}
+		p.n++
 	}
-	return true
+	if ev == nil {
+		return dropped
+	}
+	var key []byte // nil: no key (truncate, keyless table)
+	if hasKey {
+		key = buf[keyStart:keyEnd:keyEnd]
+	}
+	id := kgo.RecordHeader{Key: codec.EventIDHeader, Value: buf[valEnd:idEnd:idEnd]}
+	hdrs := append(p.hdrs[:0], id)
+	if hasUnchanged {
+		hdrs = append(hdrs, kgo.RecordHeader{Key: codec.UnchangedHeader, Value: buf[idEnd:unchEnd:unchEnd]})
+	}
+	var other kgo.RecordHeader
+	if otherKeyHeader != "" {
+		other = kgo.RecordHeader{Key: otherKeyHeader, Value: buf[unchEnd:len(buf):len(buf)]}
+		hdrs = append(hdrs, other)
+	}
+	p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Timestamp: now, Context: context.Background()}
+	p.n++
+	if ev.Op == sluice.OpDelete && s.cfg.TombstonesOnDelete {
+		// Debezium's tombstone keeps the delete's new-key header; a
+		// keyless row's tombstone has a null key (and so does nothing
+		// on a compacted topic, where such rows cannot go anyway).
+		thdrs := append(p.thdrs[:0], id)
+		if otherKeyHeader != "" {
+			thdrs = append(thdrs, other)
+		}
+		p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Headers: thdrs, Timestamp: now, Context: context.Background()}
+		p.n++
+	}
+	return false
 }
 
-// skipTruncate acknowledges a truncate bound for a compacted topic without
-// producing it. Such a topic cannot hold a record without a key, and
-// Debezium does not send truncates by default either (skipped.operations=t),
-// so Debezium consumers see the same stream. The first skip per topic is
-// logged; Stats counts them all.
-func (s *Sink) skipTruncate(topic string, info topicInfo, ack func(error)) error {
+// skipTruncate notes a truncate bound for a compacted topic that is
+// acknowledged without being produced. Such a topic cannot hold a record
+// without a key, and Debezium does not send truncates by default either
+// (skipped.operations=t), so Debezium consumers see the same stream. The
+// first skip per topic is logged; Stats counts them all.
+func (s *Sink) skipTruncate(topic string, info topicInfo) {
 	if !info.warnedTruncate {
 		info.warnedTruncate = true
 		s.known[topic] = info
@@ -265,9 +354,6 @@ func (s *Sink) skipTruncate(topic string, info topicInfo, ack func(error)) error
 			zap.String("topic", topic))
 	}
 	s.stats.truncatesSkipped.Add(1)
-	s.stats.events.Add(1)
-	ack(nil)
-	return nil
 }
 
 // updateHint sizes the next event's buffer from the last ones: it grows at

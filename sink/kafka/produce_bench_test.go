@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
 	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/sink"
 )
@@ -36,13 +37,14 @@ func BenchmarkEncodeRecords(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			s := benchSink(b)
 			ack := func(error) {}
+			var noTx [2]*codec.TxBoundary
 			b.ReportAllocs()
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
 			n := 0
 			for b.Loop() {
 				p := getPending(s, ack)
-				if !s.encode(p, c.ev, "shopserver.public.orders", topicInfo{}) {
+				if s.encode(p, &noTx, c.ev, "shopserver.public.orders", topicInfo{}) {
 					b.Fatal("not encoded")
 				}
 				p.release()

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
 	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/sink"
 )
@@ -132,9 +133,16 @@ func TestWriteFailurePaths(t *testing.T) {
 }
 
 // On a compacted topic, a truncate is skipped (acked nil, no record) and a
-// row without a key fails permanently, both before the producer.
+// row without a key fails permanently, both before the producer; with
+// skipped_operations none, else the encoder skips the truncate first.
 func TestNullKeyCompacted(t *testing.T) {
-	s, err := sink.Build(New, map[string]any{"brokers": []any{"127.0.0.1:1"}}, testEnv(t))
+	env := testEnv(t)
+	enc, err := codec.New(codec.Options{Name: "shopserver", Connector: "postgresql", DB: "shop", SkippedOperations: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Encoder = enc
+	s, err := sink.Build(New, map[string]any{"brokers": []any{"127.0.0.1:1"}}, env)
 	if err != nil {
 		t.Fatal(err)
 	}

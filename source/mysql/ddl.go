@@ -12,7 +12,9 @@ import (
 
 // schemaChanged forgets what was learned about tables when a DDL
 // statement runs, and reports whether the statement names a captured
-// table.
+// table or, when the source captures its whole database (no tables
+// listed), changes a table of that database: a table created after the
+// start, as Debezium reports every table of the databases it reads.
 func (st *stream) schemaChanged(db, q string) bool {
 	lq := strings.ToLower(q)
 	if !strings.HasPrefix(lq, "alter") && !strings.HasPrefix(lq, "create") && !strings.HasPrefix(lq, "drop") && !strings.HasPrefix(lq, "rename") && !strings.HasPrefix(lq, "truncate") {
@@ -20,7 +22,7 @@ func (st *stream) schemaChanged(db, q string) bool {
 	}
 	clear(st.refCache)
 	clear(st.rels)
-	if !st.namesCaptured(db, q) {
+	if !st.namesCaptured(db, q) && !st.inCapturedDatabase(db, q) {
 		return false
 	}
 	st.log.Info("schema change", zap.String("db", db), zap.String("statement", truncate(q, 500)))
@@ -42,16 +44,53 @@ func (st *stream) namesCaptured(db, q string) bool {
 	return false
 }
 
-// emitDDL emits a schema change event for a DDL statement.
+// inCapturedDatabase reports whether the source captures every table
+// of its DSN's database and the statement changes a table there.
+func (st *stream) inCapturedDatabase(db, q string) bool {
+	if st.src.cfg.Tables != nil || st.src.dsn.DB == "" {
+		return false
+	}
+	for _, t := range parseDDL(q, db).tables {
+		if t.db == st.src.dsn.DB {
+			return true
+		}
+	}
+	return false
+}
+
+// emitDDL emits a schema change event for a DDL statement, naming the
+// table it changes as Debezium does. A DROP TABLE is one event per
+// dropped table, each with Debezium's rewritten statement
+// (ddlTarget.drops). TRUNCATE is none: its truncate event (truncated)
+// is all Debezium writes for it. The events are numbered in their
+// transaction (TxOrder), like the truncate event: they belong to it, so
+// transaction metadata writes its BEGIN as Debezium does, and each has
+// its own event id.
 func (st *stream) emitDDL(h *replication.EventHeader, db, q string, thread uint64) error {
+	if hasPrefixFold(q, "truncate") {
+		return nil
+	}
 	at := st.at(h)
 	start := st.tx.start
 	if !st.tx.open {
 		start = at
 	}
-	return st.emit(&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: db, Statement: q},
-		Pos:        sluice.Position{LSN: at, TxLSN: start},
-		CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: st.binlogOf(h, start, thread)})
+	bl := st.binlogOf(h, start, thread)
+	emit := func(n int, stmt, table string) error {
+		return st.emit(&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: db, Statement: stmt, Table: table},
+			Pos:        sluice.Position{LSN: at, TxLSN: start},
+			CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: bl, TxOrder: int64(n), TableOrder: 1})
+	}
+	t := parseDDL(q, db)
+	if t.drops == nil {
+		return emit(1, q, t.names())
+	}
+	for i, stmt := range t.drops {
+		if err := emit(i+1, stmt, t.tables[i].name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // truncate shortens a statement to n bytes for the log.
@@ -74,7 +113,7 @@ func (st *stream) truncated(h *replication.EventHeader, db, q string, thread uin
 	if hasPrefixFold(rest, "table") && len(rest) > len("table") && strings.ContainsRune(" \t\r\n`", rune(rest[len("table")])) {
 		rest = strings.TrimLeft(rest[len("table"):], " \t\r\n")
 	}
-	tdb, name, ok := tableRef(rest, db)
+	tdb, name, _, ok := tableRef(rest, db)
 	if !ok || !st.tables[tdb+"."+name] {
 		return nil
 	}
@@ -90,9 +129,9 @@ func (st *stream) truncated(h *replication.EventHeader, db, q string, thread uin
 }
 
 // tableRef reads the table name a statement's text starts with: t, db.t,
-// `t`, `db`.`t` (a doubled backtick is one inside quotes). A bare name is
-// in db.
-func tableRef(s, db string) (string, string, bool) {
+// `t`, `db`.`t` (a doubled backtick is one inside quotes), and returns
+// the text after it. A bare name is in db.
+func tableRef(s, db string) (string, string, string, bool) {
 	var parts []string
 	for {
 		var part strings.Builder
@@ -110,11 +149,11 @@ func tableRef(s, db string) (string, string, bool) {
 				part.WriteByte(s[i])
 			}
 			if i >= len(s) {
-				return "", "", false // unterminated
+				return "", "", "", false // unterminated
 			}
 			s = s[i+1:]
 		} else {
-			end := strings.IndexAny(s, " \t\r\n;.`(/")
+			end := strings.IndexAny(s, " \t\r\n;.`(/,")
 			if end < 0 {
 				end = len(s)
 			}
@@ -122,7 +161,7 @@ func tableRef(s, db string) (string, string, bool) {
 			s = s[end:]
 		}
 		if part.Len() == 0 {
-			return "", "", false
+			return "", "", "", false
 		}
 		parts = append(parts, part.String())
 		if !strings.HasPrefix(s, ".") || len(parts) == 2 {
@@ -131,9 +170,9 @@ func tableRef(s, db string) (string, string, bool) {
 		s = s[1:]
 	}
 	if len(parts) == 2 {
-		return parts[0], parts[1], true
+		return parts[0], parts[1], s, true
 	}
-	return db, parts[0], true
+	return db, parts[0], s, true
 }
 
 // tableNamed is the table db.name as the stream last saw it in a table

@@ -70,8 +70,10 @@ func (s *Source) snapshot(ctx context.Context, srv *server, tables []string, off
 	if !srv.gtid {
 		start.gtids = nil
 	}
+	// server_id 0: the rows were not read from the binlog, and Debezium
+	// writes 0 for what its snapshot reads.
 	rd := &snapReader{src: s, conn: conn, w: w, off: &base, started: false,
-		binlog: &sluice.Binlog{ServerID: srv.serverID, File: snapPos.file},
+		binlog: &sluice.Binlog{File: snapPos.file},
 		pos:    lsn(snapPos.file, snapPos.pos), readAt: time.Now()}
 	progress := make([]sluice.TableSnapshot, len(base.Snapshot.Tables))
 	for i, tp := range base.Snapshot.Tables {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
@@ -69,8 +70,19 @@ func New(cfg Config, env source.Env) (*Source, error) {
 	return &Source{cfg: cfg, dsn: d, log: env.Logger.With(zap.String("server", d.addr())), pipeline: env.Pipeline, stateDir: env.StateDir}, nil
 }
 
-// Connector implements source.Source.
-func (s *Source) Connector() string { return "mysql" }
+// Connector implements source.Source: "mariadb" when flavor is
+// mariadb, as Debezium's MariaDB connector names itself in
+// source.connector and in its Connect schema names (the codec also writes
+// MariaDB's JSON, a LONGTEXT, as a plain string for it); "mysql"
+// otherwise. The encoder is built before any connection, so a detected
+// flavor comes too late: Run warns when the server is MariaDB and the
+// flavor was left to detection.
+func (s *Source) Connector() string {
+	if s.cfg.Flavor == mysql.MariaDBFlavor {
+		return "mariadb"
+	}
+	return "mysql"
+}
 
 // Database implements source.Source.
 func (s *Source) Database() string { return s.dsn.DB }
@@ -102,6 +114,10 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	srv, err := s.checkServer(conn)
 	if err != nil {
 		return err
+	}
+	if srv.flavor == mysql.MariaDBFlavor && s.cfg.Flavor == "" {
+		s.log.Warn("the server is MariaDB but source.flavor is not set: events name the mysql connector (source.connector, " +
+			"io.debezium.connector.mysql.* schemas); set flavor: mariadb for what Debezium's MariaDB connector writes")
 	}
 	tables, err := s.resolveTables(conn)
 	if err != nil {

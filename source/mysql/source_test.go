@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // TestOffsetOfAnotherServerIsRefused: an offset stored for another server
@@ -53,5 +56,23 @@ func TestOffsetOfAnotherServerIsRefused(t *testing.T) {
 	o, err := store.Load(nil)
 	if err != nil || o == nil || o.ServerID == 4242 {
 		t.Fatalf("stored offset after the new snapshot: %+v, %v; want the server's id", o, err)
+	}
+}
+
+// TestConnectorFollowsFlavor: flavor mariadb makes the source Debezium's
+// MariaDB connector ("mariadb" in source.connector and in the codec's
+// schema names); mysql and a detected flavor keep "mysql", since the
+// encoder is built before any connection.
+func TestConnectorFollowsFlavor(t *testing.T) {
+	for flavor, want := range map[string]string{"": "mysql", "mysql": "mysql", "mariadb": "mariadb"} {
+		c := Config{}.Defaults()
+		c.DSN, c.Flavor = "sluice@tcp(h:1)/shop", flavor
+		s, err := New(c, source.Env{Pipeline: "shop", Path: "src", Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Connector(); got != want {
+			t.Errorf("flavor %q: Connector() = %q, want %q", flavor, got, want)
+		}
 	}
 }

@@ -117,8 +117,14 @@ func (st *stream) lsn(pos uint32) uint64 { return st.fileNo<<32 | uint64(pos) }
 func (st *stream) at(h *replication.EventHeader) uint64 { return st.lsn(h.LogPos - h.EventSize) }
 
 // binlogOf is the binlog part of the source block for the open
-// transaction (or a statement outside one) starting at start.
+// transaction (or a statement outside one) starting at start. MariaDB's
+// thread is left 0 (null): Debezium's MariaDB connector writes thread
+// null, its transactions opening with a GTID event instead of the BEGIN
+// query event MySQL's connector takes the thread from.
 func (st *stream) binlogOf(h *replication.EventHeader, start, thread uint64) *sluice.Binlog {
+	if st.srv.flavor == mysql.MariaDBFlavor {
+		thread = 0
+	}
 	txid := st.tx.gtid
 	if txid == "" {
 		txid = st.file + ":" + strconv.FormatUint(start&0xffffffff, 10)

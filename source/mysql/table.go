@@ -25,9 +25,11 @@ type relation struct {
 
 // refinements are facts about a table the binlog does not carry, read
 // from the information schema: which columns MariaDB's JSON alias made
-// LONGTEXT.
+// LONGTEXT, and which geometries are POINTs (for servers whose table map
+// has no geometry types).
 type refinements struct {
-	json map[string]bool
+	json  map[string]bool
+	point map[string]bool
 }
 
 // buildRelation describes a table from its table map event. It needs
@@ -44,6 +46,7 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 	collations := tm.CollationMap()
 	enumLabels := tm.EnumStrValueMap()
 	setLabels := tm.SetStrValueMap()
+	geomTypes := tm.GeometryTypeMap() // nil when the server does not send them
 	t := &sluice.Table{ID: uint32(tm.TableID), DB: string(tm.Schema), Name: string(tm.Table), Columns: make([]sluice.Column, n)}
 	cols := make([]colInfo, n)
 	for i := 0; i < n; i++ {
@@ -64,6 +67,12 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 			ct.labels = enumLabels[i]
 		case kSet:
 			ct.labels = setLabels[i]
+		case kGeometry:
+			if geomTypes != nil {
+				ct.point = geomTypes[i] == geometryPoint
+			} else {
+				ct.point = ref.point[names[i]]
+			}
 		}
 		_, nullable := tm.Nullable(i)
 		t.Columns[i], cols[i] = columnFor(names[i], ct, nullable)
@@ -76,6 +85,10 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 	}
 	return &relation{table: t, cols: cols}, nil
 }
+
+// geometryPoint is POINT in the table map's geometry types (MySQL's
+// Field::geometry_type).
+const geometryPoint = 1
 
 // schemaColumn is one row of information_schema.COLUMNS.
 type schemaColumn struct {
@@ -163,16 +176,22 @@ func describeTable(c *client.Conn, db, name string) (*relation, error) {
 }
 
 // refine reads what the binlog does not say about a table: MariaDB's
-// JSON columns are LONGTEXT with a json_valid() check constraint.
+// JSON columns are LONGTEXT with a json_valid() check constraint, and
+// which geometry columns are POINTs (used when the table map carries no
+// geometry types).
 func refine(c *client.Conn, db, name string) (refinements, error) {
-	ref := refinements{json: map[string]bool{}}
-	r, err := c.Execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE = 'json'", db, name)
+	ref := refinements{json: map[string]bool{}, point: map[string]bool{}}
+	r, err := c.Execute("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('json', 'point')", db, name)
 	if err != nil {
 		return ref, fmt.Errorf("mysql source: columns of %s.%s: %w", db, name, err)
 	}
 	for i := 0; i < r.RowNumber(); i++ {
 		n, _ := r.GetString(i, 0)
-		ref.json[n] = true
+		if t, _ := r.GetString(i, 1); t == "point" {
+			ref.point[n] = true
+		} else {
+			ref.json[n] = true
+		}
 	}
 	r, err = c.Execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?", db, name)
 	if err != nil {

@@ -54,6 +54,11 @@ type colInfo struct {
 	dec     *encoding.Decoder // charset → UTF-8 for non-UTF-8 text; nil when none is needed
 	labels  []string          // ENUM / SET labels
 	notNull bool              // zero dates in NOT NULL columns become the epoch, else null
+	// pad is the length of a BINARY(n) column read from the binlog, which
+	// drops the trailing zero bytes the column stores (a snapshot reads
+	// them): values are padded back to it, as Debezium writes them. 0:
+	// no padding.
+	pad int
 }
 
 // colType is a MySQL column type as the binlog's table map or the
@@ -68,6 +73,12 @@ type colType struct {
 	bits     int // BIT width
 	labels   []string
 	dec      *encoding.Decoder // character set → UTF-8 of text; nil when none is needed
+	// fixed is the byte length of a binlog MYSQL_TYPE_STRING column
+	// (CHAR, BINARY); 0 for other types and the information schema.
+	fixed int
+	// point marks a POINT column among the geometries: Debezium writes
+	// it as io.debezium.data.geometry.Point, the others as Geometry.
+	point bool
 }
 
 // columnFor builds the sluice column of a MySQL column and what
@@ -81,6 +92,7 @@ func columnFor(name string, t colType, nullable bool) (sluice.Column, colInfo) {
 		}
 	}
 	c := sluice.Column{Name: name, DBType: kindName[k], Optional: nullable, Scale: -1, Enum: t.labels}
+	var pad int
 	switch k {
 	case kInt, kUint:
 		c.Type = intType(t.width, k == kUint)
@@ -101,7 +113,7 @@ func columnFor(name string, t colType, nullable bool) (sluice.Column, colInfo) {
 	case kText:
 		c.Type = sluice.TypeText
 	case kBinary:
-		c.Type = sluice.TypeBytes
+		c.Type, pad = sluice.TypeBytes, t.fixed
 	case kJSON:
 		c.Type = sluice.TypeJSON
 	case kEnum:
@@ -120,8 +132,11 @@ func columnFor(name string, t colType, nullable bool) (sluice.Column, colInfo) {
 		c.Type = sluice.TypeYear
 	case kGeometry:
 		c.Type = sluice.TypeGeometry
+		if t.point {
+			c.DBType = "point" // the codec's Point
+		}
 	}
-	return c, colInfo{kind: k, bits: t.bits, dec: t.dec, labels: t.labels, notNull: !nullable}
+	return c, colInfo{kind: k, bits: t.bits, dec: t.dec, labels: t.labels, notNull: !nullable, pad: pad}
 }
 
 // intType is Debezium's Connect type for an integer of the given byte
@@ -192,8 +207,25 @@ func typeOf(tm *replication.TableMapEvent, i int) colType {
 	case mysql.MYSQL_TYPE_GEOMETRY:
 		return colType{kind: kGeometry}
 	}
-	// VARCHAR, VAR_STRING, STRING, BLOB: text or binary by character set.
+	if t == mysql.MYSQL_TYPE_STRING {
+		return colType{kind: kText, fixed: stringLength(meta)}
+	}
+	// VARCHAR, VAR_STRING, BLOB: text or binary by character set.
 	return colType{kind: kText}
+}
+
+// stringLength is the byte length of a MYSQL_TYPE_STRING column from its
+// table map metadata: the real type's byte, whose bits 4 and 5 (stored
+// inverted) extend the length byte beyond 255, then the length's low byte.
+func stringLength(meta uint16) int {
+	if meta < 256 {
+		return int(meta)
+	}
+	b0, b1 := byte(meta>>8), byte(meta)
+	if b0&0x30 != 0x30 {
+		return int(uint16(b1) | uint16((b0&0x30)^0x30)<<4)
+	}
+	return int(b1)
 }
 
 // schemaType maps an information-schema DATA_TYPE onto a colType.
@@ -235,7 +267,9 @@ func schemaType(dataType string) colType {
 		return colType{kind: kTimestamp}
 	case "year":
 		return colType{kind: kYear}
-	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
+	case "point":
+		return colType{kind: kGeometry, point: true}
+	case "geometry", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
 		return colType{kind: kGeometry}
 	}
 	return colType{kind: kText} // char, varchar, the text types and anything else

@@ -50,6 +50,9 @@ func (ci *colInfo) fromBinlog(c *sluice.Column, v any) (sluice.Value, error) {
 		default:
 			return sluice.Value{}, fmt.Errorf("unexpected %T for an integer", v)
 		}
+		if ci.kind == kYear {
+			return yearValue(i), nil
+		}
 		return present(sluice.Value{Int: i}), nil
 	case kUint64:
 		x, ok := v.(int64)
@@ -122,6 +125,9 @@ func (ci *colInfo) fromBinlog(c *sluice.Column, v any) (sluice.Value, error) {
 	default:
 		return sluice.Value{}, fmt.Errorf("unexpected %T for a %s column", v, c.Type)
 	}
+	if ci.pad > len(b) { // BINARY(n) without its trailing zero bytes
+		b = append(b, make([]byte, ci.pad-len(b))...)
+	}
 	return ci.fromText(b)
 }
 
@@ -131,13 +137,19 @@ func (ci *colInfo) fromField(c *sluice.Column, f *mysql.FieldValue) (sluice.Valu
 	case mysql.FieldValueTypeNull:
 		return sluice.Value{}, nil
 	case mysql.FieldValueTypeSigned:
-		if ci.kind == kUint64 {
+		switch ci.kind {
+		case kUint64:
 			return present(sluice.Value{Bytes: strconv.AppendInt(nil, f.AsInt64(), 10)}), nil
+		case kYear:
+			return yearValue(f.AsInt64()), nil
 		}
 		return present(sluice.Value{Int: f.AsInt64()}), nil
 	case mysql.FieldValueTypeUnsigned:
-		if ci.kind == kUint64 {
+		switch ci.kind {
+		case kUint64:
 			return present(sluice.Value{Bytes: strconv.AppendUint(nil, f.AsUint64(), 10)}), nil
+		case kYear:
+			return yearValue(int64(f.AsUint64())), nil
 		}
 		return present(sluice.Value{Int: int64(f.AsUint64())}), nil
 	case mysql.FieldValueTypeFloat:
@@ -152,6 +164,9 @@ func (ci *colInfo) fromField(c *sluice.Column, f *mysql.FieldValue) (sluice.Valu
 		i, err := strconv.ParseInt(string(b), 10, 64)
 		if err != nil {
 			return sluice.Value{}, fmt.Errorf("integer %q: %w", b, err)
+		}
+		if ci.kind == kYear {
+			return yearValue(i), nil
 		}
 		return present(sluice.Value{Int: i}), nil
 	case kUint64, kDecimal:
@@ -246,6 +261,18 @@ func (ci *colInfo) zero() sluice.Value {
 		return present(sluice.Value{})
 	}
 	return sluice.Value{}
+}
+
+// yearValue is a YEAR value. The zero year (0000) is 1900: the binlog
+// stores a YEAR as its offset from 1900, and Debezium's binlog reader
+// adds 1900 to 0 too. A snapshot read of 0000 is made 1900 as well, so a
+// row reads the same from the snapshot and from the binlog (Debezium's
+// own snapshot fails on it).
+func yearValue(y int64) sluice.Value {
+	if y == 0 {
+		y = 1900
+	}
+	return present(sluice.Value{Int: y})
 }
 
 // bitValue stores BIT(1) as a boolean and wider BITs as Debezium's

@@ -70,3 +70,43 @@ func TestFromFieldUnsigned(t *testing.T) {
 		t.Fatalf("got %+v, %v", v, err)
 	}
 }
+
+// TestBinaryPaddingAndYearZero: the binlog drops a BINARY(n) value's
+// trailing zero bytes; they are put back, as a snapshot reads them and
+// Debezium writes them. YEAR 0000 is 1900 from the binlog (Debezium's
+// value) and from a snapshot read alike.
+func TestBinaryPaddingAndYearZero(t *testing.T) {
+	bin := &colInfo{kind: kBinary, pad: 4}
+	for _, in := range []any{"", "\x01", []byte{1, 2, 3, 4}} {
+		v, err := bin.fromBinlog(&sluice.Column{Type: sluice.TypeBytes}, in)
+		if err != nil || len(v.Bytes) != 4 || v.Kind != sluice.KindPresent {
+			t.Errorf("BINARY(4) from %q: %v, %v; want 4 bytes", in, v.Bytes, err)
+		}
+	}
+	if v, _ := bin.fromBinlog(&sluice.Column{Type: sluice.TypeBytes}, "\x01"); string(v.Bytes) != "\x01\x00\x00\x00" {
+		t.Errorf("BINARY(4) 0x01: %x, want 01000000", v.Bytes)
+	}
+	if v, _ := (&colInfo{kind: kBinary}).fromBinlog(&sluice.Column{Type: sluice.TypeBytes}, "\x01"); string(v.Bytes) != "\x01" {
+		t.Errorf("VARBINARY 0x01: %x, want 01 unpadded", v.Bytes)
+	}
+
+	year := &colInfo{kind: kYear}
+	c := &sluice.Column{Type: sluice.TypeYear}
+	for name, got := range map[string]func() (sluice.Value, error){
+		"binlog": func() (sluice.Value, error) { return year.fromBinlog(c, 0) },
+		"text": func() (sluice.Value, error) {
+			f := mysql.NewFieldValue(mysql.FieldValueTypeString, 0, []byte("0000"))
+			return year.fromField(c, &f)
+		},
+		"binary protocol": func() (sluice.Value, error) {
+			return year.fromField(c, &mysql.FieldValue{Type: mysql.FieldValueTypeSigned})
+		},
+	} {
+		if v, err := got(); err != nil || v.Kind != sluice.KindPresent || v.Int != 1900 {
+			t.Errorf("YEAR 0 (%s): %+v, %v; want 1900", name, v, err)
+		}
+	}
+	if v, _ := year.fromBinlog(c, 2024); v.Int != 2024 {
+		t.Errorf("YEAR 2024: %d", v.Int)
+	}
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,8 +14,12 @@ import (
 
 // chunkQuery is the query of the rows after last (nil: from the start)
 // in key order (ctid order for a table without a key) that flt matches,
-// at most limit of them. Each column is read in its text form, then the
-// key columns (or the ctid) again for the next chunk's last. The last
+// at most limit of them. Each column is read, then the key columns (or
+// the ctid) again for the next chunk's last; readChunk asks for every
+// result column in the text format, which is the type's output function,
+// the form pgoutput streams. A cast to text would not do: it is not the
+// output function for every type (char(n) loses its padding, inet gains
+// a prefix length "/128", bool spells "true"). The last
 // key's texts are bound as parameters and the filter's literals after
 // them; PostgreSQL infers their types from the columns they are compared
 // with, so no type name is spelled out (an enum of a schema outside the
@@ -22,13 +27,13 @@ import (
 func chunkQuery(t *sluice.Table, flt *snapshotFilter, last []*string, limit int) (string, []any) {
 	var b strings.Builder
 	b.WriteString("SELECT ")
-	// Columns are qualified with the alias s: an unqualified name in ORDER
-	// BY would bind to the ::text output column and sort as text.
+	// Columns are qualified with the alias s, so that a name in ORDER BY
+	// always means the table's column.
 	for i, c := range t.Columns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("s." + pgx.Identifier{c.Name}.Sanitize() + "::text")
+		b.WriteString("s." + pgx.Identifier{c.Name}.Sanitize())
 	}
 	keyCols := []string{"s.ctid"}
 	if len(t.Key) > 0 {
@@ -38,7 +43,7 @@ func chunkQuery(t *sluice.Table, flt *snapshotFilter, last []*string, limit int)
 		}
 	}
 	for _, k := range keyCols {
-		b.WriteString(", " + k + "::text")
+		b.WriteString(", " + k)
 	}
 	b.WriteString(" FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize() + " AS s")
 	var args []any
@@ -61,6 +66,41 @@ func chunkQuery(t *sluice.Table, flt *snapshotFilter, last []*string, limit int)
 	}
 	fmt.Fprintf(&b, " ORDER BY %s LIMIT %d", strings.Join(keyCols, ", "), limit)
 	return b.String(), args
+}
+
+// chunkKeyColumns names the columns a chunk's last key holds, in its
+// order: the key columns in key order, or "ctid" (no column can have that
+// name) for a table without a key.
+func chunkKeyColumns(t *sluice.Table) []string {
+	if len(t.Key) == 0 {
+		return []string{"ctid"}
+	}
+	names := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		names[i] = t.Columns[k].Name
+	}
+	return names
+}
+
+// resumeKey is the saved last key a job resumes after, nil (from the
+// start) when it was read under another key than t's. A keyset position
+// means nothing in another order: after a change of the key, or of its
+// order (versions before LastKeyColumns ordered the key columns as the
+// table's columns, not as the key's index), the table is read again from
+// the start; the rows read twice are harmless, like any overlap.
+func resumeKey(job *snapshotJob, t *sluice.Table) []*string {
+	if job.LastKey == nil {
+		return nil
+	}
+	saved := job.LastKeyColumns
+	if saved == nil { // written by an older version: the key in column order
+		keys := slices.Sorted(slices.Values(t.Key))
+		saved = chunkKeyColumns(&sluice.Table{Columns: t.Columns, Key: keys})
+	}
+	if len(job.LastKey) != len(saved) || !slices.Equal(saved, chunkKeyColumns(t)) {
+		return nil
+	}
+	return job.LastKey
 }
 
 // readChunk reads the rows after last, one more than the chunk size to
@@ -125,7 +165,8 @@ func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relat
 	t := rel.table
 	size := sn.src.cfg.Snapshot.ChunkSize
 	q, args := chunkQuery(t, flt, last, size+1)
-	rows, err := tx.Query(ctx, q, args...)
+	// One format code applies to every result column: all text.
+	rows, err := tx.Query(ctx, q, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
 	if err != nil {
 		return fail(err)
 	}

@@ -17,6 +17,7 @@ import (
 type progress struct {
 	job   *snapshotJob
 	last  []*string
+	cols  []string // what last holds (snapshotJob.LastKeyColumns)
 	rows  int64
 	final bool
 	lsn   uint64 // commit end of the high watermark's transaction; 0 until known
@@ -65,7 +66,7 @@ func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
 			break
 		}
 		n++
-		p.job.LastKey, p.job.Rows = p.last, p.job.Rows+p.rows
+		p.job.LastKey, p.job.LastKeyColumns, p.job.Rows = p.last, p.cols, p.job.Rows+p.rows
 		if p.final {
 			p.job.Done = true
 			sn.log.Info("snapshot of table finished", zap.String("table", p.job.Table), zap.Int64("rows", p.job.Rows))

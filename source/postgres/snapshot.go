@@ -199,7 +199,11 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 	sn.mu.Unlock()
 	sn.log.Info("snapshot of table started", zap.String("table", job.Table), zap.Int64("estimated_rows", total),
 		zap.Int64("rows_done", job.Rows), zap.Bool("incremental", job.Incremental))
-	last := job.LastKey
+	last := resumeKey(job, rel.table)
+	if job.LastKey != nil && last == nil {
+		sn.log.Info("the table's key is not the one its saved snapshot progress was read in: reading it from the start",
+			zap.String("table", job.Table), zap.Strings("saved_key", job.LastKeyColumns), zap.Strings("key", chunkKeyColumns(rel.table)))
+	}
 	for again := 0; ; {
 		w := &window{id: newID(), job: job, rel: rel, dirty: map[string]struct{}{}, done: make(chan struct{})}
 		sn.mu.Lock()

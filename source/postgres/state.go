@@ -74,6 +74,12 @@ type snapshotJob struct {
 	// table without a key) of the last row whose chunk every sink
 	// acknowledged; nil before the first chunk.
 	LastKey []*string `json:"last_key,omitempty"`
+	// LastKeyColumns names what LastKey holds, in its order: the key
+	// columns in key order, or "ctid" (chunkKeyColumns). A restart resumes
+	// after LastKey only when the table's key is still these columns in
+	// this order (resumeKey). States of versions that did not write it
+	// hold the key in column order.
+	LastKeyColumns []string `json:"last_key_columns,omitempty"`
 	// Rows counts the acknowledged rows.
 	Rows int64 `json:"rows"`
 	Done bool  `json:"done,omitempty"`

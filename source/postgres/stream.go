@@ -38,11 +38,23 @@ type stream struct {
 	txLSN      uint64 // the commit LSN announced by Begin
 	commitTime time.Time
 	txOrder    int64
+	txData     bool // the transaction carries more than sluice's own watermarks and state rows
 
-	txSeq      uint64 // counts Begin messages; relations reset their table order on a new one
-	polls      uint64 // maybeSendStatus calls
-	idleWake   bool   // the read deadline woke the loop
-	prevTxLSN  uint64 // commit LSN of the previous transaction
+	txSeq    uint64 // counts Begin messages; relations reset their table order on a new one
+	polls    uint64 // maybeSendStatus calls
+	idleWake bool   // the read deadline woke the loop
+	// prevTxLSN, Debezium's lastCommitLsn (the first element of
+	// source.sequence), is the commit LSN of the last transaction this
+	// session decoded that carried more than sluice's own watermarks and
+	// state rows (txData). Debezium sets it at every commit it streams and
+	// keeps it in its offsets, so it writes null (0) from a start without
+	// a commit in its offsets (after its snapshot) until its first
+	// streamed commit; sluice's watermark and state transactions, which
+	// Debezium's snapshot does not write, must not count. After a restart
+	// Debezium has the last commit from its offsets; sluice keeps what it
+	// has, nothing (the slot keeps the end of the confirmed commit, not its
+	// LSN): the first transaction of a session writes null.
+	prevTxLSN  uint64
 	received   uint64 // highest WAL position received
 	lastMark   uint64 // highest position emitted as a mark
 	lastStatus time.Time
@@ -304,14 +316,16 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		st.txLSN = binary.BigEndian.Uint64(d[1:])
 		st.commitTime = pgTime(int64(binary.BigEndian.Uint64(d[9:])))
 		st.txID = uint64(binary.BigEndian.Uint32(d[17:]))
-		st.txOrder = 0
+		st.txOrder, st.txData = 0, false
 		return nil
 	case pglogrepl.MessageTypeCommit:
 		if len(d) < 26 {
 			return fmt.Errorf("postgres source: Commit message of %d bytes at %s", len(d), xld.WALStart)
 		}
 		st.inTx = false
-		st.prevTxLSN = binary.BigEndian.Uint64(d[2:])
+		if st.txData {
+			st.prevTxLSN = binary.BigEndian.Uint64(d[2:])
+		}
 		end := binary.BigEndian.Uint64(d[10:])
 		if st.snap != nil {
 			st.snap.committed(end, uint32(st.txID))
@@ -337,6 +351,7 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 			if rel.state {
 				continue
 			}
+			st.txData = true
 			if st.snap != nil {
 				// Every row a chunk in an open window read is gone.
 				st.snap.truncated(id)
@@ -353,6 +368,7 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 			// Content points into the connection's reused read buffer.
 			Message: &sluice.Message{Transactional: m.Transactional, Prefix: m.Prefix, Content: bytes.Clone(m.Content)}}
 		if m.Transactional && st.inTx {
+			st.txData = true
 			st.txOrder++
 			ev.Pos = sluice.Position{LSN: uint64(m.LSN), TxLSN: st.txLSN, PrevTxLSN: st.prevTxLSN}
 			ev.TxID, ev.TxOrder, ev.CommitTime = st.txID, st.txOrder, st.commitTime
@@ -429,6 +445,7 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 	if rel.state {
 		return nil // sluice's snapshot state, of this source or another
 	}
+	st.txData = true
 	p := d[5:]
 	var oldKind byte
 	var old, neu sluice.Row

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -46,14 +47,24 @@ type colSpec struct {
 // (today's, from the catalog; none without one), as Debezium keys FULL
 // tables, so that the Kafka key does not change with every update.
 // Events of a table without a key have a null key, as in Debezium.
+// Key lists the columns in the order of the index that defines the key
+// (sortKey), not in column order.
 // describeTable flags the same columns, so snapshot reads and streamed
 // changes of a table agree on its key.
 func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, schema, name string, identity byte, cols []colSpec) (*relation, error) {
-	type attr struct{ notNull, primary bool }
+	// pkPos and riPos are the column's position in the primary key and in
+	// the replica identity index (-1: not in it), which order the key.
+	type attr struct {
+		notNull      bool
+		pkPos, riPos int
+	}
 	attrs := map[string]attr{}
-	rows, err := q.Query(ctx, `SELECT a.attname::text, a.attnotnull, COALESCE(a.attnum = ANY(i.indkey), false)
+	rows, err := q.Query(ctx, `SELECT a.attname::text, a.attnotnull,
+		       COALESCE(array_position(pk.indkey::int2[], a.attnum), -1),
+		       COALESCE(array_position(ri.indkey::int2[], a.attnum), -1)
 		  FROM pg_attribute a
-		  LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+		  LEFT JOIN pg_index pk ON pk.indrelid = a.attrelid AND pk.indisprimary
+		  LEFT JOIN pg_index ri ON ri.indrelid = a.attrelid AND ri.indisreplident
 		 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, relid)
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: read columns of %s.%s: %w", schema, name, err)
@@ -61,7 +72,7 @@ func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, sch
 	for rows.Next() {
 		var n string
 		var a attr
-		if err := rows.Scan(&n, &a.notNull, &a.primary); err != nil {
+		if err := rows.Scan(&n, &a.notNull, &a.pkPos, &a.riPos); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("postgres source: read columns of %s.%s: %w", schema, name, err)
 		}
@@ -82,7 +93,7 @@ func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, sch
 		}
 		t.Columns[i] = col
 		rel.ident[i] = c.ident
-		if a.primary {
+		if a.pkPos >= 0 {
 			pk = append(pk, i)
 		}
 		if c.ident {
@@ -93,20 +104,45 @@ func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, sch
 	case 'f':
 		primary := 0
 		for _, a := range attrs {
-			if a.primary {
+			if a.pkPos >= 0 {
 				primary++
 			}
 		}
 		if len(pk) == primary { // else a key column is not among the Relation's
-			t.Key = pk
+			t.Key = sortKey(pk, cols, attrs, func(a attr) int { return a.pkPos })
 		}
+	case 'i':
+		t.Key = sortKey(ident, cols, attrs, func(a attr) int { return a.riPos })
 	default:
-		t.Key = ident
+		t.Key = sortKey(ident, cols, attrs, func(a attr) int { return a.pkPos })
 	}
 	for _, k := range t.Key {
 		t.Columns[k].Key = true
 	}
 	return rel, nil
+}
+
+// sortKey orders the key columns key (indexes into cols) as the index
+// that defines the key lists them (pos: a column's position in it, -1 when
+// not in it), which is Debezium's order of the key's fields: PRIMARY KEY
+// (c, a) keys {"c":…,"a":…}. The snapshot reads chunks in this order too,
+// so that its keyset comparison walks the index. A column the catalog no
+// longer has in the index (it changed since the Relation message) goes
+// after the others, in column order, so the order is still deterministic.
+func sortKey[A any](key []int, cols []colSpec, attrs map[string]A, pos func(A) int) []int {
+	slices.SortStableFunc(key, func(x, y int) int {
+		px, py := pos(attrs[cols[x].name]), pos(attrs[cols[y].name])
+		switch {
+		case px == py:
+			return 0
+		case px < 0:
+			return 1
+		case py < 0:
+			return -1
+		}
+		return px - py
+	})
+	return key
 }
 
 // describeTable reads a table's description from the catalog, with the

@@ -219,14 +219,17 @@ func (st *stream) watermark(content string, lsn uint64) error {
 		}
 		sn.started = true
 		emitted++
+		// The chunk is emitted in the high watermark's transaction: its
+		// commit LSN is the rows' TxLSN and its id their TxID, the
+		// snapshot transaction's id Debezium writes into a read's txId.
 		ev := &sluice.Event{Op: sluice.OpRead, Table: t, After: row, Snapshot: mark,
 			Pos:        sluice.Position{LSN: lsn, TxLSN: st.txLSN, PrevTxLSN: st.prevTxLSN},
-			CommitTime: w.read, TxOrder: emitted}
+			CommitTime: w.read, TxID: st.txID, TxOrder: emitted}
 		if err := st.emit(ev); err != nil {
 			return err
 		}
 	}
-	sn.pending = append(sn.pending, &progress{job: w.job, last: w.last, rows: emitted, final: w.final})
+	sn.pending = append(sn.pending, &progress{job: w.job, last: w.last, cols: chunkKeyColumns(t), rows: emitted, final: w.final})
 	sn.mu.Lock()
 	before := w.job.emitted
 	w.job.emitted += emitted

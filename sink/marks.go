@@ -1,0 +1,23 @@
+package sink
+
+import (
+	"context"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// MarkWriter is implemented by sinks that write something at transaction
+// boundaries: the Kafka sink writes a transaction's END record to the
+// transaction topic when its commit mark arrives, because only the mark
+// says that the transaction's last event has been seen.
+//
+// The runner hands such a sink every mark (sluice.OpMark) in event order,
+// from the goroutine that calls Write, after the events before it. ack
+// follows Write's contract: it is called exactly once, with nil when
+// what the sink wrote for the mark is durable (at once when it wrote
+// nothing), else with the error. The mark's position is not confirmed to
+// the source before every MarkWriter has acknowledged it, so a boundary
+// record that fails is written again when the pipeline resumes.
+type MarkWriter interface {
+	WriteMark(ctx context.Context, mark *sluice.Event, ack func(error)) error
+}
