@@ -36,6 +36,7 @@ type File struct {
 	RawPipelines map[string]map[string]any `yaml:"pipelines"`
 
 	lines map[string]int // dotted key → line in the YAML file
+	vars  []variable     // the ${VAR}s the file used, scrubbed from errors
 }
 
 // Log configures zap.
@@ -104,8 +105,9 @@ func parse(data []byte, lookup func(string) (string, bool)) (*File, error) {
 	}
 	// A variable that is not set leaves its value empty; the error is
 	// reported with every other problem of the file.
-	expErr := errors.Join(expandNode(&root, "", lookup)...)
-	f := &File{lines: map[string]int{}}
+	var used []variable
+	expErr := errors.Join(expandNode(&root, "", lookup, &used)...)
+	f := &File{lines: map[string]int{}, vars: used}
 	raw := map[string]any{}
 	if len(root.Content) > 0 {
 		collectLines(root.Content[0], "", f.lines)
@@ -233,6 +235,9 @@ func (f *File) withLines(err error) error {
 		key, _, _ := strings.Cut(e.Error(), ":")
 		if l := f.Line(key); l > 0 && !strings.ContainsAny(key, " '") {
 			e = fmt.Errorf("line %d: %w", l, e)
+		}
+		if msg := scrub(e.Error(), f.vars); msg != e.Error() {
+			e = errors.New(msg)
 		}
 		out = append(out, e)
 	}

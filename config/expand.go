@@ -18,12 +18,12 @@ import (
 // decodes as one (capacity: ${CAPACITY}). A variable without a default
 // that is not set is an error naming the key and its line; the value
 // itself is never part of an error.
-func expandNode(n *yaml.Node, prefix string, lookup func(string) (string, bool)) []error {
+func expandNode(n *yaml.Node, prefix string, lookup func(string) (string, bool), used *[]variable) []error {
 	var errs []error
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			errs = append(errs, expandNode(c, prefix, lookup)...)
+			errs = append(errs, expandNode(c, prefix, lookup, used)...)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -31,17 +31,17 @@ func expandNode(n *yaml.Node, prefix string, lookup func(string) (string, bool))
 			if prefix != "" {
 				key = prefix + "." + key
 			}
-			errs = append(errs, expandNode(n.Content[i+1], key, lookup)...)
+			errs = append(errs, expandNode(n.Content[i+1], key, lookup, used)...)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			errs = append(errs, expandNode(c, prefix+"["+strconv.Itoa(i)+"]", lookup)...)
+			errs = append(errs, expandNode(c, prefix+"["+strconv.Itoa(i)+"]", lookup, used)...)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
 			return nil
 		}
-		v, err := expand(n.Value, lookup)
+		v, err := expand(n.Value, lookup, used)
 		if err != nil {
 			return []error{fmt.Errorf("line %d: %s: %w", n.Line, prefix, err)}
 		}
@@ -55,8 +55,12 @@ func expandNode(n *yaml.Node, prefix string, lookup func(string) (string, bool))
 	return errs
 }
 
-// expand replaces the references in s.
-func expand(s string, lookup func(string) (string, bool)) (string, error) {
+// variable is a variable a value used, so that errors can show its name
+// instead of its value (scrub).
+type variable struct{ name, value string }
+
+// expand replaces the references in s, noting each variable used.
+func expand(s string, lookup func(string) (string, bool), used *[]variable) (string, error) {
 	var b strings.Builder
 	var errs []error
 	for i := 0; i < len(s); i++ {
@@ -88,6 +92,9 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 		switch {
 		case ok && v != "":
 			b.WriteString(v)
+			if used != nil {
+				*used = append(*used, variable{name, v})
+			}
 		case hasDef:
 			b.WriteString(def)
 		case ok:
@@ -113,4 +120,18 @@ func validEnvName(s string) bool {
 		}
 	}
 	return true
+}
+
+// scrub replaces, in an error message, every value a variable gave with
+// the variable's reference: a secret given as ${PASSWORD} and used where
+// it does not belong ("cannot parse … as int") is shown as ${PASSWORD}.
+// Values shorter than 3 characters are left alone: they would match too
+// much of any message, and reveal little.
+func scrub(msg string, used []variable) string {
+	for _, v := range used {
+		if len(v.value) >= 3 {
+			msg = strings.ReplaceAll(msg, v.value, "${"+v.name+"}")
+		}
+	}
+	return msg
 }

@@ -18,7 +18,7 @@ func TestExpandVariables(t *testing.T) {
 		{"price: $$5 and $5 and ${CAP}$", "price: $5 and $5 and 64$"},
 		{"no references", "no references"},
 	} {
-		got, err := expand(c.in, lookup)
+		got, err := expand(c.in, lookup, nil)
 		if err != nil || got != c.want {
 			t.Errorf("expand(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
@@ -72,5 +72,25 @@ func TestExpandErrors(t *testing.T) {
 	}
 	if strings.Contains(msg, "canary") {
 		t.Errorf("an error shows the secret:\n%s", msg)
+	}
+}
+
+// TestErrorsShowVariablesNotValues: a variable's value used where it does
+// not fit is shown in the error as the variable's reference.
+func TestErrorsShowVariablesNotValues(t *testing.T) {
+	lookup := func(k string) (string, bool) {
+		if k == "SECRET" {
+			return "canary-s3cr3t", true
+		}
+		return "", false
+	}
+	_, err := parse([]byte(`pipelines:
+  shop:
+    capacity: ${SECRET}
+    source: {type: postgres, dsn: "postgres://u@h/x"}
+    sinks: {stdout: {}}
+`), lookup)
+	if err == nil || strings.Contains(err.Error(), "canary") || !strings.Contains(err.Error(), `line 3: pipelines.shop.capacity: cannot parse "${SECRET}"`) {
+		t.Fatalf("error %v", err)
 	}
 }

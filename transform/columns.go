@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/secret"
 )
 
 func init() { Register("columns", newColumns, ColumnsConfig{}) }
@@ -30,9 +29,9 @@ type ColumnsConfig struct {
 	// followed by the value's text, so equal values stay equal (joins,
 	// keys) without revealing them. The salt is a secret: give it in
 	// SaltFile (or through ${VAR}) rather than in the file.
-	Hash     []string `yaml:"hash"`
-	Salt     string   `yaml:"salt"`
-	SaltFile string   `yaml:"salt_file"`
+	Hash     []string      `yaml:"hash"`
+	Salt     secret.Secret `yaml:"salt"`
+	SaltFile string        `yaml:"salt_file"`
 	// Truncate cuts a text column's values to at most n characters.
 	Truncate map[string]int `yaml:"truncate"`
 	// Rename gives columns other names in the events (old → new).
@@ -125,17 +124,10 @@ func newColumns(c ColumnsConfig, env Env) (*columns, error) {
 		}
 		renamed[to] = n
 	}
-	switch {
-	case c.Salt != "" && c.SaltFile != "":
-		bad("salt_file", "set salt or salt_file, not both")
-	case c.SaltFile != "":
-		b, err := os.ReadFile(c.SaltFile)
-		if err != nil {
-			bad("salt_file", "%v", err)
-		}
-		t.salt = []byte(strings.TrimRight(string(b), "\r\n"))
-	default:
-		t.salt = []byte(c.Salt)
+	if salt, err := secret.Resolve(c.Salt, c.SaltFile, "salt"); err != nil {
+		errs = append(errs, fmt.Errorf("%s.%w", env.Path, err))
+	} else {
+		t.salt = []byte(salt)
 	}
 	if len(c.Hash) > 0 && len(t.salt) == 0 {
 		bad("salt", "required with hash: without a salt a hash of a small domain (a phone number, a birth date) is reversed by trying every value")

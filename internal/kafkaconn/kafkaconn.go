@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/sluice-cdc/sluice/internal/secret"
 	"github.com/sluice-cdc/sluice/internal/tlsconf"
 )
 
@@ -48,17 +49,13 @@ type SASL struct {
 	// password of sasl.jaas.config. The password is never logged.
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
+	// PasswordFile is the path of a file holding the password (a mounted
+	// secret), read when the client is opened; instead of Password.
+	PasswordFile string `yaml:"password_file"`
 }
 
-// Secret is a string that prints as "[redacted]" with the fmt verbs, so a
-// configuration can be logged or printed without leaking it.
-type Secret string
-
-// String implements fmt.Stringer.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString implements fmt.GoStringer (%#v).
-func (Secret) GoString() string { return `"[redacted]"` }
+// Secret is a string that never prints (internal/secret).
+type Secret = secret.Secret
 
 // Problem is one invalid setting: its key relative to the block that
 // holds the tls: and sasl: keys, and what is wrong.
@@ -75,9 +72,12 @@ func Validate(t TLS, s SASL) []Problem {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		ps = append(ps, Problem{"tls", "cert_file and key_file must be given together"})
 	}
+	if s.Password != "" && s.PasswordFile != "" {
+		ps = append(ps, Problem{"sasl.password_file", "set sasl.password or sasl.password_file, not both"})
+	}
 	switch strings.ToUpper(s.Mechanism) {
 	case "":
-		if s.Username != "" || s.Password != "" {
+		if s.Username != "" || s.Password != "" || s.PasswordFile != "" {
 			ps = append(ps, Problem{"sasl.mechanism", "required when sasl.username or sasl.password is set: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"})
 		}
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
@@ -101,6 +101,11 @@ func Opts(t TLS, s SASL) ([]kgo.Opt, error) {
 		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
+	pw, err := secret.Resolve(s.Password, s.PasswordFile, "sasl.password")
+	if err != nil {
+		return nil, err
+	}
+	s.Password, s.PasswordFile = pw, ""
 	if m := s.Auth(); m != nil {
 		opts = append(opts, kgo.SASL(m))
 	}

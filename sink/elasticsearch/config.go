@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
+	"github.com/sluice-cdc/sluice/internal/secret"
 	"github.com/sluice-cdc/sluice/internal/tlsconf"
 
 	"github.com/sluice-cdc/sluice/sink"
@@ -31,12 +32,18 @@ type Config struct {
 	// SLUICE_PIPELINES_<NAME>_SINKS_<SINK>_PASSWORD.
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
+	// PasswordFile is the path of a file holding the password (a mounted
+	// secret), read when the sink is built; instead of Password.
+	PasswordFile string `yaml:"password_file"`
 
 	// APIKey is an Elasticsearch API key in its encoded form (the
 	// "encoded" field of the create-API-key response, base64 of
 	// "id:api_key"), sent as "Authorization: ApiKey …". It takes
 	// precedence over username/password. Default none; never logged.
 	APIKey Secret `yaml:"api_key"`
+	// APIKeyFile is the path of a file holding the API key; instead of
+	// APIKey.
+	APIKeyFile string `yaml:"api_key_file"`
 
 	// TLS configures https connections.
 	TLS TLS `yaml:"tls"`
@@ -226,15 +233,8 @@ type DeadLetterKafka struct {
 	SASL kafkaconn.SASL `yaml:"sasl"`
 }
 
-// Secret is a string that prints as "[redacted]" with the fmt verbs, so a
-// Config can be logged or printed without leaking it.
-type Secret string
-
-// String implements fmt.Stringer.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString implements fmt.GoStringer (%#v).
-func (Secret) GoString() string { return `"[redacted]"` }
+// Secret is a string that never prints (internal/secret).
+type Secret = secret.Secret
 
 // Defaults returns a Config with every default filled in and no URLs.
 // Truncate stays empty: its default depends on Index (see Config.Truncate).
@@ -324,7 +324,7 @@ func (c *Config) validate(path string) error {
 			bad(fmt.Sprintf("urls[%d]", i), "no host")
 		}
 	}
-	if c.Password != "" && c.Username == "" {
+	if (c.Password != "" || c.PasswordFile != "") && c.Username == "" {
 		bad("username", "required when password is set")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {

@@ -2,6 +2,8 @@ package elasticsearch
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,34 @@ func TestOpenUnreachable(t *testing.T) {
 	err = s.Open(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Fatalf("Open = %v", err)
+	}
+}
+
+// TestSecretsFromFiles: password_file and api_key_file are read when the
+// sink is built; giving a secret both ways is an error naming the key.
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	pw, key := filepath.Join(dir, "pw"), filepath.Join(dir, "key")
+	if err := os.WriteFile(pw, []byte("canary-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("canary-key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := func() map[string]any {
+		return map[string]any{"urls": []any{"http://127.0.0.1:9200"}, "username": "elastic", "password_file": pw, "api_key_file": key}
+	}
+	s, err := sink.Build(New, base(), testEnv(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Config(); c.Password != "canary-pw" || c.APIKey != "canary-key" {
+		t.Errorf("secrets not read from their files")
+	}
+	raw := base()
+	raw["password"] = "canary-direct"
+	_, err = sink.Build(New, raw, testEnv(t))
+	if err == nil || !strings.Contains(err.Error(), "password_file: set password or password_file, not both") || strings.Contains(err.Error(), "canary") {
+		t.Errorf("both: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/secret"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
@@ -99,7 +100,17 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 			cfg.Truncate = TruncateDeleteDocuments
 		}
 	}
-	if err := cfg.validate(env.Path); err != nil {
+	// Secrets given as files are read now, so validate finds a missing one.
+	var serrs []error
+	var err error
+	if cfg.Password, err = secret.Resolve(cfg.Password, cfg.PasswordFile, "password"); err != nil {
+		serrs = append(serrs, fmt.Errorf("%s.%w", env.Path, err))
+	}
+	if cfg.APIKey, err = secret.Resolve(cfg.APIKey, cfg.APIKeyFile, "api_key"); err != nil {
+		serrs = append(serrs, fmt.Errorf("%s.%w", env.Path, err))
+	}
+	cfg.PasswordFile, cfg.APIKeyFile = "", ""
+	if err := errors.Join(append(serrs, cfg.validate(env.Path))...); err != nil {
 		return nil, err
 	}
 	tmpl, err := parseIndexTemplate(cfg.Index)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
+	"github.com/sluice-cdc/sluice/internal/secret"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -24,8 +25,10 @@ type Config struct {
 	// database.port, database.user, database.dbname.
 	DSN string `yaml:"dsn"`
 	// Password overrides the DSN's password, so the secret can come from
-	// SLUICE_PIPELINES_<NAME>_SOURCE_PASSWORD instead of the file.
-	Password string `yaml:"password"`
+	// ${VAR}, SLUICE_PIPELINES_<NAME>_SOURCE_PASSWORD or, with
+	// PasswordFile, a mounted secret file instead of the file.
+	Password     secret.Secret `yaml:"password"`
+	PasswordFile string        `yaml:"password_file"`
 	// Slot is the logical replication slot (default sluice_<pipeline>).
 	// Debezium: slot.name.
 	Slot string `yaml:"slot"`

@@ -117,3 +117,33 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordFile: password_file's content (without its line break) is
+// the connection's password; both keys, or a missing file, are errors
+// naming the key and never showing a value.
+func TestPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/pw"
+	if err := os.WriteFile(file, []byte("canary-s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := source.Build(New, map[string]any{"dsn": "postgres://u@h/db", "password_file": file}, testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.connCf.Password != "canary-s3cr3t" {
+		t.Fatalf("password %q", s.connCf.Password)
+	}
+	for _, c := range []struct {
+		raw  map[string]any
+		want string
+	}{
+		{map[string]any{"dsn": "postgres://u@h/db", "password": "canary-x", "password_file": file}, "src.password_file: set password or password_file, not both"},
+		{map[string]any{"dsn": "postgres://u@h/db", "password_file": dir + "/missing"}, "src.password_file: open"},
+	} {
+		_, err := source.Build(New, c.raw, testEnv())
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "canary") {
+			t.Errorf("%v: %v, want %q", c.raw, err, c.want)
+		}
+	}
+}

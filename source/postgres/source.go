@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/secret"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -45,8 +46,14 @@ var (
 
 // New builds a source from its decoded configuration (defaults filled in):
 // it derives the slot and publication names from the pipeline's when the
-// file leaves them out, and validates. It does no I/O.
+// file leaves them out, reads password_file, and validates. It does no
+// network I/O.
 func New(cfg Config, env source.Env) (*Source, error) {
+	pw, pwErr := secret.Resolve(cfg.Password, cfg.PasswordFile, "password")
+	if pwErr != nil {
+		return nil, fmt.Errorf("%s.%w", env.Path, pwErr)
+	}
+	cfg.Password, cfg.PasswordFile = pw, ""
 	if cfg.Slot == "" {
 		cfg.Slot = defaultName(env.Pipeline)
 	}
@@ -62,7 +69,7 @@ func New(cfg Config, env source.Env) (*Source, error) {
 		return nil, fmt.Errorf("%s.dsn: %s", env.Path, redactDSNError(err))
 	}
 	if cfg.Password != "" {
-		cc.Password = cfg.Password
+		cc.Password = string(cfg.Password)
 	}
 	// The text forms the decoder parses depend on these session settings;
 	// fix them instead of inheriting the server's or the role's defaults.
