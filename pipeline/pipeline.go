@@ -98,6 +98,18 @@ type Stats struct {
 	Checkpoint atomic.Uint64 // TxLSN of the last confirmed position
 	Ready      atomic.Bool   // true while source and sinks are connected
 	LastError  atomic.Value  // string: the last failure
+
+	// Lag, measured when it happens (Debezium's MilliSecondsBehindSource):
+	// ReadCommitMs is the commit time (Unix ms) of the last event read and
+	// ReadLagMs how long after its commit it was read; DeliveredCommitMs
+	// and DeliveredLagMs the same for the newest event every sink has
+	// acknowledged. They stay put while the database is idle, so an idle
+	// pipeline does not look behind.
+	ReadCommitMs, ReadLagMs           atomic.Int64
+	DeliveredCommitMs, DeliveredLagMs atomic.Int64
+	// InFlight reports the events handed to sinks and not yet
+	// acknowledged by all (at most Capacity); nil while not running.
+	InFlight atomic.Pointer[func() int]
 }
 
 // Run runs the pipeline until ctx ends (a clean shutdown, returning nil)
@@ -247,6 +259,13 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		p.Stats.Checkpoint.Store(pos.TxLSN)
 		p.Source.Confirm(pos)
 	})
+	tr.delivered = func(commitMs int64) {
+		p.Stats.DeliveredCommitMs.Store(commitMs)
+		p.Stats.DeliveredLagMs.Store(max(time.Now().UnixMilli()-commitMs, 0))
+	}
+	inFlight := tr.inFlight
+	p.Stats.InFlight.Store(&inFlight)
+	defer p.Stats.InFlight.Store(nil)
 	defer tr.close()
 	fail := func(err error) {
 		failOnce.Do(func() {
@@ -286,7 +305,15 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		if !keep {
 			return nil // filtered: nothing to wait for
 		}
-		seq, err := tr.add(srcCtx, ev.Pos, false, len(p.Sinks))
+		var commitMs int64
+		if !ev.CommitTime.IsZero() {
+			commitMs = ev.CommitTime.UnixMilli()
+			if commitMs != p.Stats.ReadCommitMs.Load() { // once per transaction, not per event
+				p.Stats.ReadCommitMs.Store(commitMs)
+				p.Stats.ReadLagMs.Store(max(time.Now().UnixMilli()-commitMs, 0))
+			}
+		}
+		seq, err := tr.addAt(srcCtx, ev.Pos, commitMs, false, len(p.Sinks))
 		if err != nil {
 			return err
 		}

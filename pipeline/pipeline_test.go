@@ -455,3 +455,43 @@ func (s *ctxSink) Close(context.Context) error {
 func (s *ctxSink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) error {
 	return s.write(ctx, ev, ack)
 }
+
+// TestLagAndQueue: the read lag is measured when an event is read, the
+// delivery lag when every sink acknowledged it, both from its commit
+// time; the queue counts what the sinks hold.
+func TestLagAndQueue(t *testing.T) {
+	commit := time.Now().Add(-3 * time.Second)
+	ev := row(10)
+	ev.CommitTime = commit
+	src := &fakeSource{done: make(chan struct{}), events: func(int) []*sluice.Event { return []*sluice.Event{ev, mark(100)} }}
+	sink := &holdSink{}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{sink}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	<-src.done
+	st := &p.Stats
+	if got := st.ReadCommitMs.Load(); got != commit.UnixMilli() {
+		t.Errorf("read commit %d, want %d", got, commit.UnixMilli())
+	}
+	if lag := st.ReadLagMs.Load(); lag < 3000 || lag > 60000 {
+		t.Errorf("read lag %d ms, want about 3000", lag)
+	}
+	if f := st.InFlight.Load(); f == nil || (*f)() != 2 {
+		t.Errorf("in flight before the ack: %v", f)
+	}
+	if st.DeliveredCommitMs.Load() != 0 {
+		t.Error("delivered before the sink acknowledged")
+	}
+	sink.release(0)
+	waitFor(t, "checkpoint", func() bool { return src.lastConfirmed() == 100 })
+	if got := st.DeliveredCommitMs.Load(); got != commit.UnixMilli() {
+		t.Errorf("delivered commit %d, want %d", got, commit.UnixMilli())
+	}
+	if lag := st.DeliveredLagMs.Load(); lag < st.ReadLagMs.Load() {
+		t.Errorf("delivery lag %d ms below the read lag %d", lag, st.ReadLagMs.Load())
+	}
+	if f := st.InFlight.Load(); f == nil || (*f)() != 0 {
+		t.Error("in flight after the ack")
+	}
+}

@@ -21,6 +21,9 @@ type tracker struct {
 	closed  bool
 	err     error // first sink error
 	confirm func(sluice.Position)
+	// delivered, when set, gets the newest commit time (Unix ms) among
+	// the entries a checkpoint move released: what every sink now holds.
+	delivered func(commitMs int64)
 
 	checkpoint sluice.Position
 	hasCP      bool
@@ -30,6 +33,7 @@ type entry struct {
 	pending int // acknowledgements still missing
 	mark    bool
 	pos     sluice.Position
+	commit  int64 // the event's commit time, Unix ms; 0 unknown
 }
 
 func newTracker(capacity int, confirm func(sluice.Position)) *tracker {
@@ -59,6 +63,12 @@ func (t *tracker) ackFuncs(onErr func(error)) []func(error) {
 // its sequence number. It blocks while the tracker is full; it returns
 // ctx's error if ctx ends first and errClosed after close.
 func (t *tracker) add(ctx context.Context, pos sluice.Position, mark bool, pending int) (uint64, error) {
+	return t.addAt(ctx, pos, 0, mark, pending)
+}
+
+// addAt is add with the event's commit time (Unix ms, 0 unknown), which
+// the delivery lag is measured from.
+func (t *tracker) addAt(ctx context.Context, pos sluice.Position, commitMs int64, mark bool, pending int) (uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tail-t.head == uint64(len(t.ring)) {
@@ -79,7 +89,7 @@ func (t *tracker) add(ctx context.Context, pos sluice.Position, mark bool, pendi
 		return 0, err
 	}
 	seq := t.tail
-	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos}
+	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos, commit: commitMs}
 	t.tail++
 	if pending == 0 {
 		t.advanceLocked()
@@ -121,6 +131,7 @@ func (t *tracker) ackLocked(seq uint64, err error) {
 func (t *tracker) advanceLocked() {
 	var cp sluice.Position
 	moved := false
+	var commit int64
 	for t.head < t.tail {
 		e := &t.ring[t.head%uint64(len(t.ring))]
 		if e.pending > 0 {
@@ -129,12 +140,16 @@ func (t *tracker) advanceLocked() {
 		if e.mark {
 			cp, moved = e.pos, true
 		}
+		commit = max(commit, e.commit)
 		*e = entry{}
 		t.head++
 	}
 	if moved {
 		t.checkpoint, t.hasCP = cp, true
 		t.confirm(cp)
+	}
+	if commit > 0 && t.delivered != nil {
+		t.delivered(commit)
 	}
 	t.cond.Broadcast()
 }
@@ -152,4 +167,11 @@ func (t *tracker) close() {
 	t.closed = true
 	t.cond.Broadcast()
 	t.mu.Unlock()
+}
+
+// inFlight is the number of entries waiting for acknowledgements.
+func (t *tracker) inFlight() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int(t.tail - t.head)
 }

@@ -51,6 +51,23 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 				func() float64 { return float64(st.Restarts.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_checkpoint_position", Help: "Last position confirmed to the source (Postgres: LSN).", ConstLabels: labels},
 				func() float64 { return float64(st.Checkpoint.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_source_lag_milliseconds", Help: "How long after its commit the last event was read (Debezium's MilliSecondsBehindSource); kept while idle.", ConstLabels: labels},
+				func() float64 { return float64(st.ReadLagMs.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_delivery_lag_milliseconds", Help: "How long after its commit the newest event every sink acknowledged was acknowledged; kept while idle.", ConstLabels: labels},
+				func() float64 { return float64(st.DeliveredLagMs.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_source_last_commit_timestamp_seconds", Help: "Commit time of the last event read (0 before the first); time() minus it is the age of the newest change seen.", ConstLabels: labels},
+				func() float64 { return float64(st.ReadCommitMs.Load()) / 1000 }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_delivered_commit_timestamp_seconds", Help: "Commit time of the newest event every sink acknowledged (0 before the first).", ConstLabels: labels},
+				func() float64 { return float64(st.DeliveredCommitMs.Load()) / 1000 }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_queue_events", Help: "Events handed to sinks and not yet acknowledged by all.", ConstLabels: labels},
+				func() float64 {
+					if f := st.InFlight.Load(); f != nil {
+						return float64((*f)())
+					}
+					return 0
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_queue_capacity", Help: "The pipeline's capacity: events in flight before the source waits.", ConstLabels: labels},
+				func() float64 { return float64(p.Capacity) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_ready", Help: "1 while the pipeline's source and sinks are connected and ready.", ConstLabels: labels},
 				func() float64 {
 					if p.Ready() == nil {

@@ -43,12 +43,21 @@ func TestEndpoints(t *testing.T) {
 	}
 	p.Stats.Ready.Store(true)
 	p.Stats.Events.Add(42)
+	p.Stats.ReadLagMs.Store(1500)
+	p.Stats.DeliveredLagMs.Store(2500)
+	p.Stats.ReadCommitMs.Store(1700000000500)
 	if code, _ := get(t, base+"/readyz"); code != 200 {
 		t.Errorf("/readyz when ready = %d", code)
 	}
 	_, metrics := get(t, base+"/metrics")
 	if !strings.Contains(metrics, `sluice_events_total{pipeline="shop"} 42`) {
 		t.Errorf("/metrics lacks the event counter:\n%s", metrics)
+	}
+	for _, want := range []string{`sluice_source_lag_milliseconds{pipeline="shop"} 1500`, `sluice_delivery_lag_milliseconds{pipeline="shop"} 2500`,
+		`sluice_source_last_commit_timestamp_seconds{pipeline="shop"} 1.7000000005e+09`, `sluice_queue_events{pipeline="shop"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	bi := buildinfo.Get()
 	if want := fmt.Sprintf(`sluice_build_info{commit=%q,goversion=%q,version=%q} 1`, bi.Commit, bi.Go, bi.Version); !strings.Contains(metrics, want) {
