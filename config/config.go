@@ -27,8 +27,11 @@ type File struct {
 	Log Log `yaml:"log"`
 	// StateDir is where sources keep local state their database cannot
 	// hold, e.g. snapshot progress (default ./sluice-state).
-	StateDir  string              `yaml:"state_dir"`
-	HTTP      HTTP                `yaml:"http"`
+	StateDir string `yaml:"state_dir"`
+	HTTP     HTTP   `yaml:"http"`
+	// FailFast stops the whole daemon when one pipeline fails for good
+	// (default false: that pipeline stops, the others go on).
+	FailFast  bool                `yaml:"fail_fast"`
 	Pipelines map[string]Pipeline `yaml:"-"`
 
 	// RawPipelines is decoded per pipeline so that an error in one

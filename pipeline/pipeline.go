@@ -97,6 +97,7 @@ type Stats struct {
 	Restarts   atomic.Int64  // failures followed by a restart
 	Checkpoint atomic.Uint64 // TxLSN of the last confirmed position
 	Ready      atomic.Bool   // true while source and sinks are connected
+	Failed     atomic.Bool   // the pipeline stopped on a permanent error
 	LastError  atomic.Value  // string: the last failure
 
 	// Lag, measured when it happens (Debezium's MilliSecondsBehindSource):
@@ -157,6 +158,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // Ready returns nil while the pipeline is connected and every sink or
 // source that reports its own readiness (sluice.ReadyChecker) is ready.
 func (p *Pipeline) Ready() error {
+	if p.Stats.Failed.Load() {
+		msg, _ := p.Stats.LastError.Load().(string)
+		return fmt.Errorf("pipeline %s: failed and stopped: %s", p.Name, msg)
+	}
 	if !p.Stats.Ready.Load() {
 		return fmt.Errorf("pipeline %s: not connected", p.Name)
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -33,17 +34,34 @@ import (
 	_ "github.com/sluice-cdc/sluice/source/postgres"
 )
 
+// Exit codes: 0 after a clean stop, 1 when the daemon (or a command) failed
+// while running, 2 for a usage or configuration error.
 func main() {
 	if err := newRoot().Execute(); err != nil {
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(os.Stderr, "sluice:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
 // errReported is returned by commands that already printed their errors.
 var errReported = errors.New("errors reported")
+
+// configError marks a usage or configuration error: exit code 2.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+// exitCode is the process's exit code for a command's error.
+func exitCode(err error) int {
+	var ce configError
+	if errors.As(err, &ce) || strings.HasPrefix(err.Error(), "unknown command") {
+		return 2
+	}
+	return 1
+}
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -52,6 +70,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return configError{err} })
 	var cfgPath string
 	root.PersistentFlags().StringVarP(&cfgPath, "config", "c", "sluice.yaml", "configuration file")
 
@@ -73,7 +92,7 @@ func newRoot() *cobra.Command {
 			}
 			if err != nil {
 				printErrors(cmd.ErrOrStderr(), cfgPath, err)
-				return errReported
+				return configError{errReported}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d pipeline(s))\n", cfgPath, len(f.Pipelines))
 			return nil
@@ -139,16 +158,16 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 func run(ctx context.Context, cfgPath string) error {
 	f, err := config.Load(cfgPath)
 	if err != nil {
-		return err
+		return configError{err}
 	}
 	log, err := newLogger(f.Log)
 	if err != nil {
-		return err
+		return configError{err}
 	}
 	defer log.Sync()
 	pipes, err := build(f, log)
 	if err != nil {
-		return err
+		return configError{err}
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -170,25 +189,45 @@ func run(ctx context.Context, cfgPath string) error {
 		go srv.Serve(ctx)
 	}
 
-	// A permanent failure of one pipeline stops the daemon: it needs an
-	// operator, and a half-running daemon hides that.
+	// A permanent failure stops its pipeline, which then reports not
+	// ready and failed, and the others go on: one broken database does
+	// not take the rest down. With fail_fast, or once every pipeline has
+	// failed, the daemon stops (exit 1).
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
 	for _, p := range pipes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.Run(ctx); err != nil {
-				log.Error("pipeline stopped", zap.String("pipeline", p.Name), zap.Error(err))
+			err := p.Run(ctx)
+			if err == nil {
+				return
+			}
+			p.Stats.Failed.Store(true)
+			p.Stats.LastError.Store(err.Error())
+			mu.Lock()
+			failures = append(failures, fmt.Errorf("pipeline %s: %w", p.Name, err))
+			all := len(failures) == len(pipes)
+			mu.Unlock()
+			switch {
+			case f.FailFast:
+				log.Error("pipeline failed; stopping the daemon (fail_fast)", zap.String("pipeline", p.Name), zap.Error(err))
 				cancel(err)
+			case all:
+				log.Error("pipeline failed; no pipeline is left running", zap.String("pipeline", p.Name), zap.Error(err))
+				cancel(err)
+			default:
+				log.Error("pipeline failed and stopped; the other pipelines go on", zap.String("pipeline", p.Name), zap.Error(err))
 			}
 		}()
 	}
 	bi := buildinfo.Get()
 	log.Info("sluice started", zap.Int("pipelines", len(pipes)), zap.String("version", bi.Version), zap.String("commit", bi.Commit))
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := errors.Join(failures...); err != nil {
 		return err
 	}
 	log.Info("sluice stopped")

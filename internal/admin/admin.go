@@ -68,6 +68,13 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 				}),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_queue_capacity", Help: "The pipeline's capacity: events in flight before the source waits.", ConstLabels: labels},
 				func() float64 { return float64(p.Capacity) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_pipeline_failed", Help: "1 once the pipeline stopped on a permanent error (the reason is in the log and on /readyz).", ConstLabels: labels},
+				func() float64 {
+					if st.Failed.Load() {
+						return 1
+					}
+					return 0
+				}),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_ready", Help: "1 while the pipeline's source and sinks are connected and ready.", ConstLabels: labels},
 				func() float64 {
 					if p.Ready() == nil {
