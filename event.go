@@ -135,6 +135,53 @@ type DDL struct {
 	// (several joined by ","), as Debezium's source.table of a schema
 	// change event; "" for statements on no table.
 	Table string
+	// Changes describes each table the statement creates, alters or
+	// drops, with its structure after the statement, as Debezium's
+	// tableChanges: consumers rebuild a table's schema from the schema
+	// change topic alone. Empty when the source does not describe them.
+	Changes []TableChange
+}
+
+// TableChange is one table a schema change creates, alters or drops.
+type TableChange struct {
+	Type string // "CREATE", "ALTER" or "DROP"
+	DB   string
+	Name string
+	// Table is the table's structure after the change; nil for DROP.
+	Table *TableStructure
+}
+
+// TableStructure is a table's definition as Debezium's schema history
+// describes it: what the DDL declared, not only what the log's row
+// events need (display widths, defaults, comments).
+type TableStructure struct {
+	DefaultCharset string   // the table's default character set; "" when unknown
+	PrimaryKey     []string // key column names in key order
+	Columns        []ColumnStructure
+	Comment        string // "" when none
+}
+
+// ColumnStructure is one column of a TableStructure. Optional values
+// that Debezium writes as null are "" (strings), -1 (Length, Scale) or
+// nil (EnumValues).
+type ColumnStructure struct {
+	Name     string
+	JDBCType int32  // java.sql.Types of the type, as Debezium maps it
+	TypeName string // the declared type in upper case, with UNSIGNED/ZEROFILL: "INT UNSIGNED"
+	Charset  string // character set of character types
+	Length   int    // declared length, display width, precision or fractional digits
+	Scale    int    // declared decimal scale
+	Position int    // 1-based
+	Optional bool
+	// AutoIncremented and Generated are set for AUTO_INCREMENT columns
+	// (Debezium marks both); Generated also for generated columns.
+	AutoIncremented, Generated bool
+	Comment                    string
+	// Default is the default's text (a literal unquoted); HasDefault
+	// tells an empty literal from none (DEFAULT NULL is none).
+	Default    string
+	HasDefault bool
+	EnumValues []string // ENUM and SET labels, quoted as declared: 'small'
 }
 
 // Binlog describes a MySQL or MariaDB transaction's place in the binary

@@ -79,6 +79,34 @@ type TableSnapshot struct {
 	Error       string // why the snapshot failed; empty unless Failed
 }
 
+// Retention is how much of its log a source's position holds back on the
+// server: for PostgreSQL, the WAL its replication slot keeps. A slot that
+// falls too far behind fills the server's disk, or is invalidated and
+// loses changes; this is what alerts watch.
+type Retention struct {
+	Known bool // false until the first reading
+	// RetainedBytes is the log the server keeps for the source (from the
+	// slot's restart position to the server's current one).
+	RetainedBytes int64
+	// LagBytes is the log not confirmed yet (from the confirmed position).
+	LagBytes int64
+	// Status is PostgreSQL's wal_status: reserved, extended, unreserved
+	// or lost; "" when the server does not say.
+	Status string
+	// SafeBytes is the log that can still be written before the slot is
+	// invalidated (max_slot_wal_keep_size); -1 when unlimited.
+	SafeBytes int64
+	// OverThreshold reports RetainedBytes above the source's configured
+	// warning threshold.
+	OverThreshold bool
+}
+
+// RetentionReporter is implemented by sources whose position holds log
+// back on the server; the daemon exports it as metrics.
+type RetentionReporter interface {
+	Retention() Retention
+}
+
 // SnapshotReporter is implemented by sources that snapshot tables. The
 // daemon exposes the tables of the snapshot in progress (or the last one
 // of this process) as metrics; nil means no snapshot ran.

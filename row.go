@@ -142,6 +142,13 @@ type Column struct {
 	Length int
 	// Enum lists the labels of an enum column in declaration order.
 	Enum []string
+	// Default is the column's default as a value of its Type, for the
+	// types whose default the source converts (MySQL and MariaDB: DATE,
+	// DATETIME and character columns with a literal default); KindNull
+	// (the zero Value) otherwise. Debezium writes it as the Connect
+	// schema's "default", and its MySQL connector writes it in place of
+	// a zero date in a NOT NULL column, so the source needs it there too.
+	Default Value
 }
 
 // Table describes a captured table as the source currently knows it. A new

@@ -234,8 +234,7 @@ func appendTimes(dst []byte, t time.Time) []byte {
 }
 
 // appendSchemaChange writes Debezium's schema change event. tableChanges
-// is always empty: sluice takes table structure from the binlog, not from
-// parsing DDL.
+// is what the source described (DDL.Changes), empty when it did not.
 func (e *Encoder) appendSchemaChange(dst []byte, ev *sluice.Event, now time.Time) []byte {
 	if e.opt.Schemas {
 		dst = append(dst, `{"schema":`...)
@@ -247,14 +246,17 @@ func (e *Encoder) appendSchemaChange(dst []byte, ev *sluice.Event, now time.Time
 	dst = append(dst, `,"ts_ms":`...)
 	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
 	var db, stmt string
+	var changes []sluice.TableChange
 	if ev.DDL != nil {
-		db, stmt = ev.DDL.Database, ev.DDL.Statement
+		db, stmt, changes = ev.DDL.Database, ev.DDL.Statement, ev.DDL.Changes
 	}
 	dst = append(dst, `,"databaseName":`...)
 	dst = appendStr(dst, db)
 	dst = append(dst, `,"schemaName":null,"ddl":`...)
 	dst = appendStr(dst, stmt)
-	dst = append(dst, `,"tableChanges":[]}`...)
+	dst = append(dst, `,"tableChanges":`...)
+	dst = appendTableChanges(dst, changes)
+	dst = append(dst, '}')
 	if e.opt.Schemas {
 		dst = append(dst, '}')
 	}

@@ -177,11 +177,17 @@ const (
 		`{"type":"int64","optional":false,"field":"ts_ms"}],"optional":false,"name":"io.debezium.connector.common.TransactionMetadataValue","version":1}`
 )
 
-// appendFieldSchema writes the schema of one column as a struct field.
+// appendFieldSchema writes the schema of one column as a struct field,
+// with the column's default (Column.Default) written as its values are:
+// Debezium puts it after the name, version and parameters.
 func (e *Encoder) appendFieldSchema(dst []byte, c *sluice.Column) []byte {
 	p := e.planFor(c)
 	dst = e.appendTypeSchema(dst, p.kind, p.elem, c, c.Optional)
-	dst = dst[:len(dst)-1] // reopen the object to add the field name
+	dst = dst[:len(dst)-1] // reopen the object to add the default and the field name
+	if c.Default.Kind == sluice.KindPresent {
+		dst = append(dst, `,"default":`...)
+		dst = e.appendColumn(dst, c, &p, &c.Default, false)
+	}
 	dst = append(dst, `,"field":`...)
 	dst = appendStr(dst, c.Name)
 	return append(dst, '}')

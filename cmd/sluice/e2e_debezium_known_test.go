@@ -20,18 +20,5 @@ var knownDebeziumDiffs = []testenv.Known{
 	{Source: "postgres", Topic: "dbzpg.public.all_types", Path: "value*.after.c_name", Owner: "deliberate",
 		Why: "Debezium 3.6.1 writes null for every streamed value of a column of type name; sluice writes the value"},
 
-	// ---- MariaDB source (source/mysql)
-	{Source: "mariadb", Topic: "dbzmaria", Path: "-record.ddl", Owner: "source/mysql",
-		Why: "the snapshot emits no schema change events; Debezium writes SET character_set_server…, DROP TABLE IF EXISTS per table, " +
-			"DROP/CREATE DATABASE, USE and SHOW CREATE TABLE per table, snapshot \"true\""},
-	{Source: "mariadb", Topic: "dbzmaria", Path: "value*.tableChanges", Owner: "source/mysql",
-		Why: "tableChanges is always empty: the DDL event carries no table structure (Debezium: type, id and the table's columns with jdbcType, typeName, length, position, …)"},
-	{Source: "mariadb", Path: "value*.*.dtnn", Owner: "source/mysql",
-		Why: "a zero DATE in a NOT NULL column becomes the epoch (0); Debezium writes the column's default (2000-01-01: 10957), which sluice.Column cannot carry"},
-	{Source: "mariadb", Path: "value*.*.dtmnn", Owner: "source/mysql",
-		Why: "a zero DATETIME in a NOT NULL column becomes the epoch (0); Debezium writes the column's default (946684800000)"},
-	{Source: "mariadb", Mode: "schemas", Path: "value.schema.fields[*].fields[*].default", Owner: "source/mysql",
-		Why: `column defaults are not in the schema (Debezium: "default":10957 for dtnn, "default":"x" for rid.note): sluice.Column has no default value`},
-
 	// ---- Kafka sink and pipeline (sink/kafka, pipeline)
 }

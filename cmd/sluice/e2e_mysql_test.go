@@ -102,13 +102,15 @@ func TestMySQLKafkaChangeStream(t *testing.T) {
 		"UPDATE e2e_products SET id = 30 WHERE id = 3",
 		"ALTER TABLE e2e_products ADD COLUMN note varchar(10)", "INSERT INTO e2e_products VALUES (4, 'Zucker', 0.99, NULL, '', 'süss')")
 	topic := e.name + ".sluice.e2e_products"
-	// r, c, c, u, d+tombstone, d+tombstone+c (key change), schema change, c
-	recs := e.consume([]string{topic, e.name}, 11, 60*time.Second)
+	// the snapshot's schema changes (SET, DROP TABLE, DROP and CREATE
+	// DATABASE, USE, CREATE TABLE), r, c, c, u, d+tombstone,
+	// d+tombstone+c (key change), schema change, c
+	recs := e.consume([]string{topic, e.name}, 17, 60*time.Second)
 	if code := d.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
-	if len(recs) != 11 {
-		t.Fatalf("got %d records, want 11", len(recs))
+	if len(recs) != 17 {
+		t.Fatalf("got %d records, want 17", len(recs))
 	}
 	all := inEventOrder(t, recs, topic, 3)
 	checkGolden(t, "mysql_changes.txt", e.render(all, normalizeMySQL, false))

@@ -192,7 +192,7 @@ func TestNamesEndToEnd(t *testing.T) {
 			schema: "sluice", table: table, key: "ItemID", allowed: "Qty",
 			topic: e.name + ".sluice." + table, index: e.name + ".sluice." + strings.ToLower(table),
 		}
-		e.writeDaemon(fmt.Sprintf("type: mysql\ndsn: %q\ntables: [%s]\nheartbeat: 1s\nsnapshot: {mode: initial}\noffsets: {store: file, flush_interval: 100ms}", e.dsn, c.tables), c.sinks(e.env, es))
+		e.writeDaemon(fmt.Sprintf("type: mysql\ndsn: %q\ntables: [%s]\nheartbeat: 1s\nsnapshot: {mode: initial}\nschema_changes: false\noffsets: {store: file, flush_interval: 100ms}", e.dsn, c.tables), c.sinks(e.env, es))
 		d := e.start()
 		e.exec("INSERT INTO "+table+" VALUES (2, 7, 's2')",
 			"UPDATE "+table+" SET Qty = 6 WHERE ItemID = 1",

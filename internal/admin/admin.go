@@ -83,6 +83,9 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 					return 0
 				}),
 		)
+		if rr, ok := p.Source.(sluice.RetentionReporter); ok {
+			reg.MustRegister(newRetentionCollector(p.Name, rr))
+		}
 		if sr, ok := p.Source.(sluice.SnapshotReporter); ok {
 			reg.MustRegister(newSnapshotCollector(p.Name, sr))
 		}

@@ -133,3 +133,42 @@ func TestPprofOnlyWhenEnabled(t *testing.T) {
 		}
 	}
 }
+
+// retSource reports a fixed slot retention.
+type retSource struct {
+	snapSource
+	r sluice.Retention
+}
+
+func (s *retSource) Retention() sluice.Retention { return s.r }
+
+// TestRetentionMetrics: a source's slot retention, once known, is on
+// /metrics with one wal_status series per status.
+func TestRetentionMetrics(t *testing.T) {
+	shop := &pipeline.Pipeline{Name: "shop", Source: &retSource{r: sluice.Retention{Known: true, RetainedBytes: 5 << 20, LagBytes: 1024,
+		Status: "extended", SafeBytes: -1, OverThreshold: true}}}
+	crm := &pipeline.Pipeline{Name: "crm", Source: &retSource{}} // not read yet
+	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{shop, crm}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	_, metrics := get(t, "http://"+srv.Addr()+"/metrics")
+	for _, want := range []string{
+		`sluice_slot_retained_wal_bytes{pipeline="shop"} 5.24288e+06`,
+		`sluice_slot_confirmed_lag_bytes{pipeline="shop"} 1024`,
+		`sluice_slot_safe_wal_size_bytes{pipeline="shop"} -1`,
+		`sluice_slot_wal_over_threshold{pipeline="shop"} 1`,
+		`sluice_slot_wal_status{pipeline="shop",status="extended"} 1`,
+		`sluice_slot_wal_status{pipeline="shop",status="lost"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, `sluice_slot_retained_wal_bytes{pipeline="crm"}`) {
+		t.Error("a retention not read yet is exported")
+	}
+}

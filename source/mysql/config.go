@@ -51,9 +51,11 @@ type Config struct {
 	// (default 30s).
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// SchemaChanges emits every DDL statement that names a captured table
-	// as a schema change event (Debezium: include.schema.changes); the
-	// Kafka sink writes them to the topic named after the topic prefix.
-	// Default true.
+	// as a schema change event (Debezium: include.schema.changes), and
+	// makes the snapshot start with Debezium's (SET character_set_server,
+	// DROP TABLE IF EXISTS, DROP/CREATE DATABASE, USE, CREATE TABLE per
+	// table); the Kafka sink writes them to the topic named after the
+	// topic prefix. Default true.
 	SchemaChanges bool `yaml:"schema_changes"`
 	// XAMaxRows bounds the rows of prepared XA transactions held in
 	// memory until their XA COMMIT or XA ROLLBACK is read (default

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"go.uber.org/zap"
 
@@ -76,17 +77,17 @@ func (st *stream) emitDDL(h *replication.EventHeader, db, q string, thread uint6
 		start = at
 	}
 	bl := st.binlogOf(h, start, thread)
-	emit := func(n int, stmt, table string) error {
-		return st.emit(&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: db, Statement: stmt, Table: table},
+	emit := func(n int, stmt, table string, changes []sluice.TableChange) error {
+		return st.emit(&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: db, Statement: stmt, Table: table, Changes: changes},
 			Pos:        sluice.Position{LSN: at, TxLSN: start},
 			CommitTime: time.Unix(int64(h.Timestamp), 0), Binlog: bl, TxOrder: int64(n), TableOrder: 1})
 	}
 	t := parseDDL(q, db)
 	if t.drops == nil {
-		return emit(1, q, t.names())
+		return emit(1, q, t.names(), st.tableChanges(db, q, t, nil))
 	}
 	for i, stmt := range t.drops {
-		if err := emit(i+1, stmt, t.tables[i].name); err != nil {
+		if err := emit(i+1, stmt, t.tables[i].name, st.tableChanges(db, stmt, t, &t.tables[i])); err != nil {
 			return err
 		}
 	}
@@ -185,7 +186,7 @@ func (st *stream) tableNamed(db, name string) *sluice.Table {
 		}
 	}
 	if st.conn != nil {
-		if rel, err := describeTable(st.conn, db, name); err == nil {
+		if rel, err := describeTable(st.conn, db, name, st.srv.flavor == mysql.MariaDBFlavor); err == nil {
 			return rel.table
 		}
 	}

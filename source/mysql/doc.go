@@ -12,7 +12,10 @@
 //     after a restart that resumes before it, always carry the right
 //     columns without a DDL parser or a schema history topic. The
 //     information schema only refines what the binlog cannot say (MariaDB
-//     JSON columns, which it stores as LONGTEXT).
+//     JSON columns, which it stores as LONGTEXT; column defaults). Only
+//     the tableChanges of schema change events, which describe what the
+//     DDL declared, are read from DDL text: the snapshot's SHOW CREATE
+//     TABLE, then each streamed statement applied to it (ddlstruct.go).
 //   - Positions are stored after the sinks acknowledge, never at read
 //     time: a file written atomically (default) or a compacted Kafka
 //     topic. GTIDs are used when the server has them, file and offset

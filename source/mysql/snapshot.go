@@ -72,7 +72,7 @@ func (s *Source) snapshot(ctx context.Context, srv *server, tables []string, off
 	}
 	// server_id 0: the rows were not read from the binlog, and Debezium
 	// writes 0 for what its snapshot reads.
-	rd := &snapReader{src: s, conn: conn, w: w, off: &base, started: false,
+	rd := &snapReader{src: s, conn: conn, w: w, off: &base, started: false, mariadb: srv.flavor == mysql.MariaDBFlavor,
 		binlog: &sluice.Binlog{File: snapPos.file},
 		pos:    lsn(snapPos.file, snapPos.pos), readAt: time.Now()}
 	progress := make([]sluice.TableSnapshot, len(base.Snapshot.Tables))
@@ -85,6 +85,23 @@ func (s *Source) snapshot(ctx context.Context, srv *server, tables []string, off
 	s.progressMu.Lock()
 	s.progress = progress
 	s.progressMu.Unlock()
+	if s.cfg.SchemaChanges {
+		names := make([]string, len(base.Snapshot.Tables))
+		for i, tp := range base.Snapshot.Tables {
+			names[i] = tp.Table
+		}
+		ddls, err := rd.snapshotSchema(names)
+		if err != nil {
+			return position{}, err
+		}
+		// Not again on a resumed snapshot that delivered rows: its
+		// schema change events went before them.
+		if !rd.started {
+			if err := rd.emitSnapshotSchema(ddls); err != nil {
+				return position{}, err
+			}
+		}
+	}
 	last := -1
 	for i, tp := range base.Snapshot.Tables {
 		if !tp.Done {
@@ -166,6 +183,7 @@ type snapReader struct {
 	started bool // a row of this snapshot was emitted (here or before a restart)
 	binlog  *sluice.Binlog
 	pos     uint64
+	mariadb bool // the server is MariaDB (how it writes column defaults)
 	readAt  time.Time
 	// before is the number of rows the tables before the current one
 	// gave the snapshot: the current table's rows are numbered after them.
@@ -376,7 +394,7 @@ func (r *snapReader) progress(idx int, tp *tableProgress, rows int, lastKey []ke
 // table reads one table from its last acknowledged key.
 func (r *snapReader) table(ctx context.Context, idx int, tp *tableProgress, lastTable bool) error {
 	db, name, _ := strings.Cut(tp.Table, ".")
-	rel, err := describeTable(r.conn, db, name)
+	rel, err := describeTable(r.conn, db, name, r.mariadb)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,10 @@ type Source struct {
 	// snapshot goroutine owns the offset it is copied from.
 	progressMu sync.Mutex
 	progress   []sluice.TableSnapshot
+
+	// snapStructs are the table structures the run's snapshot read, for
+	// its stream (takeSnapStructs).
+	snapStructs structures
 }
 
 var (

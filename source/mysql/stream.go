@@ -65,6 +65,9 @@ type stream struct {
 	rels     map[uint64]*relMap // by table id; nil relation for tables not captured
 	refCache map[string]refinements
 
+	structs    structures        // table structures for tableChanges (ddlmodel.go)
+	dbCharsets map[string]string // databases' default character sets, as read
+
 	lastMark uint64
 	buf      []byte // scratch for formatting GTIDs and resume tokens
 
@@ -99,7 +102,8 @@ func (m *relMap) same(e *replication.TableMapEvent) bool {
 // (db.table).
 func newStream(s *Source, srv *server, conn *client.Conn, tables []string, start position, emit func(*sluice.Event) error) *stream {
 	st := &stream{src: s, srv: srv, conn: conn, emit: emit, log: s.log, tables: map[string]bool{},
-		gtids: start.gtids, rels: map[uint64]*relMap{}, refCache: map[string]refinements{}}
+		gtids: start.gtids, rels: map[uint64]*relMap{}, refCache: map[string]refinements{},
+		structs: s.takeSnapStructs(), dbCharsets: map[string]string{}}
 	st.setFile(start.file)
 	for _, t := range tables {
 		st.tables[t] = true
@@ -370,7 +374,7 @@ func (st *stream) tableMap(e *replication.TableMapEvent) error {
 	ref, ok := st.refCache[name]
 	if !ok {
 		var err error
-		if ref, err = refine(st.conn, string(e.Schema), string(e.Table)); err != nil {
+		if ref, err = refine(st.conn, string(e.Schema), string(e.Table), st.srv.flavor == mysql.MariaDBFlavor); err != nil {
 			return err
 		}
 		st.refCache[name] = ref

@@ -25,11 +25,15 @@ type relation struct {
 
 // refinements are facts about a table the binlog does not carry, read
 // from the information schema: which columns MariaDB's JSON alias made
-// LONGTEXT, and which geometries are POINTs (for servers whose table map
-// has no geometry types).
+// LONGTEXT, which geometries are POINTs (for servers whose table map
+// has no geometry types), and the columns' literal defaults.
 type refinements struct {
 	json  map[string]bool
 	point map[string]bool
+	// defaults holds the text of each column's literal default, unquoted
+	// (MariaDB's COLUMN_DEFAULT quotes string literals, MySQL's does
+	// not); expressions such as CURRENT_TIMESTAMP and NULL are left out.
+	defaults map[string]string
 }
 
 // buildRelation describes a table from its table map event. It needs
@@ -76,6 +80,9 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 		}
 		_, nullable := tm.Nullable(i)
 		t.Columns[i], cols[i] = columnFor(names[i], ct, nullable)
+		if d, ok := ref.defaults[names[i]]; ok {
+			setDefault(&t.Columns[i], &cols[i], d)
+		}
 	}
 	for _, pk := range tm.PrimaryKey {
 		if int(pk) < n {
@@ -120,6 +127,9 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 			ct.labels = parseLabels(sc.columnType)
 		}
 		t.Columns[i], cols[i] = columnFor(sc.name, ct, sc.nullable)
+		if d, ok := ref.defaults[sc.name]; ok {
+			setDefault(&t.Columns[i], &cols[i], d)
+		}
 		if sc.pkPos > 0 {
 			pks = append(pks, pkCol{sc.pkPos, i})
 		}
@@ -139,7 +149,7 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 
 // describeTable reads a table's columns from the information schema, for
 // snapshots, which read a table before any table map describes it.
-func describeTable(c *client.Conn, db, name string) (*relation, error) {
+func describeTable(c *client.Conn, db, name string, mariadb bool) (*relation, error) {
 	r, err := c.Execute(`SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE,
 		IFNULL(c.NUMERIC_PRECISION, 0), IFNULL(c.NUMERIC_SCALE, 0), IFNULL(c.DATETIME_PRECISION, 0),
 		IFNULL((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA
@@ -168,7 +178,7 @@ func describeTable(c *client.Conn, db, name string) (*relation, error) {
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("mysql source: table %s.%s has no columns (dropped?)", db, name)
 	}
-	ref, err := refine(c, db, name)
+	ref, err := refine(c, db, name, mariadb)
 	if err != nil {
 		return nil, err
 	}
@@ -176,21 +186,31 @@ func describeTable(c *client.Conn, db, name string) (*relation, error) {
 }
 
 // refine reads what the binlog does not say about a table: MariaDB's
-// JSON columns are LONGTEXT with a json_valid() check constraint, and
-// which geometry columns are POINTs (used when the table map carries no
-// geometry types).
-func refine(c *client.Conn, db, name string) (refinements, error) {
-	ref := refinements{json: map[string]bool{}, point: map[string]bool{}}
-	r, err := c.Execute("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('json', 'point')", db, name)
+// JSON columns are LONGTEXT with a json_valid() check constraint, which
+// geometry columns are POINTs (used when the table map carries no
+// geometry types), and the columns' defaults. mariadb selects how
+// COLUMN_DEFAULT is written (literalDefault).
+func refine(c *client.Conn, db, name string, mariadb bool) (refinements, error) {
+	ref := refinements{json: map[string]bool{}, point: map[string]bool{}, defaults: map[string]string{}}
+	r, err := c.Execute(`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND (DATA_TYPE IN ('json', 'point') OR COLUMN_DEFAULT IS NOT NULL)`, db, name)
 	if err != nil {
 		return ref, fmt.Errorf("mysql source: columns of %s.%s: %w", db, name, err)
 	}
 	for i := 0; i < r.RowNumber(); i++ {
 		n, _ := r.GetString(i, 0)
-		if t, _ := r.GetString(i, 1); t == "point" {
+		switch t, _ := r.GetString(i, 1); t {
+		case "point":
 			ref.point[n] = true
-		} else {
+		case "json":
 			ref.json[n] = true
+		}
+		if isNull, _ := r.IsNull(i, 2); !isNull {
+			def, _ := r.GetString(i, 2)
+			extra, _ := r.GetString(i, 3)
+			if lit, ok := literalDefault(def, extra, mariadb); ok {
+				ref.defaults[n] = lit
+			}
 		}
 	}
 	r, err = c.Execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?", db, name)
@@ -206,4 +226,27 @@ func refine(c *client.Conn, db, name string) (refinements, error) {
 		}
 	}
 	return ref, nil
+}
+
+// literalDefault reads a literal default from information_schema's
+// COLUMN_DEFAULT and EXTRA. MariaDB (10.2.7 on) quotes string literals,
+// '2000-01-01', and writes expressions and NULL bare; MySQL writes the
+// literal bare and marks expression defaults DEFAULT_GENERATED in EXTRA
+// (8.0.13 on; CURRENT_TIMESTAMP before that, which no converter accepts).
+// Not a literal: ok is false.
+func literalDefault(def, extra string, mariadb bool) (string, bool) {
+	if !mariadb {
+		if strings.Contains(strings.ToUpper(extra), "DEFAULT_GENERATED") {
+			return "", false
+		}
+		return def, true
+	}
+	if len(def) < 2 || def[0] != '\'' || def[len(def)-1] != '\'' {
+		return "", false
+	}
+	body := def[1 : len(def)-1]
+	if strings.ContainsRune(body, '\\') {
+		return "", false // escapes other than '' are not read: no default rather than a wrong one
+	}
+	return strings.ReplaceAll(body, "''", "'"), true
 }

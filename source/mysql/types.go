@@ -53,7 +53,10 @@ type colInfo struct {
 	bits    int               // BIT width
 	dec     *encoding.Decoder // charset → UTF-8 for non-UTF-8 text; nil when none is needed
 	labels  []string          // ENUM / SET labels
-	notNull bool              // zero dates in NOT NULL columns become the epoch, else null
+	notNull bool              // zero dates in NOT NULL columns become def or the epoch, else null
+	// def is the column's default (sluice.Column.Default), which a zero
+	// date in a NOT NULL column becomes.
+	def sluice.Value
 	// pad is the length of a BINARY(n) column read from the binlog, which
 	// drops the trailing zero bytes the column stores (a snapshot reads
 	// them): values are padded back to it, as Debezium writes them. 0:
@@ -137,6 +140,36 @@ func columnFor(name string, t colType, nullable bool) (sluice.Column, colInfo) {
 		}
 	}
 	return c, colInfo{kind: k, bits: t.bits, dec: t.dec, labels: t.labels, notNull: !nullable, pad: pad}
+}
+
+// setDefault sets the default of column c (ci its conversion) from the
+// text of its literal default (refinements.defaults). Only DATE,
+// DATETIME and character columns get one: the types whose default
+// Debezium's recording shows (a DATE's days, a DATETIME's instant, a
+// VARCHAR's text), converted as their values are. A default that does
+// not convert (a zero date, an expression) leaves the column without.
+func setDefault(c *sluice.Column, ci *colInfo, lit string) {
+	var v sluice.Value
+	switch ci.kind {
+	case kDate:
+		days, err := parseDate([]byte(lit))
+		if err != nil {
+			return
+		}
+		v.Int = days
+	case kDatetime:
+		us, err := parseDatetime([]byte(lit))
+		if err != nil {
+			return
+		}
+		v.Int = us
+	case kText:
+		v.Bytes = []byte(lit)
+	default:
+		return
+	}
+	v = present(v)
+	c.Default, ci.def = v, v
 }
 
 // intType is Debezium's Connect type for an integer of the given byte

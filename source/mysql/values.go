@@ -254,10 +254,13 @@ func (ci *colInfo) parse(b []byte) (sluice.Value, error) {
 	return present(sluice.Value{Bytes: b}), nil
 }
 
-// zero is what a zero date becomes: null, or the epoch in a NOT NULL
-// column, as Debezium does.
+// zero is what a zero date becomes, as Debezium does: null, or in a NOT
+// NULL column its default (DEFAULT '2000-01-01'), else the epoch.
 func (ci *colInfo) zero() sluice.Value {
 	if ci.notNull {
+		if ci.def.Kind == sluice.KindPresent {
+			return ci.def
+		}
 		return present(sluice.Value{})
 	}
 	return sluice.Value{}

@@ -51,6 +51,12 @@ type Config struct {
 	// acknowledge what was read before the final confirmation (default
 	// 30s, 100ms to 24h).
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// SlotCheckInterval is how often the WAL the slot retains is read for
+	// the metrics and the warning (default 10s, 1s to 1h).
+	SlotCheckInterval time.Duration `yaml:"slot_check_interval"`
+	// WALWarnBytes logs a warning (and sets sluice_slot_wal_over_threshold)
+	// when the slot retains more WAL than this (default 10 GiB; 0: never).
+	WALWarnBytes int64 `yaml:"wal_warn_bytes"`
 	// Snapshot configures the initial and ad-hoc snapshots.
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 	// State configures where the snapshot state (state.go) is kept.
@@ -138,9 +144,11 @@ func defaultName(pipeline string) string {
 // publication names depend on the pipeline's name: New fills them.
 func (Config) Defaults() Config {
 	return Config{
-		Messages:       true,
-		StatusInterval: 10 * time.Second,
-		DrainTimeout:   30 * time.Second,
+		Messages:          true,
+		StatusInterval:    10 * time.Second,
+		DrainTimeout:      30 * time.Second,
+		SlotCheckInterval: 10 * time.Second,
+		WALWarnBytes:      10 << 30,
 		Snapshot: SnapshotConfig{
 			Mode:      source.DefaultSnapshotMode,
 			ChunkSize: source.DefaultChunkSize,
@@ -173,6 +181,8 @@ func (c *Config) validate(path string) error {
 	errs = config.Collect(errs,
 		config.DurationIn(path+".status_interval", c.StatusInterval, 100*time.Millisecond, 10*time.Minute),
 		config.DurationIn(path+".drain_timeout", c.DrainTimeout, 100*time.Millisecond, 24*time.Hour),
+		config.DurationIn(path+".slot_check_interval", c.SlotCheckInterval, time.Second, time.Hour),
+		config.IntIn(path+".wal_warn_bytes", c.WALWarnBytes, 0, 1<<50),
 		config.IntIn(path+".snapshot.workers", int64(c.Snapshot.Workers), 1, 64))
 	errs = append(errs, source.CheckTables(path, c.Tables)...)
 	errs = append(errs, source.CheckSnapshot(path, c.Snapshot.Mode, c.Snapshot.ChunkSize)...)

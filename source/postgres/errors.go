@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -22,6 +23,12 @@ var (
 	// snapshot mode needs it to decide (state.go). Returned wrapped in a
 	// permanent error that says how to recover.
 	ErrStateUnknown = errors.New("snapshot state unknown")
+
+	// ErrSlotLost: the server invalidated the replication slot
+	// (wal_status lost): it removed WAL the slot still needed, so changes
+	// are gone from the log. Returned wrapped in a permanent error that
+	// says how to recover (slotLost).
+	ErrSlotLost = errors.New("replication slot invalidated")
 
 	// errNoTable: describeTable was asked for a table that does not exist;
 	// a listed table that is missing at start is a permanent error.
@@ -66,4 +73,21 @@ func syntaxErr(what string, src []byte) error {
 		s, more = s[:limit], "…"
 	}
 	return fmt.Errorf("%w of %s: %q%s", errSyntax, what, s, more)
+}
+
+// slotLost is the permanent error of an invalidated slot, with the way
+// back: a new slot and a new snapshot.
+func slotLost(slot string) error {
+	return sluice.Permanent(fmt.Errorf("postgres source: replication slot %s was invalidated (wal_status lost): the server removed WAL it still needed "+
+		"(max_slot_wal_keep_size was exceeded), so changes made while sluice was behind are no longer in the log. "+
+		"To recover, start over with a new slot and a snapshot: stop sluice, run SELECT pg_drop_replication_slot('%s'); "+
+		"and start sluice with snapshot.mode: when_needed (it snapshots the tables again whenever it creates the slot): %w", slot, slot, ErrSlotLost))
+}
+
+// isSlotInvalidated reports the server's refusal to stream from an
+// invalidated slot.
+func isSlotInvalidated(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55000" &&
+		(strings.Contains(pgErr.Message, "invalidated") || strings.Contains(pgErr.Detail, "invalidated"))
 }

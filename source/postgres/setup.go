@@ -130,9 +130,10 @@ func (s *Source) ensureSlot(ctx context.Context, conn *pgx.Conn, repl *pgconn.Pg
 		active    bool
 		pid       *int32
 		confirmed *string
+		walStatus string
 	)
-	err := conn.QueryRow(ctx, `SELECT plugin, active, active_pid, confirmed_flush_lsn::text
-		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &active, &pid, &confirmed)
+	err := conn.QueryRow(ctx, `SELECT plugin, active, active_pid, confirmed_flush_lsn::text, COALESCE(wal_status, '')
+		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &active, &pid, &confirmed, &walStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput",
 			pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication})
@@ -148,6 +149,9 @@ func (s *Source) ensureSlot(ctx context.Context, conn *pgx.Conn, repl *pgconn.Pg
 	}
 	if err != nil {
 		return 0, fmt.Errorf("postgres source: read replication slot %s: %w", s.cfg.Slot, err)
+	}
+	if walStatus == "lost" {
+		return 0, slotLost(s.cfg.Slot)
 	}
 	if plugin != "pgoutput" {
 		return 0, sluice.Permanent(fmt.Errorf("postgres source: replication slot %s uses plugin %q, not pgoutput: drop it or configure another slot name", s.cfg.Slot, plugin))

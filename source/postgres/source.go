@@ -35,13 +35,15 @@ type Source struct {
 	confirmed atomic.Uint64
 
 	plainOnce sync.Once // the plaintext warning is logged once
+	ret       retention // the slot's WAL retention (retention.go)
 
 	hooks *chunkHooks // given to the snapshotter; tests only
 }
 
 var (
-	_ source.Source           = (*Source)(nil)
-	_ sluice.SnapshotReporter = (*Source)(nil)
+	_ source.Source            = (*Source)(nil)
+	_ sluice.SnapshotReporter  = (*Source)(nil)
+	_ sluice.RetentionReporter = (*Source)(nil)
 )
 
 // New builds a source from its decoded configuration (defaults filled in):
@@ -154,6 +156,10 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return err
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); s.watchRetention(watchCtx) }()
+	defer func() { stopWatch(); <-watched }()
 	sys, err := pglogrepl.IdentifySystem(ctx, repl.PgConn())
 	if err != nil {
 		return fmt.Errorf("postgres source: identify system: %w", err)

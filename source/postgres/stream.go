@@ -97,6 +97,9 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		if errors.As(err, &pgErr) && pgErr.Code == "55006" {
 			return fmt.Errorf("postgres source: slot %s: %s: %w", s.cfg.Slot, pgErr.Message, ErrSlotInUse)
 		}
+		if isSlotInvalidated(err) {
+			return slotLost(s.cfg.Slot)
+		}
 		return fmt.Errorf("postgres source: start replication on slot %s: %w", s.cfg.Slot, err)
 	}
 	s.log.Info("streaming", zap.String("from", start.String()), zap.String("publication", s.cfg.Publication))
