@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
+	"github.com/sluice-cdc/sluice/internal/secret"
 	"github.com/sluice-cdc/sluice/internal/tlsconf"
 	"github.com/sluice-cdc/sluice/source"
 )
@@ -29,8 +30,10 @@ type Config struct {
 	// (?…) are refused: sluice would ignore them (TLS is the tls block).
 	DSN string `yaml:"dsn"`
 	// Password overrides the DSN's password, so the secret can come from
-	// SLUICE_PIPELINES_<NAME>_SOURCE_PASSWORD instead of the file.
-	Password string `yaml:"password"`
+	// ${VAR}, SLUICE_PIPELINES_<NAME>_SOURCE_PASSWORD or, with
+	// PasswordFile, a mounted secret file instead of the file.
+	Password     secret.Secret `yaml:"password"`
+	PasswordFile string        `yaml:"password_file"`
 	// Flavor is mysql or mariadb (default: detected from the server).
 	Flavor string `yaml:"flavor"`
 	// ServerID is the replica server_id sluice registers with; it must

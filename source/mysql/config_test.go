@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -169,5 +170,27 @@ func TestSplitTable(t *testing.T) {
 	}
 	if _, _, ok := splitTable("orders", ""); ok {
 		t.Error("a bare name without a default database was accepted")
+	}
+}
+
+// TestPasswordFile: password_file's content (without its line break) is
+// the connection's password; both keys are an error naming the key and
+// never showing a value.
+func TestPasswordFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(file, []byte("canary-s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := source.Env{Pipeline: "shop", Path: "src", Logger: zap.NewNop()}
+	s, err := source.Build(New, map[string]any{"dsn": "u@tcp(h:3306)/db", "password_file": file}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.dsn.Password != "canary-s3cr3t" {
+		t.Fatalf("password %q", s.dsn.Password)
+	}
+	_, err = source.Build(New, map[string]any{"dsn": "u@tcp(h:3306)/db", "password": "canary-x", "password_file": file}, env)
+	if err == nil || !strings.Contains(err.Error(), "src.password_file: set password or password_file, not both") || strings.Contains(err.Error(), "canary") {
+		t.Errorf("both: %v", err)
 	}
 }

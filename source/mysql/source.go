@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/secret"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -57,6 +58,11 @@ var (
 // it derives the server_id from the pipeline's name when the file leaves it
 // out, and validates. It does no I/O.
 func New(cfg Config, env source.Env) (*Source, error) {
+	pw, pwErr := secret.Resolve(cfg.Password, cfg.PasswordFile, "password")
+	if pwErr != nil {
+		return nil, fmt.Errorf("%s.%w", env.Path, pwErr)
+	}
+	cfg.Password, cfg.PasswordFile = pw, ""
 	if cfg.ServerID == 0 {
 		cfg.ServerID = defaultServerID(env.Pipeline)
 	}
@@ -69,7 +75,7 @@ func New(cfg Config, env source.Env) (*Source, error) {
 		return nil, fmt.Errorf("%s.dsn: %v", env.Path, err)
 	}
 	if cfg.Password != "" {
-		d.Password = cfg.Password
+		d.Password = string(cfg.Password)
 	}
 	return &Source{cfg: cfg, dsn: d, log: env.Logger.With(zap.String("server", d.addr())), pipeline: env.Pipeline, stateDir: env.StateDir}, nil
 }
