@@ -24,6 +24,10 @@ type options struct {
 	root    string // module root, to build ./cmd/sluice
 	bin     string // a prebuilt sluice binary instead of building one
 	compare string // a second sluice binary measured alongside (A/B)
+	// compareTransforms is a pipeline transforms list (YAML) the compare
+	// runs use: with it, -compare defaults to the same binary, so the A/B
+	// measures what the transforms cost.
+	compareTransforms string
 
 	cases       []workload
 	repeats     int
@@ -46,6 +50,9 @@ type options struct {
 	keep       bool   // keep tables, slots and topics
 	log        io.Writer
 }
+
+// comparing reports whether each repeat also runs a compare variant.
+func (o *options) comparing() bool { return o.compare != "" || o.compareTransforms != "" }
 
 // bench is one invocation: connections, a unique run id and the built
 // binaries.
@@ -263,7 +270,7 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 	if pgSlots {
 		need += 2 * o.repeats
 	}
-	if o.compare != "" {
+	if o.comparing() {
 		need += o.repeats
 	}
 	if o.profileDir != "" {
@@ -275,7 +282,7 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 	}
 	for r := range runs {
 		for _, k := range []string{"s", "c", "l", "b"} {
-			if ((k == "c" || k == "l") && !pgSlots || k == "b" && o.compare == "") && r < o.repeats || k != "s" && r >= o.repeats {
+			if ((k == "c" || k == "l") && !pgSlots || k == "b" && !o.comparing()) && r < o.repeats || k != "s" && r >= o.repeats {
 				continue
 			}
 			if err := b.createSlot(ctx, slot(k, r)); err != nil {
@@ -374,7 +381,7 @@ func (b *bench) measureSluice(ctx context.Context, cr *caseResult, w workload, r
 		cr.AvgValue = float64(st.ValueBytes) / float64(n)
 	}
 	b.logf("   [%d] sluice       %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Sluice.EPS), last(cr.Sluice.CPU), last(cr.Sluice.RSS))
-	if o.compare != "" {
+	if o.comparing() {
 		if err := b.measureCompare(ctx, cr, r, w, topic+"b", cmp, done); err != nil {
 			return err
 		}
@@ -398,7 +405,14 @@ func (b *bench) measureCompare(ctx context.Context, cr *caseResult, r int, w wor
 	if err := createTopic(ctx, b.adm, bt, o.partitions); err != nil {
 		return err
 	}
-	_, _, err := b.runSluice(ctx, w, cr.Compare, o.compare, cmp(bt), bt, false)
+	bin, run := o.compare, cmp(bt)
+	if bin == "" {
+		bin = b.bin // -compare-transforms alone: the same binary
+	}
+	if o.compareTransforms != "" {
+		run.cfg += "    transforms:\n" + indentLines(o.compareTransforms, 6)
+	}
+	_, _, err := b.runSluice(ctx, w, cr.Compare, bin, run, bt, false)
 	b.deleteTopics(bt)
 	if done != nil {
 		done("b")

@@ -114,6 +114,8 @@ func parseFlags(args []string) (*options, string, error) {
 	fs.StringVar(&brokers, "brokers", os.Getenv("SLUICE_TEST_KAFKA_BROKERS"), "Kafka brokers, comma-separated; default $SLUICE_TEST_KAFKA_BROKERS")
 	fs.StringVar(&o.bin, "sluice", "", "prebuilt sluice binary (default: build ./cmd/sluice of -root)")
 	fs.StringVar(&o.compare, "compare", "", "a second sluice binary to measure in the same repeats (A/B of a change); its rows are marked B")
+	var compareTransforms string
+	fs.StringVar(&compareTransforms, "compare-transforms", "", "a YAML file with a pipeline transforms list (e.g. cmd/sluice-bench/transforms-chain.yaml) the compare runs use, with the same binary unless -compare names another: the A/B of what the transforms cost (postgres only)")
 	fs.StringVar(&o.root, "root", "", "sluice module root (default: found from the working directory)")
 	fs.StringVar(&kindList, "workloads", "", "workloads, default all (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows), snapshot (initial snapshot of a -snapshot-rows table; postgres only)")
 	fs.StringVar(&widthList, "widths", "small,wide", "row widths: small (~100 B), wide (~2 KB: text, jsonb, numeric, uuid, array, times)")
@@ -143,6 +145,16 @@ func parseFlags(args []string) (*options, string, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if compareTransforms != "" {
+		if o.source != "postgres" {
+			return nil, "", errors.New("-compare-transforms: postgres only")
+		}
+		b, err := os.ReadFile(compareTransforms)
+		if err != nil {
+			return nil, "", fmt.Errorf("-compare-transforms: %w", err)
+		}
+		o.compareTransforms = string(b)
 	}
 	switch o.source {
 	case "postgres":

@@ -82,10 +82,8 @@ func parseDatetime(b []byte) (int64, error) {
 	if len(b) < 19 || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
 		return 0, fmt.Errorf("datetime %q is not YYYY-MM-DD HH:MM:SS", b)
 	}
-	days, err := parseDate(b[:10])
-	if err != nil {
-		return 0, err
-	}
+	// The time and fraction are checked before the date, so a zero date
+	// (errZero) is one whose whole text is well formed.
 	h, ok1 := digits(b[11:13])
 	mi, ok2 := digits(b[14:16])
 	s, ok3 := digits(b[17:19])
@@ -95,6 +93,10 @@ func parseDatetime(b []byte) (int64, error) {
 	frac, err := parseFraction(b[19:])
 	if err != nil {
 		return 0, fmt.Errorf("datetime %q: %w", b, err)
+	}
+	days, err := parseDate(b[:10])
+	if err != nil {
+		return 0, err
 	}
 	return (days*86400+int64(h*3600+mi*60+s))*1_000_000 + frac, nil
 }

@@ -51,6 +51,15 @@ type Config struct {
 	// acknowledge what was read before the final confirmation (default
 	// 30s, 100ms to 24h).
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// HeartbeatInterval, when set, runs HeartbeatActionQuery on the source
+	// that often (default 0: off). Debezium: heartbeat.interval.ms.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// HeartbeatActionQuery is a statement run at each heartbeat, e.g. an
+	// UPDATE of a one-row table in the publication: it makes the slot's
+	// database write WAL, so the slot can confirm and release WAL when
+	// other databases of the server write and this one does not.
+	// Debezium: heartbeat.action.query.
+	HeartbeatActionQuery string `yaml:"heartbeat_action_query"`
 	// SlotCheckInterval is how often the WAL the slot retains is read for
 	// the metrics and the warning (default 10s, 1s to 1h).
 	SlotCheckInterval time.Duration `yaml:"slot_check_interval"`
@@ -182,6 +191,7 @@ func (c *Config) validate(path string) error {
 		config.DurationIn(path+".status_interval", c.StatusInterval, 100*time.Millisecond, 10*time.Minute),
 		config.DurationIn(path+".drain_timeout", c.DrainTimeout, 100*time.Millisecond, 24*time.Hour),
 		config.DurationIn(path+".slot_check_interval", c.SlotCheckInterval, time.Second, time.Hour),
+		heartbeatProblem(path, c.HeartbeatInterval, c.HeartbeatActionQuery),
 		config.IntIn(path+".wal_warn_bytes", c.WALWarnBytes, 0, 1<<50),
 		config.IntIn(path+".snapshot.workers", int64(c.Snapshot.Workers), 1, 64))
 	errs = append(errs, source.CheckTables(path, c.Tables)...)

@@ -111,14 +111,21 @@ func (s *Source) pubTables() []string {
 	return append(append([]string(nil), s.cfg.Tables...), s.cfg.SignalTable)
 }
 
-// slotExists reports whether the replication slot is there already.
+// slotExists reports whether the replication slot is there already. An
+// invalidated slot is the permanent slotLost error, before anything else
+// is decided about it (the snapshot plan included).
 func (s *Source) slotExists(ctx context.Context, conn *pgx.Conn) (bool, error) {
-	var exists bool
-	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", s.cfg.Slot).Scan(&exists)
-	if err != nil {
+	var walStatus string
+	err := conn.QueryRow(ctx, "SELECT COALESCE(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1", s.cfg.Slot).Scan(&walStatus)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("postgres source: read replication slot %s: %w", s.cfg.Slot, err)
+	case walStatus == "lost":
+		return true, slotLost(s.cfg.Slot)
 	}
-	return exists, nil
+	return true, nil
 }
 
 // ensureSlot creates the slot when missing and returns the position the

@@ -156,10 +156,13 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return err
 	}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() { defer close(watched); s.watchRetention(watchCtx) }()
-	defer func() { stopWatch(); <-watched }()
+	// The slot watcher and the heartbeat run beside the stream, each on
+	// a connection of its own, and end with it.
+	sideCtx, stopSide := context.WithCancel(ctx)
+	var side sync.WaitGroup
+	side.Go(func() { s.watchRetention(sideCtx) })
+	side.Go(func() { s.heartbeat(sideCtx) })
+	defer func() { stopSide(); side.Wait() }()
 	sys, err := pglogrepl.IdentifySystem(ctx, repl.PgConn())
 	if err != nil {
 		return fmt.Errorf("postgres source: identify system: %w", err)
