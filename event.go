@@ -62,8 +62,9 @@ func (s Snapshot) String() string {
 //   - The pipeline's transforms run on the runner's goroutine before any
 //     sink holds the event and may change it in place: set fields, replace
 //     a Row, replace a Value in a Row (row[i] = v), point Table at a new
-//     *Table. They never write into a Value's Bytes or Elems, nor into a
-//     Table, Message, DDL or Binlog: they build new ones and swap them in.
+//     *Table, set Unwrap. They never write into a Value's Bytes or Elems,
+//     nor into a Table, Message, DDL, Binlog or Unwrap: they build new
+//     ones and swap them in.
 //   - A sink's own transforms run on a Clone made for that sink, because
 //     the other sinks hold the same event; the same rules apply to it.
 //   - Sinks treat the event as read-only and may keep it until they
@@ -104,6 +105,52 @@ type Event struct {
 	// Row is the 0-based index of the row within its binlog rows event
 	// (Debezium's source.row).
 	Row int32
+
+	// Unwrap, set by the unwrap transform, asks sinks that write
+	// Debezium's envelope to write the row state instead (Debezium's
+	// ExtractNewRecordState). It is a mark, not a change of the rows: the
+	// rows stay as the source made them, so sinks that store rows (a
+	// search index) may ignore it. Shared by every event the transform
+	// marks and never written into.
+	Unwrap *Unwrap
+}
+
+// Unwrap is how an event is unwrapped (Debezium's ExtractNewRecordState
+// options). The codec writes the value, the Kafka sink its records.
+type Unwrap struct {
+	// Deletes is delete.tombstone.handling.mode.
+	Deletes DeleteHandling
+	// Fields are add.fields, added to the value after the row (and after
+	// __deleted in rewrite mode), in order.
+	Fields []UnwrapField
+	// Headers are add.headers, appended after the connector's headers.
+	Headers []UnwrapField
+}
+
+// DeleteHandling is Debezium's delete.tombstone.handling.mode.
+type DeleteHandling uint8
+
+// Delete handling modes.
+const (
+	// DeleteTombstone (default): a delete becomes a record whose value is
+	// null (the 4 bytes "null", or a null payload with schemas), and the
+	// tombstone after it is dropped.
+	DeleteTombstone DeleteHandling = iota
+	// DeleteRewrite: a delete becomes the old row with "__deleted":"true"
+	// (other rows get "__deleted":"false"); no tombstone.
+	DeleteRewrite
+	// DeleteDrop: deletes and their tombstones are dropped.
+	DeleteDrop
+)
+
+// UnwrapField is one entry of add.fields or add.headers: a field of the
+// envelope (Struct "") or of its source or transaction block, written
+// under Name (Debezium's "__" + the entry with '.' as '_', or the
+// entry's ":alias").
+type UnwrapField struct {
+	Struct string // "", "source" or "transaction"
+	Field  string // "op", "ts_ms", "lsn", "table", "id", …
+	Name   string // "__op", "__source_ts_ms"
 }
 
 // Clone returns a copy of ev that a per-sink transform may change by the
@@ -111,7 +158,7 @@ type Event struct {
 // itself and its row slices (Before, After, OtherKey) are copied, so
 // replacing a field, a row or a value in the copy leaves ev as it was.
 // What the rules forbid writing into — Values' Bytes and Elems, the Table,
-// Message, DDL and Binlog — is shared.
+// Message, DDL, Binlog and Unwrap — is shared.
 func (ev *Event) Clone() *Event {
 	c := *ev
 	c.Before = cloneRow(ev.Before)

@@ -143,6 +143,9 @@ func (e *Encoder) appendValue(dst []byte, ev *sluice.Event, now time.Time) []byt
 	if ev.Op == sluice.OpSchemaChange {
 		return e.appendSchemaChange(dst, ev, now)
 	}
+	if ev.Unwrap != nil && unwrapped(ev) {
+		return e.appendUnwrapped(dst, ev, now)
+	}
 	msg := ev.Op == sluice.OpMessage || ev.Table == nil
 	if e.opt.Schemas {
 		dst = append(dst, `{"schema":`...)

@@ -16,6 +16,10 @@ import (
 // envelope, built once per *Table (tables are immutable once emitted).
 type tableSchemas struct {
 	key, value []byte
+	// rowFields is the fields of the row struct (before/after), without
+	// the brackets, and rowName its name as a JSON string: the pieces of
+	// an unwrapped value's schema (unwrap.go).
+	rowFields, rowName []byte
 }
 
 func (e *Encoder) schemas(t *sluice.Table) *tableSchemas {
@@ -64,16 +68,19 @@ func (e *Encoder) buildSchemas(t *sluice.Table) *tableSchemas {
 	key = appendStr(key, base+".Key")
 	key = append(key, '}')
 
-	var row []byte
-	row = append(row, `{"type":"struct","fields":[`...)
+	var fields []byte
 	for i := range t.Columns {
 		if i > 0 {
-			row = append(row, ',')
+			fields = append(fields, ',')
 		}
-		row = e.appendFieldSchema(row, &t.Columns[i])
+		fields = e.appendFieldSchema(fields, &t.Columns[i])
 	}
+	rowName := appendStr(nil, base+".Value")
+	var row []byte
+	row = append(row, `{"type":"struct","fields":[`...)
+	row = append(row, fields...)
 	row = append(row, `],"optional":true,"name":`...)
-	row = appendStr(row, base+".Value")
+	row = append(row, rowName...)
 
 	var v []byte
 	v = append(v, `{"type":"struct","fields":[`...)
@@ -89,7 +96,7 @@ func (e *Encoder) buildSchemas(t *sluice.Table) *tableSchemas {
 	v = append(v, `],"optional":false,"name":`...)
 	v = appendStr(v, base+".Envelope")
 	v = append(v, `,"version":2}`...)
-	return &tableSchemas{key: key, value: v}
+	return &tableSchemas{key: key, value: v, rowFields: fields, rowName: rowName}
 }
 
 // buildConstSchemas makes the schemas that depend only on the connector:

@@ -30,19 +30,8 @@ func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
 	} else {
 		dst = appendStr(dst, e.opt.DB)
 	}
-	// sequence: ["<last commit LSN>","<LSN>"]; the last commit is null
-	// in a snapshot read (and when unknown).
-	dst = append(dst, `,"sequence":"[`...)
-	if ev.Op == sluice.OpRead || ev.Pos.PrevTxLSN == 0 {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, `\"`...)
-		dst = strconv.AppendUint(dst, ev.Pos.PrevTxLSN, 10)
-		dst = append(dst, `\"`...)
-	}
-	dst = append(dst, `,\"`...)
-	dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
-	dst = append(dst, `\"]"`...)
+	dst = append(dst, `,"sequence":`...)
+	dst = appendPgSequence(dst, ev)
 	dst = appendUsNs(dst, d, ns)
 	if f != nil {
 		dst = append(dst, f.schemaTable...)
@@ -62,6 +51,23 @@ func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
 		dst = append(dst, "null"...)
 	}
 	return append(dst, `,"xmin":null,"origin":null,"origin_lsn":null}`...)
+}
+
+// appendPgSequence writes PostgreSQL's source.sequence, the JSON string
+// ["<last commit LSN>","<LSN>"]; the last commit is null in a snapshot
+// read (and when unknown).
+func appendPgSequence(dst []byte, ev *sluice.Event) []byte {
+	dst = append(dst, `"[`...)
+	if ev.Op == sluice.OpRead || ev.Pos.PrevTxLSN == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, `\"`...)
+		dst = strconv.AppendUint(dst, ev.Pos.PrevTxLSN, 10)
+		dst = append(dst, `\"`...)
+	}
+	dst = append(dst, `,\"`...)
+	dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
+	return append(dst, `\"]"`...)
 }
 
 // The source block's commit time is split: ts_ms before snapshot, db and

@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -17,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -55,9 +50,63 @@ const (
 
 // dbzSettings is one recorded mode translated into sluice's keys.
 type dbzSettings struct {
-	prefix   string
-	encoding map[string]string // key under encoding: → YAML value
-	kafka    map[string]string // key under the kafka sink → YAML value
+	prefix     string
+	encoding   map[string]string // key under encoding: → YAML value
+	kafka      map[string]string // key under the kafka sink → YAML value
+	transforms []dbzTransform    // the pipeline's transforms, in order
+}
+
+// dbzTransform is one entry of the pipeline's transforms: Debezium's
+// name for it (debezium.transforms) and its sluice keys as "key: value".
+type dbzTransform struct {
+	name string
+	keys []string
+}
+
+// dbzSuite is one comparison against Debezium's recordings: where they
+// are, how the daemon's pipeline is named, and what the comparison
+// accepts. TestDebeziumGolden is dbzGoldenSuite; the SMT comparisons
+// (e2e_debezium_smt_test.go) have their own.
+type dbzSuite struct {
+	goldenDir string // <goldenDir>/<source>/<mode>/
+	pipeline  string // the pipeline's name; the PostgreSQL slot and publication are sluice_<pipeline>
+	known     []testenv.Known
+	// props translates the properties README's table has no row for
+	// (an SMT's) into set, reporting whether it took kv; nil: none.
+	props func(t *testing.T, kv [2]string, set *dbzSettings) bool
+	// snapshotRows is the number of snapshot records to wait for before
+	// stream.sql runs, and isSnapshot tells one in sluice's output.
+	snapshotRows func(t *testing.T, want map[string][]testenv.Record) int
+	isSnapshot   func(r testenv.Record) bool
+	// mask are more value paths masked on both sides
+	// (testenv.CompareTopicMasked).
+	mask []string
+}
+
+// dbzGoldenSuite is TestDebeziumGolden's: the envelope of every change,
+// snapshot rows told by "op":"r".
+var dbzGoldenSuite = dbzSuite{
+	goldenDir: dbzGoldenDir,
+	pipeline:  dbzPipeline,
+	known:     knownDebeziumDiffs,
+	snapshotRows: func(t *testing.T, want map[string][]testenv.Record) int {
+		return dbzCountSnapshot(want)
+	},
+	isSnapshot: func(r testenv.Record) bool { return bytes.Contains(r.Value, []byte(`"op":"r"`)) },
+}
+
+// dbzCountSnapshot counts the envelopes with "op":"r" outside
+// transaction topics.
+func dbzCountSnapshot(recs map[string][]testenv.Record) int {
+	n := 0
+	for topic, rs := range recs {
+		for _, r := range rs {
+			if !testenv.IsTransactionTopic(topic) && bytes.Contains(r.Value, []byte(`"op":"r"`)) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // translateDebezium translates a recorded application.properties by
@@ -65,7 +114,7 @@ type dbzSettings struct {
 // topic prefix, the encoding dbzKeys and the kafka sink's keys. The source
 // and the brokers are the test's own. A property the table lacks fails
 // the test: a new mode needs its row first.
-func translateDebezium(t *testing.T, path string) dbzSettings {
+func translateDebezium(t *testing.T, path string, extra func(t *testing.T, kv [2]string, set *dbzSettings) bool) dbzSettings {
 	t.Helper()
 	table := dbzReadTable(t, "../../README.md")
 	props, err := testenv.ReadProperties(path)
@@ -76,6 +125,9 @@ func translateDebezium(t *testing.T, path string) dbzSettings {
 	for _, kv := range props {
 		if strings.HasPrefix(kv[0], "quarkus.") {
 			continue // Debezium Server's own HTTP endpoint and logging
+		}
+		if extra != nil && extra(t, kv, &s) {
+			continue
 		}
 		r, ok := table.row(dbzPropertyName(kv[0]))
 		if !ok {
@@ -119,13 +171,14 @@ type dbzConn func(stmt string) error
 func TestDebeziumGolden(t *testing.T) {
 	brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
 	seen := map[string]bool{} // source/mode runs that completed
+	suite := &dbzGoldenSuite
 	used := make([]bool, len(knownDebeziumDiffs))
 	var matrix []string
 	for _, source := range []string{"postgres", "mariadb"} {
 		t.Run(source, func(t *testing.T) {
 			var run *dbzRun
 			if source == "postgres" {
-				run = dbzPostgres(t)
+				run = dbzPostgres(t, dbzDatabase, dbzPipeline, "sluice.TestDebeziumGolden")
 			} else {
 				run = dbzMariaDB(t)
 			}
@@ -139,7 +192,7 @@ func TestDebeziumGolden(t *testing.T) {
 				}
 				mode := m.Name()
 				t.Run(mode, func(t *testing.T) {
-					owners, unknown := runDebeziumMode(t, run, brokers, mode, used)
+					owners, unknown := runDebeziumMode(t, suite, run, brokers, mode, used)
 					seen[source+"/"+mode] = true
 					status := "identical"
 					if len(owners) > 0 {
@@ -178,29 +231,23 @@ func TestDebeziumGolden(t *testing.T) {
 // runDebeziumMode runs one recorded mode and compares; it returns the
 // number of known differences per owning package and the number of
 // unexpected ones.
-func runDebeziumMode(t *testing.T, run *dbzRun, brokers, mode string, used []bool) (owners map[string]int, unknown int) {
+func runDebeziumMode(t *testing.T, suite *dbzSuite, run *dbzRun, brokers, mode string, used []bool) (owners map[string]int, unknown int) {
 	owners = map[string]int{}
-	dir := filepath.Join(dbzGoldenDir, run.source, mode)
-	set := translateDebezium(t, filepath.Join(dir, "application.properties"))
+	dir := filepath.Join(suite.goldenDir, run.source, mode)
+	set := translateDebezium(t, filepath.Join(dir, "application.properties"), suite.props)
 	files, err := testenv.SortedFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]testenv.Record{}
-	snapshotRows := 0
 	for _, f := range files {
 		recs, err := testenv.ReadRecorded(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		topic := strings.TrimSuffix(filepath.Base(f), ".jsonl")
-		want[topic] = recs
-		for _, r := range recs {
-			if !testenv.IsTransactionTopic(topic) && bytes.Contains(r.Value, []byte(`"op":"r"`)) {
-				snapshotRows++
-			}
-		}
+		want[strings.TrimSuffix(filepath.Base(f), ".jsonl")] = recs
 	}
+	snapshotRows := suite.snapshotRows(t, want)
 	endTopic := ""
 	for topic := range want {
 		if strings.HasSuffix(topic, ".end_marker") {
@@ -216,14 +263,14 @@ func runDebeziumMode(t *testing.T, run *dbzRun, brokers, mode string, used []boo
 	conn := run.prepare(t)
 	t.Cleanup(func() { run.drop(t) })
 
-	e := &env{t: t, name: dbzPipeline, brokers: brokers, dir: t.TempDir()}
+	e := &env{t: t, name: suite.pipeline, brokers: brokers, dir: t.TempDir()}
 	e.writeDebeziumConfig(run.sourceBlock(), set)
 	w := dbzWatchTopics(t, brokers, dbzKeys(want))
 	d := e.launch()
 	w.waitFor(t, d, fmt.Sprintf("%d snapshot rows", snapshotRows), func(recs []testenv.Record) bool {
 		n := 0
 		for _, r := range recs {
-			if bytes.Contains(r.Value, []byte(`"op":"r"`)) {
+			if suite.isSnapshot(r) {
 				n++
 			}
 		}
@@ -263,7 +310,7 @@ func runDebeziumMode(t *testing.T, run *dbzRun, brokers, mode string, used []boo
 		case want[topic] == nil:
 			diffs = append(diffs, testenv.RecordDiff{Topic: topic, Want: -1, Got: -1, Diffs: []testenv.JSONDiff{{Path: "+topic", What: "extra", Got: fmt.Sprintf("%d records", len(got[topic]))}}})
 		default:
-			diffs = append(diffs, testenv.CompareTopic(topic, want[topic], got[topic], "sluice.")...)
+			diffs = append(diffs, testenv.CompareTopicMasked(topic, want[topic], got[topic], "sluice.", suite.mask)...)
 		}
 	}
 	if set.encoding["schemas"] == "true" {
@@ -289,16 +336,16 @@ func runDebeziumMode(t *testing.T, run *dbzRun, brokers, mode string, used []boo
 		var unexpected []testenv.JSONDiff
 		for _, x := range rd.Diffs {
 			idx := -1
-			for i := range knownDebeziumDiffs {
-				if knownDebeziumDiffs[i].Covers(run.source, mode, rd.Topic, x.Path) {
+			for i := range suite.known {
+				if suite.known[i].Covers(run.source, mode, rd.Topic, x.Path) {
 					idx = i
 					break
 				}
 			}
 			if idx >= 0 {
 				used[idx] = true
-				owners[knownDebeziumDiffs[idx].Owner]++
-				knownPaths[fmt.Sprintf("%s %s (%s)", rd.Topic, x.Path, knownDebeziumDiffs[idx].Owner)]++
+				owners[suite.known[idx].Owner]++
+				knownPaths[fmt.Sprintf("%s %s (%s)", rd.Topic, x.Path, suite.known[idx].Owner)]++
 				continue
 			}
 			unexpected = append(unexpected, x)
@@ -340,6 +387,12 @@ func (e *env) writeDebeziumConfig(source string, set dbzSettings) {
 	if enc.Len() > 0 {
 		encoding = "    encoding:\n" + enc.String()
 	}
+	if len(set.transforms) > 0 {
+		encoding += "    transforms:\n"
+		for _, tr := range set.transforms {
+			encoding += "      - {" + strings.Join(tr.keys, ", ") + "}\n"
+		}
+	}
 	cfg := fmt.Sprintf(`log: {level: info, format: json}
 http: {listen: "127.0.0.1:0"}
 state_dir: %q
@@ -356,196 +409,6 @@ pipelines:
 	e.cfgPath = filepath.Join(e.dir, "sluice.yaml")
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
 		e.t.Fatal(err)
-	}
-}
-
-// dbzPostgres prepares the PostgreSQL side: database dbz, the slot and
-// publication sluice_dbzgolden (made by the daemon).
-func dbzPostgres(t *testing.T) *dbzRun {
-	dsn := testenv.Get(t, "SLUICE_TEST_PG_DSN")
-	ctx := context.Background()
-	// admin runs statements on a connection of its own each time: other
-	// tests may restart the server between two modes.
-	admin := func(t *testing.T, f func(*pgx.Conn) error) error {
-		var err error
-		for attempt := 0; attempt < 100; attempt++ {
-			var c *pgx.Conn
-			if c, err = pgx.Connect(ctx, dsn); err == nil {
-				err = f(c)
-				c.Close(ctx)
-				if err == nil || !dbzIsRestart(err) {
-					return err
-				}
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		return err
-	}
-	// One run at a time: the database, slot and topic names are fixed.
-	// The lock is held by a connection of its own for the whole test
-	// (and lost, harmlessly, if the server restarts).
-	lock, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lock.Close(ctx) })
-	if _, err := lock.Exec(ctx, "SELECT pg_advisory_lock(hashtext('sluice.TestDebeziumGolden'))"); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + dbzDatabase
-	dbzDSN := u.String()
-	slot := "sluice_" + dbzPipeline
-	drop := func(t *testing.T) {
-		err := admin(t, func(c *pgx.Conn) error {
-			testenv.DropSlot(t, c, slot)
-			_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+dbzDatabase+" WITH (FORCE)")
-			return err
-		})
-		if err != nil {
-			t.Errorf("drop database %s: %v", dbzDatabase, err)
-		}
-	}
-	return &dbzRun{
-		source: "postgres",
-		drop:   drop,
-		prepare: func(t *testing.T) dbzConn {
-			drop(t)
-			if err := admin(t, func(c *pgx.Conn) error {
-				_, err := c.Exec(ctx, "CREATE DATABASE "+dbzDatabase)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			db, err := pgx.Connect(ctx, dbzDSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close(ctx) })
-			run := func(stmt string) error {
-				_, err := db.Exec(ctx, stmt, pgx.QueryExecModeSimpleProtocol)
-				return err
-			}
-			dbzRunFixtures(t, run, "postgres", "schema.sql", "snapshot.sql")
-			return run
-		},
-		sourceBlock: func() string {
-			return fmt.Sprintf("type: postgres\ndsn: %q\ntables: all\nstatus_interval: 1s\ndrain_timeout: 20s\n", dbzDSN)
-		},
-	}
-}
-
-// dbzIsRestart reports whether err is PostgreSQL going away (an
-// administrator's shutdown, a restart in progress, a closed connection).
-func dbzIsRestart(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "57P01") || strings.Contains(s, "57P03") || strings.Contains(s, "conn closed") ||
-		strings.Contains(s, "connection refused") || strings.Contains(s, "unexpected EOF")
-}
-
-// dbzMariaDB prepares the MariaDB side: database dbz. The test's
-// account may not create databases (scripts/mariadb.sh grants it ALL on
-// `sluice` only), so dbz is created over the server's unix socket as root,
-// as scripts/debezium.sh does, with ALL on dbz granted to the account for
-// the run.
-func dbzMariaDB(t *testing.T) *dbzRun {
-	dsn := testenv.Get(t, "SLUICE_TEST_MYSQL_DSN")
-	m := regexp.MustCompile(`^([^:@]+):([^@]*)@tcp\(([^)]+)\)/`).FindStringSubmatch(dsn)
-	if m == nil {
-		t.Fatalf("SLUICE_TEST_MYSQL_DSN %q is not user:password@tcp(host:port)/db", dsn)
-	}
-	user, pass, addr := m[1], m[2], m[3]
-	sock := os.Getenv("SLUICE_TEST_MYSQL_ROOT_SOCKET")
-	if sock == "" {
-		scratch := os.Getenv("SLUICE_SCRATCH")
-		if scratch == "" {
-			scratch = "/tmp/sluice-services"
-		}
-		sock = filepath.Join(scratch, "mariadb", "mariadb.sock")
-	}
-	ctx := context.Background()
-	rootDB, err := sql.Open("mysql", "root@unix("+sock+")/?sql_log_bin=0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rootDB.Close() })
-	root, err := rootDB.Conn(ctx)
-	if err != nil {
-		dbzSkipOrFail(t, fmt.Sprintf("MariaDB root over %s (set SLUICE_TEST_MYSQL_ROOT_SOCKET): %v", sock, err))
-	}
-	t.Cleanup(func() { root.Close() })
-	var locked int
-	if err := root.QueryRowContext(ctx, "SELECT GET_LOCK('sluice.TestDebeziumGolden', 600)").Scan(&locked); err != nil || locked != 1 {
-		t.Fatalf("GET_LOCK: %v (%d)", err, locked)
-	}
-	host := "127.0.0.1"
-	if h, _, ok := strings.Cut(addr, ":"); ok && h == "localhost" {
-		host = "localhost"
-	}
-	account := fmt.Sprintf("'%s'@'%s'", user, host)
-	drop := func(t *testing.T) {
-		if _, err := root.ExecContext(ctx, "DROP DATABASE IF EXISTS "+dbzDatabase); err != nil {
-			t.Errorf("drop database %s: %v", dbzDatabase, err)
-		}
-	}
-	t.Cleanup(func() { root.ExecContext(ctx, "REVOKE ALL ON "+dbzDatabase+".* FROM "+account) })
-	dbzDSN := fmt.Sprintf("%s:%s@tcp(%s)/%s", user, pass, addr, dbzDatabase)
-	return &dbzRun{
-		source: "mariadb",
-		drop:   drop,
-		prepare: func(t *testing.T) dbzConn {
-			drop(t)
-			for _, q := range []string{"CREATE DATABASE " + dbzDatabase, "GRANT ALL ON " + dbzDatabase + ".* TO " + account} {
-				if _, err := root.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			db, err := sql.Open("mysql", dbzDSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			c, err := db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			run := func(stmt string) error {
-				_, err := c.ExecContext(ctx, stmt)
-				return err
-			}
-			dbzRunFixtures(t, run, "mariadb", "schema.sql", "snapshot.sql")
-			return run
-		},
-		sourceBlock: func() string {
-			return fmt.Sprintf("type: mysql\nflavor: mariadb\ndsn: %q\nheartbeat: 1s\ndrain_timeout: 20s\noffsets: {flush_interval: 100ms}\n", dbzDSN)
-		},
-	}
-}
-
-func dbzSkipOrFail(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-func dbzRunFixtures(t *testing.T, run dbzConn, source string, files ...string) {
-	t.Helper()
-	for _, f := range files {
-		stmts, err := testenv.SQLStatements(filepath.Join(dbzFixtures, source, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range stmts {
-			if err := run(s); err != nil {
-				t.Fatalf("%s: %s: %v", f, s, err)
-			}
-		}
 	}
 }
 

@@ -38,7 +38,7 @@ type pending struct {
 	// transaction ends or begins here, then the change and the tombstone
 	// after a delete.
 	recs  [4]kgo.Record
-	hdrs  [3]kgo.RecordHeader // event id, unchanged columns, old/new key
+	hdrs  [5]kgo.RecordHeader // event id, unchanged columns, old/new key, two of unwrap's add_headers
 	thdrs [2]kgo.RecordHeader // the tombstone's: event id, new key
 	n     int                 // records in recs
 	mark  bool                // acknowledges a mark, not an event (Stats)
@@ -126,7 +126,12 @@ func (p *pending) finish(err error) {
 // two halves of a primary-key change, codec.NewKeyHeader on the delete
 // and its tombstone and codec.OldKeyHeader on the create, as Debezium
 // does. An event whose op skipped_operations names (codec.Encoder.Skips)
-// gets no record and is acknowledged with nil. With
+// gets no record and is acknowledged with nil. An event the unwrap
+// transform marked (codec.Unwrapped) is written as Debezium's
+// ExtractNewRecordState leaves it: the codec writes the row as the value,
+// a delete gets no tombstone (its own value is null, or the rewritten
+// row; in drop mode nothing is written), and the transform's add_headers
+// follow the other headers. With
 // provide_transaction_metadata, the transaction topic's BEGIN record goes
 // before the first event of a transaction (transaction.go).
 //
@@ -263,9 +268,15 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 		spans[nb] = [3]int{start, keyEnd, len(buf)}
 		nb++
 	}
-	var keyStart, keyEnd, valEnd, idEnd, unchEnd int
+	var keyStart, keyEnd, valEnd, idEnd, unchEnd, otherEnd int
 	var hasKey, hasUnchanged bool
 	otherKeyHeader := ""
+	var unwrapEndsA [4]int
+	unwrapEnds := unwrapEndsA[:0] // where each of unwrap's add_headers values ends
+	unwrap := ev != nil && codec.Unwrapped(ev)
+	if unwrap && ev.Op == sluice.OpDelete && ev.Unwrap.Deletes == sluice.DeleteDrop {
+		ev = nil // the transform drops these; nothing to write, still acknowledged
+	}
 	if ev != nil {
 		keyStart = len(buf)
 		buf, hasKey = s.enc.AppendKey(buf, ev)
@@ -290,6 +301,13 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 			}
 			if otherKeyHeader != "" {
 				buf = s.enc.AppendKeyRow(buf, ev.Table, ev.OtherKey)
+			}
+		}
+		otherEnd = len(buf)
+		if unwrap {
+			for i := range ev.Unwrap.Headers {
+				buf = s.enc.AppendUnwrapHeader(buf, ev, &ev.Unwrap.Headers[i], now)
+				unwrapEnds = append(unwrapEnds, len(buf))
 			}
 		}
 	}
@@ -320,12 +338,20 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 	}
 	var other kgo.RecordHeader
 	if otherKeyHeader != "" {
-		other = kgo.RecordHeader{Key: otherKeyHeader, Value: buf[unchEnd:len(buf):len(buf)]}
+		other = kgo.RecordHeader{Key: otherKeyHeader, Value: buf[unchEnd:otherEnd:otherEnd]}
 		hdrs = append(hdrs, other)
+	}
+	// Unwrap's headers come after the connector's, as Debezium adds them.
+	start := otherEnd
+	for i, end := range unwrapEnds {
+		hdrs = append(hdrs, kgo.RecordHeader{Key: ev.Unwrap.Headers[i].Name, Value: buf[start:end:end]})
+		start = end
 	}
 	p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Timestamp: now, Context: context.Background()}
 	p.n++
-	if ev.Op == sluice.OpDelete && s.cfg.TombstonesOnDelete {
+	// An unwrapped delete is its own tombstone (a null value, or the
+	// rewritten row): Debezium's SMT drops the connector's tombstone.
+	if ev.Op == sluice.OpDelete && s.cfg.TombstonesOnDelete && !unwrap {
 		// Debezium's tombstone keeps the delete's new-key header; a
 		// keyless row's tombstone has a null key (and so does nothing
 		// on a compacted topic, where such rows cannot go anyway).
