@@ -62,9 +62,9 @@ func (s Snapshot) String() string {
 //   - The pipeline's transforms run on the runner's goroutine before any
 //     sink holds the event and may change it in place: set fields, replace
 //     a Row, replace a Value in a Row (row[i] = v), point Table at a new
-//     *Table, set Unwrap. They never write into a Value's Bytes or Elems,
-//     nor into a Table, Message, DDL, Binlog or Unwrap: they build new
-//     ones and swap them in.
+//     *Table, set Unwrap, Outbox or Topic. They never write into a
+//     Value's Bytes or Elems, nor into a Table, Message, DDL, Binlog,
+//     Unwrap or Outbox: they build new ones and swap them in.
 //   - A sink's own transforms run on a Clone made for that sink, because
 //     the other sinks hold the same event; the same rules apply to it.
 //   - Sinks treat the event as read-only and may keep it until they
@@ -113,6 +113,47 @@ type Event struct {
 	// search index) may ignore it. Shared by every event the transform
 	// marks and never written into.
 	Unwrap *Unwrap
+
+	// Outbox, set by the outbox transform, asks sinks that write
+	// Debezium's records to write the event as Debezium's outbox
+	// EventRouter does: the key, value and headers are columns of the
+	// row (Outbox says which). Like Unwrap it is a mark: the rows are
+	// untouched, so sinks that store rows may ignore it. Shared by
+	// every event of one table the transform marks, never written into.
+	Outbox *Outbox
+
+	// Topic is a destination a transform chose for this event (the
+	// outbox transform's route_topic_replacement): the Kafka sink
+	// writes the event there instead of to its topic template, creating
+	// the topic as it creates others. "" leaves the choice to the sink.
+	// Sinks that do not write topics (a search index) ignore it.
+	Topic string
+}
+
+// Outbox is how an outbox row is written (Debezium's
+// io.debezium.transforms.outbox.EventRouter). Column indices are into
+// the marked event's Table.Columns: an Outbox belongs to one *Table.
+type Outbox struct {
+	// ID is table.field.event.id: its value is the header "id".
+	ID int
+	// Key is table.field.event.key: its value is the record key.
+	Key int
+	// Payload is table.field.event.payload: its value is the record
+	// value.
+	Payload int
+	// Headers are table.fields.additional.placement's header entries,
+	// after "id", in order.
+	Headers []OutboxHeader
+	// ExpandJSON is table.expand.json.payload: the payload's JSON text
+	// is written as JSON (compact, null members and empty arrays
+	// dropped), not as a string.
+	ExpandJSON bool
+}
+
+// OutboxHeader is a column placed in a header under Name.
+type OutboxHeader struct {
+	Column int
+	Name   string
 }
 
 // Unwrap is how an event is unwrapped (Debezium's ExtractNewRecordState
@@ -158,7 +199,7 @@ type UnwrapField struct {
 // itself and its row slices (Before, After, OtherKey) are copied, so
 // replacing a field, a row or a value in the copy leaves ev as it was.
 // What the rules forbid writing into — Values' Bytes and Elems, the Table,
-// Message, DDL, Binlog and Unwrap — is shared.
+// Message, DDL, Binlog, Unwrap and Outbox — is shared.
 func (ev *Event) Clone() *Event {
 	c := *ev
 	c.Before = cloneRow(ev.Before)

@@ -8,6 +8,9 @@ import (
 )
 
 func (e *Encoder) appendKey(dst []byte, ev *sluice.Event) ([]byte, bool) {
+	if ev.Outbox != nil && outboxed(ev) {
+		return e.appendOutboxKey(dst, ev)
+	}
 	switch {
 	case ev.Op == sluice.OpMessage && ev.Message != nil:
 		if e.opt.Schemas {
@@ -142,6 +145,9 @@ func (e *Encoder) appendRowPresent(dst []byte, t *sluice.Table, row sluice.Row) 
 func (e *Encoder) appendValue(dst []byte, ev *sluice.Event, now time.Time) []byte {
 	if ev.Op == sluice.OpSchemaChange {
 		return e.appendSchemaChange(dst, ev, now)
+	}
+	if ev.Outbox != nil && outboxed(ev) {
+		return e.appendOutboxValue(dst, ev)
 	}
 	if ev.Unwrap != nil && unwrapped(ev) {
 		return e.appendUnwrapped(dst, ev, now)

@@ -72,9 +72,11 @@ func dbzPostgres(t *testing.T, database, pipeline, lockName string) *dbzRun {
 			t.Errorf("drop database %s: %v", database, err)
 		}
 	}
-	return &dbzRun{
-		source: "postgres",
-		drop:   drop,
+	r := &dbzRun{} // prepare reads r.fixtures, which a test may change
+	*r = dbzRun{
+		source:   "postgres",
+		fixtures: "postgres",
+		drop:     drop,
 		prepare: func(t *testing.T) dbzConn {
 			drop(t)
 			if err := admin(t, func(c *pgx.Conn) error {
@@ -92,13 +94,14 @@ func dbzPostgres(t *testing.T, database, pipeline, lockName string) *dbzRun {
 				_, err := db.Exec(ctx, stmt, pgx.QueryExecModeSimpleProtocol)
 				return err
 			}
-			dbzRunFixtures(t, run, "postgres", "schema.sql", "snapshot.sql")
+			dbzRunFixtures(t, run, r.fixtures, "schema.sql", "snapshot.sql")
 			return run
 		},
 		sourceBlock: func() string {
 			return fmt.Sprintf("type: postgres\ndsn: %q\ntables: all\nstatus_interval: 1s\ndrain_timeout: 20s\n", dbzDSN)
 		},
 	}
+	return r
 }
 
 // dbzIsRestart reports whether err is PostgreSQL going away (an
@@ -157,8 +160,9 @@ func dbzMariaDB(t *testing.T) *dbzRun {
 	t.Cleanup(func() { root.ExecContext(ctx, "REVOKE ALL ON "+dbzDatabase+".* FROM "+account) })
 	dbzDSN := fmt.Sprintf("%s:%s@tcp(%s)/%s", user, pass, addr, dbzDatabase)
 	return &dbzRun{
-		source: "mariadb",
-		drop:   drop,
+		source:   "mariadb",
+		fixtures: "mariadb",
+		drop:     drop,
 		prepare: func(t *testing.T) dbzConn {
 			drop(t)
 			for _, q := range []string{"CREATE DATABASE " + dbzDatabase, "GRANT ALL ON " + dbzDatabase + ".* TO " + account} {

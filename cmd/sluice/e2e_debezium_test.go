@@ -81,6 +81,14 @@ type dbzSuite struct {
 	// mask are more value paths masked on both sides
 	// (testenv.CompareTopicMasked).
 	mask []string
+	// topics are more topic prefixes the run writes besides the topic
+	// prefix's (the outbox's "outbox.event"): cleaned up before and
+	// after, and read for the comparison.
+	topics []string
+	// exact also compares every record byte for byte (key, value with
+	// a nil value told from the bytes null, headers other than
+	// sluice's), for recordings with nothing that varies between runs.
+	exact bool
 }
 
 // dbzGoldenSuite is TestDebeziumGolden's: the envelope of every change,
@@ -155,6 +163,10 @@ func translateDebezium(t *testing.T, path string, extra func(t *testing.T, kv [2
 // dbzRun is one source's side of the comparison.
 type dbzRun struct {
 	source string // "postgres" or "mariadb" (the directory names)
+	// fixtures is the directory under testdata/debezium whose
+	// schema.sql, snapshot.sql and stream.sql run: the source's name,
+	// or another set ("postgres-outbox"); prepare reads it when called.
+	fixtures string
 	// prepare makes a fresh database dbz and runs schema.sql and
 	// snapshot.sql in it; it returns the connection stream.sql runs on
 	// (the fixtures' session settings stay in effect).
@@ -258,8 +270,11 @@ func runDebeziumMode(t *testing.T, suite *dbzSuite, run *dbzRun, brokers, mode s
 		t.Fatalf("%s: no end_marker topic recorded", dir)
 	}
 
-	dbzDeleteTopics(t, brokers, set.prefix)
-	t.Cleanup(func() { dbzDeleteTopics(t, brokers, set.prefix) })
+	prefixes := append([]string{set.prefix}, suite.topics...)
+	for _, p := range prefixes {
+		dbzDeleteTopics(t, brokers, p)
+		t.Cleanup(func() { dbzDeleteTopics(t, brokers, p) })
+	}
 	conn := run.prepare(t)
 	t.Cleanup(func() { run.drop(t) })
 
@@ -276,7 +291,7 @@ func runDebeziumMode(t *testing.T, suite *dbzSuite, run *dbzRun, brokers, mode s
 		}
 		return n >= snapshotRows
 	})
-	stmts, err := testenv.SQLStatements(filepath.Join(dbzFixtures, run.source, "stream.sql"))
+	stmts, err := testenv.SQLStatements(filepath.Join(dbzFixtures, run.fixtures, "stream.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +311,11 @@ func runDebeziumMode(t *testing.T, suite *dbzSuite, run *dbzRun, brokers, mode s
 	if code := d.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM:\n%s", code, d.logs.String())
 	}
-	got := testenv.ReadTopics(t, brokers, testenv.Topics(t, brokers, set.prefix))
+	var names []string
+	for _, p := range prefixes {
+		names = append(names, testenv.Topics(t, brokers, p)...)
+	}
+	got := testenv.ReadTopics(t, brokers, names)
 	if *dbzDump != "" {
 		dbzDumpTopics(t, filepath.Join(*dbzDump, run.source, mode), got)
 	}
@@ -329,6 +348,9 @@ func runDebeziumMode(t *testing.T, suite *dbzSuite, run *dbzRun, brokers, mode s
 				}
 			}
 		}
+	}
+	if suite.exact {
+		unknown += dbzCompareExact(t, want, got)
 	}
 	knownPaths := map[string]int{} // "topic path (owner)" → count, for the log
 	firstShown := map[string]bool{}

@@ -131,7 +131,10 @@ func (p *pending) finish(err error) {
 // ExtractNewRecordState leaves it: the codec writes the row as the value,
 // a delete gets no tombstone (its own value is null, or the rewritten
 // row; in drop mode nothing is written), and the transform's add_headers
-// follow the other headers. With
+// follow the other headers. An event the outbox transform marked
+// (codec.Outboxed) goes to ev.Topic with the codec's outbox key and value
+// and the headers "id" and the placed columns, then codec.EventIDHeader
+// (no unchanged or old/new key headers, no tombstone). With
 // provide_transaction_metadata, the transaction topic's BEGIN record goes
 // before the first event of a transaction (transaction.go).
 //
@@ -161,6 +164,9 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		if err := s.ensureTxTopic(ctx, c, &bounds); err != nil {
 			return s.fail(ack, err)
 		}
+	}
+	if err := s.enc.OutboxUnsupported(ev); err != nil {
+		return s.fail(ack, fmt.Errorf("kafka sink: %w", err))
 	}
 	change := ev
 	var topic string
@@ -227,6 +233,12 @@ func (s *Sink) produce(ctx context.Context, c *conn, p *pending) error {
 // two map lookups per event in the common case of a run of events of one
 // table.
 func (s *Sink) topicOf(ctx context.Context, adm *kadm.Client, ev *sluice.Event) (string, topicInfo, error) {
+	if ev.Topic != "" {
+		// A transform chose it (the outbox's aggregate topics); it
+		// varies per event, so the per-table cache does not apply.
+		info, err := s.ensureTopic(ctx, adm, ev.Topic)
+		return ev.Topic, info, err
+	}
 	if ev.Table != nil && ev.Table == s.lastTable && ev.Op != sluice.OpMessage {
 		return s.lastTopic, s.lastInfo, nil
 	}
@@ -272,8 +284,9 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 	var hasKey, hasUnchanged bool
 	otherKeyHeader := ""
 	var unwrapEndsA [4]int
-	unwrapEnds := unwrapEndsA[:0] // where each of unwrap's add_headers values ends
+	unwrapEnds := unwrapEndsA[:0] // where each of unwrap's add_headers (or the outbox's headers) values ends
 	unwrap := ev != nil && codec.Unwrapped(ev)
+	outbox := ev != nil && codec.Outboxed(ev)
 	if unwrap && ev.Op == sluice.OpDelete && ev.Unwrap.Deletes == sluice.DeleteDrop {
 		ev = nil // the transform drops these; nothing to write, still acknowledged
 	}
@@ -290,9 +303,11 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 		valEnd = len(buf)
 		buf = codec.AppendEventID(buf, ev)
 		idEnd = len(buf)
-		buf, hasUnchanged = codec.AppendUnchanged(buf, ev)
+		if !outbox { // the router writes its own headers only
+			buf, hasUnchanged = codec.AppendUnchanged(buf, ev)
+		}
 		unchEnd = len(buf)
-		if ev.OtherKey != nil && ev.Table != nil {
+		if ev.OtherKey != nil && ev.Table != nil && !outbox {
 			switch ev.Op {
 			case sluice.OpDelete:
 				otherKeyHeader = codec.NewKeyHeader
@@ -307,6 +322,12 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 		if unwrap {
 			for i := range ev.Unwrap.Headers {
 				buf = s.enc.AppendUnwrapHeader(buf, ev, &ev.Unwrap.Headers[i], now)
+				unwrapEnds = append(unwrapEnds, len(buf))
+			}
+		}
+		if outbox {
+			for i := range codec.OutboxHeaders(ev) {
+				buf = s.enc.AppendOutboxHeader(buf, ev, i)
 				unwrapEnds = append(unwrapEnds, len(buf))
 			}
 		}
@@ -332,6 +353,20 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 		key = buf[keyStart:keyEnd:keyEnd]
 	}
 	id := kgo.RecordHeader{Key: codec.EventIDHeader, Value: buf[valEnd:idEnd:idEnd]}
+	if outbox {
+		// Debezium's EventRouter headers ("id", the placed columns),
+		// then sluice's event id.
+		hdrs := p.hdrs[:0]
+		start := otherEnd
+		for i, end := range unwrapEnds {
+			hdrs = append(hdrs, kgo.RecordHeader{Key: codec.OutboxHeaderName(ev, i), Value: buf[start:end:end]})
+			start = end
+		}
+		hdrs = append(hdrs, id)
+		p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Timestamp: now, Context: context.Background()}
+		p.n++
+		return false
+	}
 	hdrs := append(p.hdrs[:0], id)
 	if hasUnchanged {
 		hdrs = append(hdrs, kgo.RecordHeader{Key: codec.UnchangedHeader, Value: buf[idEnd:unchEnd:unchEnd]})

@@ -127,7 +127,11 @@ func (s *Sink) Write(_ context.Context, ev *sluice.Event, ack func(error)) error
 // appendLine appends ev's JSON object and a newline.
 func (s *Sink) appendLine(b []byte, ev *sluice.Event) []byte {
 	b = append(b, `{"topic":`...)
-	b = appendString(b, s.router.Topic(ev))
+	if ev.Topic != "" {
+		b = appendString(b, ev.Topic) // a transform's choice (outbox)
+	} else {
+		b = appendString(b, s.router.Topic(ev))
+	}
 	b = append(b, `,"key":`...)
 	n := len(b)
 	b, ok := s.enc.AppendKey(b, ev)
@@ -155,6 +159,17 @@ func (s *Sink) appendLine(b []byte, ev *sluice.Event) []byte {
 	b, ok = codec.AppendUnchanged(b, ev)
 	if !ok {
 		b = b[:n]
+	}
+	if codec.Outboxed(ev) {
+		// The outbox's headers, as the Kafka sink writes them: JSON
+		// values, embedded as they are.
+		for i := range codec.OutboxHeaders(ev) {
+			b = append(b, ',')
+			b = appendString(b, codec.OutboxHeaderName(ev, i))
+			b = append(b, ':')
+			b = s.enc.AppendOutboxHeader(b, ev, i)
+		}
+		return append(b, "}}\n"...)
 	}
 	if ev.OtherKey != nil && ev.Table != nil {
 		name := ""
