@@ -84,6 +84,13 @@ func expand(s string, lookup func(string) (string, bool), used *[]variable) (str
 			return "", errors.New("${ without a closing } (write $$ for a literal $)")
 		}
 		ref := s[i+2 : i+end]
+		if allDigits(ref) {
+			// ${1}: a regular expression's group (route's
+			// topic_replacement), never a variable's name.
+			b.WriteString(s[i : i+end+1])
+			i += end
+			continue
+		}
 		name, def, hasDef := strings.Cut(ref, ":-")
 		if !validEnvName(name) {
 			return "", fmt.Errorf("${%s}: %q is not an environment variable name", ref, name)
@@ -134,4 +141,13 @@ func scrub(msg string, used []variable) string {
 		}
 	}
 	return msg
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

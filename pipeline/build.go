@@ -56,7 +56,11 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 	}
 
 	tlog := log.With(zap.String("component", "transform"))
-	transforms, terrs := buildTransforms(name, path+".transforms", cfg.Transforms, tlog)
+	prefix := cfg.TopicPrefix
+	if prefix == "" {
+		prefix = name
+	}
+	transforms, terrs := buildTransforms(name, path+".transforms", prefix, opt.DB, cfg.Transforms, tlog)
 	errs = append(errs, terrs...)
 
 	var sinks []sluice.Sink
@@ -74,7 +78,7 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 				errs = append(errs, err)
 			}
 			var terrs []error
-			own, terrs = buildTransforms(name, spath+".transforms", entries, tlog.With(zap.String("sink", sname)))
+			own, terrs = buildTransforms(name, spath+".transforms", prefix, opt.DB, entries, tlog.With(zap.String("sink", sname)))
 			errs = append(errs, terrs...)
 		}
 		styp, _ := raw["type"].(string)
@@ -99,12 +103,12 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 }
 
 // buildTransforms builds an ordered transforms list whose key is path.
-func buildTransforms(pipeline, path string, entries []map[string]any, log *zap.Logger) ([]Transform, []error) {
+func buildTransforms(pipeline, path, prefix, db string, entries []map[string]any, log *zap.Logger) ([]Transform, []error) {
 	var out []Transform
 	var errs []error
 	for i, raw := range entries {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		t, err := transform.New(raw, transform.Env{Pipeline: pipeline, Path: p, Logger: log})
+		t, err := transform.New(raw, transform.Env{Pipeline: pipeline, Path: p, Logger: log, TopicPrefix: prefix, Database: db})
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -32,6 +32,10 @@ type Env struct {
 	// ("pipelines.shop.transforms[0]"), used to prefix errors.
 	Path   string
 	Logger *zap.Logger
+	// TopicPrefix is the pipeline's topic prefix and Database its
+	// source's database, for transforms that name topics as the Kafka
+	// sink does (route).
+	TopicPrefix, Database string
 }
 
 // Factory builds a transform from its raw configuration entry, common

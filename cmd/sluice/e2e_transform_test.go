@@ -16,8 +16,8 @@ import (
 // into Kafka, on a table with mixed-case names and on a keyless table. The
 // pipeline's transforms (columns: rename, exclude, hash; key: a key for
 // the keyless table; filter: drops one of its rows; set_field) apply to
-// both Kafka sinks; the second sink's own transform (columns: mask) only
-// to its topics.
+// both Kafka sinks; each sink's own transforms (route: the audit table's
+// topic renamed; columns: mask) only to its records.
 func TestTransformsEndToEnd(t *testing.T) {
 	schema := fmt.Sprintf("Shop%d", time.Now().UnixNano()%100000)
 	e := newEnv(t, fmt.Sprintf(`CREATE SCHEMA %[1]q;
@@ -34,6 +34,8 @@ snapshot: {mode: never}`, e.pgDSN, schema), fmt.Sprintf(`events:
   type: kafka
   brokers: [%[1]s]
   linger: 1ms
+  transforms:
+    - {type: route, topic_regex: '(.*)\.audit', topic_replacement: '${1}.audit_all'}
 masked:
   type: kafka
   brokers: [%[1]s]
@@ -69,7 +71,7 @@ masked:
 	e.exec(fmt.Sprintf(`INSERT INTO %q.audit VALUES (4, 'skip')`, schema))
 	e.exec(fmt.Sprintf(`INSERT INTO %q.audit VALUES (5, 'x')`, schema))
 
-	topics := []string{e.name + "." + schema + ".Customers", e.name + ".masked.Customers", e.name + "." + schema + ".audit"}
+	topics := []string{e.name + "." + schema + ".Customers", e.name + ".masked.Customers", e.name + "." + schema + ".audit_all"}
 	recs := e.consume(topics, 4+4+1, time.Minute) // c, u, d, tombstone per Customers topic; the audit insert the filter keeps
 	got := map[string][]string{}
 	for _, r := range recs {
