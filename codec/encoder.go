@@ -112,6 +112,22 @@ func AppendEventID(dst []byte, ev *sluice.Event) []byte {
 	return appendEventID(dst, ev)
 }
 
+// OtherKeyHeader is the header that carries ev.OtherKey, the other key of
+// a primary-key change's half: NewKeyHeader on the delete, OldKeyHeader
+// on the create; "" for other events.
+func OtherKeyHeader(ev *sluice.Event) string {
+	if ev.OtherKey == nil || ev.Table == nil {
+		return ""
+	}
+	switch ev.Op {
+	case sluice.OpDelete:
+		return NewKeyHeader
+	case sluice.OpCreate:
+		return OldKeyHeader
+	}
+	return ""
+}
+
 // Header names sinks attach to records.
 const (
 	EventIDHeader   = "sluice.event.id"

@@ -5,22 +5,8 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 )
-
-// outboxTable is the fixtures' outbox table
-// (testdata/debezium/postgres-outbox/schema.sql) as the source sees it.
-var outboxTable = &sluice.Table{
-	DB: "dbzsmt", Schema: "public", Name: "outbox",
-	Columns: []sluice.Column{
-		{Name: "id", DBType: "uuid", Type: sluice.TypeUUID, Key: true},
-		{Name: "aggregatetype", DBType: "varchar", Type: sluice.TypeText},
-		{Name: "aggregateid", DBType: "varchar", Type: sluice.TypeText},
-		{Name: "type", DBType: "varchar", Type: sluice.TypeText},
-		{Name: "payload", DBType: "jsonb", Type: sluice.TypeJSON, Optional: true},
-		{Name: "tenant", DBType: "text", Type: sluice.TypeText, Optional: true},
-	},
-	Key: []int{0},
-}
 
 func outboxRow(op sluice.Op, m *sluice.Outbox, id, typ, key string, payload, tenant *string) *sluice.Event {
 	v := func(s *string) sluice.Value {
@@ -29,7 +15,7 @@ func outboxRow(op sluice.Op, m *sluice.Outbox, id, typ, key string, payload, ten
 		}
 		return txt(*s)
 	}
-	return &sluice.Event{Op: op, Table: outboxTable, Outbox: m,
+	return &sluice.Event{Op: op, Table: eventtest.Outbox, Outbox: m,
 		After: sluice.Row{txt(id), txt(typ), txt(key), txt("Event"), v(payload), v(tenant)}}
 }
 

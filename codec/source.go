@@ -15,14 +15,8 @@ func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
 	if e.mysql {
 		return e.appendMySQLSource(dst, ev)
 	}
-	ns := unixNanos(ev.CommitTime)
 	var buf [20]byte
-	d := nsDigits(buf[:0], ns)
-	dst = append(dst, e.srcHead...)
-	dst = appendMs(dst, d, ns)
-	dst = append(dst, `,"snapshot":"`...)
-	dst = append(dst, ev.Snapshot.String()...)
-	dst = append(dst, `","db":`...)
+	dst, d, ns := e.appendSourceHead(dst, buf[:0], ev)
 	var f *tableFrags
 	if ev.Table != nil {
 		f = e.frags(ev.Table)
@@ -108,14 +102,8 @@ func appendUsNs(dst, d []byte, ns int64) []byte {
 // version, connector, name, ts_ms, snapshot, db, sequence, ts_us, ts_ns,
 // table, server_id, gtid, file, pos, row, thread, query.
 func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
-	ns := unixNanos(ev.CommitTime)
 	var buf [20]byte
-	d := nsDigits(buf[:0], ns)
-	dst = append(dst, e.srcHead...)
-	dst = appendMs(dst, d, ns)
-	dst = append(dst, `,"snapshot":"`...)
-	dst = append(dst, ev.Snapshot.String()...)
-	dst = append(dst, `","db":`...)
+	dst, d, ns := e.appendSourceHead(dst, buf[:0], ev)
 	var f *tableFrags
 	switch {
 	case ev.Table != nil:
@@ -167,3 +155,18 @@ func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
 // noBinlog stands in for events without binlog coordinates (snapshot
 // reads carry the snapshot's; this is only a guard).
 var noBinlog sluice.Binlog
+
+// appendSourceHead writes the start both source blocks share: version,
+// connector, name, ts_ms, snapshot, and "db": (the value is the caller's).
+// It returns the commit time's nanoseconds and their digits for the
+// ts_us and ts_ns the caller writes later; the digits go into buf, the
+// caller's, so that they stay on its stack.
+func (e *Encoder) appendSourceHead(dst, buf []byte, ev *sluice.Event) ([]byte, []byte, int64) {
+	ns := unixNanos(ev.CommitTime)
+	d := nsDigits(buf, ns)
+	dst = append(dst, e.srcHead...)
+	dst = appendMs(dst, d, ns)
+	dst = append(dst, `,"snapshot":"`...)
+	dst = append(dst, ev.Snapshot.String()...)
+	return append(dst, `","db":`...), d, ns
+}

@@ -67,12 +67,12 @@ type columns struct {
 	include map[string]bool
 	exclude map[string]bool
 	hash    map[string]bool
-	tables  map[*sluice.Table]*shape
+	tables  perTable[*shape]
 }
 
 func newColumns(c ColumnsConfig, env Env) (*columns, error) {
 	t := &columns{c: c, mask: map[string][]byte{}, include: set(c.Include), exclude: set(c.Exclude),
-		hash: set(c.Hash), tables: map[*sluice.Table]*shape{}}
+		hash: set(c.Hash)}
 	var errs []error
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", env.Path, key, fmt.Sprintf(format, a...)))
@@ -142,16 +142,9 @@ func (t *columns) Apply(ev *sluice.Event) (bool, error) {
 	if ev.Table == nil {
 		return true, nil
 	}
-	s, ok := t.tables[ev.Table]
-	if !ok {
-		var err error
-		if s, err = t.plan(ev.Table); err != nil {
-			return false, err
-		}
-		if len(t.tables) >= maxCachedTables {
-			clear(t.tables)
-		}
-		t.tables[ev.Table] = s
+	s, err := t.tables.get(ev.Table, t.plan)
+	if err != nil {
+		return false, err
 	}
 	if s.identity {
 		return true, nil

@@ -25,14 +25,14 @@ type expression struct {
 	cur     *sluice.Event // the event being evaluated (Apply is never concurrent)
 	vm      vm.VM
 	general *vm.Program // for events without a table (messages)
-	tables  map[*sluice.Table]*vm.Program
+	tables  perTable[*vm.Program]
 }
 
 // newExpression compiles src without a table, which checks its syntax,
 // its names and its result's kind when the file is validated; column
 // names are checked per table, at the table's first event.
 func newExpression(src string, opts ...expr.Option) (*expression, error) {
-	x := &expression{src: src, opts: opts, tables: map[*sluice.Table]*vm.Program{}}
+	x := &expression{src: src, opts: opts}
 	p, err := x.compile(nil)
 	if err != nil {
 		return nil, err
@@ -45,16 +45,9 @@ func newExpression(src string, opts ...expr.Option) (*expression, error) {
 func (x *expression) eval(ev *sluice.Event) (any, error) {
 	p := x.general
 	if ev.Table != nil {
-		var ok bool
-		if p, ok = x.tables[ev.Table]; !ok {
-			var err error
-			if p, err = x.compile(ev.Table); err != nil {
-				return nil, fmt.Errorf("expression on %s: %w", ev.Table.QualifiedName(), err)
-			}
-			if len(x.tables) >= maxCachedTables {
-				clear(x.tables)
-			}
-			x.tables[ev.Table] = p
+		var err error
+		if p, err = x.tables.get(ev.Table, x.compile); err != nil {
+			return nil, fmt.Errorf("expression on %s: %w", ev.Table.QualifiedName(), err)
 		}
 	}
 	x.cur = ev

@@ -22,7 +22,7 @@ type KeyConfig struct {
 // columns is one update event, keyed by the new values.
 type keyT struct {
 	cols   []string
-	tables map[*sluice.Table]*sluice.Table // input → with the chosen key
+	tables perTable[*sluice.Table] // input → with the chosen key
 }
 
 func newKey(c KeyConfig, env Env) (*keyT, error) {
@@ -36,23 +36,16 @@ func newKey(c KeyConfig, env Env) (*keyT, error) {
 		}
 		seen[n] = true
 	}
-	return &keyT{cols: c.Columns, tables: map[*sluice.Table]*sluice.Table{}}, nil
+	return &keyT{cols: c.Columns}, nil
 }
 
 func (k *keyT) Apply(ev *sluice.Event) (bool, error) {
 	if ev.Table == nil || ev.Op == sluice.OpTruncate {
 		return true, nil
 	}
-	t, ok := k.tables[ev.Table]
-	if !ok {
-		var err error
-		if t, err = k.derive(ev.Table); err != nil {
-			return false, err
-		}
-		if len(k.tables) >= maxCachedTables {
-			clear(k.tables)
-		}
-		k.tables[ev.Table] = t
+	t, err := k.tables.get(ev.Table, k.derive)
+	if err != nil {
+		return false, err
 	}
 	// OtherKey holds the source's key columns only; the halves of a key
 	// change keep their headers only when the key is the same.

@@ -64,9 +64,8 @@ func (OutboxConfig) Defaults() OutboxConfig {
 // routedByValue is the placeholder of route.topic.replacement.
 const routedByValue = "${routedByValue}"
 
-// maxOutboxCache bounds the per-table and per-topic caches; they are
-// cleared when full (new tables come with schema changes only, and
-// aggregate types are few).
+// maxOutboxCache bounds the per-topic cache; it is cleared when full
+// (aggregate types are few).
 const maxOutboxCache = 1024
 
 // outboxT marks outbox inserts with the *sluice.Outbox of their table
@@ -82,8 +81,7 @@ type outboxT struct {
 
 	// Built on the first event of each table, when its columns are
 	// known; Apply runs on one goroutine.
-	tables map[*sluice.Table]*outboxTable
-	last   *outboxTable
+	tables perTable[*outboxTable]
 	topics map[string]string // routed value → topic
 }
 
@@ -92,7 +90,6 @@ type outboxPlaced struct{ column, name string }
 
 // outboxTable is what the transform knows of one table.
 type outboxTable struct {
-	t     *sluice.Table
 	mark  *sluice.Outbox
 	route int // column index of route_by_field
 }
@@ -107,7 +104,7 @@ func newOutbox(c OutboxConfig, env Env) (*outboxT, error) {
 			errs = append(errs, fmt.Errorf("%s.%s: must name a column", env.Path, f.key))
 		}
 	}
-	o := &outboxT{cfg: c, path: env.Path, log: env.Logger, tables: map[*sluice.Table]*outboxTable{}, topics: map[string]string{}}
+	o := &outboxT{cfg: c, path: env.Path, log: env.Logger, topics: map[string]string{}}
 	if o.log == nil {
 		o.log = zap.NewNop()
 	}
@@ -230,22 +227,7 @@ func (o *outboxT) topic(value []byte) string {
 
 // table returns the mark of t, checking its columns the first time.
 func (o *outboxT) table(t *sluice.Table) (*outboxTable, error) {
-	if o.last != nil && o.last.t == t {
-		return o.last, nil
-	}
-	ot, ok := o.tables[t]
-	if !ok {
-		var err error
-		if ot, err = o.build(t); err != nil {
-			return nil, err
-		}
-		if len(o.tables) >= maxOutboxCache {
-			clear(o.tables)
-		}
-		o.tables[t] = ot
-	}
-	o.last = ot
-	return ot, nil
+	return o.tables.get(t, o.build)
 }
 
 func (o *outboxT) build(t *sluice.Table) (*outboxTable, error) {
@@ -273,7 +255,7 @@ func (o *outboxT) build(t *sluice.Table) (*outboxTable, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &outboxTable{t: t, mark: m, route: route}, nil
+	return &outboxTable{mark: m, route: route}, nil
 }
 
 // textType reports whether values of t are text in Value.Bytes.

@@ -12,23 +12,8 @@ import (
 	"github.com/sluice-cdc/sluice/internal/eventtest"
 )
 
-// outboxRows has Debezium's default outbox columns and a tenant, as the
-// fixtures' (testdata/debezium/postgres-outbox/schema.sql).
-var outboxRows = &sluice.Table{
-	DB: "shop", Schema: "public", Name: "outbox",
-	Columns: []sluice.Column{
-		{Name: "id", DBType: "uuid", Type: sluice.TypeUUID, Key: true},
-		{Name: "aggregatetype", DBType: "varchar", Type: sluice.TypeText},
-		{Name: "aggregateid", DBType: "varchar", Type: sluice.TypeText},
-		{Name: "type", DBType: "varchar", Type: sluice.TypeText},
-		{Name: "payload", DBType: "jsonb", Type: sluice.TypeJSON, Optional: true},
-		{Name: "tenant", DBType: "text", Type: sluice.TypeText, Optional: true},
-	},
-	Key: []int{0},
-}
-
 func outboxEvent(op sluice.Op, aggType string) *sluice.Event {
-	ev := eventtest.Insert(outboxRows, eventtest.Text("00000000-0000-4000-8000-000000000001"), eventtest.Text(aggType),
+	ev := eventtest.Insert(eventtest.Outbox, eventtest.Text("00000000-0000-4000-8000-000000000001"), eventtest.Text(aggType),
 		eventtest.Text("1"), eventtest.Text("OrderCreated"), eventtest.Text(`{"id": 1}`), eventtest.Text("acme"))
 	ev.Op = op
 	if op == sluice.OpDelete {

@@ -33,7 +33,7 @@ type route struct {
 	prefix  string
 	tmpl    sink.Topic
 	db      string
-	targets map[*sluice.Table]string // input table → topic ("": unmatched)
+	targets perTable[string] // input table → topic ("": unmatched)
 }
 
 func newRoute(c RouteConfig, env Env) (*route, error) {
@@ -51,32 +51,36 @@ func newRoute(c RouteConfig, env Env) (*route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env.Path, err)
 	}
-	return &route{re: re, repl: c.TopicReplacement, prefix: env.TopicPrefix, tmpl: tmpl, db: env.Database,
-		targets: map[*sluice.Table]string{}}, nil
+	return &route{re: re, repl: c.TopicReplacement, prefix: env.TopicPrefix, tmpl: tmpl, db: env.Database}, nil
 }
 
 func (r *route) Apply(ev *sluice.Event) (bool, error) {
 	if ev.Table == nil || ev.Op == sluice.OpMessage || ev.Op == sluice.OpSchemaChange || ev.Topic != "" {
 		return true, nil // not a table's change, or another transform chose already
 	}
-	topic, ok := r.targets[ev.Table]
-	if !ok {
-		db := ev.Table.DB
-		if db == "" {
-			db = r.db
-		}
-		from := r.tmpl.Expand(r.prefix, db, ev.Table.Schema, ev.Table.Name)
-		if m := r.re.FindStringSubmatchIndex(from); m != nil {
-			topic = string(r.re.ExpandString(nil, r.repl, from, m))
-			if !topicName.MatchString(topic) {
-				return false, fmt.Errorf("topic_replacement: %q (from %s) is not a Kafka topic name: letters, digits, '.', '_' and '-', at most 249", topic, from)
-			}
-		}
-		if len(r.targets) >= maxCachedTables {
-			clear(r.targets)
-		}
-		r.targets[ev.Table] = topic
+	topic, err := r.targets.get(ev.Table, r.target)
+	if err != nil {
+		return false, err
 	}
 	ev.Topic = topic
 	return true, nil
+}
+
+// target is the topic of t's events: the replacement when t's default
+// topic matches, else "".
+func (r *route) target(t *sluice.Table) (string, error) {
+	db := t.DB
+	if db == "" {
+		db = r.db
+	}
+	from := r.tmpl.Expand(r.prefix, db, t.Schema, t.Name)
+	m := r.re.FindStringSubmatchIndex(from)
+	if m == nil {
+		return "", nil
+	}
+	topic := string(r.re.ExpandString(nil, r.repl, from, m))
+	if !topicName.MatchString(topic) {
+		return "", fmt.Errorf("topic_replacement: %q (from %s) is not a Kafka topic name: letters, digits, '.', '_' and '-', at most 249", topic, from)
+	}
+	return topic, nil
 }

@@ -43,7 +43,7 @@ type field struct {
 
 type setField struct {
 	fields []field
-	tables map[*sluice.Table]*fieldShape
+	tables perTable[*fieldShape]
 	vals   []sluice.Value // this event's values, one per field
 }
 
@@ -72,7 +72,7 @@ func newSetField(c SetFieldConfig, env Env) (*setField, error) {
 	if len(c.Fields) == 0 {
 		errs = append(errs, fmt.Errorf("%s.fields: required: at least one {name, value} or {name, expression, type}", env.Path))
 	}
-	s := &setField{tables: map[*sluice.Table]*fieldShape{}}
+	s := &setField{}
 	seen := map[string]bool{}
 	for i, spec := range c.Fields {
 		if spec.Name == "" || seen[spec.Name] {
@@ -144,16 +144,9 @@ func (s *setField) Apply(ev *sluice.Event) (bool, error) {
 	if ev.Table == nil || ev.Before == nil && ev.After == nil {
 		return true, nil
 	}
-	sh, ok := s.tables[ev.Table]
-	if !ok {
-		var err error
-		if sh, err = s.plan(ev.Table); err != nil {
-			return false, err
-		}
-		if len(s.tables) >= maxCachedTables {
-			clear(s.tables)
-		}
-		s.tables[ev.Table] = sh
+	sh, err := s.tables.get(ev.Table, s.plan)
+	if err != nil {
+		return false, err
 	}
 	for i := range s.fields {
 		f := &s.fields[i]

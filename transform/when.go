@@ -15,17 +15,9 @@ type when struct {
 	Tables []string `yaml:"tables"` // qualified names or path.Match globs: public.orders, public.orders_*, shop.*
 	Ops    []string `yaml:"ops"`    // c, u, d, r, t, m; empty: all
 
-	ops [256]bool // by sluice.Op byte; all false: every op
-	// tables caches the match of each table description: events of one
-	// table share its *Table, so the globs run once per table and schema
-	// version, not per event.
-	tables map[*sluice.Table]bool
+	ops    [256]bool      // by sluice.Op byte; all false: every op
+	tables perTable[bool] // the globs' verdict per table
 }
-
-// maxCachedTables bounds the per-table caches of transforms: each schema
-// change makes a new *Table, and a long-running daemon must not keep them
-// all.
-const maxCachedTables = 4096
 
 // compileWhen decodes and checks an entry's common keys.
 func compileWhen(raw map[string]any, p string) (*when, error) {
@@ -48,9 +40,6 @@ func compileWhen(raw map[string]any, p string) (*when, error) {
 			errs = append(errs, fmt.Errorf("%s.ops[%d]: %q is not an operation (c, u, d, r, t, m)", p, i, o))
 		}
 	}
-	if len(w.Tables) > 0 {
-		w.tables = map[*sluice.Table]bool{}
-	}
 	return w, errors.Join(errs...)
 }
 
@@ -69,27 +58,20 @@ func (w *when) match(ev *sluice.Event) bool {
 	if ev.Table == nil {
 		return false
 	}
-	m, ok := w.tables[ev.Table]
-	if !ok {
-		if len(w.tables) >= maxCachedTables {
-			clear(w.tables) // old schema versions; the live ones come back
-		}
-		m = matchTable(w.Tables, ev.Table)
-		w.tables[ev.Table] = m
-	}
+	m, _ := w.tables.get(ev.Table, w.matchTable)
 	return m
 }
 
 // matchTable reports whether t's qualified name (schema.table for
 // PostgreSQL, db.table for MySQL) matches one of the patterns.
-func matchTable(patterns []string, t *sluice.Table) bool {
+func (w *when) matchTable(t *sluice.Table) (bool, error) {
 	name := t.QualifiedName()
-	for _, p := range patterns {
+	for _, p := range w.Tables {
 		if ok, _ := path.Match(p, name); ok {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // matched applies t to the events its entry's tables and ops select and

@@ -80,65 +80,31 @@ func TestDebeziumOutbox(t *testing.T) {
 // into the pipeline's transforms (README's table has the others). The
 // transform gets the captured table as its tables key.
 func dbzOutboxProps(t *testing.T, kv [2]string, set *dbzSettings) bool {
-	t.Helper()
-	if kv[0] == "debezium.transforms" {
-		for _, name := range strings.Split(kv[1], ",") {
-			set.transforms = append(set.transforms, dbzTransform{name: strings.TrimSpace(name)})
+	return dbzTransformProps(t, kv, set, func(opt, v string) (string, bool) {
+		switch opt {
+		case "type":
+			return "type: outbox, tables: [public.outbox]", v == "io.debezium.transforms.outbox.EventRouter"
+		case "table.field.event.id":
+			return "field_event_id: " + v, true
+		case "table.field.event.key":
+			return "field_event_key: " + v, true
+		case "table.field.event.type":
+			return "field_event_type: " + v, true
+		case "table.field.event.payload":
+			return "field_payload: " + v, true
+		case "route.by.field":
+			return "route_by_field: " + v, true
+		case "route.topic.replacement":
+			return "route_topic_replacement: " + strconv.Quote(v), true
+		case "table.fields.additional.placement":
+			return "fields_additional_placement: " + dbzYAMLList(v), true
+		case "table.expand.json.payload":
+			return "expand_json_payload: " + v, true
+		case "table.op.invalid.behavior":
+			return "on_invalid_op: " + v, true
 		}
-		return true
-	}
-	rest, ok := strings.CutPrefix(kv[0], "debezium.transforms.")
-	if !ok {
-		return false
-	}
-	name, opt, _ := strings.Cut(rest, ".")
-	var tr *dbzTransform
-	for i := range set.transforms {
-		if set.transforms[i].name == name {
-			tr = &set.transforms[i]
-		}
-	}
-	if tr == nil {
-		t.Fatalf("%s: transform %q is not in debezium.transforms", kv[0], name)
-	}
-	// Quoted: ${…} and a:b:c are not plain YAML in a flow mapping.
-	list := func(v string) string {
-		var q []string
-		for _, e := range strings.Split(v, ",") {
-			q = append(q, strconv.Quote(strings.TrimSpace(e)))
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	}
-	var kept string
-	switch opt {
-	case "type":
-		if kv[1] != "io.debezium.transforms.outbox.EventRouter" {
-			t.Fatalf("%s=%s: no sluice transform for it in this test", kv[0], kv[1])
-		}
-		kept = "type: outbox, tables: [public.outbox]"
-	case "table.field.event.id":
-		kept = "field_event_id: " + kv[1]
-	case "table.field.event.key":
-		kept = "field_event_key: " + kv[1]
-	case "table.field.event.type":
-		kept = "field_event_type: " + kv[1]
-	case "table.field.event.payload":
-		kept = "field_payload: " + kv[1]
-	case "route.by.field":
-		kept = "route_by_field: " + kv[1]
-	case "route.topic.replacement":
-		kept = "route_topic_replacement: " + strconv.Quote(kv[1])
-	case "table.fields.additional.placement":
-		kept = "fields_additional_placement: " + list(kv[1])
-	case "table.expand.json.payload":
-		kept = "expand_json_payload: " + kv[1]
-	case "table.op.invalid.behavior":
-		kept = "on_invalid_op: " + kv[1]
-	default:
-		t.Fatalf("%s: no translation for the outbox option %s", kv[0], opt)
-	}
-	tr.keys = append(tr.keys, kept)
-	return true
+		return "", false
+	})
 }
 
 // dbzCompareExact compares the records of the topics both sides wrote

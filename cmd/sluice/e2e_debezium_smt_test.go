@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,10 +99,31 @@ var knownUnwrapDiffs = []testenv.Known{
 		Why: "as knownDebeziumDiffs' value*.after.c_name: Debezium 3.6.1 writes null for every streamed value of a column of type name"},
 }
 
-// dbzSMTProps translates the debezium.transforms properties of a
-// recording into the pipeline's transforms; other properties go through
+// dbzSMTProps translates the unwrap recordings' debezium.transforms
+// properties into the pipeline's transforms; other properties go through
 // README's table.
 func dbzSMTProps(t *testing.T, kv [2]string, set *dbzSettings) bool {
+	return dbzTransformProps(t, kv, set, func(opt, v string) (string, bool) {
+		switch opt {
+		case "type":
+			return "type: unwrap", v == "io.debezium.transforms.ExtractNewRecordState"
+		case "delete.tombstone.handling.mode":
+			return "delete_handling: " + v, true
+		case "add.fields":
+			return "add_fields: " + dbzYAMLList(v), true
+		case "add.headers":
+			return "add_headers: " + dbzYAMLList(v), true
+		}
+		return "", false
+	})
+}
+
+// dbzTransformProps handles a recording's debezium.transforms list and
+// its debezium.transforms.<name>.<option> properties: translate gives an
+// option's sluice key (YAML, flow style) and whether the test knows the
+// option (for "type", the SMT class). Other properties are not its own
+// (false).
+func dbzTransformProps(t *testing.T, kv [2]string, set *dbzSettings, translate func(opt, value string) (string, bool)) bool {
 	t.Helper()
 	if kv[0] == "debezium.transforms" {
 		for _, name := range strings.Split(kv[1], ",") {
@@ -123,23 +145,20 @@ func dbzSMTProps(t *testing.T, kv [2]string, set *dbzSettings) bool {
 	if tr == nil {
 		t.Fatalf("%s: transform %q is not in debezium.transforms", kv[0], name)
 	}
-	list := func(v string) string { return "[" + v + "]" }
-	var kept string
-	switch opt {
-	case "type":
-		if kv[1] != "io.debezium.transforms.ExtractNewRecordState" {
-			t.Fatalf("%s=%s: no sluice transform for it in this test", kv[0], kv[1])
-		}
-		kept = "type: unwrap"
-	case "delete.tombstone.handling.mode":
-		kept = "delete_handling: " + kv[1]
-	case "add.fields":
-		kept = "add_fields: " + list(kv[1])
-	case "add.headers":
-		kept = "add_headers: " + list(kv[1])
-	default:
-		t.Fatalf("%s: no translation for the unwrap option %s", kv[0], opt)
+	kept, known := translate(opt, kv[1])
+	if !known {
+		t.Fatalf("%s=%s: no translation for it in this test", kv[0], kv[1])
 	}
 	tr.keys = append(tr.keys, kept)
 	return true
+}
+
+// dbzYAMLList writes a comma-separated property as a YAML flow list of
+// quoted strings (${…} and a:b:c are not plain YAML in a flow mapping).
+func dbzYAMLList(v string) string {
+	var q []string
+	for _, e := range strings.Split(v, ",") {
+		q = append(q, strconv.Quote(strings.TrimSpace(e)))
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }

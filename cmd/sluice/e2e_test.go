@@ -182,15 +182,11 @@ func (e *env) waitSlotActive(d *daemon) {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		// While CREATE_REPLICATION_SLOT still waits for running
-		// transactions the slot is active already, but confirmed_flush_lsn
-		// is null, and rows committed then are before its start.
-		var active bool
-		err := e.db.QueryRow(context.Background(), "SELECT active AND confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+e.name).Scan(&active)
+		active, err := testenv.SlotStreaming(context.Background(), e.db, "sluice_"+e.name)
 		if err == nil && active {
 			return
 		}
-		if err != nil && !strings.Contains(err.Error(), "no rows") {
+		if err != nil {
 			e.reconnect()
 		}
 		select {

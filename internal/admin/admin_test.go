@@ -24,16 +24,23 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func TestEndpoints(t *testing.T) {
-	p := &pipeline.Pipeline{Name: "shop"}
-	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{p}, Options{})
+// serve starts the admin server of pipes on a free loopback port until
+// the test ends and returns its base URL.
+func serve(t *testing.T, o Options, pipes ...*pipeline.Pipeline) string {
+	t.Helper()
+	srv, err := New("127.0.0.1:0", pipes, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	go srv.Serve(ctx)
-	base := "http://" + srv.Addr()
+	return "http://" + srv.Addr()
+}
+
+func TestEndpoints(t *testing.T) {
+	p := &pipeline.Pipeline{Name: "shop"}
+	base := serve(t, Options{}, p)
 
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
@@ -84,14 +91,7 @@ func TestSnapshotMetrics(t *testing.T) {
 		{Table: "public.lines", Incremental: true, Failed: true, Error: "column qty does not exist"},
 	}}}
 	crm := &pipeline.Pipeline{Name: "crm", Source: &snapSource{}} // no snapshot ran
-	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{shop, crm}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go srv.Serve(ctx)
-	code, metrics := get(t, "http://"+srv.Addr()+"/metrics")
+	code, metrics := get(t, serve(t, Options{}, shop, crm)+"/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics = %d:\n%s", code, metrics)
 	}
@@ -117,14 +117,7 @@ func TestSnapshotMetrics(t *testing.T) {
 
 func TestPprofOnlyWhenEnabled(t *testing.T) {
 	for _, on := range []bool{false, true} {
-		srv, err := New("127.0.0.1:0", nil, Options{Pprof: on})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go srv.Serve(ctx)
-		code, body := get(t, "http://"+srv.Addr()+"/debug/pprof/goroutine?debug=1")
-		cancel()
+		code, body := get(t, serve(t, Options{Pprof: on})+"/debug/pprof/goroutine?debug=1")
 		if on && (code != 200 || !strings.Contains(body, "goroutine profile")) {
 			t.Errorf("pprof on: /debug/pprof/goroutine = %d %.80q", code, body)
 		}
@@ -148,14 +141,7 @@ func TestRetentionMetrics(t *testing.T) {
 	shop := &pipeline.Pipeline{Name: "shop", Source: &retSource{r: sluice.Retention{Known: true, RetainedBytes: 5 << 20, LagBytes: 1024,
 		Status: "extended", SafeBytes: -1, OverThreshold: true}}}
 	crm := &pipeline.Pipeline{Name: "crm", Source: &retSource{}} // not read yet
-	srv, err := New("127.0.0.1:0", []*pipeline.Pipeline{shop, crm}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go srv.Serve(ctx)
-	_, metrics := get(t, "http://"+srv.Addr()+"/metrics")
+	_, metrics := get(t, serve(t, Options{}, shop, crm)+"/metrics")
 	for _, want := range []string{
 		`sluice_slot_retained_wal_bytes{pipeline="shop"} 5.24288e+06`,
 		`sluice_slot_confirmed_lag_bytes{pipeline="shop"} 1024`,

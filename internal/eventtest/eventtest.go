@@ -36,6 +36,22 @@ var OrdersWide = &sluice.Table{
 	Key: []int{0},
 }
 
+// Outbox is an outbox table with Debezium's default column names and a
+// tenant column, as the outbox fixtures create it
+// (testdata/debezium/postgres-outbox/schema.sql, database dbzsmt).
+var Outbox = &sluice.Table{
+	DB: "dbzsmt", Schema: "public", Name: "outbox",
+	Columns: []sluice.Column{
+		{Name: "id", DBType: "uuid", Type: sluice.TypeUUID, Key: true},
+		{Name: "aggregatetype", DBType: "varchar", Type: sluice.TypeText},
+		{Name: "aggregateid", DBType: "varchar", Type: sluice.TypeText},
+		{Name: "type", DBType: "varchar", Type: sluice.TypeText},
+		{Name: "payload", DBType: "jsonb", Type: sluice.TypeJSON, Optional: true},
+		{Name: "tenant", DBType: "text", Type: sluice.TypeText, Optional: true},
+	},
+	Key: []int{0},
+}
+
 // Int is an integer value.
 func Int(i int64) sluice.Value { return sluice.Value{Kind: sluice.KindPresent, Int: i} }
 

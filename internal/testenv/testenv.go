@@ -17,11 +17,17 @@ func Get(t testing.TB, name string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
-	msg := name + " unset; run scripts/services.sh up"
+	Missing(t, name+" unset; run scripts/services.sh up")
+	return ""
+}
+
+// Missing reports a service the test cannot reach: under CI=true it fails
+// the test, otherwise it skips it with msg.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg + " (CI=true: a missing service is a failure)")
-	} else {
-		t.Skip(msg)
+		return
 	}
-	return ""
+	t.Skip(msg)
 }

@@ -97,3 +97,17 @@ func DropSlot(t testing.TB, db *pgx.Conn, slot string) {
 
 // slotGrace is how long DropSlot waits for a slot's reader to go away.
 const slotGrace = 10 * time.Second
+
+// SlotStreaming reports whether a source reads the replication slot and
+// its creation has finished: while CREATE_REPLICATION_SLOT still waits for
+// running transactions the slot shows active already, but its
+// confirmed_flush_lsn is null and rows committed then precede its start.
+// A missing slot is false without an error.
+func SlotStreaming(ctx context.Context, db *pgx.Conn, slot string) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, "SELECT active AND confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return ok, err
+}

@@ -307,14 +307,8 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 			buf, hasUnchanged = codec.AppendUnchanged(buf, ev)
 		}
 		unchEnd = len(buf)
-		if ev.OtherKey != nil && ev.Table != nil && !outbox {
-			switch ev.Op {
-			case sluice.OpDelete:
-				otherKeyHeader = codec.NewKeyHeader
-			case sluice.OpCreate:
-				otherKeyHeader = codec.OldKeyHeader
-			}
-			if otherKeyHeader != "" {
+		if !outbox {
+			if otherKeyHeader = codec.OtherKeyHeader(ev); otherKeyHeader != "" {
 				buf = s.enc.AppendKeyRow(buf, ev.Table, ev.OtherKey)
 			}
 		}

@@ -171,20 +171,11 @@ func (s *Sink) appendLine(b []byte, ev *sluice.Event) []byte {
 		}
 		return append(b, "}}\n"...)
 	}
-	if ev.OtherKey != nil && ev.Table != nil {
-		name := ""
-		switch ev.Op {
-		case sluice.OpDelete:
-			name = codec.NewKeyHeader
-		case sluice.OpCreate:
-			name = codec.OldKeyHeader
-		}
-		if name != "" {
-			b = append(b, ',')
-			b = appendString(b, name)
-			b = append(b, ':')
-			b = s.enc.AppendKeyRow(b, ev.Table, ev.OtherKey)
-		}
+	if name := codec.OtherKeyHeader(ev); name != "" {
+		b = append(b, ',')
+		b = appendString(b, name)
+		b = append(b, ':')
+		b = s.enc.AppendKeyRow(b, ev.Table, ev.OtherKey)
 	}
 	return append(b, "}}\n"...)
 }

@@ -145,12 +145,11 @@ func (h *harness) startWith(extra map[string]any, opts ...testenv.CollectOption)
 	h.waitSlotActive(h.c)
 }
 
-// slotActive reports whether the test's slot exists and a walsender
-// reads it. A slot being created shows as active before it can stream (its
-// confirmed_flush_lsn is still null): rows written then are never sent.
-func (h *harness) slotActive() (exists, active bool) {
-	err := h.db.QueryRow(context.Background(), "SELECT active AND confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+h.name).Scan(&active)
-	return err == nil, active
+// slotActive reports whether a source streams from the test's slot
+// (testenv.SlotStreaming).
+func (h *harness) slotActive() bool {
+	ok, err := testenv.SlotStreaming(context.Background(), h.db, "sluice_"+h.name)
+	return err == nil && ok
 }
 
 // waitSlotActive waits until the source c runs reads the slot.
@@ -158,7 +157,7 @@ func (h *harness) waitSlotActive(c *testenv.Collector) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, active := h.slotActive(); active {
+		if h.slotActive() {
 			return
 		}
 		select {
@@ -177,7 +176,7 @@ func (h *harness) waitSlotFree() {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, active := h.slotActive(); !active {
+		if !h.slotActive() {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

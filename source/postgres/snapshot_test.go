@@ -171,9 +171,7 @@ func (h *harness) startStreaming(extra map[string]any) {
 	h.t.Helper()
 	h.startWith(extra)
 	h.c.WaitFor("the stream", func([]*sluice.Event) bool {
-		var ok bool
-		err := h.db.QueryRow(context.Background(), "SELECT active AND confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = $1",
-			"sluice_"+h.name).Scan(&ok)
+		ok, err := testenv.SlotStreaming(context.Background(), h.db, "sluice_"+h.name)
 		return err == nil && ok
 	})
 }
