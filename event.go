@@ -128,6 +128,44 @@ type Event struct {
 	// the topic as it creates others. "" leaves the choice to the sink.
 	// Sinks that do not write topics (a search index) ignore it.
 	Topic string
+
+	// Route, set by the route transform with Topic, says how a routed
+	// event's key stays unique among the tables merged into one topic
+	// and what its schemas are named (Debezium's ByLogicalTableRouter).
+	// Sinks that write Debezium's records honour it; sinks that store
+	// rows ignore it. Shared by every event of one table the transform
+	// routes, never written into.
+	Route *Route
+
+	// Headers are record headers a transform added (the headers
+	// transform), written after the sink's own by sinks whose records
+	// have headers (Kafka) and ignored by the others. A transform that
+	// adds more builds a new slice: the slice and its headers are never
+	// written into.
+	Headers []Header
+}
+
+// Route is where the route transform sent a table's events.
+type Route struct {
+	// Topic is the topic they go to; the key, envelope and row schemas
+	// are named after it (<topic>.Key, .Envelope, .Value).
+	Topic string
+	// KeyField, when set, is a field added after the key columns with
+	// the value KeyValue (the table's original topic, or a part of it),
+	// so that rows of different tables with the same key stay apart on
+	// a compacted topic. "": the key is unchanged.
+	KeyField, KeyValue string
+}
+
+// Header is a record header a transform added.
+type Header struct {
+	Name string
+	// Value is the header's value as written (nil: a null header).
+	Value []byte
+	// Text is the value as text, as expressions see it (Null: the
+	// value is null).
+	Text string
+	Null bool
 }
 
 // Outbox is how an outbox row is written (Debezium's

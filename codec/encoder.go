@@ -24,7 +24,7 @@ type Encoder struct {
 	sourceSchema, messageSchema, schemaChangeSchema []byte
 
 	mu        sync.Mutex
-	schemaC   map[*sluice.Table]*tableSchemas
+	schemaC   map[schemaKey]*tableSchemas
 	outboxC   map[*sluice.Outbox]*outboxSchemas
 	fragC     map[*sluice.Table]*tableFrags
 	lastFrags atomic.Pointer[tableFrags]
@@ -36,7 +36,7 @@ func New(opt Options) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{opt: o, mysql: o.mysqlFamily(), pkg: o.Connector, schemaC: map[*sluice.Table]*tableSchemas{}, outboxC: map[*sluice.Outbox]*outboxSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
+	e := &Encoder{opt: o, mysql: o.mysqlFamily(), pkg: o.Connector, schemaC: map[schemaKey]*tableSchemas{}, outboxC: map[*sluice.Outbox]*outboxSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
 	if e.pkg == "" {
 		e.pkg = ConnectorPostgres
 	}

@@ -46,7 +46,31 @@ func (e *Encoder) appendKey(dst []byte, ev *sluice.Event) ([]byte, bool) {
 	if row == nil {
 		return dst, false
 	}
+	if ev.Route != nil && ev.Route.KeyField != "" {
+		return e.appendRoutedKey(dst, ev, row), true
+	}
 	return e.appendKeyRow(dst, ev.Table, row, e.opt.Schemas, ev.Op == sluice.OpRead), true
+}
+
+// appendRoutedKey writes the key of a routed event: the key columns, then
+// the route's key field, with the routed schema (Debezium's
+// ByLogicalTableRouter with key.enforce.uniqueness).
+func (e *Encoder) appendRoutedKey(dst []byte, ev *sluice.Event, row sluice.Row) []byte {
+	if e.opt.Schemas {
+		dst = append(dst, `{"schema":`...)
+		dst = append(dst, e.evSchemas(ev).key...)
+		dst = append(dst, `,"payload":`...)
+	}
+	dst = e.appendKeyRow(dst, ev.Table, row, false, ev.Op == sluice.OpRead)
+	dst = append(dst[:len(dst)-1], ',') // the object's closing brace
+	dst = appendStr(dst, ev.Route.KeyField)
+	dst = append(dst, ':')
+	dst = appendStr(dst, ev.Route.KeyValue)
+	dst = append(dst, '}')
+	if e.opt.Schemas {
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // appendKeyRow writes the key columns of row, in key order, in Kafka
@@ -158,7 +182,7 @@ func (e *Encoder) appendValue(dst []byte, ev *sluice.Event, now time.Time) []byt
 		if msg {
 			dst = append(dst, e.messageSchema...)
 		} else {
-			dst = append(dst, e.schemas(ev.Table).value...)
+			dst = append(dst, e.evSchemas(ev).value...)
 		}
 		dst = append(dst, `,"payload":`...)
 	}

@@ -22,17 +22,33 @@ type tableSchemas struct {
 	rowFields, rowName []byte
 }
 
-func (e *Encoder) schemas(t *sluice.Table) *tableSchemas {
+// schemaKey is what a table's schemas depend on: the table, and the
+// route its events took (nil: none).
+type schemaKey struct {
+	t *sluice.Table
+	r *sluice.Route
+}
+
+func (e *Encoder) schemas(t *sluice.Table) *tableSchemas { return e.routedSchemas(t, nil) }
+
+// evSchemas are the schemas of ev's table, named after its route's topic
+// when it was routed.
+func (e *Encoder) evSchemas(ev *sluice.Event) *tableSchemas {
+	return e.routedSchemas(ev.Table, ev.Route)
+}
+
+func (e *Encoder) routedSchemas(t *sluice.Table, r *sluice.Route) *tableSchemas {
+	k := schemaKey{t, r}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if s, ok := e.schemaC[t]; ok {
+	if s, ok := e.schemaC[k]; ok {
 		return s
 	}
-	s := e.buildSchemas(t)
+	s := e.buildSchemas(t, r)
 	if len(e.schemaC) >= maxCachedTables {
 		clear(e.schemaC)
 	}
-	e.schemaC[t] = s
+	e.schemaC[k] = s
 	return s
 }
 
@@ -49,10 +65,15 @@ func avroName(s string) string {
 	return string(b)
 }
 
-func (e *Encoder) buildSchemas(t *sluice.Table) *tableSchemas {
+// buildSchemas makes t's schemas; a routed table's are named after its
+// topic, and its key has the route's key field (ByLogicalTableRouter).
+func (e *Encoder) buildSchemas(t *sluice.Table, r *sluice.Route) *tableSchemas {
 	base := avroName(e.opt.Name + "." + t.Schema + "." + t.Name)
 	if t.Schema == "" {
 		base = avroName(e.opt.Name + "." + t.DB + "." + t.Name)
+	}
+	if r != nil {
+		base = avroName(r.Topic)
 	}
 	var key []byte
 	key = append(key, `{"type":"struct","fields":[`...)
@@ -63,6 +84,11 @@ func (e *Encoder) buildSchemas(t *sluice.Table) *tableSchemas {
 		c := t.Columns[idx]
 		c.Optional = false
 		key = e.appendFieldSchema(key, &c)
+	}
+	if r != nil && r.KeyField != "" {
+		key = append(key, `,{"type":"string","optional":false,"field":`...)
+		key = appendStr(key, r.KeyField)
+		key = append(key, '}')
 	}
 	key = append(key, `],"optional":false,"name":`...)
 	key = appendStr(key, base+".Key")

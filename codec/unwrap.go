@@ -45,7 +45,7 @@ func (e *Encoder) appendUnwrapped(dst []byte, ev *sluice.Event, now time.Time) [
 			if !e.opt.Schemas {
 				return append(dst, "null"...)
 			}
-			s := e.schemas(ev.Table)
+			s := e.evSchemas(ev)
 			dst = append(dst, `{"schema":{"type":"struct","fields":[`...)
 			dst = append(dst, s.rowFields...)
 			dst = append(dst, `],"optional":true,"name":`...)
@@ -55,7 +55,7 @@ func (e *Encoder) appendUnwrapped(dst []byte, ev *sluice.Event, now time.Time) [
 		row, deleted = ev.Before, true
 	}
 	if e.opt.Schemas {
-		s := e.schemas(ev.Table)
+		s := e.evSchemas(ev)
 		dst = append(dst, `{"schema":{"type":"struct","fields":[`...)
 		dst = append(dst, s.rowFields...)
 		if u.Deletes == sluice.DeleteRewrite {

@@ -40,7 +40,9 @@
 #               unwrap-rewrite-schemas, unwrap-drop, unwrap-skipped-none
 #               (ExtractNewRecordState on the postgres fixtures), outbox,
 #               outbox-schemas, outbox-jsonb-expand (the outbox EventRouter on
-#               testdata/debezium/postgres-outbox/); *-schemas: key and value
+#               testdata/debezium/postgres-outbox/), route, route-schemas,
+#               route-key-field, route-no-uniqueness (ByLogicalTableRouter),
+#               headers (two InsertHeader); *-schemas: key and value
 #               schemas enabled. See testdata/golden/debezium-smt/README.md.
 #   clean-smt   stops an SMT recorder's Debezium left running, drops only the
 #               dbzsmt slot, publication, database and topics (not dbz/dbz_record).
@@ -526,7 +528,10 @@ SMT_DB=dbzsmt
 SMT_PREFIX=dbzsmt
 SMT_SLOT=dbzsmt_record
 SMT_GOLDEN=$ROOT/testdata/golden/debezium-smt
-PG_SMT_MODES="unwrap unwrap-schemas unwrap-rewrite unwrap-rewrite-schemas unwrap-drop unwrap-skipped-none outbox outbox-schemas outbox-jsonb-expand"
+PG_SMT_MODES="unwrap unwrap-schemas unwrap-rewrite unwrap-rewrite-schemas unwrap-drop unwrap-skipped-none outbox outbox-schemas outbox-jsonb-expand route route-schemas route-key-field route-no-uniqueness headers"
+# The route* modes merge rid_default and rid_full into one topic, and
+# nopk_full into another (ROUTE_TOPICS).
+ROUTE_TOPICS="$SMT_PREFIX.public.rid $SMT_PREFIX.public.nopk"
 # One topic per aggregatetype in testdata/debezium/postgres-outbox/*.sql (the
 # broker does not auto-create topics), end_marker included.
 OUTBOX_TOPICS="outbox.event.order outbox.event.customer outbox.event.end_marker"
@@ -559,9 +564,35 @@ debezium.transforms.outbox.type=io.debezium.transforms.outbox.EventRouter
 debezium.transforms.outbox.table.fields.additional.placement=tenant:header:tenantId
 EOF
       ;;
+    route*)
+      cat <<EOF
+debezium.transforms=route
+debezium.transforms.route.type=io.debezium.transforms.ByLogicalTableRouter
+debezium.transforms.route.topic.regex=$SMT_PREFIX\\\\.public\\\\.(rid|nopk)_.*
+debezium.transforms.route.topic.replacement=$SMT_PREFIX.public.\$1
+EOF
+      ;;
+    headers)
+      cat <<EOF
+debezium.transforms=tenant,shard
+debezium.transforms.tenant.type=org.apache.kafka.connect.transforms.InsertHeader
+debezium.transforms.tenant.header=tenant
+debezium.transforms.tenant.value.literal=acme
+debezium.transforms.shard.type=org.apache.kafka.connect.transforms.InsertHeader
+debezium.transforms.shard.header=shard
+debezium.transforms.shard.value.literal=42
+EOF
+      ;;
   esac
   case $mode in
-    unwrap | unwrap-schemas | unwrap-skipped-none | outbox | outbox-schemas) ;;
+    unwrap | unwrap-schemas | unwrap-skipped-none | outbox | outbox-schemas | route | route-schemas | headers) ;;
+    route-key-field) cat <<EOF
+debezium.transforms.route.key.field.name=shard
+debezium.transforms.route.key.field.regex=$SMT_PREFIX\\\\.public\\\\.[a-z]+_(.*)
+debezium.transforms.route.key.field.replacement=\$1
+EOF
+    ;;
+    route-no-uniqueness) echo "debezium.transforms.route.key.enforce.uniqueness=false" ;;
     unwrap-rewrite | unwrap-rewrite-schemas) cat <<EOF
 debezium.transforms.unwrap.delete.tombstone.handling.mode=rewrite
 debezium.transforms.unwrap.add.fields=op,table,lsn,source.ts_ms
@@ -583,6 +614,7 @@ smt_topics() {
   local t
   case $1 in
     outbox*) echo "$SMT_PREFIX.public.outbox $OUTBOX_TOPICS" ;;
+    route*) echo "$ROUTE_TOPICS" ;&
     *)
       for t in $(awk '/^CREATE TABLE/ {print $3}' "$FIXTURES/postgres/schema.sql"); do echo "$SMT_PREFIX.public.$t"; done
       ;;
@@ -658,7 +690,7 @@ clean_smt() {
   if [ -x "$DIR/topicdump" ]; then
     TOPICDUMP=$DIR/topicdump
     local topics
-    read -r -a topics <<<"$( (smt_topics unwrap; smt_topics outbox) | tr '\n' ' ')"
+    read -r -a topics <<<"$( (smt_topics route; smt_topics outbox) | tr '\n' ' ')"
     topicdump -delete "${topics[@]}" || true
   fi
   rm -rf "$DIR/run-postgres-smt"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"unsafe"
 
 	"github.com/expr-lang/expr"
@@ -85,7 +86,7 @@ func (x *expression) compile(t *sluice.Table) (*vm.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	pv := &patcher{x: x, t: t, funcs: map[string]expr.Option{}}
+	pv := &patcher{x: x, t: t, funcs: map[string]expr.Option{}, headers: map[string]string{}}
 	ast.Walk(&tree.Node, pv) // collects the functions; Compile patches again
 	if pv.err != nil {
 		return nil, pv.err
@@ -109,7 +110,9 @@ type patcher struct {
 	x     *expression
 	t     *sluice.Table
 	funcs map[string]expr.Option
-	err   error
+	// headers maps a header name to its function's name.
+	headers map[string]string
+	err     error
 }
 
 func (pv *patcher) Visit(node *ast.Node) {
@@ -132,6 +135,15 @@ func (pv *patcher) Visit(node *ast.Node) {
 			case "content":
 				ast.Patch(node, call(metaFuncs[metaMsgContent]))
 			}
+		case "headers":
+			name := "__header_" + strconv.Itoa(len(pv.funcs))
+			if f, ok := pv.headers[prop.Value]; ok {
+				name = f
+			} else {
+				pv.headers[prop.Value] = name
+				pv.funcs[name] = expr.Function(name, pv.x.headerFunc(prop.Value), new(func() any))
+			}
+			ast.Patch(node, call(name))
 		case "before", "after":
 			idx := -1
 			if pv.t != nil {
@@ -198,6 +210,27 @@ func (x *expression) metaFunc(which int) func(...any) (any, error) {
 		case metaMsgContent:
 			if ev.Message != nil {
 				return bytesString(ev.Message.Content), nil
+			}
+		}
+		return nil, nil
+	}
+}
+
+// headerFunc returns the function of the current event's header name (a
+// header a transform added before): its text, nil when absent or null.
+// With several of that name, the last counts.
+func (x *expression) headerFunc(name string) func(...any) (any, error) {
+	return func(...any) (any, error) {
+		ev := x.cur
+		if ev == nil {
+			return nil, nil
+		}
+		for i := len(ev.Headers) - 1; i >= 0; i-- {
+			if h := &ev.Headers[i]; h.Name == name {
+				if h.Null {
+					return nil, nil
+				}
+				return h.Text, nil
 			}
 		}
 		return nil, nil

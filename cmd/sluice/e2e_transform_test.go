@@ -96,7 +96,9 @@ masked:
 			`{"Id":1} null`,
 			`{"Id":1} -`,
 		},
-		topics[2]: {`{"at":5} {"at":5,"msg":"x","tenant":"acme","loud":"X"}`},
+		// The route keeps merged keys apart with the physical table's
+		// topic, as Debezium's router does by default.
+		topics[2]: {`{"at":5,"__dbz__physicalTableIdentifier":"` + e.name + "." + schema + `.audit"} {"at":5,"msg":"x","tenant":"acme","loud":"X"}`},
 	}
 	for _, topic := range topics {
 		if g, w := strings.Join(got[topic], "\n"), strings.Join(want[topic], "\n"); g != w {

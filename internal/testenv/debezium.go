@@ -389,9 +389,39 @@ func ReadProperties(path string) ([][2]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: %q is not key=value", path, line)
 		}
-		out = append(out, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+		out = append(out, [2]string{strings.TrimSpace(k), unescapeProperty(strings.TrimSpace(v))})
 	}
 	return out, nil
+}
+
+// unescapeProperty undoes a properties file's backslash escapes as
+// java.util.Properties does (\\ is a backslash, \t a tab, \c other
+// characters themselves), so that a regex written dbz\\.public reads
+// dbz\.public.
+func unescapeProperty(v string) string {
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\\' && i+1 < len(v) {
+			i++
+			c = v[i]
+			switch c {
+			case 't':
+				c = '\t'
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 'f':
+				c = '\f'
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // JSONLines renders records in topicdump's format, one per line.

@@ -38,8 +38,8 @@ type pending struct {
 	// transaction ends or begins here, then the change and the tombstone
 	// after a delete.
 	recs  [4]kgo.Record
-	hdrs  [5]kgo.RecordHeader // event id, unchanged columns, old/new key, two of unwrap's add_headers
-	thdrs [2]kgo.RecordHeader // the tombstone's: event id, new key
+	hdrs  [8]kgo.RecordHeader // event id, unchanged columns, old/new key, unwrap's add_headers, the headers transform's
+	thdrs [4]kgo.RecordHeader // the tombstone's: event id, new key, the headers transform's
 	n     int                 // records in recs
 	mark  bool                // acknowledges a mark, not an event (Stats)
 	left  atomic.Int32        // promises still to return
@@ -356,7 +356,7 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 			hdrs = append(hdrs, kgo.RecordHeader{Key: codec.OutboxHeaderName(ev, i), Value: buf[start:end:end]})
 			start = end
 		}
-		hdrs = append(hdrs, id)
+		hdrs = appendHeaders(append(hdrs, id), ev.Headers)
 		p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Timestamp: now, Context: context.Background()}
 		p.n++
 		return false
@@ -376,6 +376,7 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 		hdrs = append(hdrs, kgo.RecordHeader{Key: ev.Unwrap.Headers[i].Name, Value: buf[start:end:end]})
 		start = end
 	}
+	hdrs = appendHeaders(hdrs, ev.Headers)
 	p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Timestamp: now, Context: context.Background()}
 	p.n++
 	// An unwrapped delete is its own tombstone (a null value, or the
@@ -388,10 +389,21 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 		if otherKeyHeader != "" {
 			thdrs = append(thdrs, other)
 		}
+		thdrs = appendHeaders(thdrs, ev.Headers)
 		p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Headers: thdrs, Timestamp: now, Context: context.Background()}
 		p.n++
 	}
 	return false
+}
+
+// appendHeaders appends the headers transforms added, after the sink's
+// own, as Debezium Server writes InsertHeader's (on tombstones too). The
+// values are the event's, which the record may hold until acknowledged.
+func appendHeaders(dst []kgo.RecordHeader, hs []sluice.Header) []kgo.RecordHeader {
+	for i := range hs {
+		dst = append(dst, kgo.RecordHeader{Key: hs[i].Name, Value: hs[i].Value})
+	}
+	return dst
 }
 
 // skipTruncate notes a truncate bound for a compacted topic that is
