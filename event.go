@@ -220,7 +220,19 @@ const (
 	DeleteRewrite
 	// DeleteDrop: deletes and their tombstones are dropped.
 	DeleteDrop
+	// DeleteToTombstone: a delete becomes a Kafka tombstone (a null
+	// value under the old key: what compaction removes), and the
+	// tombstone after it is dropped. The mode of a state topic.
+	DeleteToTombstone
+	// DeleteRewriteWithTombstone: as DeleteRewrite, and the tombstone
+	// after the rewritten delete is kept.
+	DeleteRewriteWithTombstone
 )
+
+// Rewrites reports whether rows carry "__deleted".
+func (d DeleteHandling) Rewrites() bool {
+	return d == DeleteRewrite || d == DeleteRewriteWithTombstone
+}
 
 // UnwrapField is one entry of add.fields or add.headers: a field of the
 // envelope (Struct "") or of its source or transaction block, written

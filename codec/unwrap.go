@@ -41,7 +41,7 @@ func (e *Encoder) appendUnwrapped(dst []byte, ev *sluice.Event, now time.Time) [
 	u := ev.Unwrap
 	row, deleted := ev.After, false
 	if ev.Op == sluice.OpDelete {
-		if u.Deletes != sluice.DeleteRewrite {
+		if !u.Deletes.Rewrites() {
 			if !e.opt.Schemas {
 				return append(dst, "null"...)
 			}
@@ -58,7 +58,7 @@ func (e *Encoder) appendUnwrapped(dst []byte, ev *sluice.Event, now time.Time) [
 		s := e.evSchemas(ev)
 		dst = append(dst, `{"schema":{"type":"struct","fields":[`...)
 		dst = append(dst, s.rowFields...)
-		if u.Deletes == sluice.DeleteRewrite {
+		if u.Deletes.Rewrites() {
 			dst = append(dst, `,{"type":"string","optional":true,"field":"__deleted"}`...)
 		}
 		for i := range u.Fields {
@@ -79,7 +79,7 @@ func (e *Encoder) appendUnwrapped(dst []byte, ev *sluice.Event, now time.Time) [
 	dst = e.appendRow(dst, ev.Table, row, ev.Op == sluice.OpRead)
 	dst = dst[:len(dst)-1] // reopen the object for the added fields
 	comma := dst[len(dst)-1] != '{'
-	if u.Deletes == sluice.DeleteRewrite {
+	if u.Deletes.Rewrites() {
 		if comma {
 			dst = append(dst, ',')
 		}

@@ -84,9 +84,11 @@ func expand(s string, lookup func(string) (string, bool), used *[]variable) (str
 			return "", errors.New("${ without a closing } (write $$ for a literal $)")
 		}
 		ref := s[i+2 : i+end]
-		if allDigits(ref) {
+		if allDigits(ref) || ref == "routedByValue" {
 			// ${1}: a regular expression's group (route's
-			// topic_replacement), never a variable's name.
+			// topic_replacement); ${routedByValue}: the outbox
+			// router's placeholder, as Debezium spells it. Never a
+			// variable's name.
 			b.WriteString(s[i : i+end+1])
 			i += end
 			continue

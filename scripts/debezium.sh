@@ -37,7 +37,8 @@
 #   record-smt  with no argument every SMT mode; `record-smt unwrap outbox` only those.
 #   props-smt   prints the application.properties of one SMT mode.
 #   modes-smt   lists them: unwrap, unwrap-schemas, unwrap-rewrite,
-#               unwrap-rewrite-schemas, unwrap-drop, unwrap-skipped-none
+#               unwrap-rewrite-schemas, unwrap-drop, unwrap-delete-to-tombstone,
+#               unwrap-rewrite-with-tombstone, unwrap-skipped-none
 #               (ExtractNewRecordState on the postgres fixtures), outbox,
 #               outbox-schemas, outbox-jsonb-expand (the outbox EventRouter on
 #               testdata/debezium/postgres-outbox/), route, route-schemas,
@@ -528,7 +529,7 @@ SMT_DB=dbzsmt
 SMT_PREFIX=dbzsmt
 SMT_SLOT=dbzsmt_record
 SMT_GOLDEN=$ROOT/testdata/golden/debezium-smt
-PG_SMT_MODES="unwrap unwrap-schemas unwrap-rewrite unwrap-rewrite-schemas unwrap-drop unwrap-skipped-none outbox outbox-schemas outbox-jsonb-expand route route-schemas route-key-field route-no-uniqueness headers"
+PG_SMT_MODES="unwrap unwrap-schemas unwrap-rewrite unwrap-rewrite-schemas unwrap-drop unwrap-delete-to-tombstone unwrap-rewrite-with-tombstone unwrap-skipped-none outbox outbox-schemas outbox-jsonb-expand route route-schemas route-key-field route-no-uniqueness headers"
 # The route* modes merge rid_default and rid_full into one topic, and
 # nopk_full into another (ROUTE_TOPICS).
 ROUTE_TOPICS="$SMT_PREFIX.public.rid $SMT_PREFIX.public.nopk"
@@ -600,6 +601,8 @@ debezium.transforms.unwrap.add.headers=db,op
 EOF
     ;;
     unwrap-drop) echo "debezium.transforms.unwrap.delete.tombstone.handling.mode=drop" ;;
+    unwrap-delete-to-tombstone) echo "debezium.transforms.unwrap.delete.tombstone.handling.mode=delete-to-tombstone" ;;
+    unwrap-rewrite-with-tombstone) echo "debezium.transforms.unwrap.delete.tombstone.handling.mode=rewrite-with-tombstone" ;;
     outbox-jsonb-expand) echo "debezium.transforms.outbox.table.expand.json.payload=true" ;;
   esac
   cat <<EOF

@@ -17,9 +17,13 @@ func init() { Register("unwrap", newUnwrap, UnwrapConfig{}) }
 // rows, not changes. The options are Debezium's under sluice names.
 type UnwrapConfig struct {
 	// DeleteHandling is Debezium's delete.tombstone.handling.mode:
-	// tombstone (default: a delete becomes a null value under the old
-	// key), rewrite (the old row with "__deleted":"true", other rows
-	// with "false") or drop (deletes are dropped).
+	// tombstone (default: a delete becomes the value null under the old
+	// key — the JSON bytes null as Debezium Server writes it, which
+	// compaction keeps), rewrite (the old row with "__deleted":"true",
+	// other rows with "false"), drop (deletes are dropped),
+	// delete-to-tombstone (a delete becomes a Kafka tombstone, which
+	// compaction removes: the state topic's mode) or
+	// rewrite-with-tombstone (rewrite, and the tombstone after it kept).
 	DeleteHandling string `yaml:"delete_handling"`
 	// AddFields is Debezium's add.fields: envelope or source fields added
 	// to the value as "__<name>" (op, table, lsn, source.ts_ms, …; a
@@ -58,10 +62,12 @@ func newUnwrap(c UnwrapConfig, env Env) (*unwrapT, error) {
 		u.Deletes = sluice.DeleteRewrite
 	case "drop":
 		u.Deletes = sluice.DeleteDrop
-	case "rewrite-with-tombstone", "delete-to-tombstone":
-		errs = append(errs, fmt.Errorf("%s.delete_handling: %q is not supported: its records are not pinned down against Debezium's; use tombstone, rewrite or drop", env.Path, c.DeleteHandling))
+	case "delete-to-tombstone":
+		u.Deletes = sluice.DeleteToTombstone
+	case "rewrite-with-tombstone":
+		u.Deletes = sluice.DeleteRewriteWithTombstone
 	default:
-		errs = append(errs, fmt.Errorf("%s.delete_handling: %q is not one of tombstone, rewrite, drop", env.Path, c.DeleteHandling))
+		errs = append(errs, fmt.Errorf("%s.delete_handling: %q is not one of tombstone, rewrite, drop, delete-to-tombstone, rewrite-with-tombstone", env.Path, c.DeleteHandling))
 	}
 	var err error
 	if u.Fields, err = unwrapFieldList(c.AddFields, env.Path+".add_fields"); err != nil {

@@ -24,6 +24,8 @@ func TestUnwrapOptions(t *testing.T) {
 				Fields: []sluice.UnwrapField{{Field: "op", Name: "__op"}, {Struct: "source", Field: "table", Name: "__table"},
 					{Struct: "source", Field: "lsn", Name: "__lsn"}, {Struct: "source", Field: "ts_ms", Name: "__source_ts_ms"}},
 				Headers: []sluice.UnwrapField{{Struct: "source", Field: "db", Name: "__db"}, {Field: "op", Name: "__op"}}}},
+		{"delete-to-tombstone", map[string]any{"delete_handling": "delete-to-tombstone"}, sluice.Unwrap{Deletes: sluice.DeleteToTombstone}},
+		{"rewrite-with-tombstone", map[string]any{"delete_handling": "rewrite-with-tombstone"}, sluice.Unwrap{Deletes: sluice.DeleteRewriteWithTombstone}},
 		{"drop, envelope ts_ms, alias", map[string]any{"delete_handling": "drop", "add_fields": []any{"ts_ms", "source.table:tbl"}},
 			sluice.Unwrap{Deletes: sluice.DeleteDrop,
 				Fields: []sluice.UnwrapField{{Field: "ts_ms", Name: "__ts_ms"}, {Struct: "source", Field: "table", Name: "__tbl"}}}},
@@ -51,9 +53,7 @@ func TestUnwrapInvalid(t *testing.T) {
 		raw  map[string]any
 		want string
 	}{
-		{map[string]any{"delete_handling": "keep"}, `delete_handling: "keep" is not one of tombstone, rewrite, drop`},
-		{map[string]any{"delete_handling": "rewrite-with-tombstone"}, `delete_handling: "rewrite-with-tombstone" is not supported`},
-		{map[string]any{"delete_handling": "delete-to-tombstone"}, `delete_handling: "delete-to-tombstone" is not supported`},
+		{map[string]any{"delete_handling": "keep"}, `delete_handling: "keep" is not one of tombstone, rewrite, drop, delete-to-tombstone, rewrite-with-tombstone`},
 		{map[string]any{"add_fields": []any{"op", "colour"}}, `add_fields[1]: "colour" is not a field`},
 		{map[string]any{"add_headers": []any{"transaction.id"}}, `add_headers[0]: "transaction.id" is not a field`},
 		{map[string]any{"add_fields": []any{"op", "op"}}, `add_fields[1]: __op is added twice`},

@@ -351,6 +351,8 @@ func runDebeziumMode(t *testing.T, suite *dbzSuite, run *dbzRun, brokers, mode s
 	}
 	if suite.exact {
 		unknown += dbzCompareExact(t, want, got)
+	} else {
+		unknown += dbzCompareTombstones(t, want, got)
 	}
 	knownPaths := map[string]int{} // "topic path (owner)" → count, for the log
 	firstShown := map[string]bool{}

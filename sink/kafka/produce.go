@@ -377,11 +377,16 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 		start = end
 	}
 	hdrs = appendHeaders(hdrs, ev.Headers)
-	p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: buf[keyEnd:valEnd:valEnd], Headers: hdrs, Timestamp: now, Context: context.Background()}
+	value := buf[keyEnd:valEnd:valEnd]
+	if unwrap && ev.Op == sluice.OpDelete && ev.Unwrap.Deletes == sluice.DeleteToTombstone {
+		value = nil // a Kafka tombstone, not the bytes null
+	}
+	p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: value, Headers: hdrs, Timestamp: now, Context: context.Background()}
 	p.n++
 	// An unwrapped delete is its own tombstone (a null value, or the
-	// rewritten row): Debezium's SMT drops the connector's tombstone.
-	if ev.Op == sluice.OpDelete && s.cfg.TombstonesOnDelete && !unwrap {
+	// rewritten row): Debezium's SMT drops the connector's tombstone,
+	// except in rewrite-with-tombstone mode.
+	if ev.Op == sluice.OpDelete && s.cfg.TombstonesOnDelete && (!unwrap || ev.Unwrap.Deletes == sluice.DeleteRewriteWithTombstone) {
 		// Debezium's tombstone keeps the delete's new-key header; a
 		// keyless row's tombstone has a null key (and so does nothing
 		// on a compacted topic, where such rows cannot go anyway).

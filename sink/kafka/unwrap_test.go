@@ -16,7 +16,9 @@ import (
 // the value null (tombstone mode) or the rewritten row, never followed by
 // a tombstone; add_headers come after the connector's own headers; in
 // drop mode a delete that reaches the sink writes nothing and is still
-// acknowledged.
+// acknowledged; delete-to-tombstone writes a Kafka tombstone instead of
+// the delete, rewrite-with-tombstone the rewritten delete and then a
+// tombstone (testdata/golden/debezium-smt/postgres/unwrap-*-tombstone).
 func TestUnwrapRecords(t *testing.T) {
 	brokers := kafkaBrokers(t)
 	for _, c := range []struct {
@@ -32,6 +34,10 @@ func TestUnwrapRecords(t *testing.T) {
 			[][]string{{codec.EventIDHeader, codec.NewKeyHeader, "__db", "__op"}, {codec.EventIDHeader, codec.OldKeyHeader, "__db", "__op"}}},
 		{"drop", &sluice.Unwrap{Deletes: sluice.DeleteDrop}, []string{`{"id":104,`},
 			[][]string{{codec.EventIDHeader, codec.OldKeyHeader}}},
+		{"delete-to-tombstone", &sluice.Unwrap{Deletes: sluice.DeleteToTombstone}, []string{"", `{"id":104,`},
+			[][]string{{codec.EventIDHeader, codec.NewKeyHeader}, {codec.EventIDHeader, codec.OldKeyHeader}}},
+		{"rewrite-with-tombstone", &sluice.Unwrap{Deletes: sluice.DeleteRewriteWithTombstone}, []string{`{"id":4,`, "", `{"id":104,`},
+			[][]string{{codec.EventIDHeader, codec.NewKeyHeader}, {codec.EventIDHeader, codec.NewKeyHeader}, {codec.EventIDHeader, codec.OldKeyHeader}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -49,7 +55,11 @@ func TestUnwrapRecords(t *testing.T) {
 				t.Fatalf("%d records, want %d", len(recs), len(c.values))
 			}
 			for i, r := range recs {
-				if r.Value == nil || !bytes.HasPrefix(r.Value, []byte(c.values[i])) {
+				if c.values[i] == "" { // a Kafka tombstone
+					if r.Value != nil {
+						t.Errorf("record %d: value %q, want a tombstone", i, r.Value)
+					}
+				} else if r.Value == nil || !bytes.HasPrefix(r.Value, []byte(c.values[i])) {
 					t.Errorf("record %d: value %q, want %s…", i, r.Value, c.values[i])
 				}
 				var names []string
