@@ -22,6 +22,13 @@ const (
 	// change: sinks that keep rows skip it, the Kafka sink writes
 	// Debezium's schema change event to the schema change topic.
 	OpSchemaChange Op = 's'
+	// OpHeartbeat is a heartbeat record (Event.Heartbeat): the source's
+	// position at a transaction boundary, emitted at an interval while
+	// idle or busy when the source's heartbeat_records is on. Transforms
+	// never see it; the runner hands it only to sinks that implement
+	// sink.HeartbeatWriter (the Kafka sink's heartbeat topic) and confirms
+	// its position, like a mark's, once they acknowledged it.
+	OpHeartbeat Op = 'h'
 )
 
 // String returns the one-letter Debezium name of the operation.
@@ -97,6 +104,9 @@ type Event struct {
 	Snapshot Snapshot
 	Message  *Message // set for OpMessage
 	DDL      *DDL     // set for OpSchemaChange
+	// Heartbeat is the position a heartbeat record reports; set for
+	// OpHeartbeat only.
+	Heartbeat *Heartbeat
 
 	// Binlog is where a MySQL or MariaDB change sits in the server's
 	// binary log (Debezium's MySQL source fields); nil for other
@@ -333,6 +343,16 @@ type Binlog struct {
 	// TxID is Debezium's transaction id: the GTID, or "file:pos" of the
 	// transaction's start without GTIDs.
 	TxID string
+}
+
+// Heartbeat is the source position of a heartbeat record, in the terms
+// of Debezium's offsets: LSN for PostgreSQL; File, Pos and GTIDs for
+// MySQL and MariaDB.
+type Heartbeat struct {
+	LSN   uint64 // PostgreSQL: the WAL position confirmed with the record
+	File  string // MySQL: binlog file
+	Pos   uint64 // MySQL: offset in File
+	GTIDs string // MySQL: executed GTID set; "" without GTIDs
 }
 
 // Message is a logical decoding message (pg_logical_emit_message).

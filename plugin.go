@@ -113,3 +113,23 @@ type RetentionReporter interface {
 type SnapshotReporter interface {
 	SnapshotProgress() []TableSnapshot
 }
+
+// SinkStats are what only a sink knows about its own work, as running
+// totals since the sink was built; the daemon exports them per sink
+// (sluice_sink_bytes_total and the others), next to what the runner
+// measures itself (events handed over, acknowledgement latency). A
+// negative field means the sink does not count that: its metric is left
+// out rather than shown as a misleading 0.
+type SinkStats struct {
+	Bytes       int64 // payload bytes written to the destination (the sink's doc says which)
+	Retries     int64 // requests repeated after a retryable failure
+	DeadLetters int64 // events written to a dead-letter destination instead of their own
+	Errors      int64 // events acknowledged with an error
+}
+
+// SinkStatsReporter is implemented by sinks that count SinkStats.
+// SinkStats is called at scrape time from any goroutine, so it reads
+// atomic counters and does not block.
+type SinkStatsReporter interface {
+	SinkStats() SinkStats
+}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -17,6 +18,9 @@ const DefaultCapacity = 8192
 // MaxCapacity bounds a pipeline's capacity: the tracker allocates a slot
 // per event in flight up front.
 const MaxCapacity = 1 << 20
+
+// DefaultLivenessTimeout is http.liveness_timeout's default.
+const DefaultLivenessTimeout = 5 * time.Minute
 
 // DefaultStateDir is state_dir's default, relative to the working
 // directory.
@@ -59,6 +63,13 @@ type HTTP struct {
 	// false). They show the process's internals: keep the listener on
 	// loopback when it is on.
 	Pprof bool `yaml:"pprof"`
+	// LivenessTimeout is how long a running pipeline's loop may go
+	// without turning (a sink's write or the wait for acknowledgements
+	// that never returns) before /healthz fails, so the orchestrator
+	// restarts the process (default 5m, between 1s and 24h). An idle
+	// pipeline is not stuck, nor one whose sink reports its destination
+	// down (that is /readyz's business).
+	LivenessTimeout time.Duration `yaml:"liveness_timeout"`
 }
 
 // Pipeline is one source, its transforms and its sinks.
@@ -154,6 +165,9 @@ func (f *File) defaults() {
 	if f.HTTP.Listen == "" {
 		f.HTTP.Listen = "127.0.0.1:9187"
 	}
+	if f.HTTP.LivenessTimeout == 0 {
+		f.HTTP.LivenessTimeout = DefaultLivenessTimeout
+	}
 	for name, p := range f.Pipelines {
 		if p.TopicPrefix == "" {
 			p.TopicPrefix = name
@@ -186,6 +200,9 @@ func (f *File) validate() error {
 	}
 	if len(f.Pipelines) == 0 {
 		errs = append(errs, errors.New("pipelines: required: at least one pipeline"))
+	}
+	if err := DurationIn("http.liveness_timeout", f.HTTP.LivenessTimeout, time.Second, 24*time.Hour); err != nil {
+		errs = append(errs, err)
 	}
 	for _, name := range f.PipelineNames() {
 		p := f.Pipelines[name]

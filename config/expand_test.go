@@ -17,7 +17,7 @@ func TestExpandVariables(t *testing.T) {
 		{"${EMPTY}", ""},
 		{"price: $$5 and $5 and ${CAP}$", "price: $5 and $5 and 64$"},
 		{"no references", "no references"},
-		{"${1}.orders and ${12}", "${1}.orders and ${12}"}, // regular expression groups stay
+		{"${1}.orders and ${12}", "${1}.orders and ${12}"},                 // regular expression groups stay
 		{"outbox.event.${routedByValue}", "outbox.event.${routedByValue}"}, // the outbox router's placeholder stays
 	} {
 		got, err := expand(c.in, lookup, nil)

@@ -65,6 +65,7 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 
 	var sinks []sluice.Sink
 	var sinkTransforms [][]Transform
+	var sinkNames []string // the metrics' sink label
 	for _, sname := range slices.Sorted(maps.Keys(cfg.Sinks)) {
 		raw := cfg.Sinks[sname]
 		spath := path + ".sinks." + sname
@@ -92,13 +93,19 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 			errs = append(errs, err)
 			continue
 		}
+		if d, ok := s.(sink.DeprecatedTransformer); ok {
+			old, terrs := deprecatedTransforms(d, name, spath, prefix, opt.DB, tlog.With(zap.String("sink", sname)))
+			errs = append(errs, terrs...)
+			own = append(own, old...)
+		}
 		sinks = append(sinks, s)
+		sinkNames = append(sinkNames, sname)
 		sinkTransforms = append(sinkTransforms, own)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Pipeline{Name: name, Source: src, Sinks: sinks, Transforms: transforms, SinkTransforms: sinkTransforms,
+	return &Pipeline{Name: name, Source: src, Sinks: sinks, SinkNames: sinkNames, Transforms: transforms, SinkTransforms: sinkTransforms,
 		Logger: log, Capacity: cfg.Capacity, DrainTimeout: src.DrainTimeout()}, nil
 }
 

@@ -37,6 +37,10 @@ type Pipeline struct {
 	// Transforms run on every event, in order, before any sink holds it.
 	Transforms []Transform
 	Sinks      []sluice.Sink
+	// SinkNames holds, indexed like Sinks, each sink's name in the
+	// configuration: the sink label of its metrics. Nil or shorter:
+	// the sink's index is its name.
+	SinkNames []string
 	// SinkTransforms holds, indexed like Sinks, the transforms that run for
 	// one sink only, after Transforms, on that sink's Clone of the event.
 	// Nil, or shorter than Sinks: the other sinks have none.
@@ -56,8 +60,15 @@ type Pipeline struct {
 	// MinBackoff and MaxBackoff bound the wait between restarts after a
 	// failure. Defaults 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
+	// LivenessTick is how often the watchdog samples the loop's progress
+	// (liveness.go). Default 1s.
+	LivenessTick time.Duration
 
 	Stats Stats
+
+	countersOnce sync.Once
+	counters     []*SinkCounters // SinkCounters
+	turns        atomic.Uint64   // calls into emit, Open and Close, counted on entry and return
 }
 
 // Transform is a transform as the runner holds it: the plugin and its
@@ -111,12 +122,19 @@ type Stats struct {
 	// InFlight reports the events handed to sinks and not yet
 	// acknowledged by all (at most Capacity); nil while not running.
 	InFlight atomic.Pointer[func() int]
+
+	// Running is true while Run runs (restarts and their backoff
+	// included), and Progress is when its loop last turned or was idle
+	// (Unix ns); see liveness.go and Pipeline.Stuck.
+	Running  atomic.Bool
+	Progress atomic.Int64
 }
 
 // Run runs the pipeline until ctx ends (a clean shutdown, returning nil)
 // or a permanent error occurs. Other failures are logged and retried.
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.defaults()
+	defer p.watch()()
 	backoff := p.MinBackoff
 	for {
 		started := time.Now()
@@ -196,6 +214,9 @@ func (p *Pipeline) defaults() {
 	if p.Logger == nil {
 		p.Logger = zap.NewNop()
 	}
+	if p.LivenessTick <= 0 {
+		p.LivenessTick = time.Second
+	}
 }
 
 // runOnce connects everything, streams until ctx ends or something fails,
@@ -247,13 +268,13 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 		defer cancel()
 		for _, s := range opened {
-			if err := s.Close(closeCtx); err != nil {
+			if err := p.closeSink(closeCtx, s); err != nil {
 				p.Logger.Warn("closing sink", zap.Error(err))
 			}
 		}
 	}()
 	for _, s := range p.Sinks {
-		if err := s.Open(srcCtx); err != nil {
+		if err := p.openSink(srcCtx, s); err != nil {
 			return fmt.Errorf("open sink: %w", err)
 		}
 		opened = append(opened, s)
@@ -280,6 +301,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	}
 
 	acks := tr.ackFuncs(fail)
+	meters := p.sinkMeters(acks)
 	// Sinks that write at transaction boundaries get the marks too; the
 	// checkpoint waits for their acknowledgement of each mark.
 	var markers []sink.MarkWriter
@@ -301,6 +323,9 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 				}
 			}
 			return nil
+		}
+		if ev.Op == sluice.OpHeartbeat { // not a change: no transforms (heartbeat.go)
+			return emitHeartbeat(srcCtx, sinkCtx, tr, acks, p.Sinks, ev, fail)
 		}
 		keep, err := apply(p.Transforms, ev)
 		if err != nil {
@@ -338,7 +363,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 					continue
 				}
 			}
-			if err := s.Write(sinkCtx, out, ack); err != nil {
+			if err := s.Write(sinkCtx, out, meters[i].handOver(ack, seq)); err != nil {
 				fail(err)
 				return err
 			}
@@ -347,7 +372,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	}
 
 	p.Stats.Ready.Store(true)
-	err := p.Source.Run(srcCtx, emit)
+	err := p.Source.Run(srcCtx, p.turning(emit))
 	if cause := context.Cause(srcCtx); cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause // a sink failed: that is the real reason
 	}

@@ -8,10 +8,15 @@
 # change events arriving: sluice's stdout sink prints them, then the same
 # records are read back from Kafka. sluice is stopped with SIGTERM at the
 # end; DEMO_FOLLOW=1 keeps it running until Ctrl-C instead.
+#
+# DEMO=transforms runs testdata/config/shop-event-and-state.yaml instead:
+# the same changes (and an outbox row) as an event topic, a compacted
+# state topic (unwrap) and an outbox event, read back side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SLUICE_BIN:-bin/sluice}
 CONFIG=testdata/config/shop.yaml
+[ "${DEMO:-}" = transforms ] && CONFIG=testdata/config/shop-event-and-state.yaml
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 "postgres://sluice:sluice@127.0.0.1:${SLUICE_PG_PORT:-55432}/sluice")
 BROKER=127.0.0.1:${SLUICE_KAFKA_PORT:-59092}
 
@@ -25,12 +30,16 @@ SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_
 \o
 SET client_min_messages = warning;
 DROP PUBLICATION IF EXISTS sluice_shop;
-DROP TABLE IF EXISTS orders, customers, sluice_signal;
+DROP TABLE IF EXISTS orders, customers, outbox, sluice_signal;
 CREATE TABLE customers (id int PRIMARY KEY, first_name text NOT NULL, last_name text NOT NULL, zip text, city text);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, amount numeric(10,2) NOT NULL,
                      ordered_at timestamptz NOT NULL DEFAULT now());
 INSERT INTO customers VALUES (11, 'Peter', 'Muster', '3010', 'Berne');
 INSERT INTO customers VALUES (12, 'Paul', 'Steffen', '8001', 'Zurich');
+-- Debezium's outbox table: the application writes its events here, in the
+-- transaction of the change they describe.
+CREATE TABLE outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL,
+                     type text NOT NULL, payload jsonb);
 SQL
 rm -f sluice-state/shop.postgres.json   # a fresh demo: snapshot the existing rows again
 "$BIN" validate --config "$CONFIG"
@@ -54,8 +63,10 @@ echo "== the shop application writes"
 BEGIN;
 INSERT INTO orders (customer_id, amount) VALUES (11, 129.90), (12, 15.50);
 UPDATE customers SET city = 'Bern' WHERE id = 11;
+INSERT INTO outbox VALUES (gen_random_uuid(), 'order', '11', 'OrderCreated', '{"customer": 11, "amount": 129.90}');
 COMMIT;
 DELETE FROM orders WHERE customer_id = 12;
+DELETE FROM customers WHERE id = 12;
 SQL
 sleep 2
 
@@ -65,10 +76,23 @@ if [ "${DEMO_FOLLOW:-0}" = 1 ]; then
   exit 0
 fi
 
-echo "== the same events, read back from Kafka topic shop.public.customers"
-scripts/kafka.sh tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BROKER" \
-  --topic shop.public.customers --from-beginning --max-messages 3 --timeout-ms 30000 \
-  --property print.key=true --property key.separator=' => ' 2>/dev/null
+# show TOPIC N: the last N records of TOPIC, key => value (null: a tombstone).
+show() {
+  scripts/kafka.sh tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BROKER" \
+    --topic "$1" --from-beginning --timeout-ms 5000 \
+    --property print.key=true --property key.separator=' => ' 2>/dev/null | tail -n "$2"
+}
+if [ "${DEMO:-}" = transforms ]; then
+  echo "== event topic shop.public.customers: every change, as Debezium's envelope (last 5)"
+  show shop.public.customers 5
+  echo "== state topic shop.public.customers.state: the row itself per key, compacted; the delete of 12 is a tombstone (last 4)"
+  show shop.public.customers.state 4
+  echo "== outbox event on outbox.event.order: key aggregateid, value the payload"
+  show outbox.event.order 1
+else
+  echo "== the same events, read back from Kafka topic shop.public.customers"
+  show shop.public.customers 6
+fi
 
 echo "== stopping sluice (SIGTERM: drain, confirm, exit 0)"
 kill -TERM $PID

@@ -26,6 +26,7 @@
 # and whose environment names this config dir (ES_PATH_CONF), so it never
 # touches another instance.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 VERSION=${SLUICE_ES_VERSION:-8.19.7}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}/elasticsearch-$VERSION
@@ -40,25 +41,7 @@ START_TIMEOUT=${SLUICE_ES_START_TIMEOUT:-180}
 JAVA_HOME_ES=${SLUICE_ES_JAVA_HOME:-$(ls -d /usr/lib/jvm/java-17-openjdk-* 2>/dev/null | head -n1)}
 URL=http://127.0.0.1:$PORT
 
-fetch() {
-  [ -f "$CACHE/.complete" ] && return
-  echo "fetching Elasticsearch $VERSION (integ-test-zip) from Maven Central ..." >&2
-  local work; work=$(mktemp -d)
-  (cd "$work" && mvn -B -q -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.7.1:copy \
-      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$VERSION:zip" \
-      -DoutputDirectory="$work")
-  mkdir -p "$CACHE"
-  rm -rf "$HOME_DIR"
-  if command -v unzip >/dev/null; then
-    unzip -q "$work/elasticsearch-$VERSION.zip" -d "$CACHE"
-  else
-    python3 -m zipfile -e "$work/elasticsearch-$VERSION.zip" "$CACHE"
-  fi
-  rm -rf "$work"
-  chmod -R a+rX "$HOME_DIR"
-  chmod a+x "$HOME_DIR"/bin/*  # python's zipfile drops the mode bits
-  touch "$CACHE/.complete"
-}
+fetch() { fetch_maven_zip "org.elasticsearch.distribution.integ-test-zip:elasticsearch:$VERSION:zip" "$CACHE" "elasticsearch-$VERSION"; }
 
 # as_es CMD...: run as the unprivileged ES user when we are root.
 as_es() {
@@ -69,11 +52,7 @@ as_es() {
   fi
 }
 
-ensure_user() {
-  [ "$(id -u)" = 0 ] || return 0
-  id -u "$ES_USER" >/dev/null 2>&1 && return
-  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ES_USER"
-}
+ensure_user() { ensure_system_user "$ES_USER"; }
 
 # es_home: the distribution as the ES user can read it.
 es_home() {

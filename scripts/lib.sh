@@ -32,3 +32,36 @@ test_certs() {
     mv server.crt.tmp server.crt
   ) || { echo "cannot make the test certificates in $dir with openssl" >&2; exit 1; }
 }
+
+# fetch_maven_zip COORDS CACHE NAME: download the zip artifact COORDS
+# (group:artifact:version:zip) from Maven Central once and unpack it into
+# CACHE, where it makes the directory NAME (marker CACHE/.complete). The
+# Elasticsearch and OpenSearch integ-test-zips are fetched this way.
+fetch_maven_zip() {
+  local coords=$1 cache=$2 name=$3 work zip
+  [ -f "$cache/.complete" ] && return
+  echo "fetching $coords from Maven Central ..." >&2
+  work=$(mktemp -d)
+  (cd "$work" && mvn -B -q -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.7.1:copy \
+      -Dartifact="$coords" -DoutputDirectory="$work")
+  zip=$(ls "$work"/*.zip)
+  mkdir -p "$cache"
+  rm -rf "${cache:?}/$name"
+  if command -v unzip >/dev/null; then
+    unzip -q "$zip" -d "$cache"
+  else
+    python3 -m zipfile -e "$zip" "$cache"
+  fi
+  rm -rf "$work"
+  chmod -R a+rX "$cache/$name"
+  chmod a+x "$cache/$name"/bin/*  # python's zipfile drops the mode bits
+  touch "$cache/.complete"
+}
+
+# ensure_system_user NAME: create the system user NAME when running as root
+# (Elasticsearch and OpenSearch refuse to run as root).
+ensure_system_user() {
+  [ "$(id -u)" = 0 ] || return 0
+  id -u "$1" >/dev/null 2>&1 && return
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"
+}

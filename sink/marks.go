@@ -21,3 +21,14 @@ import (
 type MarkWriter interface {
 	WriteMark(ctx context.Context, mark *sluice.Event, ack func(error)) error
 }
+
+// HeartbeatWriter is implemented by sinks that write heartbeat records
+// (sluice.OpHeartbeat): the Kafka sink's heartbeat topic. The runner
+// hands heartbeats only to these, in event order from the goroutine that
+// calls Write, and skips the other sinks (a search index has nothing to
+// store). ack follows Write's contract. The heartbeat's position is
+// confirmed to the source once every HeartbeatWriter acknowledged it
+// (at once when there is none), so an idle source's checkpoint moves.
+type HeartbeatWriter interface {
+	WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(error)) error
+}

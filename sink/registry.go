@@ -35,6 +35,27 @@ type Factory func(raw map[string]any, env Env) (sluice.Sink, error)
 
 var plugins = registry.New[Factory]("sink")
 
+// DeprecatedTransformer is implemented by sinks whose configuration still
+// accepts an older, sink-specific spelling of what a transform now does
+// (the Elasticsearch sink's columns option), so old files keep working
+// while the sink has no code path of its own for it. pipeline.Build calls
+// it once per build and puts the returned entries, in order, after the
+// sink's own transforms, where a sink option applied; the sink validates
+// the old key when it is built and logs the replacement when asked.
+type DeprecatedTransformer interface {
+	DeprecatedTransforms() []DeprecatedTransform
+}
+
+// DeprecatedTransform is one transform entry translated from an old key.
+type DeprecatedTransform struct {
+	// Key is the old key the entry comes from, relative to the sink
+	// ("columns.public.customers"): errors of the entry name it, since
+	// the file has no transforms entry to point at.
+	Key string
+	// Entry is the transforms entry, type included, as YAML would give it.
+	Entry map[string]any
+}
+
 // Register makes a sink type available by name; a plugin calls it once, in
 // its init:
 //

@@ -23,6 +23,12 @@ type ColumnsConfig struct {
 	// Include keeps only these columns; Exclude drops these. At most one.
 	Include []string `yaml:"include"`
 	Exclude []string `yaml:"exclude"`
+	// IncludeKey keeps the table's key columns too, listed in Include or
+	// not, for one include list over tables whose keys differ or are not
+	// known when the file is written. It is what the Elasticsearch sink's
+	// former columns option did (its document id is the key), so that
+	// option translates into include lists without failing on the key.
+	IncludeKey bool `yaml:"include_key"`
 	// Mask replaces a column's values with fixed text.
 	Mask map[string]string `yaml:"mask"`
 	// Hash replaces a column's values with the hex SHA-256 of the salt
@@ -79,6 +85,9 @@ func newColumns(c ColumnsConfig, env Env) (*columns, error) {
 	}
 	if len(c.Include) > 0 && len(c.Exclude) > 0 {
 		bad("exclude", "set include or exclude, not both")
+	}
+	if c.IncludeKey && len(c.Include) == 0 {
+		bad("include_key", "only with include")
 	}
 	if len(c.Include)+len(c.Exclude)+len(c.Mask)+len(c.Hash)+len(c.Truncate)+len(c.Rename) == 0 {
 		bad("include", "the entry changes nothing: set include, exclude, mask, hash, truncate or rename")
@@ -164,7 +173,7 @@ func (t *columns) plan(in *sluice.Table) (*shape, error) {
 	out.Columns = nil
 	at := make([]int, len(in.Columns)) // input column → derived, or -1
 	for i, col := range in.Columns {
-		if t.exclude[col.Name] || len(t.include) > 0 && !t.include[col.Name] {
+		if t.exclude[col.Name] || len(t.include) > 0 && !t.include[col.Name] && !(col.Key && t.c.IncludeKey) {
 			at[i] = -1
 			s.identity = false
 			if col.Key {

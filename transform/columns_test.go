@@ -22,6 +22,8 @@ func TestColumns(t *testing.T) {
 			`{"Id":7} {"Id":7,"Email":"ann@example.com","Age":41}`},
 		{"include", map[string]any{"include": []any{"Age", "Id"}},
 			`{"Id":7} {"Id":7,"Age":41}`},
+		{"include_key keeps the unlisted key", map[string]any{"include": []any{"Age"}, "include_key": true},
+			`{"Id":7} {"Id":7,"Age":41}`},
 		{"mask", map[string]any{"mask": map[string]any{"Email": "***", "Age": "n/a"}},
 			`{"Id":7} {"Id":7,"Email":"***","Notes":"héllo wörld","Age":"n/a","Tags":["a","b"]}`},
 		{"truncate counts characters", map[string]any{"truncate": map[string]any{"Notes": 2}},
@@ -89,6 +91,15 @@ func TestColumnsImages(t *testing.T) {
 	}
 	if ev.Table.Columns[1].Type != sluice.TypeText || ev.Table.Index("Notes") >= 0 || len(ev.Table.Key) != 1 || ev.Table.Key[0] != 0 {
 		t.Fatalf("derived table %+v", ev.Table)
+	}
+}
+
+// TestColumnsIncludeKeyNeedsInclude: include_key widens an include list,
+// so alone it would silently change nothing.
+func TestColumnsIncludeKeyNeedsInclude(t *testing.T) {
+	_, err := New(map[string]any{"type": "columns", "include_key": true, "exclude": []any{"Notes"}}, Env{Path: "p.transforms[0]"})
+	if err == nil || !strings.Contains(err.Error(), "p.transforms[0].include_key: only with include") {
+		t.Fatalf("error %v, want include_key: only with include", err)
 	}
 }
 

@@ -87,7 +87,11 @@ func newRoot() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := config.Load(cfgPath)
 			if f != nil {
-				_, berr := build(f, zap.NewNop())
+				// Warnings of building (a deprecated key) go to
+				// stderr beside the errors.
+				warn := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zapcore.EncoderConfig{MessageKey: "msg", LevelKey: "level",
+					EncodeLevel: zapcore.CapitalLevelEncoder}), zapcore.AddSync(cmd.ErrOrStderr()), zap.WarnLevel))
+				_, berr := build(f, warn)
 				err = errors.Join(err, berr)
 			}
 			if err != nil {
@@ -181,7 +185,7 @@ func run(ctx context.Context, cfgPath string) error {
 	}()
 
 	if f.HTTP.Listen != "off" {
-		srv, err := admin.New(f.HTTP.Listen, pipes, admin.Options{Pprof: f.HTTP.Pprof})
+		srv, err := admin.New(f.HTTP.Listen, pipes, admin.Options{Pprof: f.HTTP.Pprof, LivenessTimeout: f.HTTP.LivenessTimeout})
 		if err != nil {
 			return fmt.Errorf("admin endpoints on %s: %w", f.HTTP.Listen, err)
 		}

@@ -90,3 +90,21 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateWarnsDeprecated: a deprecated key validates, and the
+// warning with its replacement reaches stderr.
+func TestValidateWarnsDeprecated(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	root := newRoot()
+	root.SetArgs([]string{"validate", "--config", "../../testdata/config/elasticsearch_columns_deprecated.yaml"})
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	if err := root.Execute(); err != nil {
+		t.Fatalf("err = %v; stderr:\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"WARN", "columns option is deprecated", "pipelines.shop.sinks.search.columns", "include_key: true"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("missing %q in stderr:\n%s", want, stderr.String())
+		}
+	}
+}

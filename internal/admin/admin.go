@@ -1,8 +1,8 @@
 // Package admin serves the daemon's operational HTTP endpoints: /healthz
-// (the process is up), /readyz (every pipeline has its source and sinks
-// connected) and Prometheus /metrics, including the progress of snapshots
-// per table, and on request Go's /debug/pprof. It binds to loopback by
-// default.
+// (the process is up and no running pipeline is stuck), /readyz (every
+// pipeline has its source and sinks connected) and Prometheus /metrics,
+// including the progress of snapshots per table and per-sink metrics,
+// and on request Go's /debug/pprof. It binds to loopback by default.
 package admin
 
 import (
@@ -32,11 +32,18 @@ type Server struct {
 type Options struct {
 	// Pprof serves Go's profiling endpoints under /debug/pprof/.
 	Pprof bool
+	// LivenessTimeout is how long a running pipeline may be stuck before
+	// /healthz fails (sinks.go); 0 is DefaultLivenessTimeout, negative
+	// disables the check.
+	LivenessTimeout time.Duration
 }
 
 // New registers the pipelines' metrics and listens on addr.
 func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
+	if o.LivenessTimeout == 0 {
+		o.LivenessTimeout = DefaultLivenessTimeout
+	}
 	bi := buildinfo.Get()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_build_info", Help: "1, labelled with the running build's version, commit and Go version.",
@@ -86,12 +93,22 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 		if rr, ok := p.Source.(sluice.RetentionReporter); ok {
 			reg.MustRegister(newRetentionCollector(p.Name, rr))
 		}
+		if br, ok := p.Source.(sluice.BinlogRetentionReporter); ok {
+			reg.MustRegister(newBinlogCollector(p.Name, br))
+		}
 		if sr, ok := p.Source.(sluice.SnapshotReporter); ok {
 			reg.MustRegister(newSnapshotCollector(p.Name, sr))
 		}
+		if jr, ok := p.Source.(sluice.IncrementalSnapshotReporter); ok {
+			reg.MustRegister(newSnapshotJobsCollector(p.Name, jr))
+		}
+		reg.MustRegister(livenessMetrics(p, o.LivenessTimeout)...)
+		if err := registerSinks(reg, p); err != nil {
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/healthz", healthz(pipes, o.LivenessTimeout))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		for _, p := range pipes {
 			if err := p.Ready(); err != nil {

@@ -255,6 +255,7 @@ func (s *Sink) bulk(ctx context.Context, c *conn, body []byte, n int) ([]bulkIte
 		path += "&refresh=" + s.refresh
 	}
 	s.stats.requests.Add(1)
+	s.stats.bytes.Add(uint64(len(body)))
 	status, data, err := c.cl.do(ctx, "POST", path, body)
 	if err != nil {
 		return nil, err

@@ -15,19 +15,23 @@ import (
 	es8 "github.com/elastic/go-elasticsearch/v8"
 )
 
-// client sends raw requests through go-elasticsearch's transport, which
-// brings connection pooling over several URLs, authentication, gzip and
-// the product check. Its own retries are off: the sink retries itself,
-// per bulk item, without reordering changes of one document.
+// client sends raw requests through a client library's transport,
+// go-elasticsearch's or opensearch-go's (see cluster), which brings
+// connection pooling over several URLs, authentication, gzip and, for
+// Elasticsearch, the product check. Its own retries are off: the sink
+// retries itself, per bulk item, without reordering changes of one
+// document.
 type client struct {
-	es      *es8.Client
+	es      cluster
 	tr      *http.Transport // closed with the client: its idle connections would outlive it
 	timeout time.Duration
+	typ     string   // TypeElasticsearch or TypeOpenSearch
+	urls    []string // for the diagnosis of a failed product check
 }
 
-// newClient builds the client; it reads the TLS files but does not
-// connect.
-func newClient(cfg *Config) (*client, error) {
+// newClient builds the client of a sink of type typ; it reads the TLS
+// files but does not connect.
+func newClient(cfg *Config, typ string) (*client, error) {
 	tc, err := cfg.TLS.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -37,6 +41,13 @@ func newClient(cfg *Config) (*client, error) {
 	tr.MaxIdleConnsPerHost = cfg.Bulk.MaxInFlight + 4
 	tr.ResponseHeaderTimeout = cfg.RequestTimeout
 	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	if typ == TypeOpenSearch {
+		oc, err := newOpenSearchCluster(cfg, tr)
+		if err != nil {
+			return nil, err
+		}
+		return &client{es: oc, tr: tr, timeout: cfg.RequestTimeout, typ: typ, urls: cfg.URLs}, nil
+	}
 	ec := es8.Config{
 		Addresses:           cfg.URLs,
 		Username:            cfg.Username,
@@ -51,7 +62,7 @@ func newClient(cfg *Config) (*client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch sink: client: %w", err)
 	}
-	return &client{es: es, tr: tr, timeout: cfg.RequestTimeout}, nil
+	return &client{es: es, tr: tr, timeout: cfg.RequestTimeout, typ: typ, urls: cfg.URLs}, nil
 }
 
 // maxResponse bounds how much of a response body is read (a bulk response
@@ -80,6 +91,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (int,
 	}
 	res, err := c.es.Perform(req)
 	if err != nil {
+		if isProductCheckError(err) {
+			return 0, nil, c.notElasticsearch(ctx, err)
+		}
 		return 0, nil, &unreachableError{op: method + " " + path, err: err}
 	}
 	defer res.Body.Close()

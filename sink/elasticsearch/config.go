@@ -18,11 +18,14 @@ import (
 // Config is the YAML configuration of an elasticsearch sink. Only urls is
 // required. testdata/example.yaml is a complete commented example.
 type Config struct {
-	// Type is the sink type, "elasticsearch"; read by the runner to pick
-	// this package and otherwise ignored.
+	// Type is the sink type: "elasticsearch" (Elasticsearch 8.x, through
+	// go-elasticsearch) or "opensearch" (OpenSearch 2.x and Amazon
+	// OpenSearch Service, through opensearch-go; see opensearch.go). Read
+	// by the runner to pick the constructor and otherwise ignored.
 	Type string `yaml:"type"`
 
-	// URLs are the Elasticsearch nodes, e.g. https://es1:9200. Required.
+	// URLs are the Elasticsearch (or OpenSearch) nodes, e.g.
+	// https://es1:9200. Required.
 	// Requests are spread over them; a failing node is retried later.
 	// Logstash/Beats: hosts.
 	URLs []string `yaml:"urls"`
@@ -42,8 +45,13 @@ type Config struct {
 	// precedence over username/password. Default none; never logged.
 	APIKey Secret `yaml:"api_key"`
 	// APIKeyFile is the path of a file holding the API key; instead of
-	// APIKey.
+	// APIKey. Elasticsearch only: OpenSearch has no API keys.
 	APIKeyFile string `yaml:"api_key_file"`
+
+	// AWSSigV4 signs requests for Amazon OpenSearch Service or
+	// OpenSearch Serverless (type: opensearch only; see sigv4.go).
+	// Default off.
+	AWSSigV4 AWSSigV4 `yaml:"aws_sigv4"`
 
 	// TLS configures https connections.
 	TLS TLS `yaml:"tls"`
@@ -57,18 +65,22 @@ type Config struct {
 	// Kafka Connect's Elasticsearch sink: the topic name.
 	Index string `yaml:"index"`
 
-	// Columns limits the indexed columns per table: "schema.table"
-	// (PostgreSQL) or "db.table" (MySQL), as the database spells them
-	// (case counts) → list of column names, in any order. Tables not listed index every
-	// column. The document id always comes from the key columns, listed
-	// or not. Default: all columns of every table.
+	// Columns is deprecated: use the columns transform in the sink's
+	// transforms. It maps "schema.table" (PostgreSQL) or "db.table"
+	// (MySQL), as the database spells them (case counts), to the columns
+	// to index. It is still accepted, and checked here so that errors
+	// name this key, so old files keep working: DeprecatedTransforms
+	// turns it into columns transform entries (include, plus the key
+	// columns, which give the document id) that run after the sink's own
+	// transforms. The sink itself never reads it. Default none.
 	Columns map[string][]string `yaml:"columns"`
 
 	// JSONHandling says how json/jsonb columns appear in documents:
 	// "string" (default) keeps the JSON text as a string, mapped as text,
 	// which any value fits; "object" embeds the parsed JSON, mapped as
-	// flattened (every leaf searchable as a keyword), which rejects
-	// top-level scalars and arrays of scalars (dead-lettered).
+	// flattened (OpenSearch: flat_object; every leaf searchable as a
+	// keyword), which rejects top-level scalars and arrays of scalars
+	// (dead-lettered).
 	JSONHandling string `yaml:"json_handling"`
 
 	// CreateIndices creates a missing index the first time a table needs
@@ -254,6 +266,7 @@ func (Config) Defaults() Config {
 		Retry:               Retry{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second},
 		RequestTimeout:      30 * time.Second,
 		HealthCheckInterval: 2 * time.Second,
+		AWSSigV4:            AWSSigV4{Service: SigV4ServiceES},
 		// Refresh stays nil (false): a typed default would make the
 		// decoder parse "wait_for" as a bool.
 	}
@@ -302,9 +315,9 @@ func (c *Config) refreshParam() (string, error) {
 }
 
 // validate fills the defaults that depend on other keys and checks
-// everything that can be checked without I/O. Each error names its full
-// key under path.
-func (c *Config) validate(path string) error {
+// everything that can be checked without I/O for a sink of type typ.
+// Each error names its full key under path.
+func (c *Config) validate(path, typ string) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", sink.JoinKey(path, key), fmt.Sprintf(format, args...)))
@@ -327,6 +340,10 @@ func (c *Config) validate(path string) error {
 	if (c.Password != "" || c.PasswordFile != "") && c.Username == "" {
 		bad("username", "required when password is set")
 	}
+	if typ == TypeOpenSearch && c.APIKey != "" {
+		bad("api_key", "OpenSearch has no API keys: use username/password or aws_sigv4")
+	}
+	c.AWSSigV4.validate(typ, c, bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file must be given together")
 	}

@@ -6,16 +6,18 @@
 //
 // Each table maps to an index named by a template ({prefix}, {db},
 // {schema}, {table}, or a fixed name or alias). A document is the row's
-// columns (or a configured subset) as a JSON object; its _id is the key:
-// one key column as is, several joined with '|' where each part escapes
-// '\' and '|' with a backslash (NULL is `\N`), which decodes uniquely, so
-// different keys never share an id. Inserts, updates and snapshot reads
-// index the row; deletes delete the document; a key change arrives as a
-// delete of the old key and an insert of the new one. Rows of tables
-// without a key, and ids over Elasticsearch's 512 bytes, cannot be
-// addressed and go to the dead-letter destination. See document.go for
-// the value encodings and the derived mapping, created with the index the
-// first time a table needs it (or a mapping file / index template).
+// columns as a JSON object (a columns transform chooses them; the old
+// columns option is translated into one, see deprecated.go); its _id is
+// the key: one key column as is, several joined with '|' where each part
+// escapes '\' and '|' with a backslash (NULL is `\N`), which decodes
+// uniquely, so different keys never share an id. Inserts, updates and
+// snapshot reads index the row; deletes delete the document; a key
+// change arrives as a delete of the old key and an insert of the new
+// one. Rows of tables without a key, and ids over Elasticsearch's 512
+// bytes, cannot be addressed and go to the dead-letter destination. See
+// document.go for the value encodings and the derived mapping, created
+// with the index the first time a table needs it (or a mapping file /
+// index template).
 //
 // # Never backwards
 //
@@ -89,4 +91,14 @@
 // once Elasticsearch accepted its change (or found it stale) or the
 // dead-letter destination holds it, so the checkpoint never passes a lost
 // change. Ready reports an error while Elasticsearch is unreachable.
+//
+// # OpenSearch
+//
+// type: opensearch is this sink for OpenSearch 2.x and Amazon OpenSearch
+// Service: the same documents, requests and guarantees (OpenSearch keeps
+// the APIs used here, external_gte versions and gc_deletes included),
+// sent through opensearch-go instead of go-elasticsearch, which refuses
+// any server that is not Elasticsearch (an elasticsearch sink pointed at
+// OpenSearch fails for good, saying so). JSON objects map to flat_object;
+// aws_sigv4 signs requests for AWS. See opensearch.go and sigv4.go.
 package elasticsearch

@@ -40,6 +40,7 @@ import (
 // New, so it is safe for concurrent use.
 type docEncoder struct {
 	jsonObject bool
+	flatObject bool // OpenSearch: map JSON objects as flat_object, not flattened
 }
 
 // maxIDBytes is Elasticsearch's limit on the length of a document _id.
@@ -47,10 +48,11 @@ const maxIDBytes = 512
 
 var errNoKey = errors.New("the table has neither a primary key nor a replica identity index, so its rows have no document id")
 
-// appendDoc appends row as a JSON object of the selected columns (nil:
-// all). Columns the source did not send (unchanged TOAST values) are
-// left out and returned by name, for a partial update.
-func (d *docEncoder) appendDoc(dst []byte, t *sluice.Table, row sluice.Row, cols []int) ([]byte, []string) {
+// appendDoc appends row as a JSON object of its table's columns (which
+// columns those are is the columns transform's business). Columns the
+// source did not send (unchanged TOAST values) are left out and returned
+// by name, for a partial update.
+func (d *docEncoder) appendDoc(dst []byte, t *sluice.Table, row sluice.Row) ([]byte, []string) {
 	var unchanged []string
 	dst = append(dst, '{')
 	first := true
@@ -74,14 +76,8 @@ func (d *docEncoder) appendDoc(dst []byte, t *sluice.Table, row sluice.Row, cols
 		dst = append(dst, ':')
 		dst = d.appendValue(dst, &t.Columns[i], v)
 	}
-	if cols == nil {
-		for i := range t.Columns {
-			one(i)
-		}
-	} else {
-		for _, i := range cols {
-			one(i)
-		}
+	for i := range t.Columns {
+		one(i)
 	}
 	return append(dst, '}'), unchanged
 }
@@ -341,6 +337,9 @@ func (d *docEncoder) fieldMapping(c *sluice.Column) string {
 	case sluice.TypeBytes:
 		return `{"type":"binary"}`
 	case sluice.TypeJSON:
+		if d.jsonObject && d.flatObject {
+			return `{"type":"flat_object"}` // OpenSearch's flattened, since 2.7
+		}
 		if d.jsonObject {
 			return `{"type":"flattened"}`
 		}
@@ -363,8 +362,9 @@ func (d *docEncoder) fieldMapping(c *sluice.Column) string {
 	return `{"type":"keyword","ignore_above":8191}`
 }
 
-// appendMapping appends the derived "mappings" object for the selected
-// columns of t (nil: all).
+// appendMapping appends the derived "mappings" object for the given
+// columns of t (nil: all, for a new index; the unmapped ones after a
+// schema change).
 func (d *docEncoder) appendMapping(dst []byte, t *sluice.Table, cols []int) []byte {
 	dst = append(dst, `{"properties":{`...)
 	first := true

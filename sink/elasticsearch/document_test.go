@@ -83,15 +83,11 @@ func TestValueEncoding(t *testing.T) {
 func TestDocument(t *testing.T) {
 	d := docEncoder{}
 	row := sluice.Row{eventtest.Int(1), eventtest.Text("n"), eventtest.Unchanged, {Kind: sluice.KindNull}}
-	src, unch := d.appendDoc(nil, eventtest.OrdersWide, row, nil)
+	src, unch := d.appendDoc(nil, eventtest.OrdersWide, row)
 	if string(src) != `{"id":1,"note":"n","big":null}` || len(unch) != 1 || unch[0] != "qty" {
 		t.Errorf("doc %s, unchanged %v", src, unch)
 	}
-	src, _ = d.appendDoc(nil, eventtest.OrdersWide, orderRow(1, "n", 2, "b"), []int{2, 0})
-	if string(src) != `{"qty":2,"id":1}` {
-		t.Errorf("selected columns: %s", src)
-	}
-	src, unch = d.appendDoc(nil, eventtest.OrdersWide, sluice.Row{eventtest.Int(1), eventtest.Missing, eventtest.Unchanged, eventtest.Unchanged}, []int{2, 3})
+	src, unch = d.appendDoc(nil, eventtest.OrdersWide, sluice.Row{eventtest.Missing, eventtest.Missing, eventtest.Unchanged, eventtest.Unchanged})
 	if string(src) != `{}` || len(unch) != 2 {
 		t.Errorf("only unchanged: %s %v", src, unch)
 	}

@@ -19,12 +19,13 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-func init() { sink.Register("elasticsearch", New, Config{}) }
+func init() { sink.Register(TypeElasticsearch, New, Config{}) }
 
 // Sink keeps Elasticsearch indices equal to the captured tables. Build it
 // with New; Open, Write and Close follow sluice.Sink's contract, and Ready
 // implements sluice.ReadyChecker.
 type Sink struct {
+	typ      string // TypeElasticsearch or TypeOpenSearch: the client library
 	cfg      Config
 	path     string
 	pipeline string
@@ -94,6 +95,11 @@ type conn struct {
 // (defaults filled in). It validates, naming offending keys under env.Path,
 // and does no I/O.
 func New(cfg Config, env sink.Env) (*Sink, error) {
+	return newSink(cfg, env, TypeElasticsearch)
+}
+
+// newSink builds a sink of type typ (New, NewOpenSearch).
+func newSink(cfg Config, env sink.Env, typ string) (*Sink, error) {
 	if cfg.Truncate == "" { // its default depends on the index template
 		cfg.Truncate = TruncateFail
 		if strings.Contains(cfg.Index, "{table}") {
@@ -110,7 +116,8 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 		serrs = append(serrs, fmt.Errorf("%s.%w", env.Path, err))
 	}
 	cfg.PasswordFile, cfg.APIKeyFile = "", ""
-	if err := errors.Join(append(serrs, cfg.validate(env.Path))...); err != nil {
+	serrs = append(serrs, cfg.AWSSigV4.resolve(env.Path)...)
+	if err := errors.Join(append(serrs, cfg.validate(env.Path, typ))...); err != nil {
 		return nil, err
 	}
 	tmpl, err := parseIndexTemplate(cfg.Index)
@@ -119,12 +126,13 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 	}
 	refresh, _ := cfg.refreshParam()
 	s := &Sink{
+		typ:        typ,
 		cfg:        cfg,
 		path:       env.Path,
 		pipeline:   env.Pipeline,
 		log:        env.Logger,
 		tmpl:       tmpl,
-		enc:        docEncoder{jsonObject: cfg.JSONHandling == JSONObject},
+		enc:        docEncoder{jsonObject: cfg.JSONHandling == JSONObject, flatObject: typ == TypeOpenSearch},
 		refresh:    refresh,
 		slots:      make(chan struct{}, cfg.Bulk.MaxInFlight),
 		flightRefs: map[string]int{},
@@ -155,7 +163,7 @@ func (s *Sink) Open(ctx context.Context) error {
 	if s.conn.Load() != nil {
 		return errors.New("elasticsearch sink: already open")
 	}
-	cl, err := newClient(&s.cfg)
+	cl, err := newClient(&s.cfg, s.typ)
 	if err != nil {
 		return err
 	}
@@ -201,12 +209,15 @@ func (s *Sink) Open(ctx context.Context) error {
 	go s.probe(c)
 	auth := "none"
 	switch {
+	case s.cfg.AWSSigV4.enabled():
+		auth = "aws_sigv4"
 	case s.cfg.APIKey != "":
 		auth = "api_key"
 	case s.cfg.Username != "":
 		auth = "basic"
 	}
 	s.log.Info("connected",
+		zap.String("type", s.typ),
 		zap.Strings("urls", redactURLs(s.cfg.URLs)),
 		zap.String("auth", auth),
 		zap.String("username", s.cfg.Username),
@@ -372,6 +383,7 @@ type counters struct {
 	events, eventErrors, indexed, deleted, conflicts, stale, deadLettered,
 	partial, partialIncomplete, truncates, skipped, requests, retries atomic.Uint64
 	pending atomic.Int64
+	bytes   atomic.Uint64 // bulk request bodies sent (metrics.go)
 }
 
 // Stats returns the sink's counters; safe to call from any goroutine.

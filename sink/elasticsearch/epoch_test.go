@@ -38,7 +38,9 @@ func writeOne(t *testing.T, s *Sink, ev *sluice.Event) error {
 // An index written from one source log meets events of another whose
 // positions are lower (a restored cluster, a reset binlog): they must not
 // be dropped as stale in silence.
-func TestEpochChange(t *testing.T) {
+func TestEpochChange(t *testing.T) { eachBackend(t, testEpochChange) }
+
+func testEpochChange(t *testing.T, b backend) {
 	for _, tc := range []struct {
 		policy   string
 		wantErr  bool
@@ -48,7 +50,7 @@ func TestEpochChange(t *testing.T) {
 		{EpochReindex, false, "new log"},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
-			e := newESTest(t)
+			e := newBackendTest(t, b)
 			if err := writeOne(t, e.sink(nil), atEpoch(1, "old log", 1<<40, "pg:7001:1")); err != nil {
 				t.Fatal(err)
 			}
@@ -84,8 +86,10 @@ func TestEpochChange(t *testing.T) {
 
 // Within one log, an older replayed change is still dropped as stale, and
 // events without an epoch (a source that cannot tell) are never checked.
-func TestSameEpochReplayIsStale(t *testing.T) {
-	e := newESTest(t)
+func TestSameEpochReplayIsStale(t *testing.T) { eachBackend(t, testSameEpochReplayIsStale) }
+
+func testSameEpochReplayIsStale(t *testing.T, b backend) {
+	e := newBackendTest(t, b)
 	for _, ev := range []*sluice.Event{atEpoch(1, "newer", 1<<40, "pg:7001:1"), atEpoch(1, "replayed", 4096, "pg:7001:1"), atEpoch(1, "no epoch", 4096, "")} {
 		if err := writeOne(t, e.sink(nil), ev); err != nil {
 			t.Fatal(err)

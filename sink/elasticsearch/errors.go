@@ -29,6 +29,12 @@ var (
 	// under on_epoch_change: fail. The message names both logs and the
 	// ways out.
 	ErrEpochChanged = errors.New("the source's log changed")
+
+	// ErrNotElasticsearch fails Open of an elasticsearch sink whose
+	// server is not Elasticsearch (go-elasticsearch's product check), e.g.
+	// OpenSearch, which the opensearch sink type serves. It is permanent:
+	// retrying would fail the same way forever.
+	ErrNotElasticsearch = errors.New("not Elasticsearch")
 )
 
 // esError is the "error" object of an Elasticsearch response or bulk item.

@@ -21,21 +21,46 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-// esTest is one integration scenario against the real Elasticsearch:
-// indices named after the test (removed at the end), its own state index.
-// Requests go through the shared testenv.ES.
+// esTest is one integration scenario against a real server (Elasticsearch
+// or OpenSearch, see backend): indices named after the test (removed at
+// the end), its own state index. Requests go through the shared
+// testenv.ES.
 type esTest struct {
 	*testenv.ES
 	t      testing.TB
+	typ    string // the sink type: TypeElasticsearch or TypeOpenSearch
 	prefix string // every index of the test starts with it
 	state  string // the test's state index
 }
 
-func newESTest(t testing.TB) *esTest {
+// backend is a server the integration tests run against: the sink type
+// that talks to it and how a test finds it.
+type backend struct {
+	typ     string
+	connect func(t testing.TB, prefix string) *testenv.ES
+}
+
+var backends = []backend{
+	{TypeElasticsearch, testenv.NewES},
+	{TypeOpenSearch, testenv.NewOpenSearch},
+}
+
+// eachBackend runs test once per backend, as subtests named after the
+// sink type, so one scenario proves both servers.
+func eachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.typ, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// newESTest is a scenario against Elasticsearch.
+func newESTest(t testing.TB) *esTest { return newBackendTest(t, backends[0]) }
+
+func newBackendTest(t testing.TB, b backend) *esTest {
 	t.Helper()
 	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), ""))
 	prefix := fmt.Sprintf("sluicetest-%s-%d", name, time.Now().UnixNano()%1000000)
-	return &esTest{ES: testenv.NewES(t, prefix), t: t, prefix: prefix, state: prefix + "-state"}
+	return &esTest{ES: b.connect(t, prefix), t: t, typ: b.typ, prefix: prefix, state: prefix + "-state"}
 }
 
 // index is the name of the test's index for a table.
@@ -46,6 +71,7 @@ func (e *esTest) index(table string) string { return e.prefix + "-" + table }
 func (e *esTest) sink(raw map[string]any) *Sink {
 	e.t.Helper()
 	return buildSink(e.t, "it", zap.WarnLevel, map[string]any{
+		"type":        e.typ,
 		"urls":        []any{e.URL},
 		"index":       e.prefix + "-{table}",
 		"state_index": e.state,
@@ -55,7 +81,8 @@ func (e *esTest) sink(raw map[string]any) *Sink {
 }
 
 // buildSink builds a sink of pipeline (also the encoder's logical server
-// name) from cfg with raw's keys set over it, logging at level and above.
+// name) from cfg with raw's keys set over it, logging at level and above;
+// of type opensearch when cfg says so.
 func buildSink(t testing.TB, pipeline string, level zapcore.Level, cfg, raw map[string]any) *Sink {
 	t.Helper()
 	for k, v := range raw {
@@ -65,7 +92,11 @@ func buildSink(t testing.TB, pipeline string, level zapcore.Level, cfg, raw map[
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sink.Build(New, cfg, sink.Env{Pipeline: pipeline, Path: "pipelines." + pipeline + ".sinks.es", Encoder: enc,
+	ctor := New
+	if cfg["type"] == TypeOpenSearch {
+		ctor = NewOpenSearch
+	}
+	s, err := sink.Build(ctor, cfg, sink.Env{Pipeline: pipeline, Path: "pipelines." + pipeline + ".sinks.es", Encoder: enc,
 		Logger: zaptest.NewLogger(t, zaptest.Level(level))})
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func model(events []*sluice.Event) map[string]map[string]any {
 		case sluice.OpCreate, sluice.OpUpdate, sluice.OpRead:
 			id, _ := enc.appendID(nil, ev.Table, ev.After)
 			doc := map[string]any{}
-			src, unch := enc.appendDoc(nil, ev.Table, ev.After, nil)
+			src, unch := enc.appendDoc(nil, ev.Table, ev.After)
 			_ = json.Unmarshal(src, &doc)
 			for _, c := range unch {
 				if v, ok := m[string(id)][c]; ok {
@@ -96,8 +96,10 @@ func ordersStream(clk *eventtest.TxClock) []*sluice.Event {
 
 // TestSinkIntegration writes a stream with every kind of change to the
 // real Elasticsearch and compares the index with the model.
-func TestSinkIntegration(t *testing.T) {
-	e := newESTest(t)
+func TestSinkIntegration(t *testing.T) { eachBackend(t, testSinkIntegration) }
+
+func testSinkIntegration(t *testing.T, b backend) {
+	e := newBackendTest(t, b)
 	clk := &eventtest.TxClock{}
 	events := ordersStream(clk)
 	s := e.sink(nil)
@@ -124,8 +126,10 @@ func TestSinkIntegration(t *testing.T) {
 // table's index and later changes apply; a replay of the stream through a
 // new sink leaves the same result (the truncate mark drops the replayed
 // older inserts).
-func TestTruncateIntegration(t *testing.T) {
-	e := newESTest(t)
+func TestTruncateIntegration(t *testing.T) { eachBackend(t, testTruncateIntegration) }
+
+func testTruncateIntegration(t *testing.T, b backend) {
+	e := newBackendTest(t, b)
 	clk := &eventtest.TxClock{}
 	var events []*sluice.Event
 	var ins []*sluice.Event
@@ -153,8 +157,10 @@ func TestTruncateIntegration(t *testing.T) {
 // TestDeadLetterIntegration: a document the index refuses (a mapping
 // conflict) goes to the dead-letter file with its reason; the other
 // documents of the same request are indexed and every event is acked.
-func TestDeadLetterIntegration(t *testing.T) {
-	e := newESTest(t)
+func TestDeadLetterIntegration(t *testing.T) { eachBackend(t, testDeadLetterIntegration) }
+
+func testDeadLetterIntegration(t *testing.T, b backend) {
+	e := newBackendTest(t, b)
 	dir := t.TempDir()
 	mapping := filepath.Join(dir, "mapping.json")
 	// note is an integer in this index: "abc" cannot be indexed.
@@ -200,8 +206,10 @@ func TestDeadLetterIntegration(t *testing.T) {
 // replay that stops early), and a lone old insert of a deleted row. The
 // index must equal the final state every time: no resurrected deletes, no
 // older values.
-func TestReplayIntegration(t *testing.T) {
-	e := newESTest(t)
+func TestReplayIntegration(t *testing.T) { eachBackend(t, testReplayIntegration) }
+
+func testReplayIntegration(t *testing.T, b backend) {
+	e := newBackendTest(t, b)
 	clk := &eventtest.TxClock{}
 	events := ordersStream(clk)
 	writeAll(t, e.sink(nil), events)

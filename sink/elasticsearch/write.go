@@ -65,7 +65,6 @@ type batch struct {
 type tableInfo struct {
 	index    string
 	indexErr error
-	cols     []int // selected columns; nil: all
 }
 
 // indexState is the sink's knowledge of one index, loaded at its first
@@ -159,7 +158,7 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 		o.reject = fmt.Errorf("the key gives a document id of %d bytes; Elasticsearch accepts at most %d", len(id), maxIDBytes)
 	}
 	if !o.del && ev.After != nil {
-		o.src, o.unchanged = s.enc.appendDoc(nil, t, ev.After, info.cols)
+		o.src, o.unchanged = s.enc.appendDoc(nil, t, ev.After)
 	}
 	o.ref = o.index + "\x00" + o.id
 	o.size = len(o.src) + len(o.index) + len(o.id) + 96
@@ -174,25 +173,15 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 	return o, nil
 }
 
-// tableInfo returns the index and columns of t, preparing the index the
-// first time (creating it, loading its marks); transient failures are
-// retried with backoff until ctx ends.
+// tableInfo returns the index of t, preparing it the first time
+// (creating it, loading its marks); transient failures are retried with
+// backoff until ctx ends.
 func (s *Sink) tableInfo(ctx context.Context, c *conn, t *sluice.Table, epoch string) (*tableInfo, error) {
 	if info := c.tables[t]; info != nil {
 		return info, nil
 	}
 	info := &tableInfo{}
 	info.index, info.indexErr = s.tmpl.expand(s.prefix, t, s.db)
-	if cols, ok := s.cfg.Columns[t.QualifiedName()]; ok {
-		info.cols = []int{}
-		for _, name := range cols {
-			if i := t.Index(name); i >= 0 {
-				info.cols = append(info.cols, i)
-			} else {
-				s.log.Warn("columns: the table has no such column", zap.String("table", t.QualifiedName()), zap.String("column", name))
-			}
-		}
-	}
 	if info.indexErr == nil {
 		err := s.retry(ctx, c, "prepare index "+info.index, func() error { return s.prepareIndex(ctx, c, info, t, epoch) })
 		if err != nil {
@@ -244,7 +233,7 @@ func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sl
 			hasEpoch = false
 		}
 		if s.cfg.CreateIndices {
-			created, err := s.createIndex(ctx, c, path, t, info.cols)
+			created, err := s.createIndex(ctx, c, path, t)
 			if err != nil {
 				return err
 			}
@@ -268,7 +257,7 @@ func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sl
 		return nil
 	}
 	if s.cfg.CreateIndices && c.mapping == nil {
-		s.addMissingFields(ctx, c, path, info.index, t, info.cols)
+		s.addMissingFields(ctx, c, path, info.index, t)
 	}
 	st.tables[t] = true
 	return nil
@@ -276,7 +265,7 @@ func (s *Sink) prepareIndex(ctx context.Context, c *conn, info *tableInfo, t *sl
 
 // createIndex creates the index unless it (or an alias of that name)
 // exists, and reports whether it did.
-func (s *Sink) createIndex(ctx context.Context, c *conn, path string, t *sluice.Table, cols []int) (bool, error) {
+func (s *Sink) createIndex(ctx context.Context, c *conn, path string, t *sluice.Table) (bool, error) {
 	status, _, err := c.cl.do(ctx, "HEAD", path, nil)
 	if err != nil {
 		return false, err
@@ -297,7 +286,7 @@ func (s *Sink) createIndex(ctx context.Context, c *conn, path string, t *sluice.
 	if c.mapping != nil {
 		body = append(body, c.mapping...)
 	} else {
-		body = s.enc.appendMapping(body, t, cols)
+		body = s.enc.appendMapping(body, t, nil)
 	}
 	body = append(body, '}')
 	data, status, err := c.cl.call(ctx, "PUT", path, body, 400)
@@ -319,7 +308,7 @@ func (s *Sink) createIndex(ctx context.Context, c *conn, path string, t *sluice.
 // derived mapping. Existing fields are left alone, whatever their type;
 // a failure is logged, not fatal: dynamic mapping still indexes the
 // values, or refuses them into the dead-letter destination.
-func (s *Sink) addMissingFields(ctx context.Context, c *conn, path, index string, t *sluice.Table, cols []int) {
+func (s *Sink) addMissingFields(ctx context.Context, c *conn, path, index string, t *sluice.Table) {
 	data, _, err := c.cl.call(ctx, "GET", path+"/_mapping", nil)
 	if err != nil {
 		s.log.Warn("cannot read the index mapping; new columns are mapped dynamically", zap.String("index", index), zap.Error(err))
@@ -334,14 +323,7 @@ func (s *Sink) addMissingFields(ctx context.Context, c *conn, path, index string
 		return
 	}
 	var missing []int
-	sel := cols
-	if sel == nil {
-		sel = make([]int, len(t.Columns))
-		for i := range sel {
-			sel[i] = i
-		}
-	}
-	for _, i := range sel {
+	for i := range t.Columns {
 		name := t.Columns[i].Name
 		for _, idx := range m {
 			if _, ok := idx.Mappings.Properties[name]; !ok {

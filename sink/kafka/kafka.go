@@ -72,7 +72,8 @@ type Sink struct {
 	// dial, when set (tests), replaces franz-go's dialer for every broker.
 	dial func(ctx context.Context, network, host string) (net.Conn, error)
 
-	stats counters
+	stats   counters
+	metrics clientMetrics // franz-go's, once RegisterMetrics was called (metrics.go)
 }
 
 var (
@@ -130,10 +131,12 @@ func (s *Sink) Open(ctx context.Context) error {
 	if s.dial != nil {
 		opts = append(opts, kgo.Dialer(s.dial))
 	}
+	opts, m := s.metrics.withHooks(opts)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka sink: client: %w", err)
 	}
+	s.metrics.use(m) // before the ping: failed connects are counted too
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()
 		return fmt.Errorf("kafka sink: connect %v: %w", s.cfg.Brokers, err)

@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
@@ -67,6 +68,8 @@ type Sink struct {
 	mu     sync.Mutex // Write and Close may come from different goroutines
 	buf    []byte     // the line being built, reused
 	pretty bytes.Buffer
+
+	bytes, writeErrs atomic.Int64 // SinkStats (metrics.go)
 }
 
 var _ sluice.Sink = (*Sink)(nil)
@@ -116,8 +119,10 @@ func (s *Sink) Write(_ context.Context, ev *sluice.Event, ack func(error)) error
 	if w == nil {
 		w = os.Stdout
 	}
-	_, err := w.Write(b)
+	n, err := w.Write(b)
+	s.bytes.Add(int64(n))
 	if err != nil {
+		s.writeErrs.Add(1)
 		err = fmt.Errorf("stdout sink: write: %w", err)
 	}
 	ack(err)

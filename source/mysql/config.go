@@ -49,6 +49,18 @@ type Config struct {
 	// a silent connection is declared dead after three (default 5s,
 	// 100ms to 1h).
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// HeartbeatInterval and HeartbeatRecords emit a heartbeat record
+	// (sluice.OpHeartbeat) every heartbeat_interval, idle or busy, at the
+	// first transaction boundary after the interval passed, with the
+	// binlog file, position and GTID set a restart would resume from:
+	// the Kafka sink writes it to "<topic_prefix>.heartbeat", other sinks
+	// skip it. Debezium: heartbeat.interval.ms. heartbeat_records needs
+	// heartbeat_interval (100ms to 24h) and the other way round (MySQL
+	// has no heartbeat action query); default off. While idle, the
+	// server's binlog heartbeat (the heartbeat key) wakes the stream, so
+	// a record is at most that much late.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	HeartbeatRecords  bool          `yaml:"heartbeat_records"`
 	// DrainTimeout bounds how long a shutdown waits for the sinks to
 	// acknowledge what was read before the last offset is stored
 	// (default 30s).
@@ -64,6 +76,18 @@ type Config struct {
 	// memory until their XA COMMIT or XA ROLLBACK is read (default
 	// 100000, 1 to 10000000); more stops the pipeline with an error.
 	XAMaxRows int `yaml:"xa_max_rows"`
+	// BinlogCheckInterval is how often the server's binlogs are compared
+	// with the position sluice needs, for the sluice_binlog_* metrics and
+	// the binlog_warn_bytes warning (default 10s, 1s to 1h). PostgreSQL's
+	// equivalent is slot_check_interval.
+	BinlogCheckInterval time.Duration `yaml:"binlog_check_interval"`
+	// BinlogWarnBytes logs a warning (and sets
+	// sluice_binlog_over_threshold) while the needed position is more
+	// than this many bytes of binlog behind the server's head: the sinks
+	// are behind, and the server may purge the needed file before they
+	// catch up (default 10 GiB, 0: off). PostgreSQL's equivalent is
+	// wal_warn_bytes.
+	BinlogWarnBytes int64 `yaml:"binlog_warn_bytes"`
 	// Epoch is appended to the server's identity (MySQL: server_uuid;
 	// MariaDB: server_id) in every event's Position.Epoch. Change it after
 	// RESET MASTER or a restore onto the same server, so that sinks
@@ -280,10 +304,12 @@ func defaultServerID(pipeline string) uint32 {
 // depends on the pipeline's name: New fills it.
 func (Config) Defaults() Config {
 	return Config{
-		Heartbeat:     5 * time.Second,
-		DrainTimeout:  30 * time.Second,
-		SchemaChanges: true,
-		XAMaxRows:     100_000,
+		Heartbeat:           5 * time.Second,
+		DrainTimeout:        30 * time.Second,
+		SchemaChanges:       true,
+		XAMaxRows:           100_000,
+		BinlogCheckInterval: 10 * time.Second,
+		BinlogWarnBytes:     10 << 30,
 		Offsets: OffsetConfig{
 			Store:         "file",
 			Topic:         "sluice_offsets",
@@ -320,8 +346,11 @@ func (c *Config) validate(path string) error {
 		config.DurationIn(path+".heartbeat", c.Heartbeat, 100*time.Millisecond, time.Hour),
 		config.DurationIn(path+".drain_timeout", c.DrainTimeout, 100*time.Millisecond, 24*time.Hour),
 		config.DurationIn(path+".offsets.flush_interval", c.Offsets.FlushInterval, 10*time.Millisecond, time.Hour),
-		config.IntIn(path+".xa_max_rows", int64(c.XAMaxRows), 1, 10_000_000))
+		config.IntIn(path+".xa_max_rows", int64(c.XAMaxRows), 1, 10_000_000),
+		config.DurationIn(path+".binlog_check_interval", c.BinlogCheckInterval, time.Second, time.Hour),
+		config.IntIn(path+".binlog_warn_bytes", c.BinlogWarnBytes, 0, 1<<50))
 	errs = append(errs, source.CheckTables(path, c.Tables)...)
+	errs = append(errs, heartbeatProblem(path, c.HeartbeatInterval, c.HeartbeatRecords)...)
 	switch c.Offsets.Store {
 	case "file":
 	case "kafka":

@@ -108,12 +108,13 @@ func offsetPosition(srv *server, o *offset) (position, error) {
 // currentPosition is the server's binlog end, where a start without
 // snapshot and offset begins.
 func currentPosition(c *client.Conn, srv *server) (position, error) {
-	r, err := c.Execute("SHOW MASTER STATUS")
+	q := binlogStatusStatement(srv.flavor, srv.version)
+	r, err := c.Execute(q)
 	if err != nil {
-		return position{}, fmt.Errorf("mysql source: SHOW MASTER STATUS: %w", err)
+		return position{}, fmt.Errorf("mysql source: %s: %w", q, err)
 	}
 	if r.RowNumber() == 0 {
-		return position{}, sluice.Permanent(fmt.Errorf("mysql source: SHOW MASTER STATUS is empty: the binary log is off"))
+		return position{}, sluice.Permanent(fmt.Errorf("mysql source: %s is empty: the binary log is off", q))
 	}
 	var p position
 	p.file, _ = r.GetString(0, 0)

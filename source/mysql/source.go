@@ -44,6 +44,13 @@ type Source struct {
 	progressMu sync.Mutex
 	progress   []sluice.TableSnapshot
 
+	// runStart is the Resume token of where the current run started (the
+	// stored offset, or the stream's start), the needed position until
+	// the pipeline confirms one; binlogRet is the binlog watcher's last
+	// reading (retention.go).
+	runStart  atomic.Pointer[string]
+	binlogRet binlogRetention
+
 	// snapStructs are the table structures the run's snapshot read, for
 	// its stream (takeSnapStructs).
 	snapStructs structures
@@ -52,6 +59,8 @@ type Source struct {
 var (
 	_ source.Source           = (*Source)(nil)
 	_ sluice.SnapshotReporter = (*Source)(nil)
+
+	_ sluice.BinlogRetentionReporter = (*Source)(nil)
 )
 
 // New builds a source from its decoded configuration (defaults filled in):
@@ -187,6 +196,20 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	// offset for offsetGiveUp.
 	runCtx, failRun := context.WithCancelCause(ctx)
 	defer failRun(nil)
+	if off != nil {
+		r := position{file: off.File, pos: off.Pos}.resume()
+		s.runStart.Store(&r)
+	}
+	watchCtx, stopWatch := context.WithCancel(runCtx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		s.watchBinlog(watchCtx, srv)
+	}()
+	defer func() {
+		stopWatch()
+		<-watchDone
+	}()
 	failed := func() error {
 		if ctx.Err() == nil {
 			return context.Cause(runCtx)
@@ -264,8 +287,11 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	}
 	defer closeSyncer(sy, s.log)
 	s.log.Info("streaming", zap.String("file", start.file), zap.Uint32("pos", start.pos), zap.String("gtids", gtidString(start.gtids)))
+	if r := start.resume(); s.confirmed.Load() == nil {
+		s.runStart.Store(&r)
+	}
 	st := newStream(s, srv, conn, tables, start, w.emitEvent)
-	st.lastMark = lsn(start.file, start.pos)
+	st.lastMark, st.lastResume = lsn(start.file, start.pos), start.resume()
 	s.streaming.Store(true)
 	defer s.streaming.Store(false)
 	if err := st.run(runCtx, bs); err != nil {

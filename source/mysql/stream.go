@@ -70,6 +70,10 @@ type stream struct {
 
 	lastMark uint64
 	buf      []byte // scratch for formatting GTIDs and resume tokens
+	// lastResume is the last mark's Resume token, and hb the heartbeat
+	// records' state (heartbeat_records, heartbeat.go).
+	lastResume string
+	hb         time.Time
 
 	xa xaState // prepared XA transactions (xa.go)
 }
@@ -268,7 +272,10 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 	if h.EventType == replication.HEARTBEAT_EVENT && !st.tx.open && h.LogPos > 0 {
 		// Everything before the heartbeat's position was sent: let the
 		// offset follow the server while no captured table changes.
-		return st.mark(h.LogPos)
+		if err := st.mark(h.LogPos); err != nil {
+			return err
+		}
+		return st.maybeHeartbeat()
 	}
 	return nil
 }
@@ -336,7 +343,10 @@ func (st *stream) commit(h *replication.EventHeader) error {
 	st.tx.xa, st.tx.xid, st.tx.resume = false, "", ""
 	st.xa.rows -= len(st.tx.held) // none: an XA group ends in xa.go
 	st.tx.held = nil
-	return st.mark(h.LogPos)
+	if err := st.mark(h.LogPos); err != nil {
+		return err
+	}
+	return st.maybeHeartbeat()
 }
 
 // mark emits the position pos in the current file as a mark, unless the
@@ -353,6 +363,7 @@ func (st *stream) mark(pos uint32) error {
 		st.buf = position{file: st.file, pos: pos, gtids: st.gtids}.appendResume(st.buf[:0])
 		resume = string(st.buf)
 	}
+	st.lastResume = resume
 	return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: l, Resume: resume}})
 }
 

@@ -60,6 +60,15 @@ type Config struct {
 	// other databases of the server write and this one does not.
 	// Debezium: heartbeat.action.query.
 	HeartbeatActionQuery string `yaml:"heartbeat_action_query"`
+	// HeartbeatRecords emits a heartbeat record (sluice.OpHeartbeat) every
+	// heartbeat_interval, idle or busy, at the first transaction boundary
+	// after the interval passed: the Kafka sink writes it to
+	// "<topic_prefix>.heartbeat" with the LSN it confirms, other sinks
+	// skip it (default false; needs heartbeat_interval, the action query
+	// is then optional). It is what Debezium's heartbeat.interval.ms
+	// writes to its heartbeat topic; consumers see the pipeline alive
+	// while the captured tables are quiet.
+	HeartbeatRecords bool `yaml:"heartbeat_records"`
 	// SlotCheckInterval is how often the WAL the slot retains is read for
 	// the metrics and the warning (default 10s, 1s to 1h).
 	SlotCheckInterval time.Duration `yaml:"slot_check_interval"`
@@ -191,7 +200,7 @@ func (c *Config) validate(path string) error {
 		config.DurationIn(path+".status_interval", c.StatusInterval, 100*time.Millisecond, 10*time.Minute),
 		config.DurationIn(path+".drain_timeout", c.DrainTimeout, 100*time.Millisecond, 24*time.Hour),
 		config.DurationIn(path+".slot_check_interval", c.SlotCheckInterval, time.Second, time.Hour),
-		heartbeatProblem(path, c.HeartbeatInterval, c.HeartbeatActionQuery),
+		heartbeatProblem(path, c.HeartbeatInterval, c.HeartbeatActionQuery, c.HeartbeatRecords),
 		config.IntIn(path+".wal_warn_bytes", c.WALWarnBytes, 0, 1<<50),
 		config.IntIn(path+".snapshot.workers", int64(c.Snapshot.Workers), 1, 64))
 	errs = append(errs, source.CheckTables(path, c.Tables)...)

@@ -34,6 +34,7 @@ func (sn *snapshotter) refuse(table string, reason error) error {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	sn.state.Jobs = append(sn.state.Jobs, job)
+	sn.jobFailed(job, false)
 	sn.trimFailedLocked()
 	return sn.keep.save(context.Background(), sn.state)
 }
@@ -52,6 +53,7 @@ func (sn *snapshotter) fail(job *snapshotJob, reason error) {
 	job.Failed, job.Error = true, reason.Error()
 	sn.remain--
 	sn.check = true
+	sn.jobFailed(job, true)
 	sn.trimFailedLocked()
 	if err := sn.keep.save(context.Background(), sn.state); err != nil {
 		sn.log.Error("cannot save the failed snapshot job; a restart runs it again", zap.Error(err))
@@ -73,6 +75,7 @@ func (sn *snapshotter) trimFailedLocked() {
 		}
 		return false
 	})
+	sn.recountFailedLocked()
 }
 
 // jobError is a failure of a snapshot job itself, which running it again

@@ -18,13 +18,15 @@ import (
 // logged and retried at the next interval, never fatal.
 
 // heartbeatProblem checks the heartbeat keys: an interval needs a query
-// and the other way round.
-func heartbeatProblem(path string, interval time.Duration, query string) error {
+// or heartbeat records, and both need an interval.
+func heartbeatProblem(path string, interval time.Duration, query string, records bool) error {
 	switch {
-	case interval == 0 && query == "":
+	case interval == 0 && query == "" && !records:
 		return nil
-	case query == "":
-		return fmt.Errorf("%s.heartbeat_action_query: required with heartbeat_interval, e.g. UPDATE sluice_heartbeat SET at = now()", path)
+	case records && interval == 0:
+		return fmt.Errorf("%s.heartbeat_interval: required with heartbeat_records, e.g. 10s", path)
+	case query == "" && !records:
+		return fmt.Errorf("%s.heartbeat_action_query: required with heartbeat_interval (or set heartbeat_records: true), e.g. UPDATE sluice_heartbeat SET at = now()", path)
 	case interval == 0:
 		return fmt.Errorf("%s.heartbeat_interval: required with heartbeat_action_query, e.g. 10s", path)
 	case interval < 100*time.Millisecond || interval > 24*time.Hour:
@@ -35,7 +37,7 @@ func heartbeatProblem(path string, interval time.Duration, query string) error {
 
 // heartbeat runs the action query every heartbeat_interval until ctx ends.
 func (s *Source) heartbeat(ctx context.Context) {
-	if s.cfg.HeartbeatInterval == 0 {
+	if s.cfg.HeartbeatInterval == 0 || s.cfg.HeartbeatActionQuery == "" {
 		return
 	}
 	var conn *pgx.Conn

@@ -53,6 +53,7 @@ func TestHeartbeatConfig(t *testing.T) {
 		{map[string]any{"heartbeat_interval": "10s"}, "src.heartbeat_action_query: required"},
 		{map[string]any{"heartbeat_action_query": "SELECT 1"}, "src.heartbeat_interval: required"},
 		{map[string]any{"heartbeat_interval": "10ms", "heartbeat_action_query": "SELECT 1"}, "outside 100ms to 24h"},
+		{map[string]any{"heartbeat_records": true}, "src.heartbeat_interval: required with heartbeat_records"},
 	} {
 		c.raw["dsn"] = "postgres://u@h/db"
 		_, err := source.Build(New, c.raw, testEnv())
@@ -62,5 +63,8 @@ func TestHeartbeatConfig(t *testing.T) {
 	}
 	if _, err := source.Build(New, map[string]any{"dsn": "postgres://u@h/db", "heartbeat_interval": "5s", "heartbeat_action_query": "SELECT 1"}, testEnv()); err != nil {
 		t.Errorf("valid heartbeat: %v", err)
+	}
+	if _, err := source.Build(New, map[string]any{"dsn": "postgres://u@h/db", "heartbeat_interval": "5s", "heartbeat_records": true}, testEnv()); err != nil {
+		t.Errorf("heartbeat records without an action query: %v", err)
 	}
 }

@@ -69,6 +69,7 @@ func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
 		p.job.LastKey, p.job.LastKeyColumns, p.job.Rows = p.last, p.cols, p.job.Rows+p.rows
 		if p.final {
 			p.job.Done = true
+			sn.jobCompleted(p.job)
 			sn.log.Info("snapshot of table finished", zap.String("table", p.job.Table), zap.Int64("rows", p.job.Rows))
 		}
 	}

@@ -74,6 +74,7 @@ type snapshotter struct {
 	remain  int                // jobs not yet emitted completely
 	check   bool               // a job failed: persist looks whether the work is finished
 	hooks   *chunkHooks
+	jobs    jobGauges // incremental jobs by state, for scrapes (jobstats.go)
 
 	// recent holds the xids of transactions the stream decoded and no
 	// snapshot has shown visible yet (owned by the stream goroutine; see
@@ -95,6 +96,7 @@ func newSnapshotter(s *Source, st *state, keep *stateKeeper) *snapshotter {
 			sn.remain++
 		}
 	}
+	sn.countResumed()
 	return sn
 }
 
@@ -110,6 +112,7 @@ func (sn *snapshotter) add(jobs ...*snapshotJob) error {
 	sn.state.Jobs = append(sn.state.Jobs, jobs...)
 	sn.queue = append(sn.queue, jobs...)
 	sn.remain += len(jobs)
+	sn.jobsQueued(jobs)
 	err := sn.keep.save(context.Background(), sn.state)
 	sn.mu.Unlock()
 	return err
@@ -123,6 +126,7 @@ func (sn *snapshotter) startWorkers(ctx context.Context) {
 		job := sn.queue[0]
 		sn.queue = sn.queue[1:]
 		sn.running++
+		sn.jobStarted(job)
 		go func() {
 			err := sn.work(ctx, job)
 			sn.mu.Lock()

@@ -38,6 +38,8 @@ type Source struct {
 	ret       retention // the slot's WAL retention (retention.go)
 
 	hooks *chunkHooks // given to the snapshotter; tests only
+
+	jobTotals jobTotals // incremental snapshot jobs since the source was built (jobstats.go)
 }
 
 var (

@@ -59,6 +59,7 @@ type stream struct {
 	lastMark   uint64 // highest position emitted as a mark
 	lastStatus time.Time
 	sentFlush  uint64
+	hb         heartbeatRecords // heartbeat_records (heartbeat_record.go)
 
 	// Liveness: messages received, and since when the idle loop has seen
 	// none (see checkSilence).
@@ -224,6 +225,9 @@ func (st *stream) maybeSendStatus(ctx context.Context, force bool) error {
 			return nil
 		}
 		st.idleWake = false
+		if err := st.heartbeatDue(); err != nil {
+			return err
+		}
 		since := time.Since(st.lastStatus)
 		if since < statusMinGap || flush == st.sentFlush && since < st.src.cfg.StatusInterval {
 			return nil
@@ -336,7 +340,10 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		if end > st.lastMark {
 			st.lastMark = end
 		}
-		return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{LSN: lsn, TxLSN: end}})
+		if err := st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{LSN: lsn, TxLSN: end}}); err != nil || !st.hb.due {
+			return err
+		}
+		return st.emitHeartbeat()
 	}
 	msg, err := pglogrepl.Parse(d)
 	if err != nil {

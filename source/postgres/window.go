@@ -233,6 +233,7 @@ func (st *stream) watermark(content string, lsn uint64) error {
 	sn.mu.Lock()
 	before := w.job.emitted
 	w.job.emitted += emitted
+	sn.chunkEmitted(w.job)
 	done, estimate := w.job.emitted, w.job.estimate
 	sn.mu.Unlock()
 	if done/100000 != before/100000 {
