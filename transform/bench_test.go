@@ -20,6 +20,10 @@ func BenchmarkTransforms(b *testing.B) {
 		{"columns", []map[string]any{{"type": "columns", "exclude": []any{"Notes"}, "mask": map[string]any{"Email": "***"}}}},
 		{"columns_hash", []map[string]any{{"type": "columns", "hash": []any{"Email"}, "salt": "pepper"}}},
 		{"key", []map[string]any{{"type": "key", "columns": []any{"Email"}}}},
+		{"unwrap", []map[string]any{{"type": "unwrap"}}},
+		{"route", []map[string]any{{"type": "route", "topic_regex": `(.*)\.Cust.*`, "topic_replacement": "${1}.all"}}},
+		{"headers_fixed", []map[string]any{{"type": "headers", "headers": []any{map[string]any{"name": "tenant", "value": "acme"}}}}},
+		{"headers_computed", []map[string]any{{"type": "headers", "headers": []any{map[string]any{"name": "age", "expression": "after.Age", "type": "int"}}}}},
 		{"filter_columns_key", []map[string]any{
 			{"type": "filter", "expression": `op != "d" && after.Age > 40`},
 			{"type": "columns", "exclude": []any{"Notes"}, "mask": map[string]any{"Email": "***"}},

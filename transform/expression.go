@@ -1,10 +1,12 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/expr-lang/expr"
@@ -36,7 +38,7 @@ func newExpression(src string, opts ...expr.Option) (*expression, error) {
 	x := &expression{src: src, opts: opts}
 	p, err := x.compile(nil)
 	if err != nil {
-		return nil, err
+		return nil, oneLine(err)
 	}
 	x.general = p
 	return x, nil
@@ -48,7 +50,7 @@ func (x *expression) eval(ev *sluice.Event) (any, error) {
 	if ev.Table != nil {
 		var err error
 		if p, err = x.tables.get(ev.Table, x.compile); err != nil {
-			return nil, fmt.Errorf("expression on %s: %w", ev.Table.QualifiedName(), err)
+			return nil, fmt.Errorf("expression on %s: %w", ev.Table.QualifiedName(), oneLine(err))
 		}
 	}
 	x.cur = ev
@@ -58,6 +60,16 @@ func (x *expression) eval(ev *sluice.Event) (any, error) {
 		return nil, fmt.Errorf("expression: %w", err)
 	}
 	return out, nil
+}
+
+// oneLine keeps the first line of a compile error: expr adds the source
+// with a caret under the position, which the error's (line:column)
+// already gives, and validate prints one line per problem.
+func oneLine(err error) error {
+	if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {
+		return errors.New(msg)
+	}
+	return err
 }
 
 // The event's fields an expression names (metaFuncs).

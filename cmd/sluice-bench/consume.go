@@ -173,7 +173,11 @@ func cloneHeaders(hs []kgo.RecordHeader) []kgo.RecordHeader {
 func envelopeOp(v []byte) byte {
 	i := bytes.LastIndex(v, []byte(`,"op":"`))
 	if i < 0 || i+7 >= len(v) {
-		return '?'
+		// A row unwrapped with add_fields [op] (the transforms chain).
+		if i = bytes.LastIndex(v, []byte(`,"__op":"`)); i < 0 || i+9 >= len(v) {
+			return '?'
+		}
+		return v[i+9]
 	}
 	return v[i+7]
 }

@@ -17,7 +17,7 @@ import (
 // pipeline's transforms (columns: rename, exclude, hash; key: a key for
 // the keyless table; filter: drops one of its rows; set_field) apply to
 // both Kafka sinks; each sink's own transforms (route: the audit table's
-// topic renamed; columns: mask) only to its records.
+// topic renamed; columns: mask; headers) only to its records.
 func TestTransformsEndToEnd(t *testing.T) {
 	schema := fmt.Sprintf("Shop%d", time.Now().UnixNano()%100000)
 	e := newEnv(t, fmt.Sprintf(`CREATE SCHEMA %[1]q;
@@ -42,6 +42,10 @@ masked:
   linger: 1ms
   topic: "{prefix}.masked.{table}"
   transforms:
+    - type: headers
+      tables: ["*.Customers"]
+      encoding: raw
+      headers: [{name: tenant, value: acme}, {name: mail-domain, expression: 'after.mail == nil ? nil : split(after.mail, "@")[1]'}]
     - type: columns
       tables: ["*.Customers"]
       ops: [c, u]
@@ -74,12 +78,16 @@ masked:
 	topics := []string{e.name + "." + schema + ".Customers", e.name + ".masked.Customers", e.name + "." + schema + ".audit_all"}
 	recs := e.consume(topics, 4+4+1, time.Minute) // c, u, d, tombstone per Customers topic; the audit insert the filter keeps
 	got := map[string][]string{}
+	var hs []string // the masked sink's headers transform: tenant, mail-domain (raw)
 	for _, r := range recs {
 		after := "-"
 		if r.value != nil {
 			after = afterOf(t, r.value)
 		}
 		got[r.topic] = append(got[r.topic], string(r.key)+" "+after)
+		if r.topic == topics[1] {
+			hs = append(hs, r.headers["tenant"]+" "+r.headers["mail-domain"])
+		}
 	}
 	// printf 'pepper%s' 41 | sha256sum
 	const age = `"ecc8f6f1dd59b3fbf7571bbeb7531732623d430f12bfc1ed2a82a858daee09bd"`
@@ -99,6 +107,13 @@ masked:
 		// The route keeps merged keys apart with the physical table's
 		// topic, as Debezium's router does by default.
 		topics[2]: {`{"at":5,"__dbz__physicalTableIdentifier":"` + e.name + "." + schema + `.audit"} {"at":5,"msg":"x","tenant":"acme","loud":"X"}`},
+	}
+	// The headers see the row as the pipeline's columns transform left
+	// it (Email renamed mail), before the sink's mask; a delete has no
+	// after (a null header, read as ""), and its tombstone carries the
+	// delete's headers.
+	if g, w := strings.Join(hs, "|"), "acme example.com|acme example.org|acme |acme "; g != w {
+		t.Errorf("masked sink's headers %q, want %q", g, w)
 	}
 	for _, topic := range topics {
 		if g, w := strings.Join(got[topic], "\n"), strings.Join(want[topic], "\n"); g != w {

@@ -28,6 +28,12 @@ func TestValidate(t *testing.T) {
 			"line 20: pipelines.shop.sinks.kafka.transforms[0].salt: required with hash",
 			"line 23: pipelines.shop.sinks.kafka.transforms[1].colums: unknown key",
 			"line 22: pipelines.shop.sinks.kafka.transforms[1].columns: required",
+			"line 25: pipelines.shop.sinks.kafka.transforms[2].expression: unexpected token EOF (1:13)",
+			"line 27: pipelines.shop.sinks.kafka.transforms[3].fields[0]: set value or expression",
+			"line 29: pipelines.shop.sinks.kafka.transforms[4].topic_regex: error parsing regexp: missing closing )",
+			`line 32: pipelines.shop.sinks.kafka.transforms[5].delete_handling: "keep" is not one of`,
+			`line 34: pipelines.shop.sinks.kafka.transforms[6].on_invalid_op: "explode" is not one of`,
+			`line 36: pipelines.shop.sinks.kafka.transforms[7].encoding: "avro" is not connect or raw`,
 		}},
 		{"../../testdata/config/invalid.yaml", false, []string{
 			"line 4: pipelines.shop.capacity: cannot parse",
