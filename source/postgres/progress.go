@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"slices"
 
 	"go.uber.org/zap"
@@ -23,12 +25,40 @@ type progress struct {
 	lsn   uint64 // commit end of the high watermark's transaction; 0 until known
 }
 
-// progress lists the snapshot's tables.
+// finishedKey names a finished snapshot of a table: the latest initial
+// and the latest incremental one of each table are kept for progress.
+type finishedKey struct {
+	table       string
+	incremental bool
+}
+
+// finishedTables holds the latest finished snapshot per finishedKey.
+type finishedTables = map[finishedKey]sluice.TableSnapshot
+
+func (a finishedKey) compare(b finishedKey) int {
+	if c := cmp.Compare(a.table, b.table); c != 0 {
+		return c
+	}
+	switch {
+	case a.incremental == b.incremental:
+		return 0
+	case b.incremental:
+		return -1
+	}
+	return 1
+}
+
+// progress lists the snapshot's tables: those finished in this run, whose
+// jobs the stored state forgets once every table is done, then the
+// current jobs.
 func (sn *snapshotter) progress() []sluice.TableSnapshot {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
-	out := make([]sluice.TableSnapshot, 0, len(sn.state.Jobs))
-	for _, j := range sn.state.Jobs {
+	out := make([]sluice.TableSnapshot, 0, len(sn.finished)+len(sn.state.Jobs))
+	for _, k := range slices.SortedFunc(maps.Keys(sn.finished), finishedKey.compare) {
+		out = append(out, sn.finished[k])
+	}
+	for _, j := range sn.state.Jobs { // after the finished ones: a table's current job wins
 		out = append(out, sluice.TableSnapshot{Table: j.Table, Incremental: j.Incremental, Rows: max(j.emitted, j.Rows), Estimated: j.estimate,
 			Done: j.Done, Failed: j.Failed, Error: j.Error})
 	}
@@ -90,6 +120,11 @@ func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
 				return false
 			}
 			cleared = true
+			if sn.finished == nil {
+				sn.finished = finishedTables{}
+			}
+			sn.finished[finishedKey{j.Table, j.Incremental}] = sluice.TableSnapshot{Table: j.Table, Incremental: j.Incremental,
+				Rows: j.Rows, Estimated: j.estimate, Done: true}
 			return true
 		})
 		if initial && !sn.state.InitialDone {

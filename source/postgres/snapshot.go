@@ -70,11 +70,14 @@ type snapshotter struct {
 	running int                // workers busy
 	errs    chan error         // a worker's failure ends the stream
 	pending []*progress        // owned by the stream goroutine
-	started bool               // first row of this run emitted
-	remain  int                // jobs not yet emitted completely
-	check   bool               // a job failed: persist looks whether the work is finished
-	hooks   *chunkHooks
-	jobs    jobGauges // incremental jobs by state, for scrapes (jobstats.go)
+	// finished are the tables whose snapshot completed in this run, for
+	// progress once their jobs are dropped from the state (under mu).
+	finished finishedTables
+	started  bool // first row of this run emitted
+	remain   int  // jobs not yet emitted completely
+	check    bool // a job failed: persist looks whether the work is finished
+	hooks    *chunkHooks
+	jobs     jobGauges // incremental jobs by state, for scrapes (jobstats.go)
 
 	// recent holds the xids of transactions the stream decoded and no
 	// snapshot has shown visible yet (owned by the stream goroutine; see

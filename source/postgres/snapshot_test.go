@@ -252,3 +252,36 @@ func TestIncrementalSnapshotHotKeys(t *testing.T) {
 	t.Logf("%d writes on %d hot keys during the snapshot, %d reads of %d rows", writes, hot, reads, n)
 	testenv.SameState(t, replay(t, evs, 1), testenv.TableState(t, h.db, "snap_hot"))
 }
+
+// TestSnapshotProgressAfterTheEnd: once the whole snapshot is done (and
+// its jobs are dropped from the stored state), SnapshotProgress still
+// reports every table done with its rows, so sluice_snapshot_done reaches
+// 1 for the last tables too instead of their series vanishing at 0.
+func TestSnapshotProgressAfterTheEnd(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`DROP TABLE IF EXISTS snap_end_a, snap_end_b; CREATE TABLE snap_end_a (id int PRIMARY KEY); CREATE TABLE snap_end_b (id int PRIMARY KEY)`)
+	h.exec(`INSERT INTO snap_end_a SELECT generate_series(1, 30); INSERT INTO snap_end_b SELECT generate_series(1, 7)`)
+	h.dropAtEnd("snap_end_a", "snap_end_b")
+	h.startWith(map[string]any{"tables": []any{"public.snap_end_a", "public.snap_end_b"}, "snapshot": map[string]any{"mode": "initial", "chunk_size": 10}})
+	h.c.WaitFor("37 reads and the snapshot state cleared", func(evs []*sluice.Event) bool {
+		r, _ := countReads(evs, 0)
+		return r == 37 && h.snapshotIdle()
+	})
+	want := map[string]int64{"public.snap_end_a": 30, "public.snap_end_b": 7}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := map[string]int64{}
+		for _, j := range h.src.SnapshotProgress() {
+			if j.Done && !j.Incremental {
+				got[j.Table] = j.Rows
+			}
+		}
+		if len(got) == len(want) && got["public.snap_end_a"] == 30 && got["public.snap_end_b"] == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the snapshot: done tables %v, want %v (progress %+v)", got, want, h.src.SnapshotProgress())
+		}
+		time.Sleep(50 * time.Millisecond) // the stored state is cleared just before the progress is
+	}
+}
