@@ -6,8 +6,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/expr-lang/expr"
-
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
 )
@@ -30,19 +28,15 @@ type HeadersConfig struct {
 	Encoding string `yaml:"encoding"`
 }
 
-// HeaderSpec is one header. Like set_field's FieldSpec: a fixed Value or
-// an Expression with its result's Type.
-type HeaderSpec struct {
-	Name string `yaml:"name"`
-	// Value is a fixed string, number or boolean. Its Connect type is
-	// InsertHeader's for the same literal: string, boolean, the smallest
-	// of int8 … int64 that holds an integer, float64.
-	Value      any    `yaml:"value"`
-	Expression string `yaml:"expression"`
-	// Type is the expression's result type: string (default), int,
-	// float or bool (Connect string, int64, float64, boolean, optional).
-	Type string `yaml:"type"`
-}
+// HeaderSpec is one header, with set_field's keys: a fixed Value, whose
+// Connect type is InsertHeader's for the same literal (string, boolean,
+// the smallest of int8 … int64 that holds an integer, float64), or an
+// Expression with its result's Type (string, the default, int, float or
+// bool: Connect string, int64, float64, boolean, optional).
+type HeaderSpec = FieldSpec
+
+// connectTypes are the Connect types of the expressions' result types.
+var connectTypes = map[string]string{"string": "string", "int": "int64", "float": "float64", "bool": "boolean"}
 
 // Defaults: Debezium Server's header encoding.
 func (HeadersConfig) Defaults() HeadersConfig { return HeadersConfig{Encoding: "connect"} }
@@ -76,42 +70,15 @@ func newHeaders(c HeadersConfig, env Env) (*headers, error) {
 	if len(c.Headers) == 0 {
 		errs = append(errs, fmt.Errorf("%s.headers: required: at least one {name, value} or {name, expression, type}", env.Path))
 	}
-	seen := map[string]bool{}
 	allFixed := true
-	for i, spec := range c.Headers {
-		if spec.Name == "" || seen[spec.Name] {
-			bad(i, ".name", "%q is empty or set twice", spec.Name)
-		}
-		seen[spec.Name] = true
-		s := headerSpec{name: spec.Name}
-		switch {
-		case (spec.Value == nil) == (spec.Expression == ""):
-			bad(i, "", "set value or expression (one of them)")
-		case spec.Value != nil:
-			if spec.Type != "" {
-				bad(i, ".type", "only with expression: a value's type is its own")
-			}
-			text, typ, ok := literal(spec.Value)
-			if !ok {
-				bad(i, ".value", "%v is not a string, number or boolean", spec.Value)
-			}
-			s.fixed = h.header(spec.Name, text, typ, false, false)
-		default:
+	for _, c := range checkSpecs(c.Headers, bad) {
+		s := headerSpec{name: c.Name, x: c.x}
+		if c.x == nil {
+			text, typ, _ := literal(c.Value)
+			s.fixed = h.header(c.Name, text, typ, false, false)
+		} else {
 			allFixed = false
-			typ := spec.Type
-			if typ == "" {
-				typ = "string"
-			}
-			ft, ok := fieldTypes[typ]
-			if !ok {
-				bad(i, ".type", "%q is not string, int, float or bool", spec.Type)
-				break
-			}
-			s.typ = map[string]string{"string": "string", "int": "int64", "float": "float64", "bool": "boolean"}[typ]
-			var err error
-			if s.x, err = newExpression(spec.Expression, expr.AsKind(ft.kind)); err != nil {
-				bad(i, ".expression", "%v", err)
-			}
+			s.typ = connectTypes[c.typ]
 		}
 		h.specs = append(h.specs, s)
 	}

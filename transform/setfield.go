@@ -73,42 +73,15 @@ func newSetField(c SetFieldConfig, env Env) (*setField, error) {
 		errs = append(errs, fmt.Errorf("%s.fields: required: at least one {name, value} or {name, expression, type}", env.Path))
 	}
 	s := &setField{}
-	seen := map[string]bool{}
-	for i, spec := range c.Fields {
-		if spec.Name == "" || seen[spec.Name] {
-			bad(i, ".name", "%q is empty or set twice", spec.Name)
-		}
-		seen[spec.Name] = true
-		f := field{}
-		switch {
-		case (spec.Value == nil) == (spec.Expression == ""):
-			bad(i, "", "set value or expression (one of them)")
-		case spec.Value != nil:
-			if spec.Type != "" {
-				bad(i, ".type", "only with expression: a value's type is its own")
-			}
-			var ok bool
-			if f.col, f.fixed, ok = fixedValue(spec.Value); !ok {
-				bad(i, ".value", "%v is not a string, number or boolean", spec.Value)
-			}
-		default:
-			typ := spec.Type
-			if typ == "" {
-				typ = "string"
-			}
-			ft, ok := fieldTypes[typ]
-			if !ok {
-				bad(i, ".type", "%q is not string, int, float or bool", spec.Type)
-				break
-			}
-			f.col = ft.col
+	for _, c := range checkSpecs(c.Fields, bad) {
+		f := field{x: c.x}
+		if c.x == nil {
+			f.col, f.fixed, _ = fixedValue(c.Value)
+		} else {
+			f.col = fieldTypes[c.typ].col
 			f.col.Optional = true
-			var err error
-			if f.x, err = newExpression(spec.Expression, expr.AsKind(ft.kind)); err != nil {
-				bad(i, ".expression", "%v", err)
-			}
 		}
-		f.col.Name, f.col.Scale = spec.Name, -1
+		f.col.Name, f.col.Scale = c.Name, -1
 		s.fields = append(s.fields, f)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -116,6 +89,60 @@ func newSetField(c SetFieldConfig, env Env) (*setField, error) {
 	}
 	s.vals = make([]sluice.Value, len(s.fields))
 	return s, nil
+}
+
+// checkedSpec is a FieldSpec checked, its expression compiled.
+type checkedSpec struct {
+	FieldSpec
+	typ string      // the expression's result type (a fieldTypes key); "" for a value
+	x   *expression // nil for a value
+}
+
+// checkSpecs checks what set_field's fields and headers' headers share:
+// unique names, a value (a YAML scalar) or an expression with its result
+// type, and compiles the expressions. bad reports a problem of entry i
+// at key (".name", "" for the entry itself); a bad entry is left out.
+func checkSpecs(specs []FieldSpec, bad func(i int, key, format string, a ...any)) []checkedSpec {
+	var out []checkedSpec
+	seen := map[string]bool{}
+	for i, spec := range specs {
+		ok := true
+		fail := func(key, format string, a ...any) { bad(i, key, format, a...); ok = false }
+		if spec.Name == "" || seen[spec.Name] {
+			fail(".name", "%q is empty or set twice", spec.Name)
+		}
+		seen[spec.Name] = true
+		c := checkedSpec{FieldSpec: spec}
+		switch {
+		case (spec.Value == nil) == (spec.Expression == ""):
+			fail("", "set value or expression (one of them)")
+		case spec.Value != nil:
+			if spec.Type != "" {
+				fail(".type", "only with expression: a value's type is its own")
+			}
+			if _, _, scalar := fixedValue(spec.Value); !scalar {
+				fail(".value", "%v is not a string, number or boolean", spec.Value)
+			}
+		default:
+			c.typ = spec.Type
+			if c.typ == "" {
+				c.typ = "string"
+			}
+			ft, known := fieldTypes[c.typ]
+			if !known {
+				fail(".type", "%q is not string, int, float or bool", spec.Type)
+				break
+			}
+			var err error
+			if c.x, err = newExpression(spec.Expression, expr.AsKind(ft.kind)); err != nil {
+				fail(".expression", "%v", err)
+			}
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // fixedValue is the column and value of a YAML scalar.
