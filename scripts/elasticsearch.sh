@@ -55,19 +55,7 @@ as_es() {
 ensure_user() { ensure_system_user "$ES_USER"; }
 
 # es_home: the distribution as the ES user can read it.
-es_home() {
-  if [ "$(id -u)" != 0 ] || setpriv --reuid="$ES_USER" --regid="$ES_USER" --init-groups test -x "$HOME_DIR/bin/elasticsearch"; then
-    ESH=$HOME_DIR
-    return
-  fi
-  ESH=$DIR/home
-  if [ ! -f "$ESH/.version-$VERSION" ]; then
-    rm -rf "$ESH"
-    mkdir -p "$DIR"
-    cp -al "$HOME_DIR" "$ESH" 2>/dev/null || cp -r "$HOME_DIR" "$ESH"
-    touch "$ESH/.version-$VERSION"
-  fi
-}
+es_home() { ESH=$(readable_home "$ES_USER" "$HOME_DIR" elasticsearch "$DIR" "$VERSION"); }
 
 configure() {
   mkdir -p "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"

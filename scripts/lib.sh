@@ -65,3 +65,22 @@ ensure_system_user() {
   id -u "$1" >/dev/null 2>&1 && return
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"
 }
+
+# readable_home USER HOME BIN SCRATCH VERSION: print the unpacked
+# distribution HOME as USER can read it: HOME itself, or, when USER cannot
+# reach it (e.g. it is under /root), a copy (hard links where possible)
+# made once per VERSION in SCRATCH/home.
+readable_home() {
+  local user=$1 home=$2 bin=$3 scratch=$4 version=$5 copy=$4/home
+  if [ "$(id -u)" != 0 ] || setpriv --reuid="$user" --regid="$user" --init-groups test -x "$home/bin/$bin"; then
+    echo "$home"
+    return
+  fi
+  if [ ! -f "$copy/.version-$version" ]; then
+    rm -rf "$copy"
+    mkdir -p "$scratch"
+    cp -al "$home" "$copy" 2>/dev/null || cp -r "$home" "$copy"
+    touch "$copy/.version-$version"
+  fi
+  echo "$copy"
+}

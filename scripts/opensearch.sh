@@ -46,19 +46,7 @@ fetch() { fetch_maven_zip "org.opensearch.distribution.integ-test-zip:opensearch
 ensure_user() { ensure_system_user "$OS_USER"; }
 
 # os_home: the distribution as the user can read it.
-os_home() {
-  if [ "$(id -u)" != 0 ] || setpriv --reuid="$OS_USER" --regid="$OS_USER" --init-groups test -x "$HOME_DIR/bin/opensearch"; then
-    OSH=$HOME_DIR
-    return
-  fi
-  OSH=$DIR/home
-  if [ ! -f "$OSH/.version-$VERSION" ]; then
-    rm -rf "$OSH"
-    mkdir -p "$DIR"
-    cp -al "$HOME_DIR" "$OSH" 2>/dev/null || cp -r "$HOME_DIR" "$OSH"
-    touch "$OSH/.version-$VERSION"
-  fi
-}
+os_home() { OSH=$(readable_home "$OS_USER" "$HOME_DIR" opensearch "$DIR" "$VERSION"); }
 
 configure() {
   mkdir -p "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"

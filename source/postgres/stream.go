@@ -93,6 +93,11 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		args = append(args, "messages 'true'")
 	}
 	err := pglogrepl.StartReplication(ctx, st.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{PluginArgs: args})
+	if err != nil && ctx.Err() != nil {
+		// Stopped while the server was starting the stream (the slot is
+		// already active then): nothing was read, a clean stop.
+		return nil
+	}
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "55006" {
