@@ -25,7 +25,6 @@ type client struct {
 	es      cluster
 	tr      *http.Transport // closed with the client: its idle connections would outlive it
 	timeout time.Duration
-	typ     string   // TypeElasticsearch or TypeOpenSearch
 	urls    []string // for the diagnosis of a failed product check
 }
 
@@ -46,7 +45,7 @@ func newClient(cfg *Config, typ string) (*client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &client{es: oc, tr: tr, timeout: cfg.RequestTimeout, typ: typ, urls: cfg.URLs}, nil
+		return &client{es: oc, tr: tr, timeout: cfg.RequestTimeout, urls: cfg.URLs}, nil
 	}
 	ec := es8.Config{
 		Addresses:           cfg.URLs,
@@ -62,7 +61,7 @@ func newClient(cfg *Config, typ string) (*client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch sink: client: %w", err)
 	}
-	return &client{es: es, tr: tr, timeout: cfg.RequestTimeout, typ: typ, urls: cfg.URLs}, nil
+	return &client{es: es, tr: tr, timeout: cfg.RequestTimeout, urls: cfg.URLs}, nil
 }
 
 // maxResponse bounds how much of a response body is read (a bulk response
