@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -55,25 +54,7 @@ func TestDebeziumOutbox(t *testing.T) {
 	brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
 	run := dbzPostgres(t, dbzSMTDatabase, dbzOutboxSuite.pipeline, "sluice.dbzsmt")
 	run.fixtures = dbzOutboxFixtures
-	modes, err := os.ReadDir(filepath.Join(dbzSMTGoldenDir, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, m := range modes {
-		if !m.IsDir() || !strings.HasPrefix(m.Name(), "outbox") {
-			continue
-		}
-		n++
-		t.Run(m.Name(), func(t *testing.T) {
-			if _, unknown := runDebeziumMode(t, &dbzOutboxSuite, run, brokers, m.Name(), nil); unknown > 0 {
-				t.Errorf("%d differences from Debezium", unknown)
-			}
-		})
-	}
-	if n == 0 {
-		t.Fatalf("no outbox* mode under %s/postgres", dbzSMTGoldenDir)
-	}
+	runSMTModes(t, &dbzOutboxSuite, run, brokers, 1, func(mode string) bool { return strings.HasPrefix(mode, "outbox") })
 }
 
 // dbzOutboxProps translates the router's debezium.transforms properties

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,32 +48,7 @@ var knownRouteDiffs = func() []testenv.Known {
 func TestDebeziumRoute(t *testing.T) {
 	brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
 	run := dbzPostgres(t, dbzSMTDatabase, dbzRouteSuite.pipeline, "sluice.dbzsmt")
-	modes, err := os.ReadDir(filepath.Join(dbzSMTGoldenDir, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, ran := 0, 0
-	used := make([]bool, len(knownRouteDiffs))
-	for _, m := range modes {
-		if !m.IsDir() || !strings.HasPrefix(m.Name(), "route") && m.Name() != "headers" {
-			continue
-		}
-		n++
-		t.Run(m.Name(), func(t *testing.T) {
-			ran++
-			if _, unknown := runDebeziumMode(t, &dbzRouteSuite, run, brokers, m.Name(), used); unknown > 0 {
-				t.Errorf("%d differences from Debezium", unknown)
-			}
-		})
-	}
-	if n < 5 {
-		t.Fatalf("%d route* and headers modes under %s/postgres, want 5", n, dbzSMTGoldenDir)
-	}
-	for i, k := range knownRouteDiffs {
-		if ran > 0 && !used[i] {
-			t.Errorf("knownRouteDiffs[%d] (%s %s: %s) matched no difference: remove it", i, k.Topic, k.Path, k.Why)
-		}
-	}
+	runSMTModes(t, &dbzRouteSuite, run, brokers, 5, func(mode string) bool { return strings.HasPrefix(mode, "route") || mode == "headers" })
 }
 
 // javaGroups are a Java replacement's group references ($1).

@@ -59,32 +59,40 @@ var dbzUnwrapSuite = dbzSuite{
 func TestDebeziumUnwrap(t *testing.T) {
 	brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
 	run := dbzPostgres(t, dbzSMTDatabase, dbzUnwrapSuite.pipeline, "sluice.dbzsmt")
-	modes, err := os.ReadDir(filepath.Join(dbzSMTGoldenDir, "postgres"))
+	// Every mode has the all_types rows the known differences cover.
+	runSMTModes(t, &dbzUnwrapSuite, run, brokers, 1, func(mode string) bool { return strings.HasPrefix(mode, "unwrap") })
+}
+
+// runSMTModes runs suite against every recorded SMT mode under
+// <goldenDir>/postgres that match selects (at least want of them must
+// be there), and fails when one of suite.known covered no difference in
+// the modes that ran (some may be filtered out by -run).
+func runSMTModes(t *testing.T, suite *dbzSuite, run *dbzRun, brokers string, want int, match func(mode string) bool) {
+	t.Helper()
+	modes, err := os.ReadDir(filepath.Join(suite.goldenDir, "postgres"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	used := make([]bool, len(knownUnwrapDiffs))
-	ran := 0 // modes run (not filtered out by -run)
+	n, ran := 0, 0
+	used := make([]bool, len(suite.known))
 	for _, m := range modes {
-		if !m.IsDir() || !strings.HasPrefix(m.Name(), "unwrap") {
+		if !m.IsDir() || !match(m.Name()) {
 			continue
 		}
 		n++
 		t.Run(m.Name(), func(t *testing.T) {
 			ran++
-			if _, unknown := runDebeziumMode(t, &dbzUnwrapSuite, run, brokers, m.Name(), used); unknown > 0 {
+			if _, unknown := runDebeziumMode(t, suite, run, brokers, m.Name(), used); unknown > 0 {
 				t.Errorf("%d differences from Debezium", unknown)
 			}
 		})
 	}
-	if n == 0 {
-		t.Fatalf("no unwrap* mode under %s/postgres", dbzSMTGoldenDir)
+	if n < want {
+		t.Fatalf("%d matching modes under %s/postgres, want at least %d", n, suite.goldenDir, want)
 	}
-	for i, k := range knownUnwrapDiffs {
-		// Every mode has the all_types rows the entries cover.
+	for i, k := range suite.known {
 		if ran > 0 && !used[i] {
-			t.Errorf("knownUnwrapDiffs[%d] (%s %s: %s) matched no difference: remove it", i, k.Topic, k.Path, k.Why)
+			t.Errorf("known difference %d (%s %s: %s) matched none: remove it", i, k.Topic, k.Path, k.Why)
 		}
 	}
 }
