@@ -41,15 +41,18 @@ func TestExpandVariables(t *testing.T) {
 	}
 }
 
+// secretLookup is an environment with only SECRET set, to a canary that
+// no error may show.
+func secretLookup(k string) (string, bool) {
+	if k == "SECRET" {
+		return "canary-s3cr3t", true
+	}
+	return "", false
+}
+
 // TestExpandErrors: an unset variable without a default, a malformed
 // reference: one error each, naming the key and its line, never a value.
 func TestExpandErrors(t *testing.T) {
-	lookup := func(k string) (string, bool) {
-		if k == "SECRET" {
-			return "canary-s3cr3t", true
-		}
-		return "", false
-	}
 	_, err := parse([]byte(`pipelines:
   shop:
     capacity: lots
@@ -58,7 +61,7 @@ func TestExpandErrors(t *testing.T) {
       dsn: ${PG_DSN}
       password: ${SECRET}${
     sinks: {stdout: {}}
-`), lookup)
+`), secretLookup)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -80,18 +83,12 @@ func TestExpandErrors(t *testing.T) {
 // TestErrorsShowVariablesNotValues: a variable's value used where it does
 // not fit is shown in the error as the variable's reference.
 func TestErrorsShowVariablesNotValues(t *testing.T) {
-	lookup := func(k string) (string, bool) {
-		if k == "SECRET" {
-			return "canary-s3cr3t", true
-		}
-		return "", false
-	}
 	_, err := parse([]byte(`pipelines:
   shop:
     capacity: ${SECRET}
     source: {type: postgres, dsn: "postgres://u@h/x"}
     sinks: {stdout: {}}
-`), lookup)
+`), secretLookup)
 	if err == nil || strings.Contains(err.Error(), "canary") || !strings.Contains(err.Error(), `line 3: pipelines.shop.capacity: cannot parse "${SECRET}"`) {
 		t.Fatalf("error %v", err)
 	}
