@@ -2,8 +2,6 @@ package mysql
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluice-cdc/sluice"
@@ -55,13 +53,9 @@ func (st *stream) maybeHeartbeat() error {
 // heartbeatOf is the heartbeat position of a stream mark's Resume token
 // ("file\x00pos\x00gtids").
 func heartbeatOf(token string) *sluice.Heartbeat {
-	parts := strings.SplitN(token, "\x00", 3)
-	hb := &sluice.Heartbeat{File: parts[0]}
-	if len(parts) > 1 {
-		hb.Pos, _ = strconv.ParseUint(parts[1], 10, 32)
+	o, _, err := tokenOffset(token)
+	if err != nil {
+		return &sluice.Heartbeat{}
 	}
-	if len(parts) > 2 {
-		hb.GTIDs = parts[2]
-	}
-	return hb
+	return &sluice.Heartbeat{File: o.File, Pos: uint64(o.Pos), GTIDs: o.GTIDs}
 }

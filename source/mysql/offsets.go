@@ -263,22 +263,34 @@ func (w *writer) emitEvent(ev *sluice.Event) error {
 
 // offsetOf turns a confirmed Resume token into the offset to store.
 func (w *writer) offsetOf(token string) (*offset, error) {
+	o, stream, err := tokenOffset(token)
+	if err != nil || !stream {
+		return o, err
+	}
+	o.Version, o.ServerID, o.ServerUUID, o.SnapshotDone = 1, w.srv.serverID, w.srv.uuid, w.snapshotDone.Load()
+	return o, nil
+}
+
+// tokenOffset parses a Resume token: a snapshot chunk's JSON offset,
+// whole, or a stream mark's "file\x00pos\x00gtids" (stream), of which
+// the offset has File, Pos and GTIDs only.
+func tokenOffset(token string) (o *offset, stream bool, err error) {
 	if strings.HasPrefix(token, "{") { // a snapshot chunk: the whole offset
-		var o offset
-		if err := json.Unmarshal([]byte(token), &o); err != nil {
-			return nil, fmt.Errorf("mysql source: snapshot mark: %w", err)
+		o = new(offset)
+		if err := json.Unmarshal([]byte(token), o); err != nil {
+			return nil, false, fmt.Errorf("mysql source: snapshot mark: %w", err)
 		}
-		return &o, nil
+		return o, false, nil
 	}
 	parts := strings.SplitN(token, "\x00", 3)
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("mysql source: malformed mark %q", token)
+		return nil, true, fmt.Errorf("mysql source: malformed mark %q", token)
 	}
 	pos, err := strconv.ParseUint(parts[1], 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: malformed mark %q", token)
+		return nil, true, fmt.Errorf("mysql source: malformed mark %q", token)
 	}
-	return &offset{Version: 1, ServerID: w.srv.serverID, ServerUUID: w.srv.uuid, File: parts[0], Pos: uint32(pos), GTIDs: parts[2], SnapshotDone: w.snapshotDone.Load()}, nil
+	return &offset{File: parts[0], Pos: uint32(pos), GTIDs: parts[2]}, true, nil
 }
 
 // save writes the confirmed position when it moved.

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,18 +109,11 @@ func offsetPosition(srv *server, o *offset) (position, error) {
 // currentPosition is the server's binlog end, where a start without
 // snapshot and offset begins.
 func currentPosition(c *client.Conn, srv *server) (position, error) {
-	q := binlogStatusStatement(srv.flavor, srv.version)
-	r, err := c.Execute(q)
+	file, pos, err := binlogHead(c, srv)
 	if err != nil {
-		return position{}, fmt.Errorf("mysql source: %s: %w", q, err)
+		return position{}, err
 	}
-	if r.RowNumber() == 0 {
-		return position{}, sluice.Permanent(fmt.Errorf("mysql source: %s is empty: the binary log is off", q))
-	}
-	var p position
-	p.file, _ = r.GetString(0, 0)
-	pos, _ := r.GetUint(0, 1)
-	p.pos = uint32(pos)
+	p := position{file: file, pos: uint32(pos)}
 	if srv.gtid {
 		q := "SELECT @@GLOBAL.gtid_executed"
 		if srv.flavor == mysql.MariaDBFlavor {
@@ -138,14 +132,9 @@ func currentPosition(c *client.Conn, srv *server) (position, error) {
 
 // positionAvailable reports whether the server still has the binlog file.
 func positionAvailable(c *client.Conn, file string) (bool, error) {
-	r, err := c.Execute("SHOW BINARY LOGS")
+	files, err := binaryLogs(c)
 	if err != nil {
-		return false, fmt.Errorf("mysql source: SHOW BINARY LOGS: %w", err)
+		return false, err
 	}
-	for i := 0; i < r.RowNumber(); i++ {
-		if n, _ := r.GetString(i, 0); n == file {
-			return true, nil
-		}
-	}
-	return false, nil
+	return slices.ContainsFunc(files, func(f binlogFile) bool { return f.name == file }), nil
 }

@@ -2,18 +2,17 @@ package mysql
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // The server purges binlogs by age or size whether or not sluice has read
@@ -82,7 +81,8 @@ func binaryLogs(c *client.Conn) ([]binlogFile, error) {
 	return files, nil
 }
 
-// binlogHead reads the server's current binlog file and position.
+// binlogHead reads the server's current binlog file and position; with
+// the binary log off, a permanent error.
 func binlogHead(c *client.Conn, srv *server) (string, uint64, error) {
 	q := binlogStatusStatement(srv.flavor, srv.version)
 	r, err := c.Execute(q)
@@ -90,7 +90,7 @@ func binlogHead(c *client.Conn, srv *server) (string, uint64, error) {
 		return "", 0, fmt.Errorf("mysql source: %s: %w", q, err)
 	}
 	if r.RowNumber() == 0 {
-		return "", 0, fmt.Errorf("mysql source: %s is empty: the binary log is off", q)
+		return "", 0, sluice.Permanent(fmt.Errorf("mysql source: %s is empty: the binary log is off", q))
 	}
 	file, err := r.GetString(0, 0)
 	if err != nil {
@@ -148,22 +148,11 @@ func computeBinlogRetention(files []binlogFile, headFile string, headPos uint64,
 // neededPosition is the binlog file and position a Resume token (a
 // stream mark's, or a snapshot chunk's JSON offset) resumes from.
 func neededPosition(token string) (string, uint64, bool) {
-	if strings.HasPrefix(token, "{") {
-		var o offset
-		if err := json.Unmarshal([]byte(token), &o); err != nil || o.File == "" {
-			return "", 0, false
-		}
-		return o.File, uint64(o.Pos), true
-	}
-	parts := strings.SplitN(token, "\x00", 3)
-	if len(parts) < 2 || parts[0] == "" {
+	o, _, err := tokenOffset(token)
+	if err != nil || o.File == "" {
 		return "", 0, false
 	}
-	pos, err := strconv.ParseUint(parts[1], 10, 32)
-	if err != nil {
-		return "", 0, false
-	}
-	return parts[0], pos, true
+	return o.File, uint64(o.Pos), true
 }
 
 // needed is the position a restart would resume from: the last one the
@@ -184,35 +173,9 @@ func (s *Source) needed() (string, uint64) {
 // until ctx ends, on a connection of its own (reopened after a failure):
 // the stream's query connection belongs to the stream's goroutine.
 func (s *Source) watchBinlog(ctx context.Context, srv *server) {
-	var conn *client.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
-	t := time.NewTicker(s.cfg.BinlogCheckInterval)
-	defer t.Stop()
-	for {
-		if conn == nil {
-			c, err := s.connect(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Debug("binlog watcher: connect", zap.Error(err))
-			}
-			conn = c
-		}
-		if conn != nil {
-			if err := s.readBinlogRetention(conn, srv); err != nil {
-				s.log.Debug("binlog watcher: read", zap.Error(err))
-				conn.Close()
-				conn = nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	source.Poll(ctx, s.cfg.BinlogCheckInterval, s.log, "binlog watcher", s.connect,
+		func(c *client.Conn) error { return s.readBinlogRetention(c, srv) },
+		func(c *client.Conn) { c.Close() })
 }
 
 // readBinlogRetention takes one reading and logs crossings of the

@@ -287,11 +287,12 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	}
 	defer closeSyncer(sy, s.log)
 	s.log.Info("streaming", zap.String("file", start.file), zap.Uint32("pos", start.pos), zap.String("gtids", gtidString(start.gtids)))
-	if r := start.resume(); s.confirmed.Load() == nil {
-		s.runStart.Store(&r)
+	startResume := start.resume()
+	if s.confirmed.Load() == nil {
+		s.runStart.Store(&startResume)
 	}
 	st := newStream(s, srv, conn, tables, start, w.emitEvent)
-	st.lastMark, st.lastResume = lsn(start.file, start.pos), start.resume()
+	st.lastMark, st.lastResume = lsn(start.file, start.pos), startResume
 	s.streaming.Store(true)
 	defer s.streaming.Store(false)
 	if err := st.run(runCtx, bs); err != nil {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // A replication slot holds WAL on the server until sluice confirms it. A
@@ -45,35 +45,10 @@ func (s *Source) Retention() sluice.Retention {
 // watchRetention reads the slot's retention every slot_check_interval
 // until ctx ends, on a connection of its own (reopened after a failure).
 func (s *Source) watchRetention(ctx context.Context) {
-	var conn *pgx.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close(context.WithoutCancel(ctx))
-		}
-	}()
-	t := time.NewTicker(s.cfg.SlotCheckInterval)
-	defer t.Stop()
-	for {
-		if conn == nil {
-			c, err := s.connect(ctx, false)
-			if err != nil {
-				s.log.Debug("slot watcher: connect", zap.Error(err))
-			}
-			conn = c
-		}
-		if conn != nil {
-			if err := s.readRetention(ctx, conn); err != nil {
-				s.log.Debug("slot watcher: read", zap.Error(err))
-				conn.Close(context.WithoutCancel(ctx))
-				conn = nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	source.Poll(ctx, s.cfg.SlotCheckInterval, s.log, "slot watcher",
+		func(ctx context.Context) (*pgx.Conn, error) { return s.connect(ctx, false) },
+		func(c *pgx.Conn) error { return s.readRetention(ctx, c) },
+		func(c *pgx.Conn) { c.Close(context.WithoutCancel(ctx)) })
 }
 
 // readRetention takes one reading and logs crossings of the threshold.
