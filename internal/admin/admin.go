@@ -76,19 +76,9 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_queue_capacity", Help: "The pipeline's capacity: events in flight before the source waits.", ConstLabels: labels},
 				func() float64 { return float64(p.Capacity) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_pipeline_failed", Help: "1 once the pipeline stopped on a permanent error (the reason is in the log and on /readyz).", ConstLabels: labels},
-				func() float64 {
-					if st.Failed.Load() {
-						return 1
-					}
-					return 0
-				}),
+				func() float64 { return boolValue(st.Failed.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_ready", Help: "1 while the pipeline's source and sinks are connected and ready.", ConstLabels: labels},
-				func() float64 {
-					if p.Ready() == nil {
-						return 1
-					}
-					return 0
-				}),
+				func() float64 { return boolValue(p.Ready() == nil) }),
 		)
 		if rr, ok := p.Source.(sluice.RetentionReporter); ok {
 			reg.MustRegister(newRetentionCollector(p.Name, rr))
@@ -169,10 +159,7 @@ func newSnapshotCollector(pipeline string, src sluice.SnapshotReporter) *snapsho
 }
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.rows
-	ch <- c.estimate
-	ch <- c.done
-	ch <- c.failed
+	describe(ch, c.rows, c.estimate, c.done, c.failed)
 }
 
 func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
@@ -186,17 +173,10 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		if latest[[2]string{t.Table, kind}] != i {
 			continue
 		}
-		done, failed := 0.0, 0.0
-		if t.Done {
-			done = 1
-		}
-		if t.Failed {
-			failed = 1
-		}
 		ch <- prometheus.MustNewConstMetric(c.rows, prometheus.GaugeValue, float64(t.Rows), t.Table, kind)
 		ch <- prometheus.MustNewConstMetric(c.estimate, prometheus.GaugeValue, float64(t.Estimated), t.Table, kind)
-		ch <- prometheus.MustNewConstMetric(c.done, prometheus.GaugeValue, done, t.Table, kind)
-		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed, t.Table, kind)
+		ch <- prometheus.MustNewConstMetric(c.done, prometheus.GaugeValue, boolValue(t.Done), t.Table, kind)
+		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, boolValue(t.Failed), t.Table, kind)
 	}
 }
 
@@ -205,4 +185,19 @@ func snapshotKind(t sluice.TableSnapshot) string {
 		return "incremental"
 	}
 	return "initial"
+}
+
+// boolValue is a gauge's value for b: 1 or 0.
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// describe sends a collector's descriptions, for its Describe.
+func describe(ch chan<- *prometheus.Desc, ds ...*prometheus.Desc) {
+	for _, d := range ds {
+		ch <- d
+	}
 }

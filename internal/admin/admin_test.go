@@ -38,6 +38,23 @@ func serve(t *testing.T, o Options, pipes ...*pipeline.Pipeline) string {
 	return "http://" + srv.Addr()
 }
 
+// metricCase is a series /metrics has (want: the whole line) or has
+// not (not even as a prefix).
+type metricCase struct {
+	metric string
+	want   bool
+}
+
+// checkMetrics checks the /metrics text against cases.
+func checkMetrics(t *testing.T, metrics string, cases []metricCase) {
+	t.Helper()
+	for _, tc := range cases {
+		if got := strings.Contains(metrics, tc.metric+"\n") || !tc.want && strings.Contains(metrics, tc.metric); got != tc.want {
+			t.Errorf("/metrics has %s: %v, want %v", tc.metric, got, tc.want)
+		}
+	}
+}
+
 func TestEndpoints(t *testing.T) {
 	p := &pipeline.Pipeline{Name: "shop"}
 	base := serve(t, Options{}, p)

@@ -41,9 +41,7 @@ func newBinlogCollector(pipeline string, src sluice.BinlogRetentionReporter) *bi
 }
 
 func (c *binlogCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.behind, c.present, c.over, c.serverBytes, c.files, c.headSeq, c.neededSeq, c.oldestSeq, c.headPos, c.neededPos} {
-		ch <- d
-	}
+	describe(ch, c.behind, c.present, c.over, c.serverBytes, c.files, c.headSeq, c.neededSeq, c.oldestSeq, c.headPos, c.neededPos)
 }
 
 func (c *binlogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -74,11 +72,4 @@ func (c *binlogCollector) Collect(ch chan<- prometheus.Metric) {
 func binlogSeq(file string) uint64 {
 	n, _ := strconv.ParseUint(file[strings.LastIndexByte(file, '.')+1:], 10, 64)
 	return n
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

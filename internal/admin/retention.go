@@ -31,11 +31,7 @@ func newRetentionCollector(pipeline string, src sluice.RetentionReporter) *reten
 }
 
 func (c *retentionCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.retained
-	ch <- c.lag
-	ch <- c.safe
-	ch <- c.over
-	ch <- c.walStatus
+	describe(ch, c.retained, c.lag, c.safe, c.over, c.walStatus)
 }
 
 func (c *retentionCollector) Collect(ch chan<- prometheus.Metric) {
@@ -46,16 +42,8 @@ func (c *retentionCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.retained, prometheus.GaugeValue, float64(r.RetainedBytes))
 	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(r.LagBytes))
 	ch <- prometheus.MustNewConstMetric(c.safe, prometheus.GaugeValue, float64(r.SafeBytes))
-	over := 0.0
-	if r.OverThreshold {
-		over = 1
-	}
-	ch <- prometheus.MustNewConstMetric(c.over, prometheus.GaugeValue, over)
+	ch <- prometheus.MustNewConstMetric(c.over, prometheus.GaugeValue, boolValue(r.OverThreshold))
 	for _, st := range walStatuses {
-		v := 0.0
-		if st == r.Status {
-			v = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.walStatus, prometheus.GaugeValue, v, st)
+		ch <- prometheus.MustNewConstMetric(c.walStatus, prometheus.GaugeValue, boolValue(st == r.Status), st)
 	}
 }

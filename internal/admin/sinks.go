@@ -64,9 +64,7 @@ func newSinkCollector(p *pipeline.Pipeline) *sinkCollector {
 }
 
 func (c *sinkCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.latency, c.bytes, c.retries, c.deadLetters, c.failures} {
-		ch <- d
-	}
+	describe(ch, c.events, c.latency, c.bytes, c.retries, c.deadLetters, c.failures)
 }
 
 func (c *sinkCollector) Collect(ch chan<- prometheus.Metric) {
@@ -101,12 +99,7 @@ func livenessMetrics(p *pipeline.Pipeline, timeout time.Duration) []prometheus.C
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_pipeline_progress_timestamp_seconds", Help: "When the pipeline's loop last turned or was idle (Unix seconds); time() minus it growing past http.liveness_timeout fails /healthz.", ConstLabels: labels},
 			func() float64 { return float64(p.Stats.Progress.Load()) / 1e9 }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_pipeline_stuck", Help: "1 while the running pipeline's loop has not turned for http.liveness_timeout (and no sink reports its destination down): /healthz fails.", ConstLabels: labels},
-			func() float64 {
-				if p.Stuck(timeout) != nil {
-					return 1
-				}
-				return 0
-			}),
+			func() float64 { return boolValue(p.Stuck(timeout) != nil) }),
 	}
 }
 

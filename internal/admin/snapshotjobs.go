@@ -40,9 +40,7 @@ func newSnapshotJobsCollector(pipeline string, src sluice.IncrementalSnapshotRep
 }
 
 func (c *snapshotJobsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.completed, c.failed, c.chunks} {
-		ch <- d
-	}
+	describe(ch, c.jobs, c.completed, c.failed, c.chunks)
 }
 
 func (c *snapshotJobsCollector) Collect(ch chan<- prometheus.Metric) {
