@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -107,6 +108,15 @@ type TxTracker struct {
 	id     string
 	events int64
 	counts []TxCollection
+	// The open transaction as its events identify it, so that they are
+	// recognised without formatting id: binlog, and then id is the
+	// binlog's TxID, or PostgreSQL's xid and commit LSN.
+	binlog     bool
+	xid, txLSN uint64
+	// tables holds, indexed like counts, a table counted there (nil for
+	// messages): the events of a table seen in the transaction find
+	// their collection without building its name.
+	tables []*sluice.Table
 	// noEnd: the open transaction gets no END record. Debezium's MySQL
 	// and MariaDB connectors write END at the XID event that commits a
 	// transaction of row changes; DDL and TRUNCATE commit implicitly
@@ -124,15 +134,17 @@ type TxTracker struct {
 // counted: Debezium writes BEGIN and END around a skipped truncate, with
 // event_count 0.
 func (tr *TxTracker) Observe(e *Encoder, ev *sluice.Event) (end, begin *TxBoundary) {
-	id, ok := txID(ev)
-	if tr.open && (!ok || id != tr.id) {
+	ok := inTx(ev)
+	if tr.open && (!ok || !tr.inOpen(ev)) {
 		end = tr.End()
 	}
 	if !ok {
 		return end, nil
 	}
 	if !tr.open {
+		id, _ := txID(ev)
 		tr.open, tr.id, tr.events, tr.counts = true, id, 0, tr.counts[:0]
+		tr.binlog, tr.xid, tr.txLSN, tr.tables = ev.Binlog != nil, ev.TxID, ev.Pos.TxLSN, tr.tables[:0]
 		tr.noEnd = e.mysql
 		begin = &TxBoundary{ID: id}
 	}
@@ -143,15 +155,35 @@ func (tr *TxTracker) Observe(e *Encoder, ev *sluice.Event) (end, begin *TxBounda
 		return end, begin
 	}
 	tr.events++
-	name := collectionName(e, ev)
-	for i := range tr.counts {
-		if tr.counts[i].Name == name {
+	if ev.Table != nil {
+		if i := slices.Index(tr.tables, ev.Table); i >= 0 {
 			tr.counts[i].Events++
 			return end, begin
 		}
 	}
-	tr.counts = append(tr.counts, TxCollection{Name: name, Events: 1})
+	name := collectionName(e, ev)
+	i := 0
+	for i < len(tr.counts) && tr.counts[i].Name != name {
+		i++
+	}
+	if i == len(tr.counts) {
+		tr.counts = append(tr.counts, TxCollection{Name: name})
+		tr.tables = append(tr.tables, nil)
+	}
+	tr.counts[i].Events++
+	if ev.Table != nil {
+		tr.tables[i] = ev.Table // the newest version of the table counted there
+	}
 	return end, begin
+}
+
+// inOpen reports whether ev, in a transaction (inTx), is in the open one:
+// whether txID(ev) is tr.id.
+func (tr *TxTracker) inOpen(ev *sluice.Event) bool {
+	if ev.Binlog != nil {
+		return tr.binlog && ev.Binlog.TxID == tr.id
+	}
+	return !tr.binlog && ev.TxID == tr.xid && ev.Pos.TxLSN == tr.txLSN
 }
 
 // End returns the END record of the open transaction, or nil; a sink

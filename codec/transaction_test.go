@@ -88,3 +88,40 @@ func sortString(s string) string {
 	}
 	return string(b)
 }
+
+// Observe runs for every event the Kafka sink writes with transaction
+// metadata on: inside a transaction it allocates nothing, for
+// PostgreSQL's numeric ids and MySQL's GTIDs alike.
+func TestTxTrackerObserveAllocs(t *testing.T) {
+	for _, c := range []struct {
+		connector string
+		ev        sluice.Event
+	}{
+		{ConnectorPostgres, sluice.Event{Op: sluice.OpCreate, TxID: 656966, TxOrder: 1, Pos: sluice.Position{TxLSN: 1359847328},
+			Table: &sluice.Table{DB: "dbz", Schema: "public", Name: "orders"}}},
+		{ConnectorMySQL, sluice.Event{Op: sluice.OpCreate, TxOrder: 1, Binlog: &sluice.Binlog{TxID: "3e11fa47-71ca-11e1-9e33-c80aa9429562:23"},
+			Table: &sluice.Table{DB: "shop", Name: "orders"}}},
+	} {
+		enc, err := New(Options{Name: "x", Connector: c.connector, TransactionMetadata: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := c.ev
+		other.Table = &sluice.Table{DB: "dbz", Schema: "public", Name: "lines"}
+		var tr TxTracker
+		tr.Observe(enc, &c.ev)
+		tr.Observe(enc, &other)
+		if n := testing.AllocsPerRun(100, func() {
+			if end, begin := tr.Observe(enc, &c.ev); end != nil || begin != nil {
+				t.Fatal("a boundary inside the transaction")
+			}
+			tr.Observe(enc, &other)
+		}); n != 0 {
+			t.Errorf("%s: %v allocations per event", c.connector, n/2)
+		}
+		// 2 + 2 per run, and AllocsPerRun runs once more to warm up.
+		if b := tr.End(); b == nil || b.Events != 204 || len(b.Collections) != 2 || b.Collections[0].Events != 102 {
+			t.Errorf("%s: END %+v", c.connector, b)
+		}
+	}
+}
