@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -49,8 +50,10 @@ func (ackSink) Write(_ context.Context, _ *sluice.Event, ack func(error)) error 
 // counters, acknowledgement) with two sinks that acknowledge at once.
 func BenchmarkRunnerEmit(b *testing.B) {
 	rows := make([]*sluice.Event, 100)
+	commit := time.Now() // one transaction's: sources stamp every row with its commit time
 	for i := range rows {
 		rows[i] = row(uint64(i + 1))
+		rows[i].CommitTime = commit
 	}
 	src := &benchSource{n: b.N, rows: rows, mark: mark(1000), done: make(chan struct{})}
 	p := &Pipeline{Name: "bench", Source: src, Sinks: []sluice.Sink{ackSink{}, ackSink{}}}

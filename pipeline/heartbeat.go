@@ -7,30 +7,40 @@ import (
 	"github.com/sluice-cdc/sluice/sink"
 )
 
-// emitHeartbeat hands a heartbeat record to the sinks that write them
-// (sink.HeartbeatWriter) and tracks it like a mark: its position is a
-// transaction boundary the source may confirm once they acknowledged it.
-// Transforms do not see it: it is not a change of any table, and a
-// filter or route written for rows has nothing to match in it. Other
-// sinks skip it, and it does not count as an event in Stats.
-func emitHeartbeat(srcCtx, sinkCtx context.Context, tr *tracker, acks []func(error), sinks []sluice.Sink, ev *sluice.Event, fail func(error)) error {
-	n := 0
+// writeFunc is a sink's WriteMark or WriteHeartbeat.
+type writeFunc func(ctx context.Context, ev *sluice.Event, ack func(error)) error
+
+// markWriters returns, found once per run, the sinks' WriteMark
+// (sink.MarkWriter: sinks that write at transaction boundaries) and
+// WriteHeartbeat (sink.HeartbeatWriter).
+func markWriters(sinks []sluice.Sink) (marks, heartbeats []writeFunc) {
 	for _, s := range sinks {
-		if _, ok := s.(sink.HeartbeatWriter); ok {
-			n++
+		if m, ok := s.(sink.MarkWriter); ok {
+			marks = append(marks, m.WriteMark)
+		}
+		if h, ok := s.(sink.HeartbeatWriter); ok {
+			heartbeats = append(heartbeats, h.WriteHeartbeat)
 		}
 	}
-	seq, err := tr.add(srcCtx, ev.Pos, true, n)
+	return marks, heartbeats
+}
+
+// emitMark hands a mark, or a heartbeat record, to writers and tracks it
+// as a mark: its position is a transaction boundary the source may
+// confirm once they all acknowledged it (at once when there is none).
+// Transforms do not see a heartbeat: it is not a change of any table, and
+// a filter or route written for rows has nothing to match in it. Other
+// sinks skip it, and it does not count as an event in Stats.
+func emitMark(srcCtx, sinkCtx context.Context, tr *tracker, acks []func(error), writers []writeFunc, ev *sluice.Event, fail func(error)) error {
+	seq, err := tr.add(srcCtx, ev.Pos, true, len(writers))
 	if err != nil {
 		return err
 	}
 	ack := acks[seq%uint64(len(acks))]
-	for _, s := range sinks {
-		if w, ok := s.(sink.HeartbeatWriter); ok {
-			if err := w.WriteHeartbeat(sinkCtx, ev, ack); err != nil {
-				fail(err)
-				return err
-			}
+	for _, w := range writers {
+		if err := w(sinkCtx, ev, ack); err != nil {
+			fail(err)
+			return err
 		}
 	}
 	return nil

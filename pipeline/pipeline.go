@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
-	"github.com/sluice-cdc/sluice/sink"
 )
 
 var (
@@ -302,30 +301,16 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 
 	acks := tr.ackFuncs(fail)
 	meters := p.sinkMeters(acks)
-	// Sinks that write at transaction boundaries get the marks too; the
-	// checkpoint waits for their acknowledgement of each mark.
-	var markers []sink.MarkWriter
-	for _, s := range p.Sinks {
-		if m, ok := s.(sink.MarkWriter); ok {
-			markers = append(markers, m)
-		}
-	}
+	// Sinks that write at transaction boundaries get the marks too, and
+	// the heartbeats go to the sinks that write them; the checkpoint
+	// waits for their acknowledgements (heartbeat.go).
+	marks, heartbeats := markWriters(p.Sinks)
 	emit := func(ev *sluice.Event) error {
-		if ev.Op == sluice.OpMark {
-			seq, err := tr.add(srcCtx, ev.Pos, true, len(markers))
-			if err != nil {
-				return err
-			}
-			for _, m := range markers {
-				if err := m.WriteMark(sinkCtx, ev, acks[seq%uint64(len(acks))]); err != nil {
-					fail(err)
-					return err
-				}
-			}
-			return nil
-		}
-		if ev.Op == sluice.OpHeartbeat { // not a change: no transforms (heartbeat.go)
-			return emitHeartbeat(srcCtx, sinkCtx, tr, acks, p.Sinks, ev, fail)
+		switch ev.Op {
+		case sluice.OpMark:
+			return emitMark(srcCtx, sinkCtx, tr, acks, marks, ev, fail)
+		case sluice.OpHeartbeat: // not a change: no transforms
+			return emitMark(srcCtx, sinkCtx, tr, acks, heartbeats, ev, fail)
 		}
 		keep, err := apply(p.Transforms, ev)
 		if err != nil {
