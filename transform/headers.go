@@ -128,7 +128,11 @@ func (h *headers) header(name, text, typ string, optional, null bool) sluice.Hea
 		}
 		return out
 	}
-	v := append([]byte(`{"schema":{"type":"`), typ...)
+	// Sized once: computed headers are made per event. A string that
+	// needs escaping grows it.
+	v := make([]byte, 0, len(`{"schema":{"type":"","optional":false},"payload":}`)+len(typ)+max(len(text)+2, 24))
+	v = append(v, `{"schema":{"type":"`...)
+	v = append(v, typ...)
 	v = append(v, `","optional":`...)
 	v = strconv.AppendBool(v, optional)
 	v = append(v, `},"payload":`...)
