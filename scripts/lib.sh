@@ -84,3 +84,107 @@ readable_home() {
   fi
   echo "$copy"
 }
+
+# ---------------------------------------------------------------- search nodes
+# A single-node Elasticsearch or OpenSearch (elasticsearch.sh, opensearch.sh):
+# a JVM started from the unpacked distribution HOME_DIR (as root: as the
+# system user NODE_USER, as neither runs as root), with its config, data,
+# logs, tmp and pid file in the scratch dir DIR. The script sets NAME (the
+# distribution's and its launcher's name, also in messages), VERSION,
+# HOME_DIR, DIR, PIDFILE (under DIR/run: the node writes it), URL, CLUSTER
+# (cluster.name, also the name of its log), NODE_USER, NODE_CLASS (the JVM's
+# main class), NODE_CONF_VAR (the variable naming the config dir), NODE_JAVA
+# (a Java 17 home) and NODE_JAVA_VAR (the variable overriding it); it defines
+# fetch, configure (node_dirs, its settings, node_own) and launch (start the
+# node from NODE_HOME, wait with node_await, exit 1 on failure), and ends
+# with node_main "$@".
+
+# exec_as USER CMD...: exec CMD, as USER (setpriv, clean environment) when
+# we are root. In a subshell CMD keeps the subshell's pid.
+exec_as() {
+  local user=$1; shift
+  [ "$(id -u)" = 0 ] && exec setpriv --reuid="$user" --regid="$user" --init-groups --reset-env "$@"
+  exec "$@"
+}
+
+# node_dirs: the scratch dirs, with the distribution's jvm.options, log4j2
+# config etc. in DIR/config (the script adds its settings).
+node_dirs() {
+  mkdir -p "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"
+  cp -r "$HOME_DIR/config/." "$DIR/config/"
+}
+
+# node_own: give the scratch dirs to NODE_USER (as root). Not the linked
+# home: its files share inodes with the cache.
+node_own() {
+  if [ "$(id -u)" = 0 ]; then chown -R "$NODE_USER": "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"; fi
+}
+
+node_pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
+
+# node_running: alive and really this node (guards against a recycled pid):
+# a NODE_CLASS JVM whose NODE_CONF_VAR is this scratch dir's config.
+node_running() {
+  local p; p=$(node_pid) || return 1
+  kill -0 "$p" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$NODE_CLASS" || return 1
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "$NODE_CONF_VAR=$DIR/config"
+}
+
+node_healthy() { curl -fsS -m 5 "$URL/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1; }
+
+# node_logs: the end of the node's output and log, to stderr.
+node_logs() { tail -n 40 "$DIR/logs/stdout.log" "$DIR/logs/$CLUSTER.log" >&2 2>/dev/null || true; }
+
+# node_await ALIVE...: wait until the node is healthy; return 1, with its
+# logs, once the command ALIVE fails or after START_TIMEOUT s.
+node_await() {
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until node_healthy; do
+    if ! "$@" || ((SECONDS >= deadline)); then
+      echo "$NAME did not become ready (see $DIR/logs)" >&2
+      node_logs
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+node_start() {
+  fetch
+  if node_running; then echo "$NAME already running (pid $(node_pid)) on $URL"; return; fi
+  [ -n "$NODE_JAVA" ] || { echo "no Java 17 under /usr/lib/jvm (set $NODE_JAVA_VAR)" >&2; exit 1; }
+  ensure_system_user "$NODE_USER"
+  NODE_HOME=$(readable_home "$NODE_USER" "$HOME_DIR" "$NAME" "$DIR" "$VERSION")
+  configure
+  rm -f "$PIDFILE"
+  launch
+  echo "$NAME $VERSION up on $URL (pid $(node_pid))"
+}
+
+# node_stop: stop only this node (node_running), SIGKILL after 60 s. The
+# data dir is kept.
+node_stop() {
+  if node_running; then
+    local p deadline=$((SECONDS + 60)); p=$(node_pid)
+    kill -TERM "$p"
+    while kill -0 "$p" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then echo "$NAME: SIGKILL after 60 s" >&2; kill -KILL "$p"; fi
+      sleep 0.2
+    done
+  fi
+  rm -f "$PIDFILE"
+  echo "$NAME stopped"
+}
+
+node_main() {
+  case "${1:-}" in
+    fetch)   fetch; echo "$NAME $VERSION in $HOME_DIR" ;;
+    start)   node_start ;;
+    stop)    node_stop ;;
+    restart) node_stop; node_start ;;
+    status)  if node_running; then echo "$NAME: running (pid $(node_pid)) on $URL"; else echo "$NAME: stopped"; exit 1; fi ;;
+    url)     echo "$URL" ;;
+    *) echo "usage: $0 fetch|start|stop|restart|status|url" >&2; exit 2 ;;
+  esac
+}

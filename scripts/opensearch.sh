@@ -28,36 +28,34 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+NAME=opensearch
 VERSION=${SLUICE_OS_VERSION:-2.19.6}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}/opensearch-$VERSION
 HOME_DIR=$CACHE/opensearch-$VERSION
 DIR=${SLUICE_SCRATCH:-/tmp/sluice-services}/opensearch
 PORT=${SLUICE_OS_PORT:-59210}
 TPORT=${SLUICE_OS_TRANSPORT_PORT:-$((PORT + 100))}
-OS_USER=${SLUICE_OS_USER:-sluice-os}
+CLUSTER=sluice-test-os
+NODE_USER=${SLUICE_OS_USER:-sluice-os}
+NODE_CLASS=org.opensearch.bootstrap.OpenSearch
+NODE_CONF_VAR=OPENSEARCH_PATH_CONF
 HEAP=${SLUICE_OS_HEAP:-384m}
 PIDFILE=$DIR/run/opensearch.pid   # in a directory the user owns: OpenSearch writes it itself
 START_TIMEOUT=${SLUICE_OS_START_TIMEOUT:-180}
-JAVA_HOME_OS=${SLUICE_OS_JAVA_HOME:-$(ls -d /usr/lib/jvm/java-17-openjdk-* 2>/dev/null | head -n1)}
+NODE_JAVA_VAR=SLUICE_OS_JAVA_HOME
+NODE_JAVA=${SLUICE_OS_JAVA_HOME:-$(ls -d /usr/lib/jvm/java-17-openjdk-* 2>/dev/null | head -n1)}
 URL=http://127.0.0.1:$PORT
 
 fetch() { fetch_maven_zip "org.opensearch.distribution.integ-test-zip:opensearch:$VERSION:zip" "$CACHE" "opensearch-$VERSION"; }
 
-ensure_user() { ensure_system_user "$OS_USER"; }
-
-# os_home: the distribution as the user can read it.
-os_home() { OSH=$(readable_home "$OS_USER" "$HOME_DIR" opensearch "$DIR" "$VERSION"); }
-
 configure() {
-  mkdir -p "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"
-  # The distribution's jvm.options, log4j2 config etc., plus our settings.
-  cp -r "$HOME_DIR/config/." "$DIR/config/"
+  node_dirs
   # jvm.options names logs/ and data relative to the working directory (the
   # read-only home): point them into the scratch dir.
   sed -i -e "s|=logs/|=$DIR/logs/|g" -e "s|:logs/|:$DIR/logs/|g" -e "s|HeapDumpPath=data|HeapDumpPath=$DIR/data|" \
     "$DIR/config/jvm.options"
   cat >"$DIR/config/opensearch.yml" <<EOF
-cluster.name: sluice-test-os
+cluster.name: $CLUSTER
 node.name: sluice-os
 discovery.type: single-node
 network.host: 127.0.0.1
@@ -69,75 +67,24 @@ path.logs: $DIR/logs
 cluster.routing.allocation.disk.threshold_enabled: false
 node.store.allow_mmap: false
 EOF
-  if [ "$(id -u)" = 0 ]; then chown -R "$OS_USER": "$DIR/config" "$DIR/data" "$DIR/logs" "$DIR/tmp" "$DIR/run"; fi
+  node_own
 }
 
-pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE"; }
-# Alive and really this node (guards against a recycled pid): an OpenSearch
-# JVM whose OPENSEARCH_PATH_CONF is this scratch dir's config.
-running() {
-  local p; p=$(pid) || return 1
-  kill -0 "$p" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'org.opensearch.bootstrap.OpenSearch' || return 1
-  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OPENSEARCH_PATH_CONF=$DIR/config"
-}
 # alive PID: the process exists and has not exited (a child that exited
 # stays a zombie until this script ends).
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
-healthy() { curl -fsS -m 5 "$URL/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1; }
 
-start() {
-  fetch
-  if running; then echo "opensearch already running (pid $(pid)) on $URL"; return; fi
-  [ -n "$JAVA_HOME_OS" ] || { echo "no Java 17 under /usr/lib/jvm (set SLUICE_OS_JAVA_HOME)" >&2; exit 1; }
-  ensure_user
-  os_home
-  configure
-  rm -f "$PIDFILE"
+launch() {
   # Not -d: OpenSearch's -d returns before the node writes its pid file, so
   # a node dying early would go unnoticed until the timeout. Started in the
-  # background in its own session instead, the exec chain (setsid, setpriv,
+  # background in its own session instead, the exec chain (setpriv, setsid,
   # env, the launcher) keeps one pid: the JVM's. The launcher runs
   # bin/opensearch-keystore by a relative path: start in the home.
-  local cmd=(env OPENSEARCH_JAVA_HOME="$JAVA_HOME_OS" OPENSEARCH_PATH_CONF="$DIR/config"
-    OPENSEARCH_TMPDIR="$DIR/tmp" OPENSEARCH_JAVA_OPTS="-Xms$HEAP -Xmx$HEAP" PATH=/usr/bin:/bin
-    "$OSH/bin/opensearch" -p "$PIDFILE")
-  if [ "$(id -u)" = 0 ]; then
-    cmd=(setpriv --reuid="$OS_USER" --regid="$OS_USER" --init-groups --reset-env "${cmd[@]}")
-  fi
-  (cd "$OSH" && exec setsid "${cmd[@]}" >"$DIR/logs/stdout.log" 2>&1 </dev/null) &
-  local jvm=$! deadline=$((SECONDS + START_TIMEOUT))
-  until healthy; do
-    if ! alive "$jvm" || ((SECONDS >= deadline)); then
-      echo "opensearch did not become ready (see $DIR/logs)" >&2
-      tail -n 40 "$DIR/logs/stdout.log" "$DIR/logs/sluice-test-os.log" >&2 2>/dev/null || true
-      alive "$jvm" && kill -KILL "$jvm"
-      exit 1
-    fi
-    sleep 0.2
-  done
-  echo "opensearch $VERSION up on $URL (pid $(pid))"
+  (cd "$NODE_HOME" && exec_as "$NODE_USER" setsid env OPENSEARCH_JAVA_HOME="$NODE_JAVA" \
+    OPENSEARCH_PATH_CONF="$DIR/config" OPENSEARCH_TMPDIR="$DIR/tmp" OPENSEARCH_JAVA_OPTS="-Xms$HEAP -Xmx$HEAP" \
+    PATH=/usr/bin:/bin "$NODE_HOME/bin/opensearch" -p "$PIDFILE" >"$DIR/logs/stdout.log" 2>&1 </dev/null) &
+  local jvm=$!
+  node_await alive "$jvm" || { alive "$jvm" && kill -KILL "$jvm"; exit 1; }
 }
 
-stop() {
-  if running; then
-    local p deadline=$((SECONDS + 60)); p=$(pid)
-    kill -TERM "$p"
-    while kill -0 "$p" 2>/dev/null; do
-      if ((SECONDS >= deadline)); then echo "opensearch: SIGKILL after 60 s" >&2; kill -KILL "$p"; fi
-      sleep 0.2
-    done
-  fi
-  rm -f "$PIDFILE"
-  echo "opensearch stopped"
-}
-
-case "${1:-}" in
-  fetch)   fetch; echo "opensearch $VERSION in $HOME_DIR" ;;
-  start)   start ;;
-  stop)    stop ;;
-  restart) stop; start ;;
-  status)  if running; then echo "opensearch: running (pid $(pid)) on $URL"; else echo "opensearch: stopped"; exit 1; fi ;;
-  url)     echo "$URL" ;;
-  *) echo "usage: $0 fetch|start|stop|restart|status|url" >&2; exit 2 ;;
-esac
+node_main "$@"
