@@ -396,6 +396,32 @@ cleanup() {
   CLEANUP_SOURCE=
 }
 
+# drain_run LABEL MARKER TOPIC...: dump TOPICs into $RUN/out until a record
+# on MARKER (then a quiet spell), then stop Debezium, delete the topics and
+# drop the database (cleanup).
+drain_run() {
+  local label=$1 marker=$2; shift 2
+  topicdump -until "$marker" -quiet "${SLUICE_DEBEZIUM_QUIET:-5s}" -timeout 5m -dir "$RUN/out" "$@" ||
+    { tail -n 30 "$RUN/debezium.log" >&2; die "$label: the end marker never arrived"; }
+  if grep -q ' ERROR ' "$RUN/debezium.log"; then
+    log "$label: Debezium logged errors:"; grep ' ERROR ' "$RUN/debezium.log" | head -n 5 >&2
+  fi
+  stop_debezium
+  topicdump -delete "$@"
+  cleanup
+}
+
+# store_golden LABEL DST T0: swap $RUN/out, with the properties used, in
+# whole as the golden directory DST.
+store_golden() {
+  local label=$1 dst=$2 t0=$3
+  grep -v '^#' "$RUN/config/application.properties" >"$RUN/out/application.properties"
+  mkdir -p "$(dirname "$dst")"
+  rm -rf "$dst"
+  cp -r "$RUN/out" "$dst"
+  log "$label: $(cat "$dst"/*.jsonl | wc -l) records in $(ls "$dst"/*.jsonl | wc -l) topics, $((SECONDS - t0)) s"
+}
+
 # record_mode SOURCE MODE
 record_mode() {
   local source=$1 mode=$2 t0=$SECONDS prefix ready tables topics=() t
@@ -425,43 +451,28 @@ record_mode() {
   start_debezium "$ready"
   log "$source/$mode: streaming after $((SECONDS - t0)) s; running stream.sql ..."
   if [ "$source" = postgres ]; then
-    pg -d "$DB" -f "$FIXTURES/postgres/stream.sql" >/dev/null
+    pg -d "$DB" -f "$FIXTURES/$PG_FIXTURES/stream.sql" >/dev/null
   else
     # The same session, with SELECT @@last_gtid after every statement (a
     # line ending in ';'): the GTIDs of the fixture's own transactions.
     awk '{ print } /;[[:space:]]*$/ && !/^[[:space:]]*--/ { print "SELECT @@last_gtid;" }' \
       "$FIXTURES/mariadb/stream.sql" | maria -N -B "$DB" | sed '/^$/d' | sort -u >"$RUN/gtids"
   fi
-  local out=$RUN/out
   local marker=$prefix.public.end_marker
   [ "$source" = mariadb ] && marker=$prefix.$DB.end_marker
-  topicdump -until "$marker" -quiet "${SLUICE_DEBEZIUM_QUIET:-5s}" -timeout 5m -dir "$out" "${topics[@]}" ||
-    { tail -n 30 "$RUN/debezium.log" >&2; die "$source/$mode: the end marker never arrived"; }
-  if grep -q ' ERROR ' "$RUN/debezium.log"; then
-    log "$source/$mode: Debezium logged errors:"; grep ' ERROR ' "$RUN/debezium.log" | head -n 5 >&2
-  fi
-  stop_debezium
-  topicdump -delete "${topics[@]}"
-  cleanup
-  if [ "$source" = mariadb ] && [ -f "$out/$prefix.transaction.jsonl" ]; then
+  drain_run "$source/$mode" "$marker" "${topics[@]}"
+  if [ "$source" = mariadb ] && [ -f "$RUN/out/$prefix.transaction.jsonl" ]; then
     # Debezium's MariaDB connector writes BEGIN and END (event_count 0) for
     # every transaction in the binlog, other databases' too: keep the
     # fixture's own (a session sharing the server would otherwise show up).
-    local f=$out/$prefix.transaction.jsonl n
+    local f=$RUN/out/$prefix.transaction.jsonl n
     sed 's/.*/"key":"{\\"id\\":\\"&\\"}"/' "$RUN/gtids" >"$RUN/gtid-patterns"
     n=$(wc -l <"$f")
     grep -F -f "$RUN/gtid-patterns" "$f" >"$f.own" || true
     mv "$f.own" "$f"
     log "$source/$mode: kept $(wc -l <"$f") of $n transaction records (the others are other sessions' transactions)"
   fi
-
-  # Swap the mode's golden directory in whole.
-  grep -v '^#' "$RUN/config/application.properties" >"$out/application.properties"
-  local dst=$GOLDEN/$source/$mode
-  mkdir -p "$(dirname "$dst")"
-  rm -rf "$dst"
-  cp -r "$out" "$dst"
-  log "$source/$mode: $(cat "$dst"/*.jsonl | wc -l) records in $(ls "$dst"/*.jsonl | wc -l) topics, $((SECONDS - t0)) s"
+  store_golden "$source/$mode" "$GOLDEN/$source/$mode" "$t0"
 }
 
 # record_source SOURCE [MODE...]
@@ -480,13 +491,18 @@ record_source() {
   exec 9>&-
 }
 
-record() {
+# recorder_setup: the dist, Java, topicdump, and cleanup on exit.
+recorder_setup() {
   fetch
   JAVA_HOME_DBZ=$(find_java_home)
   log "Java: $JAVA_HOME_DBZ ($(java_major "$JAVA_HOME_DBZ/bin/java"))"
   build_topicdump
   trap 'cleanup' EXIT
   trap 'exit 130' INT TERM
+}
+
+record() {
+  recorder_setup
   local t0=$SECONDS
   if [ $# -eq 0 ]; then
     record_source postgres
@@ -497,18 +513,22 @@ record() {
   log "recorded in $((SECONDS - t0)) s into $GOLDEN"
 }
 
+# stop_left_debezium RUNDIR: stop a Debezium Server left running by a
+# killed recorder: by its pid file, and only if that process still runs
+# from the run dir.
+stop_left_debezium() {
+  local p
+  [ -f "$1/debezium.pid" ] || return 0
+  p=$(cat "$1/debezium.pid")
+  if kill -0 "$p" 2>/dev/null && [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$1" ]; then
+    DBZ_PID=$p
+    stop_debezium
+  fi
+}
+
 clean() {
-  # A Debezium Server left running by a killed recorder: its pid file, and
-  # only if that process still runs from the run dir.
-  local pidfile p
-  for pidfile in "$DIR"/run-*/debezium.pid; do
-    [ -f "$pidfile" ] || continue
-    p=$(cat "$pidfile")
-    if kill -0 "$p" 2>/dev/null && [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$(dirname "$pidfile")" ]; then
-      DBZ_PID=$p
-      stop_debezium
-    fi
-  done
+  local run
+  for run in "$DIR"/run-*; do stop_left_debezium "$run"; done
   pg_drop >/dev/null 2>&1 || true
   maria_drop >/dev/null 2>&1 || true
   if [ -x "$DIR/topicdump" ]; then
@@ -586,7 +606,6 @@ EOF
       ;;
   esac
   case $mode in
-    unwrap | unwrap-schemas | unwrap-skipped-none | outbox | outbox-schemas | route | route-schemas | headers) ;;
     route-key-field) cat <<EOF
 debezium.transforms.route.key.field.name=shard
 debezium.transforms.route.key.field.regex=$SMT_PREFIX\\\\.public\\\\.[a-z]+_(.*)
@@ -628,7 +647,7 @@ smt_topics() {
 # record_smt_mode MODE: as record_mode for postgres, with the SMT's props,
 # fixtures, topics and end marker.
 record_smt_mode() {
-  local mode=$1 t0=$SECONDS topics marker out dst
+  local mode=$1 t0=$SECONDS topics marker
   read -r -a topics <<<"$(smt_topics "$mode" | tr '\n' ' ')"
   case $mode in
     outbox*) PG_FIXTURES=postgres-outbox; marker=outbox.event.end_marker ;;
@@ -643,21 +662,8 @@ record_smt_mode() {
   start_debezium 'Processing messages|Streaming requested from LSN'
   log "postgres-smt/$mode: streaming after $((SECONDS - t0)) s; running $PG_FIXTURES/stream.sql ..."
   pg -d "$DB" -f "$FIXTURES/$PG_FIXTURES/stream.sql" >/dev/null
-  out=$RUN/out
-  topicdump -until "$marker" -quiet "${SLUICE_DEBEZIUM_QUIET:-5s}" -timeout 5m -dir "$out" "${topics[@]}" ||
-    { tail -n 30 "$RUN/debezium.log" >&2; die "postgres-smt/$mode: the end marker never arrived"; }
-  if grep -q ' ERROR ' "$RUN/debezium.log"; then
-    log "postgres-smt/$mode: Debezium logged errors:"; grep ' ERROR ' "$RUN/debezium.log" | head -n 5 >&2
-  fi
-  stop_debezium
-  topicdump -delete "${topics[@]}"
-  cleanup
-  grep -v '^#' "$RUN/config/application.properties" >"$out/application.properties"
-  dst=$GOLDEN/postgres/$mode
-  mkdir -p "$(dirname "$dst")"
-  rm -rf "$dst"
-  cp -r "$out" "$dst"
-  log "postgres-smt/$mode: $(cat "$dst"/*.jsonl | wc -l) records in $(ls "$dst"/*.jsonl | wc -l) topics, $((SECONDS - t0)) s"
+  drain_run "postgres-smt/$mode" "$marker" "${topics[@]}"
+  store_golden "postgres-smt/$mode" "$GOLDEN/postgres/$mode" "$t0"
 }
 
 record_smt() {
@@ -665,12 +671,7 @@ record_smt() {
   [ ${#modes[@]} -gt 0 ] || read -r -a modes <<<"$PG_SMT_MODES"
   for m in "${modes[@]}"; do smt_check_mode "$m"; done
   smt_use
-  fetch
-  JAVA_HOME_DBZ=$(find_java_home)
-  log "Java: $JAVA_HOME_DBZ ($(java_major "$JAVA_HOME_DBZ/bin/java"))"
-  build_topicdump
-  trap 'cleanup' EXIT
-  trap 'exit 130' INT TERM
+  recorder_setup
   exec 9>"$DIR/postgres-smt.lock"
   flock -n 9 || { log "another SMT recorder holds $DIR/postgres-smt.lock; waiting ..."; flock 9; }
   local t0=$SECONDS
@@ -681,14 +682,7 @@ record_smt() {
 
 clean_smt() {
   smt_use
-  local pidfile=$DIR/run-postgres-smt/debezium.pid p
-  if [ -f "$pidfile" ]; then
-    p=$(cat "$pidfile")
-    if kill -0 "$p" 2>/dev/null && [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$(dirname "$pidfile")" ]; then
-      DBZ_PID=$p
-      stop_debezium
-    fi
-  fi
+  stop_left_debezium "$DIR/run-postgres-smt"
   pg_drop >/dev/null 2>&1 || true
   if [ -x "$DIR/topicdump" ]; then
     TOPICDUMP=$DIR/topicdump
