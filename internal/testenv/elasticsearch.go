@@ -23,7 +23,13 @@ type ES struct {
 // empty prefix deletes nothing.
 func NewES(t testing.TB, prefix string) *ES {
 	t.Helper()
-	e := &ES{t: t, URL: strings.TrimRight(Get(t, "SLUICE_TEST_ES_URL"), "/")}
+	return newES(t, "SLUICE_TEST_ES_URL", prefix)
+}
+
+// newES is NewES for the server whose URL is in the variable env.
+func newES(t testing.TB, env, prefix string) *ES {
+	t.Helper()
+	e := &ES{t: t, URL: strings.TrimRight(Get(t, env), "/")}
 	if prefix != "" {
 		t.Cleanup(func() { e.DeleteIndices(prefix) })
 	}

@@ -1,9 +1,6 @@
 package testenv
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // NewOpenSearch is NewES for the test OpenSearch (SLUICE_TEST_OPENSEARCH_URL,
 // started by scripts/opensearch.sh): OpenSearch 2.x serves the same REST
@@ -12,9 +9,5 @@ import (
 // OpenSearch fails the test; otherwise it is skipped.
 func NewOpenSearch(t testing.TB, prefix string) *ES {
 	t.Helper()
-	e := &ES{t: t, URL: strings.TrimRight(Get(t, "SLUICE_TEST_OPENSEARCH_URL"), "/")}
-	if prefix != "" {
-		t.Cleanup(func() { e.DeleteIndices(prefix) })
-	}
-	return e
+	return newES(t, "SLUICE_TEST_OPENSEARCH_URL", prefix)
 }
