@@ -35,6 +35,7 @@ const (
 	TypeYear                    // Int: the year (MySQL YEAR)
 	TypeSet                     // Bytes: the labels of a MySQL SET joined by ","; Column.Enum lists the allowed labels
 	TypeGeometry                // Bytes: the OGC WKB of the geometry; Int: its SRID (MySQL spatial types)
+	TypeStruct                  // Elems: one Value per field, indexed like Column.Fields; a field that is NULL is KindNull
 )
 
 // Sentinels in Value.Int for infinite dates and timestamps. They are the
@@ -44,7 +45,7 @@ const (
 	InfinityNeg int64 = -9223372036832400000
 )
 
-var typeNames = [...]string{"text", "bool", "int16", "int32", "int64", "float32", "float64", "decimal", "bytes", "uuid", "json", "xml", "enum", "date", "time", "timetz", "timestamp", "timestamptz", "interval", "bit", "bits", "array", "year", "set", "geometry"}
+var typeNames = [...]string{"text", "bool", "int16", "int32", "int64", "float32", "float64", "decimal", "bytes", "uuid", "json", "xml", "enum", "date", "time", "timetz", "timestamp", "timestamptz", "interval", "bit", "bits", "array", "year", "set", "geometry", "struct"}
 
 // String returns a short lower-case name of the type.
 func (t Type) String() string {
@@ -122,11 +123,20 @@ type Row []Value
 type Column struct {
 	Name string
 	// DBType is the database's name of the type, e.g. "int4", "numeric",
-	// "_text" for a text array, or the enum's name.
+	// "_text" for a text array, or the enum's name. For a TypeStruct
+	// column it is the Kafka Connect schema name of the struct (e.g.
+	// "shop.public.customers.Value"); "" means the struct has no name.
 	DBType string
 	Type   Type
 	// Elem is the element type of a TypeArray column.
 	Elem Type
+	// Fields are the fields of a TypeStruct column, in order; each is a
+	// column of its own type (nested structs allowed). No source reads
+	// structs from a database: transforms make them (join puts a
+	// looked-up row in one column). A struct's value is KindPresent with
+	// one Elem per field, KindNull (nothing to put there, e.g. no
+	// matching row), or KindMissing (in a key-only before image).
+	Fields []Column
 	// Optional is false when the column is NOT NULL.
 	Optional bool
 	// Key marks the columns that form the event key (the primary key or

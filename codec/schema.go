@@ -326,6 +326,8 @@ func (e *Encoder) appendTypeSchema(dst []byte, k, elem colKind, c *sluice.Column
 		typ, name = "int64", "io.debezium.time.MicroDuration"
 	case kIntervalString, kIntervalExact:
 		name = "io.debezium.time.Interval"
+	case kStruct:
+		return e.appendStructSchema(dst, c, optional)
 	case kArray:
 		itemOptional := true
 		if c.Elem == sluice.TypeEnum {

@@ -88,11 +88,13 @@ func TestPayloadsMatchTheirSchemas(t *testing.T) {
 				t.Fatal(err)
 			}
 			var events []*sluice.Event
-			for _, tbl := range []*sluice.Table{allTypes, specialTypes, mysqlTypes} {
+			for _, tbl := range []*sluice.Table{allTypes, specialTypes, mysqlTypes, structTable} {
 				row := allRow()
 				switch tbl {
 				case specialTypes:
 					row = specialRow()
+				case structTable:
+					row = structRow()
 				case mysqlTypes:
 					row = mysqlRow()
 				}

@@ -13,6 +13,9 @@ import (
 // the placeholder as a string, as bytes, in a one-element array, or, for
 // int4[], date[] and int8[], as the array of the placeholder's bytes.
 func (e *Encoder) placeholderFor(c *sluice.Column) []byte {
+	if c.Type == sluice.TypeStruct {
+		return e.structPlaceholder(c) // DBType is the struct's name, not a database type
+	}
 	ph := e.opt.Placeholder
 	var b []byte
 	switch c.DBType {
@@ -101,6 +104,8 @@ func (e *Encoder) appendFallback(dst []byte, c *sluice.Column, p *colPlan) []byt
 		return append(dst, "{}"...)
 	case kGeometry, kPoint, kPgPoint, kPostgis:
 		return append(dst, "null"...)
+	case kStruct:
+		return e.appendStruct(dst, c, p.st, nil, false) // every field its own fallback
 	}
 	return append(dst, `""`...)
 }

@@ -43,6 +43,7 @@ const (
 	kIntervalString                 // Debezium's ISO-8601 string, seconds through a double
 	kIntervalExact                  // Bytes: the exact ISO-8601 string
 	kArray                          // Elems, each by plan.elem
+	kStruct                         // Elems as a JSON object, each field by its own plan (plan.st)
 )
 
 // colPlan is how one column is written.
@@ -58,11 +59,17 @@ type colPlan struct {
 	// ph is the placeholder of an unchanged TOAST value (Debezium's
 	// unavailable.value.placeholder in the column's shape), as JSON.
 	ph []byte
+	// st is how a kStruct column's fields are written, nil for other
+	// kinds: a pointer so that the plans of the common columns stay small.
+	st *structPlan
 }
 
 // planFor decides how column c is written.
 func (e *Encoder) planFor(c *sluice.Column) colPlan {
 	p := colPlan{kind: e.kindOf(c.Type, c), prec: -1, zonedSnap: -1}
+	if p.kind == kStruct {
+		p.st = e.structPlanFor(c)
+	}
 	if c.Type == sluice.TypeArray {
 		p.elem = e.kindOf(c.Elem, c)
 	}
@@ -142,6 +149,10 @@ func (e *Encoder) kindOf(t sluice.Type, c *sluice.Column) colKind {
 		return kGeometry
 	case sluice.TypeArray:
 		return kArray
+	case sluice.TypeStruct:
+		if c.Type == sluice.TypeStruct { // not an array's element: arrays of structs are not supported
+			return kStruct
+		}
 	case sluice.TypeText:
 		switch elemDBType(c, t) {
 		case "hstore":
@@ -194,8 +205,11 @@ func (e *Encoder) appendColumn(dst []byte, c *sluice.Column, p *colPlan, v *slui
 	if snap {
 		prec = p.zonedSnap
 	}
-	if p.kind == kArray {
+	switch p.kind {
+	case kArray:
 		return e.appendArray(dst, c, p.elem, v, prec)
+	case kStruct:
+		return e.appendStruct(dst, c, p.st, v.Elems, snap)
 	}
 	return e.appendKind(dst, p.kind, c, v, prec)
 }

@@ -60,7 +60,8 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 	if prefix == "" {
 		prefix = name
 	}
-	transforms, terrs := buildTransforms(name, path+".transforms", prefix, opt.DB, cfg.Transforms, tlog)
+	tenv := transform.Env{Pipeline: name, Logger: tlog, TopicPrefix: prefix, Database: opt.DB, StateDir: stateDir}
+	transforms, terrs := buildTransforms(tenv, path+".transforms", cfg.Transforms)
 	errs = append(errs, terrs...)
 
 	var sinks []sluice.Sink
@@ -79,7 +80,9 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 				errs = append(errs, err)
 			}
 			var terrs []error
-			own, terrs = buildTransforms(name, spath+".transforms", prefix, opt.DB, entries, tlog.With(zap.String("sink", sname)))
+			senv := tenv
+			senv.Sink, senv.Logger = sname, tlog.With(zap.String("sink", sname))
+			own, terrs = buildTransforms(senv, spath+".transforms", entries)
 			errs = append(errs, terrs...)
 		}
 		styp, _ := raw["type"].(string)
@@ -110,12 +113,13 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 }
 
 // buildTransforms builds an ordered transforms list whose key is path.
-func buildTransforms(pipeline, path, prefix, db string, entries []map[string]any, log *zap.Logger) ([]Transform, []error) {
+func buildTransforms(env transform.Env, path string, entries []map[string]any) ([]Transform, []error) {
 	var out []Transform
 	var errs []error
 	for i, raw := range entries {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		t, err := transform.New(raw, transform.Env{Pipeline: pipeline, Path: p, Logger: log, TopicPrefix: prefix, Database: db})
+		env.Path = p
+		t, err := transform.New(raw, env)
 		if err != nil {
 			errs = append(errs, err)
 			continue

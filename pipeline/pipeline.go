@@ -257,7 +257,9 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	}()
 
 	opened := make([]sluice.Sink, 0, len(p.Sinks))
+	afterSinks := func() {} // what ends once the sinks are closed
 	defer func() {
+		defer afterSinks()
 		budget := 30 * time.Second // closing after a failure
 		if ctx.Err() != nil {
 			// A shutdown: what is left of the drain (the watcher above
@@ -280,10 +282,14 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	}
 
 	var failOnce sync.Once
-	tr := newTracker(p.Capacity, func(pos sluice.Position) {
-		p.Stats.Checkpoint.Store(pos.TxLSN)
-		p.Source.Confirm(pos)
-	})
+	fail := func(err error) {
+		failOnce.Do(func() {
+			cancelSrc(err)
+			cancelSinks(err)
+		})
+	}
+	confirm := p.confirmer(fail)
+	tr := newTracker(p.Capacity, confirm.request)
 	tr.delivered = func(commitMs int64) {
 		p.Stats.DeliveredCommitMs.Store(commitMs)
 		p.Stats.DeliveredLagMs.Store(max(time.Now().UnixMilli()-commitMs, 0))
@@ -292,11 +298,16 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	p.Stats.InFlight.Store(&inFlight)
 	defer p.Stats.InFlight.Store(nil)
 	defer tr.close()
-	fail := func(err error) {
-		failOnce.Do(func() {
-			cancelSrc(err)
-			cancelSinks(err)
-		})
+
+	// Stateful transforms open after the sinks and close when the run
+	// ends (stateful.go).
+	closeTransforms, err := p.openTransforms(srcCtx)
+	afterSinks = func() {
+		confirm.stop() // the drain's last confirmation, with the state still open
+		closeTransforms()
+	}
+	if err != nil {
+		return err
 	}
 
 	acks := tr.ackFuncs(fail)
@@ -305,21 +316,9 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	// the heartbeats go to the sinks that write them; the checkpoint
 	// waits for their acknowledgements (heartbeat.go).
 	marks, heartbeats := markWriters(p.Sinks)
-	emit := func(ev *sluice.Event) error {
-		switch ev.Op {
-		case sluice.OpMark:
-			return emitMark(srcCtx, sinkCtx, tr, acks, marks, ev, fail)
-		case sluice.OpHeartbeat: // not a change: no transforms
-			return emitMark(srcCtx, sinkCtx, tr, acks, heartbeats, ev, fail)
-		}
-		keep, err := apply(p.Transforms, ev)
-		if err != nil {
-			fail(err) // the cause the pipeline reports, however the source wraps it
-			return err
-		}
-		if !keep {
-			return nil // filtered: nothing to wait for
-		}
+	// deliver hands one event that passed the pipeline's transforms to
+	// every sink, through the sink's own transforms.
+	deliver := func(ev *sluice.Event) error {
 		var commitMs int64
 		if !ev.CommitTime.IsZero() {
 			commitMs = ev.CommitTime.UnixMilli()
@@ -355,9 +354,19 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		}
 		return nil
 	}
+	chain := newChain(p.Transforms, deliver, fail)
+	emit := func(ev *sluice.Event) error {
+		switch ev.Op {
+		case sluice.OpMark:
+			return emitMark(srcCtx, sinkCtx, tr, acks, marks, ev, fail)
+		case sluice.OpHeartbeat: // not a change: no transforms
+			return emitMark(srcCtx, sinkCtx, tr, acks, heartbeats, ev, fail)
+		}
+		return chain.run(ev, 0)
+	}
 
 	p.Stats.Ready.Store(true)
-	err := p.Source.Run(srcCtx, p.turning(emit))
+	err = p.Source.Run(srcCtx, p.turning(emit))
 	if cause := context.Cause(srcCtx); cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause // a sink failed: that is the real reason
 	}

@@ -33,8 +33,10 @@ type ColumnsConfig struct {
 	Mask map[string]string `yaml:"mask"`
 	// Hash replaces a column's values with the hex SHA-256 of the salt
 	// followed by the value's text, so equal values stay equal (joins,
-	// keys) without revealing them. The salt is a secret: give it in
-	// SaltFile (or through ${VAR}) rather than in the file.
+	// keys) without revealing them. A struct column (a row the join
+	// transform added) is hashed whole, its fields' texts in order. The
+	// salt is a secret: give it in SaltFile (or through ${VAR}) rather
+	// than in the file.
 	Hash     []string      `yaml:"hash"`
 	Salt     secret.Secret `yaml:"salt"`
 	SaltFile string        `yaml:"salt_file"`
@@ -194,7 +196,7 @@ func (t *columns) plan(in *sluice.Table) (*shape, error) {
 			switch col.Type {
 			case sluice.TypeText, sluice.TypeJSON, sluice.TypeXML:
 			default:
-				return nil, fmt.Errorf("truncate.%s: column %q of %s is %s, not text", col.Name, col.Name, in.QualifiedName(), col.DBType)
+				return nil, fmt.Errorf("truncate.%s: column %q of %s is %s, not text", col.Name, col.Name, in.QualifiedName(), typeName(&col))
 			}
 		}
 		if col.Key && (op == opMask || op == opTruncate) {
@@ -280,15 +282,19 @@ func hashValue(buf, salt []byte, col *sluice.Column, v sluice.Value) []byte {
 	h := sha256.New()
 	h.Write(salt)
 	var scratch [64]byte
-	h.Write(valueText(scratch[:0], col.Type, col.Elem, v))
+	h.Write(valueText(scratch[:0], col, col.Type, v))
 	var sum [sha256.Size]byte
 	return hex.AppendEncode(buf, h.Sum(sum[:0]))
 }
 
-// valueText appends the text a hash covers: the value's bytes for types
-// stored as bytes, the decimal number for integers, Go's shortest float
-// text, and for arrays the elements' texts as a JSON-like list.
-func valueText(buf []byte, typ, elem sluice.Type, v sluice.Value) []byte {
+// valueText appends the text a hash covers of v, a value of type typ of
+// column col (typ is col.Type, or col.Elem for an array's elements): the
+// value's bytes for types stored as bytes, the decimal number for
+// integers, Go's shortest float text, for arrays the elements' texts as
+// a JSON-like list, and for structs (a joined row) {name:text,…} of the
+// fields in order, so that a struct hashes whole, like an array: equal
+// rows give equal hashes.
+func valueText(buf []byte, col *sluice.Column, typ sluice.Type, v sluice.Value) []byte {
 	if v.Kind != sluice.KindPresent {
 		return append(buf, "null"...)
 	}
@@ -301,9 +307,25 @@ func valueText(buf []byte, typ, elem sluice.Type, v sluice.Value) []byte {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = valueText(buf, elem, elem, e)
+			buf = valueText(buf, col, col.Elem, e)
 		}
 		return append(buf, ']')
+	case sluice.TypeStruct:
+		buf = append(buf, '{')
+		for i := range col.Fields {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			f := &col.Fields[i]
+			buf = append(buf, f.Name...)
+			buf = append(buf, ':')
+			e := sluice.Value{Kind: sluice.KindMissing}
+			if i < len(v.Elems) {
+				e = v.Elems[i]
+			}
+			buf = valueText(buf, f, f.Type, e)
+		}
+		return append(buf, '}')
 	case sluice.TypeBool, sluice.TypeInt16, sluice.TypeInt32, sluice.TypeInt64, sluice.TypeDate, sluice.TypeTime,
 		sluice.TypeTimestamp, sluice.TypeTimestampTZ, sluice.TypeBit, sluice.TypeYear:
 		return strconv.AppendInt(buf, v.Int, 10)
@@ -313,6 +335,15 @@ func valueText(buf []byte, typ, elem sluice.Type, v sluice.Value) []byte {
 		}
 	}
 	return append(buf, v.Bytes...)
+}
+
+// typeName names col's type in an error: the database's name, or the
+// logical one for a struct (whose DBType is a Connect schema name).
+func typeName(col *sluice.Column) string {
+	if col.Type == sluice.TypeStruct || col.DBType == "" {
+		return col.Type.String()
+	}
+	return col.DBType
 }
 
 // truncateRunes returns b cut to at most n UTF-8 characters; it shares

@@ -126,3 +126,49 @@ func TestColumnsRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestColumnsStruct: a struct column (a joined row) is dropped, masked
+// and renamed as any column; hashed whole, as its fields' texts in order;
+// NULL (no match) stays NULL; truncating it is refused, as for any
+// column that is not text.
+func TestColumnsStruct(t *testing.T) {
+	ann := structOf(eventtest.Int(7), eventtest.Text("Ann"), eventtest.Text("Oslo"), eventtest.Text("12.50"),
+		eventtest.Int(1704164645123456), structOf(eventtest.Text("0150")))
+	bergen := structOf(eventtest.Int(8), eventtest.Null, eventtest.Text("Bergen"), eventtest.Null, eventtest.Null, eventtest.Null)
+	const annJSON = `{"id":7,"first_name":"Ann","city":"Oslo","balance":"BOI=","since":"2024-01-02T03:04:05.123456Z","address":{"zip":"0150"}}`
+	for _, c := range []struct {
+		name string
+		raw  map[string]any
+		cust sluice.Value
+		want string
+	}{
+		{"keep", map[string]any{"rename": map[string]any{"nope": "x"}}, ann, `{"id":1} {"id":1,"customer":` + annJSON + `}`},
+		{"rename", map[string]any{"rename": map[string]any{"customer": "buyer"}}, ann, `{"id":1} {"id":1,"buyer":` + annJSON + `}`},
+		{"exclude", map[string]any{"exclude": []any{"customer"}}, ann, `{"id":1} {"id":1}`},
+		{"mask", map[string]any{"mask": map[string]any{"customer": "***"}}, ann, `{"id":1} {"id":1,"customer":"***"}`},
+		{"mask no match", map[string]any{"mask": map[string]any{"customer": "***"}}, eventtest.Null, `{"id":1} {"id":1,"customer":null}`},
+		// printf 'pepper{id:7,first_name:Ann,city:Oslo,balance:12.50,since:1704164645123456,address:{zip:0150}}' | sha256sum
+		{"hash", map[string]any{"hash": []any{"customer"}, "salt": "pepper"}, ann,
+			`{"id":1} {"id":1,"customer":"53c60d9916a44cd329d2db4659347bf60d0343b4df31cccbacce9912a51507c6"}`},
+		// printf 'pepper{id:8,first_name:null,city:Bergen,balance:null,since:null,address:null}' | sha256sum
+		{"hash null fields", map[string]any{"hash": []any{"customer"}, "salt": "pepper"}, bergen,
+			`{"id":1} {"id":1,"customer":"1b6147f2fcb48486cf75ac5a1d7b6e86a8a5cdebb97d4b906d2993fd016f698c"}`},
+		{"hash no match", map[string]any{"hash": []any{"customer"}, "salt": "pepper"}, eventtest.Null, `{"id":1} {"id":1,"customer":null}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.raw["type"] = "columns"
+			ev := joinedOrder(c.cust)
+			ev.Op, ev.Before = sluice.OpCreate, nil
+			if keep, err := build(t, c.raw).Apply(ev); err != nil || !keep {
+				t.Fatalf("Apply = %v, %v", keep, err)
+			}
+			if got := render(t, ev); got != c.want {
+				t.Fatalf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+	_, err := build(t, map[string]any{"type": "columns", "truncate": map[string]any{"customer": 3}}).Apply(joinedOrder(ann))
+	if want := `truncate.customer: column "customer" of public.orders is struct, not text`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("truncate a struct: %v, want %q", err, want)
+	}
+}

@@ -98,7 +98,7 @@ func (x *expression) compile(t *sluice.Table) (*vm.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	pv := &patcher{x: x, t: t, funcs: map[string]expr.Option{}, headers: map[string]string{}}
+	pv := &patcher{x: x, t: t, funcs: map[string]expr.Option{}, headers: map[string]string{}, cols: map[string]colRef{}}
 	ast.Walk(&tree.Node, pv) // collects the functions; Compile patches again
 	if pv.err != nil {
 		return nil, pv.err
@@ -124,7 +124,10 @@ type patcher struct {
 	funcs map[string]expr.Option
 	// headers maps a header name to its function's name.
 	headers map[string]string
-	err     error
+	// cols maps the name of a column's (or a struct field's) function to
+	// what it reads, so that a field access on it becomes a function too.
+	cols map[string]colRef
+	err  error
 }
 
 func (pv *patcher) Visit(node *ast.Node) {
@@ -134,9 +137,16 @@ func (pv *patcher) Visit(node *ast.Node) {
 			ast.Patch(node, call(metaFuncs[i]))
 		}
 	case *ast.MemberNode:
-		id, ok := n.Node.(*ast.IdentifierNode)
 		prop, isStr := n.Property.(*ast.StringNode)
-		if !ok || !isStr {
+		if !isStr {
+			return
+		}
+		if c, ok := n.Node.(*ast.CallNode); ok && !n.Method {
+			pv.visitField(node, c, prop.Value)
+			return
+		}
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok {
 			return
 		}
 		switch id.Value {
@@ -163,13 +173,23 @@ func (pv *patcher) Visit(node *ast.Node) {
 					pv.err = fmt.Errorf("%s.%s: the table has no column %q", id.Value, prop.Value, prop.Value)
 				}
 			}
-			name := fmt.Sprintf("__%s_%d", id.Value, idx)
-			if _, ok := pv.funcs[name]; !ok {
-				pv.funcs[name] = expr.Function(name, pv.x.colFunc(id.Value == "after", idx), new(func() any))
+			ref := colRef{after: id.Value == "after", idx: idx, label: id.Value + "." + prop.Value}
+			if idx >= 0 {
+				ref.col = &pv.t.Columns[idx]
 			}
-			ast.Patch(node, call(name))
+			pv.patchCol(node, fmt.Sprintf("__%s_%d", id.Value, idx), ref)
 		}
 	}
+}
+
+// patchCol replaces node with a call of the function that reads ref,
+// declaring the function the first time.
+func (pv *patcher) patchCol(node *ast.Node, name string, ref colRef) {
+	if _, ok := pv.funcs[name]; !ok {
+		pv.funcs[name] = expr.Function(name, pv.x.colFunc(ref), new(func() any))
+		pv.cols[name] = ref
+	}
+	ast.Patch(node, call(name))
 }
 
 func call(name string) *ast.CallNode {
@@ -249,28 +269,41 @@ func (x *expression) headerFunc(name string) func(...any) (any, error) {
 	}
 }
 
-// colFunc returns the function of column i of the current event's after
-// (or before) image: nil when the image or the value is absent or NULL.
-func (x *expression) colFunc(after bool, i int) func(...any) (any, error) {
+// colFunc returns the function of what ref names in the current event's
+// after (or before) image: a column, or a field of a struct column. It
+// is nil when the image or the value (or a struct on the way) is absent
+// or NULL, or when ref names nothing (an expression compiled without a
+// table).
+func (x *expression) colFunc(ref colRef) func(...any) (any, error) {
 	return func(...any) (any, error) {
 		ev := x.cur
-		if ev == nil || ev.Table == nil {
+		if ev == nil || ev.Table == nil || ref.idx < 0 {
 			return nil, nil
 		}
 		row := ev.Before
-		if after {
+		if ref.after {
 			row = ev.After
 		}
-		if i < 0 || i >= len(row) || row[i].Kind != sluice.KindPresent {
+		if ref.idx >= len(row) || row[ref.idx].Kind != sluice.KindPresent {
 			return nil, nil
 		}
-		return goValue(&ev.Table.Columns[i], row[i]), nil
+		c, v := &ev.Table.Columns[ref.idx], &row[ref.idx]
+		for _, f := range ref.path {
+			if f >= len(v.Elems) || v.Elems[f].Kind != sluice.KindPresent {
+				return nil, nil
+			}
+			c, v = &c.Fields[f], &v.Elems[f]
+		}
+		return goValue(c, *v), nil
 	}
 }
 
 // goValue is the Go value an expression sees for a column value: bool,
 // int, float64, or string (decimals as their exact text; dates and times
-// as the stored integer); arrays as []any.
+// as the stored integer); arrays as []any; structs as map[string]any of
+// their fields (NULL fields nil). A field access on a struct column
+// (after.customer.city) does not build the map: it is compiled to a
+// function of the field (patcher.visitField).
 func goValue(c *sluice.Column, v sluice.Value) any {
 	switch c.Type {
 	case sluice.TypeBool, sluice.TypeBit:
@@ -293,6 +326,16 @@ func goValue(c *sluice.Column, v sluice.Value) any {
 			}
 		}
 		return out
+	case sluice.TypeStruct:
+		out := make(map[string]any, len(c.Fields))
+		for i := range c.Fields {
+			var x any
+			if i < len(v.Elems) && v.Elems[i].Kind == sluice.KindPresent {
+				x = goValue(&c.Fields[i], v.Elems[i])
+			}
+			out[c.Fields[i].Name] = x
+		}
+		return out
 	}
 	return bytesString(v.Bytes)
 }
@@ -305,4 +348,59 @@ func bytesString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
+}
+
+// colRef is what a column function reads: column idx of the after (or
+// before) image, then, for a field of a struct column, the field indices
+// down the nested structs. idx is -1 when the expression is compiled
+// without a table.
+type colRef struct {
+	after bool
+	idx   int
+	path  []int
+	col   *sluice.Column // the column or field read; nil without a table
+	label string         // as written: after.customer.city
+}
+
+// visitField compiles a field access on a column function's result,
+// after.customer.city, to a function of its own that reads the field by
+// index, as columns are read: checked against the struct's fields once
+// per table, and no map of the struct per event. Other member accesses on
+// calls are left to expr.
+func (pv *patcher) visitField(node *ast.Node, c *ast.CallNode, field string) {
+	callee, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok || len(c.Arguments) > 0 {
+		return
+	}
+	parent, ok := pv.cols[callee.Value]
+	if !ok {
+		return
+	}
+	ref := colRef{after: parent.after, idx: parent.idx, label: parent.label + "." + field}
+	name := callee.Value + "_x"
+	if parent.col != nil {
+		f := -1
+		for i := range parent.col.Fields {
+			if parent.col.Fields[i].Name == field {
+				f = i
+				break
+			}
+		}
+		switch {
+		case parent.col.Type != sluice.TypeStruct:
+			if pv.err == nil {
+				pv.err = fmt.Errorf("%s: %s is %s, not a struct", ref.label, parent.label, parent.col.Type)
+			}
+			return
+		case f < 0:
+			if pv.err == nil {
+				pv.err = fmt.Errorf("%s: the struct %s has no field %q", ref.label, parent.label, field)
+			}
+			return
+		}
+		ref.path = append(slices.Clip(parent.path), f)
+		ref.col = &parent.col.Fields[f]
+		name = callee.Value + "_" + strconv.Itoa(f)
+	}
+	pv.patchCol(node, name, ref)
 }

@@ -18,7 +18,9 @@ func init() { Register("filter", newFilter, FilterConfig{}) }
 type FilterConfig struct {
 	// Expression is an expr-lang expression over the event: op, table,
 	// schema, db, name, snapshot, ts_ms, before.<column>,
-	// after.<column>, message.prefix, message.content.
+	// after.<column>, message.prefix, message.content. A struct column
+	// (the row a join added) is read field by field,
+	// after.<column>.<field>; nil when the struct is NULL.
 	Expression string `yaml:"expression"`
 	// OnError says what an evaluation error does (a comparison of a NULL
 	// with a number, a value of another type than the expression

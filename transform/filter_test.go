@@ -113,3 +113,99 @@ func TestFilterReadsEachEvent(t *testing.T) {
 		}
 	}
 }
+
+// joinedOrders has a struct column as the join transform adds it: the
+// looked-up customer, with a nested address.
+var joinedOrders = &sluice.Table{
+	DB: "shop", Schema: "public", Name: "orders",
+	Columns: []sluice.Column{
+		{Name: "id", DBType: "int4", Type: sluice.TypeInt32, Key: true},
+		{Name: "customer", DBType: "shop.public.customers.Value", Type: sluice.TypeStruct, Optional: true, Fields: []sluice.Column{
+			{Name: "id", DBType: "int4", Type: sluice.TypeInt32},
+			{Name: "first_name", DBType: "text", Type: sluice.TypeText, Optional: true},
+			{Name: "city", DBType: "text", Type: sluice.TypeText, Optional: true},
+			{Name: "balance", DBType: "numeric", Type: sluice.TypeDecimal, Scale: 2, Optional: true},
+			{Name: "since", DBType: "timestamptz", Type: sluice.TypeTimestampTZ, Scale: -1, Optional: true},
+			{Name: "address", Type: sluice.TypeStruct, Optional: true, Fields: []sluice.Column{
+				{Name: "zip", DBType: "text", Type: sluice.TypeText, Optional: true},
+			}},
+		}},
+	},
+	Key: []int{0},
+}
+
+func structOf(fields ...sluice.Value) sluice.Value {
+	return sluice.Value{Kind: sluice.KindPresent, Elems: fields}
+}
+
+// joinedOrder is an update of an order whose customer is cust; the old
+// row is key-only.
+func joinedOrder(cust sluice.Value) *sluice.Event {
+	return &sluice.Event{Op: sluice.OpUpdate, Table: joinedOrders,
+		Before: eventtest.KeyRow(joinedOrders, eventtest.Int(1)),
+		After:  sluice.Row{eventtest.Int(1), cust}}
+}
+
+// TestFilterStruct: a struct column's fields are read as after.col.field
+// (nested structs as after.col.field.field, or col["field"]); a NULL
+// struct, a NULL field and a struct a key-only old row lacks are nil; the
+// whole struct is a map of its fields.
+func TestFilterStruct(t *testing.T) {
+	ann := func() *sluice.Event {
+		return joinedOrder(structOf(eventtest.Int(7), eventtest.Text("Ann"), eventtest.Text("Oslo"), eventtest.Text("12.50"),
+			eventtest.Int(1704164645123456), structOf(eventtest.Text("0150"))))
+	}
+	nameless := func() *sluice.Event {
+		return joinedOrder(structOf(eventtest.Int(8), eventtest.Null, eventtest.Text("Bergen"), eventtest.Null, eventtest.Null, eventtest.Null))
+	}
+	noMatch := func() *sluice.Event { return joinedOrder(eventtest.Null) }
+	for _, c := range []struct {
+		expr string
+		ev   func() *sluice.Event
+		keep bool
+	}{
+		{`after.customer.city == "Oslo"`, ann, true},
+		{`after.customer.city == "Oslo"`, nameless, false},
+		{`after.customer.id > 5 && after.customer.first_name == "Ann"`, ann, true},
+		{`after.customer.balance == "12.50"`, ann, true},
+		{`after.customer.since == 1704164645123456`, ann, true},
+		{`after.customer.address.zip == "0150"`, ann, true},
+		{`after.customer["city"] startsWith "Os"`, ann, true},
+		{`after.customer.first_name == nil`, nameless, true},
+		{`after.customer.address.zip == nil`, nameless, true},
+		{`after.customer == nil`, noMatch, true},
+		{`after.customer == nil`, ann, false},
+		{`after.customer.city == nil`, noMatch, true},
+		{`after.customer?.city == nil`, noMatch, true},
+		{`before.customer.city == nil`, ann, true}, // not in a key-only old row
+		{`after.customer.city == after.customer.city`, ann, true},
+		{`let c = after.customer; c.city == "Oslo" && c.address.zip == "0150" && "since" in c`, ann, true},
+	} {
+		t.Run(c.expr, func(t *testing.T) {
+			tr := build(t, map[string]any{"type": "filter", "expression": c.expr})
+			for range 2 { // compiled, then from the cache
+				keep, err := tr.Apply(c.ev())
+				if err != nil || keep != c.keep {
+					t.Fatalf("Apply = %v, %v; want %v", keep, err, c.keep)
+				}
+			}
+		})
+	}
+}
+
+// TestFilterStructErrors: a field the struct lacks, or a field access on
+// a column that is no struct, is refused at the table's first event, as
+// an unknown column is.
+func TestFilterStructErrors(t *testing.T) {
+	for _, c := range []struct{ expr, want string }{
+		{`after.customer.cty == "x"`, `expression on public.orders: after.customer.cty: the struct after.customer has no field "cty"`},
+		{`after.customer.address.street == "x"`, `after.customer.address.street: the struct after.customer.address has no field "street"`},
+		{`after.id.x == 1`, `after.id.x: after.id is int32, not a struct`},
+		{`after.customer.city.x == 1`, `after.customer.city.x: after.customer.city is text, not a struct`},
+	} {
+		_, err := build(t, map[string]any{"type": "filter", "expression": c.expr}).Apply(joinedOrder(eventtest.Null))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.expr, err, c.want)
+		}
+	}
+}

@@ -36,6 +36,12 @@ type Env struct {
 	// source's database, for transforms that name topics as the Kafka
 	// sink does (route).
 	TopicPrefix, Database string
+	// StateDir is the daemon's state_dir, where transforms that keep
+	// state on disk (the join) make their own directory.
+	StateDir string
+	// Sink is the name of the sink whose own transforms the entry is
+	// in; "" for the pipeline's transforms.
+	Sink string
 }
 
 // Factory builds a transform from its raw configuration entry, common
@@ -78,6 +84,49 @@ func Register[C any, T sluice.Transform](name string, newT func(C, Env) (T, erro
 		return &matched{w: m, t: t}, nil
 	})
 }
+
+// Matcher tells which events an entry's tables and ops select.
+type Matcher interface {
+	Match(ev *sluice.Event) bool
+	// TableNames are the entry's tables: names or globs, as written.
+	TableNames() []string
+}
+
+// RegisterWhole is Register for transforms that must see every event,
+// not only those their entry selects (the join reads its lookup table's
+// changes too): newT gets the entry's tables and ops as a Matcher and
+// applies it itself, and the transform is returned unwrapped, so the
+// runner sees the optional interfaces it implements (sluice.Expander,
+// sluice.OpenTransform, sluice.Syncer).
+func RegisterWhole[C any, T sluice.Transform](name string, newT func(C, Matcher, Env) (T, error), sample C) {
+	config.RegisterSchema("transform", name, sample)
+	plugins.Register(name, func(raw map[string]any, env Env) (sluice.Transform, error) {
+		own := maps.Clone(raw)
+		common := map[string]any{}
+		for _, k := range []string{"type", "tables", "ops"} {
+			if v, ok := own[k]; ok {
+				common[k] = v
+				delete(own, k)
+			}
+		}
+		m, werr := compileWhen(common, env.Path)
+		cfg, decErr := config.DecodeOver[C](own, env.Path)
+		if err := errors.Join(werr, decErr); err != nil {
+			return nil, err
+		}
+		t, err := newT(cfg, m, env)
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	})
+}
+
+// Match reports whether the entry applies to ev (Matcher).
+func (w *when) Match(ev *sluice.Event) bool { return w.match(ev) }
+
+// TableNames returns the entry's tables key (Matcher).
+func (w *when) TableNames() []string { return w.Tables }
 
 // New builds the transform an entry describes, looking its type up in
 // the registry.

@@ -32,6 +32,7 @@ import (
 	_ "github.com/sluice-cdc/sluice/sink/stdout"
 	_ "github.com/sluice-cdc/sluice/source/mysql"
 	_ "github.com/sluice-cdc/sluice/source/postgres"
+	_ "github.com/sluice-cdc/sluice/transform/join"
 )
 
 // Exit codes: 0 after a clean stop, 1 when the daemon (or a command) failed

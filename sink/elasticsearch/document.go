@@ -33,6 +33,7 @@ import (
 //	uuid, enum, text, xml…  string
 //	json, jsonb             the JSON text as a string (json_handling: object embeds it)
 //	arrays                  JSON arrays of the element encoding, nested for more dimensions
+//	structs (join)          JSON objects of the fields, each in its type's encoding
 //
 // Fractions of seconds drop trailing zeros; NULL is null.
 
@@ -153,9 +154,36 @@ func (d *docEncoder) appendTyped(dst []byte, t sluice.Type, c *sluice.Column, v 
 			dst = d.appendTyped(dst, c.Elem, c, &v.Elems[i])
 		}
 		return append(dst, ']')
+	case sluice.TypeStruct:
+		return d.appendStruct(dst, c, v.Elems)
 	default: // text, decimal, uuid, xml, enum, timetz
 		return appendJSONBytes(dst, v.Bytes)
 	}
+}
+
+// appendStruct writes a struct value as a JSON object of its fields,
+// each as a top-level value of its type (structs nest), so that the
+// index maps the fields as an object's and searches them as
+// customer.city. A field without a value (KindMissing, or past the
+// value's end) is left out as such a column is; the transforms that make
+// structs fill every field.
+func (d *docEncoder) appendStruct(dst []byte, c *sluice.Column, elems []sluice.Value) []byte {
+	dst = append(dst, '{')
+	first := true
+	for i := range c.Fields {
+		if i >= len(elems) || elems[i].Kind == sluice.KindMissing || elems[i].Kind == sluice.KindUnchanged {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		f := &c.Fields[i]
+		dst = appendJSONString(dst, f.Name)
+		dst = append(dst, ':')
+		dst = d.appendTyped(dst, f.Type, f, &elems[i])
+	}
+	return append(dst, '}')
 }
 
 // appendID appends the document _id of a row: the key columns' values
@@ -207,7 +235,7 @@ func (d *docEncoder) appendIDPart(dst []byte, c *sluice.Column, v *sluice.Value)
 		if len(v.Bytes) > 0 {
 			return append(dst, v.Bytes...)
 		}
-	case sluice.TypeArray:
+	case sluice.TypeArray, sluice.TypeStruct:
 		return d.appendTyped(dst, c.Type, c, v)
 	}
 	start := len(dst)
@@ -350,6 +378,8 @@ func (d *docEncoder) fieldMapping(c *sluice.Column) string {
 		// WKB is no format Elasticsearch's geo types parse: kept in
 		// _source only.
 		return `{"type":"object","enabled":false}`
+	case sluice.TypeStruct:
+		return d.structMapping(c)
 	case sluice.TypeText:
 		switch strings.TrimPrefix(c.DBType, "_") {
 		case "text", "varchar", "bpchar", "name", "citext":
@@ -360,6 +390,22 @@ func (d *docEncoder) fieldMapping(c *sluice.Column) string {
 	// macaddr and every other text form: exact-match keywords. Longer
 	// values than Lucene's term limit stay in _source only.
 	return `{"type":"keyword","ignore_above":8191}`
+}
+
+// structMapping maps a struct column as an object whose properties are
+// its fields' derived mappings, so customer.city is searched as a
+// top-level column of its type would be.
+func (d *docEncoder) structMapping(c *sluice.Column) string {
+	b := []byte(`{"type":"object","properties":{`)
+	for i := range c.Fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, c.Fields[i].Name)
+		b = append(b, ':')
+		b = append(b, d.fieldMapping(&c.Fields[i])...)
+	}
+	return string(append(b, "}}"...))
 }
 
 // appendMapping appends the derived "mappings" object for the given

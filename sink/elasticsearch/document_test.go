@@ -65,6 +65,14 @@ func TestValueEncoding(t *testing.T) {
 			present(sluice.Value{Elems: []sluice.Value{present(sluice.Value{Bytes: []byte("b")})}}),
 		}}), false, `[["a"],["b"]]`},
 		{"date array", arr(sluice.TypeDate), present(sluice.Value{Elems: []sluice.Value{present(sluice.Value{Int: 0})}}), false, `["1970-01-01"]`},
+		{"struct", customerCol, present(sluice.Value{Elems: customerElems("Oslo")}), false,
+			`{"id":7,"first_name":"Ann \"A\"","balance":"12.50","since":"2024-01-02T03:04:05.123456Z","address":{"city":"Oslo"}}`},
+		{"struct with null fields", customerCol, present(sluice.Value{Elems: []sluice.Value{present(sluice.Value{Int: 8}), {}, {}, {}, {}}}), false,
+			`{"id":8,"first_name":null,"balance":null,"since":null,"address":null}`},
+		{"struct nested null field", customerCol, present(sluice.Value{Elems: customerElems("")}), false,
+			`{"id":7,"first_name":"Ann \"A\"","balance":"12.50","since":"2024-01-02T03:04:05.123456Z","address":{"city":null}}`},
+		{"struct null", customerCol, sluice.Value{Kind: sluice.KindNull}, false, `null`},
+		{"struct missing fields left out", customerCol, present(sluice.Value{Elems: []sluice.Value{present(sluice.Value{Int: 9}), {Kind: sluice.KindMissing}}}), false, `{"id":9}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

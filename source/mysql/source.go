@@ -346,11 +346,16 @@ func (s *Source) setProgress(i int, f func(*sluice.TableSnapshot)) {
 // connect opens a query connection, over TLS when configured, with the
 // session settings the value parsers rely on: UTF-8 results and
 // TIMESTAMPs in UTC.
-func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
+func (s *Source) connect(ctx context.Context) (*client.Conn, error) { return s.dial(ctx, s.tls) }
+
+// dial is connect with the TLS configuration tc (nil: plaintext), for
+// callers that run outside Run (ReadTable), where s.tls is not set yet or
+// is being set concurrently.
+func (s *Source) dial(ctx context.Context, tc *tls.Config) (*client.Conn, error) {
 	c, err := client.ConnectWithContext(ctx, s.dsn.addr(), s.dsn.User, s.dsn.Password, s.dsn.DB, 10*time.Second,
 		func(c *client.Conn) error {
-			if s.tls != nil {
-				c.SetTLSConfig(s.tls)
+			if tc != nil {
+				c.SetTLSConfig(tc)
 			}
 			return nil
 		})

@@ -15,7 +15,7 @@ import (
 // chunkQuery is the query of the rows after last (nil: from the start)
 // in key order (ctid order for a table without a key) that flt matches,
 // at most limit of them. Each column is read, then the key columns (or
-// the ctid) again for the next chunk's last; readChunk asks for every
+// the ctid) again for the next chunk's last; readRows asks for every
 // result column in the text format, which is the type's output function,
 // the form pgoutput streams. A cast to text would not do: it is not the
 // output function for every type (char(n) loses its padding, inet gains
@@ -162,13 +162,27 @@ func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relat
 	if snap, err = parseXidSnapshot(text); err != nil {
 		return fail(err)
 	}
-	t := rel.table
-	size := sn.src.cfg.Snapshot.ChunkSize
-	q, args := chunkQuery(t, flt, last, size+1)
-	// One format code applies to every result column: all text.
-	rows, err := tx.Query(ctx, q, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
+	out, next, final, err = readRows(ctx, tx, rel.table, flt, last, sn.src.cfg.Snapshot.ChunkSize)
 	if err != nil {
 		return fail(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail(err)
+	}
+	return out, next, final, snap, nil
+}
+
+// readRows runs the chunk query of t after last in q (the caller's
+// transaction) and decodes at most size rows, asking for one more to
+// learn whether the table ends here (final). next is the last row's key
+// (or ctid) text, for the following chunk. Shared by the snapshot
+// workers' chunks and ReadTable's, so both read and decode a table alike.
+func readRows(ctx context.Context, q querier, t *sluice.Table, flt *snapshotFilter, last []*string, size int) (out []sluice.Row, next []*string, final bool, err error) {
+	sql, args := chunkQuery(t, flt, last, size+1)
+	// One format code applies to every result column: all text.
+	rows, err := q.Query(ctx, sql, append([]any{pgx.QueryResultFormats{pgx.TextFormatCode}}, args...)...)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	defer rows.Close()
 	n := len(t.Columns)
@@ -186,7 +200,7 @@ func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relat
 			}
 			v, err := decodeText(&t.Columns[i], raw[i])
 			if err != nil {
-				return fail(fmt.Errorf("column %s: %w", t.Columns[i].Name, err))
+				return nil, nil, false, fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
 			}
 			row[i] = v
 		}
@@ -201,10 +215,7 @@ func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relat
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fail(err)
+		return nil, nil, false, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fail(err)
-	}
-	return out, next, final, snap, nil
+	return out, next, final, nil
 }

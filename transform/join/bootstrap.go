@@ -1,0 +1,154 @@
+package join
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// bootstrapBatch is the rows written per store batch while filling.
+const bootstrapBatch = 4096
+
+// bootstrap fills an empty store: the lookup table's rows (and, with
+// reemit, the enriched tables' rows) as the source reads them now, in
+// one consistent read per table, at the version that precedes every
+// change. It runs before the stream (Open), so no enriched event is
+// emitted before the lookup table is complete; the stream then resumes
+// from the pipeline's checkpoint and its changes, applied in order on
+// top, bring the store to each event's position. Events read while the
+// stream catches up to the moment of the read see rows as of that
+// moment where the stream has not changed them yet.
+func (j *Join) bootstrap(ctx context.Context) error {
+	reader, ok := j.src.(sluice.TableReader)
+	if !ok {
+		return sluice.Permanent(fmt.Errorf("join: the source cannot read tables, which the join needs to fill its state"))
+	}
+	start := time.Now()
+	j.log.Info("join: filling the lookup state", zap.String("lookup", j.cfg.Lookup), zap.String("dir", j.dir))
+	if j.batch != nil {
+		j.batch.Close()
+		j.batch = nil
+	}
+	j.mu.Lock() // Checkpoint must not sync the store being replaced
+	st, err := wipe(j.st, j.cfg.CacheBytes)
+	j.st = st
+	j.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	j.batch = st.db.NewBatch()
+	j.tables = map[*sluice.Table]*tableInfo{}
+	j.shapes = map[uint64]*shape{}
+	j.lookupShape = nil
+	var rows int64
+	flush := func(force bool) error {
+		if j.batch.Count() >= bootstrapBatch || force {
+			return j.commit()
+		}
+		return nil
+	}
+	var lt *lookupTable
+	var ltFor *sluice.Table
+	err = reader.ReadTable(ctx, j.cfg.Lookup, func(t *sluice.Table, row sluice.Row) error {
+		if t != ltFor {
+			if lt, err = j.lookupInfo(t); err != nil {
+				return err
+			}
+			ltFor = t
+		}
+		if row == nil {
+			return nil
+		}
+		key, ok, err := j.keyOf(nil, t, lt.key, row)
+		if err != nil || !ok {
+			return err
+		}
+		proj := make(sluice.Row, len(lt.proj))
+		for f, i := range lt.proj {
+			proj[f] = row[i]
+		}
+		k := appendVersion(append([]byte{spaceLookup}, key...), version{})
+		if err := j.batch.Set(k, appendRow(nil, lt.shape.id, proj), nil); err != nil {
+			return err
+		}
+		rows++
+		j.stats.bootstrapRows.Add(1)
+		return flush(false)
+	})
+	if err != nil {
+		return fmt.Errorf("join: fill from %s: %w", j.cfg.Lookup, err)
+	}
+	if err := flush(true); err != nil {
+		return err
+	}
+	if j.reemit {
+		for _, name := range j.match.TableNames() {
+			n, err := j.bootstrapRows(ctx, reader, name)
+			if err != nil {
+				return fmt.Errorf("join: fill from %s: %w", name, err)
+			}
+			rows += n
+		}
+	}
+	if err := j.st.setMeta("config", []byte(j.fp), false); err != nil {
+		return err
+	}
+	if err := j.st.setMeta("complete", []byte("1"), true); err != nil {
+		return err
+	}
+	j.stats.bootstrapSeconds.Store(time.Since(start).Seconds())
+	j.log.Info("join: lookup state filled", zap.String("lookup", j.cfg.Lookup), zap.Int64("rows", rows),
+		zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// bootstrapRows stores an enriched table's rows and reverse index.
+func (j *Join) bootstrapRows(ctx context.Context, reader sluice.TableReader, name string) (int64, error) {
+	var n int64
+	var et *enrichTable
+	var etFor *sluice.Table
+	err := reader.ReadTable(ctx, name, func(t *sluice.Table, row sluice.Row) error {
+		if t != etFor {
+			in, err := j.info(t)
+			if err != nil {
+				return err
+			}
+			if et, err = j.enrichInfo(in, t); err != nil {
+				return err
+			}
+			etFor = t
+		}
+		if row == nil {
+			return nil
+		}
+		rowKey, ok, err := j.keyOf(nil, t, t.Key, row)
+		if err != nil || !ok {
+			return err
+		}
+		if err := j.batch.Set(appendVersion(append([]byte{spaceRows}, rowKey...), version{}), appendRow(nil, et.shape.id, row), nil); err != nil {
+			return err
+		}
+		if fk, ok, err := j.keyOf(nil, t, et.fk, row); err != nil {
+			return err
+		} else if ok {
+			k := appendVersion(append(append([]byte{spaceReverse}, fk...), rowKey...), version{})
+			if err := j.batch.Set(k, []byte{flagRow}, nil); err != nil {
+				return err
+			}
+		}
+		n++
+		j.stats.bootstrapRows.Add(1)
+		if j.batch.Count() >= bootstrapBatch {
+			return j.commit()
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, j.commit()
+}
