@@ -92,6 +92,9 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 		if jr, ok := p.Source.(sluice.IncrementalSnapshotReporter); ok {
 			reg.MustRegister(newSnapshotJobsCollector(p.Name, jr))
 		}
+		if jc := newJoinCollector(p); jc != nil {
+			reg.MustRegister(jc)
+		}
 		reg.MustRegister(livenessMetrics(p, o.LivenessTimeout)...)
 		if err := registerSinks(reg, p); err != nil {
 			return nil, err
