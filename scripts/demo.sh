@@ -12,16 +12,26 @@
 # DEMO=transforms runs testdata/config/shop-event-and-state.yaml instead:
 # the same changes (and an outbox row) as an event topic, a compacted
 # state topic (unwrap) and an outbox event, read back side by side.
+#
+# DEMO=join runs testdata/config/shop-join.yaml: orders enriched with
+# their customer into Kafka and into an Elasticsearch index of orders;
+# the customer who moves has their orders re-emitted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SLUICE_BIN:-bin/sluice}
 CONFIG=testdata/config/shop.yaml
 [ "${DEMO:-}" = transforms ] && CONFIG=testdata/config/shop-event-and-state.yaml
+[ "${DEMO:-}" = join ] && CONFIG=testdata/config/shop-join.yaml
+ES=http://127.0.0.1:${SLUICE_ES_PORT:-59200}
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 "postgres://sluice:sluice@127.0.0.1:${SLUICE_PG_PORT:-55432}/sluice")
 BROKER=127.0.0.1:${SLUICE_KAFKA_PORT:-59092}
 
 [ -x "$BIN" ] || CGO_ENABLED=0 go build -o "$BIN" ./cmd/sluice
 scripts/postgres.sh start && scripts/kafka.sh start   # the demo needs no Elasticsearch
+if [ "${DEMO:-}" = join ]; then                        # but the join demo's index of orders does
+  scripts/elasticsearch.sh start
+  curl -fs -X DELETE "$ES/shop.public.orders" >/dev/null 2>&1 || true
+fi
 
 echo "== creating the shop schema"
 "${PSQL[@]}" <<'SQL'
@@ -42,6 +52,7 @@ CREATE TABLE outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregate
                      type text NOT NULL, payload jsonb);
 SQL
 rm -f sluice-state/shop.postgres.json   # a fresh demo: snapshot the existing rows again
+rm -rf sluice-state/join/shop-customer  # and fill the join's customers again
 "$BIN" validate --config "$CONFIG"
 
 echo "== starting sluice: it snapshots the existing customers (op r), then streams (events print as JSON lines)"
@@ -82,7 +93,16 @@ show() {
     --topic "$1" --from-beginning --timeout-ms 5000 \
     --property print.key=true --property key.separator=' => ' 2>/dev/null | tail -n "$2"
 }
-if [ "${DEMO:-}" = transforms ]; then
+if [ "${DEMO:-}" = join ]; then
+  echo "== event topic shop.public.orders: each order with its customer as of the order's commit; customer 11's"
+  echo "   move to Bern re-emits order 1 (op u, header sluice.join.cause); the delete of order 2 has only its key (last 5)"
+  show shop.public.orders 5
+  echo "== state topic shop.public.orders.state: the enriched rows per order key (last 3)"
+  show shop.public.orders.state 3
+  echo "== Elasticsearch index shop.public.orders: the orders with their customers now"
+  curl -fs "$ES/shop.public.orders/_search?q=*&_source_includes=id,customer_id,customer" | python3 -c \
+    'import json,sys; [print(json.dumps(h["_source"], sort_keys=True)) for h in json.load(sys.stdin)["hits"]["hits"]]'
+elif [ "${DEMO:-}" = transforms ]; then
   echo "== event topic shop.public.customers: every change, as Debezium's envelope (last 5)"
   show shop.public.customers 5
   echo "== state topic shop.public.customers.state: the row itself per key, compacted; the delete of 12 is a tombstone (last 4)"

@@ -77,7 +77,7 @@ func BenchmarkEnrich(b *testing.B) {
 	n := benchCustomers(b)
 	for _, mode := range []string{"none", "reemit"} {
 		b.Run(mode, func(b *testing.B) {
-			j := benchJoin(b, map[string]any{"on_lookup_change": mode, "tables": []any{"public.orders"}}, n)
+			j := benchJoin(b, map[string]any{"on_lookup_change": mode, "tables": []any{"public.orders"}, "cache_bytes": benchCache(b)}, n)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
@@ -127,4 +127,17 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// benchCache is the store's cache: SLUICE_JOIN_BENCH_CACHE bytes, default
+// the join's default.
+func benchCache(b *testing.B) int64 {
+	if s := os.Getenv("SLUICE_JOIN_BENCH_CACHE"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
+	return Config{}.Defaults().CacheBytes
 }

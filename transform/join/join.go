@@ -67,7 +67,7 @@ type Config struct {
 
 // Defaults of the join's keys.
 func (Config) Defaults() Config {
-	return Config{Missing: "null", OnLookupChange: "none", MaxReemit: 100_000, CacheBytes: 32 << 20}
+	return Config{Missing: "null", OnLookupChange: "none", MaxReemit: 100_000, CacheBytes: 64 << 20}
 }
 
 const (
