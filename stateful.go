@@ -82,3 +82,12 @@ type JoinStats struct {
 type JoinReporter interface {
 	JoinStats() JoinStats
 }
+
+// DurableReporter is implemented by sources that tell where a restart
+// would resume: the TxLSN of the newest confirmed position they have
+// recorded (PostgreSQL: sent to the replication slot; MySQL: written to
+// the offset store), which trails what the runner confirmed. The join
+// keeps the state that a replay from there needs.
+type DurableReporter interface {
+	Durable() uint64
+}

@@ -11,7 +11,7 @@ import (
 type joinTransform struct{ s sluice.JoinStats }
 
 func (j *joinTransform) Apply(*sluice.Event) (bool, error) { return true, nil }
-func (j *joinTransform) JoinStats() sluice.JoinStats        { return j.s }
+func (j *joinTransform) JoinStats() sluice.JoinStats       { return j.s }
 
 // TestJoinMetrics: each join of a pipeline is on /metrics, labelled by
 // its lookup table and field; the state size only while it is open.

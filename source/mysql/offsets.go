@@ -295,18 +295,21 @@ func tokenOffset(token string) (o *offset, stream bool, err error) {
 
 // save writes the confirmed position when it moved.
 func (w *writer) save(ctx context.Context, store offsetStore) error {
-	p := w.src.confirmed.Load()
-	if p == nil || *p == w.saved {
+	c := w.src.confirmation.Load()
+	if c == nil || c.resume == w.saved {
 		return nil
 	}
-	o, err := w.offsetOf(*p)
+	o, err := w.offsetOf(c.resume)
 	if err != nil {
 		return err
 	}
 	if err := store.Save(ctx, o); err != nil {
 		return fmt.Errorf("mysql source: %w", err)
 	}
-	w.saved = *p
+	w.saved = c.resume
+	if c.tx > w.src.durable.Load() {
+		w.src.durable.Store(c.tx)
+	}
 	return nil
 }
 

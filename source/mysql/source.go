@@ -34,6 +34,10 @@ type Source struct {
 	// confirmed is the Resume token of the last mark the pipeline
 	// delivered; the offset saver writes it to the store.
 	confirmed atomic.Pointer[string]
+	// confirmation is the same position with its TxLSN, and durable the
+	// TxLSN of the one last written to the offset store.
+	confirmation atomic.Pointer[confirmation]
+	durable      atomic.Uint64
 
 	// streaming is true while the binlog dump runs: changes committed
 	// from then on are read.
@@ -113,8 +117,21 @@ func (s *Source) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
 // the runner confirms marks in the order they were emitted.
 func (s *Source) Confirm(pos sluice.Position) {
 	r := pos.Resume
+	s.confirmation.Store(&confirmation{resume: r, tx: pos.TxLSN})
 	s.confirmed.Store(&r)
 }
+
+// confirmation is a confirmed position with its TxLSN, which the offset
+// writer reports as durable once it stored it.
+type confirmation struct {
+	resume string
+	tx     uint64
+}
+
+// Durable reports the TxLSN of the last confirmed position the offset
+// store holds, where a restart resumes (sluice.DurableReporter); 0 until
+// this process stored one.
+func (s *Source) Durable() uint64 { return s.durable.Load() }
 
 // Run implements sluice.Source: it checks the server, takes or resumes
 // the initial snapshot when the mode asks for it, then streams the binlog

@@ -33,6 +33,10 @@ type Source struct {
 	// confirmed is the highest position the pipeline has delivered; the
 	// stream loop reports it to the server as the flush LSN.
 	confirmed atomic.Uint64
+	// durable is the newest confirmed position the server's slot was
+	// sent (a standby status update), or the slot's own at the start:
+	// where a restart resumes (sluice.DurableReporter).
+	durable atomic.Uint64
 
 	plainOnce sync.Once // the plaintext warning is logged once
 	ret       retention // the slot's WAL retention (retention.go)
@@ -109,6 +113,11 @@ func (s *Source) Confirm(pos sluice.Position) {
 		}
 	}
 }
+
+// Durable reports the TxLSN a restart resumes after: the slot's
+// confirmed position as last sent to the server. A crash of the server
+// itself can take the slot back to its last checkpoint.
+func (s *Source) Durable() uint64 { return s.durable.Load() }
 
 // Run implements sluice.Source.
 func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error {

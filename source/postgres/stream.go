@@ -87,6 +87,9 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		s.confirmed.Store(uint64(start)) // the slot already confirmed up to here
 	}
 	st.sentFlush = s.confirmed.Load()
+	if d := s.durable.Load(); d < uint64(start) {
+		s.durable.Store(uint64(start)) // where the slot resumes
+	}
 	st.lastMark = uint64(start)
 	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)}
 	if s.cfg.Messages {
@@ -251,6 +254,9 @@ func (st *stream) maybeSendStatus(ctx context.Context, force bool) error {
 		return fmt.Errorf("postgres source: send status update: %w", err)
 	}
 	st.sentFlush, st.lastStatus = flush, time.Now()
+	if flush > st.src.durable.Load() {
+		st.src.durable.Store(flush) // only this goroutine writes it while streaming
+	}
 	return nil
 }
 

@@ -253,7 +253,15 @@ func (j *Join) Checkpoint(pos sluice.Position) error {
 	if err := j.st.sync(); err != nil {
 		return err
 	}
-	j.st.confirmed.Store(pos.TxLSN)
+	// Versions are collected up to where a restart would resume: the
+	// source records a confirmed position some time after it is
+	// confirmed, and until then a crash replays from an older one.
+	// A source that cannot tell keeps every version.
+	bound := uint64(0)
+	if d, ok := j.src.(sluice.DurableReporter); ok {
+		bound = min(pos.TxLSN, d.Durable())
+	}
+	j.st.confirmed.Store(bound)
 	return nil
 }
 

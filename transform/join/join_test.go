@@ -20,8 +20,11 @@ var (
 // fakeSource reads tables from memory.
 type fakeSource struct {
 	sluice.Source
-	rows map[*sluice.Table][]sluice.Row
+	rows    map[*sluice.Table][]sluice.Row
+	durable uint64 // what Durable reports
 }
+
+func (f *fakeSource) Durable() uint64 { return f.durable }
 
 func (f *fakeSource) ReadTable(_ context.Context, name string, fn func(*sluice.Table, sluice.Row) error) error {
 	for t, rows := range f.rows {
@@ -287,3 +290,43 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestVersionsKeptForAReplay: versions are collected only up to where
+// the source would resume, not up to the position just confirmed, which
+// the source records later: a crash in between replays events that need
+// the older versions.
+func TestVersionsKeptForAReplay(t *testing.T) {
+	src := &fakeSource{rows: map[*sluice.Table][]sluice.Row{customers: {customer(1, "v0")}, orders: nil}}
+	j := newTestJoin(t, nil, src)
+	for i, name := range []string{"v1", "v2", "v3"} {
+		tx := uint64(10 * (i + 1))
+		apply(t, j, ev(sluice.OpUpdate, customers, tx, 1, nil, customer(1, name)))
+		if i == 1 {
+			src.durable = 15 // the source recorded 15; 30 is confirmed but not recorded yet
+			if err := j.Checkpoint(sluice.Position{TxLSN: 30}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	apply(t, j, ev(sluice.OpUpdate, customers, 40, 1, nil, customer(1, "v4"))) // collects
+	for _, tc := range []struct {
+		tx   uint64
+		want string
+	}{{12, "v1"}, {25, "v2"}, {35, "v3"}, {45, "v4"}} {
+		e := ev(sluice.OpCreate, orders, tc.tx, 2, nil, order(1, 1))
+		apply(t, j, e)
+		if got := name(e.After); got != tc.want {
+			t.Errorf("an order at %d after the collection: %q, want %q", tc.tx, got, tc.want)
+		}
+	}
+	src.durable = 40
+	if err := j.Checkpoint(sluice.Position{TxLSN: 40}); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, j, ev(sluice.OpUpdate, customers, 50, 1, nil, customer(1, "v5")))
+	e := ev(sluice.OpCreate, orders, 12, 2, nil, order(1, 1))
+	apply(t, j, e)
+	if got := name(e.After); got != "<null>" {
+		t.Errorf("versions before the recorded position were kept: %q", got)
+	}
+}
