@@ -62,27 +62,16 @@ var plugins = registry.New[Factory]("transform")
 // keys relative to env.Path. Register panics on an empty or duplicate
 // name, a programming error caught at start-up.
 func Register[C any, T sluice.Transform](name string, newT func(C, Env) (T, error), sample C) {
-	config.RegisterSchema("transform", name, sample)
-	plugins.Register(name, func(raw map[string]any, env Env) (sluice.Transform, error) {
-		own := maps.Clone(raw)
-		common := map[string]any{}
-		for _, k := range []string{"type", "tables", "ops"} {
-			if v, ok := own[k]; ok {
-				common[k] = v
-				delete(own, k)
-			}
-		}
-		m, werr := compileWhen(common, env.Path)
-		cfg, decErr := config.DecodeOver[C](own, env.Path)
+	RegisterWhole(name, func(cfg C, m Matcher, env Env) (sluice.Transform, error) {
 		t, err := newT(cfg, env)
-		if err = errors.Join(werr, decErr, err); err != nil {
+		if err != nil {
 			return nil, err // never a typed nil inside the interface
 		}
-		if m.all() {
-			return t, nil
+		if w := m.(*when); !w.all() {
+			return &matched{w: w, t: t}, nil
 		}
-		return &matched{w: m, t: t}, nil
-	})
+		return t, nil
+	}, sample)
 }
 
 // Matcher tells which events an entry's tables and ops select.
@@ -111,12 +100,9 @@ func RegisterWhole[C any, T sluice.Transform](name string, newT func(C, Matcher,
 		}
 		m, werr := compileWhen(common, env.Path)
 		cfg, decErr := config.DecodeOver[C](own, env.Path)
-		if err := errors.Join(werr, decErr); err != nil {
-			return nil, err
-		}
-		t, err := newT(cfg, m, env)
-		if err != nil {
-			return nil, err
+		t, err := newT(cfg, m, env) // also after a decoding error, so that one run reports every problem
+		if err = errors.Join(werr, decErr, err); err != nil {
+			return nil, err // never a typed nil inside the interface
 		}
 		return t, nil
 	})
