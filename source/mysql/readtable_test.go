@@ -5,70 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
-
-// readAll reads table through src, keeping the table descriptions fn was
-// given and the rows, in the order they came.
-func readAll(t *testing.T, src *Source, table string) (*sluice.Table, []sluice.Row) {
-	t.Helper()
-	ctx, cancel := contextTimeout(30 * time.Second)
-	defer cancel()
-	var tab *sluice.Table
-	var rows []sluice.Row
-	err := src.ReadTable(ctx, table, func(tt *sluice.Table, row sluice.Row) error {
-		if tab != nil && tt != tab {
-			t.Errorf("ReadTable(%s): the table description changed between rows", table)
-		}
-		tab = tt
-		if row == nil { // the description before the rows
-			return nil
-		}
-		rows = append(rows, row)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("ReadTable(%s): %v", table, err)
-	}
-	return tab, rows
-}
-
-// sameTable fails unless a (read) and b (streamed) describe the table
-// alike: names, key, and every column's name, type and attributes.
-func sameTable(t *testing.T, a, b *sluice.Table) {
-	t.Helper()
-	if a.DB != b.DB || a.Name != b.Name || !reflect.DeepEqual(a.Key, b.Key) {
-		t.Fatalf("read table %s.%s key %v, streamed %s.%s key %v", a.DB, a.Name, a.Key, b.DB, b.Name, b.Key)
-	}
-	if len(a.Columns) != len(b.Columns) {
-		t.Fatalf("read %d columns, streamed %d", len(a.Columns), len(b.Columns))
-	}
-	for i := range a.Columns {
-		if !reflect.DeepEqual(a.Columns[i], b.Columns[i]) {
-			t.Errorf("column %d: read %+v, streamed %+v", i, a.Columns[i], b.Columns[i])
-		}
-	}
-}
-
-// sameRow fails unless every column of the read row equals the
-// streamed one (sluice.Value.Equal).
-func sameRow(t *testing.T, tab *sluice.Table, id int64, read, streamed sluice.Row) {
-	t.Helper()
-	if len(read) != len(streamed) {
-		t.Fatalf("id %d: read %d values, streamed %d", id, len(read), len(streamed))
-	}
-	for i := range read {
-		if !read[i].Equal(streamed[i]) {
-			t.Errorf("id %d column %s: read %+v, streamed %+v", id, tab.Columns[i].Name, read[i], streamed[i])
-		}
-	}
-}
 
 // TestReadTable: ReadTable gives the rows of a captured table with the
 // table description and values the stream gives for the same rows, both
@@ -116,11 +60,11 @@ func TestReadTable(t *testing.T) {
 		streamed = ev.Table
 	}
 	check := func(t *testing.T, src *Source) {
-		tab, rows := readAll(t, src, "sluice.rt_types")
+		tab, rows := eventtest.ReadAll(t, src, "sluice.rt_types")
 		if tab == nil {
 			t.Fatal("ReadTable gave no rows")
 		}
-		sameTable(t, tab, streamed)
+		eventtest.SameTable(t, tab, streamed)
 		if len(rows) != len(state) {
 			t.Fatalf("read %d rows, the stream says %d", len(rows), len(state))
 		}
@@ -130,13 +74,13 @@ func TestReadTable(t *testing.T) {
 			if id != want[i] {
 				t.Fatalf("row %d has id %d, want %d (key order)", i, id, want[i])
 			}
-			sameRow(t, tab, id, row, state[id])
+			eventtest.SameRow(t, tab, fmt.Sprintf("id %d", id), row, state[id])
 		}
 	}
 	t.Run("while running", func(t *testing.T) { check(t, h.src) })
 	t.Run("before run", func(t *testing.T) { check(t, h.newSource(opts)) })
 	t.Run("bare name", func(t *testing.T) {
-		if _, rows := readAll(t, h.newSource(opts), "rt_types"); len(rows) != len(state) {
+		if _, rows := eventtest.ReadAll(t, h.newSource(opts), "rt_types"); len(rows) != len(state) {
 			t.Fatalf("read %d rows, want %d", len(rows), len(state))
 		}
 	})
@@ -146,8 +90,8 @@ func TestReadTable(t *testing.T) {
 	if ev := evs[7]; ev.Op != sluice.OpCreate || ev.After[0].Int != 9 {
 		t.Fatalf("after the reads the stream gave %s id %d, want c 9", ev.Op, ev.After[0].Int)
 	}
-	_, rows := readAll(t, h.src, "sluice.rt_types")
-	sameRow(t, evs[7].Table, 9, rows[len(rows)-1], evs[7].After)
+	_, rows := eventtest.ReadAll(t, h.src, "sluice.rt_types")
+	eventtest.SameRow(t, evs[7].Table, fmt.Sprintf("id %d", 9), rows[len(rows)-1], evs[7].After)
 }
 
 // TestReadTableRefused: tables the source does not capture are refused
@@ -186,7 +130,7 @@ func TestReadTableRefused(t *testing.T) {
 	t.Run("default view", func(t *testing.T) { refused(t, all, "sluice.rt_view", "no base table") })
 	t.Run("default missing", func(t *testing.T) { refused(t, all, "sluice.rt_missing", "no base table") })
 	t.Run("default captured", func(t *testing.T) {
-		if _, rows := readAll(t, all, "sluice.rt_in"); len(rows) != 1 {
+		if _, rows := eventtest.ReadAll(t, all, "sluice.rt_in"); len(rows) != 1 {
 			t.Fatalf("read %d rows of rt_in, want 1", len(rows))
 		}
 	})
@@ -206,7 +150,7 @@ func TestReadTableChunks(t *testing.T) {
 		"INSERT INTO rt_nokey SELECT seq, CONCAT('b', seq) FROM seq_1_to_10")
 	h.dropAfter("rt_chunk", "rt_nokey")
 	src := h.newSource(map[string]any{"tables": []any{"rt_chunk", "rt_nokey"}, "snapshot": map[string]any{"mode": "never", "chunk_size": 7}})
-	_, rows := readAll(t, src, "sluice.rt_chunk")
+	_, rows := eventtest.ReadAll(t, src, "sluice.rt_chunk")
 	if len(rows) != 100 {
 		t.Fatalf("read %d rows, want 100", len(rows))
 	}
@@ -227,7 +171,7 @@ func TestReadTableChunks(t *testing.T) {
 			t.Fatalf("row %d: key %s/%d after %s/%d, not in key order", i, row[0].Bytes, row[1].Int, p[0].Bytes, p[1].Int)
 		}
 	}
-	tab, rows := readAll(t, src, "sluice.rt_nokey")
+	tab, rows := eventtest.ReadAll(t, src, "sluice.rt_nokey")
 	if len(rows) != 10 || len(tab.Key) != 0 {
 		t.Fatalf("keyless table: %d rows, key %v; want 10 rows, no key", len(rows), tab.Key)
 	}
@@ -347,7 +291,7 @@ func TestReadTableTLS(t *testing.T) {
 	}
 	dsn := fmt.Sprintf("sluicetls:sluicetls@tcp(%s)/%s", d.addr(), d.DB)
 	src := h.newSource(map[string]any{"dsn": dsn, "tables": []any{"rt_tls"}, "tls": map[string]any{"enabled": true, "ca_file": ca}})
-	if _, rows := readAll(t, src, "sluice.rt_tls"); len(rows) != 2 {
+	if _, rows := eventtest.ReadAll(t, src, "sluice.rt_tls"); len(rows) != 2 {
 		t.Fatalf("read %d rows over TLS, want 2", len(rows))
 	}
 	plain := h.newSource(map[string]any{"dsn": dsn, "tables": []any{"rt_tls"}})

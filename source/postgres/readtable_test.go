@@ -7,55 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 )
-
-// readAll reads table through src into memory, with the table each row
-// came with.
-func readAll(t *testing.T, src *Source, table string) (*sluice.Table, []sluice.Row) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var tab *sluice.Table
-	var rows []sluice.Row
-	err := src.ReadTable(ctx, table, func(tt *sluice.Table, row sluice.Row) error {
-		if tab != nil && tt != tab {
-			t.Errorf("ReadTable passed another table for row %d", len(rows))
-		}
-		tab = tt
-		if row == nil { // the description before the rows
-			return nil
-		}
-		rows = append(rows, row)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("ReadTable %s: %v", table, err)
-	}
-	return tab, rows
-}
-
-// checkSameTable fails the test unless got describes the table as want (a
-// streamed event's table) does.
-func checkSameTable(t *testing.T, got, want *sluice.Table) {
-	t.Helper()
-	if got.ID != want.ID || got.DB != want.DB || got.Schema != want.Schema || got.Name != want.Name {
-		t.Errorf("table %d %s.%s.%s, stream has %d %s.%s.%s", got.ID, got.DB, got.Schema, got.Name, want.ID, want.DB, want.Schema, want.Name)
-	}
-	if !reflect.DeepEqual(got.Key, want.Key) {
-		t.Errorf("key %v, stream has %v", got.Key, want.Key)
-	}
-	if len(got.Columns) != len(want.Columns) {
-		t.Fatalf("%d columns, stream has %d", len(got.Columns), len(want.Columns))
-	}
-	for i := range got.Columns {
-		if !reflect.DeepEqual(got.Columns[i], want.Columns[i]) {
-			t.Errorf("column %d: %+v, stream has %+v", i, got.Columns[i], want.Columns[i])
-		}
-	}
-}
 
 // TestReadTableMatchesStream: every row ReadTable returns, before Run and
 // while Run streams, equals value by value the same row decoded from the
@@ -72,7 +27,7 @@ func TestReadTableMatchesStream(t *testing.T) {
 	extra := map[string]any{"tables": []string{"public.rt_types"}}
 	// A source never run: the pipeline reads tables before Run.
 	before := h.newSource(extra)
-	if _, rows := readAll(t, before, "public.rt_types"); len(rows) != 0 {
+	if _, rows := eventtest.ReadAll(t, before, "public.rt_types"); len(rows) != 0 {
 		t.Fatalf("empty table: got %d rows", len(rows))
 	}
 	h.startWith(extra)
@@ -101,7 +56,7 @@ func TestReadTableMatchesStream(t *testing.T) {
 		s    *Source
 	}{{"before Run", before}, {"beside Run", h.src}} {
 		t.Run(src.name, func(t *testing.T) {
-			tab, rows := readAll(t, src.s, "rt_types") // a bare name is in public
+			tab, rows := eventtest.ReadAll(t, src.s, "rt_types") // a bare name is in public
 			if len(rows) != len(inserts) {
 				t.Fatalf("got %d rows, want %d", len(rows), len(inserts))
 			}
@@ -115,15 +70,11 @@ func TestReadTableMatchesStream(t *testing.T) {
 					t.Errorf("row with key %d was not streamed", id)
 					continue
 				}
-				checkSameTable(t, tab, ev.Table)
-				if len(row) != len(ev.After) {
-					t.Fatalf("key %d: %d values, streamed %d", id, len(row), len(ev.After))
+				if tab.ID != ev.Table.ID {
+					t.Errorf("table id %d, stream has %d", tab.ID, ev.Table.ID)
 				}
-				for c := range row {
-					if !row[c].Equal(ev.After[c]) {
-						t.Errorf("key %d column %s: read %+v, streamed %+v", id, tab.Columns[c].Name, row[c], ev.After[c])
-					}
-				}
+				eventtest.SameTable(t, tab, ev.Table)
+				eventtest.SameRow(t, tab, fmt.Sprintf("key %d", id), row, ev.After)
 			}
 		})
 	}
@@ -162,7 +113,7 @@ func TestReadTableRefusesUncaptured(t *testing.T) {
 	}
 	// Without a list, before the publication exists.
 	all := h.newSource(nil)
-	if _, rows := readAll(t, all, "public.rt_out"); len(rows) != 1 {
+	if _, rows := eventtest.ReadAll(t, all, "public.rt_out"); len(rows) != 1 {
 		t.Errorf("FOR ALL TABLES to come: got %d rows of rt_out, want 1", len(rows))
 	}
 	refused(all, "public.rt_unlogged", "would not hold it")
@@ -173,7 +124,7 @@ func TestReadTableRefusesUncaptured(t *testing.T) {
 	// Without a list, the publication (here created by a run listing
 	// rt_in) decides.
 	h.start("public.rt_in")
-	if _, rows := readAll(t, all, "public.rt_in"); len(rows) != 0 {
+	if _, rows := eventtest.ReadAll(t, all, "public.rt_in"); len(rows) != 0 {
 		t.Errorf("got %d rows of rt_in, want none", len(rows))
 	}
 	refused(all, "public.rt_out", "does not hold it")
