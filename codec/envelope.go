@@ -111,14 +111,20 @@ func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row, snap bo
 		return append(dst, "null"...)
 	}
 	f := e.frags(t)
+	return e.appendFields(dst, t.Columns, f.names, f.plans, row, snap)
+}
+
+// appendFields writes an object of cols whose values are vals, each
+// column by its plan after its `"name":` — a row, or a struct's fields:
+// a column past vals' end is KindMissing (its fallback), and an
+// unchanged one is left out in ToastOmit mode.
+func (e *Encoder) appendFields(dst []byte, cols []sluice.Column, names [][]byte, plans []colPlan, vals []sluice.Value, snap bool) []byte {
 	dst = append(dst, '{')
 	first := true
-	for i := range t.Columns {
-		var v *sluice.Value
-		if i < len(row) {
-			v = &row[i]
-		} else {
-			v = &missing
+	for i := range cols {
+		v := &missing
+		if i < len(vals) {
+			v = &vals[i]
 		}
 		if v.Kind == sluice.KindUnchanged && e.opt.Toast == ToastOmit {
 			continue
@@ -127,8 +133,8 @@ func (e *Encoder) appendRow(dst []byte, t *sluice.Table, row sluice.Row, snap bo
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(dst, f.names[i]...)
-		dst = e.appendColumn(dst, &t.Columns[i], &f.plans[i], v, snap)
+		dst = append(dst, names[i]...)
+		dst = e.appendColumn(dst, &cols[i], &plans[i], v, snap)
 	}
 	return append(dst, '}')
 }

@@ -32,31 +32,12 @@ func (e *Encoder) structPlanFor(c *sluice.Column) *structPlan {
 }
 
 // appendStruct writes the fields of struct column c whose values are
-// elems, as appendRow writes a row: a field past elems' end (or
-// KindMissing) is its column's fallback, and an unchanged field is left
-// out in ToastOmit mode. A struct's value that is missing as a whole (a
-// NOT NULL struct in a key-only old row) comes here with no elems, so
-// that each field falls back to its zero and the object still matches
-// its schema.
+// elems, as a row is written (appendFields). A struct's value that is
+// missing as a whole (a NOT NULL struct in a key-only old row) comes
+// here with no elems, so that each field falls back to its zero and the
+// object still matches its schema.
 func (e *Encoder) appendStruct(dst []byte, c *sluice.Column, sp *structPlan, elems []sluice.Value, snap bool) []byte {
-	dst = append(dst, '{')
-	first := true
-	for i := range c.Fields {
-		v := &missing
-		if i < len(elems) {
-			v = &elems[i]
-		}
-		if v.Kind == sluice.KindUnchanged && e.opt.Toast == ToastOmit {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, sp.names[i]...)
-		dst = e.appendColumn(dst, &c.Fields[i], &sp.plans[i], v, snap)
-	}
-	return append(dst, '}')
+	return e.appendFields(dst, c.Fields, sp.names, sp.plans, elems, snap)
 }
 
 // appendStructSchema writes the Connect schema of struct column c:
