@@ -44,25 +44,11 @@ func (j *Join) bootstrap(ctx context.Context) error {
 	j.tables = map[*sluice.Table]*tableInfo{}
 	j.shapes = map[uint64]*shape{}
 	j.lookupShape = nil
-	var rows int64
-	flush := func(force bool) error {
-		if j.batch.Count() >= bootstrapBatch || force {
-			return j.commit()
-		}
-		return nil
-	}
 	var lt *lookupTable
-	var ltFor *sluice.Table
-	err = reader.ReadTable(ctx, j.cfg.Lookup, func(t *sluice.Table, row sluice.Row) error {
-		if t != ltFor {
-			if lt, err = j.lookupInfo(t); err != nil {
-				return err
-			}
-			ltFor = t
-		}
-		if row == nil {
-			return nil
-		}
+	rows, err := j.fill(ctx, reader, j.cfg.Lookup, func(t *sluice.Table) (err error) {
+		lt, err = j.lookupInfo(t)
+		return err
+	}, func(t *sluice.Table, row sluice.Row) error {
 		key, ok, err := j.keyOf(nil, t, lt.key, row)
 		if err != nil || !ok {
 			return err
@@ -71,25 +57,16 @@ func (j *Join) bootstrap(ctx context.Context) error {
 		for f, i := range lt.proj {
 			proj[f] = row[i]
 		}
-		k := appendVersion(append([]byte{spaceLookup}, key...), version{})
-		if err := j.batch.Set(k, appendRow(nil, lt.shape.id, proj), nil); err != nil {
-			return err
-		}
-		rows++
-		j.stats.bootstrapRows.Add(1)
-		return flush(false)
+		return j.batch.Set(appendVersion(append([]byte{spaceLookup}, key...), version{}), appendRow(nil, lt.shape.id, proj), nil)
 	})
 	if err != nil {
-		return fmt.Errorf("join: fill from %s: %w", j.cfg.Lookup, err)
-	}
-	if err := flush(true); err != nil {
 		return err
 	}
 	if j.reemit {
 		for _, name := range j.match.TableNames() {
-			n, err := j.bootstrapRows(ctx, reader, name)
+			n, err := j.fillRows(ctx, reader, name)
 			if err != nil {
-				return fmt.Errorf("join: fill from %s: %w", name, err)
+				return err
 			}
 			rows += n
 		}
@@ -112,25 +89,16 @@ func (j *Join) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// bootstrapRows stores an enriched table's rows and reverse index.
-func (j *Join) bootstrapRows(ctx context.Context, reader sluice.TableReader, name string) (int64, error) {
-	var n int64
+// fillRows stores an enriched table's rows and reverse index.
+func (j *Join) fillRows(ctx context.Context, reader sluice.TableReader, name string) (int64, error) {
 	var et *enrichTable
-	var etFor *sluice.Table
-	err := reader.ReadTable(ctx, name, func(t *sluice.Table, row sluice.Row) error {
-		if t != etFor {
-			in, err := j.info(t)
-			if err != nil {
-				return err
-			}
-			if et, err = j.enrichInfo(in, t); err != nil {
-				return err
-			}
-			etFor = t
+	return j.fill(ctx, reader, name, func(t *sluice.Table) error {
+		in, err := j.info(t)
+		if err == nil {
+			et, err = j.enrichInfo(in, t)
 		}
-		if row == nil {
-			return nil
-		}
+		return err
+	}, func(t *sluice.Table, row sluice.Row) error {
 		rowKey, ok, err := j.keyOf(nil, t, t.Key, row)
 		if err != nil || !ok {
 			return err
@@ -138,13 +106,34 @@ func (j *Join) bootstrapRows(ctx context.Context, reader sluice.TableReader, nam
 		if err := j.batch.Set(appendVersion(append([]byte{spaceRows}, rowKey...), version{}), appendRow(nil, et.shape.id, row), nil); err != nil {
 			return err
 		}
-		if fk, ok, err := j.keyOf(nil, t, et.fk, row); err != nil {
+		fk, ok, err := j.keyOf(nil, t, et.fk, row)
+		if err != nil || !ok {
 			return err
-		} else if ok {
-			k := appendVersion(append(append([]byte{spaceReverse}, fk...), rowKey...), version{})
-			if err := j.batch.Set(k, []byte{flagRow}, nil); err != nil {
+		}
+		return j.batch.Set(appendVersion(append(append([]byte{spaceReverse}, fk...), rowKey...), version{}), []byte{flagRow}, nil)
+	})
+}
+
+// fill reads table through reader into the batch at the version before
+// every change: describe prepares for each table description (the first
+// call, and any other), put writes one row. Batches are committed every
+// bootstrapBatch writes and at the end.
+func (j *Join) fill(ctx context.Context, reader sluice.TableReader, table string,
+	describe func(*sluice.Table) error, put func(*sluice.Table, sluice.Row) error) (int64, error) {
+	var n int64
+	var described *sluice.Table
+	err := reader.ReadTable(ctx, table, func(t *sluice.Table, row sluice.Row) error {
+		if t != described {
+			if err := describe(t); err != nil {
 				return err
 			}
+			described = t
+		}
+		if row == nil {
+			return nil
+		}
+		if err := put(t, row); err != nil {
+			return err
 		}
 		n++
 		j.stats.bootstrapRows.Add(1)
@@ -153,8 +142,11 @@ func (j *Join) bootstrapRows(ctx context.Context, reader sluice.TableReader, nam
 		}
 		return nil
 	})
-	if err != nil {
-		return n, err
+	if err == nil {
+		err = j.commit()
 	}
-	return n, j.commit()
+	if err != nil {
+		return n, fmt.Errorf("join: fill from %s: %w", table, err)
+	}
+	return n, nil
 }
