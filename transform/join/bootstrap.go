@@ -35,15 +35,12 @@ func (j *Join) bootstrap(ctx context.Context) error {
 	}
 	j.mu.Lock() // Checkpoint must not sync the store being replaced
 	st, err := wipe(j.st, j.cfg.CacheBytes)
-	j.st = st
+	j.st = st // nil after a failure: Close and Checkpoint skip it
 	j.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	j.batch = st.db.NewBatch()
-	j.tables = map[*sluice.Table]*tableInfo{}
-	j.shapes = map[uint64]*shape{}
-	j.lookupShape = nil
+	j.attach(st)
 	var lt *lookupTable
 	rows, err := j.fill(ctx, reader, j.cfg.Lookup, func(t *sluice.Table) (err error) {
 		lt, err = j.lookupInfo(t)

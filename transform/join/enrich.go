@@ -125,10 +125,8 @@ func (j *Join) keepRow(ev *sluice.Event, et *enrichTable, v version) error {
 	}
 	var prevFK []byte
 	if prev != nil {
-		if sh, err := j.shapeByID(prevSh); err == nil {
-			if cols, ok := j.fkColumns(sh.table); ok {
-				prevFK, _, _ = j.keyOf(nil, sh.table, cols, prev)
-			}
+		if prevFK, err = j.storedFK(prevSh, prev, et); err != nil {
+			return err
 		}
 	}
 	if ev.Op == sluice.OpDelete {
@@ -174,17 +172,29 @@ func (j *Join) keepRow(ev *sluice.Event, et *enrichTable, v version) error {
 	return j.commit()
 }
 
-// fkColumns finds the join's event columns in t.
-func (j *Join) fkColumns(t *sluice.Table) ([]int, bool) {
-	cols := make([]int, len(j.pairs))
-	for n, p := range j.pairs {
-		i := column(t, p.event)
-		if i < 0 {
-			return nil, false
+// storedFK is the join key of a stored row of shape sh: by et's
+// columns when the row has et's shape (the table did not change since),
+// else by the stored shape's columns of the same names; nil when it has
+// none or one is NULL.
+func (j *Join) storedFK(sh uint64, row sluice.Row, et *enrichTable) ([]byte, error) {
+	t, cols := et.t, et.fk
+	if sh != et.shape.id {
+		s, err := j.shapeByID(sh)
+		if err != nil {
+			return nil, err
 		}
-		cols[n] = i
+		t, cols = s.table, make([]int, len(j.pairs))
+		for n, p := range j.pairs {
+			if cols[n] = column(t, p.event); cols[n] < 0 {
+				return nil, nil
+			}
+		}
 	}
-	return cols, true
+	fk, ok, err := j.keyOf(nil, t, cols, row)
+	if !ok {
+		fk = nil
+	}
+	return fk, err
 }
 
 func unchanged(v sluice.Value) bool { return v.Kind == sluice.KindUnchanged }

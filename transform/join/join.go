@@ -201,11 +201,8 @@ func (j *Join) Open(ctx context.Context, src sluice.Source) error {
 	if err != nil {
 		return err
 	}
-	j.setStore(st)
-	j.batch = st.db.NewBatch()
-	j.tables = map[*sluice.Table]*tableInfo{}
-	j.shapes = map[uint64]*shape{}
-	j.lookupShape, j.epochOK = nil, false
+	j.attach(st)
+	j.epochOK = false
 	fp, err := st.meta("config")
 	if err != nil {
 		return err
@@ -236,10 +233,16 @@ func (j *Join) Close() error {
 	return err
 }
 
-func (j *Join) setStore(st *store) {
+// attach makes st the join's store, with a new batch and nothing
+// resolved from another store's tables and shapes.
+func (j *Join) attach(st *store) {
 	j.mu.Lock()
 	j.st = st
 	j.mu.Unlock()
+	j.batch = st.db.NewBatch()
+	j.tables = map[*sluice.Table]*tableInfo{}
+	j.shapes = map[uint64]*shape{}
+	j.lookupShape = nil
 }
 
 // Checkpoint makes the store durable before the pipeline confirms pos,
@@ -268,7 +271,7 @@ func (j *Join) Checkpoint(pos sluice.Position) error {
 // Apply keeps the lookup state up to date with the lookup table's
 // changes and enriches the selected tables' events.
 func (j *Join) Apply(ev *sluice.Event) (bool, error) {
-	j.pending.active = false
+	j.pending.n = 0
 	if ev.Table == nil {
 		return true, nil
 	}

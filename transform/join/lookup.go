@@ -10,13 +10,12 @@ import (
 // change is a lookup row's change that may re-emit rows: its key and the
 // row before and after (projected; nil when absent).
 type change struct {
-	active bool
-	n      int
-	keys   [2][]byte
-	old    [2]sluice.Row
-	neu    [2]sluice.Row
-	oldSh  [2]uint64
-	neuSh  [2]uint64
+	n     int // changes held: 0 when the last event changed no lookup row
+	keys  [2][]byte
+	old   [2]sluice.Row
+	neu   [2]sluice.Row
+	oldSh [2]uint64
+	neuSh [2]uint64
 }
 
 func (c *change) add(key []byte, old sluice.Row, oldSh uint64, neu sluice.Row, neuSh uint64) {
@@ -25,7 +24,6 @@ func (c *change) add(key []byte, old sluice.Row, oldSh uint64, neu sluice.Row, n
 	}
 	c.keys[c.n], c.old[c.n], c.oldSh[c.n], c.neu[c.n], c.neuSh[c.n] = key, old, oldSh, neu, neuSh
 	c.n++
-	c.active = true
 }
 
 // prev is the version just before v: reading as of it sees the state

@@ -15,7 +15,7 @@ import (
 // store as of the change, one at a time, so a customer with a million
 // orders costs time, not memory; max_reemit bounds the work per change.
 func (j *Join) Expand(ev *sluice.Event, emit func(*sluice.Event) error) error {
-	if !j.pending.active {
+	if j.pending.n == 0 {
 		return nil
 	}
 	c := j.pending

@@ -32,7 +32,6 @@ type store struct {
 	// confirmed is the TxLSN of the last confirmed position: versions of
 	// a key older than its newest one at or before it are garbage.
 	confirmed atomic.Uint64
-	key, val  []byte // scratch for the runner's goroutine
 	wo        *pebble.WriteOptions
 }
 
@@ -112,12 +111,6 @@ func (s *store) setMeta(name string, v []byte, sync bool) error {
 
 func shapeKey(id uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{spaceShape}, id)
-}
-
-// versioned builds space|key|version in s.key.
-func (s *store) versioned(space byte, key []byte, v version) []byte {
-	s.key = append(append(append(s.key[:0], space), key...), make([]byte, 0)...)
-	return appendVersion(s.key, v)
 }
 
 // get returns the value of key as of v: the newest version at or before
