@@ -77,19 +77,21 @@ type Transform struct {
 	sluice.Transform
 }
 
-// apply runs ts on ev in order and reports whether ev is kept. A failure
-// is permanent (see sluice.Transform) and names the transform's key.
-func apply(ts []Transform, ev *sluice.Event) (bool, error) {
-	for _, t := range ts {
+// apply runs ts on ev in order and reports whether ev is kept, and how
+// many of ts saw it (all when kept; through the one that dropped it
+// otherwise). A failure is permanent (see sluice.Transform) and names the
+// transform's key.
+func apply(ts []Transform, ev *sluice.Event) (keep bool, seen int, err error) {
+	for i, t := range ts {
 		keep, err := t.Apply(ev)
 		if err != nil {
-			return false, sluice.Permanent(fmt.Errorf("%s: %s: %w", t.Path, describe(ev), err))
+			return false, i + 1, sluice.Permanent(fmt.Errorf("%s: %s: %w", t.Path, describe(ev), err))
 		}
 		if !keep {
-			return false, nil
+			return false, i + 1, nil
 		}
 	}
-	return true, nil
+	return true, len(ts), nil
 }
 
 // describe names an event for an error message: its op, table and position.
@@ -337,7 +339,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 			out := ev
 			if i < len(p.SinkTransforms) && len(p.SinkTransforms[i]) > 0 {
 				out = ev.Clone() // other sinks hold ev: this sink's transforms change a copy
-				keep, err := apply(p.SinkTransforms[i], out)
+				keep, _, err := apply(p.SinkTransforms[i], out)
 				if err != nil {
 					fail(err)
 					return err

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -77,20 +76,10 @@ func newChain(ts []Transform, deliver func(*sluice.Event) error, fail func(error
 
 // run applies ts[from:] to ev and delivers it when every one kept it.
 func (c *chain) run(ev *sluice.Event, from int) error {
-	reached := len(c.ts) // transforms that saw ev: ts[from:reached]
-	keep := true
-	for i := from; i < len(c.ts); i++ {
-		t := c.ts[i]
-		k, err := t.Apply(ev)
-		if err != nil {
-			err = sluice.Permanent(fmt.Errorf("%s: %s: %w", t.Path, describe(ev), err))
-			c.fail(err) // the cause the pipeline reports, however the source wraps it
-			return err
-		}
-		if !k {
-			keep, reached = false, i+1
-			break
-		}
+	keep, seen, err := apply(c.ts[from:], ev)
+	if err != nil {
+		c.fail(err) // the cause the pipeline reports, however the source wraps it
+		return err
 	}
 	if keep {
 		if err := c.deliver(ev); err != nil {
@@ -100,15 +89,12 @@ func (c *chain) run(ev *sluice.Event, from int) error {
 	if !c.any {
 		return nil
 	}
-	for i := from; i < reached; i++ {
+	for i := from; i < from+seen; i++ {
 		if x := c.expanders[i]; x != nil {
 			if err := x.Expand(ev, c.from[i]); err != nil {
-				if !sluice.IsPermanent(err) && errors.Is(err, context.Canceled) {
-					return err
-				}
-				err = fmt.Errorf("%s: %s: %w", c.ts[i].Path, describe(ev), err)
-				c.fail(err)
-				return err
+				// The source returns it and the run restarts; an added
+				// event's own failure has already failed the run.
+				return fmt.Errorf("%s: %s: %w", c.ts[i].Path, describe(ev), err)
 			}
 		}
 	}
