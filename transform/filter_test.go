@@ -16,11 +16,7 @@ func TestFilter(t *testing.T) {
 			Before: eventtest.KeyRow(customers, eventtest.Int(7)),
 			After:  sluice.Row{eventtest.Int(7), eventtest.Text("ann@example.org"), eventtest.Null, eventtest.Int(42), tags("vip")}}
 	}
-	for _, c := range []struct {
-		expr string
-		ev   func() *sluice.Event
-		keep bool
-	}{
+	runFilters(t, []filterCase{
 		{`op == "c"`, customer, true},
 		{`op == "c"`, upd, false},
 		{`op in ["c", "u"] && after.Age > 40`, upd, true},
@@ -37,17 +33,7 @@ func TestFilter(t *testing.T) {
 		{`after["Email"] contains "example"`, customer, true},
 		{`message.prefix == "audit" && message.content == "hello"`, func() *sluice.Event { return eventtest.Message("audit", "hello") }, true},
 		{`op == "m"`, func() *sluice.Event { return eventtest.Message("audit", "hello") }, true},
-	} {
-		t.Run(c.expr, func(t *testing.T) {
-			tr := build(t, map[string]any{"type": "filter", "expression": c.expr})
-			for range 2 { // compiled, then from the cache
-				keep, err := tr.Apply(c.ev())
-				if err != nil || keep != c.keep {
-					t.Fatalf("Apply = %v, %v; want %v", keep, err, c.keep)
-				}
-			}
-		})
-	}
+	})
 }
 
 // TestFilterErrors: a wrong expression is refused when the pipeline is
@@ -159,11 +145,7 @@ func TestFilterStruct(t *testing.T) {
 		return joinedOrder(structOf(eventtest.Int(8), eventtest.Null, eventtest.Text("Bergen"), eventtest.Null, eventtest.Null, eventtest.Null))
 	}
 	noMatch := func() *sluice.Event { return joinedOrder(eventtest.Null) }
-	for _, c := range []struct {
-		expr string
-		ev   func() *sluice.Event
-		keep bool
-	}{
+	runFilters(t, []filterCase{
 		{`after.customer.city == "Oslo"`, ann, true},
 		{`after.customer.city == "Oslo"`, nameless, false},
 		{`after.customer.id > 5 && after.customer.first_name == "Ann"`, ann, true},
@@ -180,17 +162,7 @@ func TestFilterStruct(t *testing.T) {
 		{`before.customer.city == nil`, ann, true}, // not in a key-only old row
 		{`after.customer.city == after.customer.city`, ann, true},
 		{`let c = after.customer; c.city == "Oslo" && c.address.zip == "0150" && "since" in c`, ann, true},
-	} {
-		t.Run(c.expr, func(t *testing.T) {
-			tr := build(t, map[string]any{"type": "filter", "expression": c.expr})
-			for range 2 { // compiled, then from the cache
-				keep, err := tr.Apply(c.ev())
-				if err != nil || keep != c.keep {
-					t.Fatalf("Apply = %v, %v; want %v", keep, err, c.keep)
-				}
-			}
-		})
-	}
+	})
 }
 
 // TestFilterStructErrors: a field the struct lacks, or a field access on
@@ -207,5 +179,29 @@ func TestFilterStructErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %q", c.expr, err, c.want)
 		}
+	}
+}
+
+// filterCase is an expression, the event it runs on and whether the
+// event must be kept.
+type filterCase struct {
+	expr string
+	ev   func() *sluice.Event
+	keep bool
+}
+
+// runFilters runs each case twice: compiled, then from the cache.
+func runFilters(t *testing.T, cases []filterCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.expr, func(t *testing.T) {
+			tr := build(t, map[string]any{"type": "filter", "expression": c.expr})
+			for range 2 {
+				keep, err := tr.Apply(c.ev())
+				if err != nil || keep != c.keep {
+					t.Fatalf("Apply = %v, %v; want %v", keep, err, c.keep)
+				}
+			}
+		})
 	}
 }
