@@ -28,6 +28,13 @@ type options struct {
 	// runs use: with it, -compare defaults to the same binary, so the A/B
 	// measures what the transforms cost.
 	compareTransforms string
+	// lookupRows, when above 0, makes each case a second table of that
+	// many rows (id, name, city), captured by every run and named
+	// {lookup} in -compare-transforms, which names the case's table
+	// {table}: a join's lookup table. compareContains is a string every
+	// sampled compare record must hold (the joined field).
+	lookupRows      int
+	compareContains string
 
 	cases       []workload
 	repeats     int
@@ -247,7 +254,20 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 			return nil, fmt.Errorf("preload: %w", err)
 		}
 	}
-	if err := b.exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE "+table); err != nil {
+	tables := []string{table}
+	if o.lookupRows > 0 && w.Kind != "snapshot" {
+		lookup := base + "_lookup"
+		if err := b.exec(ctx, lookupSQL(lookup, o.lookupRows)); err != nil {
+			return nil, fmt.Errorf("lookup table: %w", err)
+		}
+		defer func() {
+			if !o.keep {
+				_ = b.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+lookup)
+			}
+		}()
+		tables = append(tables, lookup)
+	}
+	if err := b.exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE "+strings.Join(tables, ", ")); err != nil {
 		return nil, err
 	}
 	// One slot per reader and repeat, all made before the workload is
@@ -335,8 +355,8 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 		}
 
 		err := b.measureSluice(ctx, cr, w, r, profiling,
-			func(topic string) sluiceRun { return b.pgRun(ctx, w, slot("s", r), pub, table, topic) },
-			func(topic string) sluiceRun { return b.pgRun(ctx, w, slot("b", r), pub, table, topic) },
+			func(topic string) sluiceRun { return b.pgRun(ctx, w, slot("s", r), pub, tables, topic) },
+			func(topic string) sluiceRun { return b.pgRun(ctx, w, slot("b", r), pub, tables, topic) },
 			func(kind string) { b.dropSlot(slot(kind, r)) }, cr.PgEPS)
 		if err != nil {
 			return nil, err
@@ -410,9 +430,12 @@ func (b *bench) measureCompare(ctx context.Context, cr *caseResult, r int, w wor
 		bin = b.bin // -compare-transforms alone: the same binary
 	}
 	if o.compareTransforms != "" {
-		run.cfg += "    transforms:\n" + indentLines(o.compareTransforms, 6)
+		run.cfg += "    transforms:\n" + indentLines(transformsFor(o.compareTransforms, run.tables), 6)
 	}
-	_, _, err := b.runSluice(ctx, w, cr.Compare, bin, run, bt, false)
+	st, _, err := b.runSluice(ctx, w, cr.Compare, bin, run, bt, false)
+	if err == nil && o.compareContains != "" {
+		err = allContain(st.Samples, o.compareContains)
+	}
 	b.deleteTopics(bt)
 	if done != nil {
 		done("b")
@@ -473,13 +496,14 @@ func (cr *caseResult) medians(o *options, source []float64, name string) {
 // directory, its configuration, and the server process that feeds it.
 type sluiceRun struct {
 	dir, cfg  string
+	tables    []string   // the PostgreSQL tables it reads: the case's, then the lookup table
 	serverPID func() int // 0 when there is no such process
 }
 
 // pgRun is a run on a pre-made slot, in a fresh directory.
-func (b *bench) pgRun(ctx context.Context, w workload, slot, pub, table, topic string) sluiceRun {
+func (b *bench) pgRun(ctx context.Context, w workload, slot, pub string, tables []string, topic string) sluiceRun {
 	pipeline := "bench" + strings.ReplaceAll(b.id, "-", "")
-	return sluiceRun{cfg: daemonConfig(b.o, w, pipeline, slot, pub, table, topic),
+	return sluiceRun{cfg: daemonConfig(b.o, w, pipeline, slot, pub, tables, topic), tables: tables,
 		serverPID: func() int { return b.walsenderPID(ctx, slot) }}
 }
 

@@ -53,11 +53,11 @@ func buildSluice(ctx context.Context, root, dir string, profiling bool) (string,
 	return out, nil
 }
 
-// daemonConfig is one sluice run's YAML: one pipeline, one table, one
+// daemonConfig is one sluice run's YAML: one pipeline, its tables, one
 // kafka sink writing to topic, on slot and publication made by the driver.
 // The snapshot workload snapshots the table at start (mode always: the
 // slot exists already); every other workload only streams.
-func daemonConfig(o *options, w workload, pipeline, slot, publication, table, topic string) string {
+func daemonConfig(o *options, w workload, pipeline, slot, publication string, tables []string, topic string) string {
 	snapshot := "{mode: never}"
 	if w.Kind == "snapshot" {
 		snapshot = "{mode: always}"
@@ -72,7 +72,7 @@ func daemonConfig(o *options, w workload, pipeline, slot, publication, table, to
       tables: [public.%s]
       status_interval: 1s
       drain_timeout: 30s
-      snapshot: %s`, o.pgDSN, slot, publication, table, snapshot), topic)
+      snapshot: %s`, o.pgDSN, slot, publication, strings.Join(tables, ", public."), snapshot), topic)
 }
 
 // runConfig is the YAML of one run: pipeline with the source block (its

@@ -42,7 +42,7 @@ func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur 
 	if err != nil {
 		return nil, err
 	}
-	d, err := startDaemon(bin, dir, daemonConfig(o, workload{}, "bench"+b.id, slot, pub, table, topic), "")
+	d, err := startDaemon(bin, dir, daemonConfig(o, workload{}, "bench"+b.id, slot, pub, []string{table}, topic), "")
 	if err != nil {
 		return nil, err
 	}

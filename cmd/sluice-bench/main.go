@@ -116,6 +116,8 @@ func parseFlags(args []string) (*options, string, error) {
 	fs.StringVar(&o.compare, "compare", "", "a second sluice binary to measure in the same repeats (A/B of a change); its rows are marked B")
 	var compareTransforms string
 	fs.StringVar(&compareTransforms, "compare-transforms", "", "a YAML file with a pipeline transforms list (e.g. cmd/sluice-bench/transforms-chain.yaml) the compare runs use, with the same binary unless -compare names another: the A/B of what the transforms cost (postgres only)")
+	fs.IntVar(&o.lookupRows, "lookup-rows", 0, "also create, per workload, a lookup table of this many rows (id, name, city, tier; ids 0…n-1), captured by every run; -compare-transforms names it {lookup} and the workload's table {table} (e.g. cmd/sluice-bench/transforms-join.yaml; not for the snapshot workload)")
+	fs.StringVar(&o.compareContains, "compare-contains", "", "a string every sampled record of a compare run must contain (e.g. the joined field), checked after each compare run")
 	fs.StringVar(&o.root, "root", "", "sluice module root (default: found from the working directory)")
 	fs.StringVar(&kindList, "workloads", "", "workloads, default all (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows), snapshot (initial snapshot of a -snapshot-rows table; postgres only)")
 	fs.StringVar(&widthList, "widths", "small,wide", "row widths: small (~100 B), wide (~2 KB: text, jsonb, numeric, uuid, array, times)")
@@ -235,6 +237,16 @@ func parseFlags(args []string) (*options, string, error) {
 				n = snapRows
 			}
 			o.cases = append(o.cases, workload{Kind: k, Width: w, Events: n, Batch: batch, ChunkSize: chunkSize})
+		}
+	}
+	if o.lookupRows > 0 {
+		if o.source != "postgres" {
+			return nil, "", errors.New("-lookup-rows: postgres only")
+		}
+		for _, c := range o.cases {
+			if c.Kind == "snapshot" {
+				return nil, "", errors.New("-lookup-rows: not with the snapshot workload (its table's snapshot would also snapshot the lookup table); pick -workloads")
+			}
 		}
 	}
 	return o, jsonPath, nil
