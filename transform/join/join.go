@@ -326,13 +326,4 @@ func (j *Join) checkEpoch(epoch string) error {
 }
 
 // commit writes the batch Apply built.
-func (j *Join) commit() error {
-	if j.batch.Empty() {
-		return nil
-	}
-	if err := j.batch.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("join store: %w", err)
-	}
-	j.batch.Reset()
-	return nil
-}
+func (j *Join) commit() error { return j.st.commit(j.batch) }

@@ -33,6 +33,14 @@ type store struct {
 	// a key older than its newest one at or before it are garbage.
 	confirmed atomic.Uint64
 	wo        *pebble.WriteOptions
+
+	// it serves get: an iterator over the whole store, kept between reads
+	// because making one costs more than the seek. An iterator sees the
+	// store as it was when made, so commit marks it stale and the next get
+	// makes a new one. Only the pipeline's goroutine reads and commits.
+	it    *pebble.Iterator
+	stale bool
+	seek  []byte // get's seek key, reused
 }
 
 const (
@@ -59,6 +67,10 @@ func openStore(dir string, cacheBytes int64) (*store, error) {
 func (s *store) close() error {
 	if s == nil || s.db == nil {
 		return nil
+	}
+	if s.it != nil {
+		s.it.Close() // an iterator's error was returned by the read that met it
+		s.it = nil
 	}
 	err := s.db.Close()
 	s.db = nil
@@ -117,20 +129,33 @@ func shapeKey(id uint64) []byte {
 // it, nil when there is none or it is a tombstone. The bytes are the
 // caller's.
 func (s *store) get(space byte, key []byte, v version) ([]byte, error) {
-	prefix := append([]byte{space}, key...)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("join store: %w", err)
+	if s.it == nil || s.stale {
+		if s.it != nil {
+			if err := s.it.Close(); err != nil {
+				return nil, fmt.Errorf("join store: %w", err)
+			}
+			s.it = nil
+		}
+		it, err := s.db.NewIter(nil)
+		if err != nil {
+			return nil, fmt.Errorf("join store: %w", err)
+		}
+		s.it, s.stale = it, false
 	}
-	defer it.Close()
-	seek := appendVersion(bytes.Clone(prefix), v)
-	if !it.SeekGE(seek) {
-		return nil, it.Error()
+	s.seek = append(append(s.seek[:0], space), key...)
+	n := len(s.seek)
+	s.seek = appendVersion(s.seek, v)
+	if !s.it.SeekGE(s.seek) {
+		return nil, s.it.Error()
 	}
-	if len(it.Key()) != len(prefix)+versionLen {
+	k := s.it.Key()
+	if !bytes.HasPrefix(k, s.seek[:n]) {
+		return nil, nil // no version at or before v
+	}
+	if len(k) != n+versionLen {
 		return nil, errCorrupt
 	}
-	val, err := it.ValueAndErr()
+	val, err := s.it.ValueAndErr()
 	if err != nil {
 		return nil, fmt.Errorf("join store: %w", err)
 	}
@@ -138,6 +163,20 @@ func (s *store) get(space byte, key []byte, v version) ([]byte, error) {
 		return nil, nil
 	}
 	return bytes.Clone(val), nil
+}
+
+// commit writes b to the store, not synced (sync does that before a
+// position is confirmed), and empties it.
+func (s *store) commit(b *pebble.Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	s.stale = true
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("join store: %w", err)
+	}
+	b.Reset()
+	return nil
 }
 
 // put writes key's value (nil: a tombstone) at version v into b, and
