@@ -156,6 +156,11 @@ type Options struct {
 	// key.converter.schemas.enable and value.converter.schemas.enable
 	// (Debezium Server: debezium.format.key|value.schemas.enable).
 	Schemas bool `yaml:"schemas"`
+	// Typed makes payloads follow their Connect schema where a schema-less
+	// payload may say more (nested multi-dimensional arrays), without
+	// the {"schema","payload"} wrapper: set by sinks that write a
+	// schema-bound format (Avro) from the JSON.
+	Typed bool `yaml:"-"`
 	// Decimal: precise (default), string or double. Debezium:
 	// decimal.handling.mode.
 	Decimal DecimalMode `yaml:"decimal_handling_mode"`

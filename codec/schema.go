@@ -20,6 +20,9 @@ type tableSchemas struct {
 	// the brackets, and rowName its name as a JSON string: the pieces of
 	// an unwrapped value's schema (unwrap.go).
 	rowFields, rowName []byte
+	// avro is the key and value schemas in Avro (avro.go), made on first
+	// use under the encoder's mutex.
+	avro *AvroSchemas
 }
 
 // schemaKey is what a table's schemas depend on: the table, and the

@@ -229,7 +229,7 @@ func (e *Encoder) appendArray(dst []byte, c *sluice.Column, elem colKind, v *slu
 			// Nested rows need the column's dimensions in the Connect
 			// schema, which the sources do not know: with schemas the
 			// rows stay null.
-			if e.opt.MultidimArrays == MultidimNested && !e.opt.Schemas {
+			if e.opt.MultidimArrays == MultidimNested && !e.opt.Schemas && !e.opt.Typed {
 				dst = e.appendArray(dst, c, elem, x, prec)
 			} else {
 				dst = append(dst, "null"...)

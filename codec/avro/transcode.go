@@ -1,0 +1,580 @@
+package avro
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+type kind uint8
+
+const (
+	kNull kind = iota
+	kBool
+	kInt
+	kLong
+	kFloat
+	kDouble
+	kString
+	kBytes
+	kRecord
+	kArray
+	kMap
+)
+
+// node is how the values of one Avro type are transcoded.
+type node struct {
+	kind kind
+	// union is the index of the null branch when the type is a union
+	// with null (0: ["null", T], 1: [T, "null"]), else -1.
+	union  int8
+	fields []field // kRecord
+	items  *node   // kArray: the items; kMap: the values
+}
+
+type field struct {
+	name string
+	n    *node
+}
+
+// Append appends the Avro binary encoding of the JSON value js (written
+// by sluice's JSON encoder without schemas) to dst.
+func (s *Schema) Append(dst, js []byte) ([]byte, error) {
+	p := parser{b: js}
+	dst, err := p.value(dst, s.root)
+	if err != nil {
+		return dst, fmt.Errorf("avro: %s: %w", s.Name, err)
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return dst, fmt.Errorf("avro: %s: trailing bytes at %d", s.Name, p.i)
+	}
+	return dst, nil
+}
+
+type parser struct {
+	b []byte
+	i int
+}
+
+var errSyntax = errors.New("malformed JSON")
+
+func (p *parser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) peek() byte {
+	p.ws()
+	if p.i < len(p.b) {
+		return p.b[p.i]
+	}
+	return 0
+}
+
+func (p *parser) lit(s string) bool {
+	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
+		p.i += len(s)
+		return true
+	}
+	return false
+}
+
+// value transcodes one JSON value of type n.
+func (p *parser) value(dst []byte, n *node) ([]byte, error) {
+	if p.peek() == 'n' {
+		if !p.lit("null") {
+			return dst, errSyntax
+		}
+		switch {
+		case n.union >= 0:
+			return appendLong(dst, int64(n.union)), nil
+		case n.kind == kNull:
+			return dst, nil
+		}
+		return dst, errors.New("null for a field that is not optional")
+	}
+	if n.union >= 0 {
+		dst = appendLong(dst, int64(1-n.union))
+	}
+	switch n.kind {
+	case kBool:
+		switch {
+		case p.lit("true"):
+			return append(dst, 1), nil
+		case p.lit("false"):
+			return append(dst, 0), nil
+		}
+		return dst, fmt.Errorf("boolean expected at %d", p.i)
+	case kInt, kLong:
+		v, err := p.integer()
+		if err != nil {
+			return dst, err
+		}
+		return appendLong(dst, v), nil
+	case kFloat, kDouble:
+		f, err := p.float()
+		if err != nil {
+			return dst, err
+		}
+		if n.kind == kFloat {
+			return binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(f))), nil
+		}
+		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f)), nil
+	case kString:
+		return p.str(dst)
+	case kBytes:
+		return p.bytes(dst)
+	case kRecord:
+		return p.record(dst, n)
+	case kArray:
+		return p.array(dst, n)
+	case kMap:
+		return p.object(dst, n)
+	}
+	return dst, fmt.Errorf("a value where the schema has null, at %d", p.i)
+}
+
+// record transcodes an object's members in the record's field order;
+// fields the object leaves out are written as null.
+func (p *parser) record(dst []byte, n *node) ([]byte, error) {
+	if p.peek() != '{' {
+		return dst, fmt.Errorf("object expected at %d", p.i)
+	}
+	p.i++
+	next := 0
+	for {
+		c := p.peek()
+		if c == '}' {
+			p.i++
+			break
+		}
+		if next > 0 || c == ',' {
+			if c != ',' {
+				return dst, errSyntax
+			}
+			p.i++
+			p.ws()
+		}
+		key, err := p.rawString()
+		if err != nil {
+			return dst, err
+		}
+		if p.peek() != ':' {
+			return dst, errSyntax
+		}
+		p.i++
+		j := next
+		for j < len(n.fields) && n.fields[j].name != unsafe.String(unsafe.SliceData(key), len(key)) {
+			j++
+		}
+		if j == len(n.fields) {
+			return dst, fmt.Errorf("field %q is not in the schema, or out of order", key)
+		}
+		for ; next < j; next++ {
+			if dst, err = nullOf(dst, &n.fields[next]); err != nil {
+				return dst, err
+			}
+		}
+		if dst, err = p.value(dst, n.fields[j].n); err != nil {
+			return dst, fmt.Errorf("%s: %w", n.fields[j].name, err)
+		}
+		next = j + 1
+	}
+	for ; next < len(n.fields); next++ {
+		var err error
+		if dst, err = nullOf(dst, &n.fields[next]); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+func nullOf(dst []byte, f *field) ([]byte, error) {
+	if f.n.union < 0 {
+		return dst, fmt.Errorf("field %q missing and not optional", f.name)
+	}
+	return appendLong(dst, int64(f.n.union)), nil
+}
+
+// array transcodes a JSON array as one Avro block.
+func (p *parser) array(dst []byte, n *node) ([]byte, error) {
+	if p.peek() != '[' {
+		return dst, fmt.Errorf("array expected at %d", p.i)
+	}
+	count, err := p.count(']')
+	if err != nil {
+		return dst, err
+	}
+	p.i++
+	if count > 0 {
+		dst = appendLong(dst, int64(count))
+		for k := 0; k < count; k++ {
+			if k > 0 {
+				p.peek()
+				p.i++ // the comma count checked
+			}
+			if dst, err = p.value(dst, n.items); err != nil {
+				return dst, err
+			}
+		}
+	}
+	if p.peek() != ']' {
+		return dst, errSyntax
+	}
+	p.i++
+	return append(dst, 0), nil
+}
+
+// object transcodes a JSON object as an Avro map block.
+func (p *parser) object(dst []byte, n *node) ([]byte, error) {
+	if p.peek() != '{' {
+		return dst, fmt.Errorf("object expected at %d", p.i)
+	}
+	count, err := p.count('}')
+	if err != nil {
+		return dst, err
+	}
+	p.i++
+	if count > 0 {
+		dst = appendLong(dst, int64(count))
+		for k := 0; k < count; k++ {
+			if k > 0 {
+				p.peek()
+				p.i++
+			}
+			p.ws()
+			if dst, err = p.str(dst); err != nil {
+				return dst, err
+			}
+			if p.peek() != ':' {
+				return dst, errSyntax
+			}
+			p.i++
+			if dst, err = p.value(dst, n.items); err != nil {
+				return dst, err
+			}
+		}
+	}
+	if p.peek() != '}' {
+		return dst, errSyntax
+	}
+	p.i++
+	return append(dst, 0), nil
+}
+
+// count returns the number of elements of the array or object that
+// starts at p.i, without moving p.
+func (p *parser) count(end byte) (int, error) {
+	q := parser{b: p.b, i: p.i + 1}
+	if q.peek() == end {
+		return 0, nil
+	}
+	n := 0
+	for {
+		if end == '}' {
+			q.ws()
+			if _, err := q.rawString(); err != nil {
+				return 0, err
+			}
+			if q.peek() != ':' {
+				return 0, errSyntax
+			}
+			q.i++
+		}
+		if err := q.skip(); err != nil {
+			return 0, err
+		}
+		n++
+		switch q.peek() {
+		case ',':
+			q.i++
+		case end:
+			return n, nil
+		default:
+			return 0, errSyntax
+		}
+	}
+}
+
+// skip moves past one JSON value.
+func (p *parser) skip() error {
+	switch p.peek() {
+	case '"':
+		_, err := p.rawString()
+		return err
+	case '{', '[':
+		depth := 0
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case '"':
+				if _, err := p.rawString(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					p.i++
+					return nil
+				}
+			}
+			p.i++
+		}
+		return errSyntax
+	}
+	start := p.i
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ',', '}', ']', ' ', '\n', '\t', '\r':
+			if p.i == start {
+				return errSyntax
+			}
+			return nil
+		}
+		p.i++
+	}
+	if p.i == start {
+		return errSyntax
+	}
+	return nil
+}
+
+// rawString returns the bytes between the quotes of the string at p.i,
+// escapes as they are.
+func (p *parser) rawString() ([]byte, error) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return nil, fmt.Errorf("string expected at %d", p.i)
+	}
+	start := p.i + 1
+	for i := start; i < len(p.b); i++ {
+		switch p.b[i] {
+		case '\\':
+			i++
+		case '"':
+			p.i = i + 1
+			return p.b[start:i], nil
+		}
+	}
+	return nil, errSyntax
+}
+
+func (p *parser) token() []byte {
+	p.ws()
+	start := p.i
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			p.i++
+			continue
+		}
+		break
+	}
+	return p.b[start:p.i]
+}
+
+func (p *parser) integer() (int64, error) {
+	t := p.token()
+	if len(t) == 0 {
+		return 0, fmt.Errorf("number expected at %d", p.i)
+	}
+	neg := t[0] == '-'
+	if neg {
+		t = t[1:]
+	}
+	var u uint64
+	for _, c := range t {
+		if c < '0' || c > '9' || u > (math.MaxUint64-9)/10 {
+			return 0, fmt.Errorf("integer expected at %d", p.i)
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, fmt.Errorf("integer out of range at %d", p.i)
+		}
+		return -int64(u), nil
+	}
+	if u > math.MaxInt64 {
+		return 0, fmt.Errorf("integer out of range at %d", p.i)
+	}
+	return int64(u), nil
+}
+
+// float reads a number, or the strings Debezium writes for NaN and the
+// infinities.
+func (p *parser) float() (float64, error) {
+	if p.peek() == '"' {
+		s, err := p.rawString()
+		if err != nil {
+			return 0, err
+		}
+		switch string(s) {
+		case "NaN":
+			return math.NaN(), nil
+		case "Infinity":
+			return math.Inf(1), nil
+		case "-Infinity":
+			return math.Inf(-1), nil
+		}
+		return 0, fmt.Errorf("number expected, got %q", s)
+	}
+	t := p.token()
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(t), len(t)), 64)
+	if err != nil {
+		return 0, fmt.Errorf("number expected at %d", p.i)
+	}
+	return f, nil
+}
+
+// str transcodes a JSON string as an Avro string.
+func (p *parser) str(dst []byte) ([]byte, error) {
+	raw, err := p.rawString()
+	if err != nil {
+		return dst, err
+	}
+	if !hasEscape(raw) {
+		dst = appendLong(dst, int64(len(raw)))
+		return append(dst, raw...), nil
+	}
+	n, err := unescapedLen(raw)
+	if err != nil {
+		return dst, err
+	}
+	dst = appendLong(dst, int64(n))
+	return unescape(dst, raw), nil
+}
+
+// bytes transcodes a base64 JSON string as Avro bytes.
+func (p *parser) bytes(dst []byte) ([]byte, error) {
+	raw, err := p.rawString()
+	if err != nil {
+		return dst, err
+	}
+	n := base64.StdEncoding.DecodedLen(len(raw))
+	if len(raw) >= 2 && raw[len(raw)-1] == '=' {
+		n--
+		if raw[len(raw)-2] == '=' {
+			n--
+		}
+	}
+	dst = appendLong(dst, int64(n))
+	out, err := base64.StdEncoding.AppendDecode(dst, raw)
+	if err != nil {
+		return dst, fmt.Errorf("base64 expected: %w", err)
+	}
+	return out, nil
+}
+
+func decodeBase64(b []byte) ([]byte, error) { return base64.StdEncoding.AppendDecode(nil, b) }
+
+func hasEscape(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapedLen is the UTF-8 length of the JSON string body b.
+func unescapedLen(b []byte) (int, error) {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			n++
+			continue
+		}
+		i++
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		if b[i] != 'u' {
+			n++
+			continue
+		}
+		r, w, ok := hexRune(b, i)
+		if !ok {
+			return 0, errSyntax
+		}
+		n += utf8.RuneLen(r)
+		i += w
+	}
+	return n, nil
+}
+
+// hexRune decodes the \uXXXX escape whose 'u' is at b[i] (and the low
+// surrogate after it), returning the rune and the bytes after 'u' used.
+func hexRune(b []byte, i int) (rune, int, bool) {
+	h := func(at int) (rune, bool) {
+		if at+4 > len(b) {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(b[at:at+4]), 16, 16)
+		return rune(v), err == nil
+	}
+	r, ok := h(i + 1)
+	if !ok {
+		return 0, 0, false
+	}
+	if utf16.IsSurrogate(r) && i+6 < len(b) && b[i+5] == '\\' && b[i+6] == 'u' {
+		if r2, ok := h(i + 7); ok {
+			if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+				return d, 10, true
+			}
+		}
+	}
+	if utf16.IsSurrogate(r) {
+		r = utf8.RuneError
+	}
+	return r, 4, true
+}
+
+func unescape(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		switch b[i] {
+		case 'n':
+			dst = append(dst, '\n')
+		case 't':
+			dst = append(dst, '\t')
+		case 'r':
+			dst = append(dst, '\r')
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'u':
+			r, w, _ := hexRune(b, i)
+			dst = utf8.AppendRune(dst, r)
+			i += w
+		default: // '"', '\\', '/'
+			dst = append(dst, b[i])
+		}
+	}
+	return dst
+}
+
+// appendLong appends v as Avro's zig-zag varint.
+func appendLong(dst []byte, v int64) []byte {
+	return binary.AppendUvarint(dst, uint64(v<<1)^uint64(v>>63))
+}
