@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
+	"github.com/sluice-cdc/sluice/internal/registry/schemaregistry"
 	"github.com/sluice-cdc/sluice/sink"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -79,7 +80,20 @@ type Config struct {
 	// SASL configures authentication (Kafka: security.protocol SASL_*,
 	// sasl.mechanism, sasl.jaas.config).
 	SASL SASL `yaml:"sasl"`
+
+	// Format is how keys and values are serialized: json (default, the
+	// pipeline's encoding settings) or avro (Confluent's wire format: a
+	// zero byte, the schema id in four bytes, the Avro body; schemas in
+	// the registry below). Debezium: key.converter / value.converter.
+	Format string `yaml:"format"`
+
+	// Registry is the schema registry of format avro (Confluent's API;
+	// Apicurio serves it under /apis/ccompat/v7).
+	Registry RegistryConfig `yaml:"registry"`
 }
+
+// RegistryConfig is the registry block (internal/registry/schemaregistry).
+type RegistryConfig = schemaregistry.Config
 
 // TopicCreation is how topics are created the first time an event needs
 // them (Debezium: topic.creation.* with the "default" group).
@@ -138,8 +152,17 @@ func (Config) Defaults() Config {
 		MaxBufferedRecords:  10000,
 		HealthCheckInterval: 5 * time.Second,
 		ClientID:            "sluice",
+		Format:              FormatJSON,
+		// Registry stays zero: its client fills the defaults, and an
+		// auto_register the YAML leaves out may then follow use_latest.
 	}
 }
+
+// The serialization formats.
+const (
+	FormatJSON = "json"
+	FormatAvro = "avro"
+)
 
 var compressions = map[string]kgo.CompressionCodec{
 	"none":   kgo.NoCompression(),
@@ -201,6 +224,18 @@ func (c *Config) validate(path string) error {
 	}
 	for _, p := range kafkaconn.Validate(c.TLS, c.SASL) {
 		bad(p.Key, "%s", p.Msg)
+	}
+	switch c.Format {
+	case FormatJSON:
+		if c.Registry.URL != "" {
+			bad("registry", "set only with format: avro")
+		}
+	case FormatAvro:
+		for _, p := range c.Registry.Validate() {
+			bad("registry."+p.Key, "%s", p.Msg)
+		}
+	default:
+		bad("format", "%q is not one of json, avro", c.Format)
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -29,6 +30,11 @@ func (s *Sink) WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(er
 	if c == nil {
 		ack(ErrNotOpen)
 		return ErrNotOpen
+	}
+	if s.cfg.Format == FormatAvro {
+		err := sluice.Permanent(errors.New("kafka sink: format avro does not write heartbeat records yet: turn the source's heartbeat_records off, or use format json"))
+		ack(err)
+		return err
 	}
 	topic := HeartbeatTopicName(s.enc.Options().Name)
 	if _, err := s.ensureTopic(ctx, c.adm, topic); err != nil {

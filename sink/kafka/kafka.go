@@ -67,6 +67,10 @@ type Sink struct {
 	txMeta  bool   // provide_transaction_metadata: write the transaction topic
 	txTopic string // its name
 
+	// avro is format avro's registry client and id cache (avro.go), made
+	// by the first Open; nil with format json.
+	avro atomic.Pointer[avroFormat]
+
 	inflight sync.WaitGroup // events whose ack is still to be called; Close waits
 
 	// dial, when set (tests), replaces franz-go's dialer for every broker.
@@ -103,10 +107,19 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	enc := env.Encoder
+	if cfg.Format == FormatAvro {
+		if enc.Options().TransactionMetadata {
+			return nil, fmt.Errorf("%s: format: avro does not write the transaction topic yet: turn encoding.provide_transaction_metadata off, or use format json", env.Path)
+		}
+		if enc, err = typedEncoder(enc); err != nil {
+			return nil, fmt.Errorf("%s: %w", env.Path, err)
+		}
+	}
 	return &Sink{
 		cfg:     cfg,
 		log:     env.Logger,
-		enc:     env.Encoder,
+		enc:     enc,
 		router:  router,
 		known:   map[string]topicInfo{},
 		bufHint: 512,
@@ -126,6 +139,14 @@ func (s *Sink) Open(ctx context.Context) error {
 	opts, err := s.cfg.clientOpts()
 	if err != nil {
 		return err
+	}
+	if s.cfg.Format == FormatAvro && s.avro.Load() == nil {
+		// Here, not in New: it reads the registry's secret and TLS files.
+		a, err := newAvroFormat(s.cfg.Registry, s.log)
+		if err != nil {
+			return fmt.Errorf("kafka sink: %w", err)
+		}
+		s.avro.Store(a)
 	}
 	opts = append(opts, kgo.WithLogger(zapLogger{s.log}))
 	if s.dial != nil {
@@ -205,6 +226,9 @@ func (s *Sink) Ready() error {
 	if err := c.probeErr.Load(); err != nil {
 		return *err
 	}
+	if a := s.avro.Load(); a != nil {
+		return a.reg.Ready()
+	}
 	return nil
 }
 
@@ -235,6 +259,9 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	flushErr := c.cl.Flush(ctx)
 	c.close()
+	if a := s.avro.Load(); a != nil {
+		a.reg.Close() // its idle connections; a later Open uses it again
+	}
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
 	t := time.NewTimer(closeAckWait)

@@ -37,6 +37,7 @@ type pending struct {
 	// recs: the transaction topic's END and BEGIN records when a
 	// transaction ends or begins here, then the change and the tombstone
 	// after a delete.
+	abuf  []byte // format avro: the records' Avro keys and values (avro.go)
 	recs  [4]kgo.Record
 	hdrs  [8]kgo.RecordHeader // event id, unchanged columns, old/new key, unwrap's add_headers, the headers transform's
 	thdrs [4]kgo.RecordHeader // the tombstone's: event id, new key, the headers transform's
@@ -66,12 +67,15 @@ func getPending(s *Sink, ack func(error)) *pending {
 
 // release returns p to the pool once nothing refers to it any more.
 func (p *pending) release() {
-	buf := p.buf[:0]
+	buf, abuf := p.buf[:0], p.abuf[:0]
 	if cap(buf) > maxBufHint {
 		buf = nil
 	}
+	if cap(abuf) > maxBufHint {
+		abuf = nil
+	}
 	promise := p.promise
-	*p = pending{buf: buf, promise: promise}
+	*p = pending{buf: buf, abuf: abuf, promise: promise}
 	if buf != nil {
 		pendingPool.Put(p)
 	}
@@ -168,6 +172,12 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 	if err := s.enc.OutboxUnsupported(ev); err != nil {
 		return s.fail(ack, fmt.Errorf("kafka sink: %w", err))
 	}
+	a := s.avro.Load()
+	if a != nil && !s.enc.Skips(ev.Op) {
+		if err := a.unsupported(ev); err != nil {
+			return s.fail(ack, sluice.Permanent(fmt.Errorf("kafka sink: %w", err)))
+		}
+	}
 	change := ev
 	var topic string
 	var info topicInfo
@@ -193,6 +203,12 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 			return s.fail(ack, classify(fmt.Errorf("kafka sink: produce %s: %c %s: %w", topic, ev.Op, what, ErrNullKeyCompacted)))
 		}
 		s.skipTruncate(topic, info)
+	}
+	if a != nil && change != nil && p.n > 0 {
+		if err := a.convert(ctx, s.enc, p, change, topic); err != nil {
+			p.release()
+			return s.fail(ack, fmt.Errorf("kafka sink: %s: %w", topic, err))
+		}
 	}
 	return s.produce(ctx, c, p)
 }

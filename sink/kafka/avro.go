@@ -1,0 +1,157 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/codec/avro"
+	"github.com/sluice-cdc/sluice/internal/registry/schemaregistry"
+)
+
+// avroFormat writes change events as Avro in Confluent's wire format.
+// encode writes them as JSON first (with an encoder whose payloads follow
+// their Connect schemas); convert then transcodes each key and value into
+// Avro behind its schema's registry id. The ids are kept per schema and
+// topic, so the registry is asked once per table version and topic: the
+// first event of a table, and the first after its schema changed, wait
+// for the registry (with retries while it is down: the pipeline waits,
+// nothing is dropped); every other event is served from memory.
+type avroFormat struct {
+	reg *schemaregistry.Client
+
+	mu  sync.Mutex
+	ids map[idKey]int
+}
+
+type idKey struct {
+	s     *avro.Schema
+	topic string
+}
+
+// maxAvroIDs bounds the id cache; it is cleared when full.
+const maxAvroIDs = 4096
+
+func newAvroFormat(cfg RegistryConfig, log *zap.Logger) (*avroFormat, error) {
+	reg, err := schemaregistry.New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &avroFormat{reg: reg, ids: map[idKey]int{}}, nil
+}
+
+// typedEncoder is enc with payloads bound to their Connect schemas and no
+// schema wrapper, the JSON the Avro transcoding reads.
+func typedEncoder(enc *codec.Encoder) (*codec.Encoder, error) {
+	o := enc.Options()
+	o.Schemas, o.Typed = false, true
+	return codec.New(o)
+}
+
+// unsupported says why ev cannot be written as Avro yet, or nil.
+func (*avroFormat) unsupported(ev *sluice.Event) error {
+	switch {
+	case codec.Unwrapped(ev):
+		return errors.New("format avro: unwrapped events (the unwrap transform) are not supported yet")
+	case codec.Outboxed(ev):
+		return errors.New("format avro: outbox events are not supported yet")
+	case ev.Op == sluice.OpMessage || ev.Op == sluice.OpSchemaChange || ev.Table == nil:
+		return fmt.Errorf("format avro: %c events (logical messages, schema changes) are not supported yet: leave them out (postgres messages: false, mysql schema_changes: false) or send them to a json sink", ev.Op)
+	}
+	return nil
+}
+
+// id returns the registry id of s for topic.
+func (a *avroFormat) id(ctx context.Context, s *avro.Schema, topic string, isKey bool) (int, error) {
+	k := idKey{s, topic}
+	a.mu.Lock()
+	id, ok := a.ids[k]
+	a.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := a.reg.ID(ctx, topic, s.Name, isKey, s.JSON)
+	if err != nil {
+		return 0, err
+	}
+	a.mu.Lock()
+	if len(a.ids) >= maxAvroIDs {
+		clear(a.ids)
+	}
+	a.ids[k] = id
+	a.mu.Unlock()
+	return id, nil
+}
+
+// convert rewrites the keys and values of p's records for topic (the
+// change and its tombstone) from JSON into Avro, in p.abuf.
+func (a *avroFormat) convert(ctx context.Context, enc *codec.Encoder, p *pending, ev *sluice.Event, topic string) error {
+	as, err := enc.AvroSchemas(ev)
+	if err != nil {
+		return sluice.Permanent(fmt.Errorf("format avro: %w", err))
+	}
+	var keyID, valID int
+	if keyID, err = a.id(ctx, as.Key, topic, true); err != nil {
+		return registryErr(err)
+	}
+	buf := p.abuf[:0]
+	type span struct{ rec, key, ks, ke, vs, ve int }
+	var spans [4]span
+	n := 0
+	for i := range p.n {
+		r := &p.recs[i]
+		if r.Topic != topic {
+			continue
+		}
+		sp := span{rec: i, ks: -1, vs: -1}
+		if r.Key != nil {
+			sp.ks = len(buf)
+			buf = schemaregistry.AppendHeader(buf, keyID)
+			if buf, err = as.Key.Append(buf, r.Key); err != nil {
+				return sluice.Permanent(err)
+			}
+			sp.ke = len(buf)
+		}
+		if r.Value != nil {
+			if valID == 0 {
+				if valID, err = a.id(ctx, as.Value, topic, false); err != nil {
+					return registryErr(err)
+				}
+			}
+			sp.vs = len(buf)
+			buf = schemaregistry.AppendHeader(buf, valID)
+			if buf, err = as.Value.Append(buf, r.Value); err != nil {
+				return sluice.Permanent(err)
+			}
+			sp.ve = len(buf)
+		}
+		spans[n] = sp
+		n++
+	}
+	p.abuf = buf
+	for _, sp := range spans[:n] {
+		r := &p.recs[sp.rec]
+		if sp.ks >= 0 {
+			r.Key = buf[sp.ks:sp.ke:sp.ke]
+		}
+		if sp.vs >= 0 {
+			r.Value = buf[sp.vs:sp.ve:sp.ve]
+		}
+	}
+	return nil
+}
+
+// registryErr marks the registry's refusals permanent: the events carry
+// the schema it refused, so a replay fails the same way.
+func registryErr(err error) error {
+	var inc *schemaregistry.IncompatibleError
+	if errors.As(err, &inc) || errors.Is(err, schemaregistry.ErrInvalidSchema) || errors.Is(err, schemaregistry.ErrNotRegistered) {
+		return sluice.Permanent(fmt.Errorf("format avro: %w", err))
+	}
+	return fmt.Errorf("format avro: %w", err)
+}

@@ -1,0 +1,110 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/internal/avrotest"
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+// TestAvroIntegration writes inserts, an update, a NULL and a delete with
+// its tombstone through a sink with format avro to a real broker and a
+// real registry (Apicurio). A plain consumer then reads every record's
+// schema id from Confluent's wire format, fetches the schema by id from
+// the registry, decodes the body with an independent Avro implementation
+// and finds the values of the JSON the same events give with format json.
+// The subjects are TopicNameStrategy's, and the test deletes them.
+func TestAvroIntegration(t *testing.T) {
+	brokers := []string{testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")}
+	regURL := testenv.Get(t, "SLUICE_TEST_REGISTRY_URL")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin := avrotest.AdminClient(t, regURL)
+
+	var events []*sluice.Event
+	events = append(events, clock.Tx(insertEvent(1, "first"), insertEvent(2, "second"))...)
+	events = append(events, clock.Tx(updateEvent(1, sluice.Value{Kind: sluice.KindNull}))...)
+	events = append(events, clock.Tx(deleteEvent(2))...)
+	raw := map[string]any{"format": "avro", "registry": map[string]any{"url": regURL}}
+	r := runSink(ctx, t, brokers, raw, events)
+	avrotest.DeleteSubjectsAtEnd(t, admin, r.tableTopic+"-key", r.tableTopic+"-value")
+	for i, err := range r.acks {
+		if err != nil {
+			t.Fatalf("event %d acked with %v", i, err)
+		}
+	}
+	recs := consumeAll(ctx, t, brokers, 5, r.tableTopic)
+
+	// The same events as JSON: the values every Avro body must hold.
+	opt := r.enc.Options()
+	opt.Typed = true
+	jenc, err := codec.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantKeys := map[string]int{}
+	var wantVals [][]byte
+	for _, ev := range events {
+		k, _ := jenc.AppendKey(nil, ev)
+		wantKeys[string(k)]++
+		wantVals = append(wantVals, jenc.AppendValue(nil, ev))
+	}
+	wantKeys[`{"id":2}`]++ // the tombstone's
+
+	schemas := map[int]string{}
+	decode := func(what string, b []byte, want [][]byte) {
+		t.Helper()
+		id, body, err := avrotest.Wire(b)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		s, ok := schemas[id]
+		if !ok {
+			if s, err = avrotest.SchemaByID(ctx, admin, id); err != nil {
+				t.Fatalf("%s: schema %d: %v", what, id, err)
+			}
+			schemas[id] = s
+		}
+		for _, js := range want {
+			// The envelope's own ts_ms/us/ns are when it was written.
+			if diff, err := avrotest.Compare(s, body, js, ".ts_ms", ".ts_us", ".ts_ns"); err == nil && diff == "" {
+				return
+			}
+		}
+		t.Errorf("%s: schema %d: no JSON event has these values", what, id)
+	}
+	tombstones := 0
+	for _, rec := range recs {
+		var keys [][]byte
+		for k := range wantKeys {
+			keys = append(keys, []byte(k))
+		}
+		decode("key", rec.Key, keys)
+		if rec.Value == nil {
+			tombstones++
+			continue
+		}
+		decode(fmt.Sprintf("value at offset %d", rec.Offset), rec.Value, wantVals)
+	}
+	if tombstones != 1 {
+		t.Errorf("%d tombstones, want 1", tombstones)
+	}
+	subjects, err := admin.Subjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{r.tableTopic + "-key", r.tableTopic + "-value"} {
+		if !slices.Contains(subjects, s) {
+			t.Errorf("subject %s not registered; have %v", s, subjects)
+		}
+	}
+	if len(schemas) != 2 {
+		t.Errorf("%d schema ids used, want 2 (key and value)", len(schemas))
+	}
+}
