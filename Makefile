@@ -15,7 +15,8 @@ LDFLAGS := -X github.com/sluice-cdc/sluice/internal/buildinfo.version=$(VERSION)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sluice
 
-# Start PostgreSQL, MariaDB, Kafka and Elasticsearch, then run every test (unit and integration)
+# Start PostgreSQL, MariaDB, Kafka, the Apicurio schema registry, Elasticsearch and OpenSearch
+# (scripts/services.sh up), then run every test (unit and integration)
 # with their addresses in the environment. Fails, too, when the tests left a replication slot or
 # publication behind (scripts/leaks.sh). Then every fuzz target runs for a few seconds.
 test: build services

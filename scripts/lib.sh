@@ -1,4 +1,5 @@
 # lib.sh — helpers the service scripts source.
+# shellcheck shell=bash
 
 # apt_install PKG...: install Debian packages, as root or through sudo.
 apt_install() {
@@ -31,6 +32,37 @@ test_certs() {
       -extfile san.ext -out server.crt.tmp 2>/dev/null
     mv server.crt.tmp server.crt
   ) || { echo "cannot make the test certificates in $dir with openssl" >&2; exit 1; }
+}
+
+# java_major JAVA_BIN: the major version of that java (8 for 1.8).
+java_major() {
+  "$1" -XshowSettings:properties -version 2>&1 |
+    awk -F' = ' '/java.specification.version/ {v=$2; sub(/^1\./, "", v); print v; exit}'
+}
+
+# java_home_at_least MIN [HOME...]: print a Java home of version >= MIN: the
+# first given HOME (e.g. an override variable's value) or JAVA_HOME that is
+# one, else the newest JDK under /usr/lib/jvm, else `java` on PATH. Returns 1
+# when there is none.
+java_home_at_least() {
+  local min=$1 c v best='' bestv=0; shift
+  for c in "$@" "${JAVA_HOME:-}"; do
+    if [ -z "$c" ] || [ ! -x "$c/bin/java" ]; then continue; fi
+    v=$(java_major "$c/bin/java")
+    if [[ $v =~ ^[0-9]+$ ]] && ((v >= min)); then echo "$c"; return; fi
+  done
+  for c in /usr/lib/jvm/*/; do
+    c=${c%/}
+    if [ ! -x "$c/bin/java" ] || [ -L "$c" ]; then continue; fi
+    v=$(java_major "$c/bin/java")
+    if [[ $v =~ ^[0-9]+$ ]] && ((v >= min && v > bestv)); then best=$c; bestv=$v; fi
+  done
+  if [ -n "$best" ]; then echo "$best"; return; fi
+  if c=$(command -v java); then
+    v=$(java_major "$c")
+    if [[ $v =~ ^[0-9]+$ ]] && ((v >= min)); then dirname "$(dirname "$(readlink -f "$c")")"; return; fi
+  fi
+  return 1
 }
 
 # fetch_maven_zip COORDS CACHE NAME: download the zip artifact COORDS

@@ -245,3 +245,17 @@ func sameKeys(a, b map[string]any) bool {
 	}
 	return true
 }
+
+// Decode decodes bin, an Avro body of schemaJSON, into Go values (records
+// and maps as map[string]any).
+func Decode(schemaJSON string, bin []byte) (any, error) {
+	parsed, err := havro.Parse(schemaJSON)
+	if err != nil {
+		return nil, fmt.Errorf("schema does not parse: %w", err)
+	}
+	var got any
+	if err := havro.Unmarshal(parsed, bin, &got); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return got, nil
+}
