@@ -24,6 +24,33 @@ func TestAvroRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			msg := &sluice.Event{Op: sluice.OpMessage, Message: &sluice.Message{Prefix: "p", Content: []byte("c"), Transactional: true}, TxID: 5, TxOrder: 2, Pos: sluice.Position{LSN: 9, TxLSN: 10}}
+			ddl := &sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: "shop", Statement: "ALTER TABLE t ADD c int"}, Binlog: &sluice.Binlog{ServerID: 1, File: "f", GTID: "0-1-2", TxID: "0-1-2"}}
+			for _, ev := range []*sluice.Event{msg, ddl} {
+				what := fmt.Sprintf("%s/%s %c", mode, conn, ev.Op)
+				as, err := enc.AvroSchemas(ev)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				key, _ := enc.AppendKey(nil, ev)
+				checkAvro(t, what+" key", as.Key, key)
+				checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
+			}
+			hb, err := enc.AvroHeartbeatSchemas()
+			if err != nil {
+				t.Fatal(err)
+			}
+			beat := &sluice.Event{Op: sluice.OpHeartbeat, Pos: sluice.Position{LSN: 77, TxLSN: 77}}
+			checkAvro(t, mode+"/"+conn+" heartbeat key", hb.Key, enc.AppendHeartbeatKey(nil))
+			checkAvro(t, mode+"/"+conn+" heartbeat value", hb.Value, enc.AppendHeartbeatValue(nil, beat, fixed()))
+			tx, err := enc.AvroTxSchemas()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []*TxBoundary{{ID: "1:2"}, {End: true, ID: "1:2", Events: 3, Collections: []TxCollection{{"public.a", 2}, {"public.b", 1}}}} {
+				checkAvro(t, mode+"/"+conn+" transaction key", tx.Key, enc.AppendTxKey(nil, b))
+				checkAvro(t, mode+"/"+conn+" transaction value", tx.Value, enc.AppendTxValue(nil, b, fixed()))
+			}
 			for _, tbl := range []*sluice.Table{allTypes, specialTypes, mysqlTypes, structTable} {
 				for _, ev := range tableEvents(tbl) {
 					what := fmt.Sprintf("%s/%s %s %c", mode, conn, tbl.Name, ev.Op)

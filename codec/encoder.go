@@ -28,6 +28,9 @@ type Encoder struct {
 	outboxC   map[*sluice.Outbox]*outboxSchemas
 	fragC     map[*sluice.Table]*tableFrags
 	lastFrags atomic.Pointer[tableFrags]
+	// avroConst are the Avro schemas of the records whose schemas do not
+	// depend on a table (avro.go), made on first use.
+	avroConst [avroKinds]*AvroSchemas
 }
 
 // New checks the options and returns an Encoder.

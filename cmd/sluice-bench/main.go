@@ -117,6 +117,8 @@ func parseFlags(args []string) (*options, string, error) {
 	var compareTransforms string
 	fs.StringVar(&compareTransforms, "compare-transforms", "", "a YAML file with a pipeline transforms list (e.g. cmd/sluice-bench/transforms-chain.yaml) the compare runs use, with the same binary unless -compare names another: the A/B of what the transforms cost (postgres only)")
 	fs.IntVar(&o.lookupRows, "lookup-rows", 0, "also create, per workload, a lookup table of this many rows (id, name, city, tier; ids 0…n-1), captured by every run; -compare-transforms names it {lookup} and the workload's table {table} (e.g. cmd/sluice-bench/transforms-join.yaml; not for the snapshot workload)")
+	var compareSink string
+	fs.StringVar(&compareSink, "compare-sink", "", "a YAML file of kafka sink settings the compare runs add (e.g. cmd/sluice-bench/sink-avro.yaml: Avro with the registry at $SLUICE_TEST_REGISTRY_URL), with the same binary unless -compare names another")
 	fs.StringVar(&o.compareContains, "compare-contains", "", "a string every sampled record of a compare run must contain (e.g. the joined field), checked after each compare run")
 	fs.StringVar(&o.root, "root", "", "sluice module root (default: found from the working directory)")
 	fs.StringVar(&kindList, "workloads", "", "workloads, default all (none: only the latency runs): single (single-row insert transactions), batch (-batch rows per transaction), update, mixed (50% insert, 30% update, 20% delete), huge (one transaction of -huge-rows rows), snapshot (initial snapshot of a -snapshot-rows table; postgres only)")
@@ -147,6 +149,13 @@ func parseFlags(args []string) (*options, string, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if compareSink != "" {
+		b, err := os.ReadFile(compareSink)
+		if err != nil {
+			return nil, "", fmt.Errorf("-compare-sink: %w", err)
+		}
+		o.compareSink = string(b)
 	}
 	if compareTransforms != "" {
 		if o.source != "postgres" {

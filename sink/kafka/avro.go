@@ -60,8 +60,6 @@ func (*avroFormat) unsupported(ev *sluice.Event) error {
 		return errors.New("format avro: unwrapped events (the unwrap transform) are not supported yet")
 	case codec.Outboxed(ev):
 		return errors.New("format avro: outbox events are not supported yet")
-	case ev.Op == sluice.OpMessage || ev.Op == sluice.OpSchemaChange || ev.Table == nil:
-		return fmt.Errorf("format avro: %c events (logical messages, schema changes) are not supported yet: leave them out (postgres messages: false, mysql schema_changes: false) or send them to a json sink", ev.Op)
 	}
 	return nil
 }
@@ -88,53 +86,48 @@ func (a *avroFormat) id(ctx context.Context, s *avro.Schema, topic string, isKey
 	return id, nil
 }
 
-// convert rewrites the keys and values of p's records for topic (the
-// change and its tombstone) from JSON into Avro, in p.abuf.
-func (a *avroFormat) convert(ctx context.Context, enc *codec.Encoder, p *pending, ev *sluice.Event, topic string) error {
-	as, err := enc.AvroSchemas(ev)
-	if err != nil {
-		return sluice.Permanent(fmt.Errorf("format avro: %w", err))
-	}
-	var keyID, valID int
-	if keyID, err = a.id(ctx, as.Key, topic, true); err != nil {
-		return registryErr(err)
-	}
-	buf := p.abuf[:0]
-	type span struct{ rec, key, ks, ke, vs, ve int }
+// convert rewrites the keys and values of p's records from JSON into
+// Avro, in p.abuf: the transaction topic's records with their schemas,
+// the others (ev's change and tombstone, or a heartbeat) with schemas.
+func (a *avroFormat) convert(ctx context.Context, s *Sink, p *pending, schemas func() (*codec.AvroSchemas, error)) error {
+	type span struct{ rec, ks, ke, vs, ve int }
 	var spans [4]span
-	n := 0
+	buf := p.abuf[:0]
 	for i := range p.n {
 		r := &p.recs[i]
-		if r.Topic != topic {
-			continue
+		get := schemas
+		if s.txMeta && r.Topic == s.txTopic {
+			get = s.enc.AvroTxSchemas
+		}
+		as, err := get()
+		if err != nil {
+			return sluice.Permanent(fmt.Errorf("format avro: %w", err))
 		}
 		sp := span{rec: i, ks: -1, vs: -1}
-		if r.Key != nil {
-			sp.ks = len(buf)
-			buf = schemaregistry.AppendHeader(buf, keyID)
-			if buf, err = as.Key.Append(buf, r.Key); err != nil {
+		for _, part := range []struct {
+			json     []byte
+			schema   *avro.Schema
+			isKey    bool
+			from, to *int
+		}{{r.Key, as.Key, true, &sp.ks, &sp.ke}, {r.Value, as.Value, false, &sp.vs, &sp.ve}} {
+			if part.json == nil {
+				continue
+			}
+			id, err := a.id(ctx, part.schema, r.Topic, part.isKey)
+			if err != nil {
+				return registryErr(err)
+			}
+			*part.from = len(buf)
+			buf = schemaregistry.AppendHeader(buf, id)
+			if buf, err = part.schema.Append(buf, part.json); err != nil {
 				return sluice.Permanent(err)
 			}
-			sp.ke = len(buf)
+			*part.to = len(buf)
 		}
-		if r.Value != nil {
-			if valID == 0 {
-				if valID, err = a.id(ctx, as.Value, topic, false); err != nil {
-					return registryErr(err)
-				}
-			}
-			sp.vs = len(buf)
-			buf = schemaregistry.AppendHeader(buf, valID)
-			if buf, err = as.Value.Append(buf, r.Value); err != nil {
-				return sluice.Permanent(err)
-			}
-			sp.ve = len(buf)
-		}
-		spans[n] = sp
-		n++
+		spans[i] = sp
 	}
 	p.abuf = buf
-	for _, sp := range spans[:n] {
+	for _, sp := range spans[:p.n] {
 		r := &p.recs[sp.rec]
 		if sp.ks >= 0 {
 			r.Key = buf[sp.ks:sp.ke:sp.ke]

@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
 	"github.com/sluice-cdc/sluice/internal/avrotest"
+	"github.com/sluice-cdc/sluice/internal/eventtest"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
@@ -106,5 +107,77 @@ func TestAvroIntegration(t *testing.T) {
 	}
 	if len(schemas) != 2 {
 		t.Errorf("%d schema ids used, want 2 (key and value)", len(schemas))
+	}
+}
+
+// TestAvroTransactionAndMessages: with format avro, the transaction
+// topic's BEGIN and END and a logical message are Avro too, each under
+// its topic's subjects, and decode to what they say.
+func TestAvroTransactionAndMessages(t *testing.T) {
+	brokers := []string{testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")}
+	regURL := testenv.Get(t, "SLUICE_TEST_REGISTRY_URL")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin := avrotest.AdminClient(t, regURL)
+
+	tx := clock.Tx(insertEvent(1, "first"), eventtest.Message("audit", `{"who":"me"}`))
+	events := append(tx, txMark(tx[0]))
+	raw := map[string]any{"format": "avro", "registry": map[string]any{"url": regURL}}
+	r := runSink(ctx, t, brokers, raw, events, func(o *codec.Options) { o.TransactionMetadata = true })
+	txTopic := r.prefix + ".transaction"
+	var subjects []string
+	for _, topic := range []string{r.tableTopic, r.msgTopic, txTopic} {
+		subjects = append(subjects, topic+"-key", topic+"-value")
+	}
+	avrotest.DeleteSubjectsAtEnd(t, admin, subjects...)
+	for i, err := range r.acks {
+		if err != nil {
+			t.Fatalf("event %d acked with %v", i, err)
+		}
+	}
+	recs := consumeAll(ctx, t, brokers, 4, r.tableTopic, r.msgTopic, txTopic)
+	decode := func(b []byte) map[string]any {
+		t.Helper()
+		id, body, err := avrotest.Wire(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := avrotest.SchemaByID(ctx, admin, id)
+		if err != nil {
+			t.Fatalf("schema %d: %v", id, err)
+		}
+		v, err := avrotest.Decode(s, body)
+		if err != nil {
+			t.Fatalf("schema %d: %v", id, err)
+		}
+		m, _ := v.(map[string]any)
+		return m
+	}
+	var statuses []string
+	for _, rec := range recs {
+		k, v := decode(rec.Key), decode(rec.Value)
+		switch rec.Topic {
+		case txTopic:
+			statuses = append(statuses, fmt.Sprint(v["status"]))
+			if k["id"] != v["id"] {
+				t.Errorf("transaction record key %v, value id %v", k, v["id"])
+			}
+			if v["status"] == "END" && fmt.Sprint(v["event_count"]) != "map[long:2]" && fmt.Sprint(v["event_count"]) != "2" {
+				t.Errorf("END counts %v events, want 2", v["event_count"])
+			}
+		case r.msgTopic:
+			msg, _ := v["message"].(map[string]any)
+			if fmt.Sprint(k["prefix"]) != "map[string:audit]" && k["prefix"] != "audit" || msg == nil {
+				t.Errorf("message record %v => %v", k, v)
+			}
+		case r.tableTopic:
+			if v["op"] != "c" {
+				t.Errorf("change record op %v", v["op"])
+			}
+		}
+	}
+	slices.Sort(statuses)
+	if !slices.Equal(statuses, []string{"BEGIN", "END"}) {
+		t.Errorf("transaction records %v, want BEGIN and END", statuses)
 	}
 }

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,11 +30,6 @@ func (s *Sink) WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(er
 		ack(ErrNotOpen)
 		return ErrNotOpen
 	}
-	if s.cfg.Format == FormatAvro {
-		err := sluice.Permanent(errors.New("kafka sink: format avro does not write heartbeat records yet: turn the source's heartbeat_records off, or use format json"))
-		ack(err)
-		return err
-	}
 	topic := HeartbeatTopicName(s.enc.Options().Name)
 	if _, err := s.ensureTopic(ctx, c.adm, topic); err != nil {
 		ack(err)
@@ -49,5 +43,12 @@ func (s *Sink) WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(er
 	p.buf = buf
 	p.recs[0] = kgo.Record{Topic: topic, Key: buf[:k:k], Value: buf[k:]}
 	p.n = 1
+	if a := s.avro.Load(); a != nil {
+		if err := a.convert(ctx, s, p, s.enc.AvroHeartbeatSchemas); err != nil {
+			p.release()
+			ack(err)
+			return err
+		}
+	}
 	return s.produce(ctx, c, p)
 }

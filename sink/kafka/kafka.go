@@ -109,9 +109,6 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 	}
 	enc := env.Encoder
 	if cfg.Format == FormatAvro {
-		if enc.Options().TransactionMetadata {
-			return nil, fmt.Errorf("%s: format: avro does not write the transaction topic yet: turn encoding.provide_transaction_metadata off, or use format json", env.Path)
-		}
 		if enc, err = typedEncoder(enc); err != nil {
 			return nil, fmt.Errorf("%s: %w", env.Path, err)
 		}

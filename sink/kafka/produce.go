@@ -204,8 +204,8 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		}
 		s.skipTruncate(topic, info)
 	}
-	if a != nil && change != nil && p.n > 0 {
-		if err := a.convert(ctx, s.enc, p, change, topic); err != nil {
+	if a != nil && p.n > 0 {
+		if err := a.convert(ctx, s, p, func() (*codec.AvroSchemas, error) { return s.enc.AvroSchemas(change) }); err != nil {
 			p.release()
 			return s.fail(ack, fmt.Errorf("kafka sink: %s: %w", topic, err))
 		}

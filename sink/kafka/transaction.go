@@ -54,6 +54,13 @@ func (s *Sink) WriteMark(ctx context.Context, mark *sluice.Event, ack func(error
 	p := getPending(s, ack)
 	p.mark = true
 	s.encode(p, &bounds, nil, "", topicInfo{})
+	if a := s.avro.Load(); a != nil {
+		if err := a.convert(ctx, s, p, s.enc.AvroTxSchemas); err != nil {
+			p.release()
+			ack(err)
+			return err
+		}
+	}
 	return s.produce(ctx, c, p)
 }
 
