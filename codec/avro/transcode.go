@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -168,21 +169,26 @@ func (p *parser) record(dst []byte, n *node) ([]byte, error) {
 			p.i++
 			p.ws()
 		}
-		key, err := p.rawString()
-		if err != nil {
-			return dst, err
+		j := next
+		if j < len(n.fields) && p.isKey(n.fields[j].name) {
+			p.i += len(n.fields[j].name) + 2 // the expected field, as it comes
+		} else {
+			key, err := p.rawString()
+			if err != nil {
+				return dst, err
+			}
+			for j < len(n.fields) && n.fields[j].name != unsafe.String(unsafe.SliceData(key), len(key)) {
+				j++
+			}
+			if j == len(n.fields) {
+				return dst, fmt.Errorf("field %q is not in the schema, or out of order", key)
+			}
 		}
 		if p.peek() != ':' {
 			return dst, errSyntax
 		}
 		p.i++
-		j := next
-		for j < len(n.fields) && n.fields[j].name != unsafe.String(unsafe.SliceData(key), len(key)) {
-			j++
-		}
-		if j == len(n.fields) {
-			return dst, fmt.Errorf("field %q is not in the schema, or out of order", key)
-		}
+		var err error
 		for ; next < j; next++ {
 			if dst, err = nullOf(dst, &n.fields[next]); err != nil {
 				return dst, err
@@ -207,6 +213,12 @@ func nullOf(dst []byte, f *field) ([]byte, error) {
 		return dst, fmt.Errorf("field %q missing and not optional", f.name)
 	}
 	return appendLong(dst, int64(f.n.union)), nil
+}
+
+// isKey reports whether the string at p.i is name, unescaped.
+func (p *parser) isKey(name string) bool {
+	end := p.i + 1 + len(name)
+	return end < len(p.b) && p.b[p.i] == '"' && p.b[end] == '"' && string(p.b[p.i+1:end]) == name
 }
 
 // array transcodes a JSON array as one Avro block.
@@ -357,20 +369,47 @@ func (p *parser) skip() error {
 // rawString returns the bytes between the quotes of the string at p.i,
 // escapes as they are.
 func (p *parser) rawString() ([]byte, error) {
+	s, _, err := p.rawStringEsc()
+	return s, err
+}
+
+// rawStringEsc is rawString, and whether the string has escapes.
+func (p *parser) rawStringEsc() ([]byte, bool, error) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return nil, fmt.Errorf("string expected at %d", p.i)
+		return nil, false, fmt.Errorf("string expected at %d", p.i)
 	}
 	start := p.i + 1
-	for i := start; i < len(p.b); i++ {
+	// Most strings are short and plain: look at them byte by byte first.
+	for i := start; i < len(p.b) && i < start+24; i++ {
 		switch p.b[i] {
-		case '\\':
-			i++
 		case '"':
 			p.i = i + 1
-			return p.b[start:i], nil
+			return p.b[start:i], false, nil
+		case '\\':
+			goto long
 		}
 	}
-	return nil, errSyntax
+long:
+	from := start
+	for {
+		j := bytes.IndexByte(p.b[from:], '"')
+		if j < 0 {
+			return nil, false, errSyntax
+		}
+		end := from + j
+		// The quote ends the string unless an odd number of
+		// backslashes escapes it.
+		n := 0
+		for k := end - 1; k >= start && p.b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			p.i = end + 1
+			s := p.b[start:end]
+			return s, bytes.IndexByte(s, '\\') >= 0, nil
+		}
+		from = end + 1
+	}
 }
 
 func (p *parser) token() []byte {
@@ -388,21 +427,28 @@ func (p *parser) token() []byte {
 }
 
 func (p *parser) integer() (int64, error) {
-	t := p.token()
-	if len(t) == 0 {
-		return 0, fmt.Errorf("number expected at %d", p.i)
-	}
-	neg := t[0] == '-'
+	p.ws()
+	i := p.i
+	neg := i < len(p.b) && p.b[i] == '-'
 	if neg {
-		t = t[1:]
+		i++
 	}
+	start := i
 	var u uint64
-	for _, c := range t {
-		if c < '0' || c > '9' || u > (math.MaxUint64-9)/10 {
-			return 0, fmt.Errorf("integer expected at %d", p.i)
+	for ; i < len(p.b); i++ {
+		c := p.b[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		if u > (math.MaxUint64-9)/10 {
+			return 0, fmt.Errorf("integer out of range at %d", p.i)
 		}
 		u = u*10 + uint64(c-'0')
 	}
+	if i == start || i < len(p.b) && (p.b[i] == '.' || p.b[i] == 'e' || p.b[i] == 'E') {
+		return 0, fmt.Errorf("integer expected at %d", p.i)
+	}
+	p.i = i
 	if neg {
 		if u > 1<<63 {
 			return 0, fmt.Errorf("integer out of range at %d", p.i)
@@ -443,11 +489,11 @@ func (p *parser) float() (float64, error) {
 
 // str transcodes a JSON string as an Avro string.
 func (p *parser) str(dst []byte) ([]byte, error) {
-	raw, err := p.rawString()
+	raw, esc, err := p.rawStringEsc()
 	if err != nil {
 		return dst, err
 	}
-	if !hasEscape(raw) {
+	if !esc {
 		dst = appendLong(dst, int64(len(raw)))
 		return append(dst, raw...), nil
 	}
@@ -481,15 +527,6 @@ func (p *parser) bytes(dst []byte) ([]byte, error) {
 }
 
 func decodeBase64(b []byte) ([]byte, error) { return base64.StdEncoding.AppendDecode(nil, b) }
-
-func hasEscape(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
-}
 
 // unescapedLen is the UTF-8 length of the JSON string body b.
 func unescapedLen(b []byte) (int, error) {
