@@ -17,6 +17,9 @@ import (
 // of the kind, so a sink can keep what it learns (registry ids) by it.
 type AvroSchemas struct {
 	Key, Value *avro.Schema
+	// plan is where a table's envelope fields are, for AppendAvroValue
+	// (avro_direct.go); nil for the other kinds.
+	plan *envelopePlan
 }
 
 // The kinds of records whose schemas do not depend on a table.
@@ -64,6 +67,7 @@ func (e *Encoder) AvroSchemas(ev *sluice.Event) (*AvroSchemas, error) {
 		return nil, fmt.Errorf("value of %s.%s: %w", ev.Table.Schema, ev.Table.Name, err)
 	}
 	ts.avro = &AvroSchemas{Key: k, Value: v}
+	ts.avro.plan = planEnvelope(ev.Table, ts.avro)
 	return ts.avro, nil
 }
 

@@ -88,41 +88,58 @@ func (a *avroFormat) id(ctx context.Context, s *avro.Schema, topic string, isKey
 
 // convert rewrites the keys and values of p's records from JSON into
 // Avro, in p.abuf: the transaction topic's records with their schemas,
-// the others (ev's change and tombstone, or a heartbeat) with schemas.
-func (a *avroFormat) convert(ctx context.Context, s *Sink, p *pending, schemas func() (*codec.AvroSchemas, error)) error {
+// the others (ev's change and tombstone, or a heartbeat: ev nil) with
+// schemas. A row event's key and value are written from its rows
+// (encode left its value out), everything else is transcoded.
+func (a *avroFormat) convert(ctx context.Context, s *Sink, p *pending, ev *sluice.Event, schemas func() (*codec.AvroSchemas, error)) error {
 	type span struct{ rec, ks, ke, vs, ve int }
 	var spans [4]span
 	buf := p.abuf[:0]
+	direct := ev != nil && codec.AvroDirect(ev)
 	for i := range p.n {
 		r := &p.recs[i]
-		get := schemas
+		get, rowRec := schemas, direct
 		if s.txMeta && r.Topic == s.txTopic {
-			get = s.enc.AvroTxSchemas
+			get, rowRec = s.enc.AvroTxSchemas, false
 		}
 		as, err := get()
 		if err != nil {
 			return sluice.Permanent(fmt.Errorf("format avro: %w", err))
 		}
 		sp := span{rec: i, ks: -1, vs: -1}
-		for _, part := range []struct {
-			json     []byte
-			schema   *avro.Schema
-			isKey    bool
-			from, to *int
-		}{{r.Key, as.Key, true, &sp.ks, &sp.ke}, {r.Value, as.Value, false, &sp.vs, &sp.ve}} {
-			if part.json == nil {
-				continue
-			}
-			id, err := a.id(ctx, part.schema, r.Topic, part.isKey)
+		if r.Key != nil {
+			id, err := a.id(ctx, as.Key, r.Topic, true)
 			if err != nil {
 				return registryErr(err)
 			}
-			*part.from = len(buf)
+			sp.ks = len(buf)
 			buf = schemaregistry.AppendHeader(buf, id)
-			if buf, err = part.schema.Append(buf, part.json); err != nil {
+			if rowRec {
+				buf, _, err = s.enc.AppendAvroKey(buf, ev, as, &p.scratch)
+			} else {
+				buf, err = as.Key.Append(buf, r.Key)
+			}
+			if err != nil {
 				return sluice.Permanent(err)
 			}
-			*part.to = len(buf)
+			sp.ke = len(buf)
+		}
+		if r.Value != nil {
+			id, err := a.id(ctx, as.Value, r.Topic, false)
+			if err != nil {
+				return registryErr(err)
+			}
+			sp.vs = len(buf)
+			buf = schemaregistry.AppendHeader(buf, id)
+			if rowRec {
+				buf, err = s.enc.AppendAvroValue(buf, ev, p.now, as, &p.scratch)
+			} else {
+				buf, err = as.Value.Append(buf, r.Value)
+			}
+			if err != nil {
+				return sluice.Permanent(err)
+			}
+			sp.ve = len(buf)
 		}
 		spans[i] = sp
 	}

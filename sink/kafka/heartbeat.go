@@ -44,7 +44,7 @@ func (s *Sink) WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(er
 	p.recs[0] = kgo.Record{Topic: topic, Key: buf[:k:k], Value: buf[k:]}
 	p.n = 1
 	if a := s.avro.Load(); a != nil {
-		if err := a.convert(ctx, s, p, s.enc.AvroHeartbeatSchemas); err != nil {
+		if err := a.convert(ctx, s, p, nil, s.enc.AvroHeartbeatSchemas); err != nil {
 			p.release()
 			ack(err)
 			return err

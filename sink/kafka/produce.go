@@ -37,13 +37,17 @@ type pending struct {
 	// recs: the transaction topic's END and BEGIN records when a
 	// transaction ends or begins here, then the change and the tombstone
 	// after a delete.
-	abuf  []byte // format avro: the records' Avro keys and values (avro.go)
-	recs  [4]kgo.Record
-	hdrs  [8]kgo.RecordHeader // event id, unchanged columns, old/new key, unwrap's add_headers, the headers transform's
-	thdrs [4]kgo.RecordHeader // the tombstone's: event id, new key, the headers transform's
-	n     int                 // records in recs
-	mark  bool                // acknowledges a mark, not an event (Stats)
-	left  atomic.Int32        // promises still to return
+	abuf []byte    // format avro: the records' Avro keys and values (avro.go)
+	now  time.Time // format avro: the change's processing time
+	// scratch is format avro's buffer for the values that go through
+	// their JSON form.
+	scratch []byte
+	recs    [4]kgo.Record
+	hdrs    [8]kgo.RecordHeader // event id, unchanged columns, old/new key, unwrap's add_headers, the headers transform's
+	thdrs   [4]kgo.RecordHeader // the tombstone's: event id, new key, the headers transform's
+	n       int                 // records in recs
+	mark    bool                // acknowledges a mark, not an event (Stats)
+	left    atomic.Int32        // promises still to return
 
 	mu  sync.Mutex
 	err error // first produce error
@@ -67,15 +71,18 @@ func getPending(s *Sink, ack func(error)) *pending {
 
 // release returns p to the pool once nothing refers to it any more.
 func (p *pending) release() {
-	buf, abuf := p.buf[:0], p.abuf[:0]
+	buf, abuf, scratch := p.buf[:0], p.abuf[:0], p.scratch[:0]
 	if cap(buf) > maxBufHint {
 		buf = nil
 	}
 	if cap(abuf) > maxBufHint {
 		abuf = nil
 	}
+	if cap(scratch) > maxBufHint {
+		scratch = nil
+	}
 	promise := p.promise
-	*p = pending{buf: buf, abuf: abuf, promise: promise}
+	*p = pending{buf: buf, abuf: abuf, scratch: scratch, promise: promise}
 	if buf != nil {
 		pendingPool.Put(p)
 	}
@@ -205,7 +212,7 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		s.skipTruncate(topic, info)
 	}
 	if a != nil && p.n > 0 {
-		if err := a.convert(ctx, s, p, func() (*codec.AvroSchemas, error) { return s.enc.AvroSchemas(change) }); err != nil {
+		if err := a.convert(ctx, s, p, change, func() (*codec.AvroSchemas, error) { return s.enc.AvroSchemas(change) }); err != nil {
 			p.release()
 			return s.fail(ack, fmt.Errorf("kafka sink: %s: %w", topic, err))
 		}
@@ -315,7 +322,11 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 	}
 	if ev != nil {
 		keyEnd = len(buf)
-		buf = s.enc.AppendValueAt(buf, ev, now)
+		if s.cfg.Format == FormatAvro && codec.AvroDirect(ev) {
+			p.now = now // the Avro value is written from the rows (avro.go)
+		} else {
+			buf = s.enc.AppendValueAt(buf, ev, now)
+		}
 		valEnd = len(buf)
 		buf = codec.AppendEventID(buf, ev)
 		idEnd = len(buf)
