@@ -37,8 +37,17 @@ const (
 // Options.Typed and without schemas.
 func (e *Encoder) AvroSchemas(ev *sluice.Event) (*AvroSchemas, error) {
 	switch {
-	case Unwrapped(ev) || Outboxed(ev):
-		return nil, errors.New("avro: unwrapped and outbox events are not supported yet")
+	case Outboxed(ev):
+		if ev.Outbox.ExpandJSON {
+			return nil, errors.New("avro: an outbox with expand_json_payload is not supported: the payload's schema would have to be inferred from each event's JSON")
+		}
+		return e.derivedAvro(ev, derivedKey{o: ev.Outbox, t: ev.Table}, *ev)
+	case Unwrapped(ev):
+		sample := *ev // a row, for the schema of the unwrapped row
+		if ev.Op == sluice.OpDelete {
+			sample.Op, sample.After = sluice.OpCreate, ev.Before
+		}
+		return e.derivedAvro(ev, derivedKey{u: ev.Unwrap, ts: e.evSchemas(ev)}, sample)
 	case ev.Op == sluice.OpMessage && ev.Message != nil:
 		return e.constAvro(avroMessage, func(tw *Encoder) ([]byte, []byte) {
 			k, _ := tw.AppendKey(nil, ev)
@@ -89,14 +98,28 @@ func (e *Encoder) AvroTxSchemas() (*AvroSchemas, error) {
 }
 
 // constAvro converts, once, the schemas of a kind of record whose Connect
-// schemas are constant: write writes a sample key and value with schemas
-// on, and their "schema" members are converted.
+// schemas are constant.
 func (e *Encoder) constAvro(kind int, write func(twin *Encoder) (key, value []byte)) (*AvroSchemas, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if s := e.avroConst[kind]; s != nil {
+	s := e.avroConst[kind]
+	e.mu.Unlock()
+	if s != nil {
 		return s, nil
 	}
+	s, err := e.convertTwin(write)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.avroConst[kind] = s
+	return s, nil
+}
+
+// convertTwin converts the Connect schemas of a sample key and value that
+// write writes with an encoder like e but with schemas on (a key of nil
+// has none).
+func (e *Encoder) convertTwin(write func(twin *Encoder) (key, value []byte)) (*AvroSchemas, error) {
 	o := e.opt
 	o.Schemas, o.Typed, o.Clock = true, false, nil
 	twin, err := New(o)
@@ -109,6 +132,9 @@ func (e *Encoder) constAvro(kind int, write func(twin *Encoder) (key, value []by
 		doc []byte
 		to  **avro.Schema
 	}{{k, &out.Key}, {v, &out.Value}} {
+		if part.doc == nil {
+			continue
+		}
 		var env struct{ Schema json.RawMessage }
 		if err := json.Unmarshal(part.doc, &env); err != nil || len(env.Schema) == 0 {
 			return nil, fmt.Errorf("avro: no connect schema in %.200s", part.doc)
@@ -117,6 +143,49 @@ func (e *Encoder) constAvro(kind int, write func(twin *Encoder) (key, value []by
 			return nil, err
 		}
 	}
-	e.avroConst[kind] = &out
 	return &out, nil
+}
+
+// AvroNullValue reports whether ev's value is null in Avro: an unwrapped
+// delete in tombstone mode, which Debezium's converters turn into a Kafka
+// tombstone (the JSON form is the bytes null).
+func AvroNullValue(ev *sluice.Event) bool {
+	return unwrapped(ev) && ev.Op == sluice.OpDelete && !ev.Unwrap.Deletes.Rewrites()
+}
+
+// derivedKey identifies the schemas of events a transform reshaped: per
+// table (as routed) and unwrap options, or per outbox.
+type derivedKey struct {
+	ts *tableSchemas
+	u  *sluice.Unwrap
+	o  *sluice.Outbox
+	t  *sluice.Table
+}
+
+// derivedAvro converts, once per key, the Connect schemas the encoder
+// writes with schemas on for sample (an event of the kind of ev).
+func (e *Encoder) derivedAvro(ev *sluice.Event, k derivedKey, sample sluice.Event) (*AvroSchemas, error) {
+	e.mu.Lock()
+	s, ok := e.avroDerived[k]
+	e.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := e.convertTwin(func(tw *Encoder) ([]byte, []byte) {
+		key, ok := tw.AppendKey(nil, &sample)
+		if !ok {
+			key = nil
+		}
+		return key, tw.AppendValue(nil, &sample)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s.%s: %w", ev.Table.Schema, ev.Table.Name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.avroDerived) >= maxCachedTables {
+		clear(e.avroDerived)
+	}
+	e.avroDerived[k] = s
+	return s, nil
 }

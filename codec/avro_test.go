@@ -53,21 +53,60 @@ func TestAvroRoundTrip(t *testing.T) {
 				checkAvro(t, mode+"/"+conn+" transaction value", tx.Value, enc.AppendTxValue(nil, b, fixed()))
 			}
 			for _, tbl := range []*sluice.Table{allTypes, specialTypes, mysqlTypes, structTable} {
-				for _, ev := range tableEvents(tbl) {
-					what := fmt.Sprintf("%s/%s %s %c", mode, conn, tbl.Name, ev.Op)
+				for _, ev := range append(tableEvents(tbl), unwrappedEvents(tbl)...) {
+					what := fmt.Sprintf("%s/%s %s %c unwrap %v", mode, conn, tbl.Name, ev.Op, ev.Unwrap != nil)
 					as, err := enc.AvroSchemas(ev)
 					if err != nil {
 						t.Fatalf("%s: %v", what, err)
 					}
-					val := enc.AppendValue(nil, ev)
-					checkAvro(t, what+" value", as.Value, val)
+					if !AvroNullValue(ev) {
+						checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
+					}
 					if key, ok := enc.AppendKey(nil, ev); ok {
 						checkAvro(t, what+" key", as.Key, key)
 					}
 				}
 			}
+			plain := &sluice.Outbox{ID: 0, Key: 2, Payload: 4, Headers: []sluice.OutboxHeader{{Column: 5, Name: "tenantId"}}}
+			for _, ev := range []*sluice.Event{
+				outboxRow(sluice.OpCreate, plain, "00000000-0000-4000-8000-000000000012", "customer", "bob", ptr(`{"a": 1}`), ptr("globex")),
+				outboxRow(sluice.OpRead, plain, "00000000-0000-4000-8000-000000000015", "customer", "carol", nil, nil),
+			} {
+				what := fmt.Sprintf("%s/%s outbox %c", mode, conn, ev.Op)
+				as, err := enc.AvroSchemas(ev)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
+				key, _ := enc.AppendKey(nil, ev)
+				checkAvro(t, what+" key", as.Key, key)
+			}
+			expand := &sluice.Outbox{ID: 0, Key: 2, Payload: 4, ExpandJSON: true}
+			if _, err := enc.AvroSchemas(outboxRow(sluice.OpCreate, expand, "00000000-0000-4000-8000-000000000001", "o", "1", ptr(`{}`), nil)); err == nil {
+				t.Errorf("%s/%s: an outbox with expand_json_payload has Avro schemas", mode, conn)
+			}
 		}
 	}
+}
+
+// unwrappedEvents are tableEvents' row changes unwrapped, in tombstone
+// mode and in rewrite mode with added fields.
+func unwrappedEvents(tbl *sluice.Table) []*sluice.Event {
+	tombstone := &sluice.Unwrap{}
+	rewrite := &sluice.Unwrap{Deletes: sluice.DeleteRewrite,
+		Fields: []sluice.UnwrapField{{Field: "op", Name: "__op"}, {Struct: "source", Field: "table", Name: "__table"},
+			{Struct: "source", Field: "lsn", Name: "__lsn"}, {Struct: "source", Field: "ts_ms", Name: "__source_ts_ms"}}}
+	var out []*sluice.Event
+	for _, u := range []*sluice.Unwrap{tombstone, rewrite} {
+		for _, ev := range tableEvents(tbl) {
+			if ev.Op == sluice.OpTruncate {
+				continue
+			}
+			ev.Unwrap = u
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // tableEvents are an insert, an update with a key-only old row, a delete,

@@ -31,6 +31,8 @@ type Encoder struct {
 	// avroConst are the Avro schemas of the records whose schemas do not
 	// depend on a table (avro.go), made on first use.
 	avroConst [avroKinds]*AvroSchemas
+	// avroDerived are the Avro schemas of unwrapped and outbox events.
+	avroDerived map[derivedKey]*AvroSchemas
 }
 
 // New checks the options and returns an Encoder.
@@ -39,7 +41,7 @@ func New(opt Options) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{opt: o, mysql: o.mysqlFamily(), pkg: o.Connector, schemaC: map[schemaKey]*tableSchemas{}, outboxC: map[*sluice.Outbox]*outboxSchemas{}, fragC: map[*sluice.Table]*tableFrags{}}
+	e := &Encoder{opt: o, mysql: o.mysqlFamily(), pkg: o.Connector, schemaC: map[schemaKey]*tableSchemas{}, outboxC: map[*sluice.Outbox]*outboxSchemas{}, fragC: map[*sluice.Table]*tableFrags{}, avroDerived: map[derivedKey]*AvroSchemas{}}
 	if e.pkg == "" {
 		e.pkg = ConnectorPostgres
 	}

@@ -189,35 +189,13 @@ func TestAvroEvolution(t *testing.T) {
 		t.Fatalf("rows %v, want 1 to 3 and not 4", got)
 	}
 	for id, w := range want {
-		if g := fmt.Sprint(plain(got[id])); g != w {
+		if g := fmt.Sprint(avrotest.Plain(got[id])); g != w {
 			t.Errorf("row %d decoded as %s, want %s", id, g, w)
 		}
 	}
 	if n := a.versions(topic + "-value"); n != 3 {
 		t.Errorf("%d versions of %s-value, want 3 (the refused one not among them)", n, topic)
 	}
-}
-
-// plain is a decoded value with each union's {branch: value} replaced by
-// the value.
-func plain(v any) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return v
-	}
-	if len(m) == 1 {
-		for k, x := range m {
-			switch k {
-			case "int", "long", "string", "boolean", "float", "double", "bytes":
-				return x
-			}
-		}
-	}
-	out := map[string]any{}
-	for k, x := range m {
-		out[k] = plain(x)
-	}
-	return out
 }
 
 // TestAvroRegistryDown: the registry goes away for 30 s while rows that

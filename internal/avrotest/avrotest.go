@@ -259,3 +259,25 @@ func Decode(schemaJSON string, bin []byte) (any, error) {
 	}
 	return got, nil
 }
+
+// Plain is a decoded value with each union's {branch: value} replaced by
+// the value, whichever way the decoder gave it.
+func Plain(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	if len(m) == 1 {
+		for k, x := range m {
+			switch k {
+			case "int", "long", "string", "boolean", "float", "double", "bytes":
+				return x
+			}
+		}
+	}
+	out := map[string]any{}
+	for k, x := range m {
+		out[k] = Plain(x)
+	}
+	return out
+}

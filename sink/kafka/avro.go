@@ -53,17 +53,6 @@ func typedEncoder(enc *codec.Encoder) (*codec.Encoder, error) {
 	return codec.New(o)
 }
 
-// unsupported says why ev cannot be written as Avro yet, or nil.
-func (*avroFormat) unsupported(ev *sluice.Event) error {
-	switch {
-	case codec.Unwrapped(ev):
-		return errors.New("format avro: unwrapped events (the unwrap transform) are not supported yet")
-	case codec.Outboxed(ev):
-		return errors.New("format avro: outbox events are not supported yet")
-	}
-	return nil
-}
-
 // id returns the registry id of s for topic.
 func (a *avroFormat) id(ctx context.Context, s *avro.Schema, topic string, isKey bool) (int, error) {
 	k := idKey{s, topic}
@@ -123,6 +112,9 @@ func (a *avroFormat) convert(ctx context.Context, s *Sink, p *pending, ev *sluic
 				return sluice.Permanent(err)
 			}
 			sp.ke = len(buf)
+		}
+		if r.Value != nil && !rowRec && ev != nil && codec.AvroNullValue(ev) && !(s.txMeta && r.Topic == s.txTopic) {
+			r.Value = nil // an unwrapped delete: a Kafka tombstone, as Debezium's converters write it
 		}
 		if r.Value != nil {
 			id, err := a.id(ctx, as.Value, r.Topic, false)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +180,77 @@ func TestAvroTransactionAndMessages(t *testing.T) {
 	slices.Sort(statuses)
 	if !slices.Equal(statuses, []string{"BEGIN", "END"}) {
 		t.Errorf("transaction records %v, want BEGIN and END", statuses)
+	}
+}
+
+// TestAvroUnwrapAndOutbox: with format avro, an unwrapped row is its
+// Value record (with the added fields), an unwrapped delete in tombstone
+// mode is a Kafka tombstone, and an outbox event's key and value are its
+// columns' Avro.
+func TestAvroUnwrapAndOutbox(t *testing.T) {
+	brokers := []string{testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")}
+	regURL := testenv.Get(t, "SLUICE_TEST_REGISTRY_URL")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin := avrotest.AdminClient(t, regURL)
+
+	rewrite := &sluice.Unwrap{Deletes: sluice.DeleteRewrite, Fields: []sluice.UnwrapField{{Field: "op", Name: "__op"}}}
+	tombstone := &sluice.Unwrap{}
+	ins, del := insertEvent(1, "first"), deleteEvent(1)
+	ins.Unwrap, del.Unwrap = rewrite, rewrite
+	del2 := deleteEvent(2)
+	del2.Unwrap = tombstone
+	outboxTopic := fmt.Sprintf("sluicetestoutbox%d", time.Now().UnixNano())
+	box := &sluice.Event{Op: sluice.OpCreate, Table: eventtest.Outbox, Topic: outboxTopic,
+		Outbox: &sluice.Outbox{ID: 0, Key: 2, Payload: 4},
+		After:  sluice.Row{eventtest.Text("00000000-0000-4000-8000-000000000001"), eventtest.Text("order"), eventtest.Text("o-1"), eventtest.Text("Event"), eventtest.Text(`{"id": 1}`), eventtest.Text("acme")}}
+	var events []*sluice.Event
+	events = append(events, clock.Tx(ins)...)
+	events = append(events, clock.Tx(del)...)
+	events = append(events, clock.Tx(del2)...)
+	events = append(events, clock.Tx(box)...)
+	raw := map[string]any{"format": "avro", "registry": map[string]any{"url": regURL}}
+	r := runSink(ctx, t, brokers, raw, events)
+	avrotest.DeleteSubjectsAtEnd(t, admin, r.tableTopic+"-key", r.tableTopic+"-value", outboxTopic+"-key", outboxTopic+"-value")
+	testenv.DeleteTopicsAtEnd(t, brokers[0], outboxTopic)
+	for i, err := range r.acks {
+		if err != nil {
+			t.Fatalf("event %d acked with %v", i, err)
+		}
+	}
+	recs := consumeAll(ctx, t, brokers, 4, r.tableTopic, outboxTopic) // insert, rewritten delete, tombstone, outbox
+	decode := func(b []byte) any {
+		t.Helper()
+		id, body, err := avrotest.Wire(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := avrotest.SchemaByID(ctx, admin, id)
+		if err != nil {
+			t.Fatalf("schema %d: %v", id, err)
+		}
+		v, err := avrotest.Decode(s, body)
+		if err != nil {
+			t.Fatalf("schema %d: %v", id, err)
+		}
+		return v
+	}
+	var got []string
+	for _, rec := range recs {
+		if rec.Value == nil {
+			got = append(got, fmt.Sprintf("tombstone %v", avrotest.Plain(decode(rec.Key))))
+			continue
+		}
+		got = append(got, fmt.Sprintf("%v => %v", avrotest.Plain(decode(rec.Key)), avrotest.Plain(decode(rec.Value))))
+	}
+	slices.Sort(got)
+	want := []string{
+		"map[id:1] => map[__deleted:false __op:c id:1 note:first]",
+		"map[id:1] => map[__deleted:true __op:d id:1 note:<nil>]",
+		`o-1 => {"id": 1}`,
+		"tombstone map[id:2]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

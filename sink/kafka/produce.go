@@ -180,11 +180,6 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		return s.fail(ack, fmt.Errorf("kafka sink: %w", err))
 	}
 	a := s.avro.Load()
-	if a != nil && !s.enc.Skips(ev.Op) {
-		if err := a.unsupported(ev); err != nil {
-			return s.fail(ack, sluice.Permanent(fmt.Errorf("kafka sink: %w", err)))
-		}
-	}
 	change := ev
 	var topic string
 	var info topicInfo
