@@ -34,17 +34,9 @@ func (a *avroReader) decode(b []byte) (int, map[string]any) {
 	a.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id, body, err := avrotest.Wire(b)
+	id, v, err := avrotest.DecodeWire(ctx, a.admin, b)
 	if err != nil {
 		a.t.Fatal(err)
-	}
-	s, err := avrotest.SchemaByID(ctx, a.admin, id)
-	if err != nil {
-		a.t.Fatalf("schema %d: %v", id, err)
-	}
-	v, err := avrotest.Decode(s, body)
-	if err != nil {
-		a.t.Fatalf("schema %d: %v", id, err)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {

@@ -281,3 +281,21 @@ func Plain(v any) any {
 	}
 	return out
 }
+
+// DecodeWire decodes a record in Confluent's wire format: its schema id,
+// the schema fetched from the registry by id, and the body decoded.
+func DecodeWire(ctx context.Context, admin *sr.Client, b []byte) (int, any, error) {
+	id, body, err := Wire(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	s, err := SchemaByID(ctx, admin, id)
+	if err != nil {
+		return id, nil, fmt.Errorf("schema %d: %w", id, err)
+	}
+	v, err := Decode(s, body)
+	if err != nil {
+		return id, nil, fmt.Errorf("schema %d: %w", id, err)
+	}
+	return id, v, nil
+}

@@ -139,17 +139,9 @@ func TestAvroTransactionAndMessages(t *testing.T) {
 	recs := consumeAll(ctx, t, brokers, 4, r.tableTopic, r.msgTopic, txTopic)
 	decode := func(b []byte) map[string]any {
 		t.Helper()
-		id, body, err := avrotest.Wire(b)
+		_, v, err := avrotest.DecodeWire(ctx, admin, b)
 		if err != nil {
 			t.Fatal(err)
-		}
-		s, err := avrotest.SchemaByID(ctx, admin, id)
-		if err != nil {
-			t.Fatalf("schema %d: %v", id, err)
-		}
-		v, err := avrotest.Decode(s, body)
-		if err != nil {
-			t.Fatalf("schema %d: %v", id, err)
 		}
 		m, _ := v.(map[string]any)
 		return m
@@ -221,17 +213,9 @@ func TestAvroUnwrapAndOutbox(t *testing.T) {
 	recs := consumeAll(ctx, t, brokers, 4, r.tableTopic, outboxTopic) // insert, rewritten delete, tombstone, outbox
 	decode := func(b []byte) any {
 		t.Helper()
-		id, body, err := avrotest.Wire(b)
+		_, v, err := avrotest.DecodeWire(ctx, admin, b)
 		if err != nil {
 			t.Fatal(err)
-		}
-		s, err := avrotest.SchemaByID(ctx, admin, id)
-		if err != nil {
-			t.Fatalf("schema %d: %v", id, err)
-		}
-		v, err := avrotest.Decode(s, body)
-		if err != nil {
-			t.Fatalf("schema %d: %v", id, err)
 		}
 		return v
 	}
