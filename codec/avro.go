@@ -76,7 +76,7 @@ func (e *Encoder) AvroSchemas(ev *sluice.Event) (*AvroSchemas, error) {
 		return nil, fmt.Errorf("value of %s.%s: %w", ev.Table.Schema, ev.Table.Name, err)
 	}
 	ts.avro = &AvroSchemas{Key: k, Value: v}
-	ts.avro.plan = planEnvelope(ev.Table, ts.avro)
+	ts.avro.plan = planEnvelope(ev.Table, ts.avro, e.mysql)
 	return ts.avro, nil
 }
 

@@ -29,41 +29,52 @@ type envelopePlan struct {
 	rowFields                    []avro.Node // the Value record's fields, by column
 	keyFields                    []avro.Node // the Key record's fields, by key column
 	beforeNull, afterNull, tsNul int
-	// pgSource: the source block is PostgreSQL's, with its fields' null
-	// indexes in srcNull (-1: not optional), written directly.
-	pgSource bool
-	srcNull  [len(pgSourceFields)]int
-	txNull   int
+	// srcKind is the source block written directly (srcPostgres or
+	// srcMySQL; srcNone: transcoded), with its fields' null indexes in
+	// srcNull (-1: not optional).
+	srcKind int
+	srcNull [len(mysqlAvroSource)]int
+	txNull  int
 }
 
-// pgSourceFields are PostgreSQL's source block's fields, in order.
-var pgSourceFields = [...]string{"version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "ts_us", "ts_ns",
-	"schema", "table", "txId", "lsn", "xmin", "origin", "origin_lsn"}
+// The source blocks written directly.
+const (
+	srcNone = iota
+	srcPostgres
+	srcMySQL
+)
 
-// planPgSource checks the source block's layout against PostgreSQL's.
-func (p *envelopePlan) planPgSource() {
-	if p.source.NumFields() != len(pgSourceFields) {
+// The source blocks' fields in order, and which are optional.
+var (
+	pgAvroSource = [...]string{"version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "ts_us", "ts_ns",
+		"schema", "table", "txId", "lsn", "xmin", "origin", "origin_lsn"}
+	pgAvroOptional    = [...]bool{false, false, false, false, true, false, true, true, true, false, false, true, true, true, true, true}
+	mysqlAvroSource   = [...]string{"version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "ts_us", "ts_ns", "table", "server_id", "gtid", "file", "pos", "row", "thread", "query"}
+	mysqlAvroOptional = [...]bool{false, false, false, false, true, false, true, true, true, true, false, true, false, false, false, true, true}
+)
+
+// planSource checks the source block's layout against the connector's.
+func (p *envelopePlan) planSource(mysql bool) {
+	names, optional, kind := pgAvroSource[:], pgAvroOptional[:], srcPostgres
+	if mysql {
+		names, optional, kind = mysqlAvroSource[:], mysqlAvroOptional[:], srcMySQL
+	}
+	if p.source.NumFields() != len(names) {
 		return
 	}
-	for i, want := range pgSourceFields {
+	for i, want := range names {
 		n, name := p.source.Field(i)
-		if name != want {
+		if name != want || (n.NullIndex() >= 0) != optional[i] {
 			return
 		}
 		p.srcNull[i] = n.NullIndex()
 	}
-	// The non-optional ones and the optional ones, as Debezium's schema has them.
-	for i, opt := range [...]bool{false, false, false, false, true, false, true, true, true, false, false, true, true, true, true, true} {
-		if (p.srcNull[i] >= 0) != opt {
-			return
-		}
-	}
-	p.pgSource = true
+	p.srcKind = kind
 }
 
 // planEnvelope finds the envelope's fields; ok is false for another
 // layout (the writer then transcodes the whole value).
-func planEnvelope(t *sluice.Table, as *AvroSchemas) *envelopePlan {
+func planEnvelope(t *sluice.Table, as *AvroSchemas, mysql bool) *envelopePlan {
 	p := &envelopePlan{}
 	root := as.Value.Root()
 	names := []string{"before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns"}
@@ -104,7 +115,7 @@ func planEnvelope(t *sluice.Table, as *AvroSchemas) *envelopePlan {
 	p.ok = p.tsMs.NullIndex() >= 0 && p.tsUs.NullIndex() == p.tsNul && p.tsNs.NullIndex() == p.tsNul && p.op.NullIndex() < 0
 	p.txNull = p.tx.NullIndex()
 	if utf8.ValidString(t.DB) && utf8.ValidString(t.Schema) && utf8.ValidString(t.Name) {
-		p.planPgSource() // names as they are: the JSON form would replace what is not UTF-8
+		p.planSource(mysql) // names as they are: the JSON form would replace what is not UTF-8
 	}
 	return p
 }
@@ -179,9 +190,12 @@ func (e *Encoder) AppendAvroValue(dst []byte, ev *sluice.Event, now time.Time, a
 			return dst, err
 		}
 	}
-	if p.pgSource && !e.mysql {
+	switch {
+	case p.srcKind == srcPostgres && !e.mysql:
 		dst = e.avroPgSource(dst, ev, p, scratch)
-	} else {
+	case p.srcKind == srcMySQL && e.mysql && validBinlog(ev.Binlog):
+		dst = e.avroMySQLSource(dst, ev, p)
+	default:
 		*scratch = e.appendSource((*scratch)[:0], ev)
 		if dst, err = p.source.Append(dst, *scratch); err != nil {
 			return dst, err
@@ -371,4 +385,57 @@ func (e *Encoder) avroPgSource(dst []byte, ev *sluice.Event, p *envelopePlan, sc
 	dst = none(dst, 13)
 	dst = none(dst, 14)
 	return none(dst, 15)
+}
+
+// validBinlog reports whether b's strings are written as they are (the
+// JSON form would replace what is not UTF-8).
+func validBinlog(b *sluice.Binlog) bool {
+	return b == nil || utf8.ValidString(b.GTID) && utf8.ValidString(b.File)
+}
+
+// avroMySQLSource writes MySQL's source block as appendMySQLSource's
+// JSON transcoded would be (for a table's row events).
+func (e *Encoder) avroMySQLSource(dst []byte, ev *sluice.Event, p *envelopePlan) []byte {
+	str := func(dst []byte, s string) []byte {
+		dst = avro.AppendLong(dst, int64(len(s)))
+		return append(dst, s...)
+	}
+	some := func(dst []byte, i int) []byte { return avro.AppendLong(dst, int64(1-p.srcNull[i])) }
+	none := func(dst []byte, i int) []byte { return avro.AppendLong(dst, int64(p.srcNull[i])) }
+	ns := unixNanos(ev.CommitTime)
+	dst = str(dst, Version)
+	dst = str(dst, e.opt.Connector)
+	dst = str(dst, e.opt.Name)
+	dst = avro.AppendLong(dst, floorDiv(ns, 1e6))
+	dst = some(dst, 4)
+	dst = str(dst, ev.Snapshot.String())
+	dst = str(dst, ev.Table.DB)
+	dst = none(dst, 6) // sequence
+	dst = some(dst, 7)
+	dst = avro.AppendLong(dst, floorDiv(ns, 1e3))
+	dst = some(dst, 8)
+	dst = avro.AppendLong(dst, ns)
+	dst = some(dst, 9)
+	dst = str(dst, ev.Table.Name)
+	b := ev.Binlog
+	if b == nil {
+		b = &noBinlog
+	}
+	dst = avro.AppendLong(dst, int64(b.ServerID))
+	if b.GTID != "" {
+		dst = some(dst, 11)
+		dst = str(dst, b.GTID)
+	} else {
+		dst = none(dst, 11)
+	}
+	dst = str(dst, b.File)
+	dst = avro.AppendLong(dst, int64(ev.Pos.LSN&0xffffffff))
+	dst = avro.AppendLong(dst, int64(ev.Row))
+	if b.Thread != 0 {
+		dst = some(dst, 15)
+		dst = avro.AppendLong(dst, int64(b.Thread))
+	} else {
+		dst = none(dst, 15)
+	}
+	return none(dst, 16) // query
 }
