@@ -31,10 +31,11 @@ const (
 	avroKinds
 )
 
-// AvroSchemas returns the Avro schemas of ev: a table's row events, a
-// logical message or a schema change. Sinks write the Avro form of a key
-// or value by transcoding the JSON AppendKey and AppendValueAt write with
-// Options.Typed and without schemas.
+// AvroSchemas returns the Avro schemas of ev: a table's row events
+// (unwrapped or not), an outbox event, a logical message or a schema
+// change. Sinks write a row event's key and value with AppendAvroKey and
+// AppendAvroValue, anything else by transcoding the JSON AppendKey and
+// AppendValueAt write with Options.Typed and without schemas.
 func (e *Encoder) AvroSchemas(ev *sluice.Event) (*AvroSchemas, error) {
 	switch {
 	case Outboxed(ev):
@@ -48,23 +49,28 @@ func (e *Encoder) AvroSchemas(ev *sluice.Event) (*AvroSchemas, error) {
 			sample.Op, sample.After = sluice.OpCreate, ev.Before
 		}
 		return e.derivedAvro(ev, derivedKey{u: ev.Unwrap, ts: e.evSchemas(ev)}, sample)
-	case ev.Op == sluice.OpMessage && ev.Message != nil:
-		return e.constAvro(avroMessage, func(tw *Encoder) ([]byte, []byte) {
-			k, _ := tw.AppendKey(nil, ev)
-			return k, tw.AppendValue(nil, ev)
-		})
-	case ev.Op == sluice.OpSchemaChange && ev.DDL != nil:
-		return e.constAvro(avroSchemaChange, func(tw *Encoder) ([]byte, []byte) {
+	case ev.Op == sluice.OpMessage && ev.Message != nil, ev.Op == sluice.OpSchemaChange && ev.DDL != nil:
+		kind := avroMessage
+		if ev.Op == sluice.OpSchemaChange {
+			kind = avroSchemaChange
+		}
+		return e.constAvro(kind, func(tw *Encoder) ([]byte, []byte) {
 			k, _ := tw.AppendKey(nil, ev)
 			return k, tw.AppendValue(nil, ev)
 		})
 	case ev.Table == nil:
 		return nil, fmt.Errorf("avro: %c events have no schema", ev.Op)
 	}
+	// A run of events of one table finds its schemas without a lock, as
+	// frags does.
+	if l := e.lastAvro.Load(); l != nil && l.t == ev.Table && l.r == ev.Route {
+		return l.s, nil
+	}
 	ts := e.evSchemas(ev)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ts.avro != nil {
+		e.lastAvro.Store(&lastAvro{ev.Table, ev.Route, ts.avro})
 		return ts.avro, nil
 	}
 	k, err := avro.Convert(ts.key)
@@ -77,7 +83,15 @@ func (e *Encoder) AvroSchemas(ev *sluice.Event) (*AvroSchemas, error) {
 	}
 	ts.avro = &AvroSchemas{Key: k, Value: v}
 	ts.avro.plan = planEnvelope(ev.Table, ts.avro, e.mysql)
+	e.lastAvro.Store(&lastAvro{ev.Table, ev.Route, ts.avro})
 	return ts.avro, nil
+}
+
+// lastAvro is the last table (as routed) AvroSchemas answered for.
+type lastAvro struct {
+	t *sluice.Table
+	r *sluice.Route
+	s *AvroSchemas
 }
 
 // AvroHeartbeatSchemas returns the Avro schemas of heartbeat records.

@@ -331,23 +331,62 @@ func (e *Encoder) avroDirect(dst []byte, c *sluice.Column, p *colPlan, v *sluice
 	return dst, false
 }
 
+// validBinlog reports whether b's strings are written as they are (the
+// JSON form would replace what is not UTF-8).
+func validBinlog(b *sluice.Binlog) bool {
+	return b == nil || utf8.ValidString(b.GTID) && utf8.ValidString(b.File)
+}
+
+// srcWriter writes a source block's fields into Avro: strings, and the
+// union branch of an optional field (its index in the connector's field
+// list) before its value or as its null.
+type srcWriter struct{ p *envelopePlan }
+
+func (srcWriter) str(dst []byte, s string) []byte {
+	dst = avro.AppendLong(dst, int64(len(s)))
+	return append(dst, s...)
+}
+
+func (w srcWriter) some(dst []byte, i int) []byte {
+	return avro.AppendLong(dst, int64(1-w.p.srcNull[i]))
+}
+
+func (w srcWriter) none(dst []byte, i int) []byte {
+	return avro.AppendLong(dst, int64(w.p.srcNull[i]))
+}
+
+// optLong writes optional field i: v, or null when v is 0.
+func (w srcWriter) optLong(dst []byte, i int, v int64) []byte {
+	if v == 0 {
+		return w.none(dst, i)
+	}
+	return avro.AppendLong(w.some(dst, i), v)
+}
+
+// head writes what both connectors' source blocks share: version,
+// connector, name, ts_ms, snapshot and db; sequence is the caller's, and
+// tail then writes ts_us and ts_ns.
+func (w srcWriter) head(dst []byte, e *Encoder, ev *sluice.Event) []byte {
+	dst = w.str(dst, Version)
+	dst = w.str(dst, e.opt.Connector)
+	dst = w.str(dst, e.opt.Name)
+	dst = avro.AppendLong(dst, floorDiv(unixNanos(ev.CommitTime), 1e6))
+	dst = w.some(dst, 4)
+	dst = w.str(dst, ev.Snapshot.String())
+	return w.str(dst, ev.Table.DB)
+}
+
+func (w srcWriter) tail(dst []byte, ev *sluice.Event) []byte {
+	ns := unixNanos(ev.CommitTime)
+	dst = avro.AppendLong(w.some(dst, 7), floorDiv(ns, 1e3))
+	return avro.AppendLong(w.some(dst, 8), ns)
+}
+
 // avroPgSource writes PostgreSQL's source block as appendSource's JSON
 // transcoded would be.
 func (e *Encoder) avroPgSource(dst []byte, ev *sluice.Event, p *envelopePlan, scratch *[]byte) []byte {
-	str := func(dst []byte, s string) []byte {
-		dst = avro.AppendLong(dst, int64(len(s)))
-		return append(dst, s...)
-	}
-	some := func(dst []byte, i int) []byte { return avro.AppendLong(dst, int64(1-p.srcNull[i])) }
-	none := func(dst []byte, i int) []byte { return avro.AppendLong(dst, int64(p.srcNull[i])) }
-	ns := unixNanos(ev.CommitTime)
-	dst = str(dst, Version)
-	dst = str(dst, e.opt.Connector)
-	dst = str(dst, e.opt.Name)
-	dst = avro.AppendLong(dst, floorDiv(ns, 1e6))
-	dst = some(dst, 4)
-	dst = str(dst, ev.Snapshot.String())
-	dst = str(dst, ev.Table.DB)
+	w := srcWriter{p}
+	dst = w.head(dst, e, ev)
 	// sequence: the JSON text ["<previous commit LSN>","<LSN>"]
 	seq := append((*scratch)[:0], '[')
 	if ev.Op == sluice.OpRead || ev.Pos.PrevTxLSN == 0 {
@@ -361,81 +400,39 @@ func (e *Encoder) avroPgSource(dst []byte, ev *sluice.Event, p *envelopePlan, sc
 	seq = strconv.AppendUint(seq, ev.Pos.LSN, 10)
 	seq = append(seq, '"', ']')
 	*scratch = seq
-	dst = some(dst, 6)
-	dst = avro.AppendLong(dst, int64(len(seq)))
+	dst = avro.AppendLong(w.some(dst, 6), int64(len(seq)))
 	dst = append(dst, seq...)
-	dst = some(dst, 7)
-	dst = avro.AppendLong(dst, floorDiv(ns, 1e3))
-	dst = some(dst, 8)
-	dst = avro.AppendLong(dst, ns)
-	dst = str(dst, ev.Table.Schema)
-	dst = str(dst, ev.Table.Name)
-	if ev.TxID != 0 {
-		dst = some(dst, 11)
-		dst = avro.AppendLong(dst, int64(ev.TxID))
-	} else {
-		dst = none(dst, 11)
-	}
-	if ev.Pos.LSN != 0 {
-		dst = some(dst, 12)
-		dst = avro.AppendLong(dst, int64(ev.Pos.LSN))
-	} else {
-		dst = none(dst, 12)
-	}
-	dst = none(dst, 13)
-	dst = none(dst, 14)
-	return none(dst, 15)
-}
-
-// validBinlog reports whether b's strings are written as they are (the
-// JSON form would replace what is not UTF-8).
-func validBinlog(b *sluice.Binlog) bool {
-	return b == nil || utf8.ValidString(b.GTID) && utf8.ValidString(b.File)
+	dst = w.tail(dst, ev)
+	dst = w.str(dst, ev.Table.Schema)
+	dst = w.str(dst, ev.Table.Name)
+	dst = w.optLong(dst, 11, int64(ev.TxID))
+	dst = w.optLong(dst, 12, int64(ev.Pos.LSN))
+	dst = w.none(dst, 13)  // xmin
+	dst = w.none(dst, 14)  // origin
+	return w.none(dst, 15) // origin_lsn
 }
 
 // avroMySQLSource writes MySQL's source block as appendMySQLSource's
 // JSON transcoded would be (for a table's row events).
 func (e *Encoder) avroMySQLSource(dst []byte, ev *sluice.Event, p *envelopePlan) []byte {
-	str := func(dst []byte, s string) []byte {
-		dst = avro.AppendLong(dst, int64(len(s)))
-		return append(dst, s...)
-	}
-	some := func(dst []byte, i int) []byte { return avro.AppendLong(dst, int64(1-p.srcNull[i])) }
-	none := func(dst []byte, i int) []byte { return avro.AppendLong(dst, int64(p.srcNull[i])) }
-	ns := unixNanos(ev.CommitTime)
-	dst = str(dst, Version)
-	dst = str(dst, e.opt.Connector)
-	dst = str(dst, e.opt.Name)
-	dst = avro.AppendLong(dst, floorDiv(ns, 1e6))
-	dst = some(dst, 4)
-	dst = str(dst, ev.Snapshot.String())
-	dst = str(dst, ev.Table.DB)
-	dst = none(dst, 6) // sequence
-	dst = some(dst, 7)
-	dst = avro.AppendLong(dst, floorDiv(ns, 1e3))
-	dst = some(dst, 8)
-	dst = avro.AppendLong(dst, ns)
-	dst = some(dst, 9)
-	dst = str(dst, ev.Table.Name)
+	w := srcWriter{p}
+	dst = w.head(dst, e, ev)
+	dst = w.none(dst, 6) // sequence
+	dst = w.tail(dst, ev)
+	dst = w.str(w.some(dst, 9), ev.Table.Name)
 	b := ev.Binlog
 	if b == nil {
 		b = &noBinlog
 	}
 	dst = avro.AppendLong(dst, int64(b.ServerID))
 	if b.GTID != "" {
-		dst = some(dst, 11)
-		dst = str(dst, b.GTID)
+		dst = w.str(w.some(dst, 11), b.GTID)
 	} else {
-		dst = none(dst, 11)
+		dst = w.none(dst, 11)
 	}
-	dst = str(dst, b.File)
+	dst = w.str(dst, b.File)
 	dst = avro.AppendLong(dst, int64(ev.Pos.LSN&0xffffffff))
 	dst = avro.AppendLong(dst, int64(ev.Row))
-	if b.Thread != 0 {
-		dst = some(dst, 15)
-		dst = avro.AppendLong(dst, int64(b.Thread))
-	} else {
-		dst = none(dst, 15)
-	}
-	return none(dst, 16) // query
+	dst = w.optLong(dst, 15, int64(b.Thread))
+	return w.none(dst, 16) // query
 }

@@ -33,6 +33,7 @@ type Encoder struct {
 	avroConst [avroKinds]*AvroSchemas
 	// avroDerived are the Avro schemas of unwrapped and outbox events.
 	avroDerived map[derivedKey]*AvroSchemas
+	lastAvro    atomic.Pointer[lastAvro]
 }
 
 // New checks the options and returns an Encoder.
