@@ -150,44 +150,34 @@ func (w *writer) base(c *connect, n *node, ns string) error {
 	switch c.Type {
 	case "struct":
 		return w.record(c, n, ns)
-	case "array":
-		if c.Items == nil {
-			return errors.New("avro: array schema without items")
+	case "array", "map":
+		// Connect arrays and string-keyed maps: Avro arrays and maps of
+		// the items' (values') type.
+		items, kind, open := c.Items, kArray, `{"type":"array","items":`
+		if c.Type == "map" {
+			if c.Keys == nil || c.Keys.Type != "string" {
+				return errors.New("avro: only maps with string keys are supported")
+			}
+			items, kind, open = c.Values, kMap, `{"type":"map","values":`
 		}
-		n.kind = kArray
-		w.raw(`{"type":"array","items":`)
-		it, err := w.schema(c.Items, ns)
+		if items == nil {
+			return fmt.Errorf("avro: %s schema without its items' schema", c.Type)
+		}
+		n.kind = kind
+		w.raw(open)
+		it, err := w.schema(items, ns)
 		if err != nil {
 			return err
 		}
 		n.items = it
-		w.props(c, nil)
-		w.raw("}")
-		return nil
-	case "map":
-		if c.Keys == nil || c.Values == nil {
-			return errors.New("avro: map schema without keys or values")
-		}
-		if c.Keys.Type != "string" {
-			return fmt.Errorf("avro: map with %s keys is not supported", c.Keys.Type)
-		}
-		n.kind = kMap
-		w.raw(`{"type":"map","values":`)
-		v, err := w.schema(c.Values, ns)
-		if err != nil {
-			return err
-		}
-		n.items = v
-		w.props(c, nil)
+		w.props(c)
 		w.raw("}")
 		return nil
 	}
-	var typ string
-	var extra [][2]string // properties before the connect.* ones
+	var typ, connectType string
 	switch c.Type {
 	case "int8", "int16":
-		typ, n.kind = "int", kInt
-		extra = append(extra, [2]string{"connect.type", strconv.Quote(c.Type)})
+		typ, n.kind, connectType = "int", kInt, c.Type
 	case "int32":
 		typ, n.kind = "int", kInt
 	case "int64":
@@ -205,7 +195,13 @@ func (w *writer) base(c *connect, n *node, ns string) error {
 	default:
 		return fmt.Errorf("avro: connect type %q is not supported", c.Type)
 	}
-	var logical [][2]string
+	if connectType == "" && c.Name == "" && c.Version == 0 && c.Doc == "" && len(c.Parameters) == 0 && len(c.Default) == 0 {
+		w.str(typ)
+		return nil
+	}
+	w.raw(`{"type":`)
+	w.str(typ)
+	logicalType := ""
 	switch c.Name {
 	case "org.apache.kafka.connect.data.Decimal":
 		scale, _ := c.Parameters.get("scale")
@@ -213,48 +209,30 @@ func (w *writer) base(c *connect, n *node, ns string) error {
 		if !ok {
 			prec = "64" // AvroData's default precision
 		}
-		logical = [][2]string{{"scale", scale}, {"precision", prec}}
+		w.raw(`,"scale":` + scale + `,"precision":` + prec)
+		logicalType = "decimal"
 	case "org.apache.kafka.connect.data.Date":
-		logical = [][2]string{{"logicalType", `"date"`}}
+		logicalType = "date"
 	case "org.apache.kafka.connect.data.Time":
-		logical = [][2]string{{"logicalType", `"time-millis"`}}
+		logicalType = "time-millis"
 	case "org.apache.kafka.connect.data.Timestamp":
-		logical = [][2]string{{"logicalType", `"timestamp-millis"`}}
+		logicalType = "timestamp-millis"
 	}
-	if len(extra) == 0 && c.Name == "" && c.Version == 0 && c.Doc == "" && len(c.Parameters) == 0 && len(c.Default) == 0 {
-		w.str(typ)
-		return nil
+	if connectType != "" {
+		w.raw(`,"connect.type":`)
+		w.str(connectType)
 	}
-	w.raw(`{"type":`)
-	w.str(typ)
-	for _, kv := range logical[:min(len(logical), 2)] {
-		if kv[0] == "logicalType" {
-			continue
-		}
-		w.raw(",")
-		w.str(kv[0])
-		w.raw(":" + kv[1])
-	}
-	for _, kv := range extra {
-		w.raw(",")
-		w.str(kv[0])
-		w.raw(":" + kv[1])
-	}
-	w.props(c, nil)
-	for _, kv := range logical {
-		if kv[0] == "logicalType" {
-			w.raw(`,"logicalType":` + kv[1])
-		}
-	}
-	if c.Name == "org.apache.kafka.connect.data.Decimal" {
-		w.raw(`,"logicalType":"decimal"`)
+	w.props(c)
+	if logicalType != "" {
+		w.raw(`,"logicalType":`)
+		w.str(logicalType)
 	}
 	w.raw("}")
 	return nil
 }
 
 // props writes AvroData's connect.* properties of c.
-func (w *writer) props(c *connect, _ []string) {
+func (w *writer) props(c *connect) {
 	if c.Doc != "" {
 		w.raw(`,"connect.doc":`)
 		w.str(c.Doc)

@@ -137,10 +137,8 @@ func (p *parser) value(dst []byte, n *node) ([]byte, error) {
 		return p.bytes(dst)
 	case kRecord:
 		return p.record(dst, n)
-	case kArray:
-		return p.array(dst, n)
-	case kMap:
-		return p.object(dst, n)
+	case kArray, kMap:
+		return p.block(dst, n)
 	}
 	return dst, fmt.Errorf("a value where the schema has null, at %d", p.i)
 }
@@ -218,12 +216,17 @@ func (p *parser) isKey(name string) bool {
 	return end < len(p.b) && p.b[p.i] == '"' && p.b[end] == '"' && string(p.b[p.i+1:end]) == name
 }
 
-// array transcodes a JSON array as one Avro block.
-func (p *parser) array(dst []byte, n *node) ([]byte, error) {
-	if p.peek() != '[' {
-		return dst, fmt.Errorf("array expected at %d", p.i)
+// block transcodes a JSON array (kArray) or object (kMap) as one Avro
+// block: the count, then the items, or the keys and values.
+func (p *parser) block(dst []byte, n *node) ([]byte, error) {
+	open, end := byte('['), byte(']')
+	if n.kind == kMap {
+		open, end = '{', '}'
 	}
-	count, err := p.count(']')
+	if p.peek() != open {
+		return dst, fmt.Errorf("%c expected at %d", open, p.i)
+	}
+	count, err := p.count(end)
 	if err != nil {
 		return dst, err
 	}
@@ -235,49 +238,22 @@ func (p *parser) array(dst []byte, n *node) ([]byte, error) {
 				p.peek()
 				p.i++ // the comma count checked
 			}
-			if dst, err = p.value(dst, n.items); err != nil {
-				return dst, err
-			}
-		}
-	}
-	if p.peek() != ']' {
-		return dst, errSyntax
-	}
-	p.i++
-	return append(dst, 0), nil
-}
-
-// object transcodes a JSON object as an Avro map block.
-func (p *parser) object(dst []byte, n *node) ([]byte, error) {
-	if p.peek() != '{' {
-		return dst, fmt.Errorf("object expected at %d", p.i)
-	}
-	count, err := p.count('}')
-	if err != nil {
-		return dst, err
-	}
-	p.i++
-	if count > 0 {
-		dst = appendLong(dst, int64(count))
-		for k := 0; k < count; k++ {
-			if k > 0 {
-				p.peek()
+			if n.kind == kMap {
+				p.ws()
+				if dst, err = p.str(dst); err != nil {
+					return dst, err
+				}
+				if p.peek() != ':' {
+					return dst, errSyntax
+				}
 				p.i++
 			}
-			p.ws()
-			if dst, err = p.str(dst); err != nil {
-				return dst, err
-			}
-			if p.peek() != ':' {
-				return dst, errSyntax
-			}
-			p.i++
 			if dst, err = p.value(dst, n.items); err != nil {
 				return dst, err
 			}
 		}
 	}
-	if p.peek() != '}' {
+	if p.peek() != end {
 		return dst, errSyntax
 	}
 	p.i++
