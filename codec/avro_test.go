@@ -16,77 +16,66 @@ import (
 // independent implementation), and each key and value transcoded to Avro
 // decodes back to the values of the JSON the encoder writes.
 func TestAvroRoundTrip(t *testing.T) {
-	fixed := func() time.Time { return time.Unix(0, 1559033904863841257) }
-	for mode, opt := range encoderModes() {
-		for _, conn := range []string{ConnectorPostgres, ConnectorMySQL, ConnectorMariaDB} {
-			opt := opt
-			opt.Name, opt.Connector, opt.DB, opt.Clock, opt.Typed = "srv", conn, "shop", fixed, true
-			enc, err := New(opt)
+	forEachEncoder(t, encoderModes(), func(o *Options) { o.Typed = true }, func(mode, conn string, enc *Encoder) {
+		for _, ev := range otherEvents() {
+			what := fmt.Sprintf("%s/%s %c", mode, conn, ev.Op)
+			as, err := enc.AvroSchemas(ev)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", what, err)
 			}
-			msg := &sluice.Event{Op: sluice.OpMessage, Message: &sluice.Message{Prefix: "p", Content: []byte("c"), Transactional: true}, TxID: 5, TxOrder: 2, Pos: sluice.Position{LSN: 9, TxLSN: 10}}
-			ddl := &sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: "shop", Statement: "ALTER TABLE t ADD c int"}, Binlog: &sluice.Binlog{ServerID: 1, File: "f", GTID: "0-1-2", TxID: "0-1-2"}}
-			for _, ev := range []*sluice.Event{msg, ddl} {
-				what := fmt.Sprintf("%s/%s %c", mode, conn, ev.Op)
+			key, _ := enc.AppendKey(nil, ev)
+			checkAvro(t, what+" key", as.Key, key)
+			checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
+		}
+		hb, err := enc.AvroHeartbeatSchemas()
+		if err != nil {
+			t.Fatal(err)
+		}
+		beat := &sluice.Event{Op: sluice.OpHeartbeat, Pos: sluice.Position{LSN: 77, TxLSN: 77}}
+		checkAvro(t, mode+"/"+conn+" heartbeat key", hb.Key, enc.AppendHeartbeatKey(nil))
+		checkAvro(t, mode+"/"+conn+" heartbeat value", hb.Value, enc.AppendHeartbeatValue(nil, beat, fixedClock()))
+		tx, err := enc.AvroTxSchemas()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range txBoundaries {
+			checkAvro(t, mode+"/"+conn+" transaction key", tx.Key, enc.AppendTxKey(nil, b))
+			checkAvro(t, mode+"/"+conn+" transaction value", tx.Value, enc.AppendTxValue(nil, b, fixedClock()))
+		}
+		for _, tbl := range testTables {
+			for _, ev := range append(tableEvents(tbl), unwrappedEvents(tbl)...) {
+				what := fmt.Sprintf("%s/%s %s %c unwrap %v", mode, conn, tbl.Name, ev.Op, ev.Unwrap != nil)
 				as, err := enc.AvroSchemas(ev)
 				if err != nil {
 					t.Fatalf("%s: %v", what, err)
 				}
-				key, _ := enc.AppendKey(nil, ev)
-				checkAvro(t, what+" key", as.Key, key)
-				checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
-			}
-			hb, err := enc.AvroHeartbeatSchemas()
-			if err != nil {
-				t.Fatal(err)
-			}
-			beat := &sluice.Event{Op: sluice.OpHeartbeat, Pos: sluice.Position{LSN: 77, TxLSN: 77}}
-			checkAvro(t, mode+"/"+conn+" heartbeat key", hb.Key, enc.AppendHeartbeatKey(nil))
-			checkAvro(t, mode+"/"+conn+" heartbeat value", hb.Value, enc.AppendHeartbeatValue(nil, beat, fixed()))
-			tx, err := enc.AvroTxSchemas()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, b := range []*TxBoundary{{ID: "1:2"}, {End: true, ID: "1:2", Events: 3, Collections: []TxCollection{{"public.a", 2}, {"public.b", 1}}}} {
-				checkAvro(t, mode+"/"+conn+" transaction key", tx.Key, enc.AppendTxKey(nil, b))
-				checkAvro(t, mode+"/"+conn+" transaction value", tx.Value, enc.AppendTxValue(nil, b, fixed()))
-			}
-			for _, tbl := range []*sluice.Table{allTypes, specialTypes, mysqlTypes, structTable} {
-				for _, ev := range append(tableEvents(tbl), unwrappedEvents(tbl)...) {
-					what := fmt.Sprintf("%s/%s %s %c unwrap %v", mode, conn, tbl.Name, ev.Op, ev.Unwrap != nil)
-					as, err := enc.AvroSchemas(ev)
-					if err != nil {
-						t.Fatalf("%s: %v", what, err)
-					}
-					if !AvroNullValue(ev) {
-						checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
-					}
-					if key, ok := enc.AppendKey(nil, ev); ok {
-						checkAvro(t, what+" key", as.Key, key)
-					}
+				if !AvroNullValue(ev) {
+					checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
 				}
-			}
-			plain := &sluice.Outbox{ID: 0, Key: 2, Payload: 4, Headers: []sluice.OutboxHeader{{Column: 5, Name: "tenantId"}}}
-			for _, ev := range []*sluice.Event{
-				outboxRow(sluice.OpCreate, plain, "00000000-0000-4000-8000-000000000012", "customer", "bob", ptr(`{"a": 1}`), ptr("globex")),
-				outboxRow(sluice.OpRead, plain, "00000000-0000-4000-8000-000000000015", "customer", "carol", nil, nil),
-			} {
-				what := fmt.Sprintf("%s/%s outbox %c", mode, conn, ev.Op)
-				as, err := enc.AvroSchemas(ev)
-				if err != nil {
-					t.Fatalf("%s: %v", what, err)
+				if key, ok := enc.AppendKey(nil, ev); ok {
+					checkAvro(t, what+" key", as.Key, key)
 				}
-				checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
-				key, _ := enc.AppendKey(nil, ev)
-				checkAvro(t, what+" key", as.Key, key)
-			}
-			expand := &sluice.Outbox{ID: 0, Key: 2, Payload: 4, ExpandJSON: true}
-			if _, err := enc.AvroSchemas(outboxRow(sluice.OpCreate, expand, "00000000-0000-4000-8000-000000000001", "o", "1", ptr(`{}`), nil)); err == nil {
-				t.Errorf("%s/%s: an outbox with expand_json_payload has Avro schemas", mode, conn)
 			}
 		}
-	}
+		plain := &sluice.Outbox{ID: 0, Key: 2, Payload: 4, Headers: []sluice.OutboxHeader{{Column: 5, Name: "tenantId"}}}
+		for _, ev := range []*sluice.Event{
+			outboxRow(sluice.OpCreate, plain, "00000000-0000-4000-8000-000000000012", "customer", "bob", ptr(`{"a": 1}`), ptr("globex")),
+			outboxRow(sluice.OpRead, plain, "00000000-0000-4000-8000-000000000015", "customer", "carol", nil, nil),
+		} {
+			what := fmt.Sprintf("%s/%s outbox %c", mode, conn, ev.Op)
+			as, err := enc.AvroSchemas(ev)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			checkAvro(t, what+" value", as.Value, enc.AppendValue(nil, ev))
+			key, _ := enc.AppendKey(nil, ev)
+			checkAvro(t, what+" key", as.Key, key)
+		}
+		expand := &sluice.Outbox{ID: 0, Key: 2, Payload: 4, ExpandJSON: true}
+		if _, err := enc.AvroSchemas(outboxRow(sluice.OpCreate, expand, "00000000-0000-4000-8000-000000000001", "o", "1", ptr(`{}`), nil)); err == nil {
+			t.Errorf("%s/%s: an outbox with expand_json_payload has Avro schemas", mode, conn)
+		}
+	})
 }
 
 // unwrappedEvents are tableEvents' row changes unwrapped, in tombstone
@@ -107,31 +96,6 @@ func unwrappedEvents(tbl *sluice.Table) []*sluice.Event {
 		}
 	}
 	return out
-}
-
-// tableEvents are an insert, an update with a key-only old row, a delete,
-// a snapshot read and a truncate of tbl.
-func tableEvents(tbl *sluice.Table) []*sluice.Event {
-	row := allRow()
-	switch tbl {
-	case specialTypes:
-		row = specialRow()
-	case structTable:
-		row = structRow()
-	case mysqlTypes:
-		row = mysqlRow()
-	}
-	ins := baseEvent(sluice.OpCreate)
-	ins.Table, ins.After = tbl, row
-	upd := baseEvent(sluice.OpUpdate)
-	upd.Table, upd.After, upd.Before = tbl, row, keyOnly(row, tbl)
-	del := baseEvent(sluice.OpDelete)
-	del.Table, del.Before = tbl, keyOnly(row, tbl)
-	snap := baseEvent(sluice.OpRead)
-	snap.Table, snap.After, snap.Snapshot = tbl, row, sluice.SnapshotFirst
-	tr := baseEvent(sluice.OpTruncate)
-	tr.Table = tbl
-	return []*sluice.Event{ins, upd, del, snap, tr}
 }
 
 func checkAvro(t *testing.T, what string, s *avro.Schema, js []byte) {
@@ -198,52 +162,43 @@ func BenchmarkAvroEvent(b *testing.B) {
 // byte, the transcoding of the JSON form, for every table, event kind,
 // mode and connector of TestAvroRoundTrip (and TOAST's omit mode).
 func TestAvroDirect(t *testing.T) {
-	fixed := func() time.Time { return time.Unix(0, 1559033904863841257) }
 	modes := encoderModes()
 	modes["toast_omit"] = Options{Toast: ToastOmit}
-	for mode, opt := range modes {
-		for _, conn := range []string{ConnectorPostgres, ConnectorMySQL, ConnectorMariaDB} {
-			opt := opt
-			opt.Name, opt.Connector, opt.DB, opt.Clock, opt.Typed = "srv", conn, "shop", fixed, true
-			enc, err := New(opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var scratch []byte
-			for _, tbl := range []*sluice.Table{allTypes, specialTypes, mysqlTypes, structTable} {
-				for _, ev := range tableEvents(tbl) {
-					what := fmt.Sprintf("%s/%s %s %c", mode, conn, tbl.Name, ev.Op)
-					as, err := enc.AvroSchemas(ev)
+	forEachEncoder(t, modes, func(o *Options) { o.Typed = true }, func(mode, conn string, enc *Encoder) {
+		var scratch []byte
+		for _, tbl := range testTables {
+			for _, ev := range tableEvents(tbl) {
+				what := fmt.Sprintf("%s/%s %s %c", mode, conn, tbl.Name, ev.Op)
+				as, err := enc.AvroSchemas(ev)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				want, err := as.Value.Append(nil, enc.AppendValue(nil, ev))
+				if err != nil {
+					t.Fatalf("%s: transcode: %v", what, err)
+				}
+				got, err := enc.AppendAvroValue(nil, ev, time.Now(), as, &scratch)
+				if err != nil {
+					t.Fatalf("%s: direct: %v", what, err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s value: direct % x\ntranscoded % x", what, got, want)
+				}
+				key, ok := enc.AppendKey(nil, ev)
+				gotKey, gotOK, err := enc.AppendAvroKey(nil, ev, as, &scratch)
+				if err != nil || gotOK != ok {
+					t.Fatalf("%s key: %v, ok %v want %v", what, err, gotOK, ok)
+				}
+				if ok {
+					wantKey, err := as.Key.Append(nil, key)
 					if err != nil {
-						t.Fatalf("%s: %v", what, err)
+						t.Fatal(err)
 					}
-					want, err := as.Value.Append(nil, enc.AppendValue(nil, ev))
-					if err != nil {
-						t.Fatalf("%s: transcode: %v", what, err)
-					}
-					got, err := enc.AppendAvroValue(nil, ev, time.Now(), as, &scratch)
-					if err != nil {
-						t.Fatalf("%s: direct: %v", what, err)
-					}
-					if !bytes.Equal(got, want) {
-						t.Errorf("%s value: direct % x\ntranscoded % x", what, got, want)
-					}
-					key, ok := enc.AppendKey(nil, ev)
-					gotKey, gotOK, err := enc.AppendAvroKey(nil, ev, as, &scratch)
-					if err != nil || gotOK != ok {
-						t.Fatalf("%s key: %v, ok %v want %v", what, err, gotOK, ok)
-					}
-					if ok {
-						wantKey, err := as.Key.Append(nil, key)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if !bytes.Equal(gotKey, wantKey) {
-							t.Errorf("%s key: direct % x\ntranscoded % x", what, gotKey, wantKey)
-						}
+					if !bytes.Equal(gotKey, wantKey) {
+						t.Errorf("%s key: direct % x\ntranscoded % x", what, gotKey, wantKey)
 					}
 				}
 			}
 		}
-	}
+	})
 }

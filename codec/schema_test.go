@@ -78,66 +78,97 @@ func encoderModes() map[string]Options {
 // present, types matching, array items of the items' type), for every
 // kind of event and every mode, PostgreSQL and MySQL/MariaDB alike.
 func TestPayloadsMatchTheirSchemas(t *testing.T) {
-	fixed := func() time.Time { return time.Unix(0, 1559033904863841257) }
-	for mode, opt := range encoderModes() {
+	forEachEncoder(t, encoderModes(), func(o *Options) { o.Schemas = true }, func(mode, conn string, enc *Encoder) {
+		var events []*sluice.Event
+		for _, tbl := range testTables {
+			events = append(events, tableEvents(tbl)...)
+		}
+		events = append(events, otherEvents()...)
+		for i, ev := range events {
+			what := fmt.Sprintf("%s/%s event %d (%c %v)", mode, conn, i, ev.Op, ev.Table != nil && ev.Table.Name != "")
+			val := enc.AppendValue(nil, ev)
+			if err := testenv.ValidateConnect(val); err != nil {
+				t.Errorf("%s value: %v\n%s", what, err, val)
+			}
+			if key, ok := enc.AppendKey(nil, ev); ok {
+				if err := testenv.ValidateConnect(key); err != nil {
+					t.Errorf("%s key: %v\n%s", what, err, key)
+				}
+			}
+			if ev.Table != nil && ev.After != nil {
+				if err := testenv.ValidateConnect(enc.AppendKeyRow(nil, ev.Table, ev.After)); err != nil {
+					t.Errorf("%s key header: %v", what, err)
+				}
+			}
+		}
+		for _, b := range txBoundaries {
+			for _, doc := range [][]byte{enc.AppendTxKey(nil, b), enc.AppendTxValue(nil, b, time.Now())} {
+				if err := testenv.ValidateConnect(doc); err != nil {
+					t.Errorf("%s/%s transaction record: %v\n%s", mode, conn, err, doc)
+				}
+			}
+		}
+	})
+}
+
+// The inputs of the tests that run every encoder mode on every connector:
+// the tables, and a BEGIN and an END transaction boundary.
+var (
+	testTables   = []*sluice.Table{allTypes, specialTypes, mysqlTypes, structTable}
+	txBoundaries = []*TxBoundary{{ID: "1:2"}, {End: true, ID: "1:2", Events: 3, Collections: []TxCollection{{"public.a", 2}, {"public.b", 1}}}}
+)
+
+// fixedClock is the processing time of those tests' encoders.
+func fixedClock() time.Time { return time.Unix(0, 1559033904863841257) }
+
+// forEachEncoder calls f with an encoder per mode and connector (the
+// options named "srv", database "shop", fixedClock, then set's changes).
+func forEachEncoder(t *testing.T, modes map[string]Options, set func(*Options), f func(mode, conn string, enc *Encoder)) {
+	t.Helper()
+	for mode, opt := range modes {
 		for _, conn := range []string{ConnectorPostgres, ConnectorMySQL, ConnectorMariaDB} {
 			opt := opt
-			opt.Name, opt.Connector, opt.DB, opt.Schemas, opt.Clock = "srv", conn, "shop", true, fixed
+			opt.Name, opt.Connector, opt.DB, opt.Clock = "srv", conn, "shop", fixedClock
+			set(&opt)
 			enc, err := New(opt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var events []*sluice.Event
-			for _, tbl := range []*sluice.Table{allTypes, specialTypes, mysqlTypes, structTable} {
-				row := allRow()
-				switch tbl {
-				case specialTypes:
-					row = specialRow()
-				case structTable:
-					row = structRow()
-				case mysqlTypes:
-					row = mysqlRow()
-				}
-				ins := baseEvent(sluice.OpCreate)
-				ins.Table, ins.After = tbl, row
-				upd := baseEvent(sluice.OpUpdate)
-				upd.Table, upd.After, upd.Before = tbl, row, keyOnly(row, tbl)
-				del := baseEvent(sluice.OpDelete)
-				del.Table, del.Before = tbl, keyOnly(row, tbl)
-				snap := baseEvent(sluice.OpRead)
-				snap.Table, snap.After, snap.Snapshot = tbl, row, sluice.SnapshotFirst
-				tr := baseEvent(sluice.OpTruncate)
-				tr.Table = tbl
-				events = append(events, ins, upd, del, snap, tr)
-			}
-			events = append(events,
-				&sluice.Event{Op: sluice.OpMessage, Message: &sluice.Message{Prefix: "p", Content: []byte("c"), Transactional: true}, TxID: 5, TxOrder: 2, Pos: sluice.Position{LSN: 9, TxLSN: 10}},
-				&sluice.Event{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: "shop", Statement: "ALTER TABLE t ADD c int"}, Binlog: &sluice.Binlog{ServerID: 1, File: "f", GTID: "0-1-2", TxID: "0-1-2"}})
-			for i, ev := range events {
-				what := fmt.Sprintf("%s/%s event %d (%c %v)", mode, conn, i, ev.Op, ev.Table != nil && ev.Table.Name != "")
-				val := enc.AppendValue(nil, ev)
-				if err := testenv.ValidateConnect(val); err != nil {
-					t.Errorf("%s value: %v\n%s", what, err, val)
-				}
-				if key, ok := enc.AppendKey(nil, ev); ok {
-					if err := testenv.ValidateConnect(key); err != nil {
-						t.Errorf("%s key: %v\n%s", what, err, key)
-					}
-				}
-				if ev.Table != nil && ev.After != nil {
-					if err := testenv.ValidateConnect(enc.AppendKeyRow(nil, ev.Table, ev.After)); err != nil {
-						t.Errorf("%s key header: %v", what, err)
-					}
-				}
-			}
-			for _, b := range []*TxBoundary{{ID: "1:2"}, {End: true, ID: "1:2", Events: 3, Collections: []TxCollection{{"public.a", 2}, {"public.b", 1}}}} {
-				for _, doc := range [][]byte{enc.AppendTxKey(nil, b), enc.AppendTxValue(nil, b, time.Now())} {
-					if err := testenv.ValidateConnect(doc); err != nil {
-						t.Errorf("%s/%s transaction record: %v\n%s", mode, conn, err, doc)
-					}
-				}
-			}
+			f(mode, conn, enc)
 		}
+	}
+}
+
+// tableEvents are an insert, an update with a key-only old row, a delete,
+// a snapshot read and a truncate of tbl.
+func tableEvents(tbl *sluice.Table) []*sluice.Event {
+	row := allRow()
+	switch tbl {
+	case specialTypes:
+		row = specialRow()
+	case structTable:
+		row = structRow()
+	case mysqlTypes:
+		row = mysqlRow()
+	}
+	ins := baseEvent(sluice.OpCreate)
+	ins.Table, ins.After = tbl, row
+	upd := baseEvent(sluice.OpUpdate)
+	upd.Table, upd.After, upd.Before = tbl, row, keyOnly(row, tbl)
+	del := baseEvent(sluice.OpDelete)
+	del.Table, del.Before = tbl, keyOnly(row, tbl)
+	snap := baseEvent(sluice.OpRead)
+	snap.Table, snap.After, snap.Snapshot = tbl, row, sluice.SnapshotFirst
+	tr := baseEvent(sluice.OpTruncate)
+	tr.Table = tbl
+	return []*sluice.Event{ins, upd, del, snap, tr}
+}
+
+// otherEvents are a transactional logical message and a schema change.
+func otherEvents() []*sluice.Event {
+	return []*sluice.Event{
+		{Op: sluice.OpMessage, Message: &sluice.Message{Prefix: "p", Content: []byte("c"), Transactional: true}, TxID: 5, TxOrder: 2, Pos: sluice.Position{LSN: 9, TxLSN: 10}},
+		{Op: sluice.OpSchemaChange, DDL: &sluice.DDL{Database: "shop", Statement: "ALTER TABLE t ADD c int"}, Binlog: &sluice.Binlog{ServerID: 1, File: "f", GTID: "0-1-2", TxID: "0-1-2"}},
 	}
 }
 
