@@ -14,14 +14,17 @@ import (
 	"github.com/sluice-cdc/sluice/internal/registry/schemaregistry"
 )
 
-// avroFormat writes change events as Avro in Confluent's wire format.
-// encode writes them as JSON first (with an encoder whose payloads follow
-// their Connect schemas); convert then transcodes each key and value into
-// Avro behind its schema's registry id. The ids are kept per schema and
-// topic, so the registry is asked once per table version and topic: the
-// first event of a table, and the first after its schema changed, wait
-// for the registry (with retries while it is down: the pipeline waits,
-// nothing is dropped); every other event is served from memory.
+// avroFormat writes records as Avro in Confluent's wire format. A row
+// event's key and value are written straight from its rows (encode leaves
+// its JSON value out); every other record (messages, schema changes,
+// heartbeats, the transaction topic, unwrapped and outbox events) is
+// written as JSON by encode, with an encoder whose payloads follow their
+// Connect schemas, and transcoded by convert. Each goes behind its
+// schema's registry id. The ids are kept per schema and topic, so the
+// registry is asked once per table version and topic: the first event of
+// a table, and the first after its schema changed, wait for the registry
+// (with retries while it is down: the pipeline waits, nothing is
+// dropped); every other event is served from memory.
 type avroFormat struct {
 	reg *schemaregistry.Client
 
@@ -75,25 +78,23 @@ func (a *avroFormat) id(ctx context.Context, s *avro.Schema, topic string, isKey
 	return id, nil
 }
 
-// convert rewrites the keys and values of p's records from JSON into
-// Avro, in p.abuf: the transaction topic's records with their schemas,
-// the others (ev's change and tombstone, or a heartbeat: ev nil) with
-// schemas. A row event's key and value are written from its rows
-// (encode left its value out), everything else is transcoded.
-func (a *avroFormat) convert(ctx context.Context, s *Sink, p *pending, ev *sluice.Event, schemas func() (*codec.AvroSchemas, error)) error {
+// convert rewrites the keys and values of p's records into Avro, in
+// p.abuf: the transaction topic's records with their schemas, the others
+// (ev's change and tombstone, or a heartbeat: ev nil) with as.
+func (a *avroFormat) convert(ctx context.Context, s *Sink, p *pending, ev *sluice.Event, as *codec.AvroSchemas) error {
 	type span struct{ rec, ks, ke, vs, ve int }
 	var spans [4]span
 	buf := p.abuf[:0]
 	direct := ev != nil && codec.AvroDirect(ev)
 	for i := range p.n {
 		r := &p.recs[i]
-		get, rowRec := schemas, direct
+		as, rowRec := as, direct
 		if s.txMeta && r.Topic == s.txTopic {
-			get, rowRec = s.enc.AvroTxSchemas, false
-		}
-		as, err := get()
-		if err != nil {
-			return sluice.Permanent(fmt.Errorf("format avro: %w", err))
+			tx, err := s.enc.AvroTxSchemas()
+			if err != nil {
+				return sluice.Permanent(fmt.Errorf("format avro: %w", err))
+			}
+			as, rowRec = tx, false
 		}
 		sp := span{rec: i, ks: -1, vs: -1}
 		if r.Key != nil {
@@ -112,9 +113,6 @@ func (a *avroFormat) convert(ctx context.Context, s *Sink, p *pending, ev *sluic
 				return sluice.Permanent(err)
 			}
 			sp.ke = len(buf)
-		}
-		if r.Value != nil && !rowRec && ev != nil && codec.AvroNullValue(ev) && !(s.txMeta && r.Topic == s.txTopic) {
-			r.Value = nil // an unwrapped delete: a Kafka tombstone, as Debezium's converters write it
 		}
 		if r.Value != nil {
 			id, err := a.id(ctx, as.Value, r.Topic, false)

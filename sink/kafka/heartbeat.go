@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,7 +45,13 @@ func (s *Sink) WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(er
 	p.recs[0] = kgo.Record{Topic: topic, Key: buf[:k:k], Value: buf[k:]}
 	p.n = 1
 	if a := s.avro.Load(); a != nil {
-		if err := a.convert(ctx, s, p, nil, s.enc.AvroHeartbeatSchemas); err != nil {
+		as, err := s.enc.AvroHeartbeatSchemas()
+		if err != nil {
+			err = sluice.Permanent(fmt.Errorf("format avro: %w", err))
+		} else {
+			err = a.convert(ctx, s, p, nil, as)
+		}
+		if err != nil {
 			p.release()
 			ack(err)
 			return err

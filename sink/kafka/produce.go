@@ -207,7 +207,17 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 		s.skipTruncate(topic, info)
 	}
 	if a != nil && p.n > 0 {
-		if err := a.convert(ctx, s, p, change, func() (*codec.AvroSchemas, error) { return s.enc.AvroSchemas(change) }); err != nil {
+		var as *codec.AvroSchemas // none when only transaction records are written
+		var err error
+		if change != nil {
+			if as, err = s.enc.AvroSchemas(change); err != nil {
+				err = sluice.Permanent(fmt.Errorf("format avro: %w", err))
+			}
+		}
+		if err == nil {
+			err = a.convert(ctx, s, p, change, as)
+		}
+		if err != nil {
 			p.release()
 			return s.fail(ack, fmt.Errorf("kafka sink: %s: %w", topic, err))
 		}
@@ -400,8 +410,10 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 	}
 	hdrs = appendHeaders(hdrs, ev.Headers)
 	value := buf[keyEnd:valEnd:valEnd]
-	if unwrap && ev.Op == sluice.OpDelete && ev.Unwrap.Deletes == sluice.DeleteToTombstone {
-		value = nil // a Kafka tombstone, not the bytes null
+	if unwrap && ev.Op == sluice.OpDelete && (ev.Unwrap.Deletes == sluice.DeleteToTombstone || s.cfg.Format == FormatAvro && codec.AvroNullValue(ev)) {
+		// A Kafka tombstone, not the bytes null; in Avro also for
+		// tombstone mode, as Debezium's Avro converter writes a null value.
+		value = nil
 	}
 	p.recs[p.n] = kgo.Record{Topic: topic, Key: key, Value: value, Headers: hdrs, Timestamp: now, Context: context.Background()}
 	p.n++

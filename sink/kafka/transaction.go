@@ -55,7 +55,7 @@ func (s *Sink) WriteMark(ctx context.Context, mark *sluice.Event, ack func(error
 	p.mark = true
 	s.encode(p, &bounds, nil, "", topicInfo{})
 	if a := s.avro.Load(); a != nil {
-		if err := a.convert(ctx, s, p, nil, s.enc.AvroTxSchemas); err != nil {
+		if err := a.convert(ctx, s, p, nil, nil); err != nil {
 			p.release()
 			ack(err)
 			return err
