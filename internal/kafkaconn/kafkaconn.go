@@ -6,7 +6,6 @@
 package kafkaconn
 
 import (
-	"crypto/tls"
 	"fmt"
 	"strings"
 
@@ -20,25 +19,7 @@ import (
 )
 
 // TLS configures encrypted connections to the brokers.
-type TLS struct {
-	// Enabled turns TLS on. Default false. The other keys need it.
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM file of the CAs that sign the brokers' certificates.
-	// Default: the system roots. Kafka: ssl.truststore.location.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are the PEM client certificate and key for
-	// mutual TLS; both or neither. Default none. Kafka:
-	// ssl.keystore.location.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify accepts any broker certificate. Default false;
-	// for tests only. Kafka: ssl.endpoint.identification.algorithm="" is
-	// the nearest (it skips only the host check).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-	// ServerName overrides the name checked in the broker certificate.
-	// Default: the host of the broker address being dialled.
-	ServerName string `yaml:"server_name"`
-}
+type TLS = tlsconf.Block
 
 // SASL configures authentication.
 type SASL struct {
@@ -66,11 +47,8 @@ type Problem struct {
 // Validate checks the settings without reading any file.
 func Validate(t TLS, s SASL) []Problem {
 	var ps []Problem
-	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify || t.ServerName != "") {
-		ps = append(ps, Problem{"tls.enabled", "tls settings are given but tls.enabled is false"})
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		ps = append(ps, Problem{"tls", "cert_file and key_file must be given together"})
+	for _, p := range t.Problems() {
+		ps = append(ps, Problem{p[0], p[1]})
 	}
 	if s.Password != "" && s.PasswordFile != "" {
 		ps = append(ps, Problem{"sasl.password_file", "set sasl.password or sasl.password_file, not both"})
@@ -110,12 +88,6 @@ func Opts(t TLS, s SASL) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(m))
 	}
 	return opts, nil
-}
-
-// Config reads the PEM files and returns the client TLS configuration.
-func (t TLS) Config() (*tls.Config, error) {
-	return tlsconf.Build(tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
-		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify})
 }
 
 // Auth is the SASL mechanism, or nil without SASL.

@@ -78,13 +78,11 @@ func New(cfg Config, log *zap.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema registry: %w", err)
 	}
-	tc, err := cfg.TLS.config()
-	if err != nil {
-		return nil, fmt.Errorf("schema registry: %w", err)
-	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if tc != nil {
-		tr.TLSClientConfig = tc
+	if cfg.TLS.Enabled {
+		if tr.TLSClientConfig, err = cfg.TLS.Config(); err != nil {
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
 	}
 	httpcl := &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	opts := []sr.ClientOpt{sr.URLs(cfg.URL), sr.HTTPClient(httpcl), sr.UserAgent("sluice")}

@@ -1,7 +1,6 @@
 package schemaregistry
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net/url"
 	"time"
@@ -80,26 +79,7 @@ type Config struct {
 }
 
 // TLS configures https connections to the registry.
-type TLS struct {
-	// Enabled turns the other keys on. Default false: an https:// URL is
-	// still verified against the system roots.
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM file of the CAs that sign the registry's
-	// certificate. Default: the system roots. Confluent:
-	// schema.registry.ssl.truststore.location.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are the PEM client certificate and key for
-	// mutual TLS; both or neither. Default none. Confluent:
-	// schema.registry.ssl.keystore.location.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify accepts any registry certificate. Default false;
-	// for tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-	// ServerName overrides the name checked in the registry's
-	// certificate. Default: the host of the URL.
-	ServerName string `yaml:"server_name"`
-}
+type TLS = tlsconf.Block
 
 // Defaults for the zero values of Config, which New fills in.
 const (
@@ -185,12 +165,8 @@ func (c Config) Validate() []Problem {
 		add("password", "required with username (or password_file)")
 	}
 
-	t := c.TLS
-	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify || t.ServerName != "") {
-		add("tls.enabled", "tls settings are given but tls.enabled is false")
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		add("tls", "cert_file and key_file must be given together")
+	for _, p := range c.TLS.Problems() {
+		add(p[0], "%s", p[1])
 	}
 
 	switch c.SubjectStrategy {
@@ -223,13 +199,4 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// config reads the PEM files; nil without a tls block.
-func (t TLS) config() (*tls.Config, error) {
-	if !t.Enabled {
-		return nil, nil
-	}
-	return tlsconf.Build(tlsconf.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
-		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify})
 }
