@@ -100,11 +100,7 @@ debezium.format.$conv.apicurio.registry.id-handler=io.apicurio.registry.serde.De
 debezium.format.$conv.apicurio.registry.use-id=contentId
 EOF
   done
-  cat <<EOF
-quarkus.http.host=127.0.0.1
-quarkus.http.port=0
-quarkus.log.console.json=false
-EOF
+  quarkus_props
 }
 
 fetch_avro_libs() {

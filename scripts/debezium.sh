@@ -312,6 +312,12 @@ EOF
     skipped-none) echo "debezium.source.skipped.operations=none" ;;
     *) die "unknown mode $mode" ;;
   esac
+  quarkus_props
+}
+
+# quarkus_props: Debezium Server's own HTTP endpoint and logging, the
+# same for every run.
+quarkus_props() {
   cat <<EOF
 quarkus.http.host=127.0.0.1
 quarkus.http.port=0
@@ -632,11 +638,7 @@ EOF
     unwrap-rewrite-with-tombstone) echo "debezium.transforms.unwrap.delete.tombstone.handling.mode=rewrite-with-tombstone" ;;
     outbox-jsonb-expand) echo "debezium.transforms.outbox.table.expand.json.payload=true" ;;
   esac
-  cat <<EOF
-quarkus.http.host=127.0.0.1
-quarkus.http.port=0
-quarkus.log.console.json=false
-EOF
+  quarkus_props
 }
 
 # smt_topics MODE: every topic the run may write.
