@@ -1,7 +1,6 @@
 package avro
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
 // TestDebeziumSchemas converts the Connect schemas Debezium Server wrote
@@ -66,32 +67,22 @@ func TestDebeziumSchemas(t *testing.T) {
 // recording with a key and a value.
 func lastSchemas(t *testing.T, path string) (key, value []byte) {
 	t.Helper()
-	f, err := os.Open(path)
+	recs, err := testenv.ReadRecorded(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		var rec struct{ Key, Value *string }
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("%s: %v", path, err)
+	schemaOf := func(b []byte) []byte {
+		var env struct{ Schema json.RawMessage }
+		if json.Unmarshal(b, &env) != nil || len(env.Schema) == 0 || string(env.Schema) == "null" {
+			return nil
 		}
-		schemaOf := func(s *string) []byte {
-			if s == nil {
-				return nil
-			}
-			var env struct{ Schema json.RawMessage }
-			if json.Unmarshal([]byte(*s), &env) != nil || len(env.Schema) == 0 || string(env.Schema) == "null" {
-				return nil
-			}
-			return env.Schema
-		}
-		if k := schemaOf(rec.Key); k != nil {
+		return env.Schema
+	}
+	for _, r := range recs {
+		if k := schemaOf(r.Key); k != nil {
 			key = k
 		}
-		if v := schemaOf(rec.Value); v != nil {
+		if v := schemaOf(r.Value); v != nil {
 			value = v
 		}
 	}

@@ -231,7 +231,8 @@ func (w *writer) base(c *connect, n *node, ns string) error {
 	return nil
 }
 
-// props writes AvroData's connect.* properties of c.
+// props writes AvroData's connect.* properties of c (a struct's default
+// is its fields').
 func (w *writer) props(c *connect) {
 	if c.Doc != "" {
 		w.raw(`,"connect.doc":`)
@@ -257,7 +258,7 @@ func (w *writer) props(c *connect) {
 		}
 		w.raw("}")
 	}
-	if c.Name != "" && c.Type != "struct" {
+	if c.Name != "" {
 		w.raw(`,"connect.name":`)
 		w.str(c.Name)
 	}
@@ -320,18 +321,7 @@ func (w *writer) record(c *connect, n *node, ns string) error {
 		w.raw("}")
 	}
 	w.raw("]")
-	if c.Doc != "" {
-		w.raw(`,"connect.doc":`)
-		w.str(c.Doc)
-	}
-	if c.Version != 0 {
-		w.raw(`,"connect.version":`)
-		w.out = strconv.AppendInt(w.out, int64(c.Version), 10)
-	}
-	if c.Name != "" {
-		w.raw(`,"connect.name":`)
-		w.str(c.Name)
-	}
+	w.props(c)
 	w.raw("}")
 	return nil
 }
