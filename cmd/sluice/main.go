@@ -30,6 +30,7 @@ import (
 	_ "github.com/sluice-cdc/sluice/sink/elasticsearch"
 	_ "github.com/sluice-cdc/sluice/sink/kafka"
 	_ "github.com/sluice-cdc/sluice/sink/stdout"
+	_ "github.com/sluice-cdc/sluice/source/kafka"
 	_ "github.com/sluice-cdc/sluice/source/mysql"
 	_ "github.com/sluice-cdc/sluice/source/postgres"
 	_ "github.com/sluice-cdc/sluice/transform/join"

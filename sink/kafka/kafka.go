@@ -41,6 +41,7 @@ import (
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/sluice-cdc/sluice/sink"
 )
 
@@ -145,7 +146,7 @@ func (s *Sink) Open(ctx context.Context) error {
 		}
 		s.avro.Store(a)
 	}
-	opts = append(opts, kgo.WithLogger(zapLogger{s.log}))
+	opts = append(opts, kgo.WithLogger(kafkaconn.Logger{L: s.log}))
 	if s.dial != nil {
 		opts = append(opts, kgo.Dialer(s.dial))
 	}

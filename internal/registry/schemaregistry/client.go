@@ -12,8 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
-
-	"github.com/sluice-cdc/sluice/internal/secret"
 )
 
 // maxCached bounds the id cache; it is cleared when full (a schema change
@@ -59,42 +57,13 @@ type flight struct {
 // New returns a client for cfg, reading the password, token and TLS files.
 // It makes no request: the first ID does.
 func New(cfg Config, log *zap.Logger) (*Client, error) {
-	if ps := cfg.Validate(); len(ps) > 0 {
-		errs := make([]error, len(ps))
-		for i, p := range ps {
-			errs[i] = fmt.Errorf("%s: %s", p.Key, p.Msg)
-		}
-		return nil, fmt.Errorf("schema registry: %w", errors.Join(errs...))
+	cl, httpcl, err := NewSR(cfg)
+	if err != nil {
+		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	if log == nil {
 		log = zap.NewNop()
-	}
-	pw, err := secret.Resolve(cfg.Password, cfg.PasswordFile, "password")
-	if err != nil {
-		return nil, fmt.Errorf("schema registry: %w", err)
-	}
-	token, err := secret.Resolve(cfg.Token, cfg.TokenFile, "token")
-	if err != nil {
-		return nil, fmt.Errorf("schema registry: %w", err)
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if cfg.TLS.Enabled {
-		if tr.TLSClientConfig, err = cfg.TLS.Config(); err != nil {
-			return nil, fmt.Errorf("schema registry: %w", err)
-		}
-	}
-	httpcl := &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	opts := []sr.ClientOpt{sr.URLs(cfg.URL), sr.HTTPClient(httpcl), sr.UserAgent("sluice")}
-	switch {
-	case cfg.Username != "":
-		opts = append(opts, sr.BasicAuth(cfg.Username, string(pw)))
-	case token != "":
-		opts = append(opts, sr.BearerToken(string(token)))
-	}
-	cl, err := sr.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("schema registry %s: %w", cfg.URL, err)
 	}
 	u, _ := url.Parse(cfg.URL) // Validate parsed it
 	return &Client{

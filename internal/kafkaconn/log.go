@@ -1,4 +1,4 @@
-package kafka
+package kafkaconn
 
 import (
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -6,14 +6,15 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// zapLogger sends franz-go's logs to the pipeline's zap logger. franz-go's
+// Logger sends franz-go's logs to the pipeline's zap logger:
+// kgo.WithLogger(kafkaconn.Logger{L: log}). franz-go's
 // info messages (metadata refreshes, producer ids, new topics) are routine
 // client chatter, so they go out at debug; its warnings and errors keep
 // their level. franz-go logs no credentials.
-type zapLogger struct{ l *zap.Logger }
+type Logger struct{ L *zap.Logger }
 
-func (z zapLogger) Level() kgo.LogLevel {
-	core := z.l.Core()
+func (z Logger) Level() kgo.LogLevel {
+	core := z.L.Core()
 	switch {
 	case core.Enabled(zapcore.DebugLevel):
 		return kgo.LogLevelInfo // franz-go's debug level is per-request noise
@@ -25,7 +26,7 @@ func (z zapLogger) Level() kgo.LogLevel {
 	return kgo.LogLevelNone
 }
 
-func (z zapLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+func (z Logger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	fields := make([]zap.Field, 0, len(keyvals)/2)
 	for i := 0; i+1 < len(keyvals); i += 2 {
 		k, _ := keyvals[i].(string)
@@ -33,10 +34,10 @@ func (z zapLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	}
 	switch level {
 	case kgo.LogLevelError:
-		z.l.Error(msg, fields...)
+		z.L.Error(msg, fields...)
 	case kgo.LogLevelWarn:
-		z.l.Warn(msg, fields...)
+		z.L.Warn(msg, fields...)
 	default:
-		z.l.Debug(msg, fields...)
+		z.L.Debug(msg, fields...)
 	}
 }
