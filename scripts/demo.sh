@@ -16,12 +16,20 @@
 # DEMO=join runs testdata/config/shop-join.yaml: orders enriched with
 # their customer into Kafka and into an Elasticsearch index of orders;
 # the customer who moves has their orders re-emitted.
+#
+# DEMO=index runs testdata/config/shop-capture-and-index.yaml: pipeline
+# capture writes the shop's changes to Kafka, pipeline index reads those
+# topics (a kafka source, consumer group sluice-index) into Elasticsearch
+# indexes of customers and orders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SLUICE_BIN:-bin/sluice}
 CONFIG=testdata/config/shop.yaml
 [ "${DEMO:-}" = transforms ] && CONFIG=testdata/config/shop-event-and-state.yaml
 [ "${DEMO:-}" = join ] && CONFIG=testdata/config/shop-join.yaml
+[ "${DEMO:-}" = index ] && CONFIG=testdata/config/shop-capture-and-index.yaml
+SLOT=sluice_shop
+[ "${DEMO:-}" = index ] && SLOT=sluice_capture
 ES=http://127.0.0.1:${SLUICE_ES_PORT:-59200}
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 "postgres://sluice:sluice@127.0.0.1:${SLUICE_PG_PORT:-55432}/sluice")
 BROKER=127.0.0.1:${SLUICE_KAFKA_PORT:-59092}
@@ -32,14 +40,24 @@ if [ "${DEMO:-}" = join ]; then                        # but the join demo's ind
   scripts/elasticsearch.sh start
   curl -fs -X DELETE "$ES/shop.public.orders" >/dev/null 2>&1 || true
 fi
+if [ "${DEMO:-}" = index ]; then                       # a fresh index from fresh topics
+  scripts/elasticsearch.sh start
+  curl -fs -X DELETE "$ES/shop.public.customers,shop.public.orders" >/dev/null 2>&1 || true
+  scripts/kafka.sh tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BROKER" \
+    --delete --group sluice-index >/dev/null 2>&1 || true
+  for t in shop.public.customers shop.public.orders; do
+    scripts/kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKER" --delete --if-exists --topic "$t" >/dev/null 2>&1 || true
+  done
+fi
 
 echo "== creating the shop schema"
 "${PSQL[@]}" <<'SQL'
 \o /dev/null
-SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'sluice_shop' AND NOT active;
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('sluice_shop', 'sluice_capture') AND NOT active;
 \o
 SET client_min_messages = warning;
 DROP PUBLICATION IF EXISTS sluice_shop;
+DROP PUBLICATION IF EXISTS sluice_capture;
 DROP TABLE IF EXISTS orders, customers, outbox, sluice_signal;
 CREATE TABLE customers (id int PRIMARY KEY, first_name text NOT NULL, last_name text NOT NULL, zip text, city text);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, amount numeric(10,2) NOT NULL,
@@ -51,7 +69,7 @@ INSERT INTO customers VALUES (12, 'Paul', 'Steffen', '8001', 'Zurich');
 CREATE TABLE outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL,
                      type text NOT NULL, payload jsonb);
 SQL
-rm -f sluice-state/shop.postgres.json   # a fresh demo: snapshot the existing rows again
+rm -f sluice-state/shop.postgres.json sluice-state/capture.postgres.json   # a fresh demo: snapshot the existing rows again
 rm -rf sluice-state/join/shop-customer  # and fill the join's customers again
 "$BIN" validate --config "$CONFIG"
 
@@ -64,7 +82,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 for _ in $(seq 100); do
-  [ "$("${PSQL[@]}" -tAc "SELECT count(*) FROM pg_replication_slots WHERE slot_name='sluice_shop' AND active")" = 1 ] && break
+  [ "$("${PSQL[@]}" -tAc "SELECT count(*) FROM pg_replication_slots WHERE slot_name='$SLOT' AND active")" = 1 ] && break
   sleep 0.2
 done
 
@@ -102,6 +120,17 @@ if [ "${DEMO:-}" = join ]; then
   echo "== Elasticsearch index shop.public.orders: the orders with their customers now"
   curl -fs "$ES/shop.public.orders/_search?q=*&_source_includes=id,customer_id,customer" | python3 -c \
     'import json,sys; [print(json.dumps(h["_source"], sort_keys=True)) for h in json.load(sys.stdin)["hits"]["hits"]]'
+elif [ "${DEMO:-}" = index ]; then
+  echo "== Elasticsearch indexes shop.public.customers and shop.public.orders, fed from the Kafka topics by pipeline index"
+  for i in shop.public.customers shop.public.orders; do
+    for _ in $(seq 150); do  # the index pipeline finds the new topics at its next metadata refresh (5s)
+      [ "$(curl -fs "$ES/$i/_count?q=*" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])' 2>/dev/null)" -ge 1 ] 2>/dev/null && break
+      sleep 0.2
+    done
+    echo "-- $i"
+    curl -fs "$ES/$i/_search?q=*&sort=id" | python3 -c \
+      'import json,sys; [print(json.dumps(h["_source"], sort_keys=True)) for h in json.load(sys.stdin)["hits"]["hits"]]'
+  done
 elif [ "${DEMO:-}" = transforms ]; then
   echo "== event topic shop.public.customers: every change, as Debezium's envelope (last 5)"
   show shop.public.customers 5

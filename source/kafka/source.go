@@ -128,6 +128,10 @@ func (s *Source) clientOpts() ([]kgo.Opt, error) {
 		kgo.ClientID(s.cfg.ClientID),
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeResetOffset(reset),
+		// Topics that do not exist yet (a capture that has not written)
+		// and new topics matching topic_pattern are found at the next
+		// metadata refresh: every 5s instead of franz-go's 5m.
+		kgo.MetadataMaxAge(5*time.Second),
 		kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(min(3*time.Second, s.cfg.SessionTimeout/3)),
