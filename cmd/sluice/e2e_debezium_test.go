@@ -89,6 +89,9 @@ type dbzSuite struct {
 	// a nil value told from the bytes null, headers other than
 	// sluice's), for recordings with nothing that varies between runs.
 	exact bool
+	// onRecords, when set, gets each mode's records, Debezium's (want)
+	// and sluice's (got), by topic, before they are compared.
+	onRecords func(t *testing.T, source, mode string, want, got map[string][]testenv.Record)
 }
 
 // dbzGoldenSuite is TestDebeziumGolden's: the envelope of every change,
@@ -318,6 +321,9 @@ func runDebeziumMode(t *testing.T, suite *dbzSuite, run *dbzRun, brokers, mode s
 	got := testenv.ReadTopics(t, brokers, names)
 	if *dbzDump != "" {
 		dbzDumpTopics(t, filepath.Join(*dbzDump, run.source, mode), got)
+	}
+	if suite.onRecords != nil {
+		suite.onRecords(t, run.source, mode, want, got)
 	}
 
 	// Compare, topic by topic.

@@ -186,7 +186,7 @@ func (d *avroDecoder) plan(ctx context.Context, k avroKey) (*avroPlan, error) {
 }
 
 // readAvroSource reads the source block's fields sluice uses, as
-// readSource does from JSON.
+// sourceReader.read does from JSON.
 func readAvroSource(rd *avroReader, n *avroNode, s *sourceInfo) {
 	u := func(i int64) uint64 { return uint64(max(i, 0)) }
 	rd.record(n, func(name string, f *avroNode) {

@@ -3,11 +3,9 @@ package kafka
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,10 +25,11 @@ func (e errSkip) Error() string { return string(e) }
 // (schemas.enable=true) or without. One decoder serves one goroutine (its
 // parsers reuse their memory); the table cache is shared.
 type jsonDecoder struct {
-	vp, kp, hp  fastjson.Parser
+	vp, kp, sp  fastjson.Parser
 	placeholder []byte // unavailable.value.placeholder: an unchanged TOASTed value
 	tables      *tableCache
 	keyNames    []string
+	src         sourceReader
 }
 
 // tableCache keeps one *sluice.Table per topic and schema, so the events
@@ -65,12 +64,25 @@ func (d *jsonDecoder) decode(r *kgo.Record) (*envelope, error) {
 	if r.Value == nil {
 		return nil, errSkip("tombstone")
 	}
-	v, err := d.vp.ParseBytes(r.Value)
+	// A record whose schema text is one seen before: only its payload
+	// is parsed (the schema is most of the record).
+	h, known := d.knownSchema(r)
+	var v *fastjson.Value
+	var err error
+	if known != nil {
+		v, err = d.vp.ParseBytes(r.Value[len(schemaHead)+h.end+len(payloadSep) : h.close])
+	} else {
+		v, err = d.vp.ParseBytes(r.Value)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("value is not JSON: %w", err)
 	}
 	payload, schema := v, (*fastjson.Value)(nil)
-	if s, p := v.Get("schema"), v.Get("payload"); s != nil && p != nil && v.GetObject().Len() == 2 {
+	if known != nil {
+		if v.Type() == fastjson.TypeNull {
+			return nil, errSkip("tombstone")
+		}
+	} else if s, p := v.Get("schema"), v.Get("payload"); s != nil && p != nil && v.GetObject().Len() == 2 {
 		payload, schema = p, s
 		if p.Type() == fastjson.TypeNull {
 			return nil, errSkip("tombstone")
@@ -84,7 +96,7 @@ func (d *jsonDecoder) decode(r *kgo.Record) (*envelope, error) {
 		return nil, notChange(payload)
 	}
 	env := &envelope{op: sluice.Op(op[0])}
-	if err := readSource(payload.Get("source"), &env.src); err != nil {
+	if err := d.src.read(payload.Get("source"), &env.src); err != nil {
 		return nil, err
 	}
 	if tx := payload.Get("transaction"); tx != nil && tx.Type() == fastjson.TypeObject {
@@ -112,7 +124,7 @@ func (d *jsonDecoder) decode(r *kgo.Record) (*envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := d.table(r, schema, before, after, &env.src, keyNames)
+	c, err := d.table(r, known, schema, before, after, &env.src, keyNames)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +136,50 @@ func (d *jsonDecoder) decode(r *kgo.Record) (*envelope, error) {
 		return nil, fmt.Errorf("after: %w", err)
 	}
 	return env, nil
+}
+
+// The text around a Connect JSON record's schema, as JsonConverter
+// writes it: {"schema":<schema>,"payload":<payload>}.
+var (
+	schemaHead = []byte(`{"schema":`)
+	payloadSep = []byte(`,"payload":`)
+)
+
+// span locates a record's schema text: it ends at end (after
+// schemaHead), the payload ends at close (the record's last '}'); sum is
+// the hash of everything up to the schema's end.
+type span struct {
+	end, close int
+	sum        uint64
+}
+
+// schemaSpan finds the schema text of a {"schema":…,"payload":…} record.
+// The schema cannot hold the separator (its keys are Connect's and its
+// strings are names), so the first one ends it.
+func schemaSpan(v []byte) (span, bool) {
+	if !bytes.HasPrefix(v, schemaHead) {
+		return span{}, false
+	}
+	end := bytes.Index(v[len(schemaHead):], payloadSep)
+	last := bytes.LastIndexByte(v, '}')
+	if end < 0 || last <= len(schemaHead)+end+len(payloadSep) {
+		return span{}, false
+	}
+	return span{end: end, close: last}, true
+}
+
+// knownSchema returns the cached table of a record whose schema text was
+// seen before, or nil.
+func (d *jsonDecoder) knownSchema(r *kgo.Record) (span, *cached) {
+	h, ok := schemaSpan(r.Value)
+	if !ok {
+		return h, nil
+	}
+	h.sum = maphash.Bytes(d.tables.seed, r.Value[:len(schemaHead)+h.end])
+	d.tables.mu.Lock()
+	c := d.tables.bySchema[h.sum]
+	d.tables.mu.Unlock()
+	return h, c
 }
 
 // notChange tells a record that is no change event but one of
@@ -140,17 +196,35 @@ func notChange(p *fastjson.Value) error {
 	return errors.New("value has no op: not a Debezium change event (an unwrapped row or another format?)")
 }
 
-// readSource reads the source block's fields sluice uses.
-func readSource(v *fastjson.Value, s *sourceInfo) error {
+// sourceReader reads the source block's fields sluice uses. Its strings
+// are the same for most records of a topic, so the last ones are kept
+// and reused instead of being copied out of every record.
+type sourceReader struct {
+	last  [8]string
+	epoch string // last[0] + "/" + last[1]
+}
+
+// str returns b as a string, the one kept in slot i when they are equal.
+func (r *sourceReader) str(i int, b []byte) string {
+	if r.last[i] != string(b) {
+		r.last[i] = string(b)
+	}
+	return r.last[i]
+}
+
+func (r *sourceReader) read(v *fastjson.Value, s *sourceInfo) error {
 	if v == nil || v.Type() != fastjson.TypeObject {
 		return errors.New("no source block")
 	}
-	s.connector = string(v.GetStringBytes("connector"))
-	s.name = string(v.GetStringBytes("name"))
-	s.db = string(v.GetStringBytes("db"))
-	s.schema = string(v.GetStringBytes("schema"))
-	s.table = string(v.GetStringBytes("table"))
-	s.snapshot = string(v.GetStringBytes("snapshot"))
+	conn, name := v.GetStringBytes("connector"), v.GetStringBytes("name")
+	if r.last[0] != string(conn) || r.last[1] != string(name) || r.epoch == "" {
+		r.epoch = string(conn) + "/" + string(name)
+	}
+	s.connector, s.name, s.epoch = r.str(0, conn), r.str(1, name), r.epoch
+	s.db = r.str(2, v.GetStringBytes("db"))
+	s.schema = r.str(3, v.GetStringBytes("schema"))
+	s.table = r.str(4, v.GetStringBytes("table"))
+	s.snapshot = r.str(5, v.GetStringBytes("snapshot"))
 	s.tsMs = v.GetInt64("ts_ms")
 	s.tsUs = v.GetInt64("ts_us")
 	s.lsn = v.GetUint64("lsn")
@@ -158,24 +232,34 @@ func readSource(v *fastjson.Value, s *sourceInfo) error {
 	if seq := v.GetStringBytes("sequence"); len(seq) > 0 {
 		s.seq0 = sequenceFirst(seq)
 	}
-	s.file = string(v.GetStringBytes("file"))
+	s.file = r.str(6, v.GetStringBytes("file"))
 	s.pos = v.GetUint64("pos")
 	s.row = v.GetInt64("row")
-	s.gtid = string(v.GetStringBytes("gtid"))
+	s.gtid = r.str(7, v.GetStringBytes("gtid"))
 	s.serverID = uint32(v.GetUint64("server_id"))
 	s.thread = v.GetUint64("thread")
 	return nil
 }
 
 // sequenceFirst reads the first element of PostgreSQL's source.sequence,
-// the JSON text ["<last commit LSN>","<LSN>"]; 0 when it is null.
+// the JSON text ["<last commit LSN>","<LSN>"]; 0 when it is null or
+// unreadable. Read by hand: it is on every record.
 func sequenceFirst(seq []byte) uint64 {
-	var parts [2]*string
-	if json.Unmarshal(seq, &parts) != nil || parts[0] == nil {
+	if len(seq) < 3 || seq[0] != '[' || seq[1] != '"' {
 		return 0
 	}
-	n, _ := strconv.ParseUint(*parts[0], 10, 64)
-	return n
+	var n uint64
+	for _, c := range seq[2:] {
+		if c == '"' {
+			return n
+		}
+		d := uint64(c - '0')
+		if c < '0' || c > '9' || n > (1<<64-1-d)/10 {
+			return 0
+		}
+		n = n*10 + d
+	}
+	return 0
 }
 
 // readKeyNames returns the field names of the record key, an object with
@@ -207,27 +291,31 @@ func (d *jsonDecoder) readKeyNames(key []byte) ([]string, error) {
 
 // table returns the cached table of the record, made from its Connect
 // schema or guessed from its rows.
-func (d *jsonDecoder) table(r *kgo.Record, schema, before, after *fastjson.Value, src *sourceInfo, keyNames []string) (*cached, error) {
+func (d *jsonDecoder) table(r *kgo.Record, known *cached, schema, before, after *fastjson.Value, src *sourceInfo, keyNames []string) (*cached, error) {
 	tc := d.tables
-	if schema != nil {
-		// The schema's text comes first in the record; hash that part.
-		i := bytes.Index(r.Value, []byte(`,"payload":`))
-		if i < 0 {
-			i = len(r.Value)
+	if known != nil && known.topic == r.Topic && sameKey(known.table, keyNames) && sameName(known.table, src) {
+		return known, nil
+	}
+	if known != nil { // the same schema text on another topic or key: read it
+		v, err := d.sp.ParseBytes(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("value is not JSON: %w", err)
 		}
-		h := maphash.Bytes(tc.seed, r.Value[:i])
-		tc.mu.Lock()
-		c := tc.bySchema[h]
-		tc.mu.Unlock()
-		if c != nil && c.topic == r.Topic && sameKey(c.table, keyNames) && sameName(c.table, src) {
-			return c, nil
+		schema = v.Get("schema")
+	}
+	if schema != nil {
+		h, ok := schemaSpan(r.Value)
+		if !ok {
+			h.sum = maphash.Bytes(tc.seed, r.Value)
+		} else {
+			h.sum = maphash.Bytes(tc.seed, r.Value[:len(schemaHead)+h.end])
 		}
 		c, err := schemaTable(r.Topic, schema, src, keyNames)
 		if err != nil {
 			return nil, err
 		}
 		tc.mu.Lock()
-		tc.bySchema[h] = c
+		tc.bySchema[h.sum] = c
 		tc.mu.Unlock()
 		return c, nil
 	}

@@ -264,3 +264,39 @@ func TestGuessedTypesWiden(t *testing.T) {
 		t.Fatalf("whole number in a float column: %+v, key %v", e.After[1], e.Table.Key)
 	}
 }
+
+func TestSequenceFirst(t *testing.T) {
+	for in, want := range map[string]uint64{
+		`[null,"1359775280"]`: 0, `["1359778272","1359778272"]`: 1359778272, `["18446744073709551615","1"]`: 1<<64 - 1,
+		`["18446744073709551616","1"]`: 0, `["99999999999999999999","1"]`: 0, `["12x","1"]`: 0, `[]`: 0, ``: 0, `["7"`: 7, `["7`: 0,
+	} {
+		if got := sequenceFirst([]byte(in)); got != want {
+			t.Errorf("sequenceFirst(%s) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// BenchmarkDecodeJSON: one recorded change event (no schemas) to an
+// event, as the poll loop's workers do it.
+func BenchmarkDecodeJSON(b *testing.B) {
+	for _, mode := range []string{"defaults", "schemas"} {
+		b.Run(mode, func(b *testing.B) {
+			rs, err := testenv.ReadRecorded("../../testdata/golden/debezium/postgres/" + mode + "/dbzpg.public.rid_default.jsonl")
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := &kgo.Record{Topic: rs[2].Topic, Key: rs[2].Key, Value: rs[2].Value}
+			d := newJSONDecoder(newTableCache(), DefaultPlaceholder)
+			b.ReportAllocs()
+			for b.Loop() {
+				env, err := d.decode(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := env.event(""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

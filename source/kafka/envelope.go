@@ -26,6 +26,8 @@ type envelope struct {
 type sourceInfo struct {
 	connector, name, db, schema, table string
 	snapshot                           string
+	// epoch is connector/name, when the reader made it already.
+	epoch string
 	tsMs, tsUs                         int64
 	// PostgreSQL
 	lsn, seq0, txID uint64
@@ -93,6 +95,9 @@ func (e *envelope) event(epoch string) (*sluice.Event, error) {
 	v, err := e.src.version()
 	if err != nil {
 		return nil, err
+	}
+	if epoch == "" {
+		epoch = e.src.epoch
 	}
 	if epoch == "" {
 		epoch = e.src.connector + "/" + e.src.name
