@@ -250,8 +250,10 @@ func (d *docEncoder) appendIDPart(dst []byte, c *sluice.Column, v *sluice.Value)
 }
 
 // appendBitString writes n bits, most significant first, from bytes
-// packed little-endian (bit i of the value in byte i/8, bit i%8).
+// packed little-endian (bit i of the value in byte i/8, bit i%8). A
+// count beyond what packed holds is cut to it.
 func appendBitString(dst, packed []byte, n int) []byte {
+	n = min(n, 8*len(packed))
 	for i := n - 1; i >= 0; i-- {
 		bit := byte('0')
 		if i/8 < len(packed) && packed[i/8]>>(i%8)&1 == 1 {

@@ -319,3 +319,23 @@ func TestIndexTemplate(t *testing.T) {
 		t.Error("an index name starting with _ was accepted")
 	}
 }
+
+// TestBitStringCount: the bit count comes with the value and may claim
+// more bits than the bytes hold (Debezium's Bits of an unbounded varbit
+// read back from a topic say 2147483647): the string stops at the bytes.
+func TestBitStringCount(t *testing.T) {
+	for _, c := range []struct {
+		packed []byte
+		n      int
+		want   string
+	}{
+		{[]byte{0x05}, 3, "101"},
+		{[]byte{0x81, 0x02}, 10, "1010000001"},
+		{[]byte{0x05}, 2147483647, "00000101"},
+		{nil, 5, ""},
+	} {
+		if got := string(appendBitString(nil, c.packed, c.n)); got != c.want {
+			t.Errorf("appendBitString(%x, %d) = %q, want %q", c.packed, c.n, got, c.want)
+		}
+	}
+}

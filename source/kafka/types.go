@@ -284,7 +284,13 @@ func fromBytes(c *column, b []byte) (sluice.Value, error) {
 	case sluice.TypeDecimal:
 		return sluice.Value{Kind: sluice.KindPresent, Bytes: decimalText(b, max(c.Scale, 0))}, nil
 	case sluice.TypeBits:
-		return sluice.Value{Kind: sluice.KindPresent, Bytes: b, Int: int64(c.Length)}, nil
+		// Debezium's Bits keep no bit count: length is the declared one
+		// (2147483647 for an unbounded varbit), at most what b holds.
+		n := int64(8 * len(b))
+		if c.Length > 0 && int64(c.Length) < n {
+			n = int64(c.Length)
+		}
+		return sluice.Value{Kind: sluice.KindPresent, Bytes: b, Int: n}, nil
 	}
 	return sluice.Value{Kind: sluice.KindPresent, Bytes: b}, nil
 }
