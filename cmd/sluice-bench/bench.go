@@ -58,6 +58,12 @@ type options struct {
 	profileDir string // write pprof profiles of one extra sluice run per case
 	keep       bool   // keep tables, slots and topics
 	log        io.Writer
+
+	// kafkaES, when above 0, runs the Kafka → Elasticsearch comparison
+	// with that many events instead of the workloads (kafkaes.go), on
+	// the Elasticsearch at esURL.
+	kafkaES int
+	esURL   string
 }
 
 // comparing reports whether each repeat also runs a compare variant.

@@ -67,6 +67,14 @@ func main() {
 		printTable(os.Stdout, &res)
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "-bulk-loader" {
+		// The child process of -kafka-es (bulkloader.go).
+		if err := bulkLoaderMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench -bulk-loader:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, jsonPath, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
@@ -74,6 +82,22 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.kafkaES > 0 {
+		// Kafka topic → Elasticsearch against a bulk loader, instead of
+		// the workloads (kafkaes.go).
+		res, err := runKafkaES(ctx, o)
+		if res != nil {
+			printKafkaES(os.Stdout, res)
+			if jsonPath != "" {
+				err = errors.Join(err, writeKafkaESJSON(jsonPath, res))
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	res, err := run(ctx, o)
 	if res != nil {
 		printTable(os.Stdout, res)
@@ -143,9 +167,31 @@ func parseFlags(args []string) (*options, string, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep tables, slots and topics")
 	fs.BoolVar(&smoke, "smoke", false, "tiny workload of every kind, one repeat, 3 s latency run (a few seconds overall)")
 	fs.StringVar(&jsonPath, "json", "", "also write the figures as JSON to this file")
+	var kesPartitions int
+	fs.IntVar(&o.kafkaES, "kafka-es", 0, "instead of the workloads: Kafka topic → Elasticsearch (kafka source, elasticsearch sink) with this many Debezium change events, against a bulk loader indexing the same documents (needs -es)")
+	fs.IntVar(&kesPartitions, "kafka-es-partitions", 3, "partitions of the -kafka-es topic")
+	fs.StringVar(&o.esURL, "es", os.Getenv("SLUICE_TEST_ES_URL"), "Elasticsearch URL for -kafka-es; default $SLUICE_TEST_ES_URL")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return nil, "", err
+	}
+	if o.kafkaES > 0 {
+		if o.pgDSN == "" || brokers == "" || o.esURL == "" {
+			return nil, "", errors.New(`-kafka-es needs -pg, -brokers and -es (or SLUICE_TEST_PG_DSN, SLUICE_TEST_KAFKA_BROKERS, SLUICE_TEST_ES_URL); run eval "$(scripts/services.sh env)"`)
+		}
+		if o.repeats < 1 || kesPartitions < 1 {
+			return nil, "", errors.New("-repeats and -kafka-es-partitions must be at least 1")
+		}
+		o.partitions = kesPartitions
+		o.brokers = strings.Split(brokers, ",")
+		if o.root == "" && o.bin == "" {
+			root, err := moduleRoot()
+			if err != nil {
+				return nil, "", err
+			}
+			o.root = root
+		}
+		return o, jsonPath, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, "", fmt.Errorf("unexpected arguments %q", fs.Args())

@@ -27,8 +27,8 @@ type sourceInfo struct {
 	connector, name, db, schema, table string
 	snapshot                           string
 	// epoch is connector/name, when the reader made it already.
-	epoch string
-	tsMs, tsUs                         int64
+	epoch      string
+	tsMs, tsUs int64
 	// PostgreSQL
 	lsn, seq0, txID uint64
 	// MySQL and MariaDB
