@@ -12,9 +12,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/valyala/fastjson"
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/codec"
 )
 
 // maxPoll bounds the records of one poll: what the decoders hold at once.
@@ -43,6 +45,53 @@ func (d *decoder) decode(ctx context.Context, r *kgo.Record) (*envelope, error) 
 		return d.avro.decode(ctx, r)
 	}
 	return d.json.decode(r)
+}
+
+// otherKey reads the other key of a primary-key change from Debezium's
+// __debezium.newkey (on the delete) or __debezium.oldkey (on the create)
+// header, Connect JSON with or without a schema, into a row with only
+// the key columns; nil when there is none or it cannot be read (the
+// change itself is complete without it).
+func (d *decoder) otherKey(ev *sluice.Event, hs []kgo.RecordHeader) sluice.Row {
+	want := codec.NewKeyHeader
+	switch ev.Op {
+	case sluice.OpCreate:
+		want = codec.OldKeyHeader
+	case sluice.OpDelete:
+	default:
+		return nil
+	}
+	for _, h := range hs {
+		if h.Key != want || ev.Table == nil {
+			continue
+		}
+		v, err := d.json.kp.ParseBytes(h.Value)
+		if err != nil {
+			return nil
+		}
+		if p := v.Get("payload"); p != nil && v.Exists("schema") {
+			v = p
+		}
+		if v.Type() != fastjson.TypeObject {
+			return nil
+		}
+		row := make(sluice.Row, len(ev.Table.Columns))
+		for i := range row {
+			row[i].Kind = sluice.KindMissing
+		}
+		cols := d.json.keyColumns(ev.Table)
+		for _, k := range ev.Table.Key {
+			f := v.Get(ev.Table.Columns[k].Name)
+			if f == nil {
+				return nil
+			}
+			if row[k], err = d.json.value(&cols[k], f); err != nil {
+				return nil
+			}
+		}
+		return row
+	}
+	return nil
 }
 
 // result is a record decoded: its event, or why it has none (errSkip,
@@ -104,6 +153,9 @@ func (b *batcher) decodeAll(ctx context.Context, parts []kgo.FetchTopicPartition
 			env, err := d.decode(ctx, r)
 			if err == nil {
 				rs[j].ev, err = env.event(b.s.cfg.Epoch)
+			}
+			if err == nil && len(r.Headers) > 0 {
+				rs[j].ev.OtherKey = d.otherKey(rs[j].ev, r.Headers)
 			}
 			rs[j].err = err
 		}

@@ -553,3 +553,20 @@ func (d *jsonDecoder) value(c *column, v *fastjson.Value) (sluice.Value, error) 
 	}
 	return sluice.Value{}, fmt.Errorf("unexpected JSON %s", v.Type())
 }
+
+// keyColumns rebuilds the decoding columns of t's key columns from the
+// table (for the key headers, read after the record): the logical name
+// kept in DBType gives back the unit and the Debezium struct.
+func (d *jsonDecoder) keyColumns(t *sluice.Table) []column {
+	cols := make([]column, len(t.Columns))
+	for _, k := range t.Key {
+		c := t.Columns[k]
+		cols[k] = column{Column: c}
+		if c.DBType != "" {
+			cc := connectColumn(c.Name, "", c.DBType, nil, c.Optional)
+			cc.Column = c
+			cols[k] = cc
+		}
+	}
+	return cols
+}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -298,5 +299,31 @@ func BenchmarkDecodeJSON(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestOtherKeyFromHeaders: the halves of a primary-key change carry the
+// other key from Debezium's __debezium.newkey / oldkey headers.
+func TestOtherKeyFromHeaders(t *testing.T) {
+	for _, mode := range []string{"defaults", "schemas"} {
+		recs := recorded(t, "../../testdata/golden/debezium/postgres/"+mode+"/dbzpg.public.rid_default.jsonl")
+		d := &decoder{json: newJSONDecoder(newTableCache(), DefaultPlaceholder)}
+		var others []string
+		for _, r := range recs {
+			env, err := d.json.decode(r)
+			if err != nil {
+				continue
+			}
+			ev, err := env.event("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k := d.otherKey(ev, r.Headers); k != nil {
+				others = append(others, fmt.Sprintf("%s:%d", ev.Op, k[ev.Table.Key[0]].Int))
+			}
+		}
+		if got := strings.Join(others, " "); got != "d:20 c:2" {
+			t.Errorf("%s: other keys %q, want the delete of 2 with new key 20 and the create of 20 with old key 2", mode, got)
+		}
 	}
 }
