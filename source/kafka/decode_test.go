@@ -327,3 +327,14 @@ func TestOtherKeyFromHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestDateInfinity: the days Debezium streams for PostgreSQL's date
+// infinity and -infinity are infinite dates again.
+func TestDateInfinity(t *testing.T) {
+	c := connectColumn("d", connInt32, "io.debezium.time.Date", nil, true)
+	for n, want := range map[int64]int64{-2147472692: sluice.InfinityPos, -2147472691: sluice.InfinityNeg, 19782: 19782, -735160: -735160} {
+		if v, err := fromInt(&c, n); err != nil || v.Int != want {
+			t.Errorf("fromInt(%d) = %d, %v; want %d", n, v.Int, err, want)
+		}
+	}
+}

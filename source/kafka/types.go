@@ -206,6 +206,13 @@ func (c *column) setFields(fs []column) {
 	}
 }
 
+// The int32 days io.debezium.time.Date carries for PostgreSQL's date
+// infinity and -infinity.
+const (
+	dateInfinity      = -2147472692
+	dateMinusInfinity = -2147472691
+)
+
 // fromInt converts an integer wire value.
 func fromInt(c *column, n int64) (sluice.Value, error) {
 	switch c.Type {
@@ -218,6 +225,16 @@ func fromInt(c *column, n int64) (sluice.Value, error) {
 			n *= 1000
 		case unitNano:
 			n /= 1000
+		}
+	case sluice.TypeDate:
+		// PostgreSQL's date infinity and -infinity, as Debezium streams
+		// them (DATEVAL_NOEND/NOBEGIN moved to the Unix epoch in int32):
+		// no real date is that far out.
+		switch n {
+		case dateInfinity:
+			n = sluice.InfinityPos
+		case dateMinusInfinity:
+			n = sluice.InfinityNeg
 		}
 	case sluice.TypeBool:
 		if n != 0 {
