@@ -195,8 +195,17 @@ func (s *Sink) readBefore(ctx context.Context, c *conn, ops []*op) error {
 		case o.del:
 			delete(base, o.ref)
 		case len(o.unchanged) > 0:
+			from := base[o.ref]
+			if o.evOp == sluice.OpCreate {
+				// The create half of a key change: the row is new, and
+				// what the index holds under its id is an earlier row of
+				// that key whose delete (or truncate) has not reached the
+				// index yet — topics' partitions interleave. Nothing of
+				// it may leak into the new row.
+				from = nil
+			}
 			var complete bool
-			o.src, complete = mergeDoc(o.src, o.unchanged, base[o.ref])
+			o.src, complete = mergeDoc(o.src, o.unchanged, from)
 			o.unchanged = nil
 			s.stats.partial.Add(1)
 			if !complete {
