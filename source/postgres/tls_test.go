@@ -3,12 +3,15 @@ package postgres
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/testenv"
 	"github.com/sluice-cdc/sluice/source"
@@ -84,9 +87,17 @@ func TestStreamsOverVerifiedTLS(t *testing.T) {
 	if got := h.src.connCf.TLSConfig; got == nil || got.InsecureSkipVerify || got.RootCAs == nil || got.ServerName != "127.0.0.1" || len(h.src.connCf.Fallbacks) > 0 {
 		t.Fatalf("TLS config %+v, %d fallbacks: want verify-full (the CA, the host name, no plaintext fallback)", got, len(h.src.connCf.Fallbacks))
 	}
+	// The source may be running before its walsender holds the slot:
+	// wait for the slot to be active.
 	var ssl bool
-	err := h.db.QueryRow(context.Background(), `SELECT s.ssl FROM pg_replication_slots r JOIN pg_stat_ssl s ON s.pid = r.active_pid
-		WHERE r.slot_name = $1`, "sluice_"+h.name).Scan(&ssl)
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err = h.db.QueryRow(context.Background(), `SELECT s.ssl FROM pg_replication_slots r JOIN pg_stat_ssl s ON s.pid = r.active_pid
+			WHERE r.slot_name = $1`, "sluice_"+h.name).Scan(&ssl)
+		if !errors.Is(err, pgx.ErrNoRows) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || !ssl {
 		t.Fatalf("walsender of the slot: ssl = %v, %v; want an encrypted connection", ssl, err)
 	}
