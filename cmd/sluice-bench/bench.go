@@ -96,27 +96,39 @@ func (b *bench) logf(format string, args ...any) {
 	}
 }
 
-// run executes every case and the latency measurement.
-func run(ctx context.Context, o *options) (*result, error) {
+// newBench makes a run's scratch directory (the caller removes b.dir,
+// also after an error) and builds the daemon (and its profiling build).
+func newBench(ctx context.Context, o *options) (*bench, error) {
 	b := &bench{o: o, id: fmt.Sprintf("%x", time.Now().UnixNano()/1e6%0xffffffff)}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "sluice-bench-"); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(b.dir)
 	if b.bin = o.bin; b.bin == "" {
 		b.logf("building sluice from %s/cmd/sluice", o.root)
 		if b.bin, err = buildSluice(ctx, o.root, b.dir, false); err != nil {
-			return nil, err
+			return b, err
 		}
 	}
 	if o.profileDir != "" {
 		if b.profBin, err = buildSluice(ctx, o.root, b.dir, true); err != nil {
-			return nil, err
+			return b, err
 		}
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
-			return nil, err
+			return b, err
 		}
+	}
+	return b, nil
+}
+
+// run executes every case and the latency measurement.
+func run(ctx context.Context, o *options) (*result, error) {
+	b, err := newBench(ctx, o)
+	if b != nil {
+		defer os.RemoveAll(b.dir)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if o.source == "mysql" {
 		if b.my, err = o.my.connect(); err != nil {

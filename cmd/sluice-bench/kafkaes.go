@@ -104,25 +104,12 @@ type kesBench struct {
 
 // runKafkaES runs the whole comparison.
 func runKafkaES(ctx context.Context, o *options) (*kesResult, error) {
-	b := &bench{o: o, id: fmt.Sprintf("%x", time.Now().UnixNano()/1e6%0xffffffff)}
-	var err error
-	if b.dir, err = os.MkdirTemp("", "sluice-bench-"); err != nil {
+	b, err := newBench(ctx, o)
+	if b != nil {
+		defer os.RemoveAll(b.dir)
+	}
+	if err != nil {
 		return nil, err
-	}
-	defer os.RemoveAll(b.dir)
-	if b.bin = o.bin; b.bin == "" {
-		b.logf("building sluice from %s/cmd/sluice", o.root)
-		if b.bin, err = buildSluice(ctx, o.root, b.dir, false); err != nil {
-			return nil, err
-		}
-	}
-	if o.profileDir != "" {
-		if b.profBin, err = buildSluice(ctx, o.root, b.dir, true); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
-			return nil, err
-		}
 	}
 	if b.db, err = pgx.Connect(ctx, o.pgDSN); err != nil {
 		return nil, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
