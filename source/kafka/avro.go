@@ -34,6 +34,7 @@ type avroDecoder struct {
 	schemas     schemaSource
 	placeholder []byte // unavailable.value.placeholder: an unchanged TOASTed value
 	plans       *avroPlans
+	src         sourceReader // the source block's strings, kept across records
 }
 
 func newAvroDecoder(schemas schemaSource, placeholder string) *avroDecoder {
@@ -94,7 +95,7 @@ func (d *avroDecoder) decode(ctx context.Context, r *kgo.Record) (*envelope, err
 				env.after = row
 			}
 		case "source":
-			readAvroSource(rd, f, &env.src)
+			readAvroSource(&d.src, rd, f, &env.src)
 		case "transaction":
 			rd.record(f, func(name string, n *avroNode) {
 				switch name {
@@ -186,24 +187,24 @@ func (d *avroDecoder) plan(ctx context.Context, k avroKey) (*avroPlan, error) {
 }
 
 // readAvroSource reads the source block's fields sluice uses, as
-// sourceReader.read does from JSON.
-func readAvroSource(rd *avroReader, n *avroNode, s *sourceInfo) {
+// sourceReader.read does from JSON, keeping its strings in sr.
+func readAvroSource(sr *sourceReader, rd *avroReader, n *avroNode, s *sourceInfo) {
 	u := func(i int64) uint64 { return uint64(max(i, 0)) }
 	rd.record(n, func(name string, f *avroNode) {
 		i, b := rd.scalar(f)
 		switch name {
 		case "connector":
-			s.connector = string(b)
+			s.connector = sr.str(0, b)
 		case "name":
-			s.name = string(b)
+			s.name = sr.str(1, b)
 		case "db":
-			s.db = string(b)
+			s.db = sr.str(2, b)
 		case "schema":
-			s.schema = string(b)
+			s.schema = sr.str(3, b)
 		case "table":
-			s.table = string(b)
+			s.table = sr.str(4, b)
 		case "snapshot":
-			s.snapshot = string(b)
+			s.snapshot = sr.str(5, b)
 		case "ts_ms":
 			s.tsMs = i
 		case "ts_us":
@@ -217,19 +218,20 @@ func readAvroSource(rd *avroReader, n *avroNode, s *sourceInfo) {
 				s.seq0 = sequenceFirst(b)
 			}
 		case "file":
-			s.file = string(b)
+			s.file = sr.str(6, b)
 		case "pos":
 			s.pos = u(i)
 		case "row":
 			s.row = i
 		case "gtid":
-			s.gtid = string(b)
+			s.gtid = sr.str(7, b)
 		case "server_id":
 			s.serverID = uint32(u(i))
 		case "thread":
 			s.thread = u(i)
 		}
 	})
+	s.epoch = sr.epochOf(s.connector, s.name)
 }
 
 // row reads a nullable record of column values; nil for null.

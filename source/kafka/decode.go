@@ -201,7 +201,7 @@ func notChange(p *fastjson.Value) error {
 // and reused instead of being copied out of every record.
 type sourceReader struct {
 	last  [8]string
-	epoch string // last[0] + "/" + last[1]
+	epoch string // the last epochOf
 }
 
 // str returns b as a string, the one kept in slot i when they are equal.
@@ -212,15 +212,23 @@ func (r *sourceReader) str(i int, b []byte) string {
 	return r.last[i]
 }
 
+// epochOf is the default epoch connector/name, made again only when
+// they change.
+func (r *sourceReader) epochOf(connector, name string) string {
+	e := r.epoch
+	if len(e) != len(connector)+1+len(name) || e[:len(connector)] != connector || e[len(connector)] != '/' || e[len(connector)+1:] != name {
+		r.epoch = connector + "/" + name
+	}
+	return r.epoch
+}
+
 func (r *sourceReader) read(v *fastjson.Value, s *sourceInfo) error {
 	if v == nil || v.Type() != fastjson.TypeObject {
 		return errors.New("no source block")
 	}
-	conn, name := v.GetStringBytes("connector"), v.GetStringBytes("name")
-	if r.last[0] != string(conn) || r.last[1] != string(name) || r.epoch == "" {
-		r.epoch = string(conn) + "/" + string(name)
-	}
-	s.connector, s.name, s.epoch = r.str(0, conn), r.str(1, name), r.epoch
+	s.connector = r.str(0, v.GetStringBytes("connector"))
+	s.name = r.str(1, v.GetStringBytes("name"))
+	s.epoch = r.epochOf(s.connector, s.name)
 	s.db = r.str(2, v.GetStringBytes("db"))
 	s.schema = r.str(3, v.GetStringBytes("schema"))
 	s.table = r.str(4, v.GetStringBytes("table"))
