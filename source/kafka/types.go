@@ -72,6 +72,42 @@ const (
 	specialGeometry         // io.debezium.data.geometry.* {wkb, srid}
 )
 
+// logical is what a logical name without parameters says of a column.
+type logical struct {
+	typ     sluice.Type
+	unit    timeUnit
+	scale   int // Column.Scale; 0 leaves it unconstrained (-1)
+	special special
+}
+
+// logicalTypes are Debezium's and Connect's logical names whose column
+// needs no parameter (Enum, EnumSet, Bits and Decimal read theirs in
+// connectColumn).
+var logicalTypes = map[string]logical{
+	"io.debezium.time.Date":                   {typ: sluice.TypeDate},
+	"org.apache.kafka.connect.data.Date":      {typ: sluice.TypeDate},
+	"io.debezium.time.Time":                   {typ: sluice.TypeTime, unit: unitMilli},
+	"org.apache.kafka.connect.data.Time":      {typ: sluice.TypeTime, unit: unitMilli},
+	"io.debezium.time.MicroTime":              {typ: sluice.TypeTime, unit: unitMicro},
+	"io.debezium.time.NanoTime":               {typ: sluice.TypeTime, unit: unitNano},
+	"io.debezium.time.Timestamp":              {typ: sluice.TypeTimestamp, unit: unitMilli, scale: 3},
+	"org.apache.kafka.connect.data.Timestamp": {typ: sluice.TypeTimestamp, unit: unitMilli, scale: 3},
+	"io.debezium.time.MicroTimestamp":         {typ: sluice.TypeTimestamp, unit: unitMicro, scale: 6},
+	"io.debezium.time.NanoTimestamp":          {typ: sluice.TypeTimestamp, unit: unitNano},
+	"io.debezium.time.ZonedTimestamp":         {typ: sluice.TypeTimestampTZ},
+	"io.debezium.time.ZonedTime":              {typ: sluice.TypeTimeTZ},
+	"io.debezium.time.MicroDuration":          {typ: sluice.TypeInterval, unit: unitMicro},
+	"io.debezium.time.Interval":               {typ: sluice.TypeInterval},
+	"io.debezium.time.Year":                   {typ: sluice.TypeYear},
+	"io.debezium.data.Uuid":                   {typ: sluice.TypeUUID},
+	"io.debezium.data.Json":                   {typ: sluice.TypeJSON},
+	"io.debezium.data.Xml":                    {typ: sluice.TypeXML},
+	"io.debezium.data.VariableScaleDecimal":   {typ: sluice.TypeDecimal, special: specialVarScale},
+	"io.debezium.data.geometry.Geometry":      {typ: sluice.TypeGeometry, special: specialGeometry},
+	"io.debezium.data.geometry.Point":         {typ: sluice.TypeGeometry, special: specialGeometry},
+	"io.debezium.data.geometry.Geography":     {typ: sluice.TypeGeometry, special: specialGeometry},
+}
+
 // connectColumn maps a Connect schema (type, logical name, parameters)
 // to a column. params may be nil.
 func connectColumn(name, typ, logical string, params func(string) string, optional bool) column {
@@ -83,52 +119,14 @@ func connectColumn(name, typ, logical string, params func(string) string, option
 		return params(k)
 	}
 	c.DBType = logical
+	if l, ok := logicalTypes[logical]; ok {
+		c.Type, c.unit, c.special = l.typ, l.unit, l.special
+		if l.scale != 0 {
+			c.Scale = l.scale
+		}
+		return c
+	}
 	switch logical {
-	case "io.debezium.time.Date", "org.apache.kafka.connect.data.Date":
-		c.Type = sluice.TypeDate
-		return c
-	case "io.debezium.time.Time", "org.apache.kafka.connect.data.Time":
-		c.Type, c.unit = sluice.TypeTime, unitMilli
-		return c
-	case "io.debezium.time.MicroTime":
-		c.Type, c.unit = sluice.TypeTime, unitMicro
-		return c
-	case "io.debezium.time.NanoTime":
-		c.Type, c.unit = sluice.TypeTime, unitNano
-		return c
-	case "io.debezium.time.Timestamp", "org.apache.kafka.connect.data.Timestamp":
-		c.Type, c.unit, c.Scale = sluice.TypeTimestamp, unitMilli, 3
-		return c
-	case "io.debezium.time.MicroTimestamp":
-		c.Type, c.unit, c.Scale = sluice.TypeTimestamp, unitMicro, 6
-		return c
-	case "io.debezium.time.NanoTimestamp":
-		c.Type, c.unit = sluice.TypeTimestamp, unitNano
-		return c
-	case "io.debezium.time.ZonedTimestamp":
-		c.Type = sluice.TypeTimestampTZ
-		return c
-	case "io.debezium.time.ZonedTime":
-		c.Type = sluice.TypeTimeTZ
-		return c
-	case "io.debezium.time.MicroDuration":
-		c.Type, c.unit = sluice.TypeInterval, unitMicro
-		return c
-	case "io.debezium.time.Interval":
-		c.Type = sluice.TypeInterval
-		return c
-	case "io.debezium.time.Year":
-		c.Type = sluice.TypeYear
-		return c
-	case "io.debezium.data.Uuid":
-		c.Type = sluice.TypeUUID
-		return c
-	case "io.debezium.data.Json":
-		c.Type = sluice.TypeJSON
-		return c
-	case "io.debezium.data.Xml":
-		c.Type = sluice.TypeXML
-		return c
 	case "io.debezium.data.Enum":
 		c.Type = sluice.TypeEnum
 		if a := param("allowed"); a != "" {
@@ -151,12 +149,6 @@ func connectColumn(name, typ, logical string, params func(string) string, option
 			c.Scale = s
 		}
 		c.Length, _ = strconv.Atoi(param("connect.decimal.precision"))
-		return c
-	case "io.debezium.data.VariableScaleDecimal":
-		c.Type, c.special = sluice.TypeDecimal, specialVarScale
-		return c
-	case "io.debezium.data.geometry.Geometry", "io.debezium.data.geometry.Point", "io.debezium.data.geometry.Geography":
-		c.Type, c.special = sluice.TypeGeometry, specialGeometry
 		return c
 	}
 	c.DBType = ""
