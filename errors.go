@@ -31,10 +31,11 @@ func IsPermanent(err error) bool {
 // snapshot-only run): the runner stops the pipeline cleanly.
 var ErrDone = errors.New("source finished")
 
-// Signaler is implemented by sources that accept operator requests, such
-// as an ad-hoc snapshot of some tables (the `sluice snapshot` command).
-type Signaler interface {
-	// SignalSnapshot asks the running source to re-read tables
-	// ("schema.table"), optionally only rows matching filter (SQL).
-	SignalSnapshot(ctx context.Context, tables []string, filter string) error
+// SignalWriter is implemented by sources that can write a signal where
+// they read it (their signal table): the way to signal a pipeline whose
+// daemon does not answer on the admin endpoint (`sluice snapshot`,
+// `sluice signal`). WriteSignal checks the signal as the running source
+// would and writes nothing when it is refused.
+type SignalWriter interface {
+	WriteSignal(ctx context.Context, s Signal) error
 }

@@ -66,6 +66,10 @@ type IncrementalSnapshotJobs struct {
 	// was built: jobs whose every chunk every sink acknowledged, jobs
 	// refused or given up, and chunks emitted.
 	Completed, Failures, Chunks int64
+	// Paused reports a pause-snapshot signal not yet lifted by a
+	// resume-snapshot: no chunk starts. It is kept in the snapshot state,
+	// so a restart stays paused. Meaningful only when Known.
+	Paused bool
 }
 
 // IncrementalSnapshotReporter is implemented by sources that run

@@ -1,6 +1,9 @@
 package sluice
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // Type is the logical type of a column: what its values mean, independent
 // of the database it came from. Encoders choose the wire form from it (and
@@ -114,6 +117,37 @@ func KeyChanged(t *Table, old, neu Row) bool {
 		}
 	}
 	return false
+}
+
+// KeyString identifies a row by the values of t's key columns, for
+// sources that match the rows a snapshot chunk read against the rows the
+// stream decoded: both decode values the same way, so the Kind, Int,
+// Float bits and Bytes of each key value and, for arrays, of each
+// element, nested, with lengths, tell two keys apart exactly (no two
+// different keys give the same string). "" when the row lacks a key
+// column.
+func KeyString(t *Table, row Row) string {
+	var b []byte
+	for _, k := range t.Key {
+		if k >= len(row) {
+			return ""
+		}
+		b = appendKeyValue(b, &row[k])
+	}
+	return string(b)
+}
+
+func appendKeyValue(b []byte, v *Value) []byte {
+	b = append(b, byte(v.Kind))
+	b = binary.AppendVarint(b, v.Int)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(v.Float))
+	b = binary.AppendUvarint(b, uint64(len(v.Bytes)))
+	b = append(b, v.Bytes...)
+	b = binary.AppendUvarint(b, uint64(len(v.Elems)))
+	for i := range v.Elems {
+		b = appendKeyValue(b, &v.Elems[i])
+	}
+	return b
 }
 
 // Row is one row's values, indexed like its Table's Columns.

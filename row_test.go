@@ -68,3 +68,49 @@ func TestKeyChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyStringDistinguishesKeys: KeyString, which dirty detection
+// compares, tells apart keys that differ only inside arrays (element
+// values, count, NULL elements, nesting) and text keys that an encoding
+// without lengths would run together.
+func TestKeyStringDistinguishesKeys(t *testing.T) {
+	ints := func(xs ...int64) Value {
+		v := Value{Kind: KindPresent}
+		for _, x := range xs {
+			v.Elems = append(v.Elems, Value{Kind: KindPresent, Int: x})
+		}
+		return v
+	}
+	text := func(s string) Value { return Value{Kind: KindPresent, Bytes: []byte(s)} }
+	nested := Value{Kind: KindPresent, Elems: []Value{ints(1, 2), ints(3)}}
+	flat := ints(1, 2, 3)
+	withNull := Value{Kind: KindPresent, Elems: []Value{{Kind: KindPresent, Int: 1}, {Kind: KindNull}}}
+	one := &Table{Columns: []Column{{Name: "k"}}, Key: []int{0}}
+	two := &Table{Columns: []Column{{Name: "a"}, {Name: "b"}}, Key: []int{0, 1}}
+	rows := map[string]struct {
+		t   *Table
+		row Row
+	}{
+		"{1,2}":       {one, Row{ints(1, 2)}},
+		"{1,3}":       {one, Row{ints(1, 3)}},
+		"{1}":         {one, Row{ints(1)}},
+		"{}":          {one, Row{ints()}},
+		"{1,NULL}":    {one, Row{withNull}},
+		"{1,0}":       {one, Row{ints(1, 0)}},
+		"{{1,2},{3}}": {one, Row{nested}},
+		"{1,2,3}":     {one, Row{flat}},
+		"(a\\0, b)":   {two, Row{text("a\x00"), text("b")}},
+		"(a, \\0b)":   {two, Row{text("a"), text("\x00b")}},
+	}
+	seen := map[string]string{}
+	for name, r := range rows {
+		k := KeyString(r.t, r.row)
+		if other, dup := seen[k]; dup {
+			t.Errorf("keys %s and %s have the same KeyString", name, other)
+		}
+		seen[k] = name
+		if again := KeyString(r.t, Row(append([]Value(nil), r.row...))); again != k {
+			t.Errorf("key %s: KeyString not stable", name)
+		}
+	}
+}

@@ -92,6 +92,10 @@ type Pipeline struct {
 	// (default 8192, at most MaxCapacity); a full pipeline blocks the
 	// source.
 	Capacity int `yaml:"capacity"`
+	// Signals configures the channels that deliver signals to the
+	// running source besides its own signal table: `kafka` reads a
+	// signal topic (package internal/signalchan).
+	Signals map[string]any `yaml:"signals"`
 }
 
 // Load reads a YAML file, applies SLUICE_… environment overrides (a key

@@ -46,12 +46,13 @@ func applyEnv(root map[string]any, lookup func(string) (string, bool)) {
 		base := []string{"pipelines", name}
 		for _, p := range fieldPaths(reflect.TypeFor[Pipeline]()) {
 			switch p[0] {
-			case "source", "sinks", "encoding", "transforms":
+			case "source", "sinks", "encoding", "signals", "transforms":
 				continue // plugin blocks: their schemas below
 			}
 			try(joinPath(base, p...))
 		}
 		bindSchema(try, "encoding", "", joinPath(base, "encoding"))
+		bindSchema(try, "signals", "", joinPath(base, "signals"))
 		// A block's type selects its schema: apply its override first.
 		try(joinPath(base, "source", "type"))
 		pipe, _ := pipes[name].(map[string]any)

@@ -36,9 +36,15 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 
 	typ, _ := cfg.Source["type"].(string)
 	var src source.Source
+	signals := &sluice.SignalCounter{}
 	if f, err := source.Lookup(typ); err != nil {
 		errs = append(errs, fmt.Errorf("%s.source.type: %w", path, err))
-	} else if src, err = f(cfg.Source, source.Env{Pipeline: name, Path: path + ".source", Logger: log, StateDir: stateDir}); err != nil {
+	} else if src, err = f(cfg.Source, source.Env{Pipeline: name, Path: path + ".source", Logger: log, StateDir: stateDir, Signals: signals}); err != nil {
+		errs = append(errs, err)
+	}
+
+	sigch, err := buildSignals(name, cfg.TopicPrefix, path+".signals", cfg.Signals, src, log, signals)
+	if err != nil {
 		errs = append(errs, err)
 	}
 
@@ -109,7 +115,7 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 		return nil, err
 	}
 	return &Pipeline{Name: name, Source: src, Sinks: sinks, SinkNames: sinkNames, Transforms: transforms, SinkTransforms: sinkTransforms,
-		Logger: log, Capacity: cfg.Capacity, DrainTimeout: src.DrainTimeout()}, nil
+		Logger: log, Capacity: cfg.Capacity, DrainTimeout: src.DrainTimeout(), Signals: signals, SignalChannel: sigch}, nil
 }
 
 // buildTransforms builds an ordered transforms list whose key is path.

@@ -64,6 +64,12 @@ type Pipeline struct {
 	LivenessTick time.Duration
 
 	Stats Stats
+	// Signals counts the pipeline's signals by channel, type and result
+	// (sluice_signals_total); Build shares it with the source.
+	Signals *sluice.SignalCounter
+	// SignalChannel, when set, delivers signals from a Kafka topic to
+	// Source while Run runs (signals.go).
+	SignalChannel SignalChannel
 
 	countersOnce sync.Once
 	counters     []*SinkCounters // SinkCounters
@@ -136,6 +142,7 @@ type Stats struct {
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.defaults()
 	defer p.watch()()
+	defer p.runSignals(ctx)()
 	backoff := p.MinBackoff
 	for {
 		started := time.Now()

@@ -153,8 +153,10 @@ start() {
   configure
   if [ ! -f "$DIR/data/meta.properties" ]; then
     # Kafka cluster ids are 16 random bytes, base64url without padding.
+    # One in 64 starts with "-": given as "-t ID" the tool reads it as an
+    # option and fails, so it goes as --cluster-id=ID.
     local id; id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-    tool kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" --ignore-formatted >"$DIR/logs/format.out" 2>&1 ||
+    tool kafka.tools.StorageTool format --cluster-id="$id" -c "$DIR/server.properties" --ignore-formatted >"$DIR/logs/format.out" 2>&1 ||
       { cat "$DIR/logs/format.out" >&2; exit 1; }
   fi
   local from=0; [ -f "$LOG" ] && from=$(stat -c %s "$LOG")

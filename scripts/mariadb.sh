@@ -160,6 +160,8 @@ GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT, BIN
    ON *.* TO 'sluice'@'127.0.0.1', 'sluice'@'localhost', 'sluicetls'@'127.0.0.1', 'sluicex509'@'127.0.0.1';
 GRANT ALL ON sluice.* TO 'sluice'@'127.0.0.1', 'sluice'@'localhost', 'sluicetls'@'127.0.0.1', 'sluicex509'@'127.0.0.1';
 GRANT ALL ON sluice.* TO 'norepl'@'127.0.0.1';
+-- Scratch databases of tests that capture a whole database (sluice_*).
+GRANT ALL ON `sluice\_%`.* TO 'sluice'@'127.0.0.1';
 SQL
   # Root stays on the unix socket: drop any root@<host> but root@localhost.
   local host

@@ -27,6 +27,9 @@ type Env struct {
 	// StateDir is where sources keep local state that their database
 	// cannot hold, such as snapshot progress.
 	StateDir string
+	// Signals counts the signals the source reads from its own signal
+	// table (sluice.ChannelSource), for /metrics; nil counts nothing.
+	Signals *sluice.SignalCounter
 }
 
 // Source is a sluice.Source that also tells encoders who it is.

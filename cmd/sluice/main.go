@@ -1,9 +1,10 @@
 // Command sluice is the change-data-capture daemon: `sluice run` streams
 // every configured pipeline, `sluice validate` checks a configuration file
-// without connecting to anything, and `sluice snapshot` asks a pipeline's
-// source to re-read tables while it streams (an ad-hoc, incremental
-// snapshot: the request goes through the source database's signal table,
-// so the running daemon needs no admin endpoint for it).
+// without connecting to anything, `sluice snapshot` and `sluice signal`
+// send signals (an ad-hoc snapshot, stop, pause, resume, log) to a running
+// pipeline through its admin endpoint, or into the source's signal table
+// when no daemon answers, and `sluice slots` / `sluice drop` list and
+// retire what pipelines own on their servers.
 package main
 
 import (
@@ -105,6 +106,9 @@ func newRoot() *cobra.Command {
 		},
 	})
 	root.AddCommand(newSnapshotCmd(&cfgPath))
+	root.AddCommand(newSignalCmd(&cfgPath))
+	root.AddCommand(newDropCmd(&cfgPath))
+	root.AddCommand(newSlotsCmd(&cfgPath))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version, the commit and the Go version of this build",
@@ -230,6 +234,7 @@ func run(ctx context.Context, cfgPath string) error {
 			}
 		}()
 	}
+	go warnUnusedSlots(ctx, pipes, log) // beside the pipelines: never delays the start
 	bi := buildinfo.Get()
 	log.Info("sluice started", zap.Int("pipelines", len(pipes)), zap.String("version", bi.Version), zap.String("commit", bi.Commit))
 	wg.Wait()

@@ -92,6 +92,9 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 		if jr, ok := p.Source.(sluice.IncrementalSnapshotReporter); ok {
 			reg.MustRegister(newSnapshotJobsCollector(p.Name, jr))
 		}
+		if p.Signals != nil {
+			reg.MustRegister(newSignalCollector(p))
+		}
 		if jc := newJoinCollector(p); jc != nil {
 			reg.MustRegister(jc)
 		}
@@ -112,6 +115,7 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/signals", signalsHandler(pipes))
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves the named profiles (heap, goroutine, allocs, …)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -17,6 +17,7 @@ type snapshotJobsCollector struct {
 	src                       sluice.IncrementalSnapshotReporter
 	jobs                      *prometheus.Desc
 	completed, failed, chunks *prometheus.Desc
+	paused                    *prometheus.Desc
 }
 
 // jobDefinition is what a job is, for the help texts.
@@ -36,11 +37,14 @@ func newSnapshotJobsCollector(pipeline string, src sluice.IncrementalSnapshotRep
 			"Incremental snapshot jobs refused when their signal was read or given up while read, since the process started; the stream goes on. "+jobDefinition, nil, labels),
 		chunks: prometheus.NewDesc("sluice_incremental_snapshot_chunks_total",
 			"Chunks of incremental snapshot jobs emitted (snapshot.chunk_size rows at most each) since the process started.", nil, labels),
+		paused: prometheus.NewDesc("sluice_incremental_snapshot_paused",
+			"1 while snapshots are paused by a pause-snapshot signal (no chunk starts until a resume-snapshot signal; kept across restarts), else 0. "+
+				"Absent while the source is not running, or has no signal_table and no snapshot work to resume.", nil, labels),
 	}
 }
 
 func (c *snapshotJobsCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, c.jobs, c.completed, c.failed, c.chunks)
+	describe(ch, c.jobs, c.completed, c.failed, c.chunks, c.paused)
 }
 
 func (c *snapshotJobsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -60,4 +64,9 @@ func (c *snapshotJobsCollector) Collect(ch chan<- prometheus.Metric) {
 	}{{"queued", j.Queued}, {"running", j.Running}, {"failed", j.Failed}} {
 		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(s.n), s.state)
 	}
+	paused := 0.0
+	if j.Paused {
+		paused = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused)
 }

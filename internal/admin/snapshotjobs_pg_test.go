@@ -122,7 +122,8 @@ func TestIncrementalSnapshotJobMetricsPostgres(t *testing.T) {
 
 	waitMetrics(t, base, "the idle counts", `sluice_incremental_snapshot_jobs{pipeline="snapjobs",state="queued"} 0`,
 		`sluice_incremental_snapshot_jobs_completed_total{pipeline="snapjobs"} 0`)
-	if err := src.SignalSnapshot(ctx, []string{"public.admin_jobs_a", "public.admin_jobs_b"}, ""); err != nil {
+	if err := src.WriteSignal(ctx, sluice.Signal{Type: sluice.SignalExecuteSnapshot,
+		Data: sluice.SnapshotSignalData(sluice.SnapshotKindIncremental, []string{"public.admin_jobs_a", "public.admin_jobs_b"}, "")}); err != nil {
 		t.Fatal(err)
 	}
 	waitMetrics(t, base, "one job running, one queued",

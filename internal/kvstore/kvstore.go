@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-cdc/sluice/internal/kafkaconn"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,20 +38,48 @@ type Topic struct {
 // creates the topic, compacted with one partition and the brokers' default
 // replication factor, when it is missing.
 func Open(ctx context.Context, brokers []string, conn []kgo.Opt, topic string) (*Topic, error) {
+	t, err := newTopic(brokers, conn, topic)
+	if err != nil {
+		return nil, err
+	}
+	compact := "compact"
+	resp, err := kadm.NewClient(t.cl).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Close()
+		return nil, fmt.Errorf("topic %s: create: %w", topic, err)
+	}
+	return t, nil
+}
+
+// OpenExisting is Open for a topic that must not be created: nil (and no
+// error) when the brokers do not have it, e.g. for a command that removes
+// state and must not leave an empty topic behind.
+func OpenExisting(ctx context.Context, brokers []string, conn []kgo.Opt, topic string) (*Topic, error) {
+	t, err := newTopic(brokers, conn, topic)
+	if err != nil {
+		return nil, err
+	}
+	topics, err := kadm.NewClient(t.cl).ListTopics(ctx, topic)
+	if err != nil || !topics.Has(topic) {
+		t.Close()
+		if err != nil {
+			return nil, fmt.Errorf("topic %s: look up: %w", topic, err)
+		}
+		return nil, nil
+	}
+	return t, nil
+}
+
+// newTopic connects the producing client of topic.
+func newTopic(brokers []string, conn []kgo.Opt, topic string) (*Topic, error) {
 	conn = append(conn[:len(conn):len(conn)], kgo.SeedBrokers(brokers...))
 	cl, err := kgo.NewClient(append(conn[:len(conn):len(conn)], kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: client: %w", topic, err)
-	}
-	compact := "compact"
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		cl.Close()
-		return nil, fmt.Errorf("topic %s: create: %w", topic, err)
 	}
 	return &Topic{cl: cl, conn: conn, topic: topic}, nil
 }
@@ -66,15 +95,16 @@ func (t *Topic) Client() *kgo.Client { return t.cl }
 // and returns the last value of key: nil when the key has no record, or
 // when its last record is a tombstone.
 func (t *Topic) Get(ctx context.Context, key []byte) ([]byte, error) {
-	ends, err := kadm.NewClient(t.cl).ListEndOffsets(ctx, t.topic)
+	ends, err := kafkaconn.EndOffsets(ctx, kadm.NewClient(t.cl), t.topic)
 	if err != nil {
-		return nil, fmt.Errorf("topic %s: list end offsets: %w", t.topic, err)
+		return nil, err
 	}
-	end, ok := ends.Lookup(t.topic, 0)
-	if !ok || end.Err != nil {
-		return nil, fmt.Errorf("topic %s: no partition 0: %v", t.topic, end.Err)
+	lo, ok := ends.Lookup(t.topic, 0)
+	if !ok {
+		return nil, fmt.Errorf("topic %s: no partition 0", t.topic)
 	}
-	if end.Offset == 0 {
+	end := lo.Offset
+	if end == 0 {
 		return nil, nil
 	}
 	rd, err := kgo.NewClient(append(t.conn[:len(t.conn):len(t.conn)],
@@ -99,7 +129,7 @@ func (t *Topic) Get(ctx context.Context, key []byte) ([]byte, error) {
 			if string(r.Key) == string(key) {
 				last = r.Value
 			}
-			if r.Offset >= end.Offset-1 {
+			if r.Offset >= end-1 {
 				done = true
 			}
 		})

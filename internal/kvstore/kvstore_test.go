@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestMain fails the package's tests when a goroutine outlives them.
@@ -63,5 +64,43 @@ func TestTopic(t *testing.T) {
 	defer again.Close()
 	if a, b := get(again, "a"), get(again, "b"); a != "2" || b != "<nil>" {
 		t.Fatalf("after a tombstone for b: a = %s, b = %s; want 2, <nil>", a, b)
+	}
+}
+
+// TestGetWaitsForANewTopic: a Get whose topic the brokers do not list yet
+// (just created, its metadata not everywhere) waits for it and answers
+// "no value" instead of failing; a kafka offset or state store opened on
+// a busy broker hit exactly that.
+func TestGetWaitsForANewTopic(t *testing.T) {
+	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("sluice_kvstore_late_%d", time.Now().UnixNano())
+	testenv.DeleteTopicsAtEnd(t, strings.Join(brokers, ","), name)
+	conn := []kgo.Opt{kgo.SeedBrokers(brokers...)}
+	cl, err := kgo.NewClient(conn...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	late := &Topic{cl: cl, conn: conn, topic: name} // opened before the topic exists
+	created := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second) // the topic appears while Get runs
+		kv, err := Open(ctx, brokers, nil, name)
+		if err == nil {
+			kv.Close()
+		}
+		created <- err
+	}()
+	v, err := late.Get(ctx, []byte("k"))
+	if cerr := <-created; cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Fatalf("Get before the topic existed: %v", err)
+	}
+	if v != nil {
+		t.Fatalf("new topic: got %q, want no value", v)
 	}
 }

@@ -94,6 +94,20 @@ type Config struct {
 	// ordering by position (Elasticsearch) see a new log instead of
 	// dropping changes as stale. Default none.
 	Epoch string `yaml:"epoch"`
+	// SignalTable is the signal table, db.table (or table in the DSN's
+	// database), with Debezium's columns: id VARCHAR(64) PRIMARY KEY,
+	// type VARCHAR(32) NOT NULL, data TEXT. Created when missing if the
+	// user may (otherwise the start fails naming the statement to run).
+	// The stream reads its inserts as signals, in binlog order with the
+	// changes around them, whether or not tables lists it; its rows are
+	// never emitted nor snapshotted, and it may not be one of tables.
+	// Signals: execute-snapshot (incremental, or blocking: the stream
+	// waits while the tables are read), stop-snapshot, pause-snapshot,
+	// resume-snapshot, log. `sluice snapshot` writes its signals here
+	// when no daemon answers on the admin endpoint. Default none: no
+	// signal table (signals can still come from the daemon's other
+	// channels). Debezium: signal.data.collection.
+	SignalTable string `yaml:"signal_table"`
 	// Offsets configures where the binlog position is stored.
 	Offsets OffsetConfig `yaml:"offsets"`
 	// Snapshot configures the initial snapshot.
@@ -132,8 +146,18 @@ type SnapshotConfig struct {
 	// stored position). Debezium: snapshot.mode.
 	Mode string `yaml:"mode"`
 	// ChunkSize is the rows read per chunk (default 4096, at most
-	// 1000000).
+	// 1000000), by the initial snapshot and by incremental snapshots
+	// alike. An incremental chunk is read in a consistent snapshot
+	// transaction of its own: on MySQL (not MariaDB) each takes a brief
+	// FLUSH TABLES WITH READ LOCK to read its binlog position, which
+	// needs the RELOAD privilege.
 	ChunkSize int `yaml:"chunk_size"`
+	// NewTables says what a start does with a table that joined the
+	// captured tables since the last start (added to `tables`, or created
+	// in the database when `tables` is left out): incremental (default)
+	// queues an incremental snapshot of it while the stream goes on, none
+	// streams its changes only. Mode never snapshots no new table.
+	NewTables string `yaml:"new_tables"`
 }
 
 // TLSConfig is the `tls:` block: TLS for both connections sluice opens to
@@ -315,7 +339,7 @@ func (Config) Defaults() Config {
 			Topic:         "sluice_offsets",
 			FlushInterval: time.Second,
 		},
-		Snapshot: SnapshotConfig{Mode: source.DefaultSnapshotMode, ChunkSize: source.DefaultChunkSize},
+		Snapshot: SnapshotConfig{Mode: source.DefaultSnapshotMode, ChunkSize: source.DefaultChunkSize, NewTables: "incremental"},
 	}
 }
 
@@ -335,6 +359,17 @@ func (c *Config) validate(path string) error {
 		}
 		if source.Listed(c.Tables) == nil && d.DB == "" {
 			errs = append(errs, fmt.Errorf("%s.tables: required when the DSN names no database", path))
+		}
+		if c.SignalTable != "" {
+			sdb, sname, ok := splitTable(c.SignalTable, d.DB)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s.signal_table: %q is not db.table (or table with a database in the DSN)", path, c.SignalTable))
+			}
+			for i, t := range source.Listed(c.Tables) {
+				if tdb, tname, tok := splitTable(t, d.DB); ok && tok && tdb == sdb && tname == sname {
+					errs = append(errs, fmt.Errorf("%s.tables[%d]: %s is the signal_table: its rows are signals, not data; leave it out of tables", path, i, t))
+				}
+			}
 		}
 	}
 	switch c.Flavor {
@@ -367,6 +402,9 @@ func (c *Config) validate(path string) error {
 		errs = append(errs, fmt.Errorf("%s.offsets.topic: must not be empty", path))
 	}
 	errs = append(errs, source.CheckSnapshot(path, c.Snapshot.Mode, c.Snapshot.ChunkSize)...)
+	if c.Snapshot.NewTables != "incremental" && c.Snapshot.NewTables != "none" {
+		errs = append(errs, fmt.Errorf("%s.snapshot.new_tables: %q is not incremental or none", path, c.Snapshot.NewTables))
+	}
 	errs = append(errs, c.TLS.validate(path)...)
 	return errors.Join(errs...)
 }

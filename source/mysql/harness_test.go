@@ -165,3 +165,11 @@ func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 func connectPlain(d dsn) (*client.Conn, error) {
 	return client.Connect(d.addr(), d.User, d.Password, d.DB)
 }
+
+// signalSnapshot requests an incremental snapshot of tables (filter
+// optional) through the signal table, as `sluice snapshot` does without
+// a daemon.
+func signalSnapshot(ctx context.Context, src *Source, tables []string, filter string) error {
+	return src.WriteSignal(ctx, sluice.Signal{Type: sluice.SignalExecuteSnapshot,
+		Data: sluice.SnapshotSignalData(sluice.SnapshotKindIncremental, tables, filter)})
+}

@@ -43,6 +43,11 @@ type offset struct {
 	Snapshot *snapshotState `json:"snapshot,omitempty"`
 	// SnapshotDone records that an initial snapshot completed.
 	SnapshotDone bool `json:"snapshot_done,omitempty"`
+	// Incremental is the incremental snapshot work (incremental.go):
+	// queued and running jobs with their acknowledged progress, the jobs
+	// finished or given up lately, whether snapshots are paused. Saved
+	// with every offset (incStore).
+	Incremental *incrementalState `json:"incremental,omitempty"`
 }
 
 // snapshotState is the progress of the initial snapshot. The stream
@@ -125,6 +130,7 @@ func (o *offset) clone() *offset {
 		}
 		c.Snapshot = s
 	}
+	c.Incremental = o.Incremental.clone()
 	return &c
 }
 
@@ -286,6 +292,9 @@ func tokenOffset(token string) (o *offset, stream bool, err error) {
 	if len(parts) != 3 {
 		return nil, true, fmt.Errorf("mysql source: malformed mark %q", token)
 	}
+	// A chunk mark of an incremental snapshot has its sequence number
+	// after the stream position (chunkMarkSuffix).
+	parts[2], _, _ = strings.Cut(parts[2], "\x00")
 	pos, err := strconv.ParseUint(parts[1], 10, 32)
 	if err != nil {
 		return nil, true, fmt.Errorf("mysql source: malformed mark %q", token)
@@ -297,6 +306,9 @@ func tokenOffset(token string) (o *offset, stream bool, err error) {
 func (w *writer) save(ctx context.Context, store offsetStore) error {
 	c := w.src.confirmation.Load()
 	if c == nil || c.resume == w.saved {
+		if is, ok := store.(*incStore); ok && is.stale() {
+			return is.resave(ctx)
+		}
 		return nil
 	}
 	o, err := w.offsetOf(c.resume)

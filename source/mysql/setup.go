@@ -148,9 +148,12 @@ func (s *Source) resolveTables(c *client.Conn) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mysql source: list tables: %w", err)
 		}
+		sig := s.signalTable()
 		for i := 0; i < r.RowNumber(); i++ {
 			n, _ := r.GetString(i, 0)
-			tables = append(tables, s.dsn.DB+"."+n)
+			if t := s.dsn.DB + "." + n; t != sig { // signals are not data
+				tables = append(tables, t)
+			}
 		}
 		return tables, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -227,12 +228,21 @@ type chunkQuery struct {
 	// label's index or the set's bits, not by the label, so their keys
 	// are compared as numbers.
 	nums []int
+	// wargs are the parameters of a filter's condition (incremental
+	// snapshots), after the key's.
+	wargs []any
 }
 
 // newChunkQuery builds the statements reading chunk+1 rows (the extra row
 // tells the last chunk from the others); chunk 0 reads the whole table in
 // one pass, for tables without a key.
 func newChunkQuery(c *client.Conn, rel *relation, db, name string, chunk int) *chunkQuery {
+	return newFilteredChunkQuery(c, rel, db, name, chunk, nil)
+}
+
+// newFilteredChunkQuery is newChunkQuery reading only the rows flt
+// matches (nil or empty: every row).
+func newFilteredChunkQuery(c *client.Conn, rel *relation, db, name string, chunk int, flt *snapshotFilter) *chunkQuery {
 	t := rel.table
 	q := &chunkQuery{conn: c, rel: rel, nums: make([]int, len(t.Key))}
 	sel := make([]string, len(t.Columns), len(t.Columns)+len(t.Key))
@@ -256,13 +266,19 @@ func newChunkQuery(c *client.Conn, rel *relation, db, name string, chunk int) *c
 		}
 	}
 	from := "SELECT " + strings.Join(sel, ", ") + " FROM " + quoteTable(db, name)
+	cond, wargs := flt.sql()
+	q.wargs = wargs
+	and, where := "", ""
+	if cond != "" {
+		and, where = " AND "+cond, " WHERE "+cond
+	}
 	if chunk == 0 {
-		q.first = from
+		q.first = from + where
 		return q
 	}
 	order := " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(chunk+1)
-	q.first = from + order
-	q.next = from + " WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(params, ", ") + ")" + order
+	q.first = from + where + order
+	q.next = from + " WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(params, ", ") + ")" + and + order
 	return q
 }
 
@@ -282,6 +298,7 @@ func (q *chunkQuery) read(last []keyValue, f func([]mysql.FieldValue) error) err
 			args[j] = v
 		}
 	}
+	args = append(args, q.wargs...)
 	if q.stmts[i] == nil {
 		st, err := q.conn.Prepare(text)
 		if err != nil {
@@ -339,6 +356,11 @@ func (q *chunkQuery) keyOf(fv []mysql.FieldValue, dst []keyValue) []keyValue {
 // row converts the table's columns of a result row (the ENUM and SET
 // numbers after them are not part of it).
 func (r *snapReader) row(rel *relation, fv []mysql.FieldValue) (sluice.Row, error) {
+	return rowOf(rel, fv)
+}
+
+// rowOf converts the table's columns of a chunk query's result row.
+func rowOf(rel *relation, fv []mysql.FieldValue) (sluice.Row, error) {
 	cols := rel.table.Columns
 	row := make(sluice.Row, len(cols))
 	for i := range cols {
@@ -395,6 +417,14 @@ func (r *snapReader) progress(idx int, tp *tableProgress, rows int, lastKey []ke
 func (r *snapReader) table(ctx context.Context, idx int, tp *tableProgress, lastTable bool) error {
 	db, name, _ := strings.Cut(tp.Table, ".")
 	rel, err := describeTable(r.conn, db, name, r.mariadb)
+	if errors.Is(err, errTableGone) {
+		// Listed, then dropped before this read: its rows as of the
+		// snapshot position are gone with it (a DROP in the stream
+		// follows), and one that was created after that position has
+		// them in the stream. Retrying would fail again, forever.
+		r.src.log.Warn("table dropped before the snapshot read it; skipped", zap.String("table", tp.Table))
+		return r.progress(idx, tp, 0, nil, true, 0)
+	}
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,18 @@ type Source struct {
 	// snapStructs are the table structures the run's snapshot read, for
 	// its stream (takeSnapStructs).
 	snapStructs structures
+
+	// signals counts the signal table's signals; inc runs the current
+	// run's incremental snapshots (nil between runs), incTotals count
+	// them since the source was built, and incHooks are tests' (nil).
+	signals   *sluice.SignalCounter
+	inc       atomic.Pointer[incremental]
+	incTotals incTotals
+	// chunkSeq numbers chunk marks across runs, so that a late
+	// confirmation of an earlier run's mark never matches a chunk of a
+	// later one (window.go).
+	chunkSeq atomic.Uint64
+	incHooks *incHooks
 }
 
 var (
@@ -90,7 +102,8 @@ func New(cfg Config, env source.Env) (*Source, error) {
 	if cfg.Password != "" {
 		d.Password = string(cfg.Password)
 	}
-	return &Source{cfg: cfg, dsn: d, log: env.Logger.With(zap.String("server", d.addr())), pipeline: env.Pipeline, stateDir: env.StateDir}, nil
+	return &Source{cfg: cfg, dsn: d, log: env.Logger.With(zap.String("server", d.addr())), pipeline: env.Pipeline, stateDir: env.StateDir,
+		signals: env.Signals}, nil
 }
 
 // Connector implements source.Source: "mariadb" when flavor is
@@ -117,6 +130,9 @@ func (s *Source) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
 // the runner confirms marks in the order they were emitted.
 func (s *Source) Confirm(pos sluice.Position) {
 	r := pos.Resume
+	if in := s.inc.Load(); in != nil {
+		in.confirm(pos) // before the offset saver can see the position
+	}
 	s.confirmation.Store(&confirmation{resume: r, tx: pos.TxLSN})
 	s.confirmed.Store(&r)
 }
@@ -155,23 +171,30 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		s.log.Warn("the server is MariaDB but source.flavor is not set: events name the mysql connector (source.connector, " +
 			"io.debezium.connector.mysql.* schemas); set flavor: mariadb for what Debezium's MariaDB connector writes")
 	}
+	if err := s.ensureSignalTable(conn); err != nil {
+		return err
+	}
 	tables, err := s.resolveTables(conn)
 	if err != nil {
 		return err
 	}
-	store, err := s.openStore(ctx)
+	base, err := s.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	off, err := store.Load(ctx)
+	defer base.Close()
+	off, err := base.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("mysql source: %w", err)
 	}
 	mode := s.cfg.Snapshot.Mode
+	var incState *incrementalState
 	if off != nil {
 		if err := sameServer(off, srv, mode); err != nil {
 			return err
+		}
+		if off.sameServer(srv) {
+			incState = off.Incremental
 		}
 		if !off.sameServer(srv) { // when_needed
 			s.log.Warn("stored offset was written for another server; taking a new snapshot (snapshot.mode when_needed)",
@@ -208,6 +231,26 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 			snap, off = true, nil
 		}
 	}
+
+	inc := newIncremental(s, srv, incState)
+	store := &incStore{offsetStore: base, in: inc}
+	if off != nil {
+		last := *off
+		last.Incremental = nil
+		store.last, store.version = &last, inc.version
+	}
+	inc.persist = store.resave
+	// Tables that joined since the last start are snapshotted while the
+	// stream goes on (newtables.go); the state is stored before the
+	// stream starts, so a crash decides the same way again.
+	inc.followTables(tables, !snap && off != nil && mode != "never" && s.cfg.Snapshot.NewTables == "incremental")
+	if off != nil {
+		if err := store.resave(ctx); err != nil {
+			return fmt.Errorf("mysql source: %w", err)
+		}
+	}
+	s.inc.Store(inc)
+	defer s.inc.CompareAndSwap(inc, nil)
 
 	// The offset saver fails the run (runCtx) when it cannot store the
 	// offset for offsetGiveUp.
@@ -310,9 +353,31 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	}
 	st := newStream(s, srv, conn, tables, start, w.emitEvent)
 	st.lastMark, st.lastResume = lsn(start.file, start.pos), startResume
+	st.end, st.inc, st.signal = st.lastMark, inc, s.signalTable()
+	// The snapshot worker reads chunks while the stream runs; its failure
+	// (not a job's own: that fails the job) ends the run.
+	workCtx, stopWork := context.WithCancel(runCtx)
+	workDone := make(chan struct{})
+	go func() {
+		defer close(workDone)
+		if err := inc.work(workCtx); err != nil && workCtx.Err() == nil {
+			failRun(err)
+		}
+	}()
+	defer func() {
+		stopWork()
+		<-workDone
+	}()
 	s.streaming.Store(true)
-	defer s.streaming.Store(false)
+	inc.streamer.Store(true)
+	defer func() {
+		inc.streamer.Store(false)
+		s.streaming.Store(false)
+	}()
 	if err := st.run(runCtx, bs); err != nil {
+		if err := failed(); err != nil {
+			return err
+		}
 		return err
 	}
 	if err := failed(); err != nil {
@@ -347,8 +412,12 @@ func sameServer(off *offset, srv *server, mode string) error {
 // when none ran), for the daemon's metrics.
 func (s *Source) SnapshotProgress() []sluice.TableSnapshot {
 	s.progressMu.Lock()
-	defer s.progressMu.Unlock()
-	return append([]sluice.TableSnapshot(nil), s.progress...)
+	out := append([]sluice.TableSnapshot(nil), s.progress...)
+	s.progressMu.Unlock()
+	if in := s.inc.Load(); in != nil {
+		out = append(out, in.progress()...)
+	}
+	return out
 }
 
 // setProgress updates table i of the snapshot's progress with f.
@@ -364,6 +433,17 @@ func (s *Source) setProgress(i int, f func(*sluice.TableSnapshot)) {
 // session settings the value parsers rely on: UTF-8 results and
 // TIMESTAMPs in UTC.
 func (s *Source) connect(ctx context.Context) (*client.Conn, error) { return s.dial(ctx, s.tls) }
+
+// dialConfigured opens a connection outside Run (a CLI verb, another
+// goroutine): TLS comes from the configuration, not from s.tls, which
+// Run sets and may not have set yet.
+func (s *Source) dialConfigured(ctx context.Context) (*client.Conn, error) {
+	tc, err := s.cfg.TLS.config(s.dsn.Host)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: %w", err)
+	}
+	return s.dial(ctx, tc)
+}
 
 // dial is connect with the TLS configuration tc (nil: plaintext), for
 // callers that run outside Run (ReadTable), where s.tls is not set yet or

@@ -76,6 +76,14 @@ type stream struct {
 	hb         time.Time
 
 	xa xaState // prepared XA transactions (xa.go)
+
+	// inc runs the incremental snapshots (nil in tests that build a bare
+	// stream); end is the position after the last event read, which a
+	// chunk waits for (window.go). signal is the signal table, db.table
+	// ("" without one): its inserts are signals, not changes (signal.go).
+	inc    *incremental
+	end    uint64
+	signal string
 }
 
 // relMap is what the stream knows about a table id from its last table
@@ -85,6 +93,7 @@ type relMap struct {
 	schema, table, types []byte
 	names                [][]byte
 	rel                  *relation // nil when the table is not captured
+	signal               bool      // the signal table: rows are signals
 }
 
 // same reports whether e maps the table and columns m was built from.
@@ -211,9 +220,20 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 	go g.watch(wctx, t.C, stallTicks, func() {
 		cancel(fmt.Errorf("mysql source: no binlog event or heartbeat for %s: connection lost", stallTicks*st.src.cfg.Heartbeat))
 	})
+	if st.inc != nil {
+		defer st.inc.stopWake()
+	}
 	for {
+		// With incremental snapshots, the wait for the next event ends too
+		// when a chunk is handed over, so an idle stream emits it at once.
+		gctx := wctx
+		var wk *wakeup
+		if st.inc != nil {
+			wk = st.inc.waitContext(wctx)
+			gctx = wk.ctx
+		}
 		g.waiting.Store(true)
-		ev, err := bs.GetEvent(wctx)
+		ev, err := bs.GetEvent(gctx)
 		g.waiting.Store(false)
 		g.events.Add(1)
 		if err != nil {
@@ -223,6 +243,16 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 			if cause := context.Cause(wctx); cause != nil {
 				return cause
 			}
+			if wk != nil && wk.ctx.Err() != nil && wctx.Err() == nil {
+				st.inc.rearm(wctx, wk)
+				if err := st.snapshotWork(ctx); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				continue
+			}
 			return classifyDumpError(err)
 		}
 		if err := st.handle(ev); err != nil {
@@ -231,7 +261,31 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 			}
 			return err
 		}
+		if h := ev.Header; h.LogPos > 0 && h.EventType != replication.ROTATE_EVENT {
+			st.end = max(st.end, st.lsn(h.LogPos))
+		}
+		if st.inc != nil && (st.inc.ready.Load() || st.inc.blocking.Load()) {
+			if err := st.snapshotWork(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
 	}
+}
+
+// snapshotWork does the snapshot work due between events: it emits a
+// handed-over incremental chunk, and runs blocking snapshots, outside a
+// transaction.
+func (st *stream) snapshotWork(ctx context.Context) error {
+	if err := st.flushChunk(); err != nil {
+		return err
+	}
+	if st.inc.blocking.Load() && !st.tx.open {
+		return st.runBlocking(ctx)
+	}
+	return nil
 }
 
 // handle turns one binlog event into change events and marks.
@@ -310,9 +364,14 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) e
 	}
 	// A DDL statement (or a statement logged as such): the tables it
 	// names get new table maps; drop what was learned about them.
-	if st.schemaChanged(string(e.Schema), q) && st.src.cfg.SchemaChanges {
-		if err := st.emitDDL(h, string(e.Schema), q, uint64(e.SlaveProxyID)); err != nil {
-			return err
+	if st.schemaChanged(string(e.Schema), q) {
+		if st.inc != nil {
+			st.inc.schemaChanged()
+		}
+		if st.src.cfg.SchemaChanges {
+			if err := st.emitDDL(h, string(e.Schema), q, uint64(e.SlaveProxyID)); err != nil {
+				return err
+			}
 		}
 	}
 	if st.tx.open && st.tx.explicit {
@@ -379,7 +438,8 @@ func (st *stream) tableMap(e *replication.TableMapEvent) error {
 		m.names[i] = bytes.Clone(n)
 	}
 	st.rels[e.TableID] = m
-	if !st.tables[name] {
+	m.signal = st.signal != "" && name == st.signal
+	if !st.tables[name] && !m.signal {
 		return nil
 	}
 	ref, ok := st.refCache[name]
@@ -407,6 +467,9 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 		return nil
 	}
 	rel := m.rel
+	if m.signal {
+		return st.signalRows(e, rel)
+	}
 	if !st.tx.open { // a non-transactional engine without BEGIN
 		st.begin(h, "", 0)
 	}
@@ -415,6 +478,8 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 	}
 	evPos := st.at(h)
 	commitTime := time.Unix(int64(h.Timestamp), 0)
+	// An open window of an incremental snapshot records the keys changed.
+	window := st.inc != nil && st.inc.active.Load()
 	emit := st.emit
 	if st.tx.xa {
 		emit = st.hold // published at XA COMMIT (xa.go)
@@ -435,6 +500,9 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 			row, err := st.convert(rel, e, i, r)
 			if err != nil {
 				return err
+			}
+			if window {
+				st.inc.touched(rel.table, evPos, row)
 			}
 			var ev *sluice.Event
 			if typ == replication.EnumRowsEventTypeInsert {
@@ -457,6 +525,9 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 			neu, err := st.convert(rel, e, i+1, e.Rows[i+1])
 			if err != nil {
 				return err
+			}
+			if window {
+				st.inc.touched(rel.table, evPos, old, neu)
 			}
 			if sluice.KeyChanged(rel.table, old, neu) {
 				del := mk(sluice.OpDelete, i/2)

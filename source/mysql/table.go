@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -147,6 +148,10 @@ func relationFromSchema(db, name string, scols []schemaColumn, ref refinements) 
 	return &relation{table: t, cols: cols}
 }
 
+// errTableGone is describeTable's error for a table that does not exist
+// (any more): the snapshots skip such a table instead of failing on it.
+var errTableGone = errors.New("table does not exist (dropped?)")
+
 // describeTable reads a table's columns from the information schema, for
 // snapshots, which read a table before any table map describes it.
 func describeTable(c *client.Conn, db, name string, mariadb bool) (*relation, error) {
@@ -176,7 +181,7 @@ func describeTable(c *client.Conn, db, name string, mariadb bool) (*relation, er
 		sc.pkPos = int(k)
 	}
 	if len(cols) == 0 {
-		return nil, fmt.Errorf("mysql source: table %s.%s has no columns (dropped?)", db, name)
+		return nil, fmt.Errorf("mysql source: %s.%s: %w", db, name, errTableGone)
 	}
 	ref, err := refine(c, db, name, mariadb)
 	if err != nil {

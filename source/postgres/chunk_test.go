@@ -22,7 +22,7 @@ func TestSnapshotFilter(t *testing.T) {
 	h.dropAtEnd("snap_filter", "sluice_signal_f")
 	h.startStreaming(map[string]any{"tables": []any{"public.snap_filter"}, "signal_table": "public.sluice_signal_f",
 		"snapshot": map[string]any{"mode": "never", "chunk_size": 7}})
-	if err := h.src.SignalSnapshot(context.Background(), []string{"public.snap_filter"}, "id > 90"); err != nil {
+	if err := signalSnapshot(context.Background(), h.src, []string{"public.snap_filter"}, "id > 90"); err != nil {
 		t.Fatal(err)
 	}
 	evs := h.c.WaitFor("10 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 10 && h.snapshotIdle() })
@@ -72,7 +72,7 @@ func TestSnapshotEnumKeyOutsideSearchPath(t *testing.T) {
 	t.Cleanup(func() { h.exec(`DROP SCHEMA IF EXISTS snap_enum_s CASCADE; DROP TABLE IF EXISTS sluice_signal_enum`) })
 	h.startStreaming(map[string]any{"tables": []any{"snap_enum_s.paint"}, "signal_table": "public.sluice_signal_enum",
 		"snapshot": map[string]any{"mode": "never", "chunk_size": 2}})
-	if err := h.src.SignalSnapshot(context.Background(), []string{"snap_enum_s.paint"}, ""); err != nil {
+	if err := signalSnapshot(context.Background(), h.src, []string{"snap_enum_s.paint"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	evs := h.c.WaitFor("5 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 5 && h.snapshotIdle() })
@@ -141,7 +141,7 @@ func TestChunkReadMissesCommittedTransaction(t *testing.T) {
 				return nil
 			},
 		})
-	if err := h.src.SignalSnapshot(ctx, []string{"public.snap_vis"}, ""); err != nil {
+	if err := signalSnapshot(ctx, h.src, []string{"public.snap_vis"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.c.WaitFor("the snapshot", func([]*sluice.Event) bool { return reads.Load() > 0 && h.snapshotIdle() })

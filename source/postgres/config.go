@@ -35,9 +35,14 @@ type Config struct {
 	// Publication is the pgoutput publication (default sluice_<pipeline>),
 	// created when missing. Debezium: publication.name.
 	Publication string `yaml:"publication"`
-	// Tables lists the captured tables as schema.table, or is `all`
-	// (the default when left out): every table, via a FOR ALL TABLES
-	// publication. An empty list is an error. Debezium: table.include.list.
+	// Tables lists the captured tables as schema.table or as patterns
+	// over schema.table (shell-style globs such as public.* or
+	// sales.order_?: tables_pattern.go), or is `all` (the default when
+	// left out): every table, via a FOR ALL TABLES publication. An empty
+	// list is an error. At every start the publication sluice manages is
+	// made to hold exactly the listed and matched tables, and a table
+	// that joined is snapshotted as snapshot.new_tables says
+	// (tables_publication.go). Debezium: table.include.list.
 	Tables []string `yaml:"tables"`
 	// Messages captures pg_logical_emit_message() messages as op "m"
 	// events (default true).
@@ -107,7 +112,21 @@ type SnapshotConfig struct {
 	// at most 64).
 	// Debezium: snapshot.max.threads.
 	Workers int `yaml:"workers"`
+	// NewTables says what a start does with a table that joined
+	// source.tables since the last start (listed, or created and matched
+	// by a pattern): incremental (default) queues an incremental
+	// snapshot of it, so its rows arrive as op "r" while the stream of
+	// every table goes on; none only streams its changes from now on.
+	// Mode never snapshots nothing, new tables included; the first start
+	// of a slot leaves them to the initial snapshot.
+	NewTables string `yaml:"new_tables"`
 }
+
+// The values of snapshot.new_tables.
+const (
+	newTablesIncremental = "incremental"
+	newTablesNone        = "none"
+)
 
 // StateConfig is the `state:` block: where the snapshot state lives, the
 // work a replication slot cannot hold (which tables are still to read,
@@ -171,6 +190,7 @@ func (Config) Defaults() Config {
 			Mode:      source.DefaultSnapshotMode,
 			ChunkSize: source.DefaultChunkSize,
 			Workers:   1,
+			NewTables: newTablesIncremental,
 		},
 		State: StateConfig{Store: storeTable, Table: "public.sluice_state", Topic: "sluice_offsets"},
 	}
@@ -192,9 +212,12 @@ func (c *Config) validate(path string) error {
 		errs = append(errs, fmt.Errorf("%s.publication: %q must be 1-63 lower-case letters, digits or underscores", path, c.Publication))
 	}
 	for i, t := range source.Listed(c.Tables) {
-		if _, _, ok := splitTable(t); !ok {
-			errs = append(errs, fmt.Errorf("%s.tables[%d]: %q is not schema.table", path, i, t))
+		if _, err := parseEntry(t); err != nil {
+			errs = append(errs, fmt.Errorf("%s.tables[%d]: %q %w", path, i, t, err))
 		}
+	}
+	if c.Snapshot.NewTables != newTablesIncremental && c.Snapshot.NewTables != newTablesNone {
+		errs = append(errs, fmt.Errorf("%s.snapshot.new_tables: %q is not incremental or none", path, c.Snapshot.NewTables))
 	}
 	errs = config.Collect(errs,
 		config.DurationIn(path+".status_interval", c.StatusInterval, 100*time.Millisecond, 10*time.Minute),

@@ -48,10 +48,14 @@ func (sn *snapshotter) fail(job *snapshotJob, reason error) {
 	for id, w := range sn.windows {
 		if w.job == job {
 			delete(sn.windows, id)
+			sn.nwin.Store(int32(len(sn.windows)))
 		}
 	}
 	job.Failed, job.Error = true, reason.Error()
-	sn.remain--
+	if !job.Blocking && !job.allEmitted {
+		job.allEmitted = true
+		sn.remain--
+	}
 	sn.check = true
 	sn.jobFailed(job, true)
 	sn.trimFailedLocked()

@@ -46,12 +46,12 @@ func TestFailedSnapshotJobDoesNotStopTheStream(t *testing.T) {
 		return out
 	}
 	h.c.WaitFor("the persisted job to fail", func([]*sluice.Event) bool { return len(failed()) == 1 })
-	if err := h.src.SignalSnapshot(ctx, []string{"public.fail_gone"}, ""); err != nil {
+	if err := signalSnapshot(ctx, h.src, []string{"public.fail_gone"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.c.WaitFor("the second job to fail", func([]*sluice.Event) bool { return len(failed()) == 2 })
 	h.exec(`INSERT INTO fail_ok VALUES (21, 21)`)
-	if err := h.src.SignalSnapshot(ctx, []string{"public.fail_ok"}, "id <= 5"); err != nil {
+	if err := signalSnapshot(ctx, h.src, []string{"public.fail_ok"}, "id <= 5"); err != nil {
 		t.Fatal(err)
 	}
 	evs := h.c.WaitFor("5 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 5 && h.snapshotIdle() })

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/filter"
 )
 
 var filterTable = &sluice.Table{Schema: "public", Name: "orders", Columns: []sluice.Column{
@@ -83,7 +84,7 @@ func TestFilterGrammar(t *testing.T) {
 		{"id", "end of the filter"},
 		{"'unterminated", "unterminated"},
 		{strings.Repeat("(", 40) + "id = 1" + strings.Repeat(")", 40), "nested"},
-		{strings.Repeat("x", maxFilterLen+1), "longer"},
+		{strings.Repeat("x", filter.MaxLen+1), "longer"},
 	} {
 		_, err := compileFilter(c.in, filterTable)
 		if err == nil || !errors.Is(err, errFilter) || !strings.Contains(err.Error(), c.want) {

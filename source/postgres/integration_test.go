@@ -536,3 +536,23 @@ func TestStopWhileStartingIsClean(t *testing.T) {
 		t.Errorf("stopped while starting: %v, want a clean stop", err)
 	}
 }
+
+// signalSnapshot requests an incremental snapshot of tables (filter
+// optional) through the signal table, as `sluice snapshot` does without
+// a daemon.
+func signalSnapshot(ctx context.Context, src *Source, tables []string, filter string) error {
+	return src.WriteSignal(ctx, sluice.Signal{Type: sluice.SignalExecuteSnapshot,
+		Data: sluice.SnapshotSignalData(sluice.SnapshotKindIncremental, tables, filter)})
+}
+
+// ensurePublication does what Run does to the publication before the
+// slot (tests that start the stream by hand): creates it when missing
+// and, when sluice manages it, makes it hold the captured tables,
+// without a snapshot state (Run plans the state between the two).
+func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
+	captured, pub, err := s.openCaptured(ctx, conn)
+	if err != nil {
+		return err
+	}
+	return s.syncPublication(ctx, conn, pub, captured)
+}

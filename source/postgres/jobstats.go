@@ -44,6 +44,7 @@ func (s *Source) IncrementalSnapshotJobs() sluice.IncrementalSnapshotJobs {
 	if sn := s.snap.Load(); sn != nil {
 		out.Known = true
 		out.Queued, out.Running, out.Failed = sn.jobs.queued.Load(), sn.jobs.running.Load(), sn.jobs.failed.Load()
+		out.Paused = sn.paused.Load()
 	}
 	return out
 }

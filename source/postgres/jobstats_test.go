@@ -28,7 +28,7 @@ func TestIncrementalSnapshotJobCounts(t *testing.T) {
 	if got, want := h.src.IncrementalSnapshotJobs(), (sluice.IncrementalSnapshotJobs{Known: true}); got != want {
 		t.Fatalf("before any request: %+v, want %+v", got, want)
 	}
-	if err := h.src.SignalSnapshot(context.Background(), []string{"public.jobs_ok", "public.jobs_gone"}, ""); err != nil {
+	if err := signalSnapshot(context.Background(), h.src, []string{"public.jobs_ok", "public.jobs_gone"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	// 10 rows in chunks of 4: 3 chunks; the dropped table emits none.

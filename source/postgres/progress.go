@@ -23,6 +23,10 @@ type progress struct {
 	rows  int64
 	final bool
 	lsn   uint64 // commit end of the high watermark's transaction; 0 until known
+	// token numbers a blocking chunk's mark (blocking.go), which carries
+	// no new position: the chunk is acknowledged once the source got the
+	// token back through Confirm. 0 for the other chunks.
+	token uint64
 }
 
 // finishedKey names a finished snapshot of a table: the latest initial
@@ -68,7 +72,8 @@ func (sn *snapshotter) progress() []sluice.TableSnapshot {
 // remainLocked counts down the jobs not yet emitted completely when w is
 // its job's final chunk; sn.mu is held.
 func (sn *snapshotter) remainLocked(w *window) {
-	if w.final {
+	if w.final && !w.job.allEmitted {
+		w.job.allEmitted = true
 		sn.remain--
 	}
 }
@@ -92,10 +97,17 @@ func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
 	defer sn.mu.Unlock()
 	n := 0
 	for _, p := range sn.pending {
-		if p.lsn == 0 || p.lsn > confirmed {
+		if p.token != 0 {
+			if p.token > sn.blockAcked.Load() {
+				break
+			}
+		} else if p.lsn == 0 || p.lsn > confirmed {
 			break
 		}
 		n++
+		if p.job.stopped {
+			continue // removed from the state by a stop-snapshot
+		}
 		p.job.LastKey, p.job.LastKeyColumns, p.job.Rows = p.last, p.cols, p.job.Rows+p.rows
 		if p.final {
 			p.job.Done = true
@@ -114,7 +126,7 @@ func (sn *snapshotter) persist(confirmed uint64) (finished bool, err error) {
 		initial, cleared := false, false
 		var failed []string
 		sn.state.Jobs = slices.DeleteFunc(sn.state.Jobs, func(j *snapshotJob) bool {
-			initial = initial || !j.Incremental
+			initial = initial || !j.Incremental && !j.Blocking
 			if j.Failed {
 				failed = append(failed, j.Table)
 				return false

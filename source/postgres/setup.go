@@ -35,8 +35,11 @@ func (s *Source) checkServer(ctx context.Context, conn *pgx.Conn) error {
 		return sluice.Permanent(fmt.Errorf("postgres source: role %q lacks the REPLICATION attribute: run ALTER ROLE %s WITH REPLICATION", user, pgx.Identifier{user}.Sanitize()))
 	}
 	var missing []string
-	for _, t := range s.cfg.Tables {
-		schema, name, _ := splitTable(t)
+	for _, e := range parseEntries(s.cfg.Tables) {
+		if e.pattern() {
+			continue // a pattern may match nothing yet
+		}
+		schema, name, t := e.schema, e.name, tableName(e.schema, e.name)
 		var ok bool
 		err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, name}.Sanitize()).Scan(&ok)
 		if err != nil {
@@ -51,64 +54,6 @@ func (s *Source) checkServer(ctx context.Context, conn *pgx.Conn) error {
 			strings.Join(missing, ", "), s.connCf.Database))
 	}
 	return nil
-}
-
-// ensurePublication creates the publication when missing, and adds listed
-// tables an existing publication lacks.
-func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
-	pub := pgx.Identifier{s.cfg.Publication}.Sanitize()
-	var allTables bool
-	err := conn.QueryRow(ctx, "SELECT puballtables FROM pg_publication WHERE pubname = $1", s.cfg.Publication).Scan(&allTables)
-	if errors.Is(err, pgx.ErrNoRows) {
-		stmt := "CREATE PUBLICATION " + pub + " FOR ALL TABLES"
-		if len(s.cfg.Tables) > 0 {
-			stmt = "CREATE PUBLICATION " + pub + " FOR TABLE " + strings.Join(s.quotedTables(), ", ")
-		}
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("postgres source: %s: %w (the role needs CREATE on the database, or create the publication yourself)", stmt, err)
-		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("postgres source: read publication %s: %w", s.cfg.Publication, err)
-	}
-	if allTables || len(s.cfg.Tables) == 0 {
-		return nil
-	}
-	for i, t := range s.pubTables() {
-		schema, name, _ := splitTable(t)
-		var member bool
-		err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
-			s.cfg.Publication, schema, name).Scan(&member)
-		if err != nil {
-			return fmt.Errorf("postgres source: read publication %s: %w", s.cfg.Publication, err)
-		}
-		if !member {
-			if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+pub+" ADD TABLE "+s.quotedTables()[i]); err != nil {
-				return fmt.Errorf("postgres source: add %s to publication %s: %w", t, s.cfg.Publication, err)
-			}
-		}
-	}
-	return nil
-}
-
-func (s *Source) quotedTables() []string {
-	tables := s.pubTables()
-	out := make([]string, len(tables))
-	for i, t := range tables {
-		schema, name, _ := splitTable(t)
-		out[i] = pgx.Identifier{schema, name}.Sanitize()
-	}
-	return out
-}
-
-// pubTables are the listed tables plus the signal table, which must be
-// captured for its rows to reach the source.
-func (s *Source) pubTables() []string {
-	if len(s.cfg.Tables) == 0 || s.cfg.SignalTable == "" {
-		return s.cfg.Tables
-	}
-	return append(append([]string(nil), s.cfg.Tables...), s.cfg.SignalTable)
 }
 
 // slotExists reports whether the replication slot is there already. An

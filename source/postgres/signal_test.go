@@ -50,7 +50,7 @@ func TestSnapshotRequestsRefused(t *testing.T) {
 	ctx := context.Background()
 
 	for _, r := range badRequests {
-		err := h.src.SignalSnapshot(ctx, []string{r.table}, r.filter)
+		err := signalSnapshot(ctx, h.src, []string{r.table}, r.filter)
 		if err == nil || !strings.Contains(err.Error(), r.want) {
 			t.Errorf("snapshot of %s where %q: got %v, want an error saying %s", r.table, r.filter, err, r.want)
 		}
@@ -68,7 +68,7 @@ func TestSnapshotRequestsRefused(t *testing.T) {
 	// A valid request after them still runs, with every part of the
 	// grammar.
 	filter := "id > 90 AND (v BETWEEN 1 AND 95 OR v IS NULL) AND name LIKE 'r%' AND NOT id IN (93, 94) AND name IS NOT NULL"
-	if err := h.src.SignalSnapshot(ctx, []string{"public.sig_ok"}, filter); err != nil {
+	if err := signalSnapshot(ctx, h.src, []string{"public.sig_ok"}, filter); err != nil {
 		t.Fatal(err)
 	}
 	evs := h.c.WaitFor("3 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 3 && h.snapshotIdle() })
@@ -112,11 +112,11 @@ func TestSnapshotRequestsCheckedAgainstPublication(t *testing.T) {
 	h.exec(`CREATE PUBLICATION sluice_` + h.name + ` FOR TABLE sig_pub_a, sluice_signal_pub`)
 	src := h.newSource(map[string]any{"signal_table": "public.sluice_signal_pub"})
 	ctx := context.Background()
-	if err := src.SignalSnapshot(ctx, []string{"public.sig_pub_a"}, "id > 1"); err != nil {
+	if err := signalSnapshot(ctx, src, []string{"public.sig_pub_a"}, "id > 1"); err != nil {
 		t.Errorf("a table of the publication: %v", err)
 	}
 	for _, table := range []string{"public.sig_pub_b", "pg_catalog.pg_authid", "public.sluice_signal_pub"} {
-		if err := src.SignalSnapshot(ctx, []string{table}, ""); err == nil {
+		if err := signalSnapshot(ctx, src, []string{table}, ""); err == nil {
 			t.Errorf("%s: a snapshot request of a table outside the publication was accepted", table)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +36,7 @@ import (
 // chunk is read again.
 //
 // Keys are compared as the stream and the snapshot both decode them
-// (keyString, window.go), and both describe a table's key the same way:
+// (sluice.KeyString), and both describe a table's key the same way:
 // its replica identity (see buildRelation).
 //
 // A chunk's progress is saved to the state store (state.go) once every
@@ -66,10 +67,13 @@ type snapshotter struct {
 
 	mu      sync.Mutex
 	windows map[string]*window // by watermark id
-	queue   []*snapshotJob     // jobs not yet picked by a worker
-	running int                // workers busy
-	errs    chan error         // a worker's failure ends the stream
-	pending []*progress        // owned by the stream goroutine
+	// nwin is len(windows), so that the stream skips the mutex for the
+	// rows it decodes while no window is open (the common case).
+	nwin    atomic.Int32
+	queue   []*snapshotJob // jobs not yet picked by a worker
+	running int            // workers busy
+	errs    chan error     // a worker's failure ends the stream
+	pending []*progress    // owned by the stream goroutine
 	// finished are the tables whose snapshot completed in this run, for
 	// progress once their jobs are dropped from the state (under mu).
 	finished finishedTables
@@ -78,6 +82,18 @@ type snapshotter struct {
 	check    bool // a job failed: persist looks whether the work is finished
 	hooks    *chunkHooks
 	jobs     jobGauges // incremental jobs by state, for scrapes (jobstats.go)
+	// blocking are the blocking jobs not yet read to their end, which the
+	// stream goroutine runs itself (blocking.go), in order (under mu).
+	blocking []*snapshotJob
+	// wake is closed, and replaced, when a pause is lifted or a job is
+	// stopped, so that workers waiting in gate look again (under mu).
+	wake   chan struct{}
+	paused atomic.Bool // state.Paused, for scrapes
+	// runID, blockSeq and blockAcked number the marks of blocking chunks
+	// and record the newest one acknowledged (blocking.go).
+	runID      string
+	blockSeq   uint64 // owned by the stream goroutine
+	blockAcked atomic.Uint64
 
 	// recent holds the xids of transactions the stream decoded and no
 	// snapshot has shown visible yet (owned by the stream goroutine; see
@@ -88,12 +104,19 @@ type snapshotter struct {
 }
 
 func newSnapshotter(s *Source, st *state, keep *stateKeeper) *snapshotter {
-	sn := &snapshotter{src: s, state: st, keep: keep, log: s.log, windows: map[string]*window{}, errs: make(chan error, 1), hooks: s.hooks}
+	sn := &snapshotter{src: s, state: st, keep: keep, log: s.log, windows: map[string]*window{}, errs: make(chan error, 1), hooks: s.hooks,
+		wake: make(chan struct{}), runID: newID()}
+	sn.paused.Store(st.Paused)
+	if st.Paused {
+		sn.log.Warn("snapshots are paused (a pause-snapshot signal of an earlier run): no chunk is read until a resume-snapshot signal")
+	}
 	for _, j := range st.Jobs {
 		switch {
 		case j.Failed:
 			sn.log.Warn("snapshot of table failed in an earlier run; request it again once the cause is fixed",
 				zap.String("table", j.Table), zap.String("error", j.Error))
+		case j.Blocking && !j.Done:
+			sn.blocking = append(sn.blocking, j)
 		case !j.Done:
 			sn.queue = append(sn.queue, j)
 			sn.remain++
@@ -109,12 +132,19 @@ func (sn *snapshotter) setHooks(h *chunkHooks) {
 	sn.mu.Unlock()
 }
 
-// add queues new jobs (an incremental snapshot signal) and saves them.
+// add queues new jobs (an execute-snapshot signal) and saves them.
+// Blocking jobs wait for the stream goroutine, the others for a worker.
 func (sn *snapshotter) add(jobs ...*snapshotJob) error {
 	sn.mu.Lock()
 	sn.state.Jobs = append(sn.state.Jobs, jobs...)
-	sn.queue = append(sn.queue, jobs...)
-	sn.remain += len(jobs)
+	for _, j := range jobs {
+		if j.Blocking {
+			sn.blocking = append(sn.blocking, j)
+		} else {
+			sn.queue = append(sn.queue, j)
+			sn.remain++
+		}
+	}
 	sn.jobsQueued(jobs)
 	err := sn.keep.save(context.Background(), sn.state)
 	sn.mu.Unlock()
@@ -125,7 +155,7 @@ func (sn *snapshotter) add(jobs ...*snapshotJob) error {
 func (sn *snapshotter) startWorkers(ctx context.Context) {
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
-	for sn.running < sn.src.cfg.Snapshot.Workers && len(sn.queue) > 0 {
+	for !sn.state.Paused && sn.running < sn.src.cfg.Snapshot.Workers && len(sn.queue) > 0 {
 		job := sn.queue[0]
 		sn.queue = sn.queue[1:]
 		sn.running++
@@ -179,6 +209,29 @@ func (sn *snapshotter) prepare(ctx context.Context, conn *pgx.Conn, job *snapsho
 	return rel, flt, nil
 }
 
+// startJob prepares job's read (its table and filter), records the
+// table's row estimate for the progress, logs msg, and returns the key
+// to read after (nil: from the start) and the test hooks.
+func (sn *snapshotter) startJob(ctx context.Context, conn *pgx.Conn, job *snapshotJob, msg string) (*relation, *snapshotFilter, []*string, *chunkHooks, error) {
+	rel, flt, err := sn.prepare(ctx, conn, job)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	total := estimateRows(ctx, conn, rel.table.ID)
+	sn.mu.Lock()
+	job.estimate, job.emitted = total, job.Rows
+	hooks := sn.hooks
+	sn.mu.Unlock()
+	sn.log.Info(msg, zap.String("table", job.Table), zap.Int64("estimated_rows", total),
+		zap.Int64("rows_done", job.Rows), zap.Bool("incremental", job.Incremental))
+	last := resumeKey(job, rel.table)
+	if job.LastKey != nil && last == nil {
+		sn.log.Info("the table's key is not the one its saved snapshot progress was read in: reading it from the start",
+			zap.String("table", job.Table), zap.Strings("saved_key", job.LastKeyColumns), zap.Strings("key", chunkKeyColumns(rel.table)))
+	}
+	return rel, flt, last, hooks, nil
+}
+
 // read reads one table chunk by chunk.
 func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 	conn, err := sn.src.connect(ctx, false)
@@ -195,26 +248,18 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 	if _, err := conn.Exec(ctx, "SET synchronous_commit = on"); err != nil {
 		sn.log.Warn("cannot set synchronous_commit for the snapshot session; chunks may wait for the WAL writer", zap.Error(err))
 	}
-	rel, flt, err := sn.prepare(ctx, conn, job)
+	rel, flt, last, hooks, err := sn.startJob(ctx, conn, job, "snapshot of table started")
 	if err != nil {
 		return err
 	}
-	total := estimateRows(ctx, conn, rel.table.ID)
-	sn.mu.Lock()
-	job.estimate, job.emitted = total, job.Rows
-	hooks := sn.hooks
-	sn.mu.Unlock()
-	sn.log.Info("snapshot of table started", zap.String("table", job.Table), zap.Int64("estimated_rows", total),
-		zap.Int64("rows_done", job.Rows), zap.Bool("incremental", job.Incremental))
-	last := resumeKey(job, rel.table)
-	if job.LastKey != nil && last == nil {
-		sn.log.Info("the table's key is not the one its saved snapshot progress was read in: reading it from the start",
-			zap.String("table", job.Table), zap.Strings("saved_key", job.LastKeyColumns), zap.Strings("key", chunkKeyColumns(rel.table)))
-	}
 	for again := 0; ; {
+		if stop, err := sn.gate(ctx, job); err != nil || stop {
+			return err
+		}
 		w := &window{id: newID(), job: job, rel: rel, dirty: map[string]struct{}{}, done: make(chan struct{})}
 		sn.mu.Lock()
 		sn.windows[w.id] = w
+		sn.nwin.Store(int32(len(sn.windows)))
 		sn.mu.Unlock()
 		if hooks != nil && hooks.beforeLow != nil {
 			if err := hooks.beforeLow(ctx, job.Table); err != nil {
@@ -288,6 +333,7 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 func (sn *snapshotter) forget(w *window) {
 	sn.mu.Lock()
 	delete(sn.windows, w.id)
+	sn.nwin.Store(int32(len(sn.windows)))
 	sn.mu.Unlock()
 }
 

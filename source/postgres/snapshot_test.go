@@ -67,7 +67,7 @@ func TestIncrementalSnapshotWhileWriting(t *testing.T) {
 	var stop atomic.Bool
 	done := testenv.Churn(t, h.dsn, "snap_inc", n, &stop)
 	time.Sleep(300 * time.Millisecond)
-	if err := h.src.SignalSnapshot(context.Background(), []string{"public.snap_inc"}, ""); err != nil {
+	if err := signalSnapshot(context.Background(), h.src, []string{"public.snap_inc"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.c.WaitFor("the incremental snapshot", func(evs []*sluice.Event) bool {
@@ -233,7 +233,7 @@ func TestIncrementalSnapshotHotKeys(t *testing.T) {
 			done <- i
 		}()
 	}
-	if err := h.src.SignalSnapshot(context.Background(), []string{"public.snap_hot"}, ""); err != nil {
+	if err := signalSnapshot(context.Background(), h.src, []string{"public.snap_hot"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.c.WaitFor("the snapshot", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r > 0 && h.snapshotIdle() })

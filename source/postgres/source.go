@@ -44,6 +44,10 @@ type Source struct {
 	hooks *chunkHooks // given to the snapshotter; tests only
 
 	jobTotals jobTotals // incremental snapshot jobs since the source was built (jobstats.go)
+
+	signals *sluice.SignalCounter // counts the signal table's signals (signal_apply.go); nil counts nothing
+
+	tableHooks *tableHooks // tests only
 }
 
 var (
@@ -92,7 +96,7 @@ func New(cfg Config, env source.Env) (*Source, error) {
 	} {
 		cc.RuntimeParams[k] = v
 	}
-	return &Source{cfg: cfg, log: env.Logger.With(zap.String("slot", cfg.Slot)), connCf: cc, pipeline: env.Pipeline, stateDir: env.StateDir}, nil
+	return &Source{cfg: cfg, log: env.Logger.With(zap.String("slot", cfg.Slot)), connCf: cc, pipeline: env.Pipeline, stateDir: env.StateDir, signals: env.Signals}, nil
 }
 
 // Connector implements source.Source.
@@ -106,6 +110,7 @@ func (s *Source) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
 
 // Confirm implements sluice.Source: pos is a mark this source emitted.
 func (s *Source) Confirm(pos sluice.Position) {
+	s.confirmBlocking(pos) // a blocking snapshot chunk's acknowledgement (blocking.go)
 	for {
 		cur := s.confirmed.Load()
 		if pos.TxLSN <= cur || s.confirmed.CompareAndSwap(cur, pos.TxLSN) {
@@ -133,7 +138,8 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err := s.ensureSignalTable(ctx, conn); err != nil {
 		return err
 	}
-	if err := s.ensurePublication(ctx, conn); err != nil {
+	captured, pub, err := s.openCaptured(ctx, conn)
+	if err != nil {
 		return err
 	}
 	keep, st, known, err := s.openState(ctx)
@@ -150,12 +156,26 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 			return err
 		}
 	}
+	if err := s.planSnapshot(ctx, conn, keep, st, exists, known, captured); err != nil {
+		return err
+	}
+	// The jobs of the tables that joined are saved before the publication
+	// changes (tables_publication.go).
+	if err := s.planTables(ctx, keep, st, pub, captured); err != nil {
+		return err
+	}
+	if err := s.tableHook(func(h *tableHooks) func() error { return h.afterPlan }); err != nil {
+		return err
+	}
+	if err := s.syncPublication(ctx, conn, pub, captured); err != nil {
+		return err
+	}
+	if err := s.tableHook(func(h *tableHooks) func() error { return h.afterSync }); err != nil {
+		return err
+	}
 	if s.cfg.Snapshot.Mode == "initial_only" && st.InitialDone && !st.pending() {
 		s.log.Info("initial snapshot already done; nothing to do (snapshot.mode initial_only)")
 		return sluice.ErrDone
-	}
-	if err := s.planSnapshot(ctx, conn, keep, st, exists, known); err != nil {
-		return err
 	}
 	repl, err := s.connect(ctx, true)
 	if err != nil {
@@ -180,11 +200,13 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	}
 	emit = source.WithEpoch(emit, source.Epoch(fmt.Sprintf("postgresql:%s:%d", sys.SystemID, sys.Timeline), s.cfg.Epoch))
 	stream := newStream(s, conn, repl.PgConn(), emit)
-	if st.pending() || s.cfg.SignalTable != "" {
-		stream.snap = newSnapshotter(s, st, keep)
-		s.snap.Store(stream.snap)
-		defer s.snap.Store(nil)
-	}
+	// Always: signals may also come from a Kafka topic or the admin
+	// endpoint. Idle, it costs an atomic load per decoded row and an
+	// append per decoded transaction (the xids a chunk's visibility check
+	// needs, pruned every pruneEvery with one query).
+	stream.snap = newSnapshotter(s, st, keep)
+	s.snap.Store(stream.snap)
+	defer s.snap.Store(nil)
 	return stream.run(ctx, start)
 }
 
@@ -203,7 +225,7 @@ func (s *Source) SnapshotProgress() []sluice.TableSnapshot {
 // snapshot. A state not known before (known false) is recorded even when
 // there is nothing to snapshot: a slot with a recorded state is one whose
 // progress is known (state.go).
-func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, keep *stateKeeper, st *state, slotExists, known bool) error {
+func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, keep *stateKeeper, st *state, slotExists, known bool, captured []string) error {
 	if st.pending() {
 		return nil // resume the snapshot a previous run started
 	}
@@ -224,7 +246,7 @@ func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, keep *stateKe
 		}
 		return keep.save(ctx, st)
 	}
-	tables, err := s.snapshotTables(ctx, conn)
+	tables, err := s.snapshotTables(ctx, conn, captured)
 	if err != nil {
 		return err
 	}
@@ -235,17 +257,14 @@ func (s *Source) planSnapshot(ctx context.Context, conn *pgx.Conn, keep *stateKe
 	return keep.save(ctx, st)
 }
 
-// snapshotTables lists the captured tables: the configured ones, or every
-// table of the publication.
-func (s *Source) snapshotTables(ctx context.Context, conn *pgx.Conn) ([]string, error) {
-	var out []string
-	if len(s.cfg.Tables) > 0 {
-		for _, t := range s.cfg.Tables {
-			schema, name, _ := splitTable(t)
-			out = append(out, tableName(schema, name))
-		}
-		return out, nil
+// snapshotTables lists the captured tables: those source.tables names
+// and matches (captured, from expandTables), or every table of the
+// publication.
+func (s *Source) snapshotTables(ctx context.Context, conn *pgx.Conn, captured []string) ([]string, error) {
+	if captured != nil {
+		return captured, nil
 	}
+	var out []string
 	rows, err := conn.Query(ctx, "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2", s.cfg.Publication)
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: list tables of publication %s: %w", s.cfg.Publication, err)
@@ -261,6 +280,17 @@ func (s *Source) snapshotTables(ctx context.Context, conn *pgx.Conn) ([]string, 
 		}
 	}
 	return out, rows.Err()
+}
+
+// tableHook runs the test hook pick returns, if any.
+func (s *Source) tableHook(pick func(*tableHooks) func() error) error {
+	if s.tableHooks == nil {
+		return nil
+	}
+	if f := pick(s.tableHooks); f != nil {
+		return f()
+	}
+	return nil
 }
 
 // connect opens a normal or a replication connection.

@@ -56,8 +56,15 @@ type state struct {
 	// InitialDone records that an initial snapshot completed, so mode
 	// initial never repeats it.
 	InitialDone bool `json:"initial_done"`
+	// Paused records a pause-snapshot signal not yet followed by a
+	// resume-snapshot: no chunk of any job starts until then, across
+	// restarts too, so that a pause asked for to relieve the database
+	// holds until an operator lifts it.
+	Paused bool `json:"paused,omitempty"`
 	// Jobs are the table snapshots in progress, in the order they run.
 	Jobs []*snapshotJob `json:"jobs,omitempty"`
+	// Tables are the tables captured as of the last start (tables_publication.go); nil: unknown.
+	Tables []string `json:"tables,omitempty"`
 }
 
 // snapshotJob is one table to read.
@@ -70,6 +77,10 @@ type snapshotJob struct {
 	// Incremental marks an ad-hoc snapshot requested while streaming; its
 	// rows carry source.snapshot "incremental".
 	Incremental bool `json:"incremental,omitempty"`
+	// Blocking marks an execute-snapshot of type blocking: the stream
+	// pauses while the table is read and its rows are emitted as an
+	// initial snapshot's are (blocking.go).
+	Blocking bool `json:"blocking,omitempty"`
 	// LastKey is the text form of the key columns (or the ctid of a
 	// table without a key) of the last row whose chunk every sink
 	// acknowledged; nil before the first chunk.
@@ -94,6 +105,12 @@ type snapshotJob struct {
 	// snapshotter's mutex).
 	estimate int64 // pg_class.reltuples when the table's snapshot started
 	emitted  int64 // rows emitted, acknowledged or not
+	// stopped: a stop-snapshot removed the job from the state; its worker
+	// ends before its next chunk and its progress is no longer saved.
+	stopped bool
+	// allEmitted: the job's final chunk was emitted (snapshotter.remain
+	// no longer counts it).
+	allEmitted bool
 }
 
 // pending reports whether a job is still to run or to finish.

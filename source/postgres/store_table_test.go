@@ -162,7 +162,7 @@ func TestStateTableRowsNotCaptured(t *testing.T) {
 	h.dropAtEnd("sluice_signal_cap")
 	h.exec(`INSERT INTO st_cap SELECT g, g FROM generate_series(1, 5) g`)
 	// This source's own saves: an incremental snapshot's progress.
-	if err := h.src.SignalSnapshot(ctx, []string{"public.st_cap"}, ""); err != nil {
+	if err := signalSnapshot(ctx, h.src, []string{"public.st_cap"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.c.WaitFor("the snapshot", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r >= 5 && h.snapshotIdle() })

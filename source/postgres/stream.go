@@ -29,6 +29,9 @@ type stream struct {
 
 	rels map[uint32]*relation
 	snap *snapshotter // nil when no snapshot can run
+	// finished: a blocking snapshot's save found the whole snapshot work
+	// done, which snapshotStep reports (blocking.go).
+	finished bool
 
 	stopClock *source.StopClock // when run's context ended: bounds drain
 
@@ -176,6 +179,11 @@ func (st *stream) snapshotStep(ctx context.Context) (done bool, err error) {
 		return false, nil
 	}
 	sn.startWorkers(ctx)
+	// A blocking snapshot runs here, between transactions, while the
+	// stream waits (blocking.go).
+	if err := st.runBlocking(ctx); err != nil {
+		return false, err
+	}
 	if st.conn != nil {
 		sn.prune(ctx, st.conn)
 	}
@@ -188,6 +196,7 @@ func (st *stream) snapshotStep(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	finished, st.finished = finished || st.finished, false
 	if finished && st.src.cfg.Snapshot.Mode == "initial_only" {
 		st.log.Info("initial snapshot done; stopping (snapshot.mode initial_only)")
 		if err := st.drain(); err != nil {
@@ -369,7 +378,7 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 			if err != nil {
 				return err
 			}
-			if rel.state {
+			if rel.skip {
 				continue
 			}
 			st.txData = true
@@ -441,7 +450,8 @@ func (st *stream) handleRelation(ctx context.Context, m *pglogrepl.RelationMessa
 		return err
 	}
 	rel.signal = st.src.isSignalTable(tableName(m.Namespace, m.RelationName))
-	rel.state = st.src.isStateTable(tableName(m.Namespace, m.RelationName))
+	rel.skip = st.src.isStateTable(tableName(m.Namespace, m.RelationName)) ||
+		st.src.uncaptured(ctx, st.conn, m.RelationID, m.Namespace, m.RelationName)
 	if old := st.rels[m.RelationID]; old != nil {
 		// A schema change inside a transaction keeps counting its events.
 		rel.order, rel.orderTx = old.order, old.orderTx
@@ -463,8 +473,8 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 	if err != nil {
 		return err
 	}
-	if rel.state {
-		return nil // sluice's snapshot state, of this source or another
+	if rel.skip {
+		return nil // sluice's snapshot state, or a table not captured
 	}
 	st.txData = true
 	p := d[5:]

@@ -17,7 +17,10 @@ type relation struct {
 	table  *sluice.Table
 	ident  []bool // column is part of the replica identity (Relation flag 1)
 	signal bool   // the signal table: its rows are requests, not data
-	state  bool   // the state table (state.table): sluice's own rows, never captured
+	// skip: the stream drops the table's rows: the state table
+	// (state.table, sluice's own rows), or a table the publication carries
+	// that source.tables does not capture (uncaptured).
+	skip bool
 
 	// The stream's count of this table's events in the current
 	// transaction (Debezium's data_collection_order), valid while

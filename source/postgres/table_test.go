@@ -88,7 +88,7 @@ func TestKeyFollowsReplicaIdentity(t *testing.T) {
 
 	// Snapshot reads use the same key, and the delete inside the window
 	// of id_index_pk's chunk is not undone by a read of the deleted row.
-	if err := h.src.SignalSnapshot(context.Background(), names, ""); err != nil {
+	if err := signalSnapshot(context.Background(), h.src, names, ""); err != nil {
 		t.Fatal(err)
 	}
 	evs = h.c.WaitFor("the snapshot", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r > 0 && h.snapshotIdle() })

@@ -3,10 +3,8 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -68,35 +66,7 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// keyString identifies a row by its key values, comparing values the way
-// the stream and the snapshot both decode them: the Kind, Int, Float bits
-// and Bytes of each key value and, for arrays, of each element, nested,
-// with lengths, so that no two different keys give the same string.
-func keyString(t *sluice.Table, row sluice.Row) string {
-	var b []byte
-	for _, k := range t.Key {
-		if k >= len(row) {
-			return ""
-		}
-		b = appendKeyValue(b, &row[k])
-	}
-	return string(b)
-}
-
-func appendKeyValue(b []byte, v *sluice.Value) []byte {
-	b = append(b, byte(v.Kind))
-	b = binary.AppendVarint(b, v.Int)
-	b = binary.BigEndian.AppendUint64(b, math.Float64bits(v.Float))
-	b = binary.AppendUvarint(b, uint64(len(v.Bytes)))
-	b = append(b, v.Bytes...)
-	b = binary.AppendUvarint(b, uint64(len(v.Elems)))
-	for i := range v.Elems {
-		b = appendKeyValue(b, &v.Elems[i])
-	}
-	return b
-}
-
-// sameKey reports whether rows of a and b have comparable keyStrings: the
+// sameKey reports whether rows of a and b have comparable sluice.KeyStrings: the
 // same key columns (by name) of the same types, in the same order.
 func sameKey(a, b *sluice.Table) bool {
 	if a == b {
@@ -117,6 +87,9 @@ func sameKey(a, b *sluice.Table) bool {
 // touched marks keys changed by a streamed event inside open windows of
 // the event's table.
 func (sn *snapshotter) touched(t *sluice.Table, old, neu sluice.Row) {
+	if sn.nwin.Load() == 0 {
+		return
+	}
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	for _, w := range sn.windows {
@@ -131,10 +104,10 @@ func (sn *snapshotter) touched(t *sluice.Table, old, neu sluice.Row) {
 			continue
 		}
 		if old != nil {
-			w.dirty[keyString(t, old)] = struct{}{}
+			w.dirty[sluice.KeyString(t, old)] = struct{}{}
 		}
 		if neu != nil {
-			w.dirty[keyString(t, neu)] = struct{}{}
+			w.dirty[sluice.KeyString(t, neu)] = struct{}{}
 		}
 	}
 }
@@ -172,6 +145,7 @@ func (st *stream) watermark(content string, lsn uint64) error {
 		return nil
 	}
 	delete(sn.windows, id)
+	sn.nwin.Store(int32(len(sn.windows)))
 	if w.snap != nil {
 		for _, x := range w.before {
 			if !w.snap.visible(x) {
@@ -200,7 +174,7 @@ func (st *stream) watermark(content string, lsn uint64) error {
 	t := w.rel.table
 	for i, row := range rows {
 		if len(t.Key) > 0 {
-			if _, changed := dirty[keyString(t, row)]; changed {
+			if _, changed := dirty[sluice.KeyString(t, row)]; changed {
 				continue
 			}
 		}

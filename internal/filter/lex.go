@@ -1,4 +1,4 @@
-package postgres
+package filter
 
 import (
 	"fmt"
@@ -31,7 +31,7 @@ type token struct {
 func lexFilter(src string) ([]token, error) {
 	var toks []token
 	refuse := func(pos int, format string, a ...any) error {
-		return fmt.Errorf("%w: at offset %d: %s", errFilter, pos, fmt.Sprintf(format, a...))
+		return fmt.Errorf("%w: at offset %d: %s", ErrRefused, pos, fmt.Sprintf(format, a...))
 	}
 	for i := 0; i < len(src); {
 		c := src[i]
@@ -182,3 +182,4 @@ func isIdentStart(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 func isIdentByte(c byte) bool { return isIdentStart(c) || isDigit(c) || c == '$' }
+func isDigit(c byte) bool     { return c >= '0' && c <= '9' }

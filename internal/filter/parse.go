@@ -1,4 +1,4 @@
-package postgres
+package filter
 
 import (
 	"fmt"
@@ -7,25 +7,26 @@ import (
 )
 
 // The parser of the filter grammar (filter.go): a recursive descent over
-// the lexer's tokens, one method per rule, that builds the filterNode
+// the lexer's tokens, one method per rule, that builds the Node
 // tree and refuses anything else with the reason.
 
-// maxFilterLen bounds a filter's length; maxFilterDepth its nesting.
+// MaxLen bounds a filter's length; maxFilterDepth its nesting.
 const (
-	maxFilterLen   = 4096
+	MaxLen         = 4096
 	maxFilterDepth = 32
 )
 
-// parseFilter parses the text of a filter; "" is no filter.
-func parseFilter(src string) (*snapshotFilter, error) {
+// Parse parses the text of a filter; "" (or only spaces) is no filter,
+// a nil tree.
+func Parse(src string) (*Node, error) {
 	if strings.TrimSpace(src) == "" {
-		return &snapshotFilter{}, nil
+		return nil, nil
 	}
-	if len(src) > maxFilterLen {
-		return nil, fmt.Errorf("%w: longer than %d bytes", errFilter, maxFilterLen)
+	if len(src) > MaxLen {
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrRefused, MaxLen)
 	}
 	if !utf8.ValidString(src) {
-		return nil, fmt.Errorf("%w: not valid UTF-8", errFilter)
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrRefused)
 	}
 	toks, err := lexFilter(src)
 	if err != nil {
@@ -39,7 +40,7 @@ func parseFilter(src string) (*snapshotFilter, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, p.unexpected(t, "AND, OR or the end of the filter")
 	}
-	return &snapshotFilter{root: root}, nil
+	return root, nil
 }
 
 // reserved are words that may not name a column unquoted, so that a
@@ -70,9 +71,9 @@ func (p *filterParser) unexpected(t token, want string) error {
 	var got string
 	switch {
 	case t.kind == tEOF:
-		return fmt.Errorf("%w: unexpected end of the filter, want %s", errFilter, want)
+		return fmt.Errorf("%w: unexpected end of the filter, want %s", ErrRefused, want)
 	case isKw(t, "SELECT") || isKw(t, "WITH") || isKw(t, "VALUES") || isKw(t, "TABLE") || isKw(t, "EXISTS"):
-		return fmt.Errorf("%w: at offset %d: sub-selects are not allowed", errFilter, t.pos)
+		return fmt.Errorf("%w: at offset %d: sub-selects are not allowed", ErrRefused, t.pos)
 	case t.kind == tString:
 		got = "'" + t.text + "'"
 	case t.kind == tQuoted:
@@ -83,12 +84,12 @@ func (p *filterParser) unexpected(t token, want string) error {
 	if len(got) > 40 {
 		got = got[:40] + "…"
 	}
-	return fmt.Errorf("%w: at offset %d: unexpected %s, want %s", errFilter, t.pos, got, want)
+	return fmt.Errorf("%w: at offset %d: unexpected %s, want %s", ErrRefused, t.pos, got, want)
 }
 
-func (p *filterParser) or(depth int) (*filterNode, error) {
+func (p *filterParser) or(depth int) (*Node, error) {
 	if depth > maxFilterDepth {
-		return nil, fmt.Errorf("%w: nested deeper than %d", errFilter, maxFilterDepth)
+		return nil, fmt.Errorf("%w: nested deeper than %d", ErrRefused, maxFilterDepth)
 	}
 	n, err := p.and(depth)
 	if err != nil {
@@ -100,15 +101,15 @@ func (p *filterParser) or(depth int) (*filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n.kind != fOr {
-			n = &filterNode{kind: fOr, kids: []*filterNode{n}}
+		if n.Kind != Or {
+			n = &Node{Kind: Or, Kids: []*Node{n}}
 		}
-		n.kids = append(n.kids, m)
+		n.Kids = append(n.Kids, m)
 	}
 	return n, nil
 }
 
-func (p *filterParser) and(depth int) (*filterNode, error) {
+func (p *filterParser) and(depth int) (*Node, error) {
 	n, err := p.not(depth)
 	if err != nil {
 		return nil, err
@@ -119,17 +120,17 @@ func (p *filterParser) and(depth int) (*filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n.kind != fAnd {
-			n = &filterNode{kind: fAnd, kids: []*filterNode{n}}
+		if n.Kind != And {
+			n = &Node{Kind: And, Kids: []*Node{n}}
 		}
-		n.kids = append(n.kids, m)
+		n.Kids = append(n.Kids, m)
 	}
 	return n, nil
 }
 
-func (p *filterParser) not(depth int) (*filterNode, error) {
+func (p *filterParser) not(depth int) (*Node, error) {
 	if depth > maxFilterDepth {
-		return nil, fmt.Errorf("%w: nested deeper than %d", errFilter, maxFilterDepth)
+		return nil, fmt.Errorf("%w: nested deeper than %d", ErrRefused, maxFilterDepth)
 	}
 	t := p.peek()
 	switch {
@@ -139,7 +140,7 @@ func (p *filterParser) not(depth int) (*filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &filterNode{kind: fNot, kids: []*filterNode{n}}, nil
+		return &Node{Kind: Not, Kids: []*Node{n}}, nil
 	case t.kind == tPunct && t.text == "(":
 		p.next()
 		if in := p.peek(); isKw(in, "SELECT") || isKw(in, "WITH") || isKw(in, "VALUES") || isKw(in, "TABLE") {
@@ -168,10 +169,10 @@ func (p *filterParser) column() (string, bool, error) {
 	case t.kind == tIdent && !reserved[t.kw]:
 		p.next()
 		if n := p.peek(); n.kind == tPunct && n.text == "(" {
-			return "", false, fmt.Errorf("%w: at offset %d: function calls are not allowed (%s(…))", errFilter, t.pos, t.text)
+			return "", false, fmt.Errorf("%w: at offset %d: function calls are not allowed (%s(…))", ErrRefused, t.pos, t.text)
 		}
 		if n := p.peek(); n.kind == tPunct && n.text == "." {
-			return "", false, fmt.Errorf("%w: at offset %d: qualified names are not allowed", errFilter, t.pos)
+			return "", false, fmt.Errorf("%w: at offset %d: qualified names are not allowed", ErrRefused, t.pos)
 		}
 		return t.text, true, nil
 	}
@@ -198,23 +199,23 @@ func (p *filterParser) mustLiteral(what string) (string, error) {
 	}
 	t := p.peek()
 	if isKw(t, "NULL") {
-		return "", fmt.Errorf("%w: at offset %d: NULL is not a value to compare with: use IS [NOT] NULL", errFilter, t.pos)
+		return "", fmt.Errorf("%w: at offset %d: NULL is not a value to compare with: use IS [NOT] NULL", ErrRefused, t.pos)
 	}
 	if n := p.toks[min(p.i+1, len(p.toks)-1)]; t.kind == tPunct && t.text == "(" {
 		return "", p.unexpected(n, what)
 	}
 	if t.kind == tIdent && !reserved[t.kw] || t.kind == tQuoted {
 		if n := p.toks[min(p.i+1, len(p.toks)-1)]; t.kind == tIdent && n.kind == tPunct && n.text == "(" {
-			return "", fmt.Errorf("%w: at offset %d: function calls are not allowed (%s(…))", errFilter, t.pos, t.text)
+			return "", fmt.Errorf("%w: at offset %d: function calls are not allowed (%s(…))", ErrRefused, t.pos, t.text)
 		}
-		return "", fmt.Errorf("%w: at offset %d: %s must be a literal (a number, a 'string', TRUE or FALSE), not a column", errFilter, t.pos, what)
+		return "", fmt.Errorf("%w: at offset %d: %s must be a literal (a number, a 'string', TRUE or FALSE), not a column", ErrRefused, t.pos, what)
 	}
 	return "", p.unexpected(t, what+" (a number, a 'string', TRUE or FALSE)")
 }
 
 var flipped = map[string]string{"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
-func (p *filterParser) predicate() (*filterNode, error) {
+func (p *filterParser) predicate() (*Node, error) {
 	start := p.peek()
 	col, ok, err := p.column()
 	if err != nil {
@@ -237,11 +238,11 @@ func (p *filterParser) predicate() (*filterNode, error) {
 		if !ok {
 			t := p.peek()
 			if _, isLit := p.literal(); isLit {
-				return nil, fmt.Errorf("%w: at offset %d: a comparison needs a column on one side", errFilter, t.pos)
+				return nil, fmt.Errorf("%w: at offset %d: a comparison needs a column on one side", ErrRefused, t.pos)
 			}
 			return nil, p.unexpected(t, "a column")
 		}
-		return &filterNode{kind: fCmp, col: col, op: flipped[op.text], lits: []string{lit}}, nil
+		return &Node{Kind: Cmp, Col: col, Op: flipped[op.text], Lits: []string{lit}}, nil
 	}
 	t := p.next()
 	switch {
@@ -250,12 +251,12 @@ func (p *filterParser) predicate() (*filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &filterNode{kind: fCmp, col: col, op: t.text, lits: []string{lit}}, nil
+		return &Node{Kind: Cmp, Col: col, Op: t.text, Lits: []string{lit}}, nil
 	case isKw(t, "IS"):
-		n := &filterNode{kind: fNull, col: col}
+		n := &Node{Kind: Null, Col: col}
 		if isKw(p.peek(), "NOT") {
 			p.next()
-			n.neg = true
+			n.Neg = true
 		}
 		if v := p.next(); !isKw(v, "NULL") {
 			return nil, p.unexpected(v, "NULL after IS [NOT]")
@@ -271,7 +272,7 @@ func (p *filterParser) predicate() (*filterNode, error) {
 		if o := p.next(); o.kind != tPunct || o.text != "(" {
 			return nil, p.unexpected(o, "'(' after IN")
 		}
-		n := &filterNode{kind: fIn, col: col, neg: neg}
+		n := &Node{Kind: In, Col: col, Neg: neg}
 		for {
 			if in := p.peek(); isKw(in, "SELECT") || isKw(in, "WITH") || isKw(in, "VALUES") || isKw(in, "TABLE") {
 				return nil, p.unexpected(in, "a literal")
@@ -280,7 +281,7 @@ func (p *filterParser) predicate() (*filterNode, error) {
 			if err != nil {
 				return nil, err
 			}
-			n.lits = append(n.lits, lit)
+			n.Lits = append(n.Lits, lit)
 			c := p.next()
 			if c.kind == tPunct && c.text == ")" {
 				return n, nil
@@ -301,13 +302,13 @@ func (p *filterParser) predicate() (*filterNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &filterNode{kind: fBetween, col: col, neg: neg, lits: []string{lo, hi}}, nil
+		return &Node{Kind: Between, Col: col, Neg: neg, Lits: []string{lo, hi}}, nil
 	case isKw(t, "LIKE") || isKw(t, "ILIKE"):
 		s := p.next()
 		if s.kind != tString {
 			return nil, p.unexpected(s, "a 'pattern' after "+t.kw)
 		}
-		return &filterNode{kind: fLike, col: col, neg: neg, op: t.kw, lits: []string{s.text}}, nil
+		return &Node{Kind: Like, Col: col, Neg: neg, Op: t.kw, Lits: []string{s.text}}, nil
 	}
 	want := "a comparison, IS [NOT] NULL, [NOT] IN, [NOT] BETWEEN or [NOT] LIKE"
 	if neg {
