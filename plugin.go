@@ -133,3 +133,15 @@ type SinkStats struct {
 type SinkStatsReporter interface {
 	SinkStats() SinkStats
 }
+
+// Seeker is implemented by sources that can start after a position a sink
+// stored itself, instead of their own checkpoint, when that position is
+// further ahead. The Kafka sink's exactly-once mode commits the source
+// position in the same Kafka transaction as the events; a crash after that
+// commit but before the source's own checkpoint moved would otherwise
+// replay committed events. The runner calls SeekAfter after the sinks
+// opened and before Run; a position of another epoch (another server, a
+// rebuilt one) is ignored and logged by the source.
+type Seeker interface {
+	SeekAfter(pos Position)
+}

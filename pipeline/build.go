@@ -111,6 +111,11 @@ func Build(name string, cfg config.Pipeline, stateDir string, log *zap.Logger) (
 		sinkNames = append(sinkNames, sname)
 		sinkTransforms = append(sinkTransforms, own)
 	}
+	if src != nil {
+		if err := checkExactlyOnce(path, src, sinks, sinkNames); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

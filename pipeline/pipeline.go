@@ -303,6 +303,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		p.Stats.DeliveredCommitMs.Store(commitMs)
 		p.Stats.DeliveredLagMs.Store(max(time.Now().UnixMilli()-commitMs, 0))
 	}
+	p.gateCheckpoints(tr, fail)
 	inFlight := tr.inFlight
 	p.Stats.InFlight.Store(&inFlight)
 	defer p.Stats.InFlight.Store(nil)
@@ -374,6 +375,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 		return chain.run(ev, 0)
 	}
 
+	p.seekSource()
 	p.Stats.Ready.Store(true)
 	err = p.Source.Run(srcCtx, p.turning(emit))
 	if cause := context.Cause(srcCtx); cause != nil && !errors.Is(cause, context.Canceled) {

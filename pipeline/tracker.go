@@ -21,6 +21,11 @@ type tracker struct {
 	closed  bool
 	err     error // first sink error
 	confirm func(sluice.Position)
+	// confirmBound, when set, is called instead of confirm with the
+	// checkpoint's boundary number: marks are numbered 1, 2, … in the
+	// order they are added (exactly.go's gate).
+	confirmBound func(pos sluice.Position, bound uint64)
+	marks        uint64 // marks added so far
 	// delivered, when set, gets the newest commit time (Unix ms) among
 	// the entries a checkpoint move released: what every sink now holds.
 	delivered func(commitMs int64)
@@ -33,7 +38,8 @@ type entry struct {
 	pending int // acknowledgements still missing
 	mark    bool
 	pos     sluice.Position
-	commit  int64 // the event's commit time, Unix ms; 0 unknown
+	commit  int64  // the event's commit time, Unix ms; 0 unknown
+	bound   uint64 // a mark's number (see confirmBound)
 }
 
 func newTracker(capacity int, confirm func(sluice.Position)) *tracker {
@@ -89,7 +95,12 @@ func (t *tracker) addAt(ctx context.Context, pos sluice.Position, commitMs int64
 		return 0, err
 	}
 	seq := t.tail
-	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos, commit: commitMs}
+	var bound uint64
+	if mark {
+		t.marks++
+		bound = t.marks
+	}
+	t.ring[seq%uint64(len(t.ring))] = entry{pending: pending, mark: mark, pos: pos, commit: commitMs, bound: bound}
 	t.tail++
 	if pending == 0 {
 		t.advanceLocked()
@@ -132,13 +143,14 @@ func (t *tracker) advanceLocked() {
 	var cp sluice.Position
 	moved := false
 	var commit int64
+	var bound uint64
 	for t.head < t.tail {
 		e := &t.ring[t.head%uint64(len(t.ring))]
 		if e.pending > 0 {
 			break
 		}
 		if e.mark {
-			cp, moved = e.pos, true
+			cp, moved, bound = e.pos, true, e.bound
 		}
 		commit = max(commit, e.commit)
 		*e = entry{}
@@ -146,7 +158,11 @@ func (t *tracker) advanceLocked() {
 	}
 	if moved {
 		t.checkpoint, t.hasCP = cp, true
-		t.confirm(cp)
+		if t.confirmBound != nil {
+			t.confirmBound(cp, bound)
+		} else {
+			t.confirm(cp)
+		}
 	}
 	if commit > 0 && t.delivered != nil {
 		t.delivered(commit)

@@ -32,3 +32,36 @@ type MarkWriter interface {
 type HeartbeatWriter interface {
 	WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(error)) error
 }
+
+// PositionCommitter is implemented by sinks that can store the source
+// position together with the events (the Kafka sink's exactly_once). The
+// runner asks each open sink for the position it committed last and has
+// the source (a sluice.Seeker) start after it, so nothing the sink
+// committed is written twice. While running, such a sink tells the runner
+// what each commit covers, and the runner confirms to the source only
+// checkpoints the sink has committed, so the source's own checkpoint
+// never passes what the sink holds.
+type PositionCommitter interface {
+	// CommitsPositions reports whether the sink is configured to commit
+	// positions; a sink that is not is an ordinary at-least-once sink.
+	CommitsPositions() bool
+	// Committed returns the position of the last commit, as read when the
+	// sink was last opened; false when there is none.
+	Committed() (sluice.Position, bool)
+	// NotifyCommits registers f, which the sink calls after each commit:
+	// with the number of boundaries (marks and heartbeats) handed to it
+	// since Open that the commit covers, or with the error that aborted
+	// the transaction (the runner then restarts the pipeline). It is
+	// called from any goroutine and must not block.
+	NotifyCommits(f func(bounds uint64, err error))
+}
+
+// CommittedDropper is implemented by sinks that keep a committed position
+// outside the process (PositionCommitter): `sluice drop` removes it with
+// the rest of a retired pipeline's state, so a new pipeline of the same
+// name does not start after an old position. With dryRun it only reports
+// what it would remove. what names the position and where it is; found is
+// false when there is none.
+type CommittedDropper interface {
+	DropCommitted(ctx context.Context, dryRun bool) (what string, found bool, err error)
+}

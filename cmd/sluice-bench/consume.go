@@ -106,6 +106,9 @@ func consumeAll(ctx context.Context, brokers []string, topic string, n int64, o 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// What a consumer of exactly_once topics reads: a record of an
+		// aborted transaction would count as a duplicate.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(32<<20))
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/pipeline"
+	"github.com/sluice-cdc/sluice/sink"
 	"github.com/sluice-cdc/sluice/source"
 )
 
@@ -39,7 +42,7 @@ func newDropCmd(cfgPath *string) *cobra.Command {
 			"one named by source.publication only with --drop-publication), the rows of the signal table, and the\n" +
 			"snapshot state (the state table's row, or a tombstone in the state topic). MySQL/MariaDB: the stored\n" +
 			"offset (the file, or a tombstone in the offsets topic). Both: the pipeline's files under state_dir,\n" +
-			"join state included.\n\n" +
+			"join state included, and an exactly-once Kafka sink's committed position (a tombstone).\n\n" +
 			"Without --yes nothing is removed: it prints what would be and exits non-zero.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pipe == "" {
@@ -65,6 +68,9 @@ func newDropCmd(cfgPath *string) *cobra.Command {
 			rep, err := ret.Drop(cmd.Context(), opts)
 			if err == nil {
 				err = dropJoinState(&rep, joinDirs(f.StateDir, pipe, cfg), opts.DryRun)
+			}
+			if err == nil {
+				err = dropCommitted(cmd.Context(), &rep, p.Sinks, opts.DryRun)
 			}
 			printDrop(cmd.OutOrStdout(), pipe, rep, opts.DryRun)
 			if err != nil {
@@ -155,6 +161,25 @@ func dropJoinState(rep *source.DropReport, dirs []string, dryRun bool) error {
 			}
 		}
 		rep.Removed = append(rep.Removed, source.DropItem{Kind: "join state", Name: d})
+	}
+	return nil
+}
+
+// dropCommitted removes the positions the pipeline's exactly-once sinks
+// committed (sink.CommittedDropper).
+func dropCommitted(ctx context.Context, rep *source.DropReport, sinks []sluice.Sink, dryRun bool) error {
+	for _, s := range sinks {
+		d, ok := s.(sink.CommittedDropper)
+		if !ok {
+			continue
+		}
+		what, found, err := d.DropCommitted(ctx, dryRun)
+		if err != nil {
+			return fmt.Errorf("exactly-once position %s: %w", what, err)
+		}
+		if found {
+			rep.Removed = append(rep.Removed, source.DropItem{Kind: "exactly-once position", Name: what})
+		}
 	}
 	return nil
 }

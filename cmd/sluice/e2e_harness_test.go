@@ -117,12 +117,28 @@ type topicFold struct {
 	cl      *kgo.Client
 	state   map[int64]int64
 	records int
+	// chain, when set (foldCommitted), follows each key's changes.
+	chain *chains
 }
 
 func (e *env) foldTopics(t *testing.T, topics ...string) *topicFold {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.brokers, ",")...), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	return e.fold(t, nil, topics...)
+}
+
+// foldCommitted is foldTopics for a read_committed consumer that also
+// checks that every change arrives exactly once (chains).
+func (e *env) foldCommitted(t *testing.T, topics ...string) *topicFold {
+	t.Helper()
+	f := e.fold(t, []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}, topics...)
+	f.chain = &chains{keys: map[int64]*link{}}
+	return f
+}
+
+func (e *env) fold(t *testing.T, opts []kgo.Opt, topics ...string) *topicFold {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(e.brokers, ",")...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +165,27 @@ func (f *topicFold) poll() {
 			return
 		}
 		var v struct {
-			Op    string `json:"op"`
+			Op     string `json:"op"`
+			Before *struct {
+				V int64 `json:"v"`
+			} `json:"before"`
 			After *struct {
 				V int64 `json:"v"`
 			} `json:"after"`
 		}
 		if err := json.Unmarshal(r.Value, &v); err != nil {
 			f.t.Fatalf("%s: %s: %v", r.Topic, r.Value, err)
+		}
+		if f.chain != nil {
+			var before *int64
+			if v.Before != nil {
+				before = &v.Before.V
+			}
+			var after int64
+			if v.After != nil {
+				after = v.After.V
+			}
+			f.chain.add(*k.ID, v.Op, before, after, r)
 		}
 		switch v.Op {
 		case "d":

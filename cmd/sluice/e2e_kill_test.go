@@ -36,8 +36,15 @@ const (
 func (e *env) killUnderLoad(t *testing.T, rng *rand.Rand, w *testenv.Workload, d *daemon, start func() *daemon,
 	duringSnapshot bool, snapshotStored func() bool) (*daemon, float64) {
 	t.Helper()
+	return e.killUnderLoadN(t, rng, w, d, start, killKills, duringSnapshot, snapshotStored)
+}
+
+// killUnderLoadN is killUnderLoad with kills kills.
+func (e *env) killUnderLoadN(t *testing.T, rng *rand.Rand, w *testenv.Workload, d *daemon, start func() *daemon,
+	kills int, duringSnapshot bool, snapshotStored func() bool) (*daemon, float64) {
+	t.Helper()
 	var events float64
-	for k := 1; k <= killKills; k++ {
+	for k := 1; k <= kills; k++ {
 		var seen float64
 		if k == 1 && duringSnapshot {
 			seen = e.waitEvents(t, d, float64(killSeeded/20+rng.IntN(killSeeded/2)))

@@ -20,9 +20,20 @@ const NewTopicWait = 30 * time.Second
 // for up to NewTopicWait; a non-retriable error (authorization) returns
 // at once.
 func EndOffsets(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, error) {
+	return listOffsets(ctx, adm.ListEndOffsets, "end offsets", topic)
+}
+
+// StableOffsets is EndOffsets for readers with isolation level
+// read_committed: the last stable offsets, before which every
+// transaction has ended.
+func StableOffsets(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, error) {
+	return listOffsets(ctx, adm.ListCommittedOffsets, "last stable offsets", topic)
+}
+
+func listOffsets(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error), what, topic string) (kadm.ListedOffsets, error) {
 	deadline := time.Now().Add(NewTopicWait)
 	for {
-		ends, err := adm.ListEndOffsets(ctx, topic)
+		ends, err := list(ctx, topic)
 		if err == nil {
 			err = ends.Error()
 		}
@@ -34,10 +45,10 @@ func EndOffsets(ctx context.Context, adm *kadm.Client, topic string) (kadm.Liste
 		}
 		var ke *kerr.Error
 		if errors.As(err, &ke) && !ke.Retriable {
-			return nil, fmt.Errorf("topic %s: end offsets: %w", topic, err)
+			return nil, fmt.Errorf("topic %s: %s: %w", topic, what, err)
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
-			return nil, fmt.Errorf("topic %s: end offsets: %w", topic, err)
+			return nil, fmt.Errorf("topic %s: %s: %w", topic, what, err)
 		}
 		select {
 		case <-ctx.Done():

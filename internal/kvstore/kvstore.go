@@ -84,6 +84,23 @@ func newTopic(brokers []string, conn []kgo.Opt, topic string) (*Topic, error) {
 	return &Topic{cl: cl, conn: conn, topic: topic}, nil
 }
 
+// CheckPartitions fails unless the topic has exactly n partitions (a
+// topic made by hand with more would spread one key's records over
+// several, and Get reads partition 0 only).
+func (t *Topic) CheckPartitions(ctx context.Context, n int) error {
+	topics, err := kadm.NewClient(t.cl).ListTopics(ctx, t.topic)
+	if err == nil {
+		err = topics.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("topic %s: look up: %w", t.topic, err)
+	}
+	if got := len(topics[t.topic].Partitions); got != n {
+		return fmt.Errorf("topic %s: has %d partitions, must have %d", t.topic, got, n)
+	}
+	return nil
+}
+
 // Name is the topic's name.
 func (t *Topic) Name() string { return t.topic }
 
@@ -95,7 +112,23 @@ func (t *Topic) Client() *kgo.Client { return t.cl }
 // and returns the last value of key: nil when the key has no record, or
 // when its last record is a tombstone.
 func (t *Topic) Get(ctx context.Context, key []byte) ([]byte, error) {
-	ends, err := kafkaconn.EndOffsets(ctx, kadm.NewClient(t.cl), t.topic)
+	return t.get(ctx, key, false)
+}
+
+// GetCommitted is Get for a topic written in Kafka transactions: it reads
+// with isolation level read_committed up to the last stable offset, so a
+// value of an aborted or still open transaction is never returned.
+func (t *Topic) GetCommitted(ctx context.Context, key []byte) ([]byte, error) {
+	return t.get(ctx, key, true)
+}
+
+func (t *Topic) get(ctx context.Context, key []byte, committed bool) ([]byte, error) {
+	adm := kadm.NewClient(t.cl)
+	list := kafkaconn.EndOffsets
+	if committed {
+		list = kafkaconn.StableOffsets
+	}
+	ends, err := list(ctx, adm, t.topic)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +140,15 @@ func (t *Topic) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if end == 0 {
 		return nil, nil
 	}
-	rd, err := kgo.NewClient(append(t.conn[:len(t.conn):len(t.conn)],
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{t.topic: {0: kgo.NewOffset().AtStart()}}))...)
+	opts := append(t.conn[:len(t.conn):len(t.conn)],
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{t.topic: {0: kgo.NewOffset().AtStart()}}),
+		// Commit and abort markers take offsets too, and the last one
+		// may be one: keep them to see that the end was reached.
+		kgo.KeepControlRecords())
+	if committed {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	rd, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: reader: %w", t.topic, err)
 	}
@@ -126,7 +166,7 @@ func (t *Topic) Get(ctx context.Context, key []byte) ([]byte, error) {
 		}
 		done := false
 		fetches.EachRecord(func(r *kgo.Record) {
-			if string(r.Key) == string(key) {
+			if !r.Attrs.IsControl() && string(r.Key) == string(key) {
 				last = r.Value
 			}
 			if r.Offset >= end-1 {

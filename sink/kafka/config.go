@@ -90,6 +90,12 @@ type Config struct {
 	// Registry is the schema registry of format avro (Confluent's API;
 	// Apicurio serves it under /apis/ccompat/v7).
 	Registry RegistryConfig `yaml:"registry"`
+
+	// ExactlyOnce writes in Kafka transactions that also commit the
+	// source position (exactly.go). Default false (at-least-once).
+	ExactlyOnce bool `yaml:"exactly_once"`
+	// Transactions configures exactly_once.
+	Transactions Transactions `yaml:"transactions"`
 }
 
 // RegistryConfig is the registry block (internal/registry/schemaregistry).
@@ -153,6 +159,7 @@ func (Config) Defaults() Config {
 		HealthCheckInterval: 5 * time.Second,
 		ClientID:            "sluice",
 		Format:              FormatJSON,
+		Transactions:        Transactions{}.defaults(),
 		// Registry stays zero: its client fills the defaults, and an
 		// auto_register the YAML leaves out may then follow use_latest.
 	}
@@ -237,6 +244,7 @@ func (c *Config) validate(path string) error {
 	default:
 		bad("format", "%q is not one of json, avro", c.Format)
 	}
+	c.validateExactly(bad)
 	return errors.Join(errs...)
 }
 

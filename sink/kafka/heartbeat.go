@@ -24,8 +24,21 @@ var _ sink.HeartbeatWriter = (*Sink)(nil)
 // HeartbeatTopicName is the heartbeat topic of a topic prefix.
 func HeartbeatTopicName(prefix string) string { return prefix + ".heartbeat" }
 
-// WriteHeartbeat implements sink.HeartbeatWriter.
+// WriteHeartbeat implements sink.HeartbeatWriter. Under exactly_once
+// the record goes into a Kafka transaction and the heartbeat is
+// acknowledged when that commits (exactly.go).
 func (s *Sink) WriteHeartbeat(ctx context.Context, hb *sluice.Event, ack func(error)) error {
+	if s.eos == nil {
+		return s.writeHeartbeat(ctx, hb, ack)
+	}
+	if err := s.writeHeartbeat(ctx, hb, nopAck); err != nil {
+		ack(err)
+		return err
+	}
+	return s.eos.boundary(ctx, hb.Pos, ack)
+}
+
+func (s *Sink) writeHeartbeat(ctx context.Context, hb *sluice.Event, ack func(error)) error {
 	c := s.conn.Load()
 	if c == nil {
 		ack(ErrNotOpen)

@@ -358,12 +358,18 @@ func TestKafkaIntegrationDeletePolicy(t *testing.T) {
 // consumeAll reads topics from the start until it has n records.
 func consumeAll(ctx context.Context, t *testing.T, brokers []string, n int, topics ...string) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(
+	return consumeWith(ctx, t, brokers, n, nil, topics...)
+}
+
+// consumeWith is consumeAll with further client options.
+func consumeWith(ctx context.Context, t *testing.T, brokers []string, n int, opts []kgo.Opt, topics ...string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)
+		kgo.FetchMaxWait(200 * time.Millisecond),
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,9 @@ type Sink struct {
 	// dial, when set (tests), replaces franz-go's dialer for every broker.
 	dial func(ctx context.Context, network, host string) (net.Conn, error)
 
+	// eos is exactly_once's state (exactly.go); nil when it is off.
+	eos *exactly
+
 	stats   counters
 	metrics clientMetrics // franz-go's, once RegisterMetrics was called (metrics.go)
 }
@@ -114,7 +117,7 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 			return nil, fmt.Errorf("%s: %w", env.Path, err)
 		}
 	}
-	return &Sink{
+	s := &Sink{
 		cfg:     cfg,
 		log:     env.Logger,
 		enc:     enc,
@@ -123,7 +126,11 @@ func New(cfg Config, env sink.Env) (*Sink, error) {
 		bufHint: 512,
 		txMeta:  env.Encoder.Options().TransactionMetadata,
 		txTopic: router.TransactionTopic(),
-	}, nil
+	}
+	if cfg.ExactlyOnce {
+		s.eos = &exactly{cfg: cfg.Transactions, id: transactionalID(cfg.Transactions, env.Pipeline, env.Path), log: env.Logger, owner: newOwner()}
+	}
+	return s, nil
 }
 
 // Config returns the sink's configuration with defaults filled in.
@@ -147,6 +154,12 @@ func (s *Sink) Open(ctx context.Context) error {
 		s.avro.Store(a)
 	}
 	opts = append(opts, kgo.WithLogger(kafkaconn.Logger{L: s.log}))
+	if s.eos != nil {
+		// The old client's open transaction is abandoned: its buffered
+		// records must fail before the new transaction's state starts.
+		s.closeOld()
+		opts = append(opts, kgo.TransactionalID(s.eos.id), kgo.TransactionTimeout(s.cfg.Transactions.Timeout))
+	}
 	if s.dial != nil {
 		opts = append(opts, kgo.Dialer(s.dial))
 	}
@@ -159,6 +172,16 @@ func (s *Sink) Open(ctx context.Context) error {
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()
 		return fmt.Errorf("kafka sink: connect %v: %w", s.cfg.Brokers, err)
+	}
+	if s.eos != nil {
+		conn, err := kafkaconn.Opts(s.cfg.TLS, s.cfg.SASL)
+		if err == nil {
+			err = s.openExactly(ctx, cl, conn)
+		}
+		if err != nil {
+			cl.Close()
+			return err
+		}
 	}
 	c := &conn{cl: cl, adm: kadm.NewClient(cl), probeDone: make(chan struct{})}
 	var probeCtx context.Context
@@ -173,6 +196,7 @@ func (s *Sink) Open(ctx context.Context) error {
 	s.tx = codec.TxTracker{}
 	s.log.Info("connected",
 		zap.Strings("brokers", s.cfg.Brokers),
+		zap.Bool("exactly_once", s.eos != nil),
 		zap.Bool("tls", s.cfg.TLS.Enabled),
 		zap.String("sasl_mechanism", s.cfg.SASL.Mechanism),
 		zap.String("sasl_username", s.cfg.SASL.Username),
@@ -230,6 +254,23 @@ func (s *Sink) Ready() error {
 	return nil
 }
 
+// closeOld closes the client of an earlier Open, if any, and waits (at
+// most closeAckWait) for the acks of its failed records.
+func (s *Sink) closeOld() {
+	old := s.conn.Swap(nil)
+	if old == nil {
+		return
+	}
+	old.close()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeAckWait):
+		s.log.Warn("acks of the previous connection still outstanding", zap.Duration("waited", closeAckWait))
+	}
+}
+
 // close stops the health probe and closes the client, which fails every
 // record still buffered with kgo.ErrClientClosed.
 func (c *conn) close() {
@@ -254,6 +295,9 @@ func (s *Sink) Close(ctx context.Context) error {
 	c := s.conn.Swap(nil)
 	if c == nil {
 		return nil
+	}
+	if s.eos != nil {
+		s.closeExactly(ctx)
 	}
 	flushErr := c.cl.Flush(ctx)
 	c.close()

@@ -95,9 +95,17 @@ func (p *pending) done(r *kgo.Record, err error) {
 	st := &s.stats
 	if err != nil {
 		st.recordErrors.Add(1)
+		if s.eos != nil {
+			s.eos.recordFailed(err)
+		}
 		p.mu.Lock()
 		if p.err == nil {
-			p.err = classify(fmt.Errorf("kafka sink: produce %s: %w", r.Topic, err))
+			err = fmt.Errorf("kafka sink: produce %s: %w", r.Topic, err)
+			if s.eos != nil {
+				p.err = s.eos.classify(err)
+			} else {
+				p.err = classify(err)
+			}
 		}
 		p.mu.Unlock()
 	} else {
@@ -232,6 +240,12 @@ func (s *Sink) produce(ctx context.Context, c *conn, p *pending) error {
 	if n == 0 {
 		p.finish(nil)
 		return nil
+	}
+	if s.eos != nil {
+		if err := s.eos.beforeRecords(!p.mark); err != nil {
+			p.finish(err)
+			return err
+		}
 	}
 	p.left.Store(int32(n))
 	s.inflight.Add(1)

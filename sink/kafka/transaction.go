@@ -32,7 +32,22 @@ var _ sink.MarkWriter = (*Sink)(nil)
 // WriteMark implements sink.MarkWriter: it writes the END record of the
 // open transaction, if any, and acknowledges the mark when it is written
 // (at once when there is nothing to write).
+//
+// Under exactly_once the END record goes into the open Kafka transaction
+// and the mark is acknowledged when that commits (exactly.go).
 func (s *Sink) WriteMark(ctx context.Context, mark *sluice.Event, ack func(error)) error {
+	if s.eos == nil {
+		return s.writeEnd(ctx, ack)
+	}
+	if err := s.writeEnd(ctx, nopAck); err != nil {
+		ack(err)
+		return err
+	}
+	return s.eos.boundary(ctx, mark.Pos, ack)
+}
+
+// writeEnd writes the END record of the open transaction, if any.
+func (s *Sink) writeEnd(ctx context.Context, ack func(error)) error {
 	if !s.txMeta {
 		ack(nil)
 		return nil

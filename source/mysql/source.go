@@ -52,7 +52,10 @@ type Source struct {
 	// stored offset, or the stream's start), the needed position until
 	// the pipeline confirms one; binlogRet is the binlog watcher's last
 	// reading (retention.go).
-	runStart  atomic.Pointer[string]
+	runStart atomic.Pointer[string]
+	// seek is the position an exactly-once sink committed (SeekAfter),
+	// taken by the next Run (seek.go).
+	seek      atomic.Pointer[sluice.Position]
 	binlogRet binlogRetention
 
 	// snapStructs are the table structures the run's snapshot read, for
@@ -187,6 +190,18 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return fmt.Errorf("mysql source: %w", err)
 	}
+	identity := "mysql:" + srv.uuid
+	if srv.uuid == "" { // MariaDB has no server_uuid
+		identity = fmt.Sprintf("mariadb:%d", srv.serverID)
+	}
+	epoch := source.Epoch(identity, s.cfg.Epoch)
+	if off == nil || off.sameServer(srv) {
+		if off, err = s.seekOffset(ctx, base, off, srv, epoch); err != nil {
+			return err
+		}
+	} else {
+		s.seek.Store(nil) // of the other server: see below
+	}
 	mode := s.cfg.Snapshot.Mode
 	var incState *incrementalState
 	if off != nil {
@@ -276,11 +291,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		}
 		return nil
 	}
-	identity := "mysql:" + srv.uuid
-	if srv.uuid == "" { // MariaDB has no server_uuid
-		identity = fmt.Sprintf("mariadb:%d", srv.serverID)
-	}
-	emit = source.WithEpoch(emit, source.Epoch(identity, s.cfg.Epoch))
+	emit = source.WithEpoch(emit, epoch)
 	w := &writer{src: s, srv: srv, emit: emit, stopClock: source.NewStopClock(ctx)}
 	defer w.stopClock.Close()
 	if off != nil {

@@ -33,6 +33,9 @@ type Source struct {
 	// confirmed is the highest position the pipeline has delivered; the
 	// stream loop reports it to the server as the flush LSN.
 	confirmed atomic.Uint64
+	// seek is the position an exactly-once sink committed (SeekAfter),
+	// taken by the next Run.
+	seek atomic.Pointer[sluice.Position]
 	// durable is the newest confirmed position the server's slot was
 	// sent (a standby status update), or the slot's own at the start:
 	// where a restart resumes (sluice.DurableReporter).
@@ -198,7 +201,9 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	if err != nil {
 		return fmt.Errorf("postgres source: identify system: %w", err)
 	}
-	emit = source.WithEpoch(emit, source.Epoch(fmt.Sprintf("postgresql:%s:%d", sys.SystemID, sys.Timeline), s.cfg.Epoch))
+	epoch := source.Epoch(fmt.Sprintf("postgresql:%s:%d", sys.SystemID, sys.Timeline), s.cfg.Epoch)
+	emit = source.WithEpoch(emit, epoch)
+	start = s.seekStart(start, epoch)
 	stream := newStream(s, conn, repl.PgConn(), emit)
 	// Always: signals may also come from a Kafka topic or the admin
 	// endpoint. Idle, it costs an atomic load per decoded row and an
