@@ -88,17 +88,28 @@ func newTopic(brokers []string, conn []kgo.Opt, topic string) (*Topic, error) {
 // topic made by hand with more would spread one key's records over
 // several, and Get reads partition 0 only).
 func (t *Topic) CheckPartitions(ctx context.Context, n int) error {
-	topics, err := kadm.NewClient(t.cl).ListTopics(ctx, t.topic)
-	if err == nil {
-		err = topics.Error()
+	// A topic just created is not in every broker's metadata at once.
+	deadline := time.Now().Add(kafkaconn.NewTopicWait)
+	for {
+		topics, err := kadm.NewClient(t.cl).ListTopics(ctx, t.topic)
+		if err == nil {
+			err = topics.Error()
+		}
+		if err == nil {
+			if got := len(topics[t.topic].Partitions); got != n {
+				return fmt.Errorf("topic %s: has %d partitions, must have %d", t.topic, got, n)
+			}
+			return nil
+		}
+		var ke *kerr.Error
+		if errors.As(err, &ke) && !ke.Retriable || ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("topic %s: look up: %w", t.topic, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("topic %s: look up: %w", t.topic, err)
-	}
-	if got := len(topics[t.topic].Partitions); got != n {
-		return fmt.Errorf("topic %s: has %d partitions, must have %d", t.topic, got, n)
-	}
-	return nil
 }
 
 // Name is the topic's name.

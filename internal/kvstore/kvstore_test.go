@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -102,5 +103,36 @@ func TestGetWaitsForANewTopic(t *testing.T) {
 	}
 	if v != nil {
 		t.Fatalf("new topic: got %q, want no value", v)
+	}
+}
+
+// TestCheckPartitions: a topic created moments ago passes with its one
+// partition (the brokers may not list it yet: CheckPartitions waits), and
+// one made with three partitions is refused.
+func TestCheckPartitions(t *testing.T) {
+	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("sluice_kvstore_parts_%d", time.Now().UnixNano())
+	testenv.DeleteTopicsAtEnd(t, strings.Join(brokers, ","), name)
+	kv, err := Open(ctx, brokers, nil, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kv.Close()
+	if err := kv.CheckPartitions(ctx, 1); err != nil {
+		t.Fatalf("a new topic: %v", err)
+	}
+	three := name + "_3"
+	if _, err := kadm.NewClient(kv.Client()).CreateTopic(ctx, 3, -1, nil, three); err != nil {
+		t.Fatal(err)
+	}
+	kv3, err := Open(ctx, brokers, nil, three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kv3.Close()
+	if err := kv3.CheckPartitions(ctx, 1); err == nil || !strings.Contains(err.Error(), "has 3 partitions, must have 1") {
+		t.Fatalf("three partitions: %v", err)
 	}
 }
