@@ -455,7 +455,10 @@ func (b *bench) measureCompare(ctx context.Context, cr *caseResult, r int, w wor
 		bin = b.bin // -compare-transforms alone: the same binary
 	}
 	if o.compareSink != "" {
-		run.cfg += indentLines(o.compareSink, 8) // the kafka sink block ends the YAML
+		// The kafka sink block ends the YAML. {run} names what belongs to
+		// this run only (sink-eos.yaml's transactional id: runs replay the
+		// same WAL, and one's committed position must not skip another's).
+		run.cfg += indentLines(strings.ReplaceAll(o.compareSink, "{run}", bt), 8)
 		run.opaque = o.compareAvro()
 	}
 	if o.compareTransforms != "" {
