@@ -198,6 +198,10 @@ offsets: {store: file, flush_interval: 100ms}`, e.dsn, table)
 	want := e.myTableState(t, table)
 	got := fold.until(want, 2*time.Minute)
 	testenv.SameState(t, got, want)
+	series := fmt.Sprintf(`sluice_kafka_sink_transactions_total{pipeline=%q,result="committed",sink="kafka"}`, e.name)
+	if n := e.metric(t, series); n < 1 {
+		t.Errorf("%s = %v, want the successor's commits counted", series, n)
+	}
 
 	cont()
 	select {

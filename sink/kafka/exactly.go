@@ -144,6 +144,7 @@ type exactly struct {
 	fenced    atomic.Bool // set from promises too
 	owner     string      // this instance, in the positions it writes
 	claimed   bool        // an Open of this instance claimed the id
+	metrics   *eosMetrics // nil until RegisterMetrics
 	broken    error       // a commit failed: nothing more is written until Open
 }
 
@@ -386,8 +387,10 @@ func (e *exactly) onTimer() {
 // commitLocked flushes the open transaction's records, writes the last
 // boundary's position to the offsets topic and commits; on any failure it
 // aborts. The runner is told the outcome.
-func (e *exactly) commitLocked(ctx context.Context) error {
-	err := e.cl.Flush(ctx)
+func (e *exactly) commitLocked(ctx context.Context) (err error) {
+	began := time.Now()
+	defer func() { e.metrics.ended(began, err) }()
+	err = e.cl.Flush(ctx)
 	if f := e.failed.Load(); err == nil && f != nil {
 		err = *f
 	}
@@ -442,8 +445,11 @@ func (s *Sink) closeExactly(ctx context.Context) {
 			if err := e.commitLocked(ctx); err != nil {
 				e.log.Warn("exactly-once: commit at close failed", zap.Error(err))
 			}
-		} else if err := e.cl.EndTransaction(ctx, kgo.TryAbort); err != nil && !e.fenced.Load() {
-			e.log.Warn("exactly-once: abort at close failed", zap.Error(err))
+		} else {
+			if err := e.cl.EndTransaction(ctx, kgo.TryAbort); err != nil && !e.fenced.Load() {
+				e.log.Warn("exactly-once: abort at close failed", zap.Error(err))
+			}
+			e.metrics.ended(time.Now(), ErrNotOpen)
 		}
 	}
 	e.resetLocked()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -29,6 +30,29 @@ type eosRig struct {
 	offsets string
 	id      string
 	enc     *codec.Encoder
+	regs    map[*Sink]*prometheus.Registry // each sink's metrics
+}
+
+// txs is the sink's sluice_kafka_sink_transactions_total{result}.
+func (r *eosRig) txs(s *Sink, result string) float64 {
+	r.t.Helper()
+	mfs, err := r.regs[s].Gather()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "sluice_kafka_sink_transactions_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func newEOSRig(t *testing.T) *eosRig {
@@ -109,6 +133,14 @@ func (r *eosRig) open(ctx context.Context, tx map[string]any) (*Sink, *commits) 
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
+	if err := s.RegisterMetrics(reg, prometheus.Labels{"sink": "kafka"}); err != nil {
+		r.t.Fatal(err)
+	}
+	if r.regs == nil {
+		r.regs = map[*Sink]*prometheus.Registry{}
+	}
+	r.regs[s] = reg
 	if err := s.Open(ctx); err != nil {
 		r.t.Fatal(err)
 	}
@@ -173,6 +205,9 @@ func TestExactlyOnceCommitAbortResume(t *testing.T) {
 	}
 	if c.bounds[0] != 1 || len(c.bounds) != 1 || len(c.errs) != 0 {
 		t.Fatalf("commit reports %v %v, want one covering 1 boundary", c.bounds, c.errs)
+	}
+	if committed, aborted := r.txs(s, "committed"), r.txs(s, "aborted"); committed != 1 || aborted != 1 {
+		t.Fatalf("transactions_total: %v committed, %v aborted; want 1 and 1", committed, aborted)
 	}
 
 	s2, _ := r.open(ctx, map[string]any{"max_events": 3, "max_wait": "1m", "timeout": "5m"})

@@ -65,6 +65,15 @@ func (s *Sink) RegisterMetrics(reg prometheus.Registerer, labels prometheus.Labe
 		l[k] = v
 	}
 	s.metrics.labels.Store(&l)
+	if s.eos != nil {
+		m := newEOSMetrics(l)
+		if err := m.register(reg); err != nil {
+			return err
+		}
+		s.eos.mu.Lock()
+		s.eos.metrics = m
+		s.eos.mu.Unlock()
+	}
 	return reg.Register(clientCollector{&s.metrics})
 }
 
