@@ -39,49 +39,11 @@ func eosSink(brokers, name string) string {
 // exactly once: each key's changes form an unbroken chain (chains), and
 // the topic folded by key equals the table.
 func TestExactlyOnceKillUnderLoad(t *testing.T) {
-	t.Run("postgres", func(t *testing.T) {
-		table := fmt.Sprintf("e2e_eos_%d", time.Now().UnixNano()%1000000)
-		e := newEnv(t, fmt.Sprintf(`DROP TABLE IF EXISTS %[1]s; CREATE TABLE %[1]s (id bigint PRIMARY KEY, v bigint NOT NULL, pad text);
-			ALTER TABLE %[1]s REPLICA IDENTITY FULL`, table))
-		t.Cleanup(func() { e.exec("DROP TABLE IF EXISTS " + table) })
-		e.admin = freeAddr(t)
-		e.writeDaemon(fmt.Sprintf(`type: postgres
-dsn: %q
-tables: [public.%s]
-status_interval: 1s
-drain_timeout: 20s
-snapshot: {mode: never}`, e.pgDSN, table), eosSink(e.brokers, e.name))
-		testenv.DeleteTopicsAtEnd(t, e.brokers, e.name)
-		d := e.start()
-		e.exec(fmt.Sprintf("INSERT INTO %s SELECT g, 0, 'seed' FROM generate_series(1, %d) g", table, eosSeeded))
-		e.exactlyOnceUnderKills(t, d, table, e.name+".public."+table, e.launch, e.pgConnect, func() map[int64]int64 {
-			e.caughtUp(t)
-			return e.tableState(t, table)
-		}, nil)
-	})
+	t.Run("postgres", func(t *testing.T) { pgExactlyOnce(t, false) })
 	// After an initial snapshot (whose chunks interleave with the stream,
 	// so a key's reads and changes do not form one chain): the kills come
 	// once the snapshot is stored, and the topic equals the table.
-	t.Run("postgres_snapshot", func(t *testing.T) {
-		table := fmt.Sprintf("e2e_eossnap_%d", time.Now().UnixNano()%1000000)
-		e := newEnv(t, fmt.Sprintf(`DROP TABLE IF EXISTS %[1]s; CREATE TABLE %[1]s (id bigint PRIMARY KEY, v bigint NOT NULL, pad text);
-			ALTER TABLE %[1]s REPLICA IDENTITY FULL; INSERT INTO %[1]s SELECT g, 0, 'seed' FROM generate_series(1, %[2]d) g`, table, eosSeeded))
-		t.Cleanup(func() { e.exec("DROP TABLE IF EXISTS " + table) })
-		e.admin = freeAddr(t)
-		e.writeDaemon(fmt.Sprintf(`type: postgres
-dsn: %q
-tables: [public.%s]
-status_interval: 1s
-drain_timeout: 20s
-snapshot: {mode: initial, chunk_size: 500}`, e.pgDSN, table), eosSink(e.brokers, e.name))
-		testenv.DeleteTopicsAtEnd(t, e.brokers, e.name)
-		d := e.launch()
-		e.exactlyOnceUnderKills(t, d, table, e.name+".public."+table, e.launch, e.pgConnect, func() map[int64]int64 {
-			e.waitUntil(t, "the initial snapshot to finish", 3*time.Minute, e.snapshotDone)
-			e.caughtUp(t)
-			return e.tableState(t, table)
-		}, e.snapshotDone)
-	})
+	t.Run("postgres_snapshot", func(t *testing.T) { pgExactlyOnce(t, true) })
 	t.Run("mariadb", func(t *testing.T) {
 		table := fmt.Sprintf("e2e_myeos_%d", time.Now().UnixNano()%1000000)
 		e := newMyEnv(t, "DROP TABLE IF EXISTS "+table, "CREATE TABLE "+table+" (id bigint PRIMARY KEY, v bigint NOT NULL, pad text)")
@@ -105,6 +67,46 @@ offsets: {store: file, flush_interval: 100ms}`, e.dsn, table), eosSink(e.brokers
 			return e.myTableState(t, table)
 		}, nil)
 	})
+}
+
+// pgExactlyOnce is TestExactlyOnceKillUnderLoad on PostgreSQL: the rows
+// are inserted once the daemon streams, or, with snapshot, before it
+// starts, for its initial snapshot to read.
+func pgExactlyOnce(t *testing.T, snapshot bool) {
+	table := fmt.Sprintf("e2e_eos_%d", time.Now().UnixNano()%1000000)
+	seed := fmt.Sprintf("INSERT INTO %s SELECT g, 0, 'seed' FROM generate_series(1, %d) g", table, eosSeeded)
+	ddl := fmt.Sprintf(`DROP TABLE IF EXISTS %[1]s; CREATE TABLE %[1]s (id bigint PRIMARY KEY, v bigint NOT NULL, pad text);
+		ALTER TABLE %[1]s REPLICA IDENTITY FULL`, table)
+	mode := "{mode: never}"
+	if snapshot {
+		ddl += "; " + seed
+		mode = "{mode: initial, chunk_size: 500}"
+	}
+	e := newEnv(t, ddl)
+	t.Cleanup(func() { e.exec("DROP TABLE IF EXISTS " + table) })
+	e.admin = freeAddr(t)
+	e.writeDaemon(fmt.Sprintf(`type: postgres
+dsn: %q
+tables: [public.%s]
+status_interval: 1s
+drain_timeout: 20s
+snapshot: %s`, e.pgDSN, table, mode), eosSink(e.brokers, e.name))
+	testenv.DeleteTopicsAtEnd(t, e.brokers, e.name)
+	var d *daemon
+	var stored func() bool
+	if snapshot {
+		d, stored = e.launch(), e.snapshotDone
+	} else {
+		d = e.start()
+		e.exec(seed)
+	}
+	e.exactlyOnceUnderKills(t, d, table, e.name+".public."+table, e.launch, e.pgConnect, func() map[int64]int64 {
+		if snapshot {
+			e.waitUntil(t, "the initial snapshot to finish", 3*time.Minute, e.snapshotDone)
+		}
+		e.caughtUp(t)
+		return e.tableState(t, table)
+	}, stored)
 }
 
 // exactlyOnceUnderKills runs the workload on table under kills of the
