@@ -139,6 +139,34 @@ func (c *Collector) Log() []*sluice.Event {
 	return append([]*sluice.Event(nil), c.log...)
 }
 
+// IDs returns the first column of each event's After row as an int:
+// the id of the tables tests create.
+func IDs(evs []*sluice.Event) []int64 {
+	var out []int64
+	for _, ev := range evs {
+		out = append(out, ev.After[0].Int)
+	}
+	return out
+}
+
+// MarkAfter returns the position of the first mark emitted after the
+// first event ev for which match reports true: the transaction boundary
+// a restart would resume after. It fails the test when there is none.
+func (c *Collector) MarkAfter(match func(ev *sluice.Event) bool) sluice.Position {
+	c.t.Helper()
+	seen := false
+	for _, ev := range c.Log() {
+		switch {
+		case seen && ev.Op == sluice.OpMark:
+			return ev.Pos
+		case !seen && ev.Op != sluice.OpMark && match(ev):
+			seen = true
+		}
+	}
+	c.t.Fatal("MarkAfter: no mark after the event")
+	return sluice.Position{}
+}
+
 // Confirm passes each mark's position to the source's Confirm, in the
 // order given. The runner confirms marks in the order they were emitted;
 // a test may pick any order.

@@ -72,19 +72,11 @@ func mark(pos uint64) *sluice.Event {
 	return &sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: pos}}
 }
 
-func ids(evs []*sluice.Event) []int64 {
-	var out []int64
-	for _, ev := range evs {
-		out = append(out, ev.After[0].Int)
-	}
-	return out
-}
-
 func TestCollectorWaitsAndConfirmsAtOnce(t *testing.T) {
 	src := newFeedSource()
 	c := Collect(t, src)
 	src.send(change(1), change(2), mark(10), change(3), mark(20))
-	if got := ids(c.Wait(3)); !reflect.DeepEqual(got, []int64{1, 2, 3}) {
+	if got := IDs(c.Wait(3)); !reflect.DeepEqual(got, []int64{1, 2, 3}) {
 		t.Fatalf("Wait(3) = %v", got)
 	}
 	c.WaitMark(20)
@@ -176,7 +168,7 @@ func TestCollectorReject(t *testing.T) {
 	if err := c.Stop(); err != refuse {
 		t.Fatalf("Run returned %v, want the rejection", err)
 	}
-	if got := ids(c.Events()); !reflect.DeepEqual(got, []int64{1}) {
+	if got := IDs(c.Events()); !reflect.DeepEqual(got, []int64{1}) {
 		t.Errorf("collected %v, want the rejected event left out", got)
 	}
 }
@@ -203,11 +195,11 @@ func TestCollectorWaitCaughtUp(t *testing.T) {
 	c := Collect(t, src)
 	// An extra event after the two expected, before the log's end (30).
 	src.send(change(1), mark(10), change(2), mark(20), change(3), mark(30))
-	if got := ids(c.WaitCaughtUp(2, func() uint64 { return 30 })); !reflect.DeepEqual(got, []int64{1, 2, 3}) {
+	if got := IDs(c.WaitCaughtUp(2, func() uint64 { return 30 })); !reflect.DeepEqual(got, []int64{1, 2, 3}) {
 		t.Fatalf("WaitCaughtUp(2) = %v, want the extra event too", got)
 	}
 	c.Stop()
-	if got := ids(c.WaitCaughtUp(1, func() uint64 { t.Fatal("end read for a stopped source"); return 0 })); len(got) != 3 {
+	if got := IDs(c.WaitCaughtUp(1, func() uint64 { t.Fatal("end read for a stopped source"); return 0 })); len(got) != 3 {
 		t.Errorf("WaitCaughtUp on a stopped source = %v", got)
 	}
 }

@@ -15,13 +15,6 @@ func TestSeekAfter(t *testing.T) {
 	h.exec("DROP TABLE IF EXISTS seek_rows", "CREATE TABLE seek_rows (id int PRIMARY KEY)")
 	t.Cleanup(func() { h.exec("DROP TABLE IF EXISTS seek_rows") })
 	cfg := func() map[string]any { return map[string]any{"tables": []string{"seek_rows"}} }
-	ids := func(evs []*sluice.Event) []int64 {
-		var out []int64
-		for _, ev := range evs {
-			out = append(out, ev.After[0].Int)
-		}
-		return out
-	}
 
 	// An offset to start from, then three transactions it stays behind.
 	h.start(cfg())
@@ -35,20 +28,7 @@ func TestSeekAfter(t *testing.T) {
 	h.streaming()
 	h.exec("INSERT INTO seek_rows VALUES (1)", "INSERT INTO seek_rows VALUES (2)", "INSERT INTO seek_rows VALUES (3)")
 	h.wait(3)
-	var second sluice.Position // the mark after row 2
-	seen := false
-	for _, ev := range h.c.Log() {
-		if ev.Op == sluice.OpCreate && ev.After[0].Int == 2 {
-			seen = true
-		}
-		if seen && ev.Op == sluice.OpMark {
-			second = ev.Pos
-			break
-		}
-	}
-	if second.Resume == "" {
-		t.Fatal("no mark after row 2")
-	}
+	second := h.c.MarkAfter(func(ev *sluice.Event) bool { return ev.After[0].Int == 2 }) // row 2's commit
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +41,7 @@ func TestSeekAfter(t *testing.T) {
 		}
 		h.c = testenv.Collect(t, h.src, testenv.HoldMarks())
 		h.streaming()
-		got := ids(h.wait(0))
+		got := testenv.IDs(h.wait(0))
 		if err := h.stop(); err != nil {
 			t.Fatal(err)
 		}

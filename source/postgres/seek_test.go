@@ -33,41 +33,21 @@ func TestSeekAfter(t *testing.T) {
 		h.exec("INSERT INTO seek_rows VALUES ($1)", id)
 	}
 	h.wait(3)
-	var second sluice.Position // the commit mark of row 2's transaction
-	seen := false
-	for _, ev := range h.c.Log() {
-		if ev.Op == sluice.OpCreate && ev.After[0].Int == 2 {
-			seen = true
-		}
-		if seen && ev.Op == sluice.OpMark {
-			second = ev.Pos
-			break
-		}
-	}
+	second := h.c.MarkAfter(func(ev *sluice.Event) bool { return ev.After[0].Int == 2 }) // row 2's commit
 	h.stop()
-	if second.TxLSN == 0 {
-		t.Fatal("no mark after row 2")
-	}
 
-	ids := func(evs []*sluice.Event) []int64 {
-		var out []int64
-		for _, ev := range evs {
-			out = append(out, ev.After[0].Int)
-		}
-		return out
-	}
 	// Another log's position: everything again, from the slot. This runs
 	// first because a position taken is confirmed to the slot.
 	other := second
 	other.Epoch = "postgresql:1:1"
 	h.startSought(cfg, other)
-	if got := ids(h.wait(3)); len(got) != 3 || got[0] != 1 {
+	if got := testenv.IDs(h.wait(3)); len(got) != 3 || got[0] != 1 {
 		t.Fatalf("with another log's position: rows %v, want 1 2 3", got)
 	}
 	h.stop()
 
 	h.startSought(cfg, second)
-	if got := ids(h.wait(1)); len(got) != 1 || got[0] != 3 {
+	if got := testenv.IDs(h.wait(1)); len(got) != 1 || got[0] != 3 {
 		t.Fatalf("after the second transaction: rows %v, want 3 only", got)
 	}
 	h.stop()
