@@ -91,10 +91,7 @@ func (st *stream) blockingJob(ctx context.Context, conn *client.Conn, job *incJo
 			return err
 		}
 		last = w.next
-		in.mu.Lock()
-		job.cursor, job.hasCursor = last, true
-		job.finished = w.final
-		in.mu.Unlock()
+		in.advance(job, w)
 		if w.final {
 			st.log.Info("blocking snapshot of table read: the stream goes on", zap.String("table", job.Table))
 			return nil

@@ -452,10 +452,7 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 			return nil
 		}
 		last = w.next
-		in.mu.Lock()
-		job.cursor, job.hasCursor = last, true
-		job.finished = w.final
-		in.mu.Unlock()
+		in.advance(job, w)
 		if w.final {
 			return nil
 		}
@@ -577,4 +574,13 @@ func (in *incremental) trimLocked() {
 	clear(in.st.Jobs[len(keep):])
 	in.st.Jobs = keep
 	in.failed.Store(int64(min(failed, maxFinishedJobs)))
+}
+
+// advance records that job's chunk w was emitted: the cursor moves to
+// its last key, and a final chunk finishes the job.
+func (in *incremental) advance(job *incJob, w *window) {
+	in.mu.Lock()
+	job.cursor, job.hasCursor = w.next, true
+	job.finished = w.final
+	in.mu.Unlock()
 }
