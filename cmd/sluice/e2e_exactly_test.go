@@ -22,14 +22,15 @@ const (
 )
 
 // eosSink is the kafka sink block of the exactly-once tests: its own
-// offsets topic, so runs sharing a broker do not meet.
+// offsets topic under the pipeline's prefix, so runs sharing a broker do
+// not meet and DeleteTopicsAtEnd removes it.
 func eosSink(brokers, name string) string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
   linger: 1ms
   topic_creation: {partitions: 3}
   exactly_once: true
-  transactions: {offsets_topic: %s_eos}`, brokers, name)
+  transactions: {offsets_topic: %s.eos_offsets}`, brokers, name)
 }
 
 // TestExactlyOnceKillUnderLoad: PostgreSQL and MariaDB → Kafka with
@@ -230,7 +231,7 @@ offsets: {store: file, flush_interval: 100ms}`, e.dsn, table)
 	if err != nil {
 		t.Fatalf("sluice drop: %v\n%s", err, out)
 	}
-	if want := fmt.Sprintf("removed: exactly-once position Kafka topic %s_eos, key sluice-%s-kafka", e.name, e.name); !strings.Contains(string(out), want) {
+	if want := fmt.Sprintf("removed: exactly-once position Kafka topic %s.eos_offsets, key sluice-%s-kafka", e.name, e.name); !strings.Contains(string(out), want) {
 		t.Errorf("sluice drop printed\n%s\nwant a line %q", out, want)
 	}
 	out, _ = exec.Command(binary, "drop", "--config", oldCfg, "--pipeline", e.name).CombinedOutput()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -59,23 +58,13 @@ func newEOSRig(t *testing.T) *eosRig {
 	brokers := strings.Split(testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), ",")
 	n := time.Now().UnixNano()
 	r := &eosRig{t: t, brokers: brokers, prefix: fmt.Sprintf("sluiceeos%d", n),
-		offsets: fmt.Sprintf("sluiceeos%d_offsets", n), id: fmt.Sprintf("sluice-test-%d", n)}
+		offsets: fmt.Sprintf("sluiceeos%d.offsets", n), id: fmt.Sprintf("sluice-test-%d", n)}
 	var err error
 	if r.enc, err = codec.New(codec.Options{Name: r.prefix, Connector: "postgresql", DB: "shop"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-		if err != nil {
-			return
-		}
-		defer cl.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := kadm.NewClient(cl).DeleteTopics(ctx, r.topic(), r.offsets); err != nil {
-			t.Logf("delete topics: %v", err)
-		}
-	})
+	// The offsets topic is named under the prefix too.
+	testenv.DeleteTopicsAtEnd(t, strings.Join(brokers, ","), r.prefix)
 	return r
 }
 
