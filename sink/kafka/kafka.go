@@ -262,12 +262,20 @@ func (s *Sink) closeOld() {
 		return
 	}
 	old.close()
+	s.waitAcks("acks of the previous connection still outstanding")
+}
+
+// waitAcks waits, at most closeAckWait, until every written event has
+// been acknowledged, and logs warning if that takes longer.
+func (s *Sink) waitAcks(warning string) {
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
+	t := time.NewTimer(closeAckWait)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(closeAckWait):
-		s.log.Warn("acks of the previous connection still outstanding", zap.Duration("waited", closeAckWait))
+	case <-t.C:
+		s.log.Warn(warning, zap.Duration("waited", closeAckWait))
 	}
 }
 
@@ -304,15 +312,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	if a := s.avro.Load(); a != nil {
 		a.reg.Close() // its idle connections; a later Open uses it again
 	}
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	t := time.NewTimer(closeAckWait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		s.log.Warn("acks still outstanding after close", zap.Duration("waited", closeAckWait))
-	}
+	s.waitAcks("acks still outstanding after close")
 	if flushErr != nil {
 		return fmt.Errorf("kafka sink: flush: %w", flushErr)
 	}
