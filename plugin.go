@@ -145,3 +145,19 @@ type SinkStatsReporter interface {
 type Seeker interface {
 	SeekAfter(pos Position)
 }
+
+// LocalStater is implemented by sources that can keep what they need to
+// resume on this machine's disk (a file in state_dir). Cluster mode moves
+// pipelines between machines, so it refuses a pipeline whose LocalState
+// is not empty: the config key that keeps the state locally.
+type LocalStater interface {
+	LocalState() string
+}
+
+// Handover is implemented by sources whose position a server locks while
+// one reader holds it (a PostgreSQL replication slot). When cluster mode
+// moves a pipeline, the new owner calls WaitReleased first: it returns
+// once the previous reader let go, or when ctx ends.
+type Handover interface {
+	WaitReleased(ctx context.Context) error
+}

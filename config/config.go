@@ -35,7 +35,10 @@ type File struct {
 	HTTP     HTTP   `yaml:"http"`
 	// FailFast stops the whole daemon when one pipeline fails for good
 	// (default false: that pipeline stops, the others go on).
-	FailFast  bool                `yaml:"fail_fast"`
+	FailFast bool `yaml:"fail_fast"`
+	// Cluster, when set, makes this process one member of a group of
+	// sluice processes that share the pipelines (internal/cluster).
+	Cluster   map[string]any      `yaml:"cluster"`
 	Pipelines map[string]Pipeline `yaml:"-"`
 
 	// RawPipelines is decoded per pipeline so that an error in one

@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-cdc/sluice/config"
 	"github.com/sluice-cdc/sluice/internal/admin"
 	"github.com/sluice-cdc/sluice/internal/buildinfo"
+	"github.com/sluice-cdc/sluice/internal/cluster"
 	"github.com/sluice-cdc/sluice/pipeline"
 
 	// Plugins register themselves by name.
@@ -94,8 +95,9 @@ func newRoot() *cobra.Command {
 				// stderr beside the errors.
 				warn := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zapcore.EncoderConfig{MessageKey: "msg", LevelKey: "level",
 					EncodeLevel: zapcore.CapitalLevelEncoder}), zapcore.AddSync(cmd.ErrOrStderr()), zap.WarnLevel))
-				_, berr := build(f, warn)
-				err = errors.Join(err, berr)
+				pipes, berr := build(f, warn)
+				_, cerr := clusterConfig(f, pipes)
+				err = errors.Join(err, berr, cerr)
 			}
 			if err != nil {
 				printErrors(cmd.ErrOrStderr(), cfgPath, err)
@@ -109,6 +111,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newSignalCmd(&cfgPath))
 	root.AddCommand(newDropCmd(&cfgPath))
 	root.AddCommand(newSlotsCmd(&cfgPath))
+	root.AddCommand(newClusterCmd(&cfgPath))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version, the commit and the Go version of this build",
@@ -179,6 +182,10 @@ func run(ctx context.Context, cfgPath string) error {
 	if err != nil {
 		return configError{err}
 	}
+	cc, err := clusterConfig(f, pipes)
+	if err != nil {
+		return configError{err}
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	go func() {
@@ -190,8 +197,50 @@ func run(ctx context.Context, cfgPath string) error {
 		log.Info("shutting down: draining the sinks; a second signal exits at once")
 	}()
 
+	// A permanent failure stops its pipeline, which then reports not
+	// ready and failed, and the others go on: one broken database does
+	// not take the rest down. With fail_fast, or once every pipeline has
+	// failed, the daemon stops (exit 1). In cluster mode a failed
+	// pipeline stays stopped on its member and the member goes on, unless
+	// fail_fast.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	byName := map[string]*pipeline.Pipeline{}
+	for _, p := range pipes {
+		byName[p.Name] = p
+	}
+	var mu sync.Mutex
+	var failures []error
+	failed := func(name string, err error) {
+		p := byName[name]
+		p.Stats.Failed.Store(true)
+		p.Stats.LastError.Store(err.Error())
+		mu.Lock()
+		failures = append(failures, fmt.Errorf("pipeline %s: %w", p.Name, err))
+		all := len(failures) == len(pipes) && cc == nil
+		mu.Unlock()
+		switch {
+		case f.FailFast:
+			log.Error("pipeline failed; stopping the daemon (fail_fast)", zap.String("pipeline", p.Name), zap.Error(err))
+			cancel(err)
+		case all:
+			log.Error("pipeline failed; no pipeline is left running", zap.String("pipeline", p.Name), zap.Error(err))
+			cancel(err)
+		default:
+			log.Error("pipeline failed and stopped; the other pipelines go on", zap.String("pipeline", p.Name), zap.Error(err))
+		}
+	}
+
+	var member *cluster.Member
+	adminOpts := admin.Options{Pprof: f.HTTP.Pprof, LivenessTimeout: f.HTTP.LivenessTimeout}
+	if cc != nil {
+		if member, err = newMember(cc, f, pipes, log, failed); err != nil {
+			return configError{err}
+		}
+		adminOpts.Owned, adminOpts.Ready, adminOpts.Collectors = member.Owned, member.Ready, member.Collectors()
+	}
 	if f.HTTP.Listen != "off" {
-		srv, err := admin.New(f.HTTP.Listen, pipes, admin.Options{Pprof: f.HTTP.Pprof, LivenessTimeout: f.HTTP.LivenessTimeout})
+		srv, err := admin.New(f.HTTP.Listen, pipes, adminOpts)
 		if err != nil {
 			return fmt.Errorf("admin endpoints on %s: %w", f.HTTP.Listen, err)
 		}
@@ -199,40 +248,22 @@ func run(ctx context.Context, cfgPath string) error {
 		go srv.Serve(ctx)
 	}
 
-	// A permanent failure stops its pipeline, which then reports not
-	// ready and failed, and the others go on: one broken database does
-	// not take the rest down. With fail_fast, or once every pipeline has
-	// failed, the daemon stops (exit 1).
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []error
-	for _, p := range pipes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := p.Run(ctx)
-			if err == nil {
-				return
-			}
-			p.Stats.Failed.Store(true)
-			p.Stats.LastError.Store(err.Error())
-			mu.Lock()
-			failures = append(failures, fmt.Errorf("pipeline %s: %w", p.Name, err))
-			all := len(failures) == len(pipes)
-			mu.Unlock()
-			switch {
-			case f.FailFast:
-				log.Error("pipeline failed; stopping the daemon (fail_fast)", zap.String("pipeline", p.Name), zap.Error(err))
+	if member != nil {
+		wg.Go(func() {
+			if err := member.Run(ctx); err != nil {
+				log.Error("cluster membership failed", zap.Error(err))
 				cancel(err)
-			case all:
-				log.Error("pipeline failed; no pipeline is left running", zap.String("pipeline", p.Name), zap.Error(err))
-				cancel(err)
-			default:
-				log.Error("pipeline failed and stopped; the other pipelines go on", zap.String("pipeline", p.Name), zap.Error(err))
 			}
-		}()
+		})
+	} else {
+		for _, p := range pipes {
+			wg.Go(func() {
+				if err := p.Run(ctx); err != nil {
+					failed(p.Name, err)
+				}
+			})
+		}
 	}
 	go warnUnusedSlots(ctx, pipes, log) // beside the pipelines: never delays the start
 	bi := buildinfo.Get()
@@ -240,6 +271,9 @@ func run(ctx context.Context, cfgPath string) error {
 	wg.Wait()
 	if err := errors.Join(failures...); err != nil {
 		return err
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err // the cluster membership failed
 	}
 	log.Info("sluice stopped")
 	return nil

@@ -36,6 +36,14 @@ type Options struct {
 	// /healthz fails (sinks.go); 0 is DefaultLivenessTimeout, negative
 	// disables the check.
 	LivenessTimeout time.Duration
+	// Owned, when set, says which pipelines run in this process (cluster
+	// mode): /readyz skips the others.
+	Owned func(pipeline string) bool
+	// Ready, when set, must be nil for /readyz to pass (cluster mode:
+	// the process joined its group).
+	Ready func() error
+	// Collectors are more series for /metrics.
+	Collectors []prometheus.Collector
 }
 
 // New registers the pipelines' metrics and listens on addr.
@@ -49,6 +57,7 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_build_info", Help: "1, labelled with the running build's version, commit and Go version.",
 			ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.Go}},
 			func() float64 { return 1 }))
+	reg.MustRegister(o.Collectors...)
 	for _, p := range pipes {
 		st, labels := &p.Stats, prometheus.Labels{"pipeline": p.Name}
 		reg.MustRegister(
@@ -106,7 +115,16 @@ func New(addr string, pipes []*pipeline.Pipeline, o Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", healthz(pipes, o.LivenessTimeout))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if o.Ready != nil {
+			if err := o.Ready(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		for _, p := range pipes {
+			if o.Owned != nil && !o.Owned(p.Name) {
+				continue
+			}
 			if err := p.Ready(); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return

@@ -2,11 +2,13 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -63,4 +65,28 @@ func Topics(t testing.TB, brokers, prefix string) []string {
 		}
 	}
 	return names
+}
+
+// DeleteGroupAtEnd deletes the consumer group on brokers when the test
+// ends; a group that is already gone is fine. Register it before starting
+// the members, so that it runs after they left.
+func DeleteGroupAtEnd(t testing.TB, brokers, group string) {
+	t.Helper()
+	t.Cleanup(func() {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+		if err != nil {
+			t.Errorf("delete group %s: %v", group, err)
+			return
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		resp, err := kadm.NewClient(cl).DeleteGroup(ctx, group)
+		if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.GroupIDNotFound) {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Errorf("delete group %s: %v", group, err)
+		}
+	})
 }

@@ -170,3 +170,12 @@ func (s *Source) dropSignalRows(ctx context.Context, rep *source.DropReport, dry
 	}
 	return nil
 }
+
+// LocalState implements sluice.LocalStater: the file store keeps the
+// binlog position on this machine.
+func (s *Source) LocalState() string {
+	if s.cfg.Offsets.Store == "file" {
+		return "offsets.store: file keeps the binlog position in state_dir; use kafka"
+	}
+	return ""
+}
