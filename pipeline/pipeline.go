@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/sink"
 )
 
 var (
@@ -141,6 +142,11 @@ type Stats struct {
 // or a permanent error occurs. Other failures are logged and retried.
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.defaults()
+	for _, s := range p.Sinks {
+		if r, ok := s.(sink.Reclaimer); ok {
+			r.Reclaim()
+		}
+	}
 	defer p.watch()()
 	defer p.runSignals(ctx)()
 	backoff := p.MinBackoff

@@ -65,3 +65,11 @@ type PositionCommitter interface {
 type CommittedDropper interface {
 	DropCommitted(ctx context.Context, dryRun bool) (what string, found bool, err error)
 }
+
+// Reclaimer is a sink that tells a restart of its pipeline (after a
+// failure, the same tenure) from a new start on this process after the
+// pipeline ran elsewhere (cluster mode moved it away and back). The
+// runner calls Reclaim each time Pipeline.Run begins.
+type Reclaimer interface {
+	Reclaim()
+}

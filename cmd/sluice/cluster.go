@@ -70,7 +70,12 @@ func clusterSpecs(f *config.File) []cluster.Spec {
 func newMember(cc *cluster.Config, f *config.File, pipes []*pipeline.Pipeline, log *zap.Logger, onFailure func(string, error)) (*cluster.Member, error) {
 	jobs := make([]cluster.Job, 0, len(pipes))
 	for _, p := range pipes {
-		j := cluster.Job{Spec: cluster.Spec{Name: p.Name, Shape: shape(f.Pipelines[p.Name])}, Run: p.Run}
+		run := func(ctx context.Context) error {
+			// Assigned here again: a failure of an earlier tenure is over.
+			p.Stats.Failed.Store(false)
+			return p.Run(ctx)
+		}
+		j := cluster.Job{Spec: cluster.Spec{Name: p.Name, Shape: shape(f.Pipelines[p.Name])}, Run: run}
 		if h, ok := p.Source.(sluice.Handover); ok {
 			j.WaitReleased = h.WaitReleased
 		}

@@ -205,7 +205,15 @@ func freeAddr(t *testing.T) string {
 // or -1 while the endpoint or the series is not there.
 func (e *env) metric(t *testing.T, series string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + e.admin + "/metrics")
+	return metricAt(t, e.admin, series)
+}
+
+// metricAt is the value of one series on the /metrics of the daemon
+// whose admin endpoints listen on addr, or -1 while the endpoint or the
+// series is not there.
+func metricAt(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return -1
 	}

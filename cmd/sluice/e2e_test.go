@@ -60,7 +60,13 @@ type env struct {
 
 func newEnv(t *testing.T, ddl string) *env {
 	t.Helper()
-	e := &env{t: t, pgDSN: testenv.Get(t, "SLUICE_TEST_PG_DSN"), brokers: testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), dir: t.TempDir()}
+	return newEnvDSN(t, testenv.Get(t, "SLUICE_TEST_PG_DSN"), ddl)
+}
+
+// newEnvDSN is newEnv on the database of dsn.
+func newEnvDSN(t *testing.T, dsn, ddl string) *env {
+	t.Helper()
+	e := &env{t: t, pgDSN: dsn, brokers: testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS"), dir: t.TempDir()}
 	e.name = strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(t.Name(), "")) + fmt.Sprint(time.Now().UnixNano()%100000)
 	ctx := context.Background()
 	// Postgres may still be coming back from a previous test's restart.

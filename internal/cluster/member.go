@@ -263,7 +263,13 @@ func (m *Member) start(p int32) {
 				return
 			}
 		}
-		if err := j.Run(ctx); err != nil && m.opts.OnFailure != nil {
+		err := j.Run(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// Stopped because it moved: what failed then is the
+			// next owner's business.
+			log.Warn("pipeline failed while it was handed over", zap.Error(err))
+		case err != nil && m.opts.OnFailure != nil:
 			m.opts.OnFailure(j.Name, err)
 		}
 	}()

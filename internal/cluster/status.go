@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
@@ -61,6 +63,9 @@ func describe(ctx context.Context, adm *kadm.Client, cfg *Config, specs []Spec) 
 	g, ok := gs[cfg.Group]
 	if !ok {
 		return nil, fmt.Errorf("cluster: describe group %s: no answer", cfg.Group)
+	}
+	if errors.Is(g.Err, kerr.GroupIDNotFound) {
+		g.Err, g.State = nil, "Dead" // no member ever joined, or all left long ago
 	}
 	if g.Err != nil {
 		return nil, fmt.Errorf("cluster: describe group %s: %w", cfg.Group, g.Err)

@@ -81,11 +81,20 @@ func DeleteGroupAtEnd(t testing.TB, brokers, group string) {
 		defer cl.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		resp, err := kadm.NewClient(cl).DeleteGroup(ctx, group)
-		if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.GroupIDNotFound) {
-			err = resp.Err
+		// A member killed at the test's end stays until its session
+		// times out.
+		for {
+			var resp kadm.DeleteGroupResponse
+			resp, err = kadm.NewClient(cl).DeleteGroup(ctx, group)
+			if err == nil {
+				err = resp.Err
+			}
+			if !errors.Is(err, kerr.NonEmptyGroup) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 			t.Errorf("delete group %s: %v", group, err)
 		}
 	})

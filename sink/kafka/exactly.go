@@ -229,6 +229,21 @@ func (s *Sink) openExactly(ctx context.Context, cl *kgo.Client, conn []kgo.Opt) 
 	return nil
 }
 
+// Reclaim implements sink.Reclaimer: the next Open claims the
+// transactional id as a new instance, so a position another instance
+// wrote since is its predecessor's, not a successor's.
+func (s *Sink) Reclaim() {
+	if s.eos == nil {
+		return
+	}
+	e := s.eos
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.claimed, e.owner = false, newOwner()
+}
+
+var _ sink.Reclaimer = (*Sink)(nil)
+
 // read reads the transactional id's committed value.
 func (e *exactly) read(ctx context.Context, kv *kvstore.Topic) (storedPosition, bool, error) {
 	var sp storedPosition

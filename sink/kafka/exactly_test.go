@@ -274,6 +274,23 @@ func TestExactlyOnceFenced(t *testing.T) {
 	if len(nc.errs) != 0 {
 		t.Fatalf("the newer instance failed after the old one reopened: %v", nc.errs)
 	}
+
+	// A new tenure (cluster mode gave the pipeline back to this process
+	// after the newer instance stopped): the old instance takes the id
+	// over again and starts after what the newer one committed.
+	newer.Close(ctx)
+	old.Reclaim()
+	if err := old.Open(ctx); err != nil {
+		t.Fatalf("open after Reclaim: %v", err)
+	}
+	if got, ok := old.Committed(); !ok || got.TxLSN != 400 {
+		t.Fatalf("after Reclaim, committed %+v (%v), want the newer instance's tx_lsn 400", got, ok)
+	}
+	for i, err := range write(ctx, t, old, insertEvent(5, "again"), mark(500)) {
+		if err != nil {
+			t.Fatalf("ack %d after Reclaim: %v", i, err)
+		}
+	}
 }
 
 // TestExactlyOnceMaxWait: a transaction with fewer events than max_events
