@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -356,6 +357,14 @@ func TestClusterFailover(t *testing.T) {
 			t.Errorf("%s: %d changes read twice or missing; the first: %s", p.name, c.breaks, strings.Join(c.first, "; "))
 		}
 	}
+	r.until("m0 ready", time.Minute, func() bool {
+		resp, err := http.Get("http://" + m0.admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	out, err := exec.Command(binary, "cluster", "status", "--config", m0.cfg).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "1 member(s)") || !strings.Contains(string(out), strings.Join(r.names(), ",")) {
 		t.Errorf("sluice cluster status: %v\n%s", err, out)

@@ -17,6 +17,13 @@ func TestValidate(t *testing.T) {
 	}{
 		{"../../testdata/config/shop.yaml", true, nil},
 		{"../../testdata/config/mysql.yaml", true, nil},
+		{"../../testdata/config/cluster.yaml", true, nil},
+		{"../../testdata/config/cluster_invalid.yaml", false, []string{
+			"line 1: cluster.brokers: required",
+			"line 3: cluster.session_timeout: must be between 6s and 5m0s, got 1s",
+			"line 9: pipelines.shop.source.state.store: file keeps the snapshot state in state_dir; use table or kafka: cluster mode moves pipelines between machines",
+			"line 14: pipelines.inventory.source.offsets.store: file keeps the binlog position in state_dir; use kafka: cluster mode moves pipelines between machines",
+		}},
 		{"../../testdata/config/mysql_invalid.yaml", false, []string{
 			"line 6: pipelines.inv.source.dsn: DSN must use tcp(host:port)",
 			"line 7: pipelines.inv.source.offsets.store: \"s3\" is not file or kafka",

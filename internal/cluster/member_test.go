@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -197,5 +199,38 @@ func TestMismatchRefused(t *testing.T) {
 	r.until("d to run its seven", func() bool { c, n := r.board.counts(); return c["d"] == 7 && n == 7 })
 	if err := d.Ready(); err != nil {
 		t.Errorf("d joined but Ready says %v", err)
+	}
+}
+
+// TestExtraPartitionsIgnored: a cluster topic with more partitions than
+// pipelines (left from a larger pipeline set) assigns only the
+// pipelines' partitions, so both members get pipelines to run.
+func TestExtraPartitionsIgnored(t *testing.T) {
+	r := newRig(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(r.brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(t.Context(), 12, -1, nil, "sluice_cluster_"+r.group); err != nil {
+		t.Fatal(err)
+	}
+	r.start("a", sixJobs[:4]...)
+	r.start("b", sixJobs[:4]...)
+	r.until("two jobs on each member", func() bool {
+		c, n := r.board.counts()
+		return n == 4 && c["a"] == 2 && c["b"] == 2
+	})
+	gs, err := kadm.NewClient(cl).DescribeGroups(t.Context(), r.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range gs[r.group].Members {
+		a, _ := m.Assigned.AsConsumer()
+		for _, tp := range a.Topics {
+			if slices.ContainsFunc(tp.Partitions, func(p int32) bool { return p >= 4 }) {
+				t.Errorf("member %s was assigned partitions %v, beyond the four pipelines", m.ClientID, tp.Partitions)
+			}
+		}
 	}
 }
