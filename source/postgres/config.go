@@ -47,6 +47,12 @@ type Config struct {
 	// Messages captures pg_logical_emit_message() messages as op "m"
 	// events (default true).
 	Messages bool `yaml:"messages"`
+	// Streaming has PostgreSQL 14+ send large transactions while they
+	// run (pgoutput protocol 2) instead of spilling them on the server
+	// and sending them after their commit; sluice spools them to
+	// unlinked files under state_dir/spool and emits their events at the
+	// commit, as without it (default true; older servers ignore it).
+	Streaming bool `yaml:"streaming"`
 	// StatusInterval is how often a standby status update is sent even
 	// when nothing changed (default 10s, 100ms to 10m); it must stay well
 	// below the server's wal_sender_timeout. Debezium:
@@ -182,6 +188,7 @@ func defaultName(pipeline string) string {
 func (Config) Defaults() Config {
 	return Config{
 		Messages:          true,
+		Streaming:         true,
 		StatusInterval:    10 * time.Second,
 		DrainTimeout:      30 * time.Second,
 		SlotCheckInterval: 10 * time.Second,

@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -29,6 +32,9 @@ type stream struct {
 
 	rels map[uint32]*relation
 	snap *snapshotter // nil when no snapshot can run
+	// spool holds streamed in-progress transactions (streamed.go); nil
+	// unless the session streams them.
+	spool *spool
 	// finished: a blocking snapshot's save found the whole snapshot work
 	// done, which snapshotStep reports (blocking.go).
 	finished bool
@@ -95,6 +101,11 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 	}
 	st.lastMark = uint64(start)
 	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)}
+	if s.cfg.Streaming && serverMajor(st.repl) >= 14 {
+		args = []string{"proto_version '2'", "streaming 'on'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)}
+		st.spool = newSpool(filepath.Join(s.stateDir, "spool"))
+		defer st.spool.close()
+	}
 	if s.cfg.Messages {
 		args = append(args, "messages 'true'")
 	}
@@ -114,7 +125,8 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		}
 		return fmt.Errorf("postgres source: start replication on slot %s: %w", s.cfg.Slot, err)
 	}
-	s.log.Info("streaming", zap.String("from", start.String()), zap.String("publication", s.cfg.Publication))
+	s.log.Info("streaming", zap.String("from", start.String()), zap.String("publication", s.cfg.Publication),
+		zap.Bool("in_progress_transactions", st.spool != nil))
 
 	// Receive with context.Background(): pgconn then skips its context
 	// watcher, whose set-up and tear-down cost ~8 allocations and a timer
@@ -328,7 +340,47 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 	if len(d) == 0 {
 		return nil
 	}
-	lsn := uint64(xld.WALStart)
+	if st.spool != nil {
+		if handled, err := st.streamed(ctx, d, uint64(xld.WALStart), xld.ServerTime); handled {
+			return err
+		}
+	}
+	return st.handleMessage(ctx, d, uint64(xld.WALStart), xld.ServerTime)
+}
+
+// begin opens a transaction: commitLSN and the commit time are what its
+// Begin message announces.
+func (st *stream) begin(commitLSN uint64, at time.Time, xid uint32) {
+	st.inTx = true
+	st.txSeq++
+	st.txLSN = commitLSN
+	st.commitTime = at
+	st.txID = uint64(xid)
+	st.txOrder, st.txData = 0, false
+}
+
+// commit ends the open transaction with its mark: end is the end of its
+// commit record, lsn where the Commit message was.
+func (st *stream) commit(commitLSN, end, lsn uint64) error {
+	st.inTx = false
+	if st.txData {
+		st.prevTxLSN = commitLSN
+	}
+	if st.snap != nil {
+		st.snap.committed(end, uint32(st.txID))
+	}
+	if end > st.lastMark {
+		st.lastMark = end
+	}
+	if err := st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{LSN: lsn, TxLSN: end}}); err != nil || !st.hb.due {
+		return err
+	}
+	return st.emitHeartbeat()
+}
+
+// handleMessage decodes one pgoutput message that was at WAL position
+// lsn, sent at serverTime.
+func (st *stream) handleMessage(ctx context.Context, d []byte, lsn uint64, serverTime time.Time) error {
 	switch pglogrepl.MessageType(d[0]) {
 	case pglogrepl.MessageTypeInsert, pglogrepl.MessageTypeUpdate, pglogrepl.MessageTypeDelete:
 		return st.handleRow(d, lsn)
@@ -336,38 +388,19 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		// Begin and Commit by hand: pglogrepl.Parse allocates a decoder
 		// and a message for each.
 		if len(d) < 21 {
-			return fmt.Errorf("postgres source: Begin message of %d bytes at %s", len(d), xld.WALStart)
+			return fmt.Errorf("postgres source: Begin message of %d bytes at %s", len(d), pglogrepl.LSN(lsn))
 		}
-		st.inTx = true
-		st.txSeq++
-		st.txLSN = binary.BigEndian.Uint64(d[1:])
-		st.commitTime = pgTime(int64(binary.BigEndian.Uint64(d[9:])))
-		st.txID = uint64(binary.BigEndian.Uint32(d[17:]))
-		st.txOrder, st.txData = 0, false
+		st.begin(binary.BigEndian.Uint64(d[1:]), pgTime(int64(binary.BigEndian.Uint64(d[9:]))), binary.BigEndian.Uint32(d[17:]))
 		return nil
 	case pglogrepl.MessageTypeCommit:
 		if len(d) < 26 {
-			return fmt.Errorf("postgres source: Commit message of %d bytes at %s", len(d), xld.WALStart)
+			return fmt.Errorf("postgres source: Commit message of %d bytes at %s", len(d), pglogrepl.LSN(lsn))
 		}
-		st.inTx = false
-		if st.txData {
-			st.prevTxLSN = binary.BigEndian.Uint64(d[2:])
-		}
-		end := binary.BigEndian.Uint64(d[10:])
-		if st.snap != nil {
-			st.snap.committed(end, uint32(st.txID))
-		}
-		if end > st.lastMark {
-			st.lastMark = end
-		}
-		if err := st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{LSN: lsn, TxLSN: end}}); err != nil || !st.hb.due {
-			return err
-		}
-		return st.emitHeartbeat()
+		return st.commit(binary.BigEndian.Uint64(d[2:]), binary.BigEndian.Uint64(d[10:]), lsn)
 	}
 	msg, err := pglogrepl.Parse(d)
 	if err != nil {
-		return fmt.Errorf("postgres source: parse %q message at %s: %w", d[0], xld.WALStart, err)
+		return fmt.Errorf("postgres source: parse %q message at %s: %w", d[0], pglogrepl.LSN(lsn), err)
 	}
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
@@ -404,7 +437,7 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 			ev.TxID, ev.TxOrder, ev.CommitTime = st.txID, st.txOrder, st.commitTime
 		} else {
 			ev.Pos = sluice.Position{LSN: uint64(m.LSN), TxLSN: uint64(m.LSN), PrevTxLSN: st.prevTxLSN}
-			ev.CommitTime = xld.ServerTime
+			ev.CommitTime = serverTime
 		}
 		return st.emit(ev)
 	}
@@ -537,4 +570,15 @@ func (st *stream) handleRow(d []byte, lsn uint64) error {
 	ev := st.newEvent(sluice.OpUpdate, rel, lsn)
 	ev.Before, ev.After = old, neu
 	return st.emit(ev)
+}
+
+// serverMajor is the server's major version from its server_version
+// parameter ("15.14 (Debian …)"), or 0 when unknown.
+func serverMajor(c *pgconn.PgConn) int {
+	v := c.ParameterStatus("server_version")
+	if i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		v = v[:i]
+	}
+	n, _ := strconv.Atoi(v)
+	return n
 }
