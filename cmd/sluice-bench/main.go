@@ -82,6 +82,15 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.bigTx > 0 {
+		runs, err := runBigTx(ctx, o)
+		printBigTx(os.Stdout, o.bigTx, runs)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.kafkaES > 0 {
 		// Kafka topic → Elasticsearch against a bulk loader, instead of
 		// the workloads (kafkaes.go).
@@ -171,9 +180,24 @@ func parseFlags(args []string) (*options, string, error) {
 	fs.IntVar(&o.kafkaES, "kafka-es", 0, "instead of the workloads: Kafka topic → Elasticsearch (kafka source, elasticsearch sink) with this many Debezium change events, against a bulk loader indexing the same documents (needs -es)")
 	fs.IntVar(&kesPartitions, "kafka-es-partitions", 3, "partitions of the -kafka-es topic")
 	fs.StringVar(&o.esURL, "es", os.Getenv("SLUICE_TEST_ES_URL"), "Elasticsearch URL for -kafka-es; default $SLUICE_TEST_ES_URL")
+	fs.IntVar(&o.bigTx, "bigtx", 0, "instead of the workloads: one live PostgreSQL transaction of this many rows, with the source's streaming of in-progress transactions on and off (alternating, -repeats each): commit → last event in Kafka, sluice's peak RSS, the server's spill")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return nil, "", err
+	}
+	if o.bigTx > 0 {
+		if o.pgDSN == "" || brokers == "" {
+			return nil, "", errors.New(`-bigtx needs -pg and -brokers (or SLUICE_TEST_PG_DSN, SLUICE_TEST_KAFKA_BROKERS); run eval "$(scripts/services.sh env)"`)
+		}
+		o.brokers = strings.Split(brokers, ",")
+		if o.root == "" && o.bin == "" {
+			root, err := moduleRoot()
+			if err != nil {
+				return nil, "", err
+			}
+			o.root = root
+		}
+		return o, jsonPath, nil
 	}
 	if o.kafkaES > 0 {
 		if o.pgDSN == "" || brokers == "" || o.esURL == "" {

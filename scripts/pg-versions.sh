@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# pg-versions.sh VERSION...
+#
+# The PostgreSQL version matrix of `make test`, run after the whole suite
+# on PostgreSQL 15: for each VERSION the PostgreSQL clusters are made
+# again with that server (scripts/postgres.sh, SLUICE_PG_VERSION) while
+# the other services keep running, and the tests that read PostgreSQL run
+# against it, with the leak check around them:
+#   - source/postgres: the golden encodings of every type, streaming of
+#     in-progress transactions, the source's integration tests;
+#   - the end-to-end tests of cmd/sluice that stream from PostgreSQL
+#     ($PG_E2E).
+# PostgreSQL 15 is started again at the end. Needs the services' env
+# (eval "$(scripts/services.sh env)") and SLUICE_BIN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${SLUICE_BIN:?SLUICE_BIN is not set}"
+GO=${GO:-go}
+PG_E2E=${PG_E2E:-'^(TestKafkaChangeStream|TestDebeziumGolden|TestStopAndKillLoseNothing|TestSnapshotResumesAfterKill|TestExactlyOnceKillUnderLoad|TestPostgresHeartbeatRecords|TestTableJoinsPipeline)$'}
+
+running=15
+switch() {
+  SLUICE_PG_VERSION=$running scripts/postgres.sh stop >/dev/null
+  SLUICE_PG_VERSION=$1 scripts/postgres.sh start
+  running=$1
+}
+trap 'switch 15 >/dev/null' EXIT
+
+for v in "$@"; do
+  began=$(date +%s)
+  echo "== PostgreSQL $v"
+  switch "$v"
+  scripts/leaks.sh before bin/leaks.before
+  $GO test -count=1 -p 1 -timeout 30m ./source/postgres
+  $GO test -count=1 -p 1 -timeout 30m -run "$PG_E2E" ./cmd/sluice
+  scripts/leaks.sh after bin/leaks.before
+  echo "== PostgreSQL $v: passed in $(($(date +%s) - began)) s"
+done
