@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,20 +56,39 @@ func ReadStatus(ctx context.Context, cfg *Config, specs []Spec) (*Status, error)
 	return describe(ctx, kadm.NewClient(cl), cfg, specs)
 }
 
+// describeGroup describes the group, retrying what Kafka says to retry
+// (a coordinator still loading, as on a new cluster whose
+// __consumer_offsets is being made) until ctx ends.
+func describeGroup(ctx context.Context, adm *kadm.Client, group string) (kadm.DescribedGroup, error) {
+	for {
+		gs, err := adm.DescribeGroups(ctx, group)
+		var g kadm.DescribedGroup
+		if err == nil {
+			var ok bool
+			if g, ok = gs[group]; !ok {
+				err = errors.New("no answer")
+			} else {
+				err = g.Err
+			}
+		}
+		if err == nil || errors.Is(err, kerr.GroupIDNotFound) || !kerr.IsRetriable(err) && !errors.Is(err, kerr.CoordinatorNotAvailable) {
+			return g, err
+		}
+		select {
+		case <-ctx.Done():
+			return g, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 func describe(ctx context.Context, adm *kadm.Client, cfg *Config, specs []Spec) (*Status, error) {
-	gs, err := adm.DescribeGroups(ctx, cfg.Group)
-	if err != nil {
+	g, err := describeGroup(ctx, adm, cfg.Group)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		return nil, fmt.Errorf("cluster: describe group %s: %w", cfg.Group, err)
 	}
-	g, ok := gs[cfg.Group]
-	if !ok {
-		return nil, fmt.Errorf("cluster: describe group %s: no answer", cfg.Group)
-	}
-	if errors.Is(g.Err, kerr.GroupIDNotFound) {
-		g.Err, g.State = nil, "Dead" // no member ever joined, or all left long ago
-	}
-	if g.Err != nil {
-		return nil, fmt.Errorf("cluster: describe group %s: %w", cfg.Group, g.Err)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		g = kadm.DescribedGroup{Group: cfg.Group, State: "Dead"} // no member ever joined, or all left long ago
 	}
 	st := &Status{Group: cfg.Group, State: g.State, Members: []MemberStatus{}, Unassigned: []string{}}
 	names := make([]string, len(specs))
