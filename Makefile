@@ -23,6 +23,7 @@ test: build services
 	eval "$$(scripts/services.sh env)" && scripts/leaks.sh before bin/leaks.before && \
 	  SLUICE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./... && \
 	  scripts/leaks.sh after bin/leaks.before
+	eval "$$(scripts/services.sh env)" && GO=$(GO) SLUICE_BIN=$(CURDIR)/$(BIN) scripts/pg-versions.sh 18 14 16 17
 	scripts/fuzz.sh 5
 
 # Every fuzz target for FUZZTIME seconds each (14 targets: about 15 minutes at 60).

@@ -302,6 +302,9 @@ func TestLivePgoutputDecode(t *testing.T) {
 		if c.typ == "interval" && strings.HasSuffix(c.in, "infinity") && version < 170000 {
 			continue // infinite intervals are new in PostgreSQL 17
 		}
+		if c.typ == "interval" && strings.HasPrefix(c.in, "2147483647 days") && version < 150000 {
+			continue // out of range for PostgreSQL 14's interval input
+		}
 		cols = append(cols, fmt.Sprintf("c%d %s", len(cases), sqlType(c.typ)))
 		lits = append(lits, "'"+strings.ReplaceAll(c.in, "'", "''")+"'")
 		cases = append(cases, c)

@@ -196,9 +196,14 @@ func (s *Source) openPublication(ctx context.Context, conn *pgx.Conn, captured [
 	}
 	p.managed = !allTables
 	if p.managed {
-		var schemas bool // PostgreSQL 15's FOR TABLES IN SCHEMA
-		err := conn.QueryRow(ctx, `SELECT to_regclass('pg_catalog.pg_publication_namespace') IS NOT NULL
-			AND EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace WHERE pnpubid = $1)`, oid).Scan(&schemas)
+		// PostgreSQL 15's FOR TABLES IN SCHEMA. The catalog is looked up
+		// first, in a query of its own: one that names a missing table
+		// fails when it is parsed (PostgreSQL 14).
+		var schemas bool
+		err := conn.QueryRow(ctx, `SELECT to_regclass('pg_catalog.pg_publication_namespace') IS NOT NULL`).Scan(&schemas)
+		if err == nil && schemas {
+			err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace WHERE pnpubid = $1)`, oid).Scan(&schemas)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("postgres source: read publication %s: %w", s.cfg.Publication, err)
 		}
