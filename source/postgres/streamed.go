@@ -234,7 +234,15 @@ func (st *stream) streamCommit(ctx context.Context, d []byte, lsn uint64) error 
 	if tx := st.spool.take(xid); tx != nil {
 		defer tx.close()
 		began := time.Now()
-		err := tx.replay(func(msg []byte, lsn uint64, at time.Time) error { return st.handleMessage(ctx, msg, lsn, at) })
+		err := tx.replay(func(msg []byte, lsn uint64, at time.Time) error {
+			// The replay takes as long as the sinks take: keep answering
+			// the server meanwhile, or it ends the session after
+			// wal_sender_timeout.
+			if err := st.maybeSendStatus(ctx, false); err != nil {
+				return err
+			}
+			return st.handleMessage(ctx, msg, lsn, at)
+		})
 		if err != nil {
 			return err
 		}

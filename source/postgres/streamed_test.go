@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/testenv"
 )
 
 // TestSpool: blocks of two transactions interleave; a rolled-back
@@ -260,5 +261,30 @@ func TestStreamedTransactionRestart(t *testing.T) {
 	}
 	if len(evs) != 4000 || len(seen) != 4000 {
 		t.Fatalf("%d events for %d keys, want 4000 once each", len(evs), len(seen))
+	}
+}
+
+// TestStreamedReplayKeepsSessionAlive: replaying a streamed transaction
+// takes as long as the sinks take; the session keeps answering the
+// server meanwhile, so a replay longer than wal_sender_timeout does not
+// get the connection cut (and the transaction sent and emitted again).
+func TestStreamedReplayKeepsSessionAlive(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`DROP TABLE IF EXISTS streamed_slow; CREATE TABLE streamed_slow (id int PRIMARY KEY, pad text)`)
+	dsn := streamingDSN(t, h.dsn)
+	dsn = strings.Replace(dsn, "options=-c%20logical_decoding_work_mem%3D64kB", "options=-c%20logical_decoding_work_mem%3D64kB%20-c%20wal_sender_timeout%3D2s", 1)
+	slow := testenv.Reject(func(*sluice.Event) error { time.Sleep(time.Millisecond); return nil })
+	h.startWith(map[string]any{"tables": []string{"public.streamed_slow"}, "dsn": dsn, "status_interval": "200ms"}, slow)
+	// 4,000 rows at a millisecond each: a replay of four seconds, twice
+	// the session's wal_sender_timeout.
+	h.exec(fmt.Sprintf("INSERT INTO streamed_slow SELECT g, '%s' FROM generate_series(1, 4000) g", strings.Repeat("p", 100)))
+	evs := h.wait(4000)
+	select {
+	case <-h.c.Done():
+		t.Fatalf("the source stopped: %v", h.c.Stop())
+	default:
+	}
+	if len(evs) != 4000 {
+		t.Fatalf("%d events, want 4000", len(evs))
 	}
 }
