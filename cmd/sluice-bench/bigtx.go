@@ -33,22 +33,11 @@ type bigTxRun struct {
 }
 
 func runBigTx(ctx context.Context, o *options) ([]bigTxRun, error) {
-	b, err := newBench(ctx, o)
-	if b != nil {
-		defer os.RemoveAll(b.dir)
-	}
+	b, done, err := openPGKafka(ctx, o)
+	defer done()
 	if err != nil {
 		return nil, err
 	}
-	if b.db, err = pgx.Connect(ctx, o.pgDSN); err != nil {
-		return nil, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
-	}
-	defer b.db.Close(context.WithoutCancel(ctx))
-	if b.kcl, err = kgo.NewClient(kgo.SeedBrokers(o.brokers...)); err != nil {
-		return nil, err
-	}
-	defer b.kcl.Close()
-	b.adm = kadm.NewClient(b.kcl)
 	var mem string
 	b.db.QueryRow(ctx, "SHOW logical_decoding_work_mem").Scan(&mem)
 	b.logf("== one transaction of %d rows, logical_decoding_work_mem %s", o.bigTx, mem)
@@ -198,4 +187,33 @@ func printBigTx(w io.Writer, n int, runs []bigTxRun) {
 
 func spread(xs []float64) string {
 	return fmt.Sprintf("%.1f–%.1f", slices.Min(xs), slices.Max(xs))
+}
+
+// openPGKafka is newBench with the PostgreSQL connection and the Kafka
+// clients the -kafka-es and -bigtx modes use; done releases all of it.
+func openPGKafka(ctx context.Context, o *options) (b *bench, done func(), err error) {
+	b, err = newBench(ctx, o)
+	done = func() {
+		if b == nil {
+			return
+		}
+		if b.kcl != nil {
+			b.kcl.Close()
+		}
+		if b.db != nil {
+			b.db.Close(context.WithoutCancel(ctx))
+		}
+		os.RemoveAll(b.dir)
+	}
+	if err != nil {
+		return b, done, err
+	}
+	if b.db, err = pgx.Connect(ctx, o.pgDSN); err != nil {
+		return b, done, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
+	}
+	if b.kcl, err = kgo.NewClient(kgo.SeedBrokers(o.brokers...)); err != nil {
+		return b, done, err
+	}
+	b.adm = kadm.NewClient(b.kcl)
+	return b, done, nil
 }

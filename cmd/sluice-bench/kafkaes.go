@@ -45,9 +45,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	es "github.com/sluice-cdc/sluice/sink/elasticsearch"
 )
@@ -104,22 +102,11 @@ type kesBench struct {
 
 // runKafkaES runs the whole comparison.
 func runKafkaES(ctx context.Context, o *options) (*kesResult, error) {
-	b, err := newBench(ctx, o)
-	if b != nil {
-		defer os.RemoveAll(b.dir)
-	}
+	b, done, err := openPGKafka(ctx, o)
+	defer done()
 	if err != nil {
 		return nil, err
 	}
-	if b.db, err = pgx.Connect(ctx, o.pgDSN); err != nil {
-		return nil, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
-	}
-	defer b.db.Close(context.WithoutCancel(ctx))
-	if b.kcl, err = kgo.NewClient(kgo.SeedBrokers(o.brokers...)); err != nil {
-		return nil, err
-	}
-	defer b.kcl.Close()
-	b.adm = kadm.NewClient(b.kcl)
 
 	k := &kesBench{bench: b, esURL: o.esURL, es: newESClient(o.esURL, 2), cfg: es.Config{}.Defaults(),
 		prefix: "sluice-bench-kes-" + b.id, dumpFile: filepath.Join(b.dir, "docs.ndjson")}
