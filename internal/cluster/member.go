@@ -174,6 +174,15 @@ func (m *Member) Run(ctx context.Context) error {
 	// Close calls revoked with everything (waiting for the drains) and
 	// then leaves the group.
 	cl.Close()
+	// Whatever the group did not revoke (it never answered) stops here
+	// too: the process must not exit before every pipeline drained.
+	m.mu.Lock()
+	left := make([]int32, 0, len(m.running))
+	for p := range m.running {
+		left = append(left, p)
+	}
+	m.mu.Unlock()
+	m.stop(left, "shutdown")
 	m.joined.Store(false)
 	m.log.Info("left the cluster")
 	return nil
