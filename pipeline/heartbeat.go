@@ -31,8 +31,8 @@ func markWriters(sinks []sluice.Sink) (marks, heartbeats []writeFunc) {
 // Transforms do not see a heartbeat: it is not a change of any table, and
 // a filter or route written for rows has nothing to match in it. Other
 // sinks skip it, and it does not count as an event in Stats.
-func emitMark(srcCtx, sinkCtx context.Context, tr *tracker, acks []func(error), writers []writeFunc, ev *sluice.Event, fail func(error)) error {
-	seq, err := tr.add(srcCtx, ev.Pos, true, len(writers))
+func emitMark(sinkCtx context.Context, tr *tracker, acks []func(error), writers []writeFunc, ev *sluice.Event, fail func(error)) error {
+	seq, err := tr.add(sinkCtx, ev.Pos, true, len(writers))
 	if err != nil {
 		return err
 	}

@@ -333,7 +333,11 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	// waits for their acknowledgements (heartbeat.go).
 	marks, heartbeats := markWriters(p.Sinks)
 	// deliver hands one event that passed the pipeline's transforms to
-	// every sink, through the sink's own transforms.
+	// every sink, through the sink's own transforms. It waits for room
+	// under sinkCtx, not srcCtx: after a stop request a source finishes
+	// the transaction it is in the middle of (its events are already with
+	// the sinks), so that the drain confirms it and a restart does not
+	// repeat it. Only a failure or the drain's deadline ends that.
 	deliver := func(ev *sluice.Event) error {
 		var commitMs int64
 		if !ev.CommitTime.IsZero() {
@@ -343,7 +347,7 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 				p.Stats.ReadLagMs.Store(max(time.Now().UnixMilli()-commitMs, 0))
 			}
 		}
-		seq, err := tr.addAt(srcCtx, ev.Pos, commitMs, false, len(p.Sinks))
+		seq, err := tr.addAt(sinkCtx, ev.Pos, commitMs, false, len(p.Sinks))
 		if err != nil {
 			return err
 		}
@@ -374,9 +378,9 @@ func (p *Pipeline) runOnce(ctx context.Context) error {
 	emit := func(ev *sluice.Event) error {
 		switch ev.Op {
 		case sluice.OpMark:
-			return emitMark(srcCtx, sinkCtx, tr, acks, marks, ev, fail)
+			return emitMark(sinkCtx, tr, acks, marks, ev, fail)
 		case sluice.OpHeartbeat: // not a change: no transforms
-			return emitMark(srcCtx, sinkCtx, tr, acks, heartbeats, ev, fail)
+			return emitMark(sinkCtx, tr, acks, heartbeats, ev, fail)
 		}
 		return chain.run(ev, 0)
 	}

@@ -495,3 +495,70 @@ func TestLagAndQueue(t *testing.T) {
 		t.Error("in flight after the ack")
 	}
 }
+
+// TestSourceFinishesItsTransactionAfterTheStopRequest: a source asked to
+// stop in the middle of a transaction may still emit the rest of it and
+// its mark, and the drain confirms it; before, the emits failed and the
+// transaction, already partly with the sinks, was read again at the next
+// start.
+func TestSourceFinishesItsTransactionAfterTheStopRequest(t *testing.T) {
+	stopped := make(chan struct{})
+	finished := make(chan error, 1)
+	src := &scriptSource{run: func(ctx context.Context, emit func(*sluice.Event) error) error {
+		if err := emit(row(10)); err != nil {
+			return err
+		}
+		close(stopped)
+		<-ctx.Done()
+		err := errors.Join(emit(row(11)), emit(mark(100)))
+		finished <- err
+		return nil
+	}}
+	sink := &holdSink{}
+	p := &Pipeline{Name: "t", Source: src, Sinks: []sluice.Sink{sink}, DrainTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-stopped
+	cancel()
+	if err := <-finished; err != nil {
+		t.Fatalf("emit after the stop request: %v", err)
+	}
+	for i := range 2 { // the two rows; the mark is not written to this sink
+		waitFor(t, "the sink to hold the transaction", func() bool {
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			return len(sink.acks) > i
+		})
+		sink.release(i)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("shutdown returned %v", err)
+	}
+	if got := src.lastConfirmed(); got != 100 {
+		t.Errorf("confirmed %d; want 100, the transaction finished after the stop request", got)
+	}
+}
+
+// scriptSource runs a function once and records what it confirms.
+type scriptSource struct {
+	run       func(ctx context.Context, emit func(*sluice.Event) error) error
+	mu        sync.Mutex
+	confirmed uint64
+}
+
+func (s *scriptSource) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	return s.run(ctx, emit)
+}
+
+func (s *scriptSource) Confirm(pos sluice.Position) {
+	s.mu.Lock()
+	s.confirmed = max(s.confirmed, pos.TxLSN)
+	s.mu.Unlock()
+}
+
+func (s *scriptSource) lastConfirmed() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.confirmed
+}

@@ -185,6 +185,10 @@ func (c *Collector) Confirm(marks ...*sluice.Event) {
 // error.
 func (c *Collector) Done() <-chan struct{} { return c.done }
 
+// Cancel cancels the source's context without waiting for Run to return:
+// from inside an emit, a stop request at a chosen point of the stream.
+func (c *Collector) Cancel() { c.cancel() }
+
 // Stop cancels the source's context and waits until Run returns; it
 // returns Run's error. Calling it again returns the same error.
 func (c *Collector) Stop() error {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/source"
 )
 
 // eventQueue is how many binlog events the replication client decodes
@@ -223,12 +224,18 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 	if st.inc != nil {
 		defer st.inc.stopWake()
 	}
+	stop := stopAtCommit{clock: source.NewStopClock(ctx), timeout: st.src.cfg.DrainTimeout}
+	defer stop.close()
 	for {
 		// With incremental snapshots, the wait for the next event ends too
 		// when a chunk is handed over, so an idle stream emits it at once.
 		gctx := wctx
 		var wk *wakeup
-		if st.inc != nil {
+		if ctx.Err() != nil {
+			if gctx = stop.finishing(ctx, st.tx.open); gctx == nil {
+				return nil
+			}
+		} else if st.inc != nil {
 			wk = st.inc.waitContext(wctx)
 			gctx = wk.ctx
 		}
@@ -238,6 +245,9 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 		g.events.Add(1)
 		if err != nil {
 			if ctx.Err() != nil {
+				if stop.ctx == nil {
+					continue // the stop request ended the wait: finishing decides
+				}
 				return nil
 			}
 			if cause := context.Cause(wctx); cause != nil {
@@ -264,7 +274,7 @@ func (st *stream) run(ctx context.Context, bs *replication.BinlogStreamer) error
 		if h := ev.Header; h.LogPos > 0 && h.EventType != replication.ROTATE_EVENT {
 			st.end = max(st.end, st.lsn(h.LogPos))
 		}
-		if st.inc != nil && (st.inc.ready.Load() || st.inc.blocking.Load()) {
+		if st.inc != nil && ctx.Err() == nil && (st.inc.ready.Load() || st.inc.blocking.Load()) {
 			if err := st.snapshotWork(ctx); err != nil {
 				if ctx.Err() != nil {
 					return nil

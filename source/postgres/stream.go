@@ -67,8 +67,11 @@ type stream struct {
 	received   uint64 // highest WAL position received
 	lastMark   uint64 // highest position emitted as a mark
 	lastStatus time.Time
-	sentFlush  uint64
-	hb         heartbeatRecords // heartbeat_records (heartbeat_record.go)
+	// finishCancel ends the context under which a transaction in
+	// progress at a stop request is read to its end (finishing).
+	finishCancel context.CancelFunc
+	sentFlush    uint64
+	hb           heartbeatRecords // heartbeat_records (heartbeat_record.go)
 
 	// Liveness: messages received, and since when the idle loop has seen
 	// none (see checkSilence).
@@ -137,24 +140,37 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 	defer stopWake()
 	defer nc.SetReadDeadline(time.Time{})
 	nc.SetReadDeadline(time.Now().Add(time.Second))
+	// wctx is the context of the work on what is read: ctx until a stop
+	// request, then the one finishing makes.
+	wctx := ctx
+	defer func() {
+		if st.finishCancel != nil {
+			st.finishCancel()
+		}
+	}()
 	for {
+		if ctx.Err() == nil {
+			if err := st.maybeSendStatus(ctx, false); err != nil {
+				return err
+			}
+			if done, err := st.snapshotStep(ctx); err != nil || done {
+				return err
+			}
+		}
 		if ctx.Err() != nil {
-			return st.drain()
-		}
-		if err := st.maybeSendStatus(ctx, false); err != nil {
-			return err
-		}
-		if done, err := st.snapshotStep(ctx); err != nil || done {
-			return err
-		}
-		if ctx.Err() != nil {
-			// A status update's context watcher may have cleared the
-			// deadline set on cancellation: do not block on a read.
-			return st.drain()
+			// finishing also sets the read deadline: a status update's
+			// context watcher may have cleared the one set on
+			// cancellation.
+			if !st.finishing(ctx, &wctx) {
+				return st.drain()
+			}
 		}
 		msg, err := st.repl.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
+				if pgconn.Timeout(err) {
+					continue // finishing decides whether to read on
+				}
 				return st.drain()
 			}
 			if pgconn.Timeout(err) {
@@ -170,7 +186,7 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		st.heard++
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
-			if err := st.handleCopyData(ctx, m.Data); err != nil {
+			if err := st.handleCopyData(wctx, m.Data); err != nil {
 				if ctx.Err() != nil {
 					return st.drain()
 				}
@@ -217,23 +233,6 @@ func (st *stream) snapshotStep(ctx context.Context) (done bool, err error) {
 		return true, sluice.ErrDone
 	}
 	return false, nil
-}
-
-// drain waits, after the stop request, until the sinks have acknowledged
-// the last transaction read (or DrainTimeout passes), then reports the
-// final confirmed position so a restart does not replay it.
-func (st *stream) drain() error {
-	deadline := st.stopClock.Deadline(st.src.cfg.DrainTimeout)
-	for st.src.confirmed.Load() < st.lastMark && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := st.maybeSendStatus(ctx, true); err != nil {
-		st.log.Warn("final status update failed; the next start replays from the previous one", zap.Error(err))
-	}
-	st.log.Info("stopped", zap.String("confirmed", pglogrepl.LSN(st.src.confirmed.Load()).String()))
-	return nil
 }
 
 // statusMinGap is the shortest time between two status updates that only

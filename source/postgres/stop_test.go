@@ -1,0 +1,57 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/sluice-cdc/sluice"
+	"github.com/sluice-cdc/sluice/internal/testenv"
+)
+
+// TestStopReadsToTheCommit: a stop requested after the first row of a
+// three-row transaction reads the other two and the commit, and the slot
+// confirms the transaction, so a restart does not send it again. Before,
+// the stream stopped after the first row, unconfirmed: a clean restart
+// delivered that row twice (TestStopAndKillLoseNothing caught it once).
+func TestStopReadsToTheCommit(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`DROP TABLE IF EXISTS stop_tx; CREATE TABLE stop_tx (id int PRIMARY KEY)`)
+	var c atomic.Pointer[testenv.Collector]
+	var once sync.Once
+	h.startWith(map[string]any{"tables": []string{"public.stop_tx"}}, testenv.Reject(func(ev *sluice.Event) error {
+		if ev.Op == sluice.OpCreate && ev.After[0].Int == 1 {
+			once.Do(func() { c.Load().Cancel() })
+		}
+		return nil
+	}))
+	c.Store(h.c)
+	h.exec(`INSERT INTO stop_tx SELECT generate_series(1, 3)`)
+	<-h.c.Done()
+	collected := h.c
+	h.stop()
+
+	if got := testenv.IDs(collected.Events()); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("events %v; want the whole transaction, 1 2 3", got)
+	}
+	marks := collected.Marks()
+	if len(marks) == 0 {
+		t.Fatal("no mark: the transaction was not read to its commit")
+	}
+	end := marks[len(marks)-1].Pos.TxLSN
+	var s string
+	if err := h.db.QueryRow(context.Background(), "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+h.name).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	confirmed, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(confirmed) < end {
+		t.Errorf("slot confirmed %s; want at least %s, the end of the transaction", confirmed, pglogrepl.LSN(end))
+	}
+}
