@@ -103,12 +103,13 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		s.durable.Store(uint64(start)) // where the slot resumes
 	}
 	st.lastMark = uint64(start)
-	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)}
+	args := []string{"proto_version '1'"}
 	if s.cfg.Streaming && serverMajor(st.repl) >= 14 {
-		args = []string{"proto_version '2'", "streaming 'on'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)}
+		args = []string{"proto_version '2'", "streaming 'on'"}
 		st.spool = newSpool(filepath.Join(s.stateDir, "spool"))
 		defer st.spool.close()
 	}
+	args = append(args, fmt.Sprintf("publication_names '%s'", s.cfg.Publication))
 	if s.cfg.Messages {
 		args = append(args, "messages 'true'")
 	}
@@ -339,7 +340,9 @@ func (st *stream) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 	if len(d) == 0 {
 		return nil
 	}
-	if st.spool != nil {
+	// Only a stream block's messages and its control messages go to
+	// streamed: the test is inlined, the call is not.
+	if sp := st.spool; sp != nil && (sp.cur != nil || streamControl(d[0])) {
 		if handled, err := st.streamed(ctx, d, uint64(xld.WALStart), xld.ServerTime); handled {
 			return err
 		}

@@ -187,6 +187,16 @@ func (tx *spoolTx) replay(fn func(msg []byte, lsn uint64, at time.Time) error) e
 
 func (tx *spoolTx) close() { tx.f.Close() }
 
+// streamControl reports whether a message type is one of protocol 2's
+// Stream Start, Stop, Commit or Abort.
+func streamControl(t byte) bool {
+	switch t {
+	case msgStreamStart, msgStreamStop, msgStreamCommit, msgStreamAbort:
+		return true
+	}
+	return false
+}
+
 // streamed handles the messages of protocol 2's streaming: it reports
 // false for a message of a transaction that is not streamed, which the
 // caller decodes as usual.
