@@ -190,12 +190,8 @@ func parseFlags(args []string) (*options, string, error) {
 			return nil, "", errors.New(`-bigtx needs -pg and -brokers (or SLUICE_TEST_PG_DSN, SLUICE_TEST_KAFKA_BROKERS); run eval "$(scripts/services.sh env)"`)
 		}
 		o.brokers = strings.Split(brokers, ",")
-		if o.root == "" && o.bin == "" {
-			root, err := moduleRoot()
-			if err != nil {
-				return nil, "", err
-			}
-			o.root = root
+		if err := o.findRoot(); err != nil {
+			return nil, "", err
 		}
 		return o, jsonPath, nil
 	}
@@ -208,12 +204,8 @@ func parseFlags(args []string) (*options, string, error) {
 		}
 		o.partitions = kesPartitions
 		o.brokers = strings.Split(brokers, ",")
-		if o.root == "" && o.bin == "" {
-			root, err := moduleRoot()
-			if err != nil {
-				return nil, "", err
-			}
-			o.root = root
+		if err := o.findRoot(); err != nil {
+			return nil, "", err
 		}
 		return o, jsonPath, nil
 	}
@@ -261,12 +253,8 @@ func parseFlags(args []string) (*options, string, error) {
 		kindList = strings.Join(known, ",")
 	}
 	o.brokers = strings.Split(brokers, ",")
-	if o.root == "" && o.bin == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return nil, "", err
-		}
-		o.root = root
+	if err := o.findRoot(); err != nil {
+		return nil, "", err
 	}
 	for _, r := range strings.Split(latencyRates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
@@ -338,6 +326,17 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// findRoot sets the module root, where sluice is built from, unless a
+// root or a prebuilt binary was given.
+func (o *options) findRoot() error {
+	if o.root != "" || o.bin != "" {
+		return nil
+	}
+	root, err := moduleRoot()
+	o.root = root
+	return err
 }
 
 // moduleRoot finds the sluice module from the working directory upwards.
