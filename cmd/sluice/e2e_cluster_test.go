@@ -75,21 +75,7 @@ func (r *clusterRig) start() *clusterMember {
 	r.t.Helper()
 	m := &clusterMember{name: fmt.Sprintf("m%d", len(r.members)), admin: freeAddr(r.t)}
 	r.write(m)
-	m.d = &daemon{cmd: exec.Command(binary, "run", "--config", m.cfg), logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	m.d.cmd.Stdout, m.d.cmd.Stderr = m.d.logs, m.d.logs
-	if err := m.d.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	go func() { m.d.done <- m.d.cmd.Wait() }()
-	r.t.Cleanup(func() {
-		if m.d.cmd.ProcessState == nil {
-			m.d.cmd.Process.Kill()
-			<-m.d.done
-		}
-		if r.t.Failed() {
-			r.t.Logf("member %s output:\n%s", m.name, m.d.logs.String())
-		}
-	})
+	m.d = launchDaemon(r.t, m.cfg, "member "+m.name)
 	r.members = append(r.members, m)
 	return m
 }

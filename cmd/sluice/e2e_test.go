@@ -162,23 +162,30 @@ func (e *env) start() *daemon {
 	return d
 }
 
-// launch starts `sluice run` on the config file; the test's cleanup
-// kills it if it still runs and prints its output if the test failed.
+// launch starts `sluice run` on the config file (launchDaemon).
 func (e *env) launch() *daemon {
 	e.t.Helper()
-	d := &daemon{cmd: exec.Command(binary, "run", "--config", e.cfgPath), logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	return launchDaemon(e.t, e.cfgPath, "sluice")
+}
+
+// launchDaemon starts `sluice run` on a config file; the test's cleanup
+// kills it if it still runs and prints its output, under name, if the
+// test failed.
+func launchDaemon(t *testing.T, cfg, name string) *daemon {
+	t.Helper()
+	d := &daemon{cmd: exec.Command(binary, "run", "--config", cfg), logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() { d.done <- d.cmd.Wait() }()
-	e.t.Cleanup(func() {
+	t.Cleanup(func() {
 		if d.cmd.ProcessState == nil {
 			d.cmd.Process.Kill()
 			<-d.done
 		}
-		if e.t.Failed() {
-			e.t.Logf("sluice output:\n%s", d.logs.String())
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, d.logs.String())
 		}
 	})
 	return d
