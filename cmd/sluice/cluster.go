@@ -61,9 +61,14 @@ func shape(c config.Pipeline) string {
 func clusterSpecs(f *config.File) []cluster.Spec {
 	var specs []cluster.Spec
 	for _, name := range f.PipelineNames() {
-		specs = append(specs, cluster.Spec{Name: name, Shape: shape(f.Pipelines[name])})
+		specs = append(specs, specOf(f, name))
 	}
 	return specs
+}
+
+// specOf is what the members of a cluster compare of one pipeline.
+func specOf(f *config.File, name string) cluster.Spec {
+	return cluster.Spec{Name: name, Shape: shape(f.Pipelines[name])}
 }
 
 // newMember makes the pipelines the jobs of a cluster member.
@@ -75,7 +80,7 @@ func newMember(cc *cluster.Config, f *config.File, pipes []*pipeline.Pipeline, l
 			p.Stats.Failed.Store(false)
 			return p.Run(ctx)
 		}
-		j := cluster.Job{Spec: cluster.Spec{Name: p.Name, Shape: shape(f.Pipelines[p.Name])}, Run: run}
+		j := cluster.Job{Spec: specOf(f, p.Name), Run: run}
 		if h, ok := p.Source.(sluice.Handover); ok {
 			j.WaitReleased = h.WaitReleased
 		}
