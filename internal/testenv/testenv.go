@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"testing"
 )
@@ -30,4 +31,16 @@ func Missing(t testing.TB, msg string) {
 		return
 	}
 	t.Skip(msg)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// for a server a test starts.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
