@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pg-versions.sh VERSION...
+# pg-versions.sh VERSION[:all]...
 #
 # The PostgreSQL version matrix of `make test`, run after the whole suite
 # on PostgreSQL 15: for each VERSION the PostgreSQL clusters are made
@@ -7,9 +7,11 @@
 # the other services keep running, and the tests that read PostgreSQL run
 # against it, with the leak check around them:
 #   - source/postgres: the golden encodings of every type, streaming of
-#     in-progress transactions, the source's integration tests;
+#     in-progress transactions, failover slots (17+), the source's
+#     integration tests;
 #   - the end-to-end tests of cmd/sluice that stream from PostgreSQL
 #     ($PG_E2E).
+# VERSION:all runs the whole suite (go test ./...) on that version instead.
 # PostgreSQL 15 is started again at the end. Needs the services' env
 # (eval "$(scripts/services.sh env)") and SLUICE_BIN.
 set -euo pipefail
@@ -28,13 +30,18 @@ switch() {
 }
 trap 'switch 15 >/dev/null' EXIT
 
-for v in "$@"; do
+for arg in "$@"; do
+  v=${arg%:all}
   began=$(date +%s)
   echo "== PostgreSQL $v"
   switch "$v"
   scripts/leaks.sh before bin/leaks.before
-  $GO test -count=1 -p 1 -timeout 30m ./source/postgres
-  $GO test -count=1 -p 1 -timeout 30m -run "$PG_E2E" -skip "$PG_E2E_SKIP" ./cmd/sluice
+  if [ "$arg" != "$v" ]; then
+    $GO test -count=1 -p 1 -timeout 30m ./...
+  else
+    $GO test -count=1 -p 1 -timeout 30m ./source/postgres
+    $GO test -count=1 -p 1 -timeout 30m -run "$PG_E2E" -skip "$PG_E2E_SKIP" ./cmd/sluice
+  fi
   scripts/leaks.sh after bin/leaks.before
   echo "== PostgreSQL $v: passed in $(($(date +%s) - began)) s"
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# postgres.sh start|stop|restart|status|start-replica-level|stop-replica-level
+# postgres.sh start|stop|restart|status|start-replica-level|stop-replica-level|standby-start|standby-stop|standby-promote
 #
 # Runs the PostgreSQL clusters that sluice's integration tests use, without
 # Docker: initdb + pg_ctl as user `postgres` in a scratch directory, listening
@@ -29,6 +29,15 @@
 #
 # `start` starts both clusters (the replica one is ~1 s and ~30 MB);
 # `restart` restarts only the main cluster, keeping its data; `stop` stops both.
+#
+#   standby ${SLUICE_PG_STANDBY_PORT:-55434}  a physical streaming standby of
+#           main (pg_basebackup, physical slot sluice_standby, hot_standby_feedback;
+#           on 17+ sync_replication_slots = on, so failover slots are copied)
+#
+# `standby-start` makes and starts it, `standby-promote` promotes it (a
+# switch-over: stop main first), `standby-stop` stops it and removes it with
+# its slot on main. The test of failover slots runs a main and a standby of
+# its own (SLUICE_SCRATCH and the ports set to private ones), not these.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -47,6 +56,7 @@ esac
 PGROOT=$SCRATCH/pg
 MAIN_PORT=${SLUICE_PG_PORT:-55432}
 REPLICA_PORT=${SLUICE_PG_REPLICA_PORT:-55433}
+STANDBY_PORT=${SLUICE_PG_STANDBY_PORT:-55434}
 
 # Run a command as `postgres` when we are root (the server refuses root).
 as_pg() {
@@ -162,6 +172,54 @@ stop_one() {
   echo "postgres $1 stopped"
 }
 
+psql_main() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGROOT" -p "$MAIN_PORT" -U postgres -d postgres "$@"; }
+
+# standby_start: a streaming standby of main, from a base backup taken
+# once (main must run).
+standby_start() {
+  local dir=$PGROOT/standby
+  running main || { echo "postgres main is not running" >&2; exit 1; }
+  if [ ! -f "$dir/PG_VERSION" ] || [ "$(cat "$dir/PG_VERSION")" != "$VERSION" ]; then
+    rm -rf "$dir"
+    psql_main -c "SELECT pg_create_physical_replication_slot('sluice_standby', true)
+      WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'sluice_standby')" >/dev/null
+    as_pg "$PGBIN/pg_basebackup" -D "$dir" -h "$PGROOT" -p "$MAIN_PORT" -U postgres -X stream -c fast
+    as_pg touch "$dir/standby.signal"
+  fi
+  local sync=
+  [ "$VERSION" -lt 17 ] || sync="sync_replication_slots = on"
+  as_pg tee "$dir/sluice.conf" >/dev/null <<EOF
+listen_addresses = '127.0.0.1'
+port = $STANDBY_PORT
+unix_socket_directories = '$PGROOT'
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+max_connections = 200
+fsync = off
+ssl = off
+hot_standby = on
+hot_standby_feedback = on
+primary_conninfo = 'host=127.0.0.1 port=$MAIN_PORT user=postgres dbname=sluice application_name=sluice_standby'
+primary_slot_name = 'sluice_standby'
+$sync
+EOF
+  if ! running standby; then
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$PGROOT/standby.log" -w -t 60 start >/dev/null ||
+      { tail -n 30 "$PGROOT/standby.log" >&2; exit 1; }
+  fi
+  echo "postgres standby up on 127.0.0.1:$STANDBY_PORT (PostgreSQL $VERSION, streaming from main)"
+}
+
+standby_stop() {
+  stop_one standby
+  rm -rf "$PGROOT/standby"
+  if running main; then
+    psql_main -c "SELECT pg_drop_replication_slot('sluice_standby')
+      WHERE EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'sluice_standby')" >/dev/null
+  fi
+}
+
 status_one() {
   if running "$1"; then echo "postgres $1: running"; else echo "postgres $1: stopped"; return 1; fi
 }
@@ -174,6 +232,10 @@ case "${1:-}" in
   stop-replica-level)  stop_one replica ;;
   stop)                stop_one main; stop_one replica ;;
   restart)             ensure_installed; stop_one main; start_one main "$MAIN_PORT" logical ;;
+  standby-start)       ensure_installed; standby_start ;;
+  standby-stop)        standby_stop ;;
+  standby-promote)     as_pg "$PGBIN/pg_ctl" -D "$PGROOT/standby" -w -t 60 promote >/dev/null
+                       echo "postgres standby promoted" ;;
   status)              rc=0; status_one main || rc=1; status_one replica || rc=1; exit $rc ;;
-  *) echo "usage: $0 start|stop|restart|status|start-replica-level|stop-replica-level" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|start-replica-level|stop-replica-level|standby-start|standby-stop|standby-promote" >&2; exit 2 ;;
 esac

@@ -53,6 +53,12 @@ type Config struct {
 	// unlinked files under state_dir/spool and emits their events at the
 	// commit, as without it (default true; older servers ignore it).
 	Streaming bool `yaml:"streaming"`
+	// Failover creates the slot as a failover slot (PostgreSQL 17+,
+	// default false): a standby with sync_replication_slots = on keeps a
+	// copy of it, so after a switch-over to that standby sluice resumes
+	// from the copy, without a new snapshot. An existing slot is altered
+	// to match at each start. failover.go.
+	Failover bool `yaml:"failover"`
 	// StatusInterval is how often a standby status update is sent even
 	// when nothing changed (default 10s, 100ms to 10m); it must stay well
 	// below the server's wal_sender_timeout. Debezium:

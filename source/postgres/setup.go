@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -83,20 +84,23 @@ func (s *Source) ensureSlot(ctx context.Context, conn *pgx.Conn, repl *pgconn.Pg
 		pid       *int32
 		confirmed *string
 		walStatus string
+		failover  bool
 	)
-	err := conn.QueryRow(ctx, `SELECT plugin, active, active_pid, confirmed_flush_lsn::text, COALESCE(wal_status, '')
-		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &active, &pid, &confirmed, &walStatus)
+	if err := s.checkFailover(repl); err != nil {
+		return 0, err
+	}
+	failoverCol := "false"
+	if serverMajor(repl) >= 17 {
+		failoverCol = "failover"
+	}
+	err := conn.QueryRow(ctx, `SELECT plugin, active, active_pid, confirmed_flush_lsn::text, COALESCE(wal_status, ''), `+failoverCol+`
+		FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &active, &pid, &confirmed, &walStatus, &failover)
 	if errors.Is(err, pgx.ErrNoRows) {
-		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput",
-			pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication})
+		lsn, err := s.createSlot(ctx, repl)
 		if err != nil {
-			return 0, fmt.Errorf("postgres source: create replication slot %s: %w", s.cfg.Slot, err)
+			return 0, err
 		}
-		lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
-		if err != nil {
-			return 0, fmt.Errorf("postgres source: slot %s consistent point %q: %w", s.cfg.Slot, res.ConsistentPoint, err)
-		}
-		s.log.Info("created replication slot")
+		s.log.Info("created replication slot", zap.Bool("failover", s.cfg.Failover))
 		return lsn, nil
 	}
 	if err != nil {
@@ -114,6 +118,11 @@ func (s *Source) ensureSlot(ctx context.Context, conn *pgx.Conn, repl *pgconn.Pg
 			who = fmt.Sprintf("process %d", *pid)
 		}
 		return 0, fmt.Errorf("postgres source: replication slot %s is read by %s: %w", s.cfg.Slot, who, ErrSlotInUse)
+	}
+	if failover != s.cfg.Failover && serverMajor(repl) >= 17 {
+		if err := s.alterFailover(ctx, repl); err != nil {
+			return 0, err
+		}
 	}
 	if confirmed == nil {
 		return 0, nil
