@@ -36,12 +36,16 @@ for arg in "$@"; do
   echo "== PostgreSQL $v"
   switch "$v"
   scripts/leaks.sh before bin/leaks.before
+  # Exported for the tests that run scripts/postgres.sh themselves (a
+  # restart, a standby): without it they would start PostgreSQL 15.
+  export SLUICE_PG_VERSION=$v
   if [ "$arg" != "$v" ]; then
     $GO test -count=1 -p 1 -timeout 30m ./...
   else
     $GO test -count=1 -p 1 -timeout 30m ./source/postgres
     $GO test -count=1 -p 1 -timeout 30m -run "$PG_E2E" -skip "$PG_E2E_SKIP" ./cmd/sluice
   fi
+  unset SLUICE_PG_VERSION
   scripts/leaks.sh after bin/leaks.before
   echo "== PostgreSQL $v: passed in $(($(date +%s) - began)) s"
 done
