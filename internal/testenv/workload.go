@@ -32,9 +32,10 @@ type SQLConn interface {
 // The statements are plain SQL that PostgreSQL and MySQL/MariaDB both
 // accept. Each writer owns the keys id % writers == its number and keeps
 // the set of its live keys, so every statement hits a row that exists and
-// writers never wait for each other's locks. The table must hold the keys
-// 1 … seeded when the workload starts. A failed statement fails the test
-// (at Stop).
+// writers seldom wait for each other's locks. The table must hold the keys
+// 1 … seeded when the workload starts. A transaction rolled back as a
+// deadlock victim is run again; any other failed statement fails the
+// test (at Stop).
 type Workload struct {
 	t     testing.TB
 	table string
@@ -43,17 +44,19 @@ type Workload struct {
 	txs   atomic.Int64 // committed transactions
 	big   atomic.Int64 // committed big transactions
 	stmts atomic.Int64 // statements in committed transactions
-	mu    sync.Mutex
-	err   error
+	// retries counts transactions run again after a deadlock.
+	retries atomic.Int64
+	mu      sync.Mutex
+	err     error
 }
 
 // WorkloadStats are a stopped Workload's totals.
 type WorkloadStats struct {
-	Txs, BigTxs, Statements int64
+	Txs, BigTxs, Statements, Retries int64
 }
 
 func (s WorkloadStats) String() string {
-	return fmt.Sprintf("%d transactions (%d big), %d statements", s.Txs, s.BigTxs, s.Statements)
+	return fmt.Sprintf("%d transactions (%d big), %d statements, %d run again after a deadlock", s.Txs, s.BigTxs, s.Statements, s.Retries)
 }
 
 // StartWorkload starts writers goroutines, each on its own connection from
@@ -116,7 +119,7 @@ func (w *Workload) Stop() WorkloadStats {
 	if err := w.failure(); err != nil {
 		w.t.Errorf("workload: %v", err)
 	}
-	return WorkloadStats{Txs: w.txs.Load(), BigTxs: w.big.Load(), Statements: w.stmts.Load()}
+	return WorkloadStats{Txs: w.txs.Load(), BigTxs: w.big.Load(), Statements: w.stmts.Load(), Retries: w.retries.Load()}
 }
 
 func (w *Workload) failure() error {
@@ -203,7 +206,26 @@ func (wr *writer) run() {
 	}
 }
 
+// maxDeadlockRetries bounds how often a transaction the server chose as
+// a deadlock victim is run again.
+const maxDeadlockRetries = 20
+
+// exec runs one transaction. One the server rolled back as a deadlock
+// victim (or a serialization failure) is run again from its start: the
+// writers own disjoint keys, but InnoDB's next-key locks on a big
+// transaction's key list reach rows between them, so deadlocks happen,
+// as in any application, which retries them.
 func (wr *writer) exec(stmts []string) error {
+	for try := 0; ; try++ {
+		err := wr.try(stmts)
+		if err == nil || try == maxDeadlockRetries || !deadlock(err) {
+			return err
+		}
+		wr.w.retries.Add(1)
+	}
+}
+
+func (wr *writer) try(stmts []string) error {
 	for _, s := range stmts {
 		if err := wr.conn.Exec(s); err != nil {
 			if stmts[0] == "BEGIN" {
@@ -216,6 +238,14 @@ func (wr *writer) exec(stmts []string) error {
 		}
 	}
 	return nil
+}
+
+// deadlock reports whether err is a transaction rolled back for a
+// deadlock or a serialization failure: MySQL's error 1213 and SQLSTATE
+// 40001, PostgreSQL's 40P01 and 40001, as their clients spell them.
+func deadlock(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "40001") || strings.Contains(msg, "40P01") || strings.Contains(msg, "ERROR 1213")
 }
 
 // op returns one statement on a live key (or an insert when there is
