@@ -7,8 +7,8 @@
 # the other services keep running, and the tests that read PostgreSQL run
 # against it, with the leak check around them:
 #   - source/postgres: the golden encodings of every type, streaming of
-#     in-progress transactions, failover slots (17+), the source's
-#     integration tests;
+#     in-progress transactions, failover slots (17+), decoding on a
+#     standby (16+), the source's integration tests;
 #   - the end-to-end tests of cmd/sluice that stream from PostgreSQL
 #     ($PG_E2E).
 # VERSION:all runs the whole suite (go test ./...) on that version instead.

@@ -36,8 +36,9 @@
 #
 # `standby-start` makes and starts it, `standby-promote` promotes it (a
 # switch-over: stop main first), `standby-stop` stops it and removes it with
-# its slot on main. The test of failover slots runs a main and a standby of
-# its own (SLUICE_SCRATCH and the ports set to private ones), not these.
+# its slot on main. The tests of failover slots and of decoding on a standby
+# each run a main and a standby of their own (SLUICE_SCRATCH and the ports
+# set to private ones), not these.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

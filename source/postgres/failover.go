@@ -34,6 +34,7 @@ func (s *Source) checkFailover(repl *pgconn.PgConn) error {
 // is needed in the replication commands). No snapshot is
 // exported: sluice's snapshots read tables on their own.
 func (s *Source) createSlot(ctx context.Context, repl *pgconn.PgConn) (pglogrepl.LSN, error) {
+	s.slotOnStandbyHint()
 	if !s.cfg.Failover {
 		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.cfg.Slot, "pgoutput",
 			pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication})

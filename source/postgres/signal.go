@@ -45,6 +45,16 @@ func (s *Source) ensureSignalTable(ctx context.Context, conn *pgx.Conn) error {
 	}
 	schema, name, _ := splitTable(s.cfg.SignalTable)
 	stmt := "CREATE TABLE IF NOT EXISTS " + pgx.Identifier{schema, name}.Sanitize() + " (id text PRIMARY KEY, type text NOT NULL, data text)"
+	if s.standby.Load() {
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, name}.Sanitize()).Scan(&exists); err != nil {
+			return fmt.Errorf("postgres source: look up signal table %s: %w", s.cfg.SignalTable, err)
+		}
+		if !exists {
+			return sluice.Permanent(fmt.Errorf("postgres source: signal table %s does not exist, and this server is a standby: run on the primary: %s; then start again", s.cfg.SignalTable, stmt))
+		}
+		return nil
+	}
 	if _, err := conn.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("postgres source: create signal table %s: %w", s.cfg.SignalTable, err)
 	}

@@ -234,6 +234,9 @@ func (sn *snapshotter) startJob(ctx context.Context, conn *pgx.Conn, job *snapsh
 
 // read reads one table chunk by chunk.
 func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
+	if sn.src.standby.Load() {
+		return &jobError{fmt.Errorf("postgres source: snapshot of %s: snapshots write watermarks, and this source reads a standby, which is read-only", job.Table)}
+	}
 	conn, err := sn.src.connect(ctx, false)
 	if err != nil {
 		return err

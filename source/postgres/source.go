@@ -51,6 +51,8 @@ type Source struct {
 	signals *sluice.SignalCounter // counts the signal table's signals (signal_apply.go); nil counts nothing
 
 	tableHooks *tableHooks // tests only
+
+	standby atomic.Bool // the server of the current run is a standby (standby.go)
 }
 
 var (
@@ -136,6 +138,9 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	defer conn.Close(context.WithoutCancel(ctx))
 
 	if err := s.checkServer(ctx, conn); err != nil {
+		return err
+	}
+	if err := s.checkStandby(ctx, conn); err != nil {
 		return err
 	}
 	if err := s.ensureSignalTable(ctx, conn); err != nil {

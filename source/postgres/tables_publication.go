@@ -185,6 +185,9 @@ func (s *Source) openPublication(ctx context.Context, conn *pgx.Conn, captured [
 				stmt += " FOR TABLE " + quoted(tables)
 			}
 		}
+		if s.standby.Load() {
+			return nil, s.onStandby("does not exist", stmt)
+		}
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("postgres source: %s: %w (the role needs CREATE on the database, or create the publication yourself)", stmt, err)
 		}
@@ -349,6 +352,9 @@ func (s *Source) syncPublication(ctx context.Context, conn *pgx.Conn, pub *publi
 		return sluice.Permanent(fmt.Errorf("postgres source: publication %s must change to follow source.tables, but %s: "+
 			"run as its owner (%s) or a superuser: %s; then start again. Or give it to sluice's role: ALTER PUBLICATION %s OWNER TO %s",
 			s.cfg.Publication, why, pub.owner, strings.Join(stmts, "; "), name, pgx.Identifier{pub.role}.Sanitize()))
+	}
+	if s.standby.Load() {
+		return s.onStandby("must change to follow source.tables", strings.Join(stmts, "; "))
 	}
 	if !pub.owned {
 		return byHand("sluice's role does not own it")
