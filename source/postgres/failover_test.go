@@ -218,17 +218,7 @@ func TestFailoverSlotSwitchover(t *testing.T) {
 	// After: the same configuration reaches the promoted standby and
 	// resumes from the copy.
 	c = testenv.Collect(t, newSource())
-	evs := c.WaitCaughtUp(10, func() uint64 {
-		lsn, err := testenv.WALFlushed(ctx, promoted)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pos, err := pglogrepl.ParseLSN(lsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return uint64(pos)
-	})
+	evs := c.WaitCaughtUp(10, func() uint64 { return walEndOf(t, promoted) })
 	var ids []int64
 	for _, ev := range evs {
 		if ev.Op != sluice.OpCreate {

@@ -208,13 +208,19 @@ func (h *harness) wait(n int) []*sluice.Event {
 // transaction committed before the call (testenv.WALFlushed).
 func (h *harness) walEnd() uint64 {
 	h.t.Helper()
-	lsn, err := testenv.WALFlushed(context.Background(), h.db)
+	return walEndOf(h.t, h.db)
+}
+
+// walEndOf is testenv.WALFlushed on db, as a position.
+func walEndOf(t *testing.T, db *pgx.Conn) uint64 {
+	t.Helper()
+	lsn, err := testenv.WALFlushed(context.Background(), db)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	pos, err := pglogrepl.ParseLSN(lsn)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return uint64(pos)
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sluice-cdc/sluice"
@@ -126,17 +125,7 @@ func TestDecodeOnStandby(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		exec(fmt.Sprintf("INSERT INTO standby_rows VALUES (%d)", i))
 	}
-	primaryEnd := func() uint64 {
-		lsn, err := testenv.WALFlushed(ctx, primary)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pos, err := pglogrepl.ParseLSN(lsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return uint64(pos)
-	}
+	primaryEnd := func() uint64 { return walEndOf(t, primary) }
 	evs := c.WaitCaughtUp(10, primaryEnd)
 	if got, want := testenv.IDs(evs), []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}; !slices.Equal(got, want) {
 		t.Errorf("rows %v from the standby; want %v", got, want)
