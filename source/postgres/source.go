@@ -193,6 +193,12 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 
 	start, err := s.ensureSlot(ctx, conn, repl.PgConn())
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped while the slot was being made (its creation waits
+			// for the transactions running then): nothing was read, a
+			// clean stop.
+			return nil
+		}
 		return err
 	}
 	// The slot watcher and the heartbeat run beside the stream, each on

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -53,5 +54,39 @@ func TestStopReadsToTheCommit(t *testing.T) {
 	}
 	if uint64(confirmed) < end {
 		t.Errorf("slot confirmed %s; want at least %s, the end of the transaction", confirmed, pglogrepl.LSN(end))
+	}
+}
+
+// TestStopWhileCreatingSlotIsClean: a stop requested while the slot is
+// being made (its creation waits for a transaction that is still open)
+// is a clean stop, not an error. Before, Run returned "create
+// replication slot …: context canceled", which failed
+// TestKeyAfterPrimaryKeyChange in CI when its stop fell in that moment.
+func TestStopWhileCreatingSlotIsClean(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`DROP TABLE IF EXISTS stop_slot; CREATE TABLE stop_slot (id int PRIMARY KEY)`)
+	h.dropAtEnd("stop_slot")
+	ctx := context.Background()
+	open, err := pgx.Connect(ctx, h.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close(ctx)
+	tx, err := open.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "INSERT INTO stop_slot VALUES (1)"); err != nil { // an xid the slot's creation waits for
+		t.Fatal(err)
+	}
+	c := testenv.Collect(t, h.newSource(map[string]any{"tables": []string{"public.stop_slot"}}))
+	c.WaitFor("the slot's creation to wait", func([]*sluice.Event) bool {
+		var waiting bool
+		err := h.db.QueryRow(ctx, "SELECT active AND confirmed_flush_lsn IS NULL FROM pg_replication_slots WHERE slot_name = $1", "sluice_"+h.name).Scan(&waiting)
+		return err == nil && waiting
+	})
+	if err := c.Stop(); err != nil {
+		t.Errorf("stopped while the slot was being made: %v; want a clean stop", err)
 	}
 }
