@@ -92,6 +92,30 @@ func (p *pgPair) connect(dsn string) *pgx.Conn {
 	return c
 }
 
+// source builds a source of the pair's tests: pipeline names its slot
+// and publication, raw is its configuration.
+func (p *pgPair) source(pipeline, stateDir string, raw map[string]any) *Source {
+	p.t.Helper()
+	s, err := source.Build(New, raw, source.Env{Pipeline: pipeline, Path: "source", Logger: zaptest.NewLogger(p.t), StateDir: stateDir})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return s
+}
+
+// poll calls cond every interval until it reports true, and fails the
+// test naming what when limit passes first.
+func poll(t *testing.T, what string, limit, interval time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v", what, limit)
+		}
+		time.Sleep(interval)
+	}
+}
+
 // serverMajorOf is the major version of the server at dsn.
 func serverMajorOf(t *testing.T, dsn string) int {
 	t.Helper()
@@ -152,13 +176,8 @@ func TestFailoverSlotSwitchover(t *testing.T) {
 		hostPort(t, pair.primary), hostPort(t, pair.standby))
 	stateDir := t.TempDir()
 	newSource := func() *Source {
-		raw := map[string]any{"type": "postgres", "dsn": both, "tables": []string{"public.failover_rows"},
-			"failover": true, "status_interval": "1s", "drain_timeout": "5s", "snapshot": map[string]any{"mode": "initial"}}
-		s, err := source.Build(New, raw, source.Env{Pipeline: "failover", Path: "source", Logger: zaptest.NewLogger(t), StateDir: stateDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return pair.source("failover", stateDir, map[string]any{"type": "postgres", "dsn": both, "tables": []string{"public.failover_rows"},
+			"failover": true, "status_interval": "1s", "drain_timeout": "5s", "snapshot": map[string]any{"mode": "initial"}})
 	}
 
 	// Before: the snapshot and ten streamed rows, confirmed.
@@ -180,17 +199,17 @@ func TestFailoverSlotSwitchover(t *testing.T) {
 	// every 15 s by itself), and sluice confirms a transaction after it.
 	standby := pair.connect(pair.standby)
 	next := 21
-	deadline := time.Now().Add(2 * time.Minute)
-	for slotConfirmed(t, standby, "sluice_failover") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the standby has no usable copy of the slot after 2 minutes")
+	// Polled every 200 ms: the standby's sync worker naps 200 ms to 30 s.
+	poll(t, "a usable copy of the slot on the standby", 2*time.Minute, 200*time.Millisecond, func() bool {
+		if slotConfirmed(t, standby, "sluice_failover") > 0 {
+			return true
 		}
 		exec(primary, "SELECT pg_log_standby_snapshot()")
 		exec(primary, fmt.Sprintf("INSERT INTO failover_rows VALUES (%d)", next))
 		c.WaitFor(fmt.Sprintf("row %d", next), func(evs []*sluice.Event) bool { return len(evs) >= next })
 		next++
-		time.Sleep(200 * time.Millisecond) // a poll: the standby's sync worker naps 200 ms to 30 s
-	}
+		return false
+	})
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,13 +217,8 @@ func TestFailoverSlotSwitchover(t *testing.T) {
 	// The copy catches up with the slot's final position; then the
 	// switch-over.
 	want := slotConfirmed(t, primary, "sluice_failover")
-	for slotConfirmed(t, standby, "sluice_failover") < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("the standby's copy of the slot is at %X after 2 minutes; the primary's at %X",
-				slotConfirmed(t, standby, "sluice_failover"), want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll(t, fmt.Sprintf("the standby's copy of the slot at the primary's %X", want), 2*time.Minute, 100*time.Millisecond,
+		func() bool { return slotConfirmed(t, standby, "sluice_failover") >= want })
 	primary.Close(ctx)
 	pair.run("stop")
 	pair.run("standby-promote")

@@ -8,11 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/testenv"
-	"github.com/sluice-cdc/sluice/source"
 )
 
 // TestDecodeOnStandby: a source reading a streaming standby (PostgreSQL
@@ -41,20 +38,13 @@ func TestDecodeOnStandby(t *testing.T) {
 		if err := primary.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(time.Minute)
-		for {
+		poll(t, "the standby to replay "+lsn, time.Minute, 10*time.Millisecond, func() bool {
 			var ok bool
 			if err := standby.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", lsn).Scan(&ok); err != nil {
 				t.Fatal(err)
 			}
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the standby has not replayed %s after a minute", lsn)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return ok
+		})
 	}
 	exec(`CREATE TABLE standby_rows (id int PRIMARY KEY); CREATE TABLE standby_other (id int PRIMARY KEY)`)
 	replayed()
@@ -65,11 +55,7 @@ func TestDecodeOnStandby(t *testing.T) {
 		for k, v := range extra {
 			raw[k] = v
 		}
-		s, err := source.Build(New, raw, source.Env{Pipeline: "standbydecode", Path: "source", Logger: zaptest.NewLogger(t), StateDir: stateDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return pair.source("standbydecode", stateDir, raw)
 	}
 	refused := func(s *Source, want ...string) {
 		t.Helper()
@@ -102,26 +88,22 @@ func TestDecodeOnStandby(t *testing.T) {
 	c := testenv.Collect(t, src)
 	// The slot on the standby waits for a record of the running
 	// transactions from the primary.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	// Polled every 50 ms, each time with a new record.
+	poll(t, "the source to stream from the standby", 2*time.Minute, 50*time.Millisecond, func() bool {
 		ok, err := testenv.SlotStreaming(ctx, standby, "sluice_standbydecode")
 		if err != nil {
 			t.Fatal(err)
-		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the source does not stream from the standby after 2 minutes")
 		}
 		select {
 		case <-c.Done():
 			t.Fatalf("the source stopped: %v", c.Stop())
 		default:
 		}
-		exec("SELECT pg_log_standby_snapshot()")
-		time.Sleep(50 * time.Millisecond) // a poll of the slot's creation
-	}
+		if !ok {
+			exec("SELECT pg_log_standby_snapshot()")
+		}
+		return ok
+	})
 	for i := 1; i <= 10; i++ {
 		exec(fmt.Sprintf("INSERT INTO standby_rows VALUES (%d)", i))
 	}
