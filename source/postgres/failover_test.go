@@ -216,6 +216,15 @@ func TestFailoverSlotSwitchover(t *testing.T) {
 
 	// The copy catches up with the slot's final position; then the
 	// switch-over.
+	// The slot's final position is the one the stopped source confirmed
+	// last; its walsender applies it before it exits.
+	poll(t, "the primary's slot to be released", time.Minute, 10*time.Millisecond, func() bool {
+		active, err := testenv.SlotStreaming(ctx, primary, "sluice_failover")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !active
+	})
 	want := slotConfirmed(t, primary, "sluice_failover")
 	poll(t, fmt.Sprintf("the standby's copy of the slot at the primary's %X", want), 2*time.Minute, 100*time.Millisecond,
 		func() bool { return slotConfirmed(t, standby, "sluice_failover") >= want })
