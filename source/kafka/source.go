@@ -177,7 +177,8 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	}
 	defer cl.Close()
 	if err := cl.Ping(ctx); err != nil {
-		return fmt.Errorf("kafka source: connect %v: %w", s.cfg.Brokers, err)
+		var up source.Startup // a stop before consuming is a clean one
+		return up.Result(ctx, fmt.Errorf("kafka source: connect %v: %w", s.cfg.Brokers, err))
 	}
 	s.log.Info("kafka source: consuming", zap.String("group", s.cfg.Group), zap.Strings("topics", s.cfg.Topics),
 		zap.String("topic_pattern", s.cfg.TopicPattern), zap.String("format", s.cfg.Format))

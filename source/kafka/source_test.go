@@ -168,3 +168,20 @@ func readAll(t *testing.T, brokers, topic string, n int) []*kgo.Record {
 	}
 	return out
 }
+
+// TestStopBeforeConsumingIsClean: a source stopped before it reached the
+// brokers returns nil, a clean stop, not "connect …: context canceled",
+// which the pipeline would count as a failure.
+func TestStopBeforeConsumingIsClean(t *testing.T) {
+	brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
+	s, err := source.Build(New, map[string]any{"brokers": []string{brokers}, "topics": []string{"sluice_test_stop_before"}, "group": "sluice_test_stop_before"},
+		source.Env{Pipeline: "p", Path: "source", Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(ctx, func(*sluice.Event) error { return nil }); err != nil {
+		t.Fatalf("Run stopped before it started: %v; want a clean stop", err)
+	}
+}

@@ -154,8 +154,15 @@ func (s *Source) Durable() uint64 { return s.durable.Load() }
 
 // Run implements sluice.Source: it checks the server, takes or resumes
 // the initial snapshot when the mode asks for it, then streams the binlog
-// from the stored position until ctx ends.
+// from the stored position until ctx ends. A stop before the snapshot
+// or the stream begins is a clean stop (source.Startup).
 func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	var up source.Startup
+	return up.Result(ctx, s.run(ctx, emit, &up))
+}
+
+// run is Run; it marks the end of the start-up in up.
+func (s *Source) run(ctx context.Context, emit func(*sluice.Event) error, up *source.Startup) error {
 	tc, err := s.cfg.TLS.config(s.dsn.Host)
 	if err != nil {
 		return sluice.Permanent(fmt.Errorf("mysql source: %w", err))
@@ -319,6 +326,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 
 	var start position
 	if snap {
+		up.Over()
 		start, err = s.snapshot(runCtx, srv, tables, off, w, store)
 		if err != nil {
 			if runCtx.Err() != nil {
@@ -379,6 +387,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 		stopWork()
 		<-workDone
 	}()
+	up.Over()
 	s.streaming.Store(true)
 	inc.streamer.Store(true)
 	defer func() {

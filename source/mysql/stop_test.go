@@ -47,3 +47,17 @@ func TestStopReadsToTheCommit(t *testing.T) {
 		t.Fatalf("after the restart: events %v; want 4 only", got)
 	}
 }
+
+// TestStopAtEachStartUpStepIsClean stops a source at each step of its
+// start-up in turn (connecting, loading the offset, storing the first
+// position): each is a clean stop, not an error the daemon restarts
+// from.
+func TestStopAtEachStartUpStepIsClean(t *testing.T) {
+	h := newHarness(t)
+	h.exec("DROP TABLE IF EXISTS stop_startup", "CREATE TABLE stop_startup (id int PRIMARY KEY)")
+	t.Cleanup(func() { h.exec("DROP TABLE IF EXISTS stop_startup") })
+	steps := testenv.StopAtEachStartUpStep(t, func() sluice.Source {
+		return h.newSource(map[string]any{"tables": []string{"stop_startup"}})
+	}, func(src sluice.Source) bool { return src.(*Source).streaming.Load() })
+	t.Logf("stopped at each of %d start-up steps", steps)
+}

@@ -507,42 +507,6 @@ func TestSilentConnectionIsDetected(t *testing.T) {
 	}
 }
 
-// TestStopWhileStartingIsClean: a stop requested while the stream starts
-// (START_REPLICATION, when the slot already shows as active) is a clean
-// stop, not an error: SIGTERM right after start must not fail the
-// pipeline. The stream is run here with its context already cancelled,
-// which is where such a stop lands.
-func TestStopWhileStartingIsClean(t *testing.T) {
-	h := newHarness(t)
-	h.exec(`DROP TABLE IF EXISTS stop_start; CREATE TABLE stop_start (id int PRIMARY KEY)`)
-	h.dropAtEnd("stop_start")
-	s := h.newSource(map[string]any{"tables": []any{"public.stop_start"}})
-	ctx := context.Background()
-	conn, err := s.connect(ctx, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := s.ensurePublication(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	repl, err := s.connect(ctx, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer repl.Close(ctx)
-	start, err := s.ensureSlot(ctx, conn, repl.PgConn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped, cancel := context.WithCancel(ctx)
-	cancel()
-	st := newStream(s, conn, repl.PgConn(), func(*sluice.Event) error { return nil })
-	if err := st.run(stopped, start); err != nil {
-		t.Errorf("stopped while starting: %v, want a clean stop", err)
-	}
-}
-
 // signalSnapshot requests an incremental snapshot of tables (filter
 // optional) through the signal table, as `sluice snapshot` does without
 // a daemon.

@@ -129,8 +129,15 @@ func (s *Source) Confirm(pos sluice.Position) {
 // itself can take the slot back to its last checkpoint.
 func (s *Source) Durable() uint64 { return s.durable.Load() }
 
-// Run implements sluice.Source.
+// Run implements sluice.Source. A stop during the start-up, before the
+// stream begins, is a clean stop (source.Startup).
 func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	var up source.Startup
+	return up.Result(ctx, s.run(ctx, emit, &up))
+}
+
+// run is Run; the stream marks the end of the start-up in up.
+func (s *Source) run(ctx context.Context, emit func(*sluice.Event) error, up *source.Startup) error {
 	conn, err := s.connect(ctx, false)
 	if err != nil {
 		return err
@@ -193,12 +200,6 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 
 	start, err := s.ensureSlot(ctx, conn, repl.PgConn())
 	if err != nil {
-		if ctx.Err() != nil {
-			// Stopped while the slot was being made (its creation waits
-			// for the transactions running then): nothing was read, a
-			// clean stop.
-			return nil
-		}
 		return err
 	}
 	// The slot watcher and the heartbeat run beside the stream, each on
@@ -216,6 +217,7 @@ func (s *Source) Run(ctx context.Context, emit func(*sluice.Event) error) error 
 	emit = source.WithEpoch(emit, epoch)
 	start = s.seekStart(start, epoch)
 	stream := newStream(s, conn, repl.PgConn(), emit)
+	stream.startup = up
 	// Always: signals may also come from a Kafka topic or the admin
 	// endpoint. Idle, it costs an atomic load per decoded row and an
 	// append per decoded transaction (the xids a chunk's visibility check

@@ -90,3 +90,20 @@ func TestStopWhileCreatingSlotIsClean(t *testing.T) {
 		t.Errorf("stopped while the slot was being made: %v; want a clean stop", err)
 	}
 }
+
+// TestStopAtEachStartUpStepIsClean stops a source at each step of its
+// start-up in turn (connecting, checking the server, the publication,
+// the slot, IDENTIFY_SYSTEM, START_REPLICATION): each is a clean stop.
+// Before, only the slot's creation and the stream's start were, and CI's
+// TestKeyAfterPrimaryKeyChange failed on "identify system: context
+// canceled" when its stop fell between them.
+func TestStopAtEachStartUpStepIsClean(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`DROP TABLE IF EXISTS stop_startup; CREATE TABLE stop_startup (id int PRIMARY KEY)`)
+	h.dropAtEnd("stop_startup")
+	steps := testenv.StopAtEachStartUpStep(t, func() sluice.Source {
+		h.waitSlotFree()
+		return h.newSource(map[string]any{"tables": []string{"public.stop_startup"}})
+	}, func(sluice.Source) bool { return h.slotActive() })
+	t.Logf("stopped at each of %d start-up steps", steps)
+}

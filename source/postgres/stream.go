@@ -29,6 +29,9 @@ type stream struct {
 	repl *pgconn.PgConn
 	emit func(*sluice.Event) error
 	log  *zap.Logger
+	// startup is marked over once the server streams (source.Startup);
+	// nil outside a Run.
+	startup *source.Startup
 
 	rels map[uint32]*relation
 	snap *snapshotter // nil when no snapshot can run
@@ -114,11 +117,6 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		args = append(args, "messages 'true'")
 	}
 	err := pglogrepl.StartReplication(ctx, st.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{PluginArgs: args})
-	if err != nil && ctx.Err() != nil {
-		// Stopped while the server was starting the stream (the slot is
-		// already active then): nothing was read, a clean stop.
-		return nil
-	}
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "55006" {
@@ -129,6 +127,7 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		}
 		return fmt.Errorf("postgres source: start replication on slot %s: %w", s.cfg.Slot, err)
 	}
+	st.startup.Over()
 	s.log.Info("streaming", zap.String("from", start.String()), zap.String("publication", s.cfg.Publication),
 		zap.Bool("in_progress_transactions", st.spool != nil))
 
