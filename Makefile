@@ -18,14 +18,14 @@ build:
 # Start PostgreSQL, MariaDB, Kafka, the Apicurio schema registry, Elasticsearch and OpenSearch
 # (scripts/services.sh up), then run every test (unit and integration)
 # with their addresses in the environment. Fails, too, when the tests left a replication slot or
-# publication behind (scripts/leaks.sh). Then the PostgreSQL version matrix: the PostgreSQL tests on
-# 18, 14, 16 and 17 (scripts/pg-versions.sh; `scripts/pg-versions.sh 18:all` runs the whole suite on
-# 18). Then every fuzz target runs for a few seconds.
+# publication behind (scripts/leaks.sh). Then the PostgreSQL version matrix (scripts/pg-versions.sh):
+# the whole suite again on 18, the PostgreSQL tests on 14, 16 and 17. Then every fuzz target runs for
+# a few seconds.
 test: build services
 	eval "$$(scripts/services.sh env)" && scripts/leaks.sh before bin/leaks.before && \
 	  SLUICE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 30m ./... && \
 	  scripts/leaks.sh after bin/leaks.before
-	eval "$$(scripts/services.sh env)" && GO=$(GO) SLUICE_BIN=$(CURDIR)/$(BIN) scripts/pg-versions.sh 18 14 16 17
+	eval "$$(scripts/services.sh env)" && GO=$(GO) SLUICE_BIN=$(CURDIR)/$(BIN) scripts/pg-versions.sh 18:all 14 16 17
 	scripts/fuzz.sh 5
 
 # Every fuzz target for FUZZTIME seconds each (14 targets: about 15 minutes at 60).
