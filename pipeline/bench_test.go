@@ -18,6 +18,11 @@ type benchSource struct {
 }
 
 func (s *benchSource) Run(ctx context.Context, emit func(*sluice.Event) error) error {
+	return s.run(ctx, emit, func() {})
+}
+
+// run emits, calls emitted once every event was emitted, and waits.
+func (s *benchSource) run(ctx context.Context, emit func(*sluice.Event) error, emitted func()) error {
 	for i := 0; i < s.n; i++ {
 		if err := emit(s.rows[i%len(s.rows)]); err != nil {
 			return err
@@ -28,6 +33,7 @@ func (s *benchSource) Run(ctx context.Context, emit func(*sluice.Event) error) e
 			}
 		}
 	}
+	emitted()
 	close(s.done)
 	<-ctx.Done()
 	return nil

@@ -18,7 +18,7 @@ import (
 // sluice (murmur2, the Java client's partitioner). BenchmarkKafkaWrite in
 // integration_test.go measures the whole Write against a real broker.
 
-func benchSink(b *testing.B) *Sink {
+func benchSink(b testing.TB) *Sink {
 	s, err := sink.Build(New, map[string]any{"brokers": []any{"127.0.0.1:1"}}, testEnv(b))
 	if err != nil {
 		b.Fatal(err)

@@ -139,3 +139,24 @@ func BenchmarkDecodeTextTypes(b *testing.B) {
 		})
 	}
 }
+
+// TestDecodeTupleAllocs holds decoding to its allocation count, so that
+// it cannot regress unnoticed: a row of the benchmark's small table costs
+// two allocations (the row, and one arena for the bytes its values keep),
+// a wide row four (the text array's elements and its jsonb besides).
+// BenchmarkDecodeTuple measures the time.
+func TestDecodeTupleAllocs(t *testing.T) {
+	limits := map[string]float64{"small": 2, "wide": 4}
+	for _, r := range benchRows {
+		rel := benchRelation(t, r)
+		p := tupleBytes(r.vals)
+		n := testing.AllocsPerRun(100, func() {
+			if _, _, err := decodeTuple(rel, p, false); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n > limits[r.name] {
+			t.Errorf("%s row: %v allocations, want at most %v", r.name, n, limits[r.name])
+		}
+	}
+}
