@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# debezium.sh fetch | record [postgres|mariadb [MODE...]] | props SOURCE MODE | modes [SOURCE] | clean
+# debezium.sh fetch | serve RUN_DIR PROPERTIES | record [postgres|mariadb [MODE...]] | props SOURCE MODE
+#             | modes [SOURCE] | clean
 #             | record-smt [MODE...] | props-smt MODE | modes-smt | clean-smt
 #             | record-avro [postgres|mariadb] | props-avro SOURCE | clean-avro
 #
@@ -13,6 +14,9 @@
 #           Maven Central (~0.8 GB, seconds to a minute here) and unpacks it once into
 #           ${SLUICE_CACHE:-~/.cache/sluice}/debezium-server-3.6.1.Final (marker
 #           .complete; the tarball is deleted after unpacking).
+#   serve   runs Debezium Server in the foreground with a properties file of
+#           the caller's, from a run dir of the caller's (sluice-bench
+#           -debezium); the process becomes the JVM.
 #   record  with no argument records every mode of both sources (~8-10 min here);
 #           `record postgres` all PostgreSQL modes; `record mariadb defaults
 #           schemas` only those. Each mode: recreate the database `dbz` from
@@ -337,21 +341,44 @@ modes_of() {
 
 RUN= DBZ_PID= JAVA_HOME_DBZ= TOPICDUMP=
 
-# make_run_dir SOURCE MODE: a scratch copy of the dist (symlinks) with its own config/ and data/.
-make_run_dir() {
-  RUN=$DIR/run-$1
-  rm -rf "$RUN"
-  mkdir -p "$RUN/config" "$RUN/data"
+# link_dist DIR: DIR made anew as a scratch copy of the dist (symlinks)
+# with its own config/ and data/ (no application.properties yet).
+link_dist() {
+  rm -rf "$1"
+  mkdir -p "$1/config" "$1/data"
   local f
   for f in "$CACHE"/* "$CACHE"/config/*; do
     case ${f#"$CACHE"/} in
       # The dist's examples would only make Quarkus warn.
       config | config/application.properties | config/*.example | config/application.yaml*) ;;
-      config/*) ln -s "$f" "$RUN/config/" ;;
-      *) ln -s "$f" "$RUN/" ;;
+      config/*) ln -s "$f" "$1/config/" ;;
+      *) ln -s "$f" "$1/" ;;
     esac
   done
+}
+
+# make_run_dir SOURCE MODE: the run dir of a recording, with its properties.
+make_run_dir() {
+  RUN=$DIR/run-$1
+  link_dist "$RUN"
   props "$1" "$2" >"$RUN/config/application.properties"
+}
+
+# serve RUN_DIR PROPERTIES: Debezium Server in the foreground with the
+# given application.properties, from RUN_DIR (made anew by link_dist;
+# offsets and logs land there). The script execs run.sh, which execs
+# java: the pid of `debezium.sh serve` is the JVM's, which is what
+# sluice-bench -debezium measures.
+serve() {
+  local run=$1 properties=$2
+  [ -f "$CACHE/.complete" ] || die "Debezium Server $VERSION is not in $CACHE: run $0 fetch"
+  [ -f "$properties" ] || die "no properties file $properties"
+  run=$(mkdir -p "$run" && cd "$run" && pwd)
+  link_dist "$run"
+  cp "$properties" "$run/config/application.properties"
+  local java_home; java_home=$(find_java_home)
+  cd "$run"
+  JAVA_HOME=$java_home JAVA_OPTS="$JAVA_OPTS_DBZ -Djava.io.tmpdir=$run/data" exec ./run.sh
 }
 
 dbz_running() { [ -n "$DBZ_PID" ] && kill -0 "$DBZ_PID" 2>/dev/null; }
@@ -709,6 +736,7 @@ clean_smt() {
 
 case "${1:-}" in
   fetch) fetch; echo "Debezium Server $VERSION in $CACHE" ;;
+  serve) serve "${2:?run dir}" "${3:?application.properties}" ;;
   record) shift; record "$@" ;;
   props) props "${2:?source}" "${3:?mode}" ;;
   modes) if [ -n "${2:-}" ]; then modes_of "$2"; else echo "postgres: $PG_MODES"; echo "mariadb: $MARIADB_MODES"; fi ;;
@@ -718,5 +746,5 @@ case "${1:-}" in
   modes-smt) echo "$PG_SMT_MODES" ;;
   clean-smt) clean_smt ;;
   record-avro | props-avro | clean-avro) a=${1%-avro}; shift; exec "$HERE/debezium-avro.sh" "$a" "$@" ;;
-  *) echo "usage: $0 fetch | record [postgres|mariadb [MODE...]] | props SOURCE MODE | modes [SOURCE] | clean | record-smt [MODE...] | props-smt MODE | modes-smt | clean-smt | record-avro [postgres|mariadb] | props-avro SOURCE | clean-avro" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch | serve RUN_DIR PROPERTIES | record [postgres|mariadb [MODE...]] | props SOURCE MODE | modes [SOURCE] | clean | record-smt [MODE...] | props-smt MODE | modes-smt | clean-smt | record-avro [postgres|mariadb] | props-avro SOURCE | clean-avro" >&2; exit 2 ;;
 esac

@@ -64,6 +64,11 @@ type options struct {
 	// the Elasticsearch at esURL.
 	kafkaES int
 	esURL   string
+	// debezium runs Debezium Server beside sluice in every repeat of the
+	// PostgreSQL workloads (debezium.go), with scripts/debezium.sh of
+	// the module at scriptsRoot.
+	debezium    bool
+	scriptsRoot string
 	// bigTx, when above 0, measures one live transaction of that many
 	// rows with streaming on and off instead of the workloads (bigtx.go).
 	bigTx int
@@ -143,6 +148,12 @@ func run(ctx context.Context, o *options) (*result, error) {
 			return nil, fmt.Errorf("connect %s: %w", redact(o.pgDSN), err)
 		}
 		defer b.db.Close(context.WithoutCancel(ctx))
+	}
+	if o.debezium {
+		b.logf("fetching Debezium Server (scripts/debezium.sh fetch; once)")
+		if err := b.fetchDebezium(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if b.kcl, err = kgo.NewClient(kgo.SeedBrokers(o.brokers...)); err != nil {
 		return nil, err
@@ -321,6 +332,9 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 	if o.comparing() {
 		need += o.repeats
 	}
+	if o.debezium {
+		need += o.repeats
+	}
 	if o.profileDir != "" {
 		need++
 	}
@@ -329,8 +343,8 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 		return nil, fmt.Errorf("%d replication slots needed, %d free (max_replication_slots): use fewer -repeats, or drop unused slots", need, free)
 	}
 	for r := range runs {
-		for _, k := range []string{"s", "c", "l", "b"} {
-			if ((k == "c" || k == "l") && !pgSlots || k == "b" && !o.comparing()) && r < o.repeats || k != "s" && r >= o.repeats {
+		for _, k := range []string{"s", "c", "l", "b", "d"} {
+			if ((k == "c" || k == "l") && !pgSlots || k == "b" && !o.comparing() || k == "d" && !o.debezium) && r < o.repeats || k != "s" && r >= o.repeats {
 				continue
 			}
 			if err := b.createSlot(ctx, slot(k, r)); err != nil {
@@ -388,6 +402,13 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 			func(kind string) { b.dropSlot(slot(kind, r)) }, cr.PgEPS)
 		if err != nil {
 			return nil, err
+		}
+		if o.debezium && !profiling {
+			err := b.runDebezium(ctx, cr, w, r, slot("d", r), pub, table)
+			b.dropSlot(slot("d", r))
+			if err != nil {
+				return nil, fmt.Errorf("debezium: %w", err)
+			}
 		}
 	}
 	cr.medians(o, cr.PgEPS, "postgres")
@@ -514,6 +535,10 @@ func (cr *caseResult) medians(o *options, source []float64, name string) {
 	m.PeakRSS = maxOf(cr.Sluice.RSS)
 	if cr.Compare != nil {
 		m.CompareEPS, m.CompareCPU, m.CompareRatio = median(cr.Compare.EPS), median(cr.Compare.CPU), median(cr.CompareRatio)
+	}
+	if d := cr.Debezium; d != nil {
+		m.DebeziumEPS, m.DebeziumCPU, m.DebeziumRSS, m.DebeziumRatio = median(d.EPS), median(d.CPU), maxOf(d.RSS), median(cr.DebeziumRatio)
+		m.DebeziumRunCPU = median(cr.DebeziumRunCPU)
 	}
 	if o.ceilings {
 		src := median(source)

@@ -180,6 +180,7 @@ func parseFlags(args []string) (*options, string, error) {
 	fs.IntVar(&o.kafkaES, "kafka-es", 0, "instead of the workloads: Kafka topic → Elasticsearch (kafka source, elasticsearch sink) with this many Debezium change events, against a bulk loader indexing the same documents (needs -es)")
 	fs.IntVar(&kesPartitions, "kafka-es-partitions", 3, "partitions of the -kafka-es topic")
 	fs.StringVar(&o.esURL, "es", os.Getenv("SLUICE_TEST_ES_URL"), "Elasticsearch URL for -kafka-es; default $SLUICE_TEST_ES_URL")
+	fs.BoolVar(&o.debezium, "debezium", false, "also run Debezium Server 3.6.1 (scripts/debezium.sh fetches it once; Java >= 21) on a slot of its own over the same WAL in every repeat, right after sluice, with the same Kafka, converter (JSON, no schemas) and producer settings (postgres only)")
 	fs.IntVar(&o.bigTx, "bigtx", 0, "instead of the workloads: one live PostgreSQL transaction of this many rows, with the source's streaming of in-progress transactions on and off (alternating, -repeats each): commit → last event in Kafka, sluice's peak RSS, the server's spill")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
@@ -262,6 +263,19 @@ func parseFlags(args []string) (*options, string, error) {
 			return nil, "", fmt.Errorf("-latency-rate: %q is not a rate", r)
 		}
 		o.latencyRates = append(o.latencyRates, v)
+	}
+	if o.debezium {
+		if o.source != "postgres" {
+			return nil, "", errors.New("-debezium: postgres only")
+		}
+		root := o.root
+		if root == "" {
+			var err error
+			if root, err = moduleRoot(); err != nil {
+				return nil, "", fmt.Errorf("-debezium needs scripts/debezium.sh: %w", err)
+			}
+		}
+		o.scriptsRoot = root
 	}
 	if smoke {
 		o.cases = smokeCases

@@ -108,6 +108,16 @@ func printTable(w io.Writer, res *result) {
 			fmt.Fprintf(tw, "B %s/%s\tB/A %.2f\t%.0f\t%.0f\t\t\t%s\t%.2f\t%.0f\t\t\t\t\n", c.Workload, c.Width,
 				md.CompareRatio, md.CompareEPS, median(c.Compare.WallEPS), ratio, md.CompareCPU, maxOf(c.Compare.RSS))
 		}
+		if d := c.Debezium; d != nil {
+			// Debezium Server on the same WAL; the events column holds
+			// sluice's rate over Debezium's (median of the repeats').
+			bpv := "-"
+			if c.DebeziumAvgValue > 0 {
+				bpv = fmt.Sprintf("%.0f", c.DebeziumAvgValue)
+			}
+			fmt.Fprintf(tw, "D %s/%s\tS/D %.2f\t%.0f\t%.0f\t\t\t\t%.2f (%.2f)\t%.0f\t\t%s\t\t\n", c.Workload, c.Width,
+				md.DebeziumRatio, md.DebeziumEPS, median(d.WallEPS), md.DebeziumCPU, md.DebeziumRunCPU, md.DebeziumRSS, bpv)
+		}
 	}
 	tw.Flush()
 	if len(res.Latency) > 0 {

@@ -36,6 +36,15 @@ type caseResult struct {
 	// the first's, per repeat.
 	Compare      *sluiceRuns `json:"compare,omitempty"`
 	CompareRatio []float64   `json:"compare_ratio,omitempty"`
+	// Debezium is Debezium Server (-debezium) on the same WAL, run right
+	// after sluice in each repeat; DebeziumRatio is sluice's events/s
+	// over Debezium's, per repeat.
+	Debezium         *sluiceRuns `json:"debezium,omitempty"`
+	DebeziumRatio    []float64   `json:"sluice_over_debezium,omitempty"`
+	DebeziumAvgValue float64     `json:"debezium_avg_value_bytes,omitempty"`
+	// DebeziumRunCPU is Debezium Server's CPU from its first record on
+	// (the JVM's start-up excluded), per million events, per repeat.
+	DebeziumRunCPU []float64 `json:"debezium_cpu_s_per_m_events_from_first_record,omitempty"`
 
 	// The PostgreSQL ceiling is the better of two readers per repeat
 	// (see pgreader.go): eager (blocks on the socket for every message)
@@ -63,18 +72,23 @@ type caseResult struct {
 	Profile *profileRes `json:"profile,omitempty"`
 
 	Median struct {
-		SluiceEPS     float64 `json:"sluice_events_per_s"`
-		SluiceWallEPS float64 `json:"sluice_wall_events_per_s"`
-		SluiceCPU     float64 `json:"sluice_cpu_s_per_m_events"`
-		PeakRSS       float64 `json:"sluice_peak_rss_mib"` // the maximum, not the median
-		PgEPS         float64 `json:"pg_ceiling_events_per_s,omitempty"`
-		MySQLEPS      float64 `json:"mysql_ceiling_events_per_s,omitempty"`
-		KafkaEPS      float64 `json:"kafka_ceiling_events_per_s,omitempty"`
-		Ratio         float64 `json:"ratio_to_lower_ceiling,omitempty"`
-		Lower         string  `json:"lower_ceiling,omitempty"`
-		CompareEPS    float64 `json:"compare_events_per_s,omitempty"`
-		CompareCPU    float64 `json:"compare_cpu_s_per_m_events,omitempty"`
-		CompareRatio  float64 `json:"compare_ratio,omitempty"`
+		SluiceEPS      float64 `json:"sluice_events_per_s"`
+		SluiceWallEPS  float64 `json:"sluice_wall_events_per_s"`
+		SluiceCPU      float64 `json:"sluice_cpu_s_per_m_events"`
+		PeakRSS        float64 `json:"sluice_peak_rss_mib"` // the maximum, not the median
+		PgEPS          float64 `json:"pg_ceiling_events_per_s,omitempty"`
+		MySQLEPS       float64 `json:"mysql_ceiling_events_per_s,omitempty"`
+		KafkaEPS       float64 `json:"kafka_ceiling_events_per_s,omitempty"`
+		Ratio          float64 `json:"ratio_to_lower_ceiling,omitempty"`
+		Lower          string  `json:"lower_ceiling,omitempty"`
+		CompareEPS     float64 `json:"compare_events_per_s,omitempty"`
+		CompareCPU     float64 `json:"compare_cpu_s_per_m_events,omitempty"`
+		CompareRatio   float64 `json:"compare_ratio,omitempty"`
+		DebeziumEPS    float64 `json:"debezium_events_per_s,omitempty"`
+		DebeziumCPU    float64 `json:"debezium_cpu_s_per_m_events,omitempty"`
+		DebeziumRunCPU float64 `json:"debezium_cpu_s_per_m_events_from_first_record,omitempty"`
+		DebeziumRSS    float64 `json:"debezium_peak_rss_mib,omitempty"` // the maximum
+		DebeziumRatio  float64 `json:"sluice_over_debezium,omitempty"`
 	} `json:"median"`
 }
 
