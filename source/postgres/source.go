@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -316,6 +317,14 @@ func (s *Source) connect(ctx context.Context, replication bool) (*pgx.Conn, erro
 	cc := s.connCf.Copy()
 	if replication {
 		cc.RuntimeParams["replication"] = "database"
+		dial := cc.DialFunc
+		cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return newPacedConn(c), nil
+		}
 	}
 	pcfg, err := pgx.ParseConfig("")
 	if err != nil {

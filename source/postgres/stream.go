@@ -27,6 +27,7 @@ type stream struct {
 	src  *Source
 	conn *pgx.Conn // catalog queries
 	repl *pgconn.PgConn
+	sock *pacedConn // repl's socket; nil in tests that build streams by hand
 	emit func(*sluice.Event) error
 	log  *zap.Logger
 	// startup is marked over once the server streams (source.Startup);
@@ -91,7 +92,7 @@ const silentPeriods = 3
 
 func newStream(s *Source, conn *pgx.Conn, repl *pgconn.PgConn, emit func(*sluice.Event) error) *stream {
 	return &stream{src: s, conn: conn, repl: repl, emit: emit, log: s.log,
-		rels: map[uint32]*relation{}}
+		rels: map[uint32]*relation{}, sock: pacedOf(repl.Conn())}
 }
 
 func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {

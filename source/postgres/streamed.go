@@ -207,8 +207,14 @@ func (st *stream) streamed(ctx context.Context, d []byte, lsn uint64, at time.Ti
 		if len(d) < 6 {
 			return true, fmt.Errorf("postgres source: Stream Start message of %d bytes at %s", len(d), pglogrepl.LSN(lsn))
 		}
+		if st.sock != nil {
+			st.sock.pace(true)
+		}
 		return true, sp.start(binary.BigEndian.Uint32(d[1:]))
 	case msgStreamStop:
+		if st.sock != nil {
+			st.sock.pace(false)
+		}
 		sp.stop()
 		return true, nil
 	case msgStreamAbort:
