@@ -274,7 +274,7 @@ func (b *bench) walsenderPID(ctx context.Context, slot string) int {
 func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 	o := b.o
 	ex := w.expected()
-	cr := &caseResult{Workload: w.Kind, Width: w.Width, Events: ex.events(), Records: ex.records()}
+	cr := &caseResult{Workload: w.Kind, Width: w.Width, Events: ex.events(), Records: ex.records(), WholeRun: w.wholeRun(o.source)}
 	if w.Kind == "batch" || w.Kind == "update" || w.Kind == "mixed" {
 		cr.Batch = w.Batch
 	}
@@ -392,7 +392,11 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 				rd.runs.add(rr)
 				cr.PgBytes = rr.Bytes
 			}
-			cr.PgEPS = append(cr.PgEPS, max(last(cr.PgEager.EPS), last(cr.PgLazy.EPS)))
+			if cr.WholeRun {
+				cr.PgEPS = append(cr.PgEPS, max(last(cr.PgEager.WallEPS), last(cr.PgLazy.WallEPS)))
+			} else {
+				cr.PgEPS = append(cr.PgEPS, max(last(cr.PgEager.EPS), last(cr.PgLazy.EPS)))
+			}
 			b.logf("   [%d] pg ceiling   %9.0f ev/s (eager reader %.0f, lazy reader %.0f)", r, last(cr.PgEPS), last(cr.PgEager.EPS), last(cr.PgLazy.EPS))
 		}
 
@@ -461,7 +465,7 @@ func (b *bench) measureSluice(ctx context.Context, cr *caseResult, w workload, r
 	if err := b.kafkaCeiling(ctx, cr, w, r, st); err != nil {
 		return err
 	}
-	cr.Ratio = append(cr.Ratio, last(cr.Sluice.EPS)/min(last(source), last(cr.KafkaEPS)))
+	cr.Ratio = append(cr.Ratio, last(cr.ratioEPS(&cr.Sluice))/min(last(source), last(cr.KafkaEPS)))
 	return nil
 }
 
@@ -502,7 +506,7 @@ func (b *bench) measureCompare(ctx context.Context, cr *caseResult, r int, w wor
 	if err != nil {
 		return fmt.Errorf("compare: %w", err)
 	}
-	cr.CompareRatio = append(cr.CompareRatio, last(cr.Compare.EPS)/last(cr.Sluice.EPS))
+	cr.CompareRatio = append(cr.CompareRatio, last(cr.ratioEPS(cr.Compare))/last(cr.ratioEPS(&cr.Sluice)))
 	b.logf("   [%d] compare      %9.0f ev/s  cpu %.2f s/M  rss %.0f MiB", r, last(cr.Compare.EPS), last(cr.Compare.CPU), last(cr.Compare.RSS))
 	return nil
 }

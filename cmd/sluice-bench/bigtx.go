@@ -114,7 +114,7 @@ func (b *bench) bigTxRun(ctx context.Context, r int, streaming bool) (bigTxRun, 
 			break
 		}
 		if err := d.alive(); err != nil {
-			return run, fmt.Errorf("%w\n%s", err, tail(d.log.String(), 20))
+			return run, err // with the log's tail
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -144,12 +144,7 @@ func (b *bench) bigTxRun(ctx context.Context, r int, streaming bool) (bigTxRun, 
 		return run, err
 	}
 	run.Write = committed.Sub(began)
-	end, err := waitRecords(ctx, b.adm, topic, int64(n), func() error {
-		if err := d.alive(); err != nil {
-			return fmt.Errorf("%w\n%s", err, tail(d.log.String(), 20))
-		}
-		return nil
-	})
+	end, err := waitRecords(ctx, b.adm, topic, int64(n), d.alive)
 	close(stopSampling)
 	run.PeakRSS = <-peak
 	if err != nil {

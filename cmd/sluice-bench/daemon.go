@@ -95,10 +95,13 @@ pipelines:
 `, pipeline, source, strings.Join(o.brokers, ", "), topic, o.compression, o.linger, o.partitions)
 }
 
-// daemon is a running sluice process.
+// daemon is a process the benchmark measures: sluice, or Debezium Server
+// beside it (debezium.go).
 type daemon struct {
+	name    string // in errors: "sluice", "Debezium Server"
 	cmd     *exec.Cmd
-	log     *bytes.Buffer
+	logTail func() string         // the last lines of its output
+	clean   func(exit error) bool // whether Wait's result after SIGTERM is a clean stop
 	done    chan struct{}
 	err     error // Wait's result, set before done is closed
 	started time.Time
@@ -107,26 +110,36 @@ type daemon struct {
 
 // startDaemon runs `bin run --config cfg` in dir (its state directory
 // lands there). With pprof set, the profiling build writes its profiles
-// to pprof.{cpu,allocs,heap} when stopProfile is called.
+// to pprof.{cpu,allocs,heap} when stopProfile is called. sluice stops
+// cleanly with exit status 0.
 func startDaemon(bin, dir, cfg, pprof string) (*daemon, error) {
 	cfgPath := filepath.Join(dir, "sluice.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	d := &daemon{log: &bytes.Buffer{}, done: make(chan struct{}), pprof: pprof}
-	d.cmd = exec.Command(bin, "run", "--config", cfgPath)
-	d.cmd.Dir = dir
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	d.cmd.Env = os.Environ()
+	log := &bytes.Buffer{}
+	cmd := exec.Command(bin, "run", "--config", cfgPath)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = os.Environ()
 	if pprof != "" {
-		d.cmd.Env = append(d.cmd.Env, "SLUICE_BENCH_PPROF="+pprof)
+		cmd.Env = append(cmd.Env, "SLUICE_BENCH_PPROF="+pprof)
 	}
+	d := &daemon{name: "sluice", cmd: cmd, pprof: pprof,
+		logTail: func() string { return tail(log.String(), 3000) },
+		clean:   func(exit error) bool { return exit == nil }}
+	return d, d.start()
+}
+
+// start starts the command and watches for its exit.
+func (d *daemon) start() error {
+	d.done = make(chan struct{})
 	d.started = time.Now()
 	if err := d.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start sluice: %w", err)
+		return fmt.Errorf("start %s: %w", d.name, err)
 	}
 	go func() { d.err = d.cmd.Wait(); close(d.done) }()
-	return d, nil
+	return nil
 }
 
 func (d *daemon) pid() int { return d.cmd.Process.Pid }
@@ -135,7 +148,7 @@ func (d *daemon) pid() int { return d.cmd.Process.Pid }
 func (d *daemon) alive() error {
 	select {
 	case <-d.done:
-		return fmt.Errorf("sluice exited (%v); log:\n%s", d.err, tail(d.log.String(), 3000))
+		return fmt.Errorf("%s exited (%v); log:\n%s", d.name, d.err, d.logTail())
 	default:
 		return nil
 	}
@@ -160,7 +173,8 @@ func (d *daemon) stopProfile(timeout time.Duration) error {
 	return errors.New("sluice did not write its profiles")
 }
 
-// stop sends SIGTERM and waits for a clean exit (exit status 0).
+// stop sends SIGTERM and waits for a clean exit; after timeout it kills
+// the process. Once the process has exited it only reports how.
 func (d *daemon) stop(timeout time.Duration) error {
 	select {
 	case <-d.done:
@@ -171,11 +185,11 @@ func (d *daemon) stop(timeout time.Duration) error {
 		case <-time.After(timeout):
 			_ = d.cmd.Process.Kill()
 			<-d.done
-			return fmt.Errorf("sluice did not stop within %s after SIGTERM; log:\n%s", timeout, tail(d.log.String(), 3000))
+			return fmt.Errorf("%s did not stop within %s after SIGTERM; log:\n%s", d.name, timeout, d.logTail())
 		}
 	}
-	if d.err != nil {
-		return fmt.Errorf("sluice: %v; log:\n%s", d.err, tail(d.log.String(), 3000))
+	if !d.clean(d.err) {
+		return fmt.Errorf("%s: %v; log:\n%s", d.name, d.err, d.logTail())
 	}
 	return nil
 }

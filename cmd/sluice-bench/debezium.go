@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -113,63 +112,27 @@ func (b *bench) runDebezium(ctx context.Context, cr *caseResult, w workload, r i
 	if err := os.WriteFile(propsPath, []byte(props), 0o600); err != nil {
 		return err
 	}
-	logPath := filepath.Join(dir, "debezium.log")
-	logf, err := os.Create(logPath)
+	dz, err := startDebezium(b.o.dbzScript(), dir, propsPath)
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	cmd := exec.Command(b.o.dbzScript(), "serve", filepath.Join(dir, "run"), propsPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start Debezium Server: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	exited := false
-	logTail := func() string { raw, _ := os.ReadFile(logPath); return tail(string(raw), 3000) }
-	stop := func() error {
-		if exited {
-			return nil
-		}
-		exited = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-			return nil // Quarkus exits with 143 or 0 on SIGTERM: both are a stop
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			return errors.New("Debezium Server did not stop within 60 s after SIGTERM")
-		}
-	}
-	defer stop()
-	alive := func() error {
-		select {
-		case err := <-done:
-			exited = true
-			return fmt.Errorf("Debezium Server exited (%v); log:\n%s", err, logTail())
-		default:
-			return nil
-		}
-	}
+	defer dz.stop(60 * time.Second)
 	timeout := 5*time.Minute + time.Duration(ex.records())*time.Millisecond
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// The JVM's start-up (Quarkus, class loading, the first JIT) costs
 	// ~10-15 s of CPU here, a large share of a 200,000-event run: the
 	// CPU it spends from its first record on is reported too.
-	if _, err := waitRecords(wctx, b.adm, topic, 1, alive); err != nil {
+	if _, err := waitRecords(wctx, b.adm, topic, 1, dz.alive); err != nil {
 		return err
 	}
-	first := sampleProc(cmd.Process.Pid)
-	if _, err := waitRecords(wctx, b.adm, topic, int64(ex.records()), alive); err != nil {
+	first := sampleProc(dz.pid())
+	if _, err := waitRecords(wctx, b.adm, topic, int64(ex.records()), dz.alive); err != nil {
 		return err
 	}
-	ps := sampleProc(cmd.Process.Pid)
+	ps := sampleProc(dz.pid())
 	ws := sampleProc(b.walsenderPID(ctx, slot))
-	if err := stop(); err != nil {
+	if err := dz.stop(60 * time.Second); err != nil {
 		return err
 	}
 	if !ps.OK {
@@ -187,7 +150,7 @@ func (b *bench) runDebezium(ctx context.Context, cr *caseResult, w workload, r i
 	}
 	d := cr.Debezium
 	d.EPS = append(d.EPS, rate(ex.events(), st.LastAppend.Sub(st.FirstAppend)))
-	d.WallEPS = append(d.WallEPS, rate(ex.events(), st.LastAppend.Sub(started)))
+	d.WallEPS = append(d.WallEPS, rate(ex.events(), st.LastAppend.Sub(dz.started)))
 	d.CPU = append(d.CPU, perMillion(ps.CPU, ex.events()))
 	if first.OK {
 		cr.DebeziumRunCPU = append(cr.DebeziumRunCPU, perMillion(ps.CPU-first.CPU, ex.events()))
@@ -199,7 +162,29 @@ func (b *bench) runDebezium(ctx context.Context, cr *caseResult, w workload, r i
 	if n := st.Records - st.Tombstones; n > 0 {
 		cr.DebeziumAvgValue = float64(st.ValueBytes) / float64(n)
 	}
-	cr.DebeziumRatio = append(cr.DebeziumRatio, last(cr.Sluice.EPS)/last(d.EPS))
+	cr.DebeziumRatio = append(cr.DebeziumRatio, last(cr.ratioEPS(&cr.Sluice))/last(cr.ratioEPS(d)))
 	b.logf("   [%d] debezium     %9.0f ev/s  cpu %.2f s/M (%.2f from the first record)  rss %.0f MiB", r, last(d.EPS), last(d.CPU), last(cr.DebeziumRunCPU), last(d.RSS))
 	return nil
+}
+
+// startDebezium runs `debezium.sh serve` with props in dir, its output
+// going to dir/debezium.log. Quarkus exits with status 143 or 0 on
+// SIGTERM: both are a clean stop.
+func startDebezium(script, dir, props string) (*daemon, error) {
+	logPath := filepath.Join(dir, "debezium.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(script, "serve", filepath.Join(dir, "run"), props)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	d := &daemon{name: "Debezium Server", cmd: cmd,
+		logTail: func() string { raw, _ := os.ReadFile(logPath); return tail(string(raw), 3000) },
+		clean: func(exit error) bool {
+			var ee *exec.ExitError
+			return exit == nil || errors.As(exit, &ee) && ee.ExitCode() == 143
+		}}
+	err = d.start()
+	logf.Close() // the child holds its own descriptor
+	return d, err
 }

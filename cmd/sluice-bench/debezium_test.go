@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,4 +48,60 @@ func TestDbzProperties(t *testing.T) {
 	if _, err := dbzProperties(&options{pgDSN: "postgres://%zz"}, workload{}, "s", "p", "t", "x"); err == nil {
 		t.Error("a bad DSN gave no error")
 	}
+}
+
+// TestDebeziumStop: Debezium Server's exit statuses on SIGTERM, 143 and
+// 0, are a clean stop; any other is an error that shows its log. A
+// process that exits by itself is reported by alive.
+func TestDebeziumStop(t *testing.T) {
+	for _, c := range []struct {
+		name, onTerm string
+		clean        bool
+	}{
+		{"143", "exit 143", true},
+		{"0", "exit 0", true},
+		{"1", "exit 1", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			script := filepath.Join(dir, "fake.sh")
+			body := "#!/bin/sh\ntrap '" + c.onTerm + "' TERM\necho serving \"$1\"\nwhile :; do sleep 0.05; done\n"
+			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			d, err := startDebezium(script, dir, "props")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// SIGTERM once the trap is set: the script says so.
+			for !strings.Contains(d.logTail(), "serving") {
+				if err := d.alive(); err != nil {
+					t.Fatalf("alive: %v", err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			err = d.stop(10 * time.Second)
+			if c.clean && err != nil {
+				t.Fatalf("stop: %v; want a clean stop", err)
+			}
+			if !c.clean && (err == nil || !strings.Contains(err.Error(), "serving")) {
+				t.Fatalf("stop: %v; want an error with the log", err)
+			}
+		})
+	}
+	t.Run("exits by itself", func(t *testing.T) {
+		dir := t.TempDir()
+		script := filepath.Join(dir, "fake.sh")
+		if err := os.WriteFile(script, []byte("#!/bin/sh\necho gone\nexit 3\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		d, err := startDebezium(script, dir, "props")
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-d.done
+		if err := d.alive(); err == nil || !strings.Contains(err.Error(), "Debezium Server exited") || !strings.Contains(err.Error(), "gone") {
+			t.Fatalf("alive = %v; want the exit and the log", err)
+		}
+	})
 }

@@ -351,7 +351,7 @@ func (k *kesBench) runDaemon(ctx context.Context, r int, bin, pprof string, res 
 			return run, err
 		}
 		if time.Now().After(deadline) {
-			return run, fmt.Errorf("group %s committed %d of %d offsets; log:\n%s", group, have, k.end, tail(d.log.String(), 3000))
+			return run, fmt.Errorf("group %s committed %d of %d offsets; log:\n%s", group, have, k.end, d.logTail())
 		}
 		have = k.committed(ctx, group)
 		if have > 0 && firstAt.IsZero() {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -38,10 +39,16 @@ type readerResult struct {
 }
 
 // readPgoutput is the PostgreSQL ceiling: a minimal pglogrepl reader that
-// streams slot with the same pgoutput options sluice uses, counts row
-// messages and acknowledges (standby status updates with the received
-// position, every second and at the end) without decoding anything. It
-// stops at the commit that follows the rows-th row message.
+// streams slot with the same pgoutput options sluice uses (protocol 2 with
+// in-progress transactions streamed, from PostgreSQL 14 on, as sluice's
+// default source.streaming), counts row messages and acknowledges
+// (standby status updates with the received position, every second and
+// at the end) without decoding anything. It stops at the commit (or
+// stream commit) that follows the rows-th row message.
+//
+// It reads the socket in pieces of up to readBuffer bytes: pgconn's own
+// buffer asks the socket for at most 8 KiB at a time, which costs a
+// reader that does nothing else more in system calls than in its work.
 //
 // With pause 0 it is eager: it blocks on the socket whenever no message is
 // buffered. For small transactions that is not the fastest way to drain a
@@ -53,6 +60,17 @@ type readerResult struct {
 // follows a short one, letting messages accumulate; the walsender then
 // writes in larger pieces. The benchmark runs both and takes the better
 // as the ceiling.
+// readBuffer is how much the ceiling reader asks the socket for at once.
+const readBuffer = 256 << 10
+
+// bigReadConn serves pgconn's small reads from a large buffer.
+type bigReadConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bigReadConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
 // lazyPause is how long the lazy reader waits after a read that did not
 // fill its buffer.
 const lazyPause = 500 * time.Microsecond
@@ -85,15 +103,17 @@ func readPgoutput(ctx context.Context, dsn, slot, publication string, rows int, 
 		cc.RuntimeParams[k] = v
 	}
 	cc.RuntimeParams["replication"] = "database"
-	if pause > 0 {
-		dial := cc.DialFunc
-		cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &lazyConn{Conn: c, pause: pause}, nil
+	dial := cc.DialFunc
+	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
 		}
+		under := c
+		if pause > 0 {
+			under = &lazyConn{Conn: c, pause: pause}
+		}
+		return &bigReadConn{Conn: c, r: bufio.NewReaderSize(under, readBuffer)}, nil
 	}
 	conn, err := pgconn.ConnectConfig(ctx, cc)
 	if err != nil {
@@ -102,8 +122,12 @@ func readPgoutput(ctx context.Context, dsn, slot, publication string, rows int, 
 	defer conn.Close(context.WithoutCancel(ctx))
 	wsPID := conn.PID()
 
-	err = pglogrepl.StartReplication(ctx, conn, slot, 0, pglogrepl.StartReplicationOptions{PluginArgs: []string{
-		"proto_version '1'", fmt.Sprintf("publication_names '%s'", publication), "messages 'true'"}})
+	args := []string{"proto_version '1'"}
+	if serverMajor(conn) >= 14 {
+		args = []string{"proto_version '2'", "streaming 'on'"}
+	}
+	args = append(args, fmt.Sprintf("publication_names '%s'", publication), "messages 'true'")
+	err = pglogrepl.StartReplication(ctx, conn, slot, 0, pglogrepl.StartReplicationOptions{PluginArgs: args})
 	if err != nil {
 		return res, fmt.Errorf("ceiling reader: start replication: %w", err)
 	}
@@ -170,7 +194,7 @@ func readPgoutput(ctx context.Context, dsn, slot, publication string, rows int, 
 			switch wal[0] {
 			case 'I', 'U', 'D':
 				res.Rows++
-			case 'C':
+			case 'C', 'c': // commit, stream commit
 				if res.Rows >= rows {
 					res.Last = time.Now()
 					res.CPU = selfCPU() - cpu0
@@ -218,4 +242,17 @@ type lineCounter int
 func (c *lineCounter) Write(p []byte) (int, error) {
 	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
 	return len(p), nil
+}
+
+// serverMajor is the server's major version (0 when unknown).
+func serverMajor(conn *pgconn.PgConn) int {
+	v := conn.ParameterStatus("server_version")
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }

@@ -98,8 +98,9 @@ func printTable(w io.Writer, res *result) {
 		if c.Compare != nil {
 			// The second binary against the same repeats' ceilings.
 			var rs []float64
-			for i := range min(len(c.Compare.EPS), len(srcEPS), len(c.KafkaEPS)) {
-				rs = append(rs, c.Compare.EPS[i]/min(srcEPS[i], c.KafkaEPS[i]))
+			eps := c.ratioEPS(c.Compare)
+			for i := range min(len(eps), len(srcEPS), len(c.KafkaEPS)) {
+				rs = append(rs, eps[i]/min(srcEPS[i], c.KafkaEPS[i]))
 			}
 			ratio := "-"
 			if len(rs) > 0 {

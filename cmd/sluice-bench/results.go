@@ -29,6 +29,8 @@ type caseResult struct {
 	Records  int     `json:"records"` // changes + tombstones
 	Batch    int     `json:"batch,omitempty"`
 	WriteS   float64 `json:"workload_write_s"`
+	// WholeRun: the ratios compare start-to-end rates (workload.wholeRun).
+	WholeRun bool `json:"ratios_from_start,omitempty"`
 
 	Sluice sluiceRuns `json:"sluice"`
 	// Compare is a second sluice binary (-compare) measured in the same
@@ -90,6 +92,14 @@ type caseResult struct {
 		DebeziumRSS    float64 `json:"debezium_peak_rss_mib,omitempty"` // the maximum
 		DebeziumRatio  float64 `json:"sluice_over_debezium,omitempty"`
 	} `json:"median"`
+}
+
+// ratioEPS is the per-repeat rates of runs that the ratios use.
+func (cr *caseResult) ratioEPS(runs *sluiceRuns) []float64 {
+	if cr.WholeRun {
+		return runs.WallEPS
+	}
+	return runs.EPS
 }
 
 // readerRuns are one ceiling reader's figures, one entry per repeat.
