@@ -392,11 +392,7 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 				rd.runs.add(rr)
 				cr.PgBytes = rr.Bytes
 			}
-			if cr.WholeRun {
-				cr.PgEPS = append(cr.PgEPS, max(last(cr.PgEager.WallEPS), last(cr.PgLazy.WallEPS)))
-			} else {
-				cr.PgEPS = append(cr.PgEPS, max(last(cr.PgEager.EPS), last(cr.PgLazy.EPS)))
-			}
+			cr.PgEPS = append(cr.PgEPS, max(last(cr.readerEPS(cr.PgEager)), last(cr.readerEPS(cr.PgLazy))))
 			b.logf("   [%d] pg ceiling   %9.0f ev/s (eager reader %.0f, lazy reader %.0f)", r, last(cr.PgEPS), last(cr.PgEager.EPS), last(cr.PgLazy.EPS))
 		}
 

@@ -63,16 +63,7 @@ func TestDebeziumStop(t *testing.T) {
 		{"1", "exit 1", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			script := filepath.Join(dir, "fake.sh")
-			body := "#!/bin/sh\ntrap '" + c.onTerm + "' TERM\necho serving \"$1\"\nwhile :; do sleep 0.05; done\n"
-			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			d, err := startDebezium(script, dir, "props")
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := startFake(t, "trap '"+c.onTerm+"' TERM\necho serving \"$1\"\nwhile :; do sleep 0.05; done")
 			// SIGTERM once the trap is set: the script says so.
 			for !strings.Contains(d.logTail(), "serving") {
 				if err := d.alive(); err != nil {
@@ -80,7 +71,7 @@ func TestDebeziumStop(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			err = d.stop(10 * time.Second)
+			err := d.stop(10 * time.Second)
 			if c.clean && err != nil {
 				t.Fatalf("stop: %v; want a clean stop", err)
 			}
@@ -90,18 +81,25 @@ func TestDebeziumStop(t *testing.T) {
 		})
 	}
 	t.Run("exits by itself", func(t *testing.T) {
-		dir := t.TempDir()
-		script := filepath.Join(dir, "fake.sh")
-		if err := os.WriteFile(script, []byte("#!/bin/sh\necho gone\nexit 3\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		d, err := startDebezium(script, dir, "props")
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := startFake(t, "echo gone\nexit 3")
 		<-d.done
 		if err := d.alive(); err == nil || !strings.Contains(err.Error(), "Debezium Server exited") || !strings.Contains(err.Error(), "gone") {
 			t.Fatalf("alive = %v; want the exit and the log", err)
 		}
 	})
+}
+
+// startFake runs a shell script of body in place of debezium.sh.
+func startFake(t *testing.T, body string) *daemon {
+	t.Helper()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "fake.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := startDebezium(script, dir, "props")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

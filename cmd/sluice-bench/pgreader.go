@@ -38,28 +38,6 @@ type readerResult struct {
 	Walsender procSample    // the walsender backend serving it
 }
 
-// readPgoutput is the PostgreSQL ceiling: a minimal pglogrepl reader that
-// streams slot with the same pgoutput options sluice uses (protocol 2 with
-// in-progress transactions streamed, from PostgreSQL 14 on, as sluice's
-// default source.streaming), counts row messages and acknowledges
-// (standby status updates with the received position, every second and
-// at the end) without decoding anything. It stops at the commit (or
-// stream commit) that follows the rows-th row message.
-//
-// It reads the socket in pieces of up to readBuffer bytes: pgconn's own
-// buffer asks the socket for at most 8 KiB at a time, which costs a
-// reader that does nothing else more in system calls than in its work.
-//
-// With pause 0 it is eager: it blocks on the socket whenever no message is
-// buffered. For small transactions that is not the fastest way to drain a
-// walsender: every message the walsender writes then wakes the reader, and
-// on this machine the wake-ups cost the walsender (which pays for waking a
-// blocked reader in its send()) about twice its CPU per message, so an
-// eager reader gets fewer rows per second than a busy client such as
-// sluice. With pause > 0 the reader sleeps that long before a read that
-// follows a short one, letting messages accumulate; the walsender then
-// writes in larger pieces. The benchmark runs both and takes the better
-// as the ceiling.
 // readBuffer is how much the ceiling reader asks the socket for at once.
 const readBuffer = 256 << 10
 
@@ -92,6 +70,28 @@ func (c *lazyConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// readPgoutput is the PostgreSQL ceiling: a minimal pglogrepl reader that
+// streams slot with the same pgoutput options sluice uses (protocol 2 with
+// in-progress transactions streamed, from PostgreSQL 14 on, as sluice's
+// default source.streaming), counts row messages and acknowledges
+// (standby status updates with the received position, every second and
+// at the end) without decoding anything. It stops at the commit (or
+// stream commit) that follows the rows-th row message.
+//
+// It reads the socket in pieces of up to readBuffer bytes: pgconn's own
+// buffer asks the socket for at most 8 KiB at a time, which costs a
+// reader that does nothing else more in system calls than in its work.
+//
+// With pause 0 it is eager: it blocks on the socket whenever no message is
+// buffered. For small transactions that is not the fastest way to drain a
+// walsender: every message the walsender writes then wakes the reader, and
+// on this machine the wake-ups cost the walsender (which pays for waking a
+// blocked reader in its send()) about twice its CPU per message, so an
+// eager reader gets fewer rows per second than a busy client such as
+// sluice. With pause > 0 the reader sleeps that long before a read that
+// follows a short one, letting messages accumulate; the walsender then
+// writes in larger pieces. The benchmark runs both and takes the better
+// as the ceiling.
 func readPgoutput(ctx context.Context, dsn, slot, publication string, rows int, pause time.Duration) (readerResult, error) {
 	res := readerResult{Started: time.Now()}
 	cpu0 := selfCPU()

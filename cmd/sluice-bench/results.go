@@ -102,6 +102,15 @@ func (cr *caseResult) ratioEPS(runs *sluiceRuns) []float64 {
 	return runs.EPS
 }
 
+// readerEPS is the per-repeat rates of a ceiling reader that the ratios
+// use, as ratioEPS is sluice's.
+func (cr *caseResult) readerEPS(runs *readerRuns) []float64 {
+	if cr.WholeRun {
+		return runs.WallEPS
+	}
+	return runs.EPS
+}
+
 // readerRuns are one ceiling reader's figures, one entry per repeat.
 type readerRuns struct {
 	EPS          []float64 `json:"events_per_s"`      // first→last message
