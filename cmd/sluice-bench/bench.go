@@ -48,6 +48,7 @@ type options struct {
 	latency         bool
 	latencyRates    []float64 // events/s; 0: half the peak measured for single/small in this run
 	latencyDuration time.Duration
+	latencyWriters  int // paced writer sessions sharing the offered rate
 
 	// source is postgres (default) or mysql; mysqlDSN and my are the
 	// MySQL/MariaDB server of -source mysql.

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // runLatency runs sluice live while a paced writer commits single-row
@@ -59,22 +62,21 @@ func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur 
 		time.Sleep(50 * time.Millisecond)
 	}
 	n := max(int(target*dur.Seconds()), 1)
-	// Commit as a production server does: with synchronous_commit off
-	// (scripts/postgres.sh) the walsender sees a commit only when the WAL
-	// writer flushes it, up to wal_writer_delay (200 ms) later.
-	if err := b.exec(ctx, "SET synchronous_commit = on"); err != nil {
+	ws, err := b.openWriters(ctx, o.latencyWriters, n)
+	if err != nil {
 		return nil, err
 	}
+	defer ws.close(context.WithoutCancel(ctx))
 	wsPID := b.walsenderPID(ctx, slot)
-	writer0, ws0, sl0 := sampleProc(int(b.db.PgConn().PID())), sampleProc(wsPID), sampleProc(d.pid())
+	writer0, ws0, sl0 := ws.sample(), sampleProc(wsPID), sampleProc(d.pid())
 	busy0, total0 := machineCPU()
 	start := time.Now()
-	if err := b.exec(ctx, pacedSQL(table, "small", n, target)); err != nil {
-		return nil, fmt.Errorf("paced writer: %w", err)
+	if err := ws.write(ctx, table, target); err != nil {
+		return nil, err
 	}
 	writeDur := time.Since(start)
 	busy1, total1 := machineCPU()
-	writer1, ws1, sl1 := sampleProc(int(b.db.PgConn().PID())), sampleProc(wsPID), sampleProc(d.pid())
+	writer1, ws1, sl1 := ws.sample(), sampleProc(wsPID), sampleProc(d.pid())
 	cores := func(a, b procSample) float64 {
 		if !a.OK || !b.OK {
 			return 0
@@ -99,7 +101,7 @@ func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur 
 	}
 	lat := st.Latencies
 	sortDurations(lat)
-	lr := &latencyRes{TargetRate: target, OfferedRate: rate(n, writeDur), Events: n, Measured: len(lat),
+	lr := &latencyRes{TargetRate: target, OfferedRate: rate(n, writeDur), Writers: len(ws.conns), Events: n, Measured: len(lat),
 		P50ms: ms(percentile(lat, 50)), P95ms: ms(percentile(lat, 95)), P99ms: ms(percentile(lat, 99)),
 		CPU: perMillion(ps.CPU, n), PeakRSS: float64(ps.HWM) / (1 << 20),
 		WriterCores: cores(writer0, writer1), WalsenderCores: cores(ws0, ws1), SluiceCores: cores(sl0, sl1)}
@@ -110,4 +112,81 @@ func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur 
 		lr.MaxMs = ms(lat[len(lat)-1])
 	}
 	return lr, nil
+}
+
+// pacedWriters are the sessions that offer the latency run's rate
+// together: one session commits at most ~20,000-30,000 single-row
+// transactions per second here, so half of the single/small peak can need
+// several. Each writes its own id range at its share of the rate.
+type pacedWriters struct {
+	conns       []*pgx.Conn
+	from, count []int
+}
+
+// openWriters connects up to w sessions for n rows, each committing as a
+// production server does: with synchronous_commit off (scripts/postgres.sh)
+// the walsender sees a commit only when the WAL writer flushes it, up to
+// wal_writer_delay (200 ms) later.
+func (b *bench) openWriters(ctx context.Context, w, n int) (*pacedWriters, error) {
+	ws := &pacedWriters{}
+	ws.from, ws.count = splitRows(n, w)
+	for range ws.from {
+		c, err := pgx.Connect(ctx, b.o.pgDSN)
+		if err != nil {
+			ws.close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("paced writer: %w", err)
+		}
+		ws.conns = append(ws.conns, c)
+		if _, err := c.Exec(ctx, "SET synchronous_commit = on"); err != nil {
+			ws.close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("paced writer: %w", err)
+		}
+	}
+	return ws, nil
+}
+
+// write runs every writer at its share of rate and waits for all of them.
+func (ws *pacedWriters) write(ctx context.Context, table string, rate float64) error {
+	n := 0
+	for _, c := range ws.count {
+		n += c
+	}
+	errs := make([]error, len(ws.conns))
+	var wg sync.WaitGroup
+	for k, c := range ws.conns {
+		wg.Go(func() {
+			share := rate * float64(ws.count[k]) / float64(n)
+			// The simple protocol: a DO block with COMMIT must run outside
+			// an implicit transaction block.
+			_, err := c.PgConn().Exec(ctx, pacedSQL(table, "small", ws.from[k], ws.count[k], share)).ReadAll()
+			if err != nil {
+				errs[k] = fmt.Errorf("paced writer %d: %w", k+1, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// sample sums the writers' backends' CPU.
+func (ws *pacedWriters) sample() procSample {
+	var sum procSample
+	for k, c := range ws.conns {
+		s := sampleProc(int(c.PgConn().PID()))
+		if !s.OK {
+			return procSample{}
+		}
+		if k == 0 {
+			sum = s
+			continue
+		}
+		sum.CPU += s.CPU
+	}
+	return sum
+}
+
+func (ws *pacedWriters) close(ctx context.Context) {
+	for _, c := range ws.conns {
+		_ = c.Close(ctx)
+	}
 }

@@ -172,6 +172,7 @@ func parseFlags(args []string) (*options, string, error) {
 	var latencyRates string
 	fs.StringVar(&latencyRates, "latency-rate", "0", "offered rates for the latency runs, events/s, comma-separated (0: half the single/small median of this run)")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "length of the paced write for the latency run")
+	fs.IntVar(&o.latencyWriters, "latency-writers", 4, "paced writer sessions that share the latency run's offered rate (one session commits at most ~20,000-30,000 single-row transactions/s)")
 	fs.StringVar(&o.profileDir, "profile", "", "directory for pprof profiles of one extra sluice run per workload (profiling build of cmd/sluice)")
 	fs.BoolVar(&o.keep, "keep", false, "keep tables, slots and topics")
 	fs.BoolVar(&smoke, "smoke", false, "tiny workload of every kind, one repeat, 3 s latency run (a few seconds overall)")
@@ -291,6 +292,9 @@ func parseFlags(args []string) (*options, string, error) {
 	}
 	if o.repeats < 1 {
 		return nil, "", errors.New("-repeats must be at least 1")
+	}
+	if o.latencyWriters < 1 {
+		return nil, "", errors.New("-latency-writers must be at least 1")
 	}
 	for _, k := range strings.Split(kindList, ",") {
 		if k == "none" {

@@ -124,9 +124,9 @@ func printTable(w io.Writer, res *result) {
 	if len(res.Latency) > 0 {
 		fmt.Fprintf(w, "\nlatency commit (source.ts_us) → Kafka append (LogAppendTime), live, single-row insert transactions of small rows (synchronous_commit on), after a 1 s warm-up:\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "binary\ttarget ev/s\toffered ev/s\tevents\tp50 ms\tp95 ms\tp99 ms\tmax ms\tCPU s/M ev\tpeak RSS MiB\tcores busy: machine\twriter\twalsender\tsluice\t")
+		fmt.Fprintln(tw, "binary\ttarget ev/s\toffered ev/s\twriters\tevents\tp50 ms\tp95 ms\tp99 ms\tmax ms\tCPU s/M ev\tpeak RSS MiB\tcores busy: machine\twriter\twalsender\tsluice\t")
 		for _, l := range res.Latency {
-			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", l.Binary, l.TargetRate, l.OfferedRate, l.Measured,
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", l.Binary, l.TargetRate, l.OfferedRate, l.Writers, l.Measured,
 				l.P50ms, l.P95ms, l.P99ms, l.MaxMs, l.CPU, l.PeakRSS, l.MachineCores, l.WriterCores, l.WalsenderCores, l.SluiceCores)
 		}
 		tw.Flush()

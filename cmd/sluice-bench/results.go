@@ -154,6 +154,7 @@ type profileRes struct {
 type latencyRes struct {
 	TargetRate  float64 `json:"target_events_per_s"`
 	OfferedRate float64 `json:"offered_events_per_s"`
+	Writers     int     `json:"writers"` // paced writer sessions sharing the rate
 	Events      int     `json:"events"`
 	Measured    int     `json:"measured"` // after the 1 s warm-up
 	P50ms       float64 `json:"p50_ms"`

@@ -65,6 +65,9 @@ func TestSmoke(t *testing.T) {
 				if l.Events == 0 || l.Measured == 0 {
 					t.Errorf("latency run measured nothing: %+v", l)
 				}
+				if l.Writers != o.latencyWriters {
+					t.Errorf("latency run offered by %d writers, want %d", l.Writers, o.latencyWriters)
+				}
 			}
 		})
 	}

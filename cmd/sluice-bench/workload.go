@@ -221,12 +221,14 @@ END $$`, p, n, table, rowSQL(w.Width, "nid"), updateSet(w.Width), p/2, b)
 }
 
 // pacedSQL writes single-row insert transactions at rate per second for
-// n rows, pacing itself against the wall clock every millisecond's worth
-// of rows (for the latency measurement).
-func pacedSQL(table, width string, n int, rate float64) string {
+// the n rows with ids from+1..from+n, pacing itself against the wall clock
+// every millisecond's worth of rows (for the latency measurement). Several
+// writers with disjoint id ranges may run side by side.
+func pacedSQL(table, width string, from, n int, rate float64) string {
 	step := max(int(rate/1000), 1)
-	return fmt.Sprintf(`DO $$ DECLARE t0 timestamptz := clock_timestamp(); ahead float8; BEGIN
+	return fmt.Sprintf(`DO $$ DECLARE t0 timestamptz := clock_timestamp(); ahead float8; rid bigint; BEGIN
   FOR i IN 1..%[1]d LOOP
+    rid := %[6]d + i;
     INSERT INTO %[2]s SELECT %[3]s;
     COMMIT;
     IF i %% %[4]d = 0 THEN
@@ -234,5 +236,23 @@ func pacedSQL(table, width string, n int, rate float64) string {
       IF ahead > 0 THEN PERFORM pg_sleep(ahead); END IF;
     END IF;
   END LOOP;
-END $$`, n, table, rowSQL(width, "i"), step, rate)
+END $$`, n, table, rowSQL(width, "rid"), step, rate, from)
+}
+
+// splitRows divides n rows among w writers: writer k writes count[k] rows
+// with ids from[k]+1..from[k]+count[k], so the ranges are disjoint and
+// cover 1..n.
+func splitRows(n, w int) (from, count []int) {
+	w = max(min(w, n), 1)
+	from, count = make([]int, w), make([]int, w)
+	next := 0
+	for k := range w {
+		count[k] = n / w
+		if k < n%w {
+			count[k]++
+		}
+		from[k] = next
+		next += count[k]
+	}
+	return from, count
 }
