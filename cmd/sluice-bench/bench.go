@@ -60,11 +60,13 @@ type options struct {
 	keep       bool   // keep tables, slots and topics
 	log        io.Writer
 
-	// kafkaES, when above 0, runs the Kafka → Elasticsearch comparison
-	// with that many events instead of the workloads (kafkaes.go), on
-	// the Elasticsearch at esURL.
-	kafkaES int
-	esURL   string
+	// esDocs, when above 0, runs the → Elasticsearch comparison with
+	// that many documents instead of the workloads, from a Kafka topic
+	// (esFrom "kafka", kafkaes.go) or from PostgreSQL ("postgres",
+	// pges.go), on the Elasticsearch at esURL.
+	esDocs int
+	esFrom string
+	esURL  string
 	// debezium runs Debezium Server beside sluice in every repeat of the
 	// PostgreSQL workloads (debezium.go), with scripts/debezium.sh of
 	// the module at scriptsRoot.

@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,6 +72,7 @@ type kesRun struct {
 // kesResult is the -kafka-es output, table and JSON.
 type kesResult struct {
 	Machine     machine   `json:"machine"`
+	Source      string    `json:"source"` // kafka (-kafka-es) or postgres (-pg-es)
 	Docs        int       `json:"docs"`
 	Partitions  int       `json:"partitions"`
 	Repeats     int       `json:"repeats"`
@@ -98,6 +100,10 @@ type kesBench struct {
 	groups     []string
 	indices    []string  // every data index made, for the cleanup
 	cfg        es.Config // the sink's defaults: bulk sizes, concurrency
+	// -pg-es (pges.go): the table (also the publication's name) and one
+	// slot per sluice run.
+	pgTable string
+	slots   []string
 }
 
 // runKafkaES runs the whole comparison.
@@ -111,14 +117,20 @@ func runKafkaES(ctx context.Context, o *options) (*kesResult, error) {
 	k := &kesBench{bench: b, esURL: o.esURL, es: newESClient(o.esURL, 2), cfg: es.Config{}.Defaults(),
 		prefix: "sluice-bench-kes-" + b.id, dumpFile: filepath.Join(b.dir, "docs.ndjson")}
 	k.stateIndex = k.prefix + "-state"
+	defer k.es.hc.CloseIdleConnections() // after the cleanup's requests
 	if _, _, err := k.es.do(ctx, "GET", "/_cluster/health", nil); err != nil {
 		return nil, fmt.Errorf("elasticsearch at %s: %w", o.esURL, err)
 	}
-	res := &kesResult{Machine: describeMachine(ctx, b.db, nil), Docs: o.kafkaES, Partitions: o.partitions, Repeats: o.repeats,
+	res := &kesResult{Machine: describeMachine(ctx, b.db, nil), Source: o.esFrom, Docs: o.esDocs, Partitions: o.partitions, Repeats: o.repeats,
 		MaxActions: k.cfg.Bulk.MaxActions, MaxBytes: k.cfg.Bulk.MaxBytes, InFlight: k.cfg.Bulk.MaxInFlight}
 	defer k.cleanup()
-	if res.RecordBytes, err = k.prepareTopic(ctx); err != nil {
-		return nil, fmt.Errorf("prepare the topic: %w", err)
+	if o.esFrom == "postgres" {
+		res.Partitions = 0
+		if err := k.preparePG(ctx); err != nil {
+			return res, fmt.Errorf("prepare the rows: %w", err)
+		}
+	} else if res.RecordBytes, err = k.prepareTopic(ctx); err != nil {
+		return res, fmt.Errorf("prepare the topic: %w", err)
 	}
 	for r := range o.repeats {
 		order := []string{"sluice", "loader"}
@@ -157,7 +169,7 @@ func last2(rs []kesRun) kesRun { return rs[len(rs)-1] }
 // batch/small) and returns the records' average value size.
 func (k *kesBench) prepareTopic(ctx context.Context) (float64, error) {
 	o, b := k.o, k.bench
-	w := workload{Kind: "batch", Width: "small", Events: o.kafkaES, Batch: 100}
+	w := workload{Kind: "batch", Width: "small", Events: o.esDocs, Batch: 100}
 	base := "bench_" + b.id + "_kes"
 	table, pub, slot := base, base, base+"_s"
 	k.topic = "bench." + b.id + ".kafka-es"
@@ -321,23 +333,41 @@ func (k *kesBench) profileRun(ctx context.Context) (string, error) {
 
 func (k *kesBench) runDaemon(ctx context.Context, r int, bin, pprof string, res *kesResult) (kesRun, error) {
 	var run kesRun
-	n := k.o.kafkaES
+	n := k.o.esDocs
 	group := fmt.Sprintf("%s-s%d", k.prefix, r)
 	index := group
-	k.groups = append(k.groups, group)
 	k.indices = append(k.indices, index)
 	dir, err := os.MkdirTemp(k.dir, "kes-")
 	if err != nil {
 		return run, err
 	}
+	// progress is how far the run got: the group's committed offsets, or
+	// the events the postgres run's sink acknowledged.
+	var cfg, what string
+	var progress func(context.Context) int64
+	poll := 20 * time.Millisecond
+	if k.o.esFrom == "postgres" {
+		addr, err := freeLoopback()
+		if err != nil {
+			return run, err
+		}
+		cl := &http.Client{Timeout: 5 * time.Second}
+		defer cl.CloseIdleConnections()
+		cfg, what, poll = k.pgConfig(k.slots[r], index, addr), "the sink acknowledged", pgProgressPoll
+		progress = func(ctx context.Context) int64 { return ackedEvents(ctx, cl, addr) }
+	} else {
+		k.groups = append(k.groups, group)
+		cfg, what = k.sluiceConfig(group, index), "group "+group+" committed"
+		progress = func(ctx context.Context) int64 { return k.committed(ctx, group) }
+	}
 	before := sampleOthers()
-	d, err := startDaemon(bin, dir, k.sluiceConfig(group, index), pprof)
+	d, err := startDaemon(bin, dir, cfg, pprof)
 	if err != nil {
 		return run, err
 	}
 	defer d.stop(10 * time.Second)
 	deadline := time.Now().Add(2*time.Minute + time.Duration(n)*time.Millisecond)
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	var firstAt time.Time
 	var firstN, have int64
@@ -351,9 +381,9 @@ func (k *kesBench) runDaemon(ctx context.Context, r int, bin, pprof string, res 
 			return run, err
 		}
 		if time.Now().After(deadline) {
-			return run, fmt.Errorf("group %s committed %d of %d offsets; log:\n%s", group, have, k.end, d.logTail())
+			return run, fmt.Errorf("%s %d of %d; log:\n%s", what, have, k.end, d.logTail())
 		}
-		have = k.committed(ctx, group)
+		have = progress(ctx)
 		if have > 0 && firstAt.IsZero() {
 			firstAt, firstN = time.Now(), have
 		}
@@ -410,7 +440,7 @@ func (k *kesBench) runDaemon(ctx context.Context, r int, bin, pprof string, res 
 // a fresh index with the sink's mapping.
 func (k *kesBench) loaderRun(ctx context.Context, r int) (kesRun, error) {
 	var run kesRun
-	n := k.o.kafkaES
+	n := k.o.esDocs
 	index := fmt.Sprintf("%s-l%d", k.prefix, r)
 	k.indices = append(k.indices, index)
 	if err := k.es.createLike(ctx, index, k.prefix+"-template"); err != nil {
@@ -493,6 +523,10 @@ func (k *kesBench) cleanup() {
 	// (action.destructive_requires_name).
 	for _, ix := range append(k.indices, k.prefix+"-template", k.stateIndex) {
 		_ = k.es.deleteIndex(ctx, ix)
+	}
+	if k.o.esFrom == "postgres" {
+		k.cleanupPG(ctx)
+		return
 	}
 	if len(k.groups) > 0 {
 		_, _ = k.adm.DeleteGroups(ctx, k.groups...)

@@ -35,17 +35,24 @@ func kesMedian(rs []kesRun) kesMedians {
 // form BENCHMARKS.md keeps them in, with the per-repeat runs below.
 func printKafkaES(w io.Writer, res *kesResult) {
 	s, l := kesMedian(res.Sluice), kesMedian(res.Loader)
-	fmt.Fprintf(w, "\nKafka topic → Elasticsearch: %d docs, %d partitions, medians of %d repeats; bulk max_actions %d, max_bytes %d, max_in_flight %d\n",
-		res.Docs, res.Partitions, len(res.Sluice), res.MaxActions, res.MaxBytes, res.InFlight)
-	fmt.Fprintf(w, "record value %.0f B on average, document source %.0f B; %s, load average %s at start\n\n",
-		res.RecordBytes, res.DocBytes, res.Machine.CPU, res.Machine.LoadAvg)
+	from, input := "Kafka topic", fmt.Sprintf("%d partitions", res.Partitions)
+	if res.Source == "postgres" {
+		from, input = "PostgreSQL", "rows inserted 100 per transaction"
+	}
+	fmt.Fprintf(w, "\n%s → Elasticsearch: %d docs, %s, medians of %d repeats; bulk max_actions %d, max_bytes %d, max_in_flight %d\n",
+		from, res.Docs, input, len(res.Sluice), res.MaxActions, res.MaxBytes, res.InFlight)
+	if res.RecordBytes > 0 {
+		fmt.Fprintf(w, "record value %.0f B on average; ", res.RecordBytes)
+	}
+	fmt.Fprintf(w, "document source %.0f B on average; %s, load average %s at start\n\n",
+		res.DocBytes, res.Machine.CPU, res.Machine.LoadAvg)
 	fmt.Fprintln(w, "| run | docs/s | docs/s after start-up | CPU s/M docs | peak RSS MiB | Elasticsearch CPU s/M docs | broker CPU s/M docs | cores busy |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	row := func(name string, m kesMedians) {
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f | %.2f |\n",
 			name, m.DocsPerS, m.SteadyDPS, m.CPU, m.RSS, m.ESCPU, m.KafkaCPU, m.Busy)
 	}
-	row("sluice (kafka source → elasticsearch sink)", s)
+	row(fmt.Sprintf("sluice (%s source → elasticsearch sink)", res.Source), s)
 	row("bulk loader (pre-built documents)", l)
 	if l.DocsPerS > 0 && l.CPU > 0 {
 		fmt.Fprintf(w, "| sluice / loader | %.2f (per-repeat median) | %.2f | %.2f | %.2f | %.2f | | |\n",

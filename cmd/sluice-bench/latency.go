@@ -115,9 +115,8 @@ func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur 
 }
 
 // pacedWriters are the sessions that offer the latency run's rate
-// together: one session commits at most ~20,000-30,000 single-row
-// transactions per second here, so half of the single/small peak can need
-// several. Each writes its own id range at its share of the rate.
+// together (-latency-writers), for rates one session cannot commit alone.
+// Each writes its own id range at its share of the rate.
 type pacedWriters struct {
 	conns       []*pgx.Conn
 	from, count []int

@@ -68,7 +68,7 @@ func main() {
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "-bulk-loader" {
-		// The child process of -kafka-es (bulkloader.go).
+		// The child process of -kafka-es and -pg-es (bulkloader.go).
 		if err := bulkLoaderMain(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice-bench -bulk-loader:", err)
 			os.Exit(1)
@@ -91,9 +91,9 @@ func main() {
 		}
 		return
 	}
-	if o.kafkaES > 0 {
-		// Kafka topic → Elasticsearch against a bulk loader, instead of
-		// the workloads (kafkaes.go).
+	if o.esDocs > 0 {
+		// Kafka topic or PostgreSQL → Elasticsearch against a bulk
+		// loader, instead of the workloads (kafkaes.go, pges.go).
 		res, err := runKafkaES(ctx, o)
 		if res != nil {
 			printKafkaES(os.Stdout, res)
@@ -172,15 +172,16 @@ func parseFlags(args []string) (*options, string, error) {
 	var latencyRates string
 	fs.StringVar(&latencyRates, "latency-rate", "0", "offered rates for the latency runs, events/s, comma-separated (0: half the single/small median of this run)")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "length of the paced write for the latency run")
-	fs.IntVar(&o.latencyWriters, "latency-writers", 4, "paced writer sessions that share the latency run's offered rate (one session commits at most ~20,000-30,000 single-row transactions/s)")
+	fs.IntVar(&o.latencyWriters, "latency-writers", 1, "paced writer sessions that share the latency run's offered rate, for rates one session cannot offer (each costs the machine CPU beside what is measured)")
 	fs.StringVar(&o.profileDir, "profile", "", "directory for pprof profiles of one extra sluice run per workload (profiling build of cmd/sluice)")
 	fs.BoolVar(&o.keep, "keep", false, "keep tables, slots and topics")
 	fs.BoolVar(&smoke, "smoke", false, "tiny workload of every kind, one repeat, 3 s latency run (a few seconds overall)")
 	fs.StringVar(&jsonPath, "json", "", "also write the figures as JSON to this file")
-	var kesPartitions int
-	fs.IntVar(&o.kafkaES, "kafka-es", 0, "instead of the workloads: Kafka topic → Elasticsearch (kafka source, elasticsearch sink) with this many Debezium change events, against a bulk loader indexing the same documents (needs -es)")
+	var kesPartitions, kafkaES, pgES int
+	fs.IntVar(&kafkaES, "kafka-es", 0, "instead of the workloads: Kafka topic → Elasticsearch (kafka source, elasticsearch sink) with this many Debezium change events, against a bulk loader indexing the same documents (needs -es)")
+	fs.IntVar(&pgES, "pg-es", 0, "instead of the workloads: PostgreSQL → Elasticsearch (postgres source, elasticsearch sink) with this many inserted rows, against a bulk loader indexing the same documents (needs -es)")
 	fs.IntVar(&kesPartitions, "kafka-es-partitions", 3, "partitions of the -kafka-es topic")
-	fs.StringVar(&o.esURL, "es", os.Getenv("SLUICE_TEST_ES_URL"), "Elasticsearch URL for -kafka-es; default $SLUICE_TEST_ES_URL")
+	fs.StringVar(&o.esURL, "es", os.Getenv("SLUICE_TEST_ES_URL"), "Elasticsearch URL for -kafka-es and -pg-es; default $SLUICE_TEST_ES_URL")
 	fs.BoolVar(&o.debezium, "debezium", false, "also run Debezium Server 3.6.1 (scripts/debezium.sh fetches it once; Java >= 21) on a slot of its own over the same WAL in every repeat, right after sluice, with the same Kafka, converter (JSON, no schemas) and producer settings (postgres only)")
 	fs.IntVar(&o.bigTx, "bigtx", 0, "instead of the workloads: one live PostgreSQL transaction of this many rows, with the source's streaming of in-progress transactions on and off (alternating, -repeats each): commit → last event in Kafka, sluice's peak RSS, the server's spill")
 	fs.SetOutput(os.Stderr)
@@ -197,9 +198,16 @@ func parseFlags(args []string) (*options, string, error) {
 		}
 		return o, jsonPath, nil
 	}
-	if o.kafkaES > 0 {
+	if kafkaES > 0 && pgES > 0 {
+		return nil, "", errors.New("-kafka-es and -pg-es exclude each other")
+	}
+	o.esDocs, o.esFrom = kafkaES, "kafka"
+	if pgES > 0 {
+		o.esDocs, o.esFrom = pgES, "postgres"
+	}
+	if o.esDocs > 0 {
 		if o.pgDSN == "" || brokers == "" || o.esURL == "" {
-			return nil, "", errors.New(`-kafka-es needs -pg, -brokers and -es (or SLUICE_TEST_PG_DSN, SLUICE_TEST_KAFKA_BROKERS, SLUICE_TEST_ES_URL); run eval "$(scripts/services.sh env)"`)
+			return nil, "", errors.New(`-kafka-es and -pg-es need -pg, -brokers and -es (or SLUICE_TEST_PG_DSN, SLUICE_TEST_KAFKA_BROKERS, SLUICE_TEST_ES_URL); run eval "$(scripts/services.sh env)"`)
 		}
 		if o.repeats < 1 || kesPartitions < 1 {
 			return nil, "", errors.New("-repeats and -kafka-es-partitions must be at least 1")
@@ -288,6 +296,7 @@ func parseFlags(args []string) (*options, string, error) {
 			o.latencyRates = []float64{300}
 		}
 		o.latencyDuration = 3 * time.Second
+		o.latencyWriters = max(o.latencyWriters, 2) // the smoke run covers several writers
 		return o, jsonPath, nil
 	}
 	if o.repeats < 1 {
