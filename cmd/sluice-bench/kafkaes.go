@@ -323,7 +323,7 @@ func (k *kesBench) sluiceRun(ctx context.Context, r int, res *kesResult) (kesRun
 // profileRun is one extra sluice run with the profiling build; it
 // returns the CPU profile's path.
 func (k *kesBench) profileRun(ctx context.Context) (string, error) {
-	path := filepath.Join(k.o.profileDir, "kafka_es")
+	path := filepath.Join(k.o.profileDir, k.o.esFrom+"_es")
 	for _, ext := range []string{".cpu", ".allocs", ".mem.json", ".done"} {
 		os.Remove(path + ext)
 	}
@@ -351,7 +351,8 @@ func (k *kesBench) runDaemon(ctx context.Context, r int, bin, pprof string, res 
 		if err != nil {
 			return run, err
 		}
-		cl := &http.Client{Timeout: 5 * time.Second}
+		// Uncompressed: gzip would cost the daemon more than the scrape.
+		cl := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}
 		defer cl.CloseIdleConnections()
 		cfg, what, poll = k.pgConfig(k.slots[r], index, addr), "the sink acknowledged", pgProgressPoll
 		progress = func(ctx context.Context) int64 { return ackedEvents(ctx, cl, addr) }

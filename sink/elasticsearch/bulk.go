@@ -272,22 +272,7 @@ func (s *Sink) bulk(ctx context.Context, c *conn, body []byte, n int) ([]bulkIte
 	if status < 200 || status > 299 {
 		return nil, responseError("bulk request", status, data)
 	}
-	var r struct {
-		Items []map[string]bulkItem `json:"items"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("elasticsearch sink: bulk request: bad response: %w", err)
-	}
-	if len(r.Items) != n {
-		return nil, fmt.Errorf("elasticsearch sink: bulk request: %d items in the response for %d actions", len(r.Items), n)
-	}
-	items := make([]bulkItem, n)
-	for i, m := range r.Items {
-		for _, it := range m { // one key: the action name
-			items[i] = it
-		}
-	}
-	return items, nil
+	return parseBulkItems(data, n)
 }
 
 // appendAction appends a bulk action line with the op's external version.

@@ -28,6 +28,9 @@ import (
 // a delete by its tombstone action first, then its delete action.
 func FuzzBulkResponse(f *testing.F) {
 	f.Add(uint16(200), []byte(`{"items":[{"index":{"status":201}}]}`), []byte{0})
+	// The canonical form parseBulkItems reads without encoding/json.
+	f.Add(uint16(200), []byte(`{"items":[{"index":{"status":200}},{"index":{"status":404}},{"delete":{"status":404}},{"index":{"status":429}}]}`), []byte{0, 1, 0})
+	f.Add(uint16(200), []byte(`{"items":[{"index":{"status":201}},{"index":{"status":409}},{"delete":{"status":503}}]}`), []byte{0, 1})
 	f.Add(uint16(200), []byte(`{"items":[{"index":{"status":201}},{"delete":{"status":404}}]}`), []byte{1})
 	f.Add(uint16(200), []byte(`{"items":[{"index":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"x"}}},{"index":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"bad","caused_by":{"type":"illegal_argument_exception","reason":"y"}}}},{"delete":{"status":429}},{"index":{"status":503}}]}`), []byte{0, 1, 0})
 	f.Add(uint16(200), []byte(`{"items":[{"index":{"status":403,"error":{"type":"security_exception"}}},{"index":{"status":404,"error":{"type":"index_not_found_exception"}}},{"index":{"status":400,"error":{"type":"cluster_block_exception"}}}]}`), []byte{0, 0, 0})
