@@ -228,6 +228,16 @@ func (b *bench) exec(ctx context.Context, sql string) error {
 	return err
 }
 
+// freeSlots fails when fewer than need replication slots are free
+// (max_replication_slots), before any is made.
+func (b *bench) freeSlots(ctx context.Context, need int) error {
+	var free int
+	if err := b.db.QueryRow(ctx, "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)").Scan(&free); err == nil && free < need {
+		return fmt.Errorf("%d replication slots needed, %d free (max_replication_slots): use fewer -repeats, or drop unused slots", need, free)
+	}
+	return nil
+}
+
 func (b *bench) createSlot(ctx context.Context, slot string) error {
 	_, err := b.db.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot)
 	return err
@@ -341,9 +351,8 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 	if o.profileDir != "" {
 		need++
 	}
-	var free int
-	if err := b.db.QueryRow(ctx, "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)").Scan(&free); err == nil && free < need {
-		return nil, fmt.Errorf("%d replication slots needed, %d free (max_replication_slots): use fewer -repeats, or drop unused slots", need, free)
+	if err := b.freeSlots(ctx, need); err != nil {
+		return nil, err
 	}
 	for r := range runs {
 		for _, k := range []string{"s", "c", "l", "b", "d"} {

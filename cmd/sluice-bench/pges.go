@@ -41,9 +41,8 @@ func (k *kesBench) preparePG(ctx context.Context) error {
 	if o.profileDir != "" {
 		runs++
 	}
-	var free int
-	if err := b.db.QueryRow(ctx, "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)").Scan(&free); err == nil && free < runs {
-		return fmt.Errorf("%d replication slots needed, %d free (max_replication_slots): use fewer -repeats, or drop unused slots", runs, free)
+	if err := b.freeSlots(ctx, runs); err != nil {
+		return err
 	}
 	for r := range runs {
 		slot := fmt.Sprintf("%s_s%d", base, r)
