@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -209,12 +210,19 @@ func run(ctx context.Context, o *options) (*result, error) {
 					name = "compare"
 				}
 				b.logf("== latency of %s at %.0f events/s for %s", name, rate, o.latencyDuration)
-				lr, err := b.runLatency(ctx, bin, rate, o.latencyDuration)
+				lr, err := b.runLatency(ctx, bin, "", rate, o.latencyDuration)
 				if err != nil {
 					return res, fmt.Errorf("latency: %w", err)
 				}
 				lr.Basis, lr.Binary = basis, name
 				res.Latency = append(res.Latency, lr)
+			}
+			if o.profileDir != "" {
+				path := filepath.Join(o.profileDir, fmt.Sprintf("latency_%.0f", rate))
+				b.logf("== profiling run of the latency at %.0f events/s: %s.cpu", rate, path)
+				if _, err := b.runLatency(ctx, b.profBin, path, rate, o.latencyDuration); err != nil {
+					return res, fmt.Errorf("latency, profiling run: %w", err)
+				}
 			}
 		}
 	}

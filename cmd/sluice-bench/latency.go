@@ -15,8 +15,10 @@ import (
 // runLatency runs sluice live while a paced writer commits single-row
 // insert transactions of small rows at target events/s for dur, then
 // measures commit (source.ts_us) → Kafka append (LogAppendTime) latency
-// of every event after a 1 s warm-up.
-func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur time.Duration) (*latencyRes, error) {
+// of every event after a 1 s warm-up. With pprof set, bin is the
+// profiling build and writes its profiles there once every event is in
+// Kafka.
+func (b *bench) runLatency(ctx context.Context, bin, pprof string, target float64, dur time.Duration) (*latencyRes, error) {
 	o := b.o
 	b.latencyRuns++
 	base := fmt.Sprintf("bench_%s_latency%d", b.id, b.latencyRuns)
@@ -45,7 +47,7 @@ func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur 
 	if err != nil {
 		return nil, err
 	}
-	d, err := startDaemon(bin, dir, daemonConfig(o, workload{}, "bench"+b.id, slot, pub, []string{table}, topic), "")
+	d, err := startDaemon(bin, dir, daemonConfig(o, workload{}, "bench"+b.id, slot, pub, []string{table}, topic), pprof)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +91,9 @@ func (b *bench) runLatency(ctx context.Context, bin string, target float64, dur 
 		return nil, err
 	}
 	ps := sampleProc(d.pid())
+	if err := d.stopProfile(30 * time.Second); err != nil {
+		return nil, err
+	}
 	if err := d.stop(60 * time.Second); err != nil {
 		return nil, err
 	}

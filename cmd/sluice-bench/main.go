@@ -173,7 +173,7 @@ func parseFlags(args []string) (*options, string, error) {
 	fs.StringVar(&latencyRates, "latency-rate", "0", "offered rates for the latency runs, events/s, comma-separated (0: half the single/small median of this run)")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "length of the paced write for the latency run")
 	fs.IntVar(&o.latencyWriters, "latency-writers", 1, "paced writer sessions that share the latency run's offered rate, for rates one session cannot offer (each costs the machine CPU beside what is measured)")
-	fs.StringVar(&o.profileDir, "profile", "", "directory for pprof profiles of one extra sluice run per workload (profiling build of cmd/sluice)")
+	fs.StringVar(&o.profileDir, "profile", "", "directory for pprof profiles of one extra sluice run per workload and per latency rate (profiling build of cmd/sluice)")
 	fs.BoolVar(&o.keep, "keep", false, "keep tables, slots and topics")
 	fs.BoolVar(&smoke, "smoke", false, "tiny workload of every kind, one repeat, 3 s latency run (a few seconds overall)")
 	fs.StringVar(&jsonPath, "json", "", "also write the figures as JSON to this file")

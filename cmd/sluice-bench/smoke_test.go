@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/sluice-cdc/sluice/internal/testenv"
@@ -26,7 +28,8 @@ func TestSmoke(t *testing.T) {
 		t.Run(c.source, func(t *testing.T) {
 			dsn := testenv.Get(t, c.dsnVar)
 			brokers := testenv.Get(t, "SLUICE_TEST_KAFKA_BROKERS")
-			o, _, err := parseFlags([]string{"-source", c.source, "-smoke", c.dsnFlag, dsn, "-brokers", brokers, "-profile", t.TempDir()})
+			profiles := t.TempDir()
+			o, _, err := parseFlags([]string{"-source", c.source, "-smoke", c.dsnFlag, dsn, "-brokers", brokers, "-profile", profiles})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,6 +70,9 @@ func TestSmoke(t *testing.T) {
 				}
 				if l.Writers != o.latencyWriters {
 					t.Errorf("latency run offered by %d writers, want %d", l.Writers, o.latencyWriters)
+				}
+				if fi, err := os.Stat(filepath.Join(profiles, fmt.Sprintf("latency_%.0f.cpu", l.TargetRate))); err != nil || fi.Size() == 0 {
+					t.Errorf("no CPU profile of the latency at %.0f events/s: %v", l.TargetRate, err)
 				}
 			}
 		})
