@@ -65,14 +65,20 @@ func daemonConfig(o *options, w workload, pipeline, slot, publication string, ta
 			snapshot = fmt.Sprintf("{mode: always, chunk_size: %d}", w.ChunkSize)
 		}
 	}
-	return runConfig(o, pipeline, fmt.Sprintf(`type: postgres
+	return runConfig(o, pipeline, pgSource(o, slot, publication, tables, snapshot), topic)
+}
+
+// pgSource is the postgres source block of a run (its lines after
+// "source:", indented by six) on slot, with the snapshot setting.
+func pgSource(o *options, slot, publication string, tables []string, snapshot string) string {
+	return fmt.Sprintf(`type: postgres
       dsn: %s
       slot: %s
       publication: %s
       tables: [public.%s]
       status_interval: 1s
       drain_timeout: 30s
-      snapshot: %s`, o.pgDSN, slot, publication, strings.Join(tables, ", public."), snapshot), topic)
+      snapshot: %s`, o.pgDSN, slot, publication, strings.Join(tables, ", public."), snapshot)
 }
 
 // runConfig is the YAML of one run: pipeline with the source block (its

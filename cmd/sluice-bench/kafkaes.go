@@ -233,23 +233,31 @@ func (k *kesBench) prepareTopic(ctx context.Context) (float64, error) {
 // source and sink with their defaults except the names, the fresh group
 // and commit_interval (see kesCommitInterval).
 func (k *kesBench) sluiceConfig(group, index string) string {
-	return fmt.Sprintf(`log: {level: warn, format: json}
-http: {listen: "off"}
-pipelines:
-  benchkes:
-    source:
-      type: kafka
+	return k.esConfig("off", "benchkes", fmt.Sprintf(`type: kafka
       brokers: [%s]
       topics: [%q]
       group: %q
       start_from: earliest
-      commit_interval: %s
+      commit_interval: %s`, strings.Join(k.o.brokers, ", "), k.topic, group, kesCommitInterval), index)
+}
+
+// esConfig is the YAML of a run into Elasticsearch: the pipeline with the
+// source block (its lines after "source:", indented by six) and the
+// elasticsearch sink with its defaults except the index names; the admin
+// endpoint listens on listen ("off": none).
+func (k *kesBench) esConfig(listen, pipeline, source, index string) string {
+	return fmt.Sprintf(`log: {level: warn, format: json}
+http: {listen: %q}
+pipelines:
+  %s:
+    source:
+      %s
     sinks:
       elasticsearch:
         urls: [%q]
         index: %q
         state_index: %q
-`, strings.Join(k.o.brokers, ", "), k.topic, group, kesCommitInterval, k.esURL, index, k.stateIndex)
+`, listen, pipeline, source, k.esURL, index, k.stateIndex)
 }
 
 // committed sums the group's committed offsets on the topic.

@@ -64,24 +64,7 @@ func (k *kesBench) preparePG(ctx context.Context) error {
 // names; the admin endpoint listens on a free loopback port for the
 // driver's progress polls.
 func (k *kesBench) pgConfig(slot, index, listen string) string {
-	return fmt.Sprintf(`log: {level: warn, format: json}
-http: {listen: %q}
-pipelines:
-  benchpges:
-    source:
-      type: postgres
-      dsn: %s
-      slot: %s
-      publication: %s
-      tables: [public.%s]
-      status_interval: 1s
-      snapshot: {mode: never}
-    sinks:
-      elasticsearch:
-        urls: [%q]
-        index: %q
-        state_index: %q
-`, listen, k.o.pgDSN, slot, k.pgTable, k.pgTable, k.esURL, index, k.stateIndex)
+	return k.esConfig(listen, "benchpges", pgSource(k.o, slot, k.pgTable, []string{k.pgTable}, "{mode: never}"), index)
 }
 
 // cleanupPG drops the slots, the publication and the table.
