@@ -19,6 +19,11 @@ func parseBulkItems(data []byte, n int) ([]bulkItem, error) {
 	if items, ok := acceptedItems(data, n); ok {
 		return items, nil
 	}
+	return decodeBulkItems(data, n)
+}
+
+// decodeBulkItems reads any bulk response with encoding/json.
+func decodeBulkItems(data []byte, n int) ([]bulkItem, error) {
 	var r struct {
 		Items []map[string]bulkItem `json:"items"`
 	}
