@@ -38,6 +38,12 @@ func FuzzBinlogValue(f *testing.F) {
 	// Hand-made images: 2024-02-29 (DATE), '2024-01-02 10:17:37.014245'
 	// (DATETIME2(6)), '-838:59:59' (TIME2(0)), 12.50 (DECIMAL(4,2)).
 	f.Add(uint8(fzDate), uint16(0), false, []byte{0, 0x5d, 0xd0, 0x0f})
+	// '2024-01-02 10:17:37.014245' (DATETIME2(6)), the same instant to the
+	// millisecond (TIMESTAMP2(3)) and '12:34:56' (TIME2(0)), the last two
+	// in two rows with a null between them.
+	f.Add(uint8(fzDatetime2), uint16(6), false, []byte{0, 0x99, 0xb2, 0x44, 0xa4, 0x65, 0x00, 0x37, 0xa5})
+	f.Add(uint8(fzTimestamp2), uint16(3), false, []byte{0, 0x65, 0x93, 0xe2, 0xc1, 0x00, 0x8c, 1, 0, 0x65, 0x93, 0xe2, 0xc1, 0x00, 0x8c})
+	f.Add(uint8(fzTime2), uint16(0), false, []byte{0, 0x80, 0xc8, 0xb8, 1, 0, 0x80, 0xc8, 0xb8})
 	f.Add(uint8(fzDatetime2), uint16(6), false, []byte{0, 0x99, 0xb2, 0x04, 0xa4, 0x65, 0x00, 0x37, 0xc5})
 	f.Add(uint8(fzTime2), uint16(0), false, []byte{0, 0x72, 0xfe, 0xc5})
 	f.Add(uint8(fzDecimal), uint16(0x0402), false, []byte{0, 0x80, 0x0c, 0x32})
@@ -50,12 +56,14 @@ func FuzzBinlogValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sel uint8, meta uint16, notNull bool, image []byte) {
 		spec := fzSpecs[int(sel)%len(fzSpecs)]
 		metaBytes, ct := spec.build(meta)
-		rows, event := fzDecodeRows(spec.typ, metaBytes, !notNull, image)
+		rows, event, tm := fzDecodeRows(spec.typ, metaBytes, !notNull, image)
+		c, ci := columnFor("c", ct, !notNull)
+		ci.wire, ci.meta = wireOf(tm.ColumnType[0], tm.ColumnMeta[0]), tm.ColumnMeta[0]
+		rel := &relation{table: &sluice.Table{DB: "db", Name: "t", Columns: []sluice.Column{c}}, cols: []colInfo{ci}}
+		fzNative(t, spec, rel, rows, image)
 		if rows == nil {
 			return // go-mysql refuses these bytes
 		}
-		c, ci := columnFor("c", ct, !notNull)
-		rel := &relation{table: &sluice.Table{DB: "db", Name: "t", Columns: []sluice.Column{c}}, cols: []colInfo{ci}}
 		e := &replication.RowsEvent{Rows: rows}
 		type result struct {
 			got, want sluice.Value
@@ -94,6 +102,7 @@ type fzSpec struct {
 
 const (
 	fzDecimal       = 10
+	fzTimestamp2    = 16
 	fzDatetime2     = 17
 	fzTime2         = 18
 	fzDate          = 19
@@ -200,25 +209,31 @@ func fzEvent(typ replication.EventType, body []byte) []byte {
 	return append(h, body...)
 }
 
+// fzFormatDescription is a 5.5 server's format description: no
+// checksums; table ids of 6 bytes (post-header lengths 8 for table maps,
+// 10 for v2 rows events) with the events' post-header lengths.
+func fzFormatDescription(lengths []byte) []byte {
+	fde := binary.LittleEndian.AppendUint16(nil, 4)
+	fde = append(fde, make([]byte, 50)...)
+	copy(fde[2:], "5.5.0-fuzz")
+	fde = append(fde, 0, 0, 0, 0, replication.EventHeaderSize)
+	return append(fde, lengths...)
+}
+
 // fzDecodeRows parses a format description, a table map of one column and
 // a WRITE_ROWS_EVENTv2 whose row images are image. It returns the rows and
-// the rows event's buffer, or nil when go-mysql refuses the bytes.
-func fzDecodeRows(typ byte, meta []byte, nullable bool, image []byte) ([][]any, []byte) {
+// the rows event's buffer, or nil when go-mysql refuses the bytes, and
+// the table map.
+func fzDecodeRows(typ byte, meta []byte, nullable bool, image []byte) ([][]any, []byte, *replication.TableMapEvent) {
 	p := replication.NewBinlogParser()
 	p.SetParseTime(false)
 	p.SetTimestampStringLocation(time.UTC)
 	p.SetUseDecimal(false)
 
-	// A 5.5 server's format description: no checksums; table ids of 6
-	// bytes (post-header lengths 8 and 10).
-	fde := binary.LittleEndian.AppendUint16(nil, 4)
-	fde = append(fde, make([]byte, 50)...)
-	copy(fde[2:], "5.5.0-fuzz")
-	fde = append(fde, 0, 0, 0, 0, replication.EventHeaderSize)
 	lengths := make([]byte, 40)
 	lengths[replication.TABLE_MAP_EVENT-1] = 8
 	lengths[replication.WRITE_ROWS_EVENTv2-1] = 10
-	fde = append(fde, lengths...)
+	fde := fzFormatDescription(lengths)
 
 	tm := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 'd', 'b', 0, 1, 't', 0, 1, typ, byte(len(meta))}
 	tm = append(tm, meta...)
@@ -232,20 +247,25 @@ func fzDecodeRows(typ byte, meta []byte, nullable bool, image []byte) ([][]any, 
 	rows = append(rows, image...)
 	event := fzEvent(replication.WRITE_ROWS_EVENTv2, rows)
 
+	var tme *replication.TableMapEvent
 	for _, ev := range [][]byte{fzEvent(replication.FORMAT_DESCRIPTION_EVENT, fde), fzEvent(replication.TABLE_MAP_EVENT, tm)} {
-		if _, err := p.Parse(ev); err != nil {
+		be, err := p.Parse(ev)
+		if err != nil {
 			panic(fmt.Sprintf("fuzz harness: %v", err))
+		}
+		if e, ok := be.Event.(*replication.TableMapEvent); ok {
+			tme = e
 		}
 	}
 	be, err := p.Parse(event)
 	if err != nil {
-		return nil, nil
+		return nil, nil, tme
 	}
 	re, ok := be.Event.(*replication.RowsEvent)
 	if !ok || len(re.Rows) == 0 {
-		return nil, nil
+		return nil, nil, tme
 	}
-	return re.Rows, event
+	return re.Rows, event, tme
 }
 
 var (

@@ -50,11 +50,21 @@ var typeRows = []string{
 	// Zero values; BINARY(4) 0x0100 is stored 0x01000000, which the binlog
 	// logs without its trailing zeros.
 	`INSERT INTO types (id, ti, dt, dt0, ts, tm, y, d, f, e, st, bn) VALUES (3, 0, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '00:00:00', 0, 0, -0.0, '', '', 0x0100)`,
+	// Zero in a date (no NO_ZERO_IN_DATE in the session's sql_mode): the
+	// snapshot reads a zero date, and so must the binlog after 1970 too.
+	`INSERT INTO types (id, dt, dt0, dt6) VALUES (4, '2020-00-15', '2020-00-15 10:00:00', '2020-05-00 10:00:00.5')`,
 }
 
 // TestTypes: every MySQL type a streamed insert carries encodes to its
-// golden form, and a snapshot read of the same row encodes identically.
+// golden form, and a snapshot read of the same row encodes identically;
+// also from MariaDB's compressed row events (log_bin_compress), which
+// go-mysql's decoder reads instead of the source's own (rowimage.go).
 func TestTypes(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testTypes(t, false) })
+	t.Run("compressed", func(t *testing.T) { testTypes(t, true) })
+}
+
+func testTypes(t *testing.T, compressed bool) {
 	h := newHarness(t)
 	h.exec("SET SESSION sql_mode = ''", "SET SESSION time_zone = '+05:00'", "DROP TABLE IF EXISTS types", typesDDL)
 	h.dropAfter("types")
@@ -62,8 +72,15 @@ func TestTypes(t *testing.T) {
 	h.start(map[string]any{"tables": []any{"types"}, "snapshot": map[string]any{"mode": "initial", "chunk_size": 2}})
 	reads := h.wait(len(typeRows))
 	h.streaming()
+	if compressed {
+		h.compressBinlog()
+	}
+	from := h.binlogEnd()
 	h.exec("INSERT INTO types SELECT id + 10, ti, tiu, b1, si, siu, mi, miu, i, iu, bi, biu, d, dneg, f, dbl, bit1, bit12, c, vc, t, lat, cyr, emoji, bn, vb, bl, e, st, j, dt, tm, tm6, dt0, dt3, dt6, ts, ts6, y, g, pt FROM types ORDER BY id")
 	evs := h.wait(2 * len(typeRows))
+	if got := h.rowsEventTypes(from); compressed != strings.Contains(got, "compressed") {
+		t.Fatalf("rows events %s, compressed %v", got, compressed)
+	}
 	enc, err := codec.New(codec.Options{Name: "test", Connector: codec.ConnectorMySQL})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +116,46 @@ func TestTypes(t *testing.T) {
 	}
 	golden.WriteString(schemaOf(evs[len(typeRows)]) + "\n")
 	checkGolden(t, "types.txt", golden.Bytes())
+}
+
+// compressBinlog makes the server write compressed row events from now
+// until the test ends (MariaDB's log_bin_compress, global).
+func (h *harness) compressBinlog() {
+	h.t.Helper()
+	r, err := h.db.Execute("SELECT @@global.log_bin_compress, @@global.log_bin_compress_min_len")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	on, _ := r.GetInt(0, 0)
+	minLen, _ := r.GetInt(0, 1)
+	h.t.Cleanup(func() {
+		h.db.Execute(fmt.Sprintf("SET GLOBAL log_bin_compress = %d", on))
+		h.db.Execute(fmt.Sprintf("SET GLOBAL log_bin_compress_min_len = %d", minLen))
+	})
+	h.exec("SET GLOBAL log_bin_compress = ON", "SET GLOBAL log_bin_compress_min_len = 10")
+}
+
+// rowsEventTypes lists the types of the rows events the server wrote
+// after binlog position from (binlogEnd), in the current binlog file.
+func (h *harness) rowsEventTypes(from uint64) string {
+	h.t.Helper()
+	r, err := h.db.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	file, _ := r.GetString(0, 0)
+	r, err = h.db.Execute(fmt.Sprintf("SHOW BINLOG EVENTS IN '%s' FROM %d", file, uint32(from)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var types []string
+	for i := range r.RowNumber() {
+		typ, _ := r.GetString(i, 2)
+		if strings.Contains(strings.ToLower(typ), "rows") {
+			types = append(types, typ)
+		}
+	}
+	return strings.ToLower(strings.Join(types, ","))
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {

@@ -282,7 +282,7 @@ func (s *Source) Signal(ctx context.Context, sig sluice.Signal) error {
 
 // signalRows handles the rows of a rows event of the signal table: each
 // insert is a signal; updates and deletes are ignored.
-func (st *stream) signalRows(e *replication.RowsEvent, rel *relation) error {
+func (st *stream) signalRows(e *replication.RowsEvent, rel *relation, imgs []sluice.Row) error {
 	if e.Type() != replication.EnumRowsEventTypeInsert || st.inc == nil {
 		return nil
 	}
@@ -296,11 +296,7 @@ func (st *stream) signalRows(e *replication.RowsEvent, rel *relation) error {
 		return -1
 	}
 	id, typ, data := idx("id"), idx("type"), idx("data")
-	for i, r := range e.Rows {
-		row, err := st.convert(rel, e, i, r)
-		if err != nil {
-			return err
-		}
+	for _, row := range imgs {
 		text := func(k int) string {
 			if k < 0 || k >= len(row) {
 				return ""
@@ -308,7 +304,7 @@ func (st *stream) signalRows(e *replication.RowsEvent, rel *relation) error {
 			return string(row[k].Bytes)
 		}
 		sig := sluice.Signal{ID: text(id), Type: text(typ), Data: text(data)}
-		err = st.inc.handle(st.conn, sig, sluice.ChannelSource)
+		err := st.inc.handle(st.conn, sig, sluice.ChannelSource)
 		if err != nil && !errors.Is(err, sluice.ErrRefused) {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +71,8 @@ type stream struct {
 	dbCharsets map[string]string // databases' default character sets, as read
 
 	lastMark uint64
-	buf      []byte // scratch for formatting GTIDs and resume tokens
+	buf      []byte       // scratch for formatting GTIDs and resume tokens
+	imgs     []sluice.Row // scratch for a rows event's row images (images)
 	// lastResume is the last mark's Resume token, and hb the heartbeat
 	// records' state (heartbeat_records, heartbeat.go).
 	lastResume string
@@ -92,6 +94,7 @@ type stream struct {
 type relMap struct {
 	// The table map fields the relation was built from.
 	schema, table, types []byte
+	metas                []uint16
 	names                [][]byte
 	rel                  *relation // nil when the table is not captured
 	signal               bool      // the signal table: rows are signals
@@ -101,7 +104,8 @@ type relMap struct {
 // Every transaction repeats its table maps: comparing them must not
 // allocate.
 func (m *relMap) same(e *replication.TableMapEvent) bool {
-	if !bytes.Equal(m.schema, e.Schema) || !bytes.Equal(m.table, e.Table) || !bytes.Equal(m.types, e.ColumnType) || len(m.names) != len(e.ColumnName) {
+	if !bytes.Equal(m.schema, e.Schema) || !bytes.Equal(m.table, e.Table) || !bytes.Equal(m.types, e.ColumnType) ||
+		!slices.Equal(m.metas, e.ColumnMeta) || len(m.names) != len(e.ColumnName) {
 		return false
 	}
 	for i, n := range e.ColumnName {
@@ -171,8 +175,11 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		// that is a million rows in memory. A short queue keeps the
 		// reader busy and the pipeline's capacity the only real buffer.
 		EventCacheCount: eventQueue,
-		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
-		TLSConfig:       s.tls, // nil: plaintext
+		// Row images are read by the stream, for captured tables only
+		// (rowimage.go).
+		RowsEventDecodeFunc: headerOnly,
+		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TLSConfig:           s.tls, // nil: plaintext
 	}
 	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
@@ -443,7 +450,7 @@ func (st *stream) tableMap(e *replication.TableMapEvent) error {
 		return nil
 	}
 	name := string(e.Schema) + "." + string(e.Table)
-	m := &relMap{schema: bytes.Clone(e.Schema), table: bytes.Clone(e.Table), types: bytes.Clone(e.ColumnType), names: make([][]byte, len(e.ColumnName))}
+	m := &relMap{schema: bytes.Clone(e.Schema), table: bytes.Clone(e.Table), types: bytes.Clone(e.ColumnType), metas: slices.Clone(e.ColumnMeta), names: make([][]byte, len(e.ColumnName))}
 	for i, n := range e.ColumnName {
 		m.names[i] = bytes.Clone(n)
 	}
@@ -477,8 +484,12 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 		return nil
 	}
 	rel := m.rel
+	imgs, err := st.images(h, rel, e)
+	if err != nil {
+		return fmt.Errorf("mysql source: %s.%s: %w", rel.table.DB, rel.table.Name, err)
+	}
 	if m.signal {
-		return st.signalRows(e, rel)
+		return st.signalRows(e, rel, imgs)
 	}
 	if !st.tx.open { // a non-transactional engine without BEGIN
 		st.begin(h, "", 0)
@@ -506,11 +517,7 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 	}
 	switch typ := e.Type(); typ {
 	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
-		for i, r := range e.Rows {
-			row, err := st.convert(rel, e, i, r)
-			if err != nil {
-				return err
-			}
+		for i, row := range imgs {
 			if window {
 				st.inc.touched(rel.table, evPos, row)
 			}
@@ -527,15 +534,8 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 			}
 		}
 	case replication.EnumRowsEventTypeUpdate:
-		for i := 0; i+1 < len(e.Rows); i += 2 {
-			old, err := st.convert(rel, e, i, e.Rows[i])
-			if err != nil {
-				return err
-			}
-			neu, err := st.convert(rel, e, i+1, e.Rows[i+1])
-			if err != nil {
-				return err
-			}
+		for i := 0; i+1 < len(imgs); i += 2 {
+			old, neu := imgs[i], imgs[i+1]
 			if window {
 				st.inc.touched(rel.table, evPos, old, neu)
 			}
@@ -560,29 +560,4 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 		}
 	}
 	return nil
-}
-
-// convert turns one decoded row image into a row; columns the image
-// leaves out (binlog_row_image other than FULL) are KindMissing.
-func (st *stream) convert(rel *relation, e *replication.RowsEvent, img int, r []any) (sluice.Row, error) {
-	cols := rel.table.Columns
-	if len(r) != len(cols) {
-		return nil, fmt.Errorf("mysql source: %s.%s: row image has %d columns, table map %d", rel.table.DB, rel.table.Name, len(r), len(cols))
-	}
-	row := make(sluice.Row, len(cols))
-	for i := range cols {
-		v, err := rel.cols[i].fromBinlog(&cols[i], r[i])
-		if err != nil {
-			return nil, fmt.Errorf("mysql source: %s.%s column %s: %w", rel.table.DB, rel.table.Name, cols[i].Name, err)
-		}
-		row[i] = v
-	}
-	if img < len(e.SkippedColumns) {
-		for _, i := range e.SkippedColumns[img] {
-			if i < len(row) {
-				row[i].Kind = sluice.KindMissing
-			}
-		}
-	}
-	return row, nil
 }

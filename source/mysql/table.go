@@ -16,6 +16,8 @@ import (
 type relation struct {
 	table *sluice.Table
 	cols  []colInfo
+	// native: the row decoder (rowimage.go) reads every column's values.
+	native bool
 
 	// The stream's count of this table's events in the current
 	// transaction (Debezium's data_collection_order), valid while
@@ -54,6 +56,7 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 	geomTypes := tm.GeometryTypeMap() // nil when the server does not send them
 	t := &sluice.Table{ID: uint32(tm.TableID), DB: string(tm.Schema), Name: string(tm.Table), Columns: make([]sluice.Column, n)}
 	cols := make([]colInfo, n)
+	native := true
 	for i := 0; i < n; i++ {
 		ct := typeOf(tm, i)
 		ct.unsigned = unsigned[i]
@@ -84,6 +87,8 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 		if d, ok := ref.defaults[names[i]]; ok {
 			setDefault(&t.Columns[i], &cols[i], d)
 		}
+		cols[i].wire, cols[i].meta = wireOf(tm.ColumnType[i], tm.ColumnMeta[i]), tm.ColumnMeta[i]
+		native = native && nativeWire(cols[i].wire)
 	}
 	for _, pk := range tm.PrimaryKey {
 		if int(pk) < n {
@@ -91,7 +96,7 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 			t.Columns[pk].Key = true
 		}
 	}
-	return &relation{table: t, cols: cols}, nil
+	return &relation{table: t, cols: cols, native: native}, nil
 }
 
 // geometryPoint is POINT in the table map's geometry types (MySQL's

@@ -62,6 +62,11 @@ type colInfo struct {
 	// them): values are padded back to it, as Debezium writes them. 0:
 	// no padding.
 	pad int
+	// wire and meta are the column's type in a row image and its table
+	// map metadata (rowimage.go); zero for a relation read from the
+	// information schema.
+	wire byte
+	meta uint16
 }
 
 // colType is a MySQL column type as the binlog's table map or the

@@ -89,31 +89,13 @@ func (ci *colInfo) fromBinlog(c *sluice.Column, v any) (sluice.Value, error) {
 		if !ok {
 			return sluice.Value{}, fmt.Errorf("unexpected %T for ENUM", v)
 		}
-		if x == 0 { // the empty string MySQL stores for an invalid label
-			return present(sluice.Value{Bytes: []byte{}}), nil
-		}
-		if int(x) > len(ci.labels) {
-			return sluice.Value{}, fmt.Errorf("ENUM index %d beyond its %d labels", x, len(ci.labels))
-		}
-		return present(sluice.Value{Bytes: []byte(ci.labels[x-1])}), nil
+		return ci.enumValue(x)
 	case kSet:
 		x, ok := v.(int64)
 		if !ok {
 			return sluice.Value{}, fmt.Errorf("unexpected %T for SET", v)
 		}
-		var b []byte
-		for i, l := range ci.labels {
-			if x&(1<<i) != 0 {
-				if len(b) > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, l...)
-			}
-		}
-		if b == nil {
-			b = []byte{}
-		}
-		return present(sluice.Value{Bytes: b}), nil
+		return ci.setValue(x), nil
 	}
 	// The rest arrive as text or bytes.
 	var b []byte
@@ -125,10 +107,36 @@ func (ci *colInfo) fromBinlog(c *sluice.Column, v any) (sluice.Value, error) {
 	default:
 		return sluice.Value{}, fmt.Errorf("unexpected %T for a %s column", v, c.Type)
 	}
-	if ci.pad > len(b) { // BINARY(n) without its trailing zero bytes
-		b = append(b, make([]byte, ci.pad-len(b))...)
+	return ci.fromBytes(b[:len(b):len(b)])
+}
+
+// enumValue is the label of ENUM index x (1-based; 0 is the empty string
+// MySQL stores for an invalid label).
+func (ci *colInfo) enumValue(x int64) (sluice.Value, error) {
+	if x == 0 {
+		return present(sluice.Value{Bytes: []byte{}}), nil
 	}
-	return ci.fromText(b)
+	if x < 0 || x > int64(len(ci.labels)) {
+		return sluice.Value{}, fmt.Errorf("ENUM index %d beyond its %d labels", x, len(ci.labels))
+	}
+	return present(sluice.Value{Bytes: []byte(ci.labels[x-1])}), nil
+}
+
+// setValue is the comma-separated labels of the SET bits x.
+func (ci *colInfo) setValue(x int64) sluice.Value {
+	var b []byte
+	for i, l := range ci.labels {
+		if x&(1<<i) != 0 {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, l...)
+		}
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return present(sluice.Value{Bytes: b})
 }
 
 // fromField converts a value of a text-protocol result row (snapshots).

@@ -1,0 +1,371 @@
+package mysql
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// imageTable is a table for the row decoder's tests: its columns' binlog
+// types, their table map metadata and what sluice makes of them.
+type imageTable struct {
+	types []byte
+	metas [][]byte
+	cols  []colType
+}
+
+// benchSmall is the benchmark's small table (cmd/sluice-bench): id
+// bigint, account int, amount decimal(12,2), status varchar(20)
+// (utf8mb4), created_at timestamp(6), note text.
+var benchSmall = imageTable{
+	types: []byte{mysql.MYSQL_TYPE_LONGLONG, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_NEWDECIMAL,
+		mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_TIMESTAMP2, mysql.MYSQL_TYPE_BLOB},
+	metas: [][]byte{nil, nil, {12, 2}, {80, 0}, {6}, {2}},
+	cols: []colType{{kind: kInt, width: 8}, {kind: kInt, width: 4}, {kind: kDecimal, prec: 12, scale: 2},
+		{kind: kText}, {kind: kTimestamp, fsp: 6}, {kind: kText}},
+}
+
+// benchSmallImage is a row of benchSmall: 42, 7, 1234.56, 'paid',
+// '2024-01-02 10:17:37.014245' UTC, 'a note'.
+var benchSmallImage = []byte{
+	0x00,                                // null bitmap
+	42, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, // id, account
+	0x80, 0x00, 0x00, 0x04, 0xd2, 0x38, // 1234.56
+	4, 'p', 'a', 'i', 'd',
+	0x65, 0x93, 0xe2, 0xc1, 0x00, 0x37, 0xa5, // seconds, microseconds
+	6, 0, 'a', ' ', 'n', 'o', 't', 'e',
+}
+
+// benchSmallRow is benchSmallImage as sluice values.
+var benchSmallRow = sluice.Row{
+	present(sluice.Value{Int: 42}), present(sluice.Value{Int: 7}), present(sluice.Value{Bytes: []byte("1234.56")}),
+	present(sluice.Value{Bytes: []byte("paid")}), present(sluice.Value{Int: 1704190657014245}),
+	present(sluice.Value{Bytes: []byte("a note")}),
+}
+
+// parse frames a table map of tt and a rows event of type typ whose
+// images are images, and parses them as the source's syncer does
+// (headerOnly). It returns the rows event and a relation of tt.
+func (tt imageTable) parse(t testing.TB, typ replication.EventType, bitmaps [][]byte, images []byte) (*replication.RowsEvent, *relation) {
+	t.Helper()
+	p := replication.NewBinlogParser()
+	p.SetParseTime(false)
+	p.SetTimestampStringLocation(time.UTC)
+	p.SetRowsEventDecodeFunc(headerOnly)
+	lengths := make([]byte, 40)
+	lengths[replication.TABLE_MAP_EVENT-1] = 8
+	lengths[typ-1] = 10
+	n := len(tt.types)
+	tm := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 'd', 'b', 0, 1, 't', 0, byte(n)}
+	tm = append(tm, tt.types...)
+	var meta []byte
+	for _, m := range tt.metas {
+		meta = append(meta, m...)
+	}
+	tm = append(append(tm, byte(len(meta))), meta...)
+	tm = append(tm, make([]byte, (n+7)/8)...) // nothing nullable
+	for i := range n {
+		if tt.cols[i].kind == kText || tt.cols[i].kind == kDecimal {
+			tm[len(tm)-(n+7)/8+i/8] |= 1 << (i % 8)
+		}
+	}
+	rows := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 0, byte(n)}
+	for _, b := range bitmaps {
+		rows = append(rows, b...)
+	}
+	rows = append(rows, images...)
+	var re *replication.RowsEvent
+	for _, ev := range [][]byte{fzEvent(replication.FORMAT_DESCRIPTION_EVENT, fzFormatDescription(lengths)),
+		fzEvent(replication.TABLE_MAP_EVENT, tm), fzEvent(typ, rows)} {
+		be, err := p.Parse(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := be.Event.(*replication.RowsEvent); ok {
+			re = e
+		}
+	}
+	cols := make([]sluice.Column, n)
+	infos := make([]colInfo, n)
+	for i := range n {
+		cols[i], infos[i] = columnFor(string(rune('a'+i)), tt.cols[i], tt.cols[i].kind == kText || tt.cols[i].kind == kDecimal)
+		infos[i].wire, infos[i].meta = wireOf(re.Table.ColumnType[i], re.Table.ColumnMeta[i]), re.Table.ColumnMeta[i]
+	}
+	return re, &relation{table: &sluice.Table{DB: "db", Name: "t", Columns: cols}, cols: infos, native: true}
+}
+
+// fullBitmap is the column bitmap of a full row image of n columns.
+func fullBitmap(n int) []byte {
+	b := make([]byte, (n+7)/8)
+	for i := range n {
+		b[i/8] |= 1 << (i % 8)
+	}
+	return b
+}
+
+// TestDecodeImages: inserts, updates (before and after images) and
+// images without some columns, read by the row decoder and by go-mysql.
+func TestDecodeImages(t *testing.T) {
+	n := len(benchSmall.types)
+	full := fullBitmap(n)
+	// Columns 0, 2 and 3 only; 3 null.
+	partial := []byte{0b0000_1101}
+	partialImage := append([]byte{0b100}, benchSmallImage[1:9]...)
+	partialImage = append(partialImage, benchSmallImage[13:19]...)
+	missing := func(r sluice.Row) sluice.Row {
+		r = append(sluice.Row(nil), r...)
+		for _, i := range []int{1, 4, 5} {
+			r[i] = sluice.Value{Kind: sluice.KindMissing}
+		}
+		r[3] = sluice.Value{}
+		return r
+	}
+	tests := []struct {
+		name    string
+		typ     replication.EventType
+		bitmaps [][]byte
+		images  []byte
+		want    []sluice.Row
+	}{
+		{"insert", replication.WRITE_ROWS_EVENTv2, [][]byte{full}, benchSmallImage, []sluice.Row{benchSmallRow}},
+		{"two inserts", replication.WRITE_ROWS_EVENTv2, [][]byte{full}, append(append([]byte{}, benchSmallImage...), benchSmallImage...),
+			[]sluice.Row{benchSmallRow, benchSmallRow}},
+		{"update", replication.UPDATE_ROWS_EVENTv2, [][]byte{full, full}, append(append([]byte{}, benchSmallImage...), benchSmallImage...),
+			[]sluice.Row{benchSmallRow, benchSmallRow}},
+		{"columns left out", replication.DELETE_ROWS_EVENTv2, [][]byte{partial}, partialImage, []sluice.Row{missing(benchSmallRow)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, rel := benchSmall.parse(t, tc.typ, tc.bitmaps, tc.images)
+			st := &stream{}
+			h := &replication.EventHeader{EventType: tc.typ}
+			got, err := st.images(h, rel, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// go-mysql's decoder, as for the events the row decoder leaves.
+			rel.native = false
+			e2, _ := benchSmall.parse(t, tc.typ, tc.bitmaps, tc.images)
+			ref, err := (&stream{}).images(h, rel, e2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) || len(ref) != len(tc.want) {
+				t.Fatalf("%d rows, go-mysql %d, want %d", len(got), len(ref), len(tc.want))
+			}
+			for i := range tc.want {
+				for j := range tc.want[i] {
+					if !got[i][j].Equal(tc.want[i][j]) || !ref[i][j].Equal(tc.want[i][j]) {
+						t.Errorf("row %d column %d: %+v, go-mysql %+v, want %+v", i, j, got[i][j], ref[i][j], tc.want[i][j])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeImagesRefuses: a row image cut short anywhere is an error,
+// not a panic or a row of garbage.
+func TestDecodeImagesRefuses(t *testing.T) {
+	full := fullBitmap(len(benchSmall.types))
+	for _, cut := range []int{1, 9, 15, 20, 26, len(benchSmallImage) - 1} {
+		e, rel := benchSmall.parse(t, replication.WRITE_ROWS_EVENTv2, [][]byte{full}, benchSmallImage[:cut])
+		u, _ := undecodedOf(e)
+		if rows, err := decodeImages(rel, e, u.body[u.pos:], nil); err == nil {
+			t.Errorf("image cut to %d bytes: read %v, want an error", cut, rows)
+		}
+	}
+}
+
+// TestDecodeImagesAllocs holds the row decoder to its allocation count: a
+// row of the benchmark's small table costs three (the copy of the
+// event's images, the row, the decimal's text). BenchmarkRowImage
+// measures the time.
+func TestDecodeImagesAllocs(t *testing.T) {
+	e, rel := benchSmall.parse(t, replication.WRITE_ROWS_EVENTv2, [][]byte{fullBitmap(len(benchSmall.types))}, benchSmallImage)
+	u, _ := undecodedOf(e)
+	var dst []sluice.Row
+	n := testing.AllocsPerRun(100, func() {
+		var err error
+		if dst, err = decodeImages(rel, e, u.body[u.pos:], dst[:0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 3 {
+		t.Errorf("%v allocations per row, want at most 3", n)
+	}
+}
+
+// BenchmarkRowImage reads a row of the benchmark's small table with the
+// row decoder and with go-mysql's decoder plus stream.convert.
+func BenchmarkRowImage(b *testing.B) {
+	e, rel := benchSmall.parse(b, replication.WRITE_ROWS_EVENTv2, [][]byte{fullBitmap(len(benchSmall.types))}, benchSmallImage)
+	u, _ := undecodedOf(e)
+	b.Run("native", func(b *testing.B) {
+		b.ReportAllocs()
+		var dst []sluice.Row
+		for b.Loop() {
+			var err error
+			if dst, err = decodeImages(rel, e, u.body[u.pos:], dst[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("go-mysql", func(b *testing.B) {
+		b.ReportAllocs()
+		st := &stream{}
+		for b.Loop() {
+			e.Rows = nil
+			if err := e.DecodeData(u.pos, u.body); err != nil {
+				b.Fatal(err)
+			}
+			for i, r := range e.Rows {
+				if _, err := st.convert(rel, e, i, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
+// fzNative checks the row decoder (rowimage.go) against go-mysql on the
+// same row images: where go-mysql and stream.convert read them, the row
+// decoder reads the same values; where go-mysql refuses them, so does
+// the row decoder. It may refuse more: bytes the server does not write
+// (errMalformed), and values convert refuses. One difference is by
+// design: a DATETIME with a zero month or day is the zero date, as a
+// snapshot reads it, where go-mysql moves one after 1970 to a real date.
+func fzNative(t *testing.T, spec fzSpec, rel *relation, rows [][]any, image []byte) {
+	ci := &rel.cols[0]
+	if !nativeWire(ci.wire) {
+		return
+	}
+	img := bytes.Clone(image)
+	e := &replication.RowsEvent{ColumnCount: 1, ColumnBitmap1: []byte{1}}
+	got, err := decodeImages(rel, e, img, nil)
+	for k := range img {
+		img[k] = 0xA5 // the values must not alias the event
+	}
+	if rows == nil {
+		if err == nil && len(got) > 0 {
+			t.Fatalf("%s: go-mysql refuses %x, the row decoder read %+v", spec.name, image, got)
+		}
+		return
+	}
+	var want []sluice.Row
+	var convErr error
+	for i, r := range rows {
+		row, err := (&stream{}).convert(rel, &replication.RowsEvent{Rows: rows}, i, r)
+		if err != nil {
+			convErr = err
+			break
+		}
+		want = append(want, row)
+	}
+	if err != nil {
+		if !errors.Is(err, errMalformed) && convErr == nil {
+			t.Fatalf("%s %x: the row decoder refuses (%v) what go-mysql reads as %v", spec.name, image, err, rows)
+		}
+		return
+	}
+	if convErr != nil {
+		t.Fatalf("%s %x: the row decoder reads %+v where convert refuses: %v", spec.name, image, got, convErr)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s %x: the row decoder read %d rows, go-mysql %d", spec.name, image, len(got), len(want))
+	}
+	zeroInDate := fzZeroInDate(ci, image)
+	for i := range got {
+		if got[i][0].Equal(want[i][0]) {
+			continue
+		}
+		if i < len(zeroInDate) && zeroInDate[i] && got[i][0].Equal(ci.zero()) {
+			continue
+		}
+		t.Fatalf("%s %x row %d: the row decoder read %+v, go-mysql and convert %+v (%#v)", spec.name, image, i, got[i][0], want[i][0], rows[i][0])
+	}
+}
+
+// fzZeroInDate reports for each row image of a DATETIME column whether
+// its month or day is zero; nil for other columns.
+func fzZeroInDate(ci *colInfo, image []byte) []bool {
+	n := 8
+	switch ci.wire {
+	case mysql.MYSQL_TYPE_DATETIME2:
+		n = 5 + (int(ci.meta)+1)/2
+	case mysql.MYSQL_TYPE_DATETIME:
+	default:
+		return nil
+	}
+	var out []bool
+	for len(image) > 0 {
+		null := image[0]&1 != 0
+		image = image[1:]
+		if null {
+			out = append(out, false)
+			continue
+		}
+		if len(image) < n {
+			break
+		}
+		var m, d int64
+		if ci.wire == mysql.MYSQL_TYPE_DATETIME {
+			ymd := int64(le(image, 8)) / 1_000_000
+			m, d = ymd/100%100, ymd%100
+		} else {
+			ymd := (int64(be(image, 5)) - 0x80_0000_0000) >> 17
+			m, d = ymd>>5%13, ymd&31
+		}
+		out = append(out, m == 0 || d == 0)
+		image = image[n:]
+	}
+	return out
+}
+
+// TestRelMapSame: a table map names the same relation only with the same
+// column types and metadata; the row decoder reads values by the
+// metadata (a VARCHAR's length prefix, a DECIMAL's digits), so a change
+// of it alone builds a new relation. Comparing does not allocate.
+func TestRelMapSame(t *testing.T) {
+	tm := func(mod func(*replication.TableMapEvent)) *replication.TableMapEvent {
+		e := &replication.TableMapEvent{Schema: []byte("db"), Table: []byte("t"),
+			ColumnType: []byte{mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_VARCHAR}, ColumnMeta: []uint16{0, 80},
+			ColumnName: [][]byte{[]byte("id"), []byte("v")}}
+		if mod != nil {
+			mod(e)
+		}
+		return e
+	}
+	st := &stream{rels: map[uint64]*relMap{}}
+	if err := st.tableMap(tm(nil)); err != nil {
+		t.Fatal(err)
+	}
+	m := st.rels[0]
+	tests := []struct {
+		name string
+		e    *replication.TableMapEvent
+		want bool
+	}{
+		{"same", tm(nil), true},
+		{"longer varchar", tm(func(e *replication.TableMapEvent) { e.ColumnMeta = []uint16{0, 1020} }), false},
+		{"another type", tm(func(e *replication.TableMapEvent) {
+			e.ColumnType = []byte{mysql.MYSQL_TYPE_LONGLONG, mysql.MYSQL_TYPE_VARCHAR}
+		}), false},
+		{"renamed column", tm(func(e *replication.TableMapEvent) { e.ColumnName[1] = []byte("w") }), false},
+	}
+	for _, tc := range tests {
+		if got := m.same(tc.e); got != tc.want {
+			t.Errorf("%s: same = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	e := tm(nil)
+	if n := testing.AllocsPerRun(100, func() { m.same(e) }); n != 0 {
+		t.Errorf("same allocates %v times", n)
+	}
+}
