@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -54,13 +53,7 @@ var benchSmallRow = sluice.Row{
 // (headerOnly). It returns the rows event and a relation of tt.
 func (tt imageTable) parse(t testing.TB, typ replication.EventType, bitmaps [][]byte, images []byte) (*replication.RowsEvent, *relation) {
 	t.Helper()
-	p := replication.NewBinlogParser()
-	p.SetParseTime(false)
-	p.SetTimestampStringLocation(time.UTC)
-	p.SetRowsEventDecodeFunc(headerOnly)
-	lengths := make([]byte, 40)
-	lengths[replication.TABLE_MAP_EVENT-1] = 8
-	lengths[typ-1] = 10
+	p := fzParser(typ, headerOnly)
 	n := len(tt.types)
 	tm := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 'd', 'b', 0, 1, 't', 0, byte(n)}
 	tm = append(tm, tt.types...)
@@ -81,8 +74,7 @@ func (tt imageTable) parse(t testing.TB, typ replication.EventType, bitmaps [][]
 	}
 	rows = append(rows, images...)
 	var re *replication.RowsEvent
-	for _, ev := range [][]byte{fzEvent(replication.FORMAT_DESCRIPTION_EVENT, fzFormatDescription(lengths)),
-		fzEvent(replication.TABLE_MAP_EVENT, tm), fzEvent(typ, rows)} {
+	for _, ev := range [][]byte{fzEvent(replication.TABLE_MAP_EVENT, tm), fzEvent(typ, rows)} {
 		be, err := p.Parse(ev)
 		if err != nil {
 			t.Fatal(err)
