@@ -44,6 +44,9 @@ func FuzzBinlogValue(f *testing.F) {
 	f.Add(uint8(fzDatetime2), uint16(6), false, []byte{0, 0x99, 0xb2, 0x44, 0xa4, 0x65, 0x00, 0x37, 0xa5})
 	f.Add(uint8(fzTimestamp2), uint16(3), false, []byte{0, 0x65, 0x93, 0xe2, 0xc1, 0x00, 0x8c, 1, 0, 0x65, 0x93, 0xe2, 0xc1, 0x00, 0x8c})
 	f.Add(uint8(fzTime2), uint16(0), false, []byte{0, 0x80, 0xc8, 0xb8, 1, 0, 0x80, 0xc8, 0xb8})
+	// DATETIME before MySQL 5.6.4: zero, and '2020-00-15 10:00:00' (a zero
+	// month: the zero date, null in this nullable column).
+	f.Add(uint8(fzDatetime), uint16(0), false, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x60, 0x78, 0xb9, 0x2e, 0x5f, 0x12, 0, 0})
 	f.Add(uint8(fzDatetime2), uint16(6), false, []byte{0, 0x99, 0xb2, 0x04, 0xa4, 0x65, 0x00, 0x37, 0xc5})
 	f.Add(uint8(fzTime2), uint16(0), false, []byte{0, 0x72, 0xfe, 0xc5})
 	f.Add(uint8(fzDecimal), uint16(0x0402), false, []byte{0, 0x80, 0x0c, 0x32})
@@ -102,6 +105,7 @@ type fzSpec struct {
 
 const (
 	fzDecimal       = 10
+	fzDatetime      = 15
 	fzTimestamp2    = 16
 	fzDatetime2     = 17
 	fzTime2         = 18

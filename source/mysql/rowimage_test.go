@@ -250,15 +250,19 @@ func fzNative(t *testing.T, spec fzSpec, rel *relation, rows [][]any, image []by
 		}
 		return
 	}
-	var want []sluice.Row
+	// A DATETIME with a zero month or day is the zero date (go-mysql may
+	// move it to a real date, or to one convert refuses).
+	zeroInDate := fzZeroInDate(ci, image)
+	zeroed := func(i int) bool { return i < len(zeroInDate) && zeroInDate[i] }
+	want := make([]sluice.Row, len(rows))
 	var convErr error
 	for i, r := range rows {
 		row, err := (&stream{}).convert(rel, &replication.RowsEvent{Rows: rows}, i, r)
-		if err != nil {
+		if err != nil && !zeroed(i) {
 			convErr = err
 			break
 		}
-		want = append(want, row)
+		want[i] = row
 	}
 	if err != nil {
 		if !errors.Is(err, errMalformed) && convErr == nil {
@@ -269,18 +273,17 @@ func fzNative(t *testing.T, spec fzSpec, rel *relation, rows [][]any, image []by
 	if convErr != nil {
 		t.Fatalf("%s %x: the row decoder reads %+v where convert refuses: %v", spec.name, image, got, convErr)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%s %x: the row decoder read %d rows, go-mysql %d", spec.name, image, len(got), len(want))
+	if len(got) != len(rows) {
+		t.Fatalf("%s %x: the row decoder read %d rows, go-mysql %d", spec.name, image, len(got), len(rows))
 	}
-	zeroInDate := fzZeroInDate(ci, image)
 	for i := range got {
-		if got[i][0].Equal(want[i][0]) {
-			continue
+		w := want[i]
+		if zeroed(i) {
+			w = sluice.Row{ci.zero()}
 		}
-		if i < len(zeroInDate) && zeroInDate[i] && got[i][0].Equal(ci.zero()) {
-			continue
+		if !got[i][0].Equal(w[0]) {
+			t.Fatalf("%s %x row %d: the row decoder read %+v, want %+v (go-mysql %#v)", spec.name, image, i, got[i][0], w[0], rows[i][0])
 		}
-		t.Fatalf("%s %x row %d: the row decoder read %+v, go-mysql and convert %+v (%#v)", spec.name, image, i, got[i][0], want[i][0], rows[i][0])
 	}
 }
 
