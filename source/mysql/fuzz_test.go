@@ -51,6 +51,7 @@ func FuzzBinlogValue(f *testing.F) {
 	f.Add(uint8(fzTime2), uint16(0), false, []byte{0, 0x72, 0xfe, 0xc5})
 	f.Add(uint8(fzDecimal), uint16(0x0402), false, []byte{0, 0x80, 0x0c, 0x32})
 	f.Add(uint8(fzVarchar), uint16(20), false, append([]byte{0, 6}, "gr\xc3\xbcn\xff"...))
+	f.Add(uint8(fzVarchar), uint16(20), false, append([]byte{0, 5}, "valid"...)) // valid UTF-8, kept without a copy: it must not alias the event
 	f.Add(uint8(fzVarcharLatin1), uint16(20), false, []byte{0, 3, 'g', 0xfc, 0x80})
 	f.Add(uint8(fzJSON), uint16(4), false, []byte{0, 3, 0, 0, 0, 0x04, 0x01, 0x00})
 	f.Add(uint8(fzGeometry), uint16(4), false, []byte{0, 6, 0, 0, 0, 0xe6, 0x10, 0, 0, 1, 2})

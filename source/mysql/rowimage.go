@@ -61,13 +61,13 @@ func nativeWire(t byte) bool {
 
 // decodeImages reads the row images of a rows event of rel's table: one
 // per row, two (before, after) per row of an update. The values' bytes
-// are copied out of the event once, into one buffer of their own.
+// alias data, which must be the caller's own (images copies it out of
+// go-mysql's event).
 func decodeImages(rel *relation, e *replication.RowsEvent, data []byte, dst []sluice.Row) ([]sluice.Row, error) {
 	n := len(rel.cols)
 	if int(e.ColumnCount) != n {
 		return dst, fmt.Errorf("rows event has %d columns, table map %d", e.ColumnCount, n)
 	}
-	data = append([]byte(nil), data...)
 	update := e.Type() == replication.EnumRowsEventTypeUpdate
 	for len(data) > 0 {
 		row, k, err := rel.decodeImage(data, e.ColumnBitmap1)
@@ -127,24 +127,6 @@ func (rel *relation) decodeImage(data, bitmap []byte) (sluice.Row, int, error) {
 	return row, pos, nil
 }
 
-// le reads an n-byte little-endian unsigned integer.
-func le(b []byte, n int) uint64 {
-	var x uint64
-	for i := n - 1; i >= 0; i-- {
-		x = x<<8 | uint64(b[i])
-	}
-	return x
-}
-
-// be reads an n-byte big-endian unsigned integer.
-func be(b []byte, n int) uint64 {
-	var x uint64
-	for i := range n {
-		x = x<<8 | uint64(b[i])
-	}
-	return x
-}
-
 // decodeValue reads one non-null value of the column from the start of b
 // and returns it with the bytes it took.
 func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
@@ -181,7 +163,7 @@ func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
 		if len(b) < n {
 			return sluice.Value{}, 0, errShort
 		}
-		return ci.bitValue(be(b, n)), n, nil
+		return ci.bitValue(mysql.BFixedLengthInt(b[:n])), n, nil
 	case mysql.MYSQL_TYPE_YEAR:
 		if len(b) < 1 {
 			return sluice.Value{}, 0, errShort
@@ -195,14 +177,14 @@ func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
 		if len(b) < 3 {
 			return sluice.Value{}, 0, errShort
 		}
-		x := int(le(b, 3))
+		x := int(mysql.FixedLengthInt(b[:3]))
 		v, err := ci.dateValue(x>>9, x>>5&15, x&31)
 		return v, 3, err
 	case mysql.MYSQL_TYPE_TIMESTAMP:
 		if len(b) < 4 {
 			return sluice.Value{}, 0, errShort
 		}
-		if sec := int64(le(b, 4)); sec != 0 {
+		if sec := int64(mysql.FixedLengthInt(b[:4])); sec != 0 {
 			return present(sluice.Value{Int: sec * 1_000_000}), 4, nil
 		}
 		return ci.zero(), 4, nil
@@ -212,7 +194,7 @@ func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
 		if len(b) < 3 {
 			return sluice.Value{}, 0, errShort
 		}
-		x := int64(le(b, 3)) // hhmmss
+		x := int64(mysql.FixedLengthInt(b[:3])) // hhmmss
 		return present(sluice.Value{Int: (x/10000*3600 + x/100%100*60 + x%100) * 1_000_000}), 3, nil
 	case mysql.MYSQL_TYPE_TIMESTAMP2:
 		return ci.timestamp2(b, int(meta))
@@ -228,7 +210,7 @@ func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
 		if len(b) < n {
 			return sluice.Value{}, 0, errShort
 		}
-		v, err := ci.enumValue(int64(le(b, n)))
+		v, err := ci.enumValue(int64(mysql.FixedLengthInt(b[:n])))
 		return v, n, err
 	case mysql.MYSQL_TYPE_SET:
 		n := int(meta & 0xff)
@@ -238,7 +220,7 @@ func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
 		if len(b) < n {
 			return sluice.Value{}, 0, errShort
 		}
-		return ci.setValue(int64(le(b, n))), n, nil
+		return ci.setValue(int64(mysql.FixedLengthInt(b[:n]))), n, nil
 	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
 		return ci.stringValue(b, int(meta))
 	case mysql.MYSQL_TYPE_STRING:
@@ -251,7 +233,7 @@ func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
 		if len(b) < n {
 			return sluice.Value{}, 0, errShort
 		}
-		l := le(b, n)
+		l := mysql.FixedLengthInt(b[:n])
 		if uint64(len(b)-n) < l {
 			return sluice.Value{}, 0, errShort
 		}
@@ -267,7 +249,7 @@ func (ci *colInfo) intValue(b []byte, n int) (sluice.Value, int, error) {
 	if len(b) < n {
 		return sluice.Value{}, 0, errShort
 	}
-	u := le(b, n)
+	u := mysql.FixedLengthInt(b[:n])
 	switch ci.kind {
 	case kUint:
 		return present(sluice.Value{Int: int64(u)}), n, nil
@@ -288,7 +270,7 @@ func (ci *colInfo) stringValue(b []byte, max int) (sluice.Value, int, error) {
 	if len(b) < n {
 		return sluice.Value{}, 0, errShort
 	}
-	end := n + int(le(b, n))
+	end := n + int(mysql.FixedLengthInt(b[:n]))
 	if len(b) < end {
 		return sluice.Value{}, 0, errShort
 	}
@@ -318,9 +300,9 @@ func fraction(b []byte, fsp int) (int64, error) {
 	case 1, 2:
 		us = int64(b[0]) * 10_000
 	case 3, 4:
-		us = int64(be(b, 2)) * 100
+		us = int64(mysql.BFixedLengthInt(b[:2])) * 100
 	case 5, 6:
-		us = int64(be(b, 3))
+		us = int64(mysql.BFixedLengthInt(b[:3]))
 	}
 	if us > 999_999 {
 		return 0, errMalformed
@@ -328,17 +310,27 @@ func fraction(b []byte, fsp int) (int64, error) {
 	return us - us%pow10[6-fsp], nil
 }
 
+// temporalLen is the length of a TIME2, DATETIME2 or TIMESTAMP2 value
+// (typ) at the start of b: base bytes, then (fsp+1)/2 of the fraction.
+func temporalLen(b []byte, typ string, base, fsp int) (int, error) {
+	if fsp > 6 {
+		return 0, fmt.Errorf("%s(%d)", typ, fsp)
+	}
+	n := base + (fsp+1)/2
+	if len(b) < n {
+		return 0, errShort
+	}
+	return n, nil
+}
+
 // timestamp2 reads a TIMESTAMP(fsp): seconds since the epoch, big-endian,
 // then the fraction. Zero is the zero date.
 func (ci *colInfo) timestamp2(b []byte, fsp int) (sluice.Value, int, error) {
-	if fsp > 6 {
-		return sluice.Value{}, 0, fmt.Errorf("TIMESTAMP(%d)", fsp)
+	n, err := temporalLen(b, "TIMESTAMP", 4, fsp)
+	if err != nil {
+		return sluice.Value{}, 0, err
 	}
-	n := 4 + (fsp+1)/2
-	if len(b) < n {
-		return sluice.Value{}, 0, errShort
-	}
-	sec := int64(be(b, 4))
+	sec := int64(mysql.BFixedLengthInt(b[:4]))
 	us, err := fraction(b[4:], fsp)
 	if err != nil {
 		return sluice.Value{}, 0, err
@@ -352,14 +344,11 @@ func (ci *colInfo) timestamp2(b []byte, fsp int) (sluice.Value, int, error) {
 // datetime2 reads a DATETIME(fsp): 40 bits of year×13+month, day, hour,
 // minute and second, offset by 2^39, then the fraction.
 func (ci *colInfo) datetime2(b []byte, fsp int) (sluice.Value, int, error) {
-	if fsp > 6 {
-		return sluice.Value{}, 0, fmt.Errorf("DATETIME(%d)", fsp)
+	n, err := temporalLen(b, "DATETIME", 5, fsp)
+	if err != nil {
+		return sluice.Value{}, 0, err
 	}
-	n := 5 + (fsp+1)/2
-	if len(b) < n {
-		return sluice.Value{}, 0, errShort
-	}
-	x := int64(be(b, 5)) - 0x80_0000_0000
+	x := int64(mysql.BFixedLengthInt(b[:5])) - 0x80_0000_0000
 	us, err := fraction(b[5:], fsp)
 	if err != nil {
 		return sluice.Value{}, 0, err
@@ -371,13 +360,8 @@ func (ci *colInfo) datetime2(b []byte, fsp int) (sluice.Value, int, error) {
 		return sluice.Value{}, 0, errMalformed
 	}
 	ymd, hms := x>>17, x&(1<<17-1)
-	m, d := int(ymd>>5%13), int(ymd&31)
-	days, err := ci.dateValue(int(ymd>>5/13), m, d)
-	if err != nil || m == 0 || d == 0 { // an error, or the zero date
-		return days, n, err
-	}
-	secs := hms>>12*3600 + hms>>6&63*60 + hms&63
-	return present(sluice.Value{Int: (days.Int*86400+secs)*1_000_000 + us}), n, nil
+	v, err := ci.datetimeValue(int(ymd>>5/13), int(ymd>>5%13), int(ymd&31), hms>>12*3600+hms>>6&63*60+hms&63, us)
+	return v, n, err
 }
 
 // datetime reads a DATETIME of the format before MySQL 5.6.4: the
@@ -386,7 +370,7 @@ func (ci *colInfo) datetime(b []byte) (sluice.Value, int, error) {
 	if len(b) < 8 {
 		return sluice.Value{}, 0, errShort
 	}
-	x := int64(le(b, 8))
+	x := int64(mysql.FixedLengthInt(b[:8]))
 	if x == 0 {
 		return ci.zero(), 8, nil
 	}
@@ -394,13 +378,18 @@ func (ci *colInfo) datetime(b []byte) (sluice.Value, int, error) {
 		return sluice.Value{}, 0, errMalformed
 	}
 	ymd, hms := x/1_000_000, x%1_000_000
-	m, d := int(ymd/100%100), int(ymd%100)
-	days, err := ci.dateValue(int(ymd/10000), m, d)
+	v, err := ci.datetimeValue(int(ymd/10000), int(ymd/100%100), int(ymd%100), hms/10000*3600+hms/100%100*60+hms%100, 0)
+	return v, 8, err
+}
+
+// datetimeValue is the wall clock y-m-d plus secs and us: the zero date
+// when the month or day is zero, as parseDatetime reads it.
+func (ci *colInfo) datetimeValue(y, m, d int, secs, us int64) (sluice.Value, error) {
+	days, err := ci.dateValue(y, m, d)
 	if err != nil || m == 0 || d == 0 { // an error, or the zero date
-		return days, 8, err
+		return days, err
 	}
-	secs := hms/10000*3600 + hms/100%100*60 + hms%100
-	return present(sluice.Value{Int: (days.Int*86400 + secs) * 1_000_000}), 8, nil
+	return present(sluice.Value{Int: (days.Int*86400+secs)*1_000_000 + us}), nil
 }
 
 // dateValue is the date y-m-d: zero in the month or day is a zero date,
@@ -421,19 +410,16 @@ func (ci *colInfo) dateValue(y, m, d int) (sluice.Value, error) {
 // offset by 2^23, then the fraction (negative values store it
 // complemented); with 5 or 6 digits all 48 bits are one offset integer.
 func time2(b []byte, fsp int) (sluice.Value, int, error) {
-	if fsp > 6 {
-		return sluice.Value{}, 0, fmt.Errorf("TIME(%d)", fsp)
-	}
-	n := 3 + (fsp+1)/2
-	if len(b) < n {
-		return sluice.Value{}, 0, errShort
+	n, err := temporalLen(b, "TIME", 3, fsp)
+	if err != nil {
+		return sluice.Value{}, 0, err
 	}
 	var tmp int64
 	switch fsp {
 	case 5, 6:
-		tmp = int64(be(b, 6)) - 0x8000_0000_0000
+		tmp = int64(mysql.BFixedLengthInt(b[:6])) - 0x8000_0000_0000
 	default:
-		ip := int64(be(b, 3)) - 0x80_0000
+		ip := int64(mysql.BFixedLengthInt(b[:3])) - 0x80_0000
 		var frac int64
 		switch fsp {
 		case 1, 2:
@@ -443,7 +429,7 @@ func time2(b []byte, fsp int) (sluice.Value, int, error) {
 			}
 			frac *= 10_000
 		case 3, 4:
-			frac = int64(be(b[3:], 2))
+			frac = int64(mysql.BFixedLengthInt(b[3:5]))
 			if ip < 0 && frac != 0 {
 				ip, frac = ip+1, frac-0x10000
 			}

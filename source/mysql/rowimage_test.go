@@ -62,9 +62,10 @@ func (tt imageTable) parse(t testing.TB, typ replication.EventType, bitmaps [][]
 		meta = append(meta, m...)
 	}
 	tm = append(append(tm, byte(len(meta))), meta...)
-	tm = append(tm, make([]byte, (n+7)/8)...) // nothing nullable
+	nullable := func(i int) bool { return tt.cols[i].kind == kText || tt.cols[i].kind == kDecimal }
+	tm = append(tm, make([]byte, (n+7)/8)...) // the null bitmap
 	for i := range n {
-		if tt.cols[i].kind == kText || tt.cols[i].kind == kDecimal {
+		if nullable(i) {
 			tm[len(tm)-(n+7)/8+i/8] |= 1 << (i % 8)
 		}
 	}
@@ -86,7 +87,7 @@ func (tt imageTable) parse(t testing.TB, typ replication.EventType, bitmaps [][]
 	cols := make([]sluice.Column, n)
 	infos := make([]colInfo, n)
 	for i := range n {
-		cols[i], infos[i] = columnFor(string(rune('a'+i)), tt.cols[i], tt.cols[i].kind == kText || tt.cols[i].kind == kDecimal)
+		cols[i], infos[i] = columnFor(string(rune('a'+i)), tt.cols[i], nullable(i))
 		infos[i].wire, infos[i].meta = wireOf(re.Table.ColumnType[i], re.Table.ColumnMeta[i]), re.Table.ColumnMeta[i]
 	}
 	return re, &relation{table: &sluice.Table{DB: "db", Name: "t", Columns: cols}, cols: infos, native: true}
@@ -181,11 +182,9 @@ func TestDecodeImagesRefuses(t *testing.T) {
 // measures the time.
 func TestDecodeImagesAllocs(t *testing.T) {
 	e, rel := benchSmall.parse(t, replication.WRITE_ROWS_EVENTv2, [][]byte{fullBitmap(len(benchSmall.types))}, benchSmallImage)
-	u, _ := undecodedOf(e)
-	var dst []sluice.Row
+	st, h := &stream{}, &replication.EventHeader{EventType: replication.WRITE_ROWS_EVENTv2}
 	n := testing.AllocsPerRun(100, func() {
-		var err error
-		if dst, err = decodeImages(rel, e, u.body[u.pos:], dst[:0]); err != nil {
+		if _, err := st.images(h, rel, e); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -201,10 +200,9 @@ func BenchmarkRowImage(b *testing.B) {
 	u, _ := undecodedOf(e)
 	b.Run("native", func(b *testing.B) {
 		b.ReportAllocs()
-		var dst []sluice.Row
+		st, h := &stream{}, &replication.EventHeader{EventType: replication.WRITE_ROWS_EVENTv2}
 		for b.Loop() {
-			var err error
-			if dst, err = decodeImages(rel, e, u.body[u.pos:], dst[:0]); err != nil {
+			if _, err := st.images(h, rel, e); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -239,8 +237,9 @@ func fzNative(t *testing.T, spec fzSpec, rel *relation, rows [][]any, image []by
 		return
 	}
 	img := bytes.Clone(image)
-	e := &replication.RowsEvent{ColumnCount: 1, ColumnBitmap1: []byte{1}}
-	got, err := decodeImages(rel, e, img, nil)
+	e := &replication.RowsEvent{ColumnCount: 1, ColumnBitmap1: []byte{1}, Rows: [][]any{{undecoded{body: img}}}}
+	rel.native = true
+	got, err := (&stream{}).images(&replication.EventHeader{EventType: replication.WRITE_ROWS_EVENTv2}, rel, e)
 	for k := range img {
 		img[k] = 0xA5 // the values must not alias the event
 	}
@@ -311,10 +310,10 @@ func fzZeroInDate(ci *colInfo, image []byte) []bool {
 		}
 		var m, d int64
 		if ci.wire == mysql.MYSQL_TYPE_DATETIME {
-			ymd := int64(le(image, 8)) / 1_000_000
+			ymd := int64(mysql.FixedLengthInt(image[:8])) / 1_000_000
 			m, d = ymd/100%100, ymd%100
 		} else {
-			ymd := (int64(be(image, 5)) - 0x80_0000_0000) >> 17
+			ymd := (int64(mysql.BFixedLengthInt(image[:5])) - 0x80_0000_0000) >> 17
 			m, d = ymd>>5%13, ymd&31
 		}
 		out = append(out, m == 0 || d == 0)

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -46,7 +47,7 @@ func undecodedOf(e *replication.RowsEvent) (undecoded, bool) {
 func (st *stream) images(h *replication.EventHeader, rel *relation, e *replication.RowsEvent) ([]sluice.Row, error) {
 	st.imgs = st.imgs[:0]
 	if u, ok := undecodedOf(e); ok {
-		data := u.body[u.pos:]
+		var data []byte
 		if compressedRows(h.EventType) {
 			// go-mysql 1.12 misreads these (it decompresses the images but
 			// reads them from the header's offset): they are decompressed
@@ -55,9 +56,13 @@ func (st *stream) images(h *replication.EventHeader, rel *relation, e *replicati
 				return nil, errors.New("compressed rows event of a table with MySQL JSON or VECTOR columns")
 			}
 			var err error
-			if data, err = mysql.DecompressMariadbData(data); err != nil {
+			if data, err = mysql.DecompressMariadbData(u.body[u.pos:]); err != nil {
 				return nil, fmt.Errorf("decompress rows event: %w", err)
 			}
+		} else {
+			// The values' bytes then live in one buffer of the stream's
+			// own, not in go-mysql's event.
+			data = bytes.Clone(u.body[u.pos:])
 		}
 		if rel.native && h.EventType != replication.PARTIAL_UPDATE_ROWS_EVENT {
 			var err error
@@ -95,13 +100,13 @@ func compressedRows(t replication.EventType) bool {
 func (st *stream) convert(rel *relation, e *replication.RowsEvent, img int, r []any) (sluice.Row, error) {
 	cols := rel.table.Columns
 	if len(r) != len(cols) {
-		return nil, fmt.Errorf("mysql source: %s.%s: row image has %d columns, table map %d", rel.table.DB, rel.table.Name, len(r), len(cols))
+		return nil, fmt.Errorf("row image has %d columns, table map %d", len(r), len(cols))
 	}
 	row := make(sluice.Row, len(cols))
 	for i := range cols {
 		v, err := rel.cols[i].fromBinlog(&cols[i], r[i])
 		if err != nil {
-			return nil, fmt.Errorf("mysql source: %s.%s column %s: %w", rel.table.DB, rel.table.Name, cols[i].Name, err)
+			return nil, fmt.Errorf("column %s: %w", cols[i].Name, err)
 		}
 		row[i] = v
 	}

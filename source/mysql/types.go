@@ -193,14 +193,11 @@ func intType(width int, unsigned bool) sluice.Type {
 }
 
 // typeOf maps a binlog column type and its metadata onto a colType. For
-// MYSQL_TYPE_STRING the real type (ENUM, SET, CHAR) is in the metadata.
+// MYSQL_TYPE_STRING the real type (ENUM, SET, CHAR) is in the metadata
+// (wireOf).
 func typeOf(tm *replication.TableMapEvent, i int) colType {
-	t, meta := tm.ColumnType[i], tm.ColumnMeta[i]
-	if t == mysql.MYSQL_TYPE_STRING && meta >= 256 {
-		if rt := byte(meta >> 8); rt == mysql.MYSQL_TYPE_ENUM || rt == mysql.MYSQL_TYPE_SET {
-			t = rt
-		}
-	}
+	meta := tm.ColumnMeta[i]
+	t := wireOf(tm.ColumnType[i], meta)
 	switch t {
 	case mysql.MYSQL_TYPE_TINY:
 		return colType{kind: kInt, width: 1}
