@@ -187,35 +187,82 @@ func readRows(ctx context.Context, q querier, t *sluice.Table, flt *snapshotFilt
 	defer rows.Close()
 	n := len(t.Columns)
 	final = true
+	// The key (or ctid) texts of the row last read: only the last row's
+	// become next, so they are kept in one buffer, reused row after row,
+	// and turned into strings once.
+	var keyBuf []byte
+	var keyLen []int // -1: NULL
 	for rows.Next() {
 		if len(out) == size {
 			final = false // the extra row says there is more
 			break
 		}
 		raw := rows.RawValues()
-		row := make(sluice.Row, n)
-		for i := 0; i < n; i++ {
-			if raw[i] == nil {
-				continue // KindNull
-			}
-			v, err := decodeText(&t.Columns[i], raw[i])
-			if err != nil {
-				return nil, nil, false, fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
-			}
-			row[i] = v
+		row, err := decodeTextRow(t.Columns, raw[:n])
+		if err != nil {
+			return nil, nil, false, err
 		}
-		next = make([]*string, len(raw)-n)
-		for i, b := range raw[n:] {
-			if b != nil {
-				s := string(b)
-				next[i] = &s
+		keyBuf, keyLen = keyBuf[:0], keyLen[:0]
+		for _, b := range raw[n:] {
+			if b == nil {
+				keyLen = append(keyLen, -1)
+				continue
 			}
+			keyBuf = append(keyBuf, b...)
+			keyLen = append(keyLen, len(b))
 		}
 		out = append(out, row)
+	}
+	if len(out) > 0 {
+		next = make([]*string, len(keyLen))
+		for i, l := range keyLen {
+			if l >= 0 {
+				s := string(keyBuf[:l])
+				next[i] = &s
+				keyBuf = keyBuf[l:]
+			}
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, nil, false, err
 	}
 	return out, next, final, nil
+}
+
+// decodeTextRow decodes a row of text-format values, one per column (nil
+// is NULL), as decodeTuple decodes the stream's: the bytes the values
+// keep are carved from one allocation for the whole row, so a row costs
+// two allocations (the row and its bytes) whatever its columns; an array
+// allocates its own, as decodeText does.
+func decodeTextRow(cols []sluice.Column, raw [][]byte) (sluice.Row, error) {
+	need := 0
+	for i, b := range raw {
+		if t := cols[i].Type; b != nil && t != sluice.TypeArray && hasBytes(t) {
+			need += bytesBound(t, len(b))
+		}
+	}
+	var arena []byte
+	if need > 0 {
+		arena = make([]byte, 0, need)
+	}
+	row := make(sluice.Row, len(cols))
+	for i, b := range raw {
+		c := &cols[i]
+		switch {
+		case b == nil: // KindNull
+		case c.Type == sluice.TypeArray:
+			v, err := decodeText(c, b)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = v
+		default:
+			var err error
+			if arena, err = decodeInto(&row[i], c.Type, b, arena); err != nil {
+				return nil, fmt.Errorf("column %s (%s): %w", c.Name, c.DBType, err)
+			}
+		}
+	}
+	return row, nil
 }

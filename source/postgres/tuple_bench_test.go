@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/binary"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -157,6 +158,42 @@ func TestDecodeTupleAllocs(t *testing.T) {
 		})
 		if n > limits[r.name] {
 			t.Errorf("%s row: %v allocations, want at most %v", r.name, n, limits[r.name])
+		}
+	}
+}
+
+// TestDecodeTextRow holds a snapshot chunk's row decoding (readRows) to
+// the stream's: the same values as decodeTuple from the same texts, NULL
+// where the value is nil, and the same allocation count.
+func TestDecodeTextRow(t *testing.T) {
+	limits := map[string]float64{"small": 2, "wide": 4}
+	for _, r := range benchRows {
+		rel := benchRelation(t, r)
+		want, _, err := decodeTuple(rel, tupleBytes(r.vals), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := make([][]byte, len(r.vals))
+		for i, v := range r.vals {
+			raw[i] = []byte(v)
+		}
+		got, err := decodeTextRow(rel.table.Columns, raw)
+		if err != nil {
+			t.Fatalf("%s row: %v", r.name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s row:\n got %v\nwant %v", r.name, got, want)
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = decodeTextRow(rel.table.Columns, raw) }); n > limits[r.name] {
+			t.Errorf("%s row: %v allocations, want at most %v", r.name, n, limits[r.name])
+		}
+		raw[1] = nil
+		if got, err = decodeTextRow(rel.table.Columns, raw); err != nil || !reflect.DeepEqual(got[1], sluice.Value{}) {
+			t.Errorf("%s row with a NULL: %v, %v", r.name, got[1], err)
+		}
+		raw[1] = []byte("x")
+		if _, err := decodeTextRow(rel.table.Columns, raw); err == nil || !strings.HasPrefix(err.Error(), "column cb (int4): ") {
+			t.Errorf("%s row with a bad int4: %v, want an error naming the column once", r.name, err)
 		}
 	}
 }

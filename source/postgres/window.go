@@ -173,7 +173,7 @@ func (st *stream) watermark(content string, lsn uint64) error {
 	emitted := int64(0)
 	t := w.rel.table
 	for i, row := range rows {
-		if len(t.Key) > 0 {
+		if len(t.Key) > 0 && len(dirty) > 0 {
 			if _, changed := dirty[sluice.KeyString(t, row)]; changed {
 				continue
 			}
