@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -102,7 +104,18 @@ func TestSnapshotEnumKeyOutsideSearchPath(t *testing.T) {
 // before the window opens, so a read emitted at the high watermark would
 // be older than the change already delivered: the chunk must be read
 // again instead.
+//
+// With one chunk of 100 that is all. With chunks of 8 the worker has read
+// the second chunk ahead when the first must be read again: the stream
+// must drop the second with it, so that the table's rows are read in key
+// order, each once, and the saved progress never skips the first.
 func TestChunkReadMissesCommittedTransaction(t *testing.T) {
+	for _, chunk := range []int{100, 8} {
+		t.Run(strconv.Itoa(chunk), func(t *testing.T) { testChunkReadMisses(t, chunk) })
+	}
+}
+
+func testChunkReadMisses(t *testing.T, chunk int) {
 	h := newHarness(t)
 	h.exec(`DROP TABLE IF EXISTS snap_vis; CREATE TABLE snap_vis (id int PRIMARY KEY, v bigint NOT NULL)`)
 	h.exec(`INSERT INTO snap_vis SELECT g, 0 FROM generate_series(1, 20) g`)
@@ -117,7 +130,7 @@ func TestChunkReadMissesCommittedTransaction(t *testing.T) {
 	var exported string
 	var lows, reads atomic.Int64
 	h.startHooked(map[string]any{"tables": []any{"public.snap_vis"}, "signal_table": "public.sluice_signal_vis",
-		"snapshot": map[string]any{"mode": "never", "chunk_size": 100}},
+		"snapshot": map[string]any{"mode": "never", "chunk_size": chunk}},
 		&chunkHooks{
 			beforeLow: func(ctx context.Context, table string) error {
 				if lows.Add(1) == 1 {
@@ -147,6 +160,22 @@ func TestChunkReadMissesCommittedTransaction(t *testing.T) {
 	h.c.WaitFor("the snapshot", func([]*sluice.Event) bool { return reads.Load() > 0 && h.snapshotIdle() })
 	exporter.Exec(ctx, "ROLLBACK")
 	evs := h.wait(0)
-	t.Logf("%d chunk reads for one chunk", reads.Load())
+	t.Logf("%d chunk reads for %d chunks", reads.Load(), (20+chunk-1)/chunk)
+	if n := int64((20 + chunk - 1) / chunk); reads.Load() <= n {
+		t.Errorf("%d chunk reads, want more than the %d chunks: the first was not read again", reads.Load(), n)
+	}
+	var ids []int64
+	for _, ev := range evs {
+		if ev.Op == sluice.OpRead {
+			ids = append(ids, ev.After[0].Int)
+		}
+	}
+	want := make([]int64, 20)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("read ids %v, want 1 to 20 in order, each once", ids)
+	}
 	testenv.SameState(t, replay(t, evs, 1), testenv.TableState(t, h.db, "snap_vis"))
 }

@@ -134,7 +134,7 @@ func TestSnapshotResumesInKeyOrder(t *testing.T) {
 		}
 		return nil
 	})
-	h.hooks = &chunkHooks{beforeLow: func(ctx context.Context, table string) error {
+	h.hooks = &chunkHooks{serial: true, beforeLow: func(ctx context.Context, table string) error {
 		if read.Load() >= saved*chunk {
 			<-ctx.Done()
 			return ctx.Err()

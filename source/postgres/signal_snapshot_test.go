@@ -12,7 +12,8 @@ import (
 
 // chunkGate is a beforeLow hook that holds the worker of table before
 // the chunk that follows the first after rows read, until the test
-// releases it: the test acts on a job in the middle of its read.
+// releases it: the test acts on a job in the middle of its read. Its
+// hooks are serial, so that the rows read are those emitted.
 type chunkGate struct {
 	table   string
 	after   int64
@@ -37,7 +38,7 @@ func (g *chunkGate) count() testenv.CollectOption {
 }
 
 func (g *chunkGate) hooks() *chunkHooks {
-	return &chunkHooks{beforeLow: func(ctx context.Context, table string) error {
+	return &chunkHooks{serial: true, beforeLow: func(ctx context.Context, table string) error {
 		if table != g.table || g.reads.Load() < g.after || !g.fired.CompareAndSwap(false, true) {
 			return nil
 		}

@@ -56,7 +56,18 @@ type chunkHooks struct {
 	beforeLow func(ctx context.Context, table string) error // before the low watermark is written
 	inRead    func(ctx context.Context, tx pgx.Tx) error    // first thing in the chunk's read transaction
 	afterRead func(ctx context.Context, table string) error // after the read, before the high watermark
+	// serial reads a chunk only after the stream emitted the one before,
+	// for hooks that count the rows emitted (no read-ahead).
+	serial bool
 }
+
+// readAhead is how many chunks a worker reads beyond the oldest one the
+// stream has not emitted yet. One overlaps the worker's read (mostly the
+// server's work) with the stream's emission of the chunk before (the
+// pipeline's): in the snapshot benchmark they took 10 and 17 ms of a
+// 4096-row chunk, one after the other. A worker holds readAhead+1 chunks
+// in memory.
+const readAhead = 1
 
 // snapshotter coordinates snapshot workers with the stream goroutine.
 type snapshotter struct {
@@ -255,49 +266,50 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 	if err != nil {
 		return err
 	}
+	// A worker reads the next chunk while the stream emits the one before
+	// (readAhead): inflight holds the chunks whose high watermark is
+	// written and which the stream has not emitted yet, oldest first.
+	ahead := readAhead
+	if hooks != nil && hooks.serial {
+		ahead = 0
+	}
+	var inflight []*window
+	readAll := false // the final chunk is in flight
 	for again := 0; ; {
-		if stop, err := sn.gate(ctx, job); err != nil || stop {
-			return err
-		}
-		w := &window{id: newID(), job: job, rel: rel, dirty: map[string]struct{}{}, done: make(chan struct{})}
-		sn.mu.Lock()
-		sn.windows[w.id] = w
-		sn.nwin.Store(int32(len(sn.windows)))
-		sn.mu.Unlock()
-		if hooks != nil && hooks.beforeLow != nil {
-			if err := hooks.beforeLow(ctx, job.Table); err != nil {
-				sn.forget(w)
+		if !readAll && len(inflight) <= ahead {
+			if stop, err := sn.gate(ctx, job); err != nil || stop {
 				return err
 			}
-		}
-		if err := emitWatermark(ctx, conn, "L:"+w.id); err != nil {
-			sn.forget(w)
-			return err
-		}
-		rows, next, final, snap, err := sn.readChunk(ctx, conn, rel, job, flt, last, hooks)
-		if err != nil {
-			sn.forget(w)
-			return err
-		}
-		sn.mu.Lock()
-		w.rows, w.last, w.final, w.read, w.snap = rows, next, final, time.Now(), snap
-		sn.mu.Unlock()
-		if hooks != nil && hooks.afterRead != nil {
-			if err := hooks.afterRead(ctx, job.Table); err != nil {
-				sn.forget(w)
+			w, err := sn.chunk(ctx, conn, rel, job, flt, last, hooks)
+			if err != nil {
 				return err
 			}
+			inflight = append(inflight, w)
+			last, readAll = w.last, w.final
+			continue
 		}
-		if err := emitWatermark(ctx, conn, "H:"+w.id); err != nil {
-			sn.forget(w)
-			return err
-		}
-		select { // one chunk per worker in memory at a time
+		w := inflight[0]
+		inflight = inflight[1:]
+		select {
 		case <-w.done:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		if w.again {
+			// The stream drops the chunks read after this one with it,
+			// which are of its generation (watermark); wait until it has
+			// reached them, then read on from this one in a new one.
+			for _, o := range inflight {
+				select {
+				case <-o.done:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			inflight, last, readAll = nil, w.from, false
+			sn.mu.Lock()
+			job.gen++
+			sn.mu.Unlock()
 			// Wait for the transaction the chunk missed to become
 			// visible, then read the chunk again, with the table described
 			// anew in case its key changed.
@@ -325,11 +337,52 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 			continue
 		}
 		again = 0
-		if final {
+		if w.final {
 			return nil
 		}
-		last = next
 	}
+}
+
+// chunk reads one chunk of job after last between its watermarks and
+// returns its window, which the stream closes once it emitted the chunk
+// (or found it must be read again).
+func (sn *snapshotter) chunk(ctx context.Context, conn *pgx.Conn, rel *relation, job *snapshotJob, flt *snapshotFilter,
+	last []*string, hooks *chunkHooks) (*window, error) {
+	w := &window{id: newID(), job: job, rel: rel, from: last, dirty: map[string]struct{}{}, done: make(chan struct{})}
+	sn.mu.Lock()
+	w.gen = job.gen
+	sn.windows[w.id] = w
+	sn.nwin.Store(int32(len(sn.windows)))
+	sn.mu.Unlock()
+	if hooks != nil && hooks.beforeLow != nil {
+		if err := hooks.beforeLow(ctx, job.Table); err != nil {
+			sn.forget(w)
+			return nil, err
+		}
+	}
+	if err := emitWatermark(ctx, conn, "L:"+w.id); err != nil {
+		sn.forget(w)
+		return nil, err
+	}
+	rows, next, final, snap, err := sn.readChunk(ctx, conn, rel, job, flt, last, hooks)
+	if err != nil {
+		sn.forget(w)
+		return nil, err
+	}
+	sn.mu.Lock()
+	w.rows, w.last, w.final, w.read, w.snap = rows, next, final, time.Now(), snap
+	sn.mu.Unlock()
+	if hooks != nil && hooks.afterRead != nil {
+		if err := hooks.afterRead(ctx, job.Table); err != nil {
+			sn.forget(w)
+			return nil, err
+		}
+	}
+	if err := emitWatermark(ctx, conn, "H:"+w.id); err != nil {
+		sn.forget(w)
+		return nil, err
+	}
+	return w, nil
 }
 
 // forget removes a window whose chunk will not be emitted.

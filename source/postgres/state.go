@@ -111,6 +111,11 @@ type snapshotJob struct {
 	// allEmitted: the job's final chunk was emitted (snapshotter.remain
 	// no longer counts it).
 	allEmitted bool
+	// gen numbers the worker's chunks since its last read again; once a
+	// chunk must be read again, the stream drops every chunk of an older
+	// generation than againGen, the chunks read after it (see
+	// snapshotter.read).
+	gen, againGen uint64
 }
 
 // pending reports whether a job is still to run or to finish.

@@ -76,8 +76,8 @@ func resumeConfig(store map[string]any) map[string]any {
 // what the run emitted.
 func (h *harness) interrupt(cfg map[string]any) []*sluice.Event {
 	h.t.Helper()
-	// A chunk's low watermark is written after the previous chunk was
-	// emitted; a chunk read again (see readChunk) passes beforeLow again,
+	// With serial hooks a chunk's low watermark is written after the
+	// previous chunk was emitted; a chunk read again (see readChunk) passes beforeLow again,
 	// so count the rows emitted, not the calls.
 	var readB atomic.Int64
 	count := testenv.Reject(func(ev *sluice.Event) error {
@@ -86,7 +86,7 @@ func (h *harness) interrupt(cfg map[string]any) []*sluice.Event {
 		}
 		return nil
 	})
-	h.hooks = &chunkHooks{beforeLow: func(ctx context.Context, table string) error {
+	h.hooks = &chunkHooks{serial: true, beforeLow: func(ctx context.Context, table string) error {
 		if table == "public.st_b" && readB.Load() >= resumeSaved*resumeChunk {
 			<-ctx.Done() // as if killed before the next chunk
 			return ctx.Err()

@@ -42,6 +42,8 @@ type window struct {
 	// the low watermark without knowing them visible; set at the low
 	// watermark.
 	before []uint32
+	from   []*string     // key text the chunk was read after (nil: the start)
+	gen    uint64        // the job's generation when the chunk was read
 	snap   *xidSnapshot  // the snapshot the chunk was read in
 	rows   []sluice.Row  // the chunk, set before the high watermark is written
 	read   time.Time     // when the chunk was read
@@ -156,7 +158,14 @@ func (st *stream) watermark(content string, lsn uint64) error {
 		sn.recent = slices.DeleteFunc(sn.recent, w.snap.visible)
 		sn.pruned = time.Now()
 	}
+	// The worker reads a chunk again, and the chunks it read after it
+	// (of its generation) with it, so that the chunks of a table are
+	// emitted, and their progress saved, in order with none skipped.
+	if w.gen < w.job.againGen {
+		w.again = true
+	}
 	if w.again {
+		w.job.againGen = w.gen + 1
 		sn.mu.Unlock()
 		close(w.done)
 		return nil
