@@ -39,6 +39,11 @@ import (
 // (sluice.KeyString), and both describe a table's key the same way:
 // its replica identity (see buildRelation).
 //
+// A worker reads the next chunk (its own window) while the stream emits
+// the one before: the windows of one table follow each other in the WAL,
+// so their chunks are emitted in key order. A chunk read again takes the
+// chunks read after it with it (snapshotJob.gen), so they keep that order.
+//
 // A chunk's progress is saved to the state store (state.go) once every
 // sink has acknowledged it (progress.go); a restart resumes each table
 // after its last saved key.
@@ -347,26 +352,28 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 // returns its window, which the stream closes once it emitted the chunk
 // (or found it must be read again).
 func (sn *snapshotter) chunk(ctx context.Context, conn *pgx.Conn, rel *relation, job *snapshotJob, flt *snapshotFilter,
-	last []*string, hooks *chunkHooks) (*window, error) {
+	last []*string, hooks *chunkHooks) (_ *window, err error) {
 	w := &window{id: newID(), job: job, rel: rel, from: last, dirty: map[string]struct{}{}, done: make(chan struct{})}
 	sn.mu.Lock()
 	w.gen = job.gen
 	sn.windows[w.id] = w
 	sn.nwin.Store(int32(len(sn.windows)))
 	sn.mu.Unlock()
+	defer func() {
+		if err != nil {
+			sn.forget(w)
+		}
+	}()
 	if hooks != nil && hooks.beforeLow != nil {
 		if err := hooks.beforeLow(ctx, job.Table); err != nil {
-			sn.forget(w)
 			return nil, err
 		}
 	}
 	if err := emitWatermark(ctx, conn, "L:"+w.id); err != nil {
-		sn.forget(w)
 		return nil, err
 	}
 	rows, next, final, snap, err := sn.readChunk(ctx, conn, rel, job, flt, last, hooks)
 	if err != nil {
-		sn.forget(w)
 		return nil, err
 	}
 	sn.mu.Lock()
@@ -374,12 +381,10 @@ func (sn *snapshotter) chunk(ctx context.Context, conn *pgx.Conn, rel *relation,
 	sn.mu.Unlock()
 	if hooks != nil && hooks.afterRead != nil {
 		if err := hooks.afterRead(ctx, job.Table); err != nil {
-			sn.forget(w)
 			return nil, err
 		}
 	}
 	if err := emitWatermark(ctx, conn, "H:"+w.id); err != nil {
-		sn.forget(w)
 		return nil, err
 	}
 	return w, nil
