@@ -75,6 +75,17 @@ func (e *shutdownEnv) stuck(t *testing.T, drain time.Duration, n int) *daemon {
 	e.insert(1, 20)
 	e.checkAllArrived(t, e.topic(), 20)
 	e.waitReadyz(t, 200, 30*time.Second)
+	// Rows 1 … 20 are in Kafka, but the producer counts a record against
+	// max_buffered_records until the broker's answer came back through
+	// the proxy; an answer the freeze swallowed would leave fewer than 5
+	// places for rows 21 … n. So freeze once every event is acknowledged.
+	queue := `sluice_queue_events{pipeline="` + e.name + `"}`
+	for deadline := time.Now().Add(30 * time.Second); e.metric(t, queue) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %v 30s after rows 1 … 20 arrived, want 0", queue, e.metric(t, queue))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	e.proxy.Freeze()
 	e.insert(21, n)
 	e.waitEvents(t, d, 20+5+1)
