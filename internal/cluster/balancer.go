@@ -72,9 +72,8 @@ func parseProtocol(p string) parsedProtocol {
 }
 
 // balancer is franz-go's cooperative sticky balancer under a protocol
-// name that carries the pipeline set, balancing only the first n
-// partitions of the cluster topic (it may have more, left from a larger
-// pipeline set). Sticky: a rebalance keeps every pipeline that stays
+// name that carries the pipeline set, balancing the first n partitions
+// of the cluster topic, one per pipeline. Sticky: a rebalance keeps every pipeline that stays
 // where it runs; cooperative: members do not stop what they keep.
 type balancer struct {
 	kgo.GroupBalancer
@@ -97,16 +96,18 @@ func (b *balancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.G
 	return &memberBalancer{inner: mb, b: b}, topics, nil
 }
 
-// memberBalancer caps the cluster topic's partitions at the pipelines.
+// memberBalancer balances exactly one partition of the cluster topic per
+// pipeline, whatever count the leader's metadata shows: more are left
+// from a larger pipeline set; fewer means the metadata lags behind the
+// member that grew the topic, since every member grows it to its
+// pipelines before joining and all members share the pipeline set.
 type memberBalancer struct {
 	inner kgo.GroupMemberBalancer
 	b     *balancer
 }
 
 func (m *memberBalancer) cap(topics map[string]int32) {
-	if n, ok := topics[m.b.topic]; ok && n > m.b.n {
-		topics[m.b.topic] = m.b.n
-	}
+	topics[m.b.topic] = m.b.n
 }
 
 func (m *memberBalancer) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
