@@ -238,8 +238,8 @@ func readRows(ctx context.Context, q querier, t *sluice.Table, flt *snapshotFilt
 func decodeTextRow(cols []sluice.Column, raw [][]byte) (sluice.Row, error) {
 	need := 0
 	for i, b := range raw {
-		if t := cols[i].Type; b != nil && t != sluice.TypeArray && hasBytes(t) {
-			need += bytesBound(t, len(b))
+		if b != nil {
+			need += arenaBytes(cols[i].Type, len(b))
 		}
 	}
 	var arena []byte
@@ -248,20 +248,12 @@ func decodeTextRow(cols []sluice.Column, raw [][]byte) (sluice.Row, error) {
 	}
 	row := make(sluice.Row, len(cols))
 	for i, b := range raw {
-		c := &cols[i]
-		switch {
-		case b == nil: // KindNull
-		case c.Type == sluice.TypeArray:
-			v, err := decodeText(c, b)
-			if err != nil {
-				return nil, err
-			}
-			row[i] = v
-		default:
-			var err error
-			if arena, err = decodeInto(&row[i], c.Type, b, arena); err != nil {
-				return nil, fmt.Errorf("column %s (%s): %w", c.Name, c.DBType, err)
-			}
+		if b == nil { // KindNull
+			continue
+		}
+		var err error
+		if arena, err = decodeColumn(&row[i], &cols[i], b, arena); err != nil {
+			return nil, err
 		}
 	}
 	return row, nil

@@ -47,9 +47,7 @@ func decodeTuple(rel *relation, p []byte, keyOnly bool) (sluice.Row, []byte, err
 		if l < 0 || l > len(q) {
 			return nil, nil, errors.New("truncated tuple value")
 		}
-		if t := cols[i].Type; t != sluice.TypeArray && hasBytes(t) {
-			need += bytesBound(t, l)
-		}
+		need += arenaBytes(cols[i].Type, l)
 		q = q[l:]
 	}
 	var arena []byte
@@ -70,18 +68,9 @@ func decodeTuple(rel *relation, p []byte, keyOnly bool) (sluice.Row, []byte, err
 		case 't':
 			l := int(binary.BigEndian.Uint32(p))
 			p = p[4:]
-			c := &cols[i]
-			if c.Type == sluice.TypeArray {
-				v, err := decodeText(c, p[:l])
-				if err != nil {
-					return nil, nil, err
-				}
-				row[i] = v
-			} else {
-				var err error
-				if arena, err = decodeInto(&row[i], c.Type, p[:l], arena); err != nil {
-					return nil, nil, fmt.Errorf("column %s (%s): %w", c.Name, c.DBType, err)
-				}
+			var err error
+			if arena, err = decodeColumn(&row[i], &cols[i], p[:l], arena); err != nil {
+				return nil, nil, err
 			}
 			p = p[l:]
 		default:
@@ -92,6 +81,36 @@ func decodeTuple(rel *relation, p []byte, keyOnly bool) (sluice.Row, []byte, err
 		row[i].Kind = sluice.KindMissing
 	}
 	return row, p, nil
+}
+
+// arenaBytes is how much of a row's arena (one allocation for the bytes
+// of all its values) a value of type t whose text is l bytes may take.
+// Arrays are decoded on their own.
+func arenaBytes(t sluice.Type, l int) int {
+	if t == sluice.TypeArray || !hasBytes(t) {
+		return 0
+	}
+	return bytesBound(t, l)
+}
+
+// decodeColumn decodes the text b of column c into v, carving the bytes
+// it keeps from arena, sized by arenaBytes. The stream's tuples and the
+// snapshot's chunk rows both decode through it, so the two agree byte
+// for byte.
+func decodeColumn(v *sluice.Value, c *sluice.Column, b, arena []byte) ([]byte, error) {
+	if c.Type == sluice.TypeArray {
+		x, err := decodeText(c, b)
+		if err != nil {
+			return arena, err
+		}
+		*v = x
+		return arena, nil
+	}
+	arena, err := decodeInto(v, c.Type, b, arena)
+	if err != nil {
+		return arena, fmt.Errorf("column %s (%s): %w", c.Name, c.DBType, err)
+	}
+	return arena, nil
 }
 
 // pgTime converts a pgoutput timestamp (microseconds since 2000-01-01 UTC)
