@@ -73,8 +73,9 @@ func parseProtocol(p string) parsedProtocol {
 
 // balancer is franz-go's cooperative sticky balancer under a protocol
 // name that carries the pipeline set, balancing the first n partitions
-// of the cluster topic, one per pipeline. Sticky: a rebalance keeps every pipeline that stays
-// where it runs; cooperative: members do not stop what they keep.
+// of the cluster topic, one per pipeline. Sticky: a rebalance keeps
+// every pipeline that stays where it runs; cooperative: members do not
+// stop what they keep.
 type balancer struct {
 	kgo.GroupBalancer
 	name  string
@@ -106,17 +107,17 @@ type memberBalancer struct {
 	b     *balancer
 }
 
-func (m *memberBalancer) cap(topics map[string]int32) {
+func (m *memberBalancer) onePerPipeline(topics map[string]int32) {
 	topics[m.b.topic] = m.b.n
 }
 
 func (m *memberBalancer) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
-	m.cap(topics)
+	m.onePerPipeline(topics)
 	return m.inner.Balance(topics)
 }
 
 func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAssignment, error) {
-	m.cap(topics)
+	m.onePerPipeline(topics)
 	if oe, ok := m.inner.(kgo.GroupMemberBalancerOrError); ok {
 		return oe.BalanceOrError(topics)
 	}

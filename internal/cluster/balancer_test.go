@@ -8,6 +8,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// specs are pipelines of the given names, all of one shape.
+func specs(names ...string) []Spec {
+	s := make([]Spec, len(names))
+	for i, n := range names {
+		s[i] = Spec{Name: n, Shape: "source=postgres sinks=kafka:kafka"}
+	}
+	return s
+}
+
 // TestBalancerAssignsEveryPipeline: the leader balances exactly one
 // partition per pipeline whatever partition count its metadata shows.
 // Every member grew the topic to its pipelines before joining, so a
@@ -15,10 +24,7 @@ import (
 // growth (CI: the last pipeline stayed unassigned for a minute).
 func TestBalancerAssignsEveryPipeline(t *testing.T) {
 	const topic = "sluice_cluster_t"
-	specs := make([]Spec, 7)
-	for i := range specs {
-		specs[i] = Spec{Name: string(rune('a' + i)), Shape: "source=postgres sinks=kafka:kafka"}
-	}
+	pipelines := specs("a", "b", "c", "d", "e", "f", "g")
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Topics = []string{topic}
 	members := []kmsg.JoinGroupResponseMember{{MemberID: "m1", ProtocolMetadata: meta.AppendTo(nil)}}
@@ -31,7 +37,7 @@ func TestBalancerAssignsEveryPipeline(t *testing.T) {
 		{"more, left from a larger set", map[string]int32{topic: 12}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBalancer(specs, topic)
+			b := newBalancer(pipelines, topic)
 			mb, _, err := b.MemberBalancer(members)
 			if err != nil {
 				t.Fatal(err)

@@ -46,13 +46,6 @@ func TestParse(t *testing.T) {
 }
 
 func TestProtocolMismatch(t *testing.T) {
-	specs := func(names ...string) []Spec {
-		var s []Spec
-		for _, n := range names {
-			s = append(s, Spec{Name: n, Shape: "source=postgres sinks=kafka:kafka"})
-		}
-		return s
-	}
 	base := protocolName(specs("a", "b,c", "d"))
 	if got := parseProtocol(base); !got.ok || strings.Join(got.names, "|") != "a|b,c|d" {
 		t.Fatalf("parseProtocol(%q) = %+v", base, got)
