@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -311,6 +312,25 @@ func appendOp(dst []byte, stateIndex string, o *op) ([]byte, int) {
 	return append(dst, '\n'), 1
 }
 
+// appendBody appends the actions of ops, a bulk request's body, and
+// returns their number. It grows dst once, by the ops' estimated sizes:
+// appending to an empty body copied it about twenty times on its way to
+// a few hundred kilobytes.
+func appendBody(dst []byte, stateIndex string, ops []*op) ([]byte, int) {
+	est := 0
+	for _, o := range ops {
+		est += o.size
+	}
+	dst = slices.Grow(dst, est)
+	n := 0
+	for _, o := range ops {
+		var k int
+		dst, k = appendOp(dst, stateIndex, o)
+		n += k
+	}
+	return dst, n
+}
+
 // send writes the pending ops with bulk requests and settles each one:
 // accepted, stale (version conflict), dead letter or failed. Ops that may
 // pass later are retried with backoff, together with every later op of
@@ -335,13 +355,8 @@ func (s *Sink) send(ctx context.Context, c *conn, ops []*op) {
 	parts:
 		for start := 0; start < len(pending); start += chunk {
 			part := pending[start:min(start+chunk, len(pending))]
-			body = body[:0]
-			n := 0
-			for _, o := range part {
-				var k int
-				body, k = appendOp(body, c.stateIndex, o)
-				n += k
-			}
+			var n int
+			body, n = appendBody(body[:0], c.stateIndex, part)
 			items, err := s.bulk(ctx, c, body, n)
 			if err != nil {
 				lastErr = err
@@ -463,7 +478,7 @@ func (s *Sink) deadLetter(ctx context.Context, c *conn, ops []*op) {
 		for _, o := range dead {
 			o.state = opFailed
 			o.err = sluice.Permanent(fmt.Errorf("elasticsearch sink: %s/%s (table %s, event %s): %s: %w",
-				o.index, o.id, o.table, eventID(o.pos), o.esErr, ErrRefused))
+				o.index, o.id, o.table(), eventID(o.pos), o.esErr, ErrRefused))
 		}
 		return
 	}
@@ -480,7 +495,7 @@ func (s *Sink) deadLetter(ctx context.Context, c *conn, ops []*op) {
 	for _, o := range dead {
 		s.stats.deadLettered.Add(1)
 		s.log.Warn("document refused; written to the dead-letter destination",
-			zap.String("index", o.index), zap.String("id", o.id), zap.String("table", o.table),
+			zap.String("index", o.index), zap.String("id", o.id), zap.String("table", o.table()),
 			zap.String("event_id", eventID(o.pos)), zap.String("reason", o.esErr.String()))
 	}
 }

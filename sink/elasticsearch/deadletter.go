@@ -143,7 +143,7 @@ type deadRecordJSON struct {
 func (s *Sink) deadRecord(o *op) []byte {
 	r := deadRecordJSON{
 		Time: time.Now().UTC().Format(time.RFC3339Nano), Pipeline: s.pipeline, Sink: s.path,
-		Index: o.index, ID: o.id, Action: "index", Op: o.evOp.String(), Table: o.table,
+		Index: o.index, ID: o.id, Action: "index", Op: o.evOp.String(), Table: o.table(),
 		EventID: eventID(o.pos), Status: o.status, Error: o.esErr, Document: o.src,
 	}
 	if o.del {

@@ -36,6 +36,12 @@ type Sink struct {
 	enc      docEncoder
 	refresh  string
 
+	// scratch is where Write builds an event's id and document before
+	// copying each out at its final size: appending to a fresh slice
+	// grew it (and allocated) about once per column. Only Write's
+	// goroutine uses it (Sink.Write is called from one goroutine).
+	scratch []byte
+
 	conn atomic.Pointer[conn] // nil until Open, and after Close
 
 	// mu guards the batch being filled; Write and the flush timer take it.

@@ -29,8 +29,8 @@ type op struct {
 	size      int // estimated request bytes
 
 	// For dead letters and logs.
-	evOp  sluice.Op
-	table string
+	evOp sluice.Op
+	tbl  *sluice.Table // nil: the event had none
 
 	// reject is set when the event cannot become a request at all (no
 	// key, an impossible id or index name): it is dead-lettered.
@@ -133,7 +133,7 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 		o.reject = errors.New("row event without a table")
 		return o, nil
 	}
-	o.table = t.Schema + "." + t.Name
+	o.tbl = t
 	info, err := s.tableInfo(ctx, c, t, ev.Pos.Epoch)
 	if err != nil {
 		return nil, err
@@ -143,8 +143,11 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 	if o.del {
 		row = ev.Before
 	}
-	id, idErr := s.enc.appendID(nil, t, row)
-	o.id = string(id)
+	// ref is index NUL id, and id its tail: one string for both.
+	buf := append(append(s.scratch[:0], o.index...), 0)
+	buf, idErr := s.enc.appendID(buf, t, row)
+	o.ref = string(buf)
+	o.id = o.ref[len(o.index)+1:]
 	switch {
 	case info.indexErr != nil:
 		o.reject = info.indexErr
@@ -152,15 +155,16 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 		o.reject = errors.New("event carries no row")
 	case idErr != nil:
 		o.reject = idErr
-	case len(id) == 0:
+	case len(o.id) == 0:
 		o.reject = errors.New("the key gives an empty document id, which Elasticsearch does not accept")
-	case len(id) > maxIDBytes:
-		o.reject = fmt.Errorf("the key gives a document id of %d bytes; Elasticsearch accepts at most %d", len(id), maxIDBytes)
+	case len(o.id) > maxIDBytes:
+		o.reject = fmt.Errorf("the key gives a document id of %d bytes; Elasticsearch accepts at most %d", len(o.id), maxIDBytes)
 	}
 	if !o.del && ev.After != nil {
-		o.src, o.unchanged = s.enc.appendDoc(nil, t, ev.After)
+		buf, o.unchanged = s.enc.appendDoc(buf[:0], t, ev.After)
+		o.src = append([]byte(nil), buf...)
 	}
-	o.ref = o.index + "\x00" + o.id
+	s.keepScratch(buf)
 	o.size = len(o.src) + len(o.index) + len(o.id) + 96
 	if o.del {
 		o.size += len(c.stateIndex) + len(o.index) + len(o.id) + 220 // the tombstone
@@ -168,9 +172,31 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 	if o.reject != nil && !c.warned[t] {
 		c.warned[t] = true
 		s.log.Warn("rows of this table cannot be indexed; they go to the dead-letter destination",
-			zap.String("table", o.table), zap.Error(o.reject))
+			zap.String("table", o.table()), zap.Error(o.reject))
 	}
 	return o, nil
+}
+
+// maxScratch bounds the scratch buffer kept between events, so one huge
+// document does not pin its size for the sink's lifetime.
+const maxScratch = 1 << 20
+
+// keepScratch keeps buf as the next event's scratch buffer unless it grew
+// beyond maxScratch.
+func (s *Sink) keepScratch(buf []byte) {
+	if cap(buf) > maxScratch {
+		buf = nil
+	}
+	s.scratch = buf[:0]
+}
+
+// table is the operation's table as schema.table, for dead letters and
+// logs; empty when the event had none.
+func (o *op) table() string {
+	if o.tbl == nil {
+		return ""
+	}
+	return o.tbl.Schema + "." + o.tbl.Name
 }
 
 // tableInfo returns the index of t, preparing it the first time

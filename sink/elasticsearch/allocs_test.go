@@ -1,0 +1,74 @@
+package elasticsearch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluice-cdc/sluice"
+)
+
+// TestNewOpAllocs holds the building of a document operation to its
+// allocation count, so that it cannot regress unnoticed: an insert needs
+// the op, its index-and-id string and its document; a delete the op and
+// the string. The id and the document are built in the sink's scratch
+// buffer and copied out at their final size, so the count does not grow
+// with the number of columns.
+func TestNewOpAllocs(t *testing.T) {
+	f := newFakeES(t)
+	s := f.sink(nil)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	c := s.conn.Load()
+	for _, tc := range []struct {
+		name string
+		ev   *sluice.Event
+		want float64
+	}{
+		{"insert", insertEvent(42, "a note of about forty bytes in length...", 7, strings.Repeat("x", 80)), 3},
+		{"delete", deleteEvent(42), 2},
+	} {
+		ev := tc.ev
+		if _, err := s.newOp(ctx, c, ev, nil); err != nil { // prepares the index
+			t.Fatal(err)
+		}
+		n := testing.AllocsPerRun(100, func() {
+			o, err := s.newOp(ctx, c, ev, nil)
+			if err != nil || o.reject != nil {
+				t.Fatalf("newOp: %v, reject %v", err, o.reject)
+			}
+		})
+		if n != tc.want {
+			t.Errorf("%s: %v allocations per event, want %v", tc.name, n, tc.want)
+		}
+	}
+}
+
+// TestAppendBodyAllocs holds the building of a bulk request's body of
+// documents to one allocation: the body, sized from the ops' estimates.
+// (A delete's tombstone costs more: its id is a hash, its document is
+// marshalled.)
+func TestAppendBodyAllocs(t *testing.T) {
+	f := newFakeES(t)
+	s := f.sink(nil)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	c := s.conn.Load()
+	var ops []*op
+	for id := int64(1); id <= 1000; id++ {
+		ev := insertEvent(id, fmt.Sprintf("order %d, a note \"quoted\" and\nsplit", id), id%50, strings.Repeat("x", 80))
+		o, err := s.newOp(ctx, c, ev, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, o)
+	}
+	var actions int
+	n := testing.AllocsPerRun(20, func() {
+		_, actions = appendBody(nil, c.stateIndex, ops)
+	})
+	if n != 1 || actions != 1000 {
+		t.Errorf("%v allocations and %d actions per body, want 1 and 1000", n, actions)
+	}
+}
