@@ -16,23 +16,22 @@ import (
 // buffer and copied out at their final size, so the count does not grow
 // with the number of columns.
 func TestNewOpAllocs(t *testing.T) {
-	f := newFakeES(t)
-	s := f.sink(nil)
-	defer s.Close(context.Background())
 	ctx := context.Background()
-	c := s.conn.Load()
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		ev   *sluice.Event
 		want float64
 	}{
 		{"insert", insertEvent(42, "a note of about forty bytes in length...", 7, strings.Repeat("x", 80)), 3},
 		{"delete", deleteEvent(42), 2},
-	} {
-		ev := tc.ev
-		if _, err := s.newOp(ctx, c, ev, nil); err != nil { // prepares the index
+	}
+	s, c := openFake(t, func(s *Sink, c *conn) {
+		if _, err := s.newOp(ctx, c, cases[0].ev, nil); err != nil { // prepares the index
 			t.Fatal(err)
 		}
+	})
+	for _, tc := range cases {
+		ev := tc.ev
 		n := testing.AllocsPerRun(100, func() {
 			o, err := s.newOp(ctx, c, ev, nil)
 			if err != nil || o.reject != nil {
@@ -50,20 +49,17 @@ func TestNewOpAllocs(t *testing.T) {
 // (A delete's tombstone costs more: its id is a hash, its document is
 // marshalled.)
 func TestAppendBodyAllocs(t *testing.T) {
-	f := newFakeES(t)
-	s := f.sink(nil)
-	defer s.Close(context.Background())
-	ctx := context.Background()
-	c := s.conn.Load()
 	var ops []*op
-	for id := int64(1); id <= 1000; id++ {
-		ev := insertEvent(id, fmt.Sprintf("order %d, a note \"quoted\" and\nsplit", id), id%50, strings.Repeat("x", 80))
-		o, err := s.newOp(ctx, c, ev, nil)
-		if err != nil {
-			t.Fatal(err)
+	_, c := openFake(t, func(s *Sink, c *conn) {
+		for id := int64(1); id <= 1000; id++ {
+			ev := insertEvent(id, fmt.Sprintf("order %d, a note \"quoted\" and\nsplit", id), id%50, strings.Repeat("x", 80))
+			o, err := s.newOp(context.Background(), c, ev, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops = append(ops, o)
 		}
-		ops = append(ops, o)
-	}
+	})
 	var actions int
 	n := testing.AllocsPerRun(20, func() {
 		_, actions = appendBody(nil, c.stateIndex, ops)
@@ -71,4 +67,19 @@ func TestAppendBodyAllocs(t *testing.T) {
 	if n != 1 || actions != 1000 {
 		t.Errorf("%v allocations and %d actions per body, want 1 and 1000", n, actions)
 	}
+}
+
+// openFake opens a sink on a fake Elasticsearch, lets prepare use it
+// (creating indexes, building ops), closes it and returns it with its
+// connection. Allocations are counted process-wide, so they are measured
+// after Close, once the sink's health checks and timers have stopped;
+// the connection keeps the indexes prepared.
+func openFake(t *testing.T, prepare func(*Sink, *conn)) (*Sink, *conn) {
+	s := newFakeES(t).sink(nil)
+	c := s.conn.Load()
+	prepare(s, c)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s, c
 }
