@@ -10,7 +10,7 @@ import (
 // are the same for most records of a topic, so the last ones are kept
 // and reused instead of being copied out of every record.
 type sourceReader struct {
-	last  [8]string
+	last  [numStrings]string
 	epoch string // the last epochOf
 }
 
@@ -43,7 +43,7 @@ func (r *sourceReader) read(v *fastjson.Value, s *sourceInfo) error {
 	}
 	o, _ := v.Object()
 	var seen uint32
-	var connector, name, db, schema, table, snapshot, file, gtid []byte
+	var strs [numStrings][]byte // the string fields, by number
 	*s = sourceInfo{}
 	o.Visit(func(k []byte, f *fastjson.Value) {
 		i := sourceField(k)
@@ -52,18 +52,6 @@ func (r *sourceReader) read(v *fastjson.Value, s *sourceInfo) error {
 		}
 		seen |= 1 << i
 		switch i {
-		case fConnector:
-			connector = f.GetStringBytes()
-		case fName:
-			name = f.GetStringBytes()
-		case fDB:
-			db = f.GetStringBytes()
-		case fSchema:
-			schema = f.GetStringBytes()
-		case fTable:
-			table = f.GetStringBytes()
-		case fSnapshot:
-			snapshot = f.GetStringBytes()
 		case fTsMs:
 			s.tsMs = f.GetInt64()
 		case fTsUs:
@@ -76,33 +64,32 @@ func (r *sourceReader) read(v *fastjson.Value, s *sourceInfo) error {
 			if seq := f.GetStringBytes(); len(seq) > 0 {
 				s.seq0 = sequenceFirst(seq)
 			}
-		case fFile:
-			file = f.GetStringBytes()
 		case fPos:
 			s.pos = f.GetUint64()
 		case fRow:
 			s.row = f.GetInt64()
-		case fGTID:
-			gtid = f.GetStringBytes()
 		case fServerID:
 			s.serverID = uint32(f.GetUint64())
 		case fThread:
 			s.thread = f.GetUint64()
+		default: // i < numStrings
+			strs[i] = f.GetStringBytes()
 		}
 	})
-	s.connector = r.str(0, connector)
-	s.name = r.str(1, name)
+	s.connector = r.str(fConnector, strs[fConnector])
+	s.name = r.str(fName, strs[fName])
 	s.epoch = r.epochOf(s.connector, s.name)
-	s.db = r.str(2, db)
-	s.schema = r.str(3, schema)
-	s.table = r.str(4, table)
-	s.snapshot = r.str(5, snapshot)
-	s.file = r.str(6, file)
-	s.gtid = r.str(7, gtid)
+	s.db = r.str(fDB, strs[fDB])
+	s.schema = r.str(fSchema, strs[fSchema])
+	s.table = r.str(fTable, strs[fTable])
+	s.snapshot = r.str(fSnapshot, strs[fSnapshot])
+	s.file = r.str(fFile, strs[fFile])
+	s.gtid = r.str(fGTID, strs[fGTID])
 	return nil
 }
 
-// The source block's fields sluice reads, as numbered by sourceField.
+// The source block's fields sluice reads, as numbered by sourceField:
+// the strings first, numbered as sourceReader.last keeps them.
 const (
 	fConnector = iota
 	fName
@@ -110,15 +97,17 @@ const (
 	fSchema
 	fTable
 	fSnapshot
-	fTsMs
+	fFile
+	fGTID
+	numStrings // the string fields above
+
+	fTsMs = iota - 1
 	fTsUs
 	fLSN
 	fTxID
 	fSequence
-	fFile
 	fPos
 	fRow
-	fGTID
 	fServerID
 	fThread
 )
