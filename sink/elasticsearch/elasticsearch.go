@@ -41,6 +41,7 @@ type Sink struct {
 	// grew it (and allocated) about once per column. Only Write's
 	// goroutine uses it (Sink.Write is called from one goroutine).
 	scratch []byte
+	arena   arena // ops and documents, also for Write's goroutine only
 
 	conn atomic.Pointer[conn] // nil until Open, and after Close
 
@@ -50,6 +51,9 @@ type Sink struct {
 	mu    sync.Mutex
 	cur   *batch
 	timer *time.Timer
+	// lastOps is the size of the last batch sent: the next one is made
+	// with room for as many, instead of growing to it.
+	lastOps int
 
 	// slots holds one token per bulk request in flight.
 	slots chan struct{}

@@ -123,7 +123,8 @@ func (s *Sink) Write(ctx context.Context, ev *sluice.Event, ack func(error)) err
 // (no key, an id or index name Elasticsearch cannot take) set o.reject;
 // the error return is for failures that stop the pipeline.
 func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(error)) (*op, error) {
-	o := &op{ack: ack, del: ev.Op == sluice.OpDelete, evOp: ev.Op,
+	o := s.arena.op()
+	*o = op{ack: ack, del: ev.Op == sluice.OpDelete, evOp: ev.Op,
 		pos: pos{lsn: ev.Pos.TxLSN, order: ev.TxOrder}}
 	if o.pos.lsn > maxVersion {
 		return nil, sluice.Permanent(fmt.Errorf("elasticsearch sink: position %d is beyond Elasticsearch's largest version", o.pos.lsn))
@@ -162,7 +163,7 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 	}
 	if !o.del && ev.After != nil {
 		buf, o.unchanged = s.enc.appendDoc(buf[:0], t, ev.After)
-		o.src = append([]byte(nil), buf...)
+		o.src = s.arena.copyDoc(buf)
 	}
 	s.keepScratch(buf)
 	o.size = len(o.src) + len(o.index) + len(o.id) + 96
@@ -175,19 +176,6 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 			zap.String("table", o.table()), zap.Error(o.reject))
 	}
 	return o, nil
-}
-
-// maxScratch bounds the scratch buffer kept between events, so one huge
-// document does not pin its size for the sink's lifetime.
-const maxScratch = 1 << 20
-
-// keepScratch keeps buf as the next event's scratch buffer unless it grew
-// beyond maxScratch.
-func (s *Sink) keepScratch(buf []byte) {
-	if cap(buf) > maxScratch {
-		buf = nil
-	}
-	s.scratch = buf[:0]
 }
 
 // table is the operation's table as schema.table, for dead letters and
@@ -442,7 +430,7 @@ func (s *Sink) addLocked(ctx context.Context, c *conn, o *op) error {
 		}
 	}
 	if s.cur == nil {
-		b := &batch{refs: map[string]struct{}{}}
+		b := &batch{ops: make([]*op, 0, s.lastOps), refs: make(map[string]struct{}, s.lastOps)}
 		s.cur = b
 		s.timer = time.AfterFunc(s.cfg.Bulk.FlushInterval, func() { s.flushTimer(b) })
 	}
@@ -553,6 +541,7 @@ func (s *Sink) dispatch(ctx context.Context, c *conn, wait bool) (bool, error) {
 		}
 	}
 	s.cur = nil
+	s.lastOps = len(b.ops)
 	s.timer.Stop()
 	go s.runBatch(c, b)
 	return true, nil

@@ -1,0 +1,58 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestArenaCopyDoc checks that documents carved from one block stay
+// apart: each copy equals its source, appending to one cannot overwrite
+// the next, and a document too large for a block gets its own memory.
+func TestArenaCopyDoc(t *testing.T) {
+	var a arena
+	big := bytes.Repeat([]byte("b"), maxArenaDoc+1)
+	docs := [][]byte{[]byte(`{"a":1}`), []byte(`{}`), bytes.Repeat([]byte("x"), maxArenaDoc), big, []byte(`{"z":"last"}`)}
+	var got [][]byte
+	for range docBlock / maxArenaDoc * 3 { // several blocks' worth
+		for _, d := range docs {
+			got = append(got, a.copyDoc(d))
+		}
+	}
+	for i, g := range got {
+		want := docs[i%len(docs)]
+		if !bytes.Equal(g, want) {
+			t.Fatalf("copy %d = %.20q, want %.20q", i, g, want)
+		}
+		if cap(g) != len(g) {
+			t.Fatalf("copy %d has capacity %d beyond its length %d", i, cap(g), len(g))
+		}
+		_ = append(g, "overwrites the next document"...)
+	}
+	for i, g := range got {
+		if want := docs[i%len(docs)]; !bytes.Equal(g, want) {
+			t.Fatalf("copy %d changed to %.20q after appending to its neighbours", i, g)
+		}
+	}
+	for i := 3; i < len(got); i += len(docs) {
+		if &got[i][0] == &big[0] {
+			t.Fatalf("copy %d shares the source's memory", i)
+		}
+	}
+}
+
+// TestArenaOps checks that every op handed out is zeroed and distinct.
+func TestArenaOps(t *testing.T) {
+	var a arena
+	seen := map[*op]bool{}
+	for i := range opsPerBlock*2 + 1 {
+		o := a.op()
+		if seen[o] {
+			t.Fatalf("op %d handed out twice", i)
+		}
+		seen[o] = true
+		if o.ref != "" || o.src != nil || o.state != opPending {
+			t.Fatalf("op %d is not zeroed: %+v", i, o)
+		}
+		o.ref, o.src, o.state = "used", []byte("{}"), opDone
+	}
+}
