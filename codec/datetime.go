@@ -12,8 +12,7 @@ import (
 // "2024-01-02T03:04:05.120000Z", as Debezium's ZonedTimestamp: with prec
 // fraction digits (0 to 9: none for 0), or with the trailing zeros of the
 // fraction dropped when prec < 0 (Java's ISO_OFFSET_DATE_TIME);
-// infinities become "infinity"/"-infinity". Years 1 to 9999 are formatted
-// directly; others go through package time.
+// infinities become "infinity"/"-infinity".
 func appendZoned(dst []byte, micros int64, prec int) []byte {
 	switch micros {
 	case sluice.InfinityPos:
@@ -21,24 +20,87 @@ func appendZoned(dst []byte, micros int64, prec int) []byte {
 	case sluice.InfinityNeg:
 		return append(dst, `"-infinity"`...)
 	}
-	const (
-		minMicros = -62135596800 * 1_000_000   // 0001-01-01T00:00:00Z
-		maxMicros = 253402300800*1_000_000 - 1 // 9999-12-31T23:59:59.999999Z
-		usPerDay  = 86400 * 1_000_000
-		unixToDay = 719468 // days from 0000-03-01 to 1970-01-01
-	)
+	if micros < minMicros || micros > maxMicros {
+		dst = append(dst, '"')
+		dst = AppendTimestamp(dst, micros, prec, true)
+		return append(dst, '"')
+	}
+	var b [40]byte
+	b[0] = '"'
+	n := 1 + putTimestamp((*[32]byte)(b[1:33]), micros, prec, true)
+	b[n] = '"'
+	return append(dst, b[:n+1]...)
+}
+
+const (
+	minMicros = -62135596800 * 1_000_000   // 0001-01-01T00:00:00Z
+	maxMicros = 253402300800*1_000_000 - 1 // 9999-12-31T23:59:59.999999Z
+	usPerDay  = 86400 * 1_000_000
+	unixToDay = 719468 // days from 0000-03-01 to 1970-01-01
+)
+
+// AppendTimestamp writes micros since the Unix epoch as ISO-8601 in UTC,
+// e.g. 2024-01-02T03:04:05.12, with prec fraction digits (0 to 9: none
+// for 0) or with the trailing zeros of the fraction dropped when prec < 0,
+// then Z when zulu. Years 1 to 9999 are formatted directly, about three
+// times faster than time.Time.AppendFormat; others go through package
+// time. The infinities (sluice.InfinityPos, InfinityNeg) are the caller's
+// to spell.
+func AppendTimestamp(dst []byte, micros int64, prec int, zulu bool) []byte {
 	if micros < minMicros || micros > maxMicros {
 		t := time.UnixMicro(micros).UTC()
-		dst = append(dst, '"')
 		dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
-		return appendFraction(dst, int64(t.Nanosecond()/1000), prec)
+		var f [10]byte
+		dst = append(dst, f[:putFraction(&f, int64(t.Nanosecond()/1000), prec)]...)
+		if zulu {
+			dst = append(dst, 'Z')
+		}
+		return dst
 	}
+	var b [32]byte
+	return append(dst, b[:putTimestamp(&b, micros, prec, zulu)]...)
+}
+
+// putTimestamp is AppendTimestamp for years 1 to 9999, into b; it
+// returns the bytes written.
+func putTimestamp(b *[32]byte, micros int64, prec int, zulu bool) int {
 	days := micros / usPerDay
 	us := micros % usPerDay
 	if us < 0 {
 		days--
 		us += usPerDay
 	}
+	putDate((*[10]byte)(b[:10]), days)
+	secs := us / 1_000_000
+	b[10] = 'T'
+	put2(b[11:], int(secs/3600))
+	b[13] = ':'
+	put2(b[14:], int(secs/60%60))
+	b[16] = ':'
+	put2(b[17:], int(secs%60))
+	n := 19 + putFraction((*[10]byte)(b[19:29]), us%1_000_000, prec)
+	if zulu {
+		b[n] = 'Z'
+		n++
+	}
+	return n
+}
+
+// AppendDate writes days since the Unix epoch as an ISO-8601 date,
+// e.g. 2024-01-02, directly for years 1 to 9999 and through package time
+// otherwise. The infinities are the caller's to spell.
+func AppendDate(dst []byte, days int64) []byte {
+	if days < minMicros/usPerDay || days > maxMicros/usPerDay {
+		return time.Unix(days*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
+	}
+	var b [10]byte
+	putDate(&b, days)
+	return append(dst, b[:]...)
+}
+
+// putDate writes the date days after 1970-01-01 as YYYY-MM-DD into b,
+// for years 0 to 9999.
+func putDate(b *[10]byte, days int64) {
 	// Howard Hinnant's civil_from_days, for days >= -719468 (year 0).
 	z := days + unixToDay
 	era := z / 146097
@@ -53,51 +115,17 @@ func appendZoned(dst []byte, micros int64, prec int) []byte {
 		month = mp - 9
 		year++
 	}
-	secs := us / 1_000_000
-	var b [32]byte
-	b[0] = '"'
-	put4(b[1:], int(year))
-	b[5] = '-'
-	put2(b[6:], int(month))
-	b[8] = '-'
-	put2(b[9:], int(day))
-	b[11] = 'T'
-	put2(b[12:], int(secs/3600))
-	b[14] = ':'
-	put2(b[15:], int(secs/60%60))
-	b[17] = ':'
-	put2(b[18:], int(secs%60))
-	n := 20
-	if prec != 0 && prec <= 9 {
-		frac := us % 1_000_000
-		b[20] = '.'
-		for i := 26; i > 20; i-- {
-			b[i] = byte('0' + frac%10)
-			frac /= 10
-		}
-		switch {
-		case prec < 0:
-			n = 27
-			for n > 20 && (b[n-1] == '0' || b[n-1] == '.') {
-				n--
-			}
-		case prec <= 6:
-			n = 21 + prec
-		default:
-			for n = 27; n < 21+prec; n++ {
-				b[n] = '0'
-			}
-		}
-	}
-	b[n] = 'Z'
-	b[n+1] = '"'
-	return append(dst, b[:n+2]...)
+	put4(b[:], int(year))
+	b[4] = '-'
+	put2(b[5:], int(month))
+	b[7] = '-'
+	put2(b[8:], int(day))
 }
 
-// appendFraction writes the microseconds frac of a second with prec
-// digits (trimmed when prec < 0), then `Z"`.
-func appendFraction(dst []byte, frac int64, prec int) []byte {
-	var f [10]byte
+// putFraction writes the microseconds frac of a second into f as a dot and prec digits (0: nothing; 7 to 9 pad with zeros),
+// or trimmed of trailing zeros (nothing when they all are) when prec < 0;
+// it returns the bytes written.
+func putFraction(f *[10]byte, frac int64, prec int) int {
 	f[0] = '.'
 	for i := 6; i > 0; i-- {
 		f[i] = byte('0' + frac%10)
@@ -112,14 +140,14 @@ func appendFraction(dst []byte, frac int64, prec int) []byte {
 	case prec <= 6:
 		n = prec + 1
 	default:
-		for ; n < prec+1 && n < len(f); n++ {
+		for ; n < prec+1 && n < 10; n++ {
 			f[n] = '0'
 		}
 	}
-	if n > 1 {
-		dst = append(dst, f[:n]...)
+	if n == 1 {
+		return 0
 	}
-	return append(dst, 'Z', '"')
+	return n
 }
 
 func put2(b []byte, v int) {

@@ -36,6 +36,28 @@ func TestAppendZonedMatchesTime(t *testing.T) {
 			t.Fatalf("%d: got %s want %s", us, got, want)
 		}
 	}
+	// AppendTimestamp at every precision and with and without the zone,
+	// and AppendDate, against package time on the same instants.
+	layouts := map[int]string{-1: "2006-01-02T15:04:05.999999", 0: "2006-01-02T15:04:05",
+		3: "2006-01-02T15:04:05.000", 6: "2006-01-02T15:04:05.000000"}
+	for _, us := range cases {
+		tm := time.UnixMicro(us).UTC()
+		for prec, layout := range layouts {
+			for _, zulu := range []bool{false, true} {
+				want := tm.Format(layout)
+				if zulu {
+					want += "Z"
+				}
+				if got := string(AppendTimestamp([]byte("x"), us, prec, zulu)); got != "x"+want {
+					t.Fatalf("%d at %d, zone %v: got %s want x%s", us, prec, zulu, got, want)
+				}
+			}
+		}
+		days := us / 86_400_000_000
+		if got, want := string(AppendDate(nil, days)), time.Unix(days*86400, 0).UTC().Format("2006-01-02"); got != want {
+			t.Fatalf("day %d: got %s want %s", days, got, want)
+		}
+	}
 }
 
 func TestUnscaledSmallMatchesBig(t *testing.T) {

@@ -99,3 +99,13 @@ func BenchmarkPostgresToElasticsearch(b *testing.B) {
 		b.Logf("inserting took %s, delivered after %s", inserted.Round(time.Millisecond), el.Round(time.Millisecond))
 	}
 }
+
+// BenchmarkAppendTimestamp formats a timestamptz as a document carries it.
+//
+//	go test -run '^$' -bench AppendTimestamp ./sink/elasticsearch/
+func BenchmarkAppendTimestamp(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	for i := int64(0); b.Loop(); i++ {
+		buf = appendTimestamp(buf[:0], 1704190657014245+i*1_000_003, true)
+	}
+}

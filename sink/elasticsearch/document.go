@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/codec"
@@ -271,7 +270,7 @@ func appendDate(dst []byte, days int64) []byte {
 	case sluice.InfinityNeg:
 		return append(dst, "-infinity"...)
 	}
-	return time.Unix(days*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
+	return codec.AppendDate(dst, days)
 }
 
 // appendClock writes microseconds since midnight as HH:MM:SS[.ffffff]
@@ -297,13 +296,7 @@ func appendTimestamp(dst []byte, us int64, zoned bool) []byte {
 	case sluice.InfinityNeg:
 		return append(dst, "-infinity"...)
 	}
-	t := time.UnixMicro(us).UTC()
-	dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
-	dst = appendFraction(dst, int64(t.Nanosecond()/1000))
-	if zoned {
-		dst = append(dst, 'Z')
-	}
-	return dst
+	return codec.AppendTimestamp(dst, us, -1, zoned)
 }
 
 func appendTwo(dst []byte, n int64) []byte {
