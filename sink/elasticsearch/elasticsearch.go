@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/url"
 	"os"
 	"strings"
@@ -61,8 +62,12 @@ type Sink struct {
 	// flight tracks documents that have a bulk request in flight: a batch
 	// touching one of them waits, so Elasticsearch sees the changes of a
 	// document in commit order even with several requests in flight.
+	// flightRefs counts the ops in flight per op.key, a hash of the
+	// document's ref: hashing 8 bytes is cheaper than a string key, and
+	// two documents whose hashes collide only wait for each other.
 	flightMu      sync.Mutex
-	flightRefs    map[string]int
+	flightRefs    map[uint64]int
+	refSeed       maphash.Seed // for op.key
 	flightBatches int
 	flightChanged chan struct{} // closed and replaced when a batch completes
 
@@ -145,7 +150,8 @@ func newSink(cfg Config, env sink.Env, typ string) (*Sink, error) {
 		enc:        docEncoder{jsonObject: cfg.JSONHandling == JSONObject, flatObject: typ == TypeOpenSearch},
 		refresh:    refresh,
 		slots:      make(chan struct{}, cfg.Bulk.MaxInFlight),
-		flightRefs: map[string]int{},
+		flightRefs: map[uint64]int{},
+		refSeed:    maphash.MakeSeed(),
 
 		flightChanged: make(chan struct{}),
 	}

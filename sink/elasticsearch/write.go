@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"net/url"
 	"time"
@@ -21,6 +22,7 @@ type op struct {
 	index string
 	id    string
 	ref   string // index NUL id: the document's identity
+	key   uint64 // a hash of ref, for the in-flight bookkeeping
 	pos   pos
 	src   []byte // the document (not for deletes)
 	// unchanged lists columns the source did not send (unchanged TOAST
@@ -58,7 +60,6 @@ const (
 type batch struct {
 	ops   []*op
 	bytes int
-	refs  map[string]struct{}
 }
 
 // tableInfo is what the sink derived from one *sluice.Table.
@@ -149,6 +150,7 @@ func (s *Sink) newOp(ctx context.Context, c *conn, ev *sluice.Event, ack func(er
 	buf, idErr := s.enc.appendID(buf, t, row)
 	o.ref = string(buf)
 	o.id = o.ref[len(o.index)+1:]
+	o.key = maphash.String(s.refSeed, o.ref)
 	switch {
 	case info.indexErr != nil:
 		o.reject = info.indexErr
@@ -430,14 +432,13 @@ func (s *Sink) addLocked(ctx context.Context, c *conn, o *op) error {
 		}
 	}
 	if s.cur == nil {
-		b := &batch{ops: make([]*op, 0, s.lastOps), refs: make(map[string]struct{}, s.lastOps)}
+		b := &batch{ops: make([]*op, 0, s.lastOps)}
 		s.cur = b
 		s.timer = time.AfterFunc(s.cfg.Bulk.FlushInterval, func() { s.flushTimer(b) })
 	}
 	b := s.cur
 	b.ops = append(b.ops, o)
 	b.bytes += o.size
-	b.refs[o.ref] = struct{}{}
 	if len(b.ops) >= s.cfg.Bulk.MaxActions || b.bytes >= s.cfg.Bulk.MaxBytes {
 		return s.dispatchLocked(ctx, c)
 	}
@@ -510,15 +511,15 @@ func (s *Sink) dispatch(ctx context.Context, c *conn, wait bool) (bool, error) {
 	for {
 		s.flightMu.Lock()
 		conflict := false
-		for ref := range b.refs {
-			if s.flightRefs[ref] > 0 {
+		for _, o := range b.ops {
+			if s.flightRefs[o.key] > 0 {
 				conflict = true
 				break
 			}
 		}
 		if !conflict {
-			for ref := range b.refs {
-				s.flightRefs[ref]++
+			for _, o := range b.ops {
+				s.flightRefs[o.key]++
 			}
 			s.flightBatches++
 			s.flightMu.Unlock()
@@ -562,11 +563,11 @@ func (s *Sink) runBatch(c *conn, b *batch) {
 		s.ackEvent(o.ack, err)
 	}
 	s.flightMu.Lock()
-	for ref := range b.refs {
-		if n := s.flightRefs[ref]; n <= 1 {
-			delete(s.flightRefs, ref)
+	for _, o := range b.ops {
+		if n := s.flightRefs[o.key]; n <= 1 {
+			delete(s.flightRefs, o.key)
 		} else {
-			s.flightRefs[ref] = n - 1
+			s.flightRefs[o.key] = n - 1
 		}
 	}
 	s.flightBatches--
