@@ -2,7 +2,11 @@ package elasticsearch
 
 import (
 	"bytes"
+	"context"
+	"runtime"
 	"testing"
+	"time"
+	"weak"
 )
 
 // TestArenaCopyDoc checks that documents carved from one block stay
@@ -54,5 +58,50 @@ func TestArenaOps(t *testing.T) {
 			t.Fatalf("op %d is not zeroed: %+v", i, o)
 		}
 		o.ref, o.src, o.state = "used", []byte("{}"), opDone
+	}
+}
+
+// TestDoneOpsPinNothing: once a bulk request is answered, its ops keep
+// nothing alive. An op stays in its arena block while other ops of the
+// block live (and the current block is the arena's own), so a finished
+// op that still held its ack would keep the event behind it, and through
+// it the source's buffers, for as long as the block lives.
+func TestDoneOpsPinNothing(t *testing.T) {
+	f := newFakeES(t)
+	s := f.sink(nil)
+	defer s.Close(context.Background())
+	held := new([1 << 16]byte) // stands for the event an ack closes over
+	gone := weak.Make(held)
+	acked := make(chan error, 1)
+	ack := func(h *[1 << 16]byte) func(error) {
+		return func(err error) {
+			_ = h[0]
+			acked <- err
+		}
+	}(held)
+	if err := s.Write(context.Background(), insertEvent(1, "note", 1, "big"), ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+	held, ack = nil, nil
+	// runBatch lets go of the batch's ops after the acks; wait until
+	// nothing is in flight any more, then collect.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		s.flightMu.Lock()
+		n := s.flightBatches
+		s.flightMu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bulk request is still in flight after 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	runtime.GC()
+	if gone.Value() != nil {
+		t.Fatal("a finished op still keeps its acknowledgement (and the event behind it) alive")
 	}
 }

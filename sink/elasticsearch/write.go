@@ -569,6 +569,9 @@ func (s *Sink) runBatch(c *conn, b *batch) {
 		} else {
 			s.flightRefs[o.key] = n - 1
 		}
+		// Done: an op still in its arena block must not keep its event
+		// (through ack) or its document alive.
+		*o = op{}
 	}
 	s.flightBatches--
 	close(s.flightChanged)
