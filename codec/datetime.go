@@ -122,9 +122,10 @@ func putDate(b *[10]byte, days int64) {
 	put2(b[8:], int(day))
 }
 
-// putFraction writes the microseconds frac of a second into f as a dot and prec digits (0: nothing; 7 to 9 pad with zeros),
-// or trimmed of trailing zeros (nothing when they all are) when prec < 0;
-// it returns the bytes written.
+// putFraction writes the microseconds frac of a second into f as a dot
+// and prec digits (0: nothing; 7 to 9 pad with zeros), or trimmed of
+// trailing zeros (nothing when they all are) when prec < 0; it returns
+// the bytes written.
 func putFraction(f *[10]byte, frac int64, prec int) int {
 	f[0] = '.'
 	for i := 6; i > 0; i-- {

@@ -88,17 +88,19 @@ func TestDoneOpsPinNothing(t *testing.T) {
 	held, ack = nil, nil
 	// runBatch lets go of the batch's ops after the acks; wait until
 	// nothing is in flight any more, then collect.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	timeout := time.After(10 * time.Second)
+	for {
 		s.flightMu.Lock()
-		n := s.flightBatches
+		n, changed := s.flightBatches, s.flightChanged
 		s.flightMu.Unlock()
 		if n == 0 {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-timeout:
 			t.Fatal("the bulk request is still in flight after 10s")
 		}
-		time.Sleep(time.Millisecond)
 	}
 	runtime.GC()
 	if gone.Value() != nil {
