@@ -109,3 +109,15 @@ func BenchmarkAppendTimestamp(b *testing.B) {
 		buf = appendTimestamp(buf[:0], 1704190657014245+i*1_000_003, true)
 	}
 }
+
+// BenchmarkAppendDelete appends a delete and its tombstone to a bulk
+// body, as a request of deletes does.
+//
+//	go test -run '^$' -bench AppendDelete ./sink/elasticsearch/
+func BenchmarkAppendDelete(b *testing.B) {
+	o := &op{del: true, index: "orders", id: "4711", pos: pos{lsn: 1 << 36, order: 17}}
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf, _ = appendOp(buf[:0], ".sluice-state", o)
+	}
+}

@@ -302,8 +302,7 @@ func appendUnversionedDelete(dst []byte, index, id string) []byte {
 // preceded by its tombstone. It returns the number of actions.
 func appendOp(dst []byte, stateIndex string, o *op) ([]byte, int) {
 	if o.del {
-		dst = appendStateAction(dst, stateIndex, tombstoneID(o.index, o.id), "external_gte",
-			stateDoc{Kind: "tombstone", Index: o.index, ID: o.id, LSN: o.pos.lsn, Order: o.pos.order})
+		dst = appendTombstoneAction(dst, stateIndex, o)
 		return appendAction(dst, "delete", o.index, o.id, o.pos.lsn), 2
 	}
 	dst = appendAction(dst, "index", o.index, o.id, o.pos.lsn)
