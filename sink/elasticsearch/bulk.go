@@ -276,6 +276,8 @@ func (s *Sink) bulk(ctx context.Context, c *conn, body []byte, n int) ([]bulkIte
 }
 
 // appendAction appends a bulk action line with the op's external version.
+// It is appendActionHead, the id and appendVersion written out: it runs
+// for every document, and the two calls cost it ~9 ns (one tenth).
 func appendAction(dst []byte, action, index, id string, version uint64) []byte {
 	dst = append(dst, `{"`...)
 	dst = append(dst, action...)
@@ -288,13 +290,30 @@ func appendAction(dst []byte, action, index, id string, version uint64) []byte {
 	return append(dst, ",\"version_type\":\"external_gte\"}}\n"...)
 }
 
+// appendActionHead appends a bulk action line up to its document id,
+// {"action":{"_index":index,"_id": — for the sink's own state actions.
+func appendActionHead(dst []byte, action, index string) []byte {
+	dst = append(dst, `{"`...)
+	dst = append(dst, action...)
+	dst = append(dst, `":{"_index":`...)
+	dst = appendJSONString(dst, index)
+	return append(dst, `,"_id":`...)
+}
+
+// appendVersion ends an action line after its id with an external
+// version of versionType.
+func appendVersion(dst []byte, version uint64, versionType string) []byte {
+	dst = append(dst, `,"version":`...)
+	dst = strconv.AppendUint(dst, version, 10)
+	dst = append(dst, `,"version_type":"`...)
+	dst = append(dst, versionType...)
+	return append(dst, "\"}}\n"...)
+}
+
 // appendUnversionedDelete appends a bulk delete action without a version
 // (for the sink's own state documents).
 func appendUnversionedDelete(dst []byte, index, id string) []byte {
-	dst = append(dst, `{"delete":{"_index":`...)
-	dst = appendJSONString(dst, index)
-	dst = append(dst, `,"_id":`...)
-	dst = appendJSONString(dst, id)
+	dst = appendJSONString(appendActionHead(dst, "delete", index), id)
 	return append(dst, "}}\n"...)
 }
 

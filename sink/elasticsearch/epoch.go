@@ -42,7 +42,7 @@ func (s *Sink) epochChanged(ctx context.Context, c *conn, index, old, neu string
 // putState writes a state document without a version (epochs are not
 // positions).
 func (c *conn) putState(ctx context.Context, id string, d stateDoc) error {
-	body, _ := json.Marshal(d) // plain struct: cannot fail
+	body := appendStateDoc(nil, d)
 	_, _, err := c.cl.call(ctx, "PUT", "/"+url.PathEscape(c.stateIndex)+"/_doc/"+url.PathEscape(id), body)
 	return err
 }

@@ -58,7 +58,8 @@ type stateDoc struct {
 
 // tombstoneID is the state-index id of index/id's tombstone.
 func tombstoneID(index, id string) string {
-	return string(appendTombstoneID(make([]byte, 0, len(index)+len(id)+1), index, id))
+	// Room to hash index NUL id in, and for the 66 bytes of the result.
+	return string(appendTombstoneID(make([]byte, 0, max(len(index)+len(id)+1, 66)), index, id))
 }
 
 // appendTombstoneID appends "t:" and the hex SHA-256 of index NUL id. It
@@ -185,41 +186,29 @@ func readState(r mgetResult) (stateDoc, bool) {
 // rewrite it; truncate marks and tombstones of one transaction keep
 // their latest position that way.
 func appendStateAction(dst []byte, stateIndex, id string, versionType string, d stateDoc) []byte {
-	dst = append(dst, `{"index":{"_index":`...)
-	dst = appendJSONString(dst, stateIndex)
-	dst = append(dst, `,"_id":`...)
-	dst = appendJSONString(dst, id)
-	return appendStateRest(dst, versionType, d)
+	dst = appendJSONString(appendActionHead(dst, "index", stateIndex), id)
+	return appendStateDocLine(appendVersion(dst, d.LSN, versionType), d)
 }
 
 // appendTombstoneAction is appendStateAction for the tombstone of o,
 // with its id appended in place (tombstoneID's characters need no
 // escaping).
 func appendTombstoneAction(dst []byte, stateIndex string, o *op) []byte {
-	dst = append(dst, `{"index":{"_index":`...)
-	dst = appendJSONString(dst, stateIndex)
-	dst = append(dst, `,"_id":"`...)
-	dst = appendTombstoneID(dst, o.index, o.id)
-	dst = append(dst, '"')
-	return appendStateRest(dst, "external_gte",
-		stateDoc{Kind: "tombstone", Index: o.index, ID: o.id, LSN: o.pos.lsn, Order: o.pos.order})
+	dst = append(appendActionHead(dst, "index", stateIndex), '"')
+	dst = append(appendTombstoneID(dst, o.index, o.id), '"')
+	dst = appendVersion(dst, o.pos.lsn, "external_gte")
+	return appendStateDocLine(dst, stateDoc{Kind: "tombstone", Index: o.index, ID: o.id, LSN: o.pos.lsn, Order: o.pos.order})
 }
 
-// appendStateRest appends what follows a state action's id: its
-// version, and the document as encoding/json would write it (the tests
-// hold the two to the same values), without reflection on the delete
-// path.
-func appendStateRest(dst []byte, versionType string, d stateDoc) []byte {
-	dst = append(dst, `,"version":`...)
-	dst = strconv.AppendUint(dst, d.LSN, 10)
-	dst = append(dst, `,"version_type":"`...)
-	dst = append(dst, versionType...)
-	dst = append(dst, "\"}}\n"...)
+// appendStateDocLine appends d and a newline, a bulk action's document.
+func appendStateDocLine(dst []byte, d stateDoc) []byte {
 	return append(appendStateDoc(dst, d), '\n')
 }
 
 // appendStateDoc appends d as JSON, with stateDoc's field names and
-// omitempty fields.
+// omitempty fields, as encoding/json would write it (TestAppendStateDoc
+// holds the two to the same values) but without reflection, on the
+// delete path.
 func appendStateDoc(dst []byte, d stateDoc) []byte {
 	dst = append(dst, `{"kind":`...)
 	dst = appendJSONString(dst, d.Kind)
