@@ -162,3 +162,13 @@ func TestResumeTokenMatchesGoMySQL(t *testing.T) {
 		}
 	}
 }
+
+// TestMariaGTIDStartRefuses: only a MariaDB GTID set's text (digits,
+// hyphens, commas) goes into the session variable's literal.
+func TestMariaGTIDStartRefuses(t *testing.T) {
+	for _, state := range []string{"0-1-5'", "0-1-5; SET x=1", "a-b-c"} {
+		if err := mariaGTIDStart(nil, state); err == nil {
+			t.Errorf("mariaGTIDStart(%q) = nil, want an error", state)
+		}
+	}
+}

@@ -1,12 +1,10 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,33 +85,11 @@ type stream struct {
 	inc    *incremental
 	end    uint64
 	signal string
-}
 
-// relMap is what the stream knows about a table id from its last table
-// map event.
-type relMap struct {
-	// The table map fields the relation was built from.
-	schema, table, types []byte
-	metas                []uint16
-	names                [][]byte
-	rel                  *relation // nil when the table is not captured
-	signal               bool      // the signal table: rows are signals
-}
-
-// same reports whether e maps the table and columns m was built from.
-// Every transaction repeats its table maps: comparing them must not
-// allocate.
-func (m *relMap) same(e *replication.TableMapEvent) bool {
-	if !bytes.Equal(m.schema, e.Schema) || !bytes.Equal(m.table, e.Table) || !bytes.Equal(m.types, e.ColumnType) ||
-		!slices.Equal(m.metas, e.ColumnMeta) || len(m.names) != len(e.ColumnName) {
-		return false
-	}
-	for i, n := range e.ColumnName {
-		if !bytes.Equal(m.names[i], n) {
-			return false
-		}
-	}
-	return true
+	// fde is the raw format description event of the binlog being read,
+	// and crc whether its events end in a CRC32 checksum (tablemap.go).
+	fde []byte
+	crc bool
 }
 
 // newStream builds a stream that starts at start and captures tables
@@ -178,15 +154,30 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		// Row images are read by the stream, for captured tables only
 		// (rowimage.go).
 		RowsEventDecodeFunc: headerOnly,
-		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
-		TLSConfig:           s.tls, // nil: plaintext
+		// Table maps are decoded whole only when they change (tablemap.go).
+		TableMapOptionalMetaDecodeFunc: skipOptionalMeta,
+		Logger:                         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TLSConfig:                      s.tls, // nil: plaintext
 	}
-	sy := replication.NewBinlogSyncer(cfg)
 	var st *replication.BinlogStreamer
 	var err error
-	if start.gtids != nil {
+	var sy *replication.BinlogSyncer
+	switch {
+	case start.gtids != nil && srv.flavor == mysql.MariaDBFlavor:
+		// MariaDB takes a GTID start from the session (what go-mysql's
+		// StartSyncGTID sends too) and then ignores the dump's file and
+		// position. Started by position, go-mysql does not track the GTID
+		// set, which it would clone at every transaction's GTID event (a
+		// twentieth of the CPU of single-row transactions).
+		state := start.gtids.String()
+		cfg.Option = func(c *client.Conn) error { return mariaGTIDStart(c, state) }
+		sy = replication.NewBinlogSyncer(cfg)
+		st, err = sy.StartSync(mysql.Position{Name: "", Pos: 4})
+	case start.gtids != nil:
+		sy = replication.NewBinlogSyncer(cfg)
 		st, err = sy.StartSyncGTID(start.gtids)
-	} else {
+	default:
+		sy = replication.NewBinlogSyncer(cfg)
 		st, err = sy.StartSync(mysql.Position{Name: start.file, Pos: start.pos})
 	}
 	if err != nil {
@@ -194,6 +185,20 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		return nil, nil, classifyConnectError("start binlog dump", err)
 	}
 	return sy, st, nil
+}
+
+// mariaGTIDStart makes the binlog dump of c start after the GTID state
+// (a MariaDB GTID set), in GTID strict mode, as a MariaDB replica does.
+func mariaGTIDStart(c *client.Conn, state string) error {
+	if strings.ContainsFunc(state, func(r rune) bool { return r != ',' && r != '-' && (r < '0' || r > '9') }) {
+		return fmt.Errorf("MariaDB GTID state %q", state)
+	}
+	for _, q := range []string{"SET @slave_connect_state='" + state + "'", "SET @slave_gtid_strict_mode=1"} {
+		if _, err := c.Execute(q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }
 
 // closeTimeout bounds closing a binlog connection.
@@ -330,7 +335,10 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 	case *replication.QueryEvent:
 		return st.query(h, e)
 	case *replication.TableMapEvent:
-		return st.tableMap(e)
+		return st.tableMap(ev.RawData, e)
+	case *replication.FormatDescriptionEvent:
+		st.format(ev.RawData, e)
+		return nil
 	case *replication.RowsEvent:
 		return st.rows(h, e)
 	case *replication.XIDEvent:
@@ -441,39 +449,6 @@ func (st *stream) mark(pos uint32) error {
 	}
 	st.lastResume = resume
 	return st.emit(&sluice.Event{Op: sluice.OpMark, Pos: sluice.Position{TxLSN: l, Resume: resume}})
-}
-
-// tableMap records the description of a table id, rebuilding it only
-// when the columns differ from the last map of that id.
-func (st *stream) tableMap(e *replication.TableMapEvent) error {
-	if m := st.rels[e.TableID]; m != nil && m.same(e) {
-		return nil
-	}
-	name := string(e.Schema) + "." + string(e.Table)
-	m := &relMap{schema: bytes.Clone(e.Schema), table: bytes.Clone(e.Table), types: bytes.Clone(e.ColumnType), metas: slices.Clone(e.ColumnMeta), names: make([][]byte, len(e.ColumnName))}
-	for i, n := range e.ColumnName {
-		m.names[i] = bytes.Clone(n)
-	}
-	st.rels[e.TableID] = m
-	m.signal = st.signal != "" && name == st.signal
-	if !st.tables[name] && !m.signal {
-		return nil
-	}
-	ref, ok := st.refCache[name]
-	if !ok {
-		var err error
-		if ref, err = refine(st.conn, string(e.Schema), string(e.Table), st.srv.flavor == mysql.MariaDBFlavor); err != nil {
-			return err
-		}
-		st.refCache[name] = ref
-	}
-	rel, err := buildRelation(e, ref, func(id uint64) string { return st.srv.collations[id] })
-	if err != nil {
-		return sluice.Permanent(fmt.Errorf("mysql source: %w", err))
-	}
-	m.rel = rel
-	st.log.Debug("table map", zap.String("table", name), zap.Int("columns", len(rel.table.Columns)))
-	return nil
 }
 
 // rows emits a change event per row of a rows event of a captured table;
