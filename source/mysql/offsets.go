@@ -374,7 +374,7 @@ func (w *writer) saveLoop(ctx context.Context, store offsetStore, fail func(erro
 func (w *writer) drain() {
 	deadline := w.stopClock.Deadline(w.src.cfg.DrainTimeout)
 	for time.Now().Before(deadline) {
-		last, conf := w.lastMark.Load(), w.src.confirmed.Load()
+		last, conf := w.lastMark.Load(), w.src.confirmed()
 		if last == nil || conf != nil && *conf == *last {
 			return
 		}

@@ -158,7 +158,7 @@ func neededPosition(token string) (string, uint64, bool) {
 // needed is the position a restart would resume from: the last one the
 // pipeline confirmed, else where this run started (the stored offset).
 func (s *Source) needed() (string, uint64) {
-	for _, p := range []*string{s.confirmed.Load(), s.runStart.Load()} {
+	for _, p := range []*string{s.confirmed(), s.runStart.Load()} {
 		if p == nil {
 			continue
 		}

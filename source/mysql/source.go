@@ -31,11 +31,9 @@ type Source struct {
 	// the tls block's files at the start of every Run.
 	tls *tls.Config
 
-	// confirmed is the Resume token of the last mark the pipeline
-	// delivered; the offset saver writes it to the store.
-	confirmed atomic.Pointer[string]
-	// confirmation is the same position with its TxLSN, and durable the
-	// TxLSN of the one last written to the offset store.
+	// confirmation is the last mark the pipeline delivered, its Resume
+	// token and TxLSN: the offset saver writes it to the store. durable
+	// is the TxLSN of the one last written to the offset store.
 	confirmation atomic.Pointer[confirmation]
 	durable      atomic.Uint64
 
@@ -132,12 +130,19 @@ func (s *Source) DrainTimeout() time.Duration { return s.cfg.DrainTimeout }
 // Confirm implements sluice.Source: pos is a mark this source emitted;
 // the runner confirms marks in the order they were emitted.
 func (s *Source) Confirm(pos sluice.Position) {
-	r := pos.Resume
 	if in := s.inc.Load(); in != nil {
 		in.confirm(pos) // before the offset saver can see the position
 	}
-	s.confirmation.Store(&confirmation{resume: r, tx: pos.TxLSN})
-	s.confirmed.Store(&r)
+	s.confirmation.Store(&confirmation{resume: pos.Resume, tx: pos.TxLSN})
+}
+
+// confirmed is the Resume token of the last mark the pipeline delivered;
+// nil before one.
+func (s *Source) confirmed() *string {
+	if c := s.confirmation.Load(); c != nil {
+		return &c.resume
+	}
+	return nil
 }
 
 // confirmation is a confirmed position with its TxLSN, which the offset
@@ -367,7 +372,7 @@ func (s *Source) run(ctx context.Context, emit func(*sluice.Event) error, up *so
 	defer closeSyncer(sy, s.log)
 	s.log.Info("streaming", zap.String("file", start.file), zap.Uint32("pos", start.pos), zap.String("gtids", gtidString(start.gtids)))
 	startResume := start.resume()
-	if s.confirmed.Load() == nil {
+	if s.confirmed() == nil {
 		s.runStart.Store(&startResume)
 	}
 	st := newStream(s, srv, conn, tables, start, w.emitEvent)

@@ -76,3 +76,24 @@ func TestConnectorFollowsFlavor(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirm: a confirmed mark is what the offset saver and the
+// retention check read, stored with one allocation (a commit of every
+// transaction is confirmed).
+func TestConfirm(t *testing.T) {
+	s := &Source{}
+	if s.confirmed() != nil {
+		t.Fatal("a position is confirmed before any mark")
+	}
+	pos := sluice.Position{TxLSN: 42, Resume: "mysql-bin.000003:1234"}
+	s.Confirm(pos)
+	if r := s.confirmed(); r == nil || *r != pos.Resume {
+		t.Fatalf("confirmed = %v, want %q", r, pos.Resume)
+	}
+	if c := s.confirmation.Load(); c.tx != 42 {
+		t.Fatalf("confirmation TxLSN = %d, want 42", c.tx)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Confirm(pos) }); n != 1 {
+		t.Errorf("Confirm allocates %v times, want 1", n)
+	}
+}
