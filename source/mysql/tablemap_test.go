@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"go.uber.org/zap"
+
+	"github.com/sluice-cdc/sluice"
 )
 
 // rawEvent frames body as a binlog event of type typ at position pos,
@@ -149,4 +152,49 @@ func TestTableMapBeforeFormat(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "format description") {
 		t.Fatalf("err = %v, want one about the format description event", err)
 	}
+}
+
+// TestTableMapOnce: MariaDB repeats a table's map in every transaction;
+// the stream builds its relation once, so the events of separate
+// transactions share one table, and it builds it again after the table
+// changed.
+func TestTableMapOnce(t *testing.T) {
+	h := newHarness(t)
+	h.exec("DROP TABLE IF EXISTS tmap", "CREATE TABLE tmap (id int PRIMARY KEY, v varchar(20))")
+	h.dropAfter("tmap")
+	h.start(map[string]any{"tables": []any{"tmap"}})
+	h.streaming()
+	for i := range 3 {
+		h.exec(fmt.Sprintf("INSERT INTO tmap VALUES (%d, 'x')", i))
+	}
+	all := h.wait(3)
+	evs := creates(all)
+	if len(evs) != 3 {
+		t.Fatalf("%d changes, want 3", len(evs))
+	}
+	for _, ev := range evs[1:] {
+		if ev.Table != evs[0].Table {
+			t.Fatalf("the transactions' events have tables %p and %p: the relation was built again", evs[0].Table, ev.Table)
+		}
+	}
+	h.exec("ALTER TABLE tmap ADD COLUMN w int", "INSERT INTO tmap VALUES (3, 'y', 7)")
+	evs = creates(h.wait(len(all) + 1))
+	last := evs[len(evs)-1]
+	if len(evs) != 4 {
+		t.Fatalf("%d inserts, want 4", len(evs))
+	}
+	if last.Table == evs[0].Table || len(last.Table.Columns) != 3 || last.Table.Columns[2].Name != "w" {
+		t.Fatalf("after ADD COLUMN the insert has table %p with columns %v", last.Table, last.Table.Columns)
+	}
+}
+
+// creates are the inserts among evs.
+func creates(evs []*sluice.Event) []*sluice.Event {
+	var out []*sluice.Event
+	for _, ev := range evs {
+		if ev.Op == sluice.OpCreate {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
