@@ -159,25 +159,25 @@ func (s *Source) syncer(srv *server, start position) (*replication.BinlogSyncer,
 		Logger:                         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		TLSConfig:                      s.tls, // nil: plaintext
 	}
-	var st *replication.BinlogStreamer
-	var err error
-	var sy *replication.BinlogSyncer
-	switch {
-	case start.gtids != nil && srv.flavor == mysql.MariaDBFlavor:
-		// MariaDB takes a GTID start from the session (what go-mysql's
-		// StartSyncGTID sends too) and then ignores the dump's file and
-		// position. Started by position, go-mysql does not track the GTID
-		// set, which it would clone at every transaction's GTID event (a
-		// twentieth of the CPU of single-row transactions).
+	// MariaDB takes a GTID start from the session (what go-mysql's
+	// StartSyncGTID sends too) and then ignores the dump's file and
+	// position. Started by position, go-mysql does not track the GTID set,
+	// which it would clone at every transaction's GTID event (a twentieth
+	// of the CPU of single-row transactions).
+	mariaGTIDs := start.gtids != nil && srv.flavor == mysql.MariaDBFlavor
+	if mariaGTIDs {
 		state := start.gtids.String()
 		cfg.Option = func(c *client.Conn) error { return mariaGTIDStart(c, state) }
-		sy = replication.NewBinlogSyncer(cfg)
+	}
+	sy := replication.NewBinlogSyncer(cfg)
+	var st *replication.BinlogStreamer
+	var err error
+	switch {
+	case mariaGTIDs:
 		st, err = sy.StartSync(mysql.Position{Name: "", Pos: 4})
 	case start.gtids != nil:
-		sy = replication.NewBinlogSyncer(cfg)
 		st, err = sy.StartSyncGTID(start.gtids)
 	default:
-		sy = replication.NewBinlogSyncer(cfg)
 		st, err = sy.StartSync(mysql.Position{Name: start.file, Pos: start.pos})
 	}
 	if err != nil {
