@@ -206,12 +206,7 @@ var fzSpecs = []fzSpec{
 
 // fzEvent frames a binlog event body.
 func fzEvent(typ replication.EventType, body []byte) []byte {
-	h := make([]byte, replication.EventHeaderSize, replication.EventHeaderSize+len(body))
-	binary.LittleEndian.PutUint32(h[0:], 1_700_000_000)
-	h[4] = byte(typ)
-	binary.LittleEndian.PutUint32(h[5:], 1)
-	binary.LittleEndian.PutUint32(h[9:], uint32(len(h)+len(body)))
-	return append(h, body...)
+	return rawEvent(typ, 1_700_000_000, 0, body, false)
 }
 
 // fzParser is a binlog parser configured as the source's syncer

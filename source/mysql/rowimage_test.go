@@ -193,6 +193,28 @@ func TestDecodeImagesAllocs(t *testing.T) {
 	}
 }
 
+// TestHeaderOnlyAllocs: what the syncer leaves of a rows event for the
+// stream (its body and where the images start) costs one allocation; a
+// single-row transaction has a rows event per row.
+func TestHeaderOnlyAllocs(t *testing.T) {
+	e, _ := benchSmall.parse(t, replication.WRITE_ROWS_EVENTv2, [][]byte{fullBitmap(len(benchSmall.types))}, benchSmallImage)
+	want, ok := undecodedOf(e)
+	if !ok {
+		t.Fatal("the parsed rows event holds no undecoded images")
+	}
+	n := testing.AllocsPerRun(100, func() {
+		if err := headerOnly(e, want.body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got, ok := undecodedOf(e); !ok || got.pos != want.pos || &got.body[0] != &want.body[0] {
+		t.Fatalf("undecodedOf after headerOnly = %+v, %v; want the body from %d", got, ok, want.pos)
+	}
+	if n != 1 {
+		t.Errorf("headerOnly allocates %v times, want 1", n)
+	}
+}
+
 // BenchmarkRowImage reads a row of the benchmark's small table with the
 // row decoder and with go-mysql's decoder plus stream.convert.
 func BenchmarkRowImage(b *testing.B) {
@@ -237,7 +259,7 @@ func fzNative(t *testing.T, spec fzSpec, rel *relation, rows [][]any, image []by
 		return
 	}
 	img := bytes.Clone(image)
-	e := &replication.RowsEvent{ColumnCount: 1, ColumnBitmap1: []byte{1}, Rows: [][]any{{undecoded{body: img}}}}
+	e := &replication.RowsEvent{ColumnCount: 1, ColumnBitmap1: []byte{1}, Rows: [][]any{{&undecoded{body: img}}}}
 	rel.native = true
 	got, err := (&stream{}).images(&replication.EventHeader{EventType: replication.WRITE_ROWS_EVENTv2}, rel, e)
 	for k := range img {
