@@ -335,7 +335,7 @@ func (st *stream) handle(ev *replication.BinlogEvent) error {
 	case *replication.QueryEvent:
 		return st.query(h, e)
 	case *replication.TableMapEvent:
-		return st.tableMap(ev.RawData, e)
+		return st.tableMap(ev.RawData, e.TableID)
 	case *replication.FormatDescriptionEvent:
 		st.format(ev.RawData, e)
 		return nil

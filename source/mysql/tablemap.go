@@ -58,9 +58,7 @@ func (st *stream) decodeTableMap(raw []byte) (*replication.TableMapEvent, error)
 		return nil, errors.New("table map event before the binlog's format description event")
 	}
 	p := replication.NewBinlogParser()
-	if st.srv != nil {
-		p.SetFlavor(st.srv.flavor)
-	}
+	p.SetFlavor(st.srv.flavor)
 	if _, err := p.Parse(st.fde); err != nil {
 		return nil, fmt.Errorf("format description event: %w", err)
 	}
@@ -75,38 +73,33 @@ func (st *stream) decodeTableMap(raw []byte) (*replication.TableMapEvent, error)
 	return e, nil
 }
 
-// tableMap records the description of a table id from its table map event
-// (raw, and e as the replication client decoded it), rebuilding it only
-// when the event differs from the last map of that id. Without raw bytes
-// (events built in tests) e is taken as decoded whole.
-func (st *stream) tableMap(raw []byte, e *replication.TableMapEvent) error {
+// tableMap records the description of table id from its raw table map
+// event, rebuilding it, from the event decoded whole, only when the event
+// differs from the last map of that id.
+func (st *stream) tableMap(raw []byte, id uint64) error {
 	body := st.tableMapBody(raw)
-	if m := st.rels[e.TableID]; m != nil && body != nil && bytes.Equal(m.body, body) {
+	if m := st.rels[id]; m != nil && body != nil && bytes.Equal(m.body, body) {
 		return nil
 	}
-	if body != nil {
-		full, err := st.decodeTableMap(raw)
-		if err != nil {
-			return sluice.Permanent(fmt.Errorf("mysql source: %w", err))
-		}
-		e = full
+	e, err := st.decodeTableMap(raw)
+	if err != nil {
+		return sluice.Permanent(fmt.Errorf("mysql source: %w", err))
 	}
 	name := string(e.Schema) + "." + string(e.Table)
 	m := &relMap{body: bytes.Clone(body)}
-	st.rels[e.TableID] = m
+	st.rels[id] = m
 	m.signal = st.signal != "" && name == st.signal
 	if !st.tables[name] && !m.signal {
 		return nil
 	}
 	ref, ok := st.refCache[name]
 	if !ok {
-		var err error
 		if ref, err = refine(st.conn, string(e.Schema), string(e.Table), st.srv.flavor == mysql.MariaDBFlavor); err != nil {
 			return err
 		}
 		st.refCache[name] = ref
 	}
-	rel, err := buildRelation(e, ref, func(id uint64) string { return st.srv.collations[id] })
+	rel, err := buildRelation(e, ref, func(c uint64) string { return st.srv.collations[c] })
 	if err != nil {
 		return sluice.Permanent(fmt.Errorf("mysql source: %w", err))
 	}

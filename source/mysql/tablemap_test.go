@@ -151,7 +151,7 @@ func TestTableMapRebuilt(t *testing.T) {
 func TestTableMapBeforeFormat(t *testing.T) {
 	st := &stream{srv: &server{flavor: mysql.MariaDBFlavor}, log: zap.NewNop(), rels: map[uint64]*relMap{}}
 	raw := rawEvent(replication.TABLE_MAP_EVENT, 100, 400, tableMapSpec{80, mysql.MYSQL_TYPE_LONG, []string{"id", "v"}}.body(), false)
-	err := st.tableMap(raw, &replication.TableMapEvent{TableID: 7})
+	err := st.tableMap(raw, 7)
 	if err == nil || !strings.Contains(err.Error(), "format description") {
 		t.Fatalf("err = %v, want one about the format description event", err)
 	}
