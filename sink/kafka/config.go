@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-cdc/sluice/internal/kafkaconn"
+	"github.com/sluice-cdc/sluice/internal/lz4frame"
 	"github.com/sluice-cdc/sluice/internal/registry/schemaregistry"
 	"github.com/sluice-cdc/sluice/sink"
 
@@ -179,6 +180,16 @@ var compressions = map[string]kgo.CompressionCodec{
 	"zstd":   kgo.ZstdCompression(),
 }
 
+// compression is the producer option for a codec of compressions. lz4
+// frames are written by lz4frame, which skips the copies and the content
+// checksum of franz-go's lz4 writer; Kafka reads them as its own.
+func compression(name string) kgo.Opt {
+	if name == "lz4" {
+		return kgo.WithCompressor(new(lz4frame.Compressor))
+	}
+	return kgo.ProducerBatchCompression(compressions[name])
+}
+
 // validate checks everything that can be checked without I/O. Each error
 // names its full key under path.
 func (c *Config) validate(path string) error {
@@ -269,7 +280,7 @@ func (c *Config) clientOpts() ([]kgo.Opt, error) {
 		// spread like Java's KIP-794 uniform sticky partitioner. This is
 		// franz-go's default, spelled out so it cannot drift.
 		kgo.RecordPartitioner(kgo.UniformBytesPartitioner(64<<10, true, true, nil)),
-		kgo.ProducerBatchCompression(compressions[c.Compression]),
+		compression(c.Compression),
 		kgo.ProducerLinger(c.Linger),
 		kgo.ProducerBatchMaxBytes(int32(c.BatchMaxBytes)),
 		kgo.MaxBufferedRecords(c.MaxBufferedRecords),
