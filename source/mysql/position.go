@@ -71,6 +71,18 @@ func soleMariaGTID(s *mysql.MariadbGTIDSet) *mysql.MariadbGTID {
 	return nil
 }
 
+// addMariaGTID adds g to s. AddSet keeps the pointer it is given when
+// g's domain and server are new to s, so only then does g go in as a
+// copy: the stream reuses g for every transaction, and a copy per commit
+// was an allocation per transaction.
+func addMariaGTID(s *mysql.MariadbGTIDSet, g *mysql.MariadbGTID) error {
+	if _, ok := s.Sets[g.DomainID][g.ServerID]; ok {
+		return s.AddSet(g) // moves the set's own GTID forward
+	}
+	c := *g
+	return s.AddSet(&c)
+}
+
 // appendMariaGTID appends domain-server-sequence, as MariadbGTID.String
 // does (empty for the zero GTID).
 func appendMariaGTID(dst []byte, g *mysql.MariadbGTID) []byte {

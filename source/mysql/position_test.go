@@ -172,3 +172,43 @@ func TestMariaGTIDStartRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestAddMariaGTID holds the GTID set apart from the GTID the stream
+// reuses for every transaction, and a commit of a known domain and server
+// to no allocation.
+func TestAddMariaGTID(t *testing.T) {
+	set, err := mysql.ParseMariadbGTIDSet("0-1-5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := set.(*mysql.MariadbGTIDSet)
+	var g mysql.MariadbGTID
+	for _, step := range []struct {
+		gtid mysql.MariadbGTID
+		want string
+	}{
+		{mysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 6}, "0-1-6"},
+		{mysql.MariadbGTID{DomainID: 1, ServerID: 2, SequenceNumber: 9}, "0-1-6,1-2-9"},
+		{mysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 7}, "0-1-7,1-2-9"},
+		{mysql.MariadbGTID{DomainID: 1, ServerID: 3, SequenceNumber: 2}, "0-1-7,1-2-9,1-3-2"},
+	} {
+		g = step.gtid
+		if err := addMariaGTID(s, &g); err != nil {
+			t.Fatal(err)
+		}
+		g = mysql.MariadbGTID{DomainID: 1, ServerID: 2, SequenceNumber: 1000} // the next transaction's
+		if got := s.String(); got != step.want {
+			t.Fatalf("after %v: set %s, want %s", step.gtid, got, step.want)
+		}
+	}
+	g = mysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 8}
+	n := testing.AllocsPerRun(100, func() {
+		g.SequenceNumber++
+		if err := addMariaGTID(s, &g); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("a known domain and server: %v allocations, want 0", n)
+	}
+}

@@ -411,8 +411,7 @@ func (st *stream) commit(h *replication.EventHeader) error {
 	if st.tx.gtid != "" && st.gtids != nil {
 		var err error
 		if set, ok := st.gtids.(*mysql.MariadbGTIDSet); ok && st.tx.hasMaria {
-			g := st.tx.maria
-			err = set.AddSet(&g)
+			err = addMariaGTID(set, &st.tx.maria)
 		} else {
 			err = st.gtids.Update(st.tx.gtid)
 		}
