@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"math/big"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -393,11 +392,11 @@ func (e *Encoder) avroPgSource(dst []byte, ev *sluice.Event, p *envelopePlan, sc
 		seq = append(seq, "null"...)
 	} else {
 		seq = append(seq, '"')
-		seq = strconv.AppendUint(seq, ev.Pos.PrevTxLSN, 10)
+		seq = appendUint(seq, ev.Pos.PrevTxLSN)
 		seq = append(seq, '"')
 	}
 	seq = append(seq, ',', '"')
-	seq = strconv.AppendUint(seq, ev.Pos.LSN, 10)
+	seq = appendUint(seq, ev.Pos.LSN)
 	seq = append(seq, '"', ']')
 	*scratch = seq
 	dst = avro.AppendLong(w.some(dst, 6), int64(len(seq)))

@@ -42,7 +42,7 @@ func (e *Encoder) appendDecimal(dst []byte, c *sluice.Column, text []byte) []byt
 		}
 		if c.Scale < 0 {
 			dst = append(dst, `{"scale":`...)
-			dst = strconv.AppendInt(dst, int64(scale), 10)
+			dst = appendInt(dst, int64(scale))
 			dst = append(dst, `,"value":`...)
 			dst = appendBase64(dst, b)
 			return append(dst, '}')

@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/sluice-cdc/sluice"
@@ -196,7 +195,7 @@ func (e *Encoder) appendValue(dst []byte, ev *sluice.Event, now time.Time) []byt
 		dst = append(dst, `{"op":"`...)
 		dst = append(dst, byte(ev.Op))
 		dst = append(dst, `","ts_ms":`...)
-		dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+		dst = appendInt(dst, now.UnixMilli())
 		dst = append(dst, `,"source":`...)
 		dst = e.appendSource(dst, ev)
 		dst = append(dst, `,"transaction":`...)
@@ -256,7 +255,7 @@ func appendTimes(dst []byte, t time.Time) []byte {
 	ns := unixNanos(t)
 	if ns >= 1e9 {
 		var buf [20]byte
-		d := strconv.AppendInt(buf[:0], ns, 10)
+		d := appendInt(buf[:0], ns)
 		dst = append(dst, `"ts_ms":`...)
 		dst = append(dst, d[:len(d)-6]...)
 		dst = append(dst, `,"ts_us":`...)
@@ -265,11 +264,11 @@ func appendTimes(dst []byte, t time.Time) []byte {
 		return append(dst, d...)
 	}
 	dst = append(dst, `"ts_ms":`...)
-	dst = strconv.AppendInt(dst, ns/1e6, 10)
+	dst = appendInt(dst, ns/1e6)
 	dst = append(dst, `,"ts_us":`...)
-	dst = strconv.AppendInt(dst, ns/1e3, 10)
+	dst = appendInt(dst, ns/1e3)
 	dst = append(dst, `,"ts_ns":`...)
-	return strconv.AppendInt(dst, ns, 10)
+	return appendInt(dst, ns)
 }
 
 // appendSchemaChange writes Debezium's schema change event. tableChanges
@@ -283,7 +282,7 @@ func (e *Encoder) appendSchemaChange(dst []byte, ev *sluice.Event, now time.Time
 	dst = append(dst, `{"source":`...)
 	dst = e.appendSource(dst, ev)
 	dst = append(dst, `,"ts_ms":`...)
-	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+	dst = appendInt(dst, now.UnixMilli())
 	var db, stmt string
 	var changes []sluice.TableChange
 	if ev.DDL != nil {
@@ -317,13 +316,13 @@ func (e *Encoder) appendTransaction(dst []byte, ev *sluice.Event) []byte {
 		dst = appendPgTxID(dst, ev)
 	}
 	dst = append(dst, `,"total_order":`...)
-	dst = strconv.AppendInt(dst, ev.TxOrder, 10)
+	dst = appendInt(dst, ev.TxOrder)
 	dst = append(dst, `,"data_collection_order":`...)
 	order := ev.TableOrder
 	if order == 0 && ev.Op == sluice.OpMessage {
 		order = 1 // Debezium counts each message as a collection of its own
 	}
-	dst = strconv.AppendInt(dst, order, 10)
+	dst = appendInt(dst, order)
 	return append(dst, '}')
 }
 
@@ -331,9 +330,9 @@ func (e *Encoder) appendTransaction(dst []byte, ev *sluice.Event) []byte {
 // as a JSON string.
 func appendPgTxID(dst []byte, ev *sluice.Event) []byte {
 	dst = append(dst, '"')
-	dst = strconv.AppendUint(dst, ev.TxID, 10)
+	dst = appendUint(dst, ev.TxID)
 	dst = append(dst, ':')
-	dst = strconv.AppendUint(dst, ev.Pos.TxLSN, 10)
+	dst = appendUint(dst, ev.Pos.TxLSN)
 	return append(dst, '"')
 }
 
@@ -365,7 +364,7 @@ func appendUnchanged(dst []byte, ev *sluice.Event) ([]byte, bool) {
 func appendEventID(dst []byte, ev *sluice.Event) []byte {
 	dst = AppendLSN(dst, ev.Pos.TxLSN)
 	dst = append(dst, ':')
-	return strconv.AppendInt(dst, ev.TxOrder, 10)
+	return appendInt(dst, ev.TxOrder)
 }
 
 // AppendLSN appends lsn in PostgreSQL's notation, e.g. "16/B374D848".

@@ -12,7 +12,7 @@ func appendSRID(dst []byte, srid int64) []byte {
 	if srid == 0 {
 		dst = append(dst, "null"...) // Debezium writes SRID 0 as null
 	} else {
-		dst = strconv.AppendInt(dst, srid, 10)
+		dst = appendInt(dst, srid)
 	}
 	return append(dst, '}')
 }

@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/sluice-cdc/sluice"
@@ -67,12 +66,12 @@ func (e *Encoder) AppendHeartbeatValue(dst []byte, ev *sluice.Event, now time.Ti
 		dst = append(dst, `,"payload":`...)
 	}
 	dst = append(dst, `{"ts_ms":`...)
-	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+	dst = appendInt(dst, now.UnixMilli())
 	if e.mysql {
 		dst = append(dst, `,"file":`...)
 		dst = appendStr(dst, hb.File)
 		dst = append(dst, `,"pos":`...)
-		dst = strconv.AppendUint(dst, hb.Pos, 10)
+		dst = appendUint(dst, hb.Pos)
 		dst = append(dst, `,"gtids":`...)
 		if hb.GTIDs == "" {
 			dst = append(dst, "null"...)
@@ -81,7 +80,7 @@ func (e *Encoder) AppendHeartbeatValue(dst []byte, ev *sluice.Event, now time.Ti
 		}
 	} else {
 		dst = append(dst, `,"lsn":`...)
-		dst = strconv.AppendUint(dst, hb.LSN, 10)
+		dst = appendUint(dst, hb.LSN)
 	}
 	dst = append(dst, '}')
 	if e.opt.Schemas {

@@ -214,7 +214,7 @@ func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 		dst = append(dst, '0')
 	}
 	dst = append(dst, 'E')
-	return strconv.AppendInt(dst, int64(exp), 10)
+	return appendInt(dst, int64(exp))
 }
 
 // AppendString appends s as a JSON string with the codec's escaping

@@ -1,8 +1,6 @@
 package codec
 
 import (
-	"strconv"
-
 	"github.com/sluice-cdc/sluice"
 )
 
@@ -34,13 +32,13 @@ func (e *Encoder) appendSource(dst []byte, ev *sluice.Event) []byte {
 	}
 	dst = append(dst, `,"txId":`...)
 	if ev.TxID != 0 {
-		dst = strconv.AppendUint(dst, ev.TxID, 10)
+		dst = appendUint(dst, ev.TxID)
 	} else {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"lsn":`...)
 	if ev.Pos.LSN != 0 {
-		dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
+		dst = appendUint(dst, ev.Pos.LSN)
 	} else {
 		dst = append(dst, "null"...)
 	}
@@ -56,11 +54,11 @@ func appendPgSequence(dst []byte, ev *sluice.Event) []byte {
 		dst = append(dst, "null"...)
 	} else {
 		dst = append(dst, `\"`...)
-		dst = strconv.AppendUint(dst, ev.Pos.PrevTxLSN, 10)
+		dst = appendUint(dst, ev.Pos.PrevTxLSN)
 		dst = append(dst, `\"`...)
 	}
 	dst = append(dst, `,\"`...)
-	dst = strconv.AppendUint(dst, ev.Pos.LSN, 10)
+	dst = appendUint(dst, ev.Pos.LSN)
 	return append(dst, `\"]"`...)
 }
 
@@ -74,7 +72,7 @@ func nsDigits(buf []byte, ns int64) []byte {
 	if ns < 1e9 {
 		return nil
 	}
-	return strconv.AppendInt(buf, ns, 10)
+	return appendInt(buf, ns)
 }
 
 // appendMs writes the milliseconds of ns (d: nsDigits of ns).
@@ -82,7 +80,7 @@ func appendMs(dst, d []byte, ns int64) []byte {
 	if d != nil {
 		return append(dst, d[:len(d)-6]...)
 	}
-	return strconv.AppendInt(dst, floorDiv(ns, 1e6), 10)
+	return appendInt(dst, floorDiv(ns, 1e6))
 }
 
 // appendUsNs writes `,"ts_us":…,"ts_ns":…` (d: nsDigits of ns).
@@ -93,9 +91,9 @@ func appendUsNs(dst, d []byte, ns int64) []byte {
 		dst = append(dst, `,"ts_ns":`...)
 		return append(dst, d...)
 	}
-	dst = strconv.AppendInt(dst, floorDiv(ns, 1e3), 10)
+	dst = appendInt(dst, floorDiv(ns, 1e3))
 	dst = append(dst, `,"ts_ns":`...)
-	return strconv.AppendInt(dst, ns, 10)
+	return appendInt(dst, ns)
 }
 
 // appendMySQLSource writes Debezium's MySQL/MariaDB source block:
@@ -130,7 +128,7 @@ func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
 		b = &noBinlog
 	}
 	dst = append(dst, `,"server_id":`...)
-	dst = strconv.AppendUint(dst, uint64(b.ServerID), 10)
+	dst = appendUint(dst, uint64(b.ServerID))
 	dst = append(dst, `,"gtid":`...)
 	if b.GTID != "" {
 		dst = appendStr(dst, b.GTID)
@@ -140,12 +138,12 @@ func (e *Encoder) appendMySQLSource(dst []byte, ev *sluice.Event) []byte {
 	dst = append(dst, `,"file":`...)
 	dst = appendStr(dst, b.File)
 	dst = append(dst, `,"pos":`...)
-	dst = strconv.AppendUint(dst, ev.Pos.LSN&0xffffffff, 10)
+	dst = appendUint(dst, ev.Pos.LSN&0xffffffff)
 	dst = append(dst, `,"row":`...)
-	dst = strconv.AppendInt(dst, int64(ev.Row), 10)
+	dst = appendInt(dst, int64(ev.Row))
 	dst = append(dst, `,"thread":`...)
 	if b.Thread != 0 {
-		dst = strconv.AppendUint(dst, b.Thread, 10)
+		dst = appendUint(dst, b.Thread)
 	} else {
 		dst = append(dst, "null"...)
 	}

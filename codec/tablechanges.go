@@ -58,7 +58,7 @@ func appendColumnStructure(dst []byte, c *sluice.ColumnStructure) []byte {
 	dst = append(dst, `{"name":`...)
 	dst = appendStr(dst, c.Name)
 	dst = append(dst, `,"jdbcType":`...)
-	dst = strconv.AppendInt(dst, int64(c.JDBCType), 10)
+	dst = appendInt(dst, int64(c.JDBCType))
 	dst = append(dst, `,"nativeType":null,"typeName":`...)
 	dst = appendStr(dst, c.TypeName)
 	dst = append(dst, `,"typeExpression":`...)
@@ -70,7 +70,7 @@ func appendColumnStructure(dst []byte, c *sluice.ColumnStructure) []byte {
 	dst = append(dst, `,"scale":`...)
 	dst = appendOptInt(dst, c.Scale)
 	dst = append(dst, `,"position":`...)
-	dst = strconv.AppendInt(dst, int64(c.Position), 10)
+	dst = appendInt(dst, int64(c.Position))
 	dst = append(dst, `,"optional":`...)
 	dst = strconv.AppendBool(dst, c.Optional)
 	dst = append(dst, `,"autoIncremented":`...)
@@ -114,5 +114,5 @@ func appendOptInt(dst []byte, n int) []byte {
 	if n < 0 {
 		return append(dst, "null"...)
 	}
-	return strconv.AppendInt(dst, int64(n), 10)
+	return appendInt(dst, int64(n))
 }

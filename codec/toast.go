@@ -3,7 +3,6 @@ package codec
 import (
 	"crypto/md5"
 	"encoding/hex"
-	"strconv"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -33,7 +32,7 @@ func (e *Encoder) placeholderFor(c *sluice.Column) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = strconv.AppendInt(b, int64(int8(ph[i])), 10)
+			b = appendInt(b, int64(int8(ph[i])))
 		}
 		return append(b, ']')
 	case "_uuid":

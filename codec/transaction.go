@@ -68,7 +68,7 @@ func (e *Encoder) AppendTxValue(dst []byte, b *TxBoundary, now time.Time) []byte
 		dst = append(dst, `{"status":"END","id":`...)
 		dst = appendStr(dst, b.ID)
 		dst = append(dst, `,"event_count":`...)
-		dst = strconv.AppendInt(dst, b.Events, 10)
+		dst = appendInt(dst, b.Events)
 		dst = append(dst, `,"data_collections":[`...)
 		pairs := make([]hstorePair, len(b.Collections))
 		for i, c := range b.Collections {
@@ -82,7 +82,7 @@ func (e *Encoder) AppendTxValue(dst []byte, b *TxBoundary, now time.Time) []byte
 			dst = append(dst, `{"data_collection":`...)
 			dst = appendStr(dst, b.Collections[idx].Name)
 			dst = append(dst, `,"event_count":`...)
-			dst = strconv.AppendInt(dst, b.Collections[idx].Events, 10)
+			dst = appendInt(dst, b.Collections[idx].Events)
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
@@ -92,7 +92,7 @@ func (e *Encoder) AppendTxValue(dst []byte, b *TxBoundary, now time.Time) []byte
 		dst = append(dst, `,"event_count":null,"data_collections":null`...)
 	}
 	dst = append(dst, `,"ts_ms":`...)
-	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+	dst = appendInt(dst, now.UnixMilli())
 	dst = append(dst, '}')
 	if e.opt.Schemas {
 		dst = append(dst, '}')

@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/sluice-cdc/sluice"
@@ -147,11 +146,11 @@ func (e *Encoder) appendUnwrapField(dst []byte, ev *sluice.Event, f *sluice.Unwr
 		case "op":
 			return append(dst, '"', byte(ev.Op), '"')
 		case "ts_ms":
-			return strconv.AppendInt(dst, floorDiv(unixNanos(now), 1e6), 10)
+			return appendInt(dst, floorDiv(unixNanos(now), 1e6))
 		case "ts_us":
-			return strconv.AppendInt(dst, floorDiv(unixNanos(now), 1e3), 10)
+			return appendInt(dst, floorDiv(unixNanos(now), 1e3))
 		case "ts_ns":
-			return strconv.AppendInt(dst, unixNanos(now), 10)
+			return appendInt(dst, unixNanos(now))
 		}
 		return append(dst, "null"...)
 	}
@@ -164,11 +163,11 @@ func (e *Encoder) appendUnwrapField(dst []byte, ev *sluice.Event, f *sluice.Unwr
 	case "name":
 		return appendStr(dst, e.opt.Name)
 	case "ts_ms":
-		return strconv.AppendInt(dst, floorDiv(unixNanos(ev.CommitTime), 1e6), 10)
+		return appendInt(dst, floorDiv(unixNanos(ev.CommitTime), 1e6))
 	case "ts_us":
-		return strconv.AppendInt(dst, floorDiv(unixNanos(ev.CommitTime), 1e3), 10)
+		return appendInt(dst, floorDiv(unixNanos(ev.CommitTime), 1e3))
 	case "ts_ns":
-		return strconv.AppendInt(dst, unixNanos(ev.CommitTime), 10)
+		return appendInt(dst, unixNanos(ev.CommitTime))
 	case "snapshot":
 		return appendStr(dst, ev.Snapshot.String())
 	case "db":
@@ -185,15 +184,15 @@ func (e *Encoder) appendUnwrapField(dst []byte, ev *sluice.Event, f *sluice.Unwr
 		}
 	case "txId":
 		if !e.mysql && ev.TxID != 0 {
-			return strconv.AppendUint(dst, ev.TxID, 10)
+			return appendUint(dst, ev.TxID)
 		}
 	case "lsn":
 		if !e.mysql && ev.Pos.LSN != 0 {
-			return strconv.AppendUint(dst, ev.Pos.LSN, 10)
+			return appendUint(dst, ev.Pos.LSN)
 		}
 	case "server_id":
 		if e.mysql && b != nil {
-			return strconv.AppendUint(dst, uint64(b.ServerID), 10)
+			return appendUint(dst, uint64(b.ServerID))
 		}
 	case "gtid":
 		if e.mysql && b != nil && b.GTID != "" {
@@ -205,15 +204,15 @@ func (e *Encoder) appendUnwrapField(dst []byte, ev *sluice.Event, f *sluice.Unwr
 		}
 	case "pos":
 		if e.mysql {
-			return strconv.AppendUint(dst, ev.Pos.LSN&0xffffffff, 10)
+			return appendUint(dst, ev.Pos.LSN&0xffffffff)
 		}
 	case "row":
 		if e.mysql {
-			return strconv.AppendInt(dst, int64(ev.Row), 10)
+			return appendInt(dst, int64(ev.Row))
 		}
 	case "thread":
 		if e.mysql && b != nil && b.Thread != 0 {
-			return strconv.AppendUint(dst, b.Thread, 10)
+			return appendUint(dst, b.Thread)
 		}
 	}
 	return append(dst, "null"...)

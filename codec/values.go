@@ -254,7 +254,7 @@ func (e *Encoder) appendKind(dst []byte, k colKind, c *sluice.Column, v *sluice.
 		}
 		return append(dst, "false"...)
 	case kInt, kTimeMicro, kTimestampMicro, kIntervalMicro:
-		return strconv.AppendInt(dst, v.Int, 10)
+		return appendInt(dst, v.Int)
 	case kFloat32:
 		return appendFloat(dst, v.Float, 32)
 	case kFloat64:
@@ -266,7 +266,7 @@ func (e *Encoder) appendKind(dst []byte, k colKind, c *sluice.Column, v *sluice.
 		if err != nil {
 			return append(dst, "null"...)
 		}
-		return strconv.AppendInt(dst, int64(u), 10)
+		return appendInt(dst, int64(u))
 	case kBytes:
 		return e.appendBinary(dst, v.Bytes)
 	case kBits:
@@ -285,21 +285,21 @@ func (e *Encoder) appendKind(dst []byte, k colKind, c *sluice.Column, v *sluice.
 		case sluice.InfinityNeg:
 			return append(dst, "-2147472691"...)
 		}
-		return strconv.AppendInt(dst, v.Int, 10)
+		return appendInt(dst, v.Int)
 	case kTimeMilli:
-		return strconv.AppendInt(dst, floorDiv(v.Int, 1000), 10)
+		return appendInt(dst, floorDiv(v.Int, 1000))
 	case kTimeMilliNonNeg:
 		if v.Int < 0 || v.Int >= 86_400_000_000 {
 			return append(dst, "null"...) // not a time of day: java.sql.Time cannot hold it
 		}
-		return strconv.AppendInt(dst, v.Int/1000, 10)
+		return appendInt(dst, v.Int/1000)
 	case kTimestampMilli:
 		switch v.Int {
 		case sluice.InfinityPos, sluice.InfinityNeg:
 			// Debezium divides PostgreSQL's infinity sentinels too.
-			return strconv.AppendInt(dst, v.Int/1000, 10)
+			return appendInt(dst, v.Int/1000)
 		}
-		return strconv.AppendInt(dst, floorDiv(v.Int, 1000), 10)
+		return appendInt(dst, floorDiv(v.Int, 1000))
 	case kZoned:
 		return appendZoned(dst, v.Int, int(prec))
 	case kIntervalString:
@@ -339,7 +339,7 @@ func (e *Encoder) appendKind(dst []byte, k colKind, c *sluice.Column, v *sluice.
 			order = binary.LittleEndian
 		}
 		if order.Uint32(ewkb[1:5])&0x20000000 != 0 {
-			dst = strconv.AppendInt(dst, int64(int32(order.Uint32(ewkb[5:9]))), 10)
+			dst = appendInt(dst, int64(int32(order.Uint32(ewkb[5:9]))))
 		} else {
 			dst = append(dst, "null"...)
 		}
