@@ -348,7 +348,7 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 	pgSlots := o.ceilings && w.Kind != "snapshot"
 	need := o.repeats
 	if pgSlots {
-		need += 2 * o.repeats
+		need += (1 + len(lazyPauses)) * o.repeats
 	}
 	if o.comparing() {
 		need += o.repeats
@@ -363,8 +363,9 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 		return nil, err
 	}
 	for r := range runs {
-		for _, k := range []string{"s", "c", "l", "b", "d"} {
-			if ((k == "c" || k == "l") && !pgSlots || k == "b" && !o.comparing() || k == "d" && !o.debezium) && r < o.repeats || k != "s" && r >= o.repeats {
+		for _, k := range append(strings.Split(readerKinds[:1+len(lazyPauses)], ""), "s", "b", "d") {
+			reader := strings.Contains(readerKinds, k)
+			if (reader && !pgSlots || k == "b" && !o.comparing() || k == "d" && !o.debezium) && r < o.repeats || k != "s" && r >= o.repeats {
 				continue
 			}
 			if err := b.createSlot(ctx, slot(k, r)); err != nil {
@@ -395,25 +396,41 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 			b.logf("   [%d] pg ceiling   %9.0f rows/s (COPY of the table in key order)", r, eps)
 		} else if o.ceilings && !profiling {
 			if cr.PgEager == nil {
-				cr.PgEager, cr.PgLazy = &readerRuns{}, &readerRuns{}
+				cr.PgEager, cr.PgLazy, cr.PgLazyBy = &readerRuns{}, &readerRuns{}, map[string]*readerRuns{}
 			}
-			for _, rd := range []struct {
-				kind  string
-				pause time.Duration
-				runs  *readerRuns
-			}{{"c", 0, cr.PgEager}, {"l", lazyPause, cr.PgLazy}} {
+			var best readerResult // the fastest lazy reader of this repeat
+			bestEPS, lazyLog := -1.0, ""
+			for i, pause := range append([]time.Duration{0}, lazyPauses...) {
+				kind := readerKinds[i : i+1]
 				rctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(ex.records())*time.Millisecond)
-				rr, err := readPgoutput(rctx, o.pgDSN, slot(rd.kind, r), pub, ex.events(), rd.pause)
+				rr, err := readPgoutput(rctx, o.pgDSN, slot(kind, r), pub, ex.events(), pause)
 				cancel()
-				b.dropSlot(slot(rd.kind, r))
+				b.dropSlot(slot(kind, r))
 				if err != nil {
 					return nil, err
 				}
-				rd.runs.add(rr)
 				cr.PgBytes = rr.Bytes
+				if pause == 0 {
+					cr.PgEager.add(rr)
+					continue
+				}
+				runs := cr.PgLazyBy[pause.String()]
+				if runs == nil {
+					runs = &readerRuns{}
+					cr.PgLazyBy[pause.String()] = runs
+				}
+				runs.add(rr)
+				if eps := last(cr.readerEPS(runs)); eps > bestEPS {
+					best, bestEPS = rr, eps
+				}
+				if lazyLog != "" {
+					lazyLog += ", "
+				}
+				lazyLog += fmt.Sprintf("%v %.0f", pause, last(runs.EPS))
 			}
+			cr.PgLazy.add(best)
 			cr.PgEPS = append(cr.PgEPS, max(last(cr.readerEPS(cr.PgEager)), last(cr.readerEPS(cr.PgLazy))))
-			b.logf("   [%d] pg ceiling   %9.0f ev/s (eager reader %.0f, lazy reader %.0f)", r, last(cr.PgEPS), last(cr.PgEager.EPS), last(cr.PgLazy.EPS))
+			b.logf("   [%d] pg ceiling   %9.0f ev/s (eager reader %.0f; lazy, by pause: %s)", r, last(cr.PgEPS), last(cr.PgEager.EPS), lazyLog)
 		}
 
 		err := b.measureSluice(ctx, cr, w, r, profiling,

@@ -48,13 +48,15 @@ type caseResult struct {
 	// (the JVM's start-up excluded), per million events, per repeat.
 	DebeziumRunCPU []float64 `json:"debezium_cpu_s_per_m_events_from_first_record,omitempty"`
 
-	// The PostgreSQL ceiling is the better of two readers per repeat
-	// (see pgreader.go): eager (blocks on the socket for every message)
-	// and lazy (pauses 0.5 ms after a short read).
-	PgEPS   []float64   `json:"pg_ceiling_events_per_s,omitempty"`
-	PgEager *readerRuns `json:"pg_reader_eager,omitempty"`
-	PgLazy  *readerRuns `json:"pg_reader_lazy,omitempty"`
-	PgBytes int64       `json:"pgoutput_bytes,omitempty"`
+	// The PostgreSQL ceiling is the best reader of each repeat (see
+	// pgreader.go): eager (blocks on the socket for every message) or
+	// lazy (pauses after a short read). PgLazy holds the fastest lazy
+	// reader of each repeat, PgLazyBy each pause's (lazyPauses).
+	PgEPS    []float64              `json:"pg_ceiling_events_per_s,omitempty"`
+	PgEager  *readerRuns            `json:"pg_reader_eager,omitempty"`
+	PgLazy   *readerRuns            `json:"pg_reader_lazy,omitempty"`
+	PgLazyBy map[string]*readerRuns `json:"pg_reader_lazy_by_pause,omitempty"`
+	PgBytes  int64                  `json:"pgoutput_bytes,omitempty"`
 
 	// The MySQL ceiling (-source mysql): a binlog client that receives the
 	// events without parsing them.
