@@ -122,6 +122,18 @@ func putDate(b *[10]byte, days int64) {
 	put2(b[8:], int(day))
 }
 
+// AppendFraction appends the microseconds us of a second (0 to 999,999)
+// as the encoder writes a timestamp's fraction: a dot and the digits
+// without trailing zeros, nothing for 0 (or a negative us). The
+// Elasticsearch sink's documents write their timestamps with it.
+func AppendFraction(dst []byte, us int64) []byte {
+	if us <= 0 || us >= 1e6 {
+		return dst
+	}
+	var f [10]byte
+	return append(dst, f[:putFraction(&f, us, -1)]...)
+}
+
 // putFraction writes the microseconds frac of a second into f as a dot
 // and prec digits (0: nothing; 7 to 9 pad with zeros), or trimmed of
 // trailing zeros (nothing when they all are) when prec < 0; it returns

@@ -286,7 +286,7 @@ func appendClock(dst []byte, us int64) []byte {
 	dst = appendTwo(dst, sec/60%60)
 	dst = append(dst, ':')
 	dst = appendTwo(dst, sec%60)
-	return appendFraction(dst, us%1e6)
+	return codec.AppendFraction(dst, us%1e6)
 }
 
 func appendTimestamp(dst []byte, us int64, zoned bool) []byte {
@@ -304,24 +304,6 @@ func appendTwo(dst []byte, n int64) []byte {
 		dst = append(dst, '0')
 	}
 	return strconv.AppendInt(dst, n, 10)
-}
-
-// appendFraction writes ".ffffff" without trailing zeros, or nothing.
-func appendFraction(dst []byte, us int64) []byte {
-	if us <= 0 {
-		return dst
-	}
-	var buf [6]byte
-	for i := 5; i >= 0; i-- {
-		buf[i] = byte('0' + us%10)
-		us /= 10
-	}
-	n := 6
-	for n > 0 && buf[n-1] == '0' {
-		n--
-	}
-	dst = append(dst, '.')
-	return append(dst, buf[:n]...)
 }
 
 // appendJSONBytes and appendJSONString write JSON strings with the
