@@ -52,7 +52,7 @@ func (c *bigReadConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 // lazyPauses are the pauses the lazy reader is run with, each on a slot of
 // its own; the fastest is the repeat's lazy reader. How fast a pause lets
 // the walsender go varies from run to run: on single-row transactions
-// (2026-12-03) 0.5 ms gave 76,000–183,000 rows/s in three repeats, 5 ms
+// (2026-12-03) 0.5 ms gave 76,000–183,000 rows/s in four runs, 5 ms
 // 57,000–168,000, and every pause was the best in some repeat, so one
 // fixed pause let sluice beat its ceiling.
 var lazyPauses = []time.Duration{100 * time.Microsecond, 500 * time.Microsecond, 2 * time.Millisecond, 5 * time.Millisecond}
