@@ -2,7 +2,7 @@ package codec
 
 import "math/bits"
 
-// appendUint appends u in decimal, as appendUint(dst, u)
+// appendUint appends u in decimal, as strconv.AppendUint(dst, u, 10)
 // does. strconv formats into a buffer of its own and appends that with a
 // call to memmove; a change event holds a dozen or more integers (the
 // row's, the source block's positions and timestamps, the transaction's
@@ -48,7 +48,7 @@ func appendUint(dst []byte, u uint64) []byte {
 	return dst
 }
 
-// appendInt appends i in decimal, as appendInt(dst, i) does.
+// appendInt appends i in decimal, as strconv.AppendInt(dst, i, 10) does.
 func appendInt(dst []byte, i int64) []byte {
 	if i < 0 {
 		return appendUint(append(dst, '-'), -uint64(i))
