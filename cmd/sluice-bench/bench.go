@@ -348,7 +348,7 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 	pgSlots := o.ceilings && w.Kind != "snapshot"
 	need := o.repeats
 	if pgSlots {
-		need += (1 + len(lazyPauses)) * o.repeats
+		need += len(ceilingReaders) * o.repeats
 	}
 	if o.comparing() {
 		need += o.repeats
@@ -363,9 +363,14 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 		return nil, err
 	}
 	for r := range runs {
-		for _, k := range append(strings.Split(readerKinds[:1+len(lazyPauses)], ""), "s", "b", "d") {
-			reader := strings.Contains(readerKinds, k)
-			if (reader && !pgSlots || k == "b" && !o.comparing() || k == "d" && !o.debezium) && r < o.repeats || k != "s" && r >= o.repeats {
+		kinds := []string{"s", "b", "d"}
+		if pgSlots && r < o.repeats {
+			for _, rd := range ceilingReaders {
+				kinds = append(kinds, rd.kind)
+			}
+		}
+		for _, k := range kinds {
+			if (k == "b" && !o.comparing() || k == "d" && !o.debezium) && r < o.repeats || k != "s" && r >= o.repeats {
 				continue
 			}
 			if err := b.createSlot(ctx, slot(k, r)); err != nil {
@@ -400,8 +405,8 @@ func (b *bench) runCase(ctx context.Context, w workload) (*caseResult, error) {
 			}
 			var best readerResult // the fastest lazy reader of this repeat
 			bestEPS, lazyLog := -1.0, ""
-			for i, pause := range append([]time.Duration{0}, lazyPauses...) {
-				kind := readerKinds[i : i+1]
+			for _, rd := range ceilingReaders {
+				kind, pause := rd.kind, rd.pause
 				rctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(ex.records())*time.Millisecond)
 				rr, err := readPgoutput(rctx, o.pgDSN, slot(kind, r), pub, ex.events(), pause)
 				cancel()

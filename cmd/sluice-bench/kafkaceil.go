@@ -9,29 +9,21 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluice-cdc/sluice/internal/lz4frame"
+	"github.com/sluice-cdc/sluice/sink/kafka"
 )
 
 // producerOpts are the franz-go options sluice's kafka sink uses
-// (sink/kafka/config.go clientOpts, lz4 frames written by
-// internal/lz4frame as the sink writes them) with the benchmark's compression,
+// (sink/kafka/config.go clientOpts, compression by kafka.CompressionOpt
+// as the sink compresses) with the benchmark's compression,
 // linger and defaults for the rest: acks=all, idempotent, murmur2
 // partitioning, 1 MiB batches, 10000 buffered records.
 func producerOpts(o *options) []kgo.Opt {
-	codecs := map[string]kgo.CompressionCodec{
-		"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
-		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
-	}
-	compression := kgo.ProducerBatchCompression(codecs[o.compression])
-	if o.compression == "lz4" {
-		compression = kgo.WithCompressor(new(lz4frame.Compressor))
-	}
 	return []kgo.Opt{
 		kgo.SeedBrokers(o.brokers...),
 		kgo.ClientID("sluice-bench-ceiling"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.UniformBytesPartitioner(64<<10, true, true, nil)),
-		compression,
+		kafka.CompressionOpt(o.compression),
 		kgo.ProducerLinger(o.linger),
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.MaxBufferedRecords(10000),

@@ -49,18 +49,20 @@ type bigReadConn struct {
 
 func (c *bigReadConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-// lazyPauses are the pauses the lazy reader is run with, each on a slot of
-// its own; the fastest is the repeat's lazy reader. How fast a pause lets
-// the walsender go varies from run to run: on single-row transactions
+// ceilingReaders are the PostgreSQL ceiling's readers, each on a slot of
+// its own (kind names the slot; sluice's kinds are s, b and d): the eager
+// reader (no pause), then the lazy reader with each pause. The fastest
+// lazy run is the repeat's lazy reader. How fast a pause lets the
+// walsender go varies from run to run: on single-row transactions
 // (2026-12-03) 0.5 ms gave 76,000–183,000 rows/s in four runs, 5 ms
 // 57,000–168,000, and every pause was the best in some repeat, so one
 // fixed pause let sluice beat its ceiling.
-var lazyPauses = []time.Duration{100 * time.Microsecond, 500 * time.Microsecond, 2 * time.Millisecond, 5 * time.Millisecond}
-
-// readerKinds name the ceiling readers' slots: the eager reader's, then
-// one per lazy pause. The kinds of sluice's slots (s, b, d) are not among
-// them.
-const readerKinds = "clmno"
+var ceilingReaders = []struct {
+	kind  string
+	pause time.Duration
+}{
+	{"c", 0}, {"l", 100 * time.Microsecond}, {"m", 500 * time.Microsecond}, {"n", 2 * time.Millisecond}, {"o", 5 * time.Millisecond},
+}
 
 // lazyConn delays a read that follows a short one, so data accumulates
 // in the socket between reads.

@@ -51,7 +51,7 @@ type caseResult struct {
 	// The PostgreSQL ceiling is the best reader of each repeat (see
 	// pgreader.go): eager (blocks on the socket for every message) or
 	// lazy (pauses after a short read). PgLazy holds the fastest lazy
-	// reader of each repeat, PgLazyBy each pause's (lazyPauses).
+	// reader of each repeat, PgLazyBy each pause's (ceilingReaders).
 	PgEPS    []float64              `json:"pg_ceiling_events_per_s,omitempty"`
 	PgEager  *readerRuns            `json:"pg_reader_eager,omitempty"`
 	PgLazy   *readerRuns            `json:"pg_reader_lazy,omitempty"`

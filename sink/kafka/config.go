@@ -180,10 +180,12 @@ var compressions = map[string]kgo.CompressionCodec{
 	"zstd":   kgo.ZstdCompression(),
 }
 
-// compression is the producer option for a codec of compressions. lz4
-// frames are written by lz4frame, which skips the copies and the content
-// checksum of franz-go's lz4 writer; Kafka reads them as its own.
-func compression(name string) kgo.Opt {
+// CompressionOpt is the producer option for the compression name, one
+// of the sink's compression values: the sink's producer and the
+// benchmark's Kafka ceiling compress alike. lz4 frames are written by
+// lz4frame, which skips the copies and the content checksum of franz-go's
+// lz4 writer; Kafka reads them as its own.
+func CompressionOpt(name string) kgo.Opt {
 	if name == "lz4" {
 		return kgo.WithCompressor(new(lz4frame.Compressor))
 	}
@@ -280,7 +282,7 @@ func (c *Config) clientOpts() ([]kgo.Opt, error) {
 		// spread like Java's KIP-794 uniform sticky partitioner. This is
 		// franz-go's default, spelled out so it cannot drift.
 		kgo.RecordPartitioner(kgo.UniformBytesPartitioner(64<<10, true, true, nil)),
-		compression(c.Compression),
+		CompressionOpt(c.Compression),
 		kgo.ProducerLinger(c.Linger),
 		kgo.ProducerBatchMaxBytes(int32(c.BatchMaxBytes)),
 		kgo.MaxBufferedRecords(c.MaxBufferedRecords),
