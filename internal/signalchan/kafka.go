@@ -81,13 +81,30 @@ func (k *Kafka) runOnce(ctx context.Context, recv sluice.SignalReceiver) error {
 	if err != nil {
 		return fmt.Errorf("signal topic: %w", err)
 	}
-	cl, err := kgo.NewClient(append(conn,
+	conn = append(conn,
 		kgo.SeedBrokers(k.cfg.Brokers...),
 		kgo.ClientID(k.cfg.ClientID),
+		kgo.WithLogger(kafkaconn.Logger{L: k.log}),
+	)
+	// The starting offsets are committed before the consumer exists: a
+	// consumer starts joining its group as soon as it is created, and a
+	// group with a member refuses a commit from outside it
+	// (UNKNOWN_MEMBER_ID), so a commit made through the consumer's own
+	// client raced its join, and lost it on every retry under load.
+	adm, err := kgo.NewClient(conn...)
+	if err != nil {
+		return fmt.Errorf("signal topic: client: %w", err)
+	}
+	err = k.start(ctx, kadm.NewClient(adm))
+	adm.Close()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(conn[:len(conn):len(conn)],
 		kgo.ConsumerGroup(k.cfg.Group),
 		kgo.ConsumeTopics(k.cfg.Topic),
 		// A new group's offsets are committed at the topic's end before
-		// it consumes (start below); this only applies to an offset
+		// it consumes (start above); this only applies to an offset
 		// the topic's retention has passed: the oldest signals kept
 		// were never handled, so they are read.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -96,15 +113,11 @@ func (k *Kafka) runOnce(ctx context.Context, recv sluice.SignalReceiver) error {
 		kgo.HeartbeatInterval(min(3*time.Second, k.cfg.SessionTimeout/3)),
 		kgo.MetadataMaxAge(5*time.Second),
 		kgo.FetchMaxWait(time.Second),
-		kgo.WithLogger(kafkaconn.Logger{L: k.log}),
 	)...)
 	if err != nil {
 		return fmt.Errorf("signal topic: client: %w", err)
 	}
 	defer cl.Close() // leaves the group, so a restart rejoins at once
-	if err := k.start(ctx, kadm.NewClient(cl)); err != nil {
-		return err
-	}
 	k.log.Info("signal topic: consuming", zap.String("group", k.cfg.Group))
 	for {
 		fs := cl.PollFetches(ctx)
