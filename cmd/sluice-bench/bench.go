@@ -575,6 +575,11 @@ func (cr *caseResult) medians(o *options, source []float64, name string) {
 	m := &cr.Median
 	m.SluiceEPS, m.SluiceWallEPS, m.SluiceCPU = median(cr.Sluice.EPS), median(cr.Sluice.WallEPS), median(cr.Sluice.CPU)
 	m.PeakRSS = maxOf(cr.Sluice.RSS)
+	m.BrokerCPU, m.Cores = median(cr.Sluice.BrokerCPU), median(cr.Sluice.Cores)
+	m.ServerCPU = median(cr.Sluice.WalsenderCPU)
+	if len(cr.Sluice.MySQLCPU) > 0 {
+		m.ServerCPU = median(cr.Sluice.MySQLCPU)
+	}
 	if cr.Compare != nil {
 		m.CompareEPS, m.CompareCPU, m.CompareRatio = median(cr.Compare.EPS), median(cr.Compare.CPU), median(cr.CompareRatio)
 	}

@@ -49,12 +49,21 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topic string) (int64, err
 // of consuming keeps the driver off the CPU while sluice runs; the records'
 // append times are read afterwards.
 func waitRecords(ctx context.Context, adm *kadm.Client, topic string, want int64, alive func() error) (time.Time, error) {
+	return waitRecordsFrom(ctx, adm, topic, want, alive, nil)
+}
+
+// waitRecordsFrom is waitRecords that also calls first, if not nil, when
+// it first sees a record on topic.
+func waitRecordsFrom(ctx context.Context, adm *kadm.Client, topic string, want int64, alive func() error, first func()) (time.Time, error) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var have int64
 	for {
 		n, err := endOffsets(ctx, adm, topic)
 		if err == nil {
+			if have == 0 && n > 0 && first != nil {
+				first()
+			}
 			have = n
 			if n >= want {
 				return time.Now(), nil

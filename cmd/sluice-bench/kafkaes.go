@@ -277,9 +277,9 @@ func (k *kesBench) committed(ctx context.Context, group string) int64 {
 
 // others samples the CPU of the services sharing the machine.
 type others struct {
-	es, kafka procSample
-	busy      int64
-	total     int64
+	es, kafka, mysql procSample
+	busy             int64
+	total            int64
 }
 
 func sampleOthers() others {
@@ -290,6 +290,7 @@ func sampleOthers() others {
 	}
 	s.es = samplePIDFile(filepath.Join(scratch, "es", "run", "es.pid"))
 	s.kafka = samplePIDFile(filepath.Join(scratch, "kafka", "kafka.pid"))
+	s.mysql = samplePIDFile(filepath.Join(scratch, "mariadb", "mariadbd.pid"))
 	s.busy, s.total = machineCPU()
 	return s
 }
@@ -315,9 +316,16 @@ func (run *kesRun) fill(before, after others, docs int) {
 	if before.kafka.OK && after.kafka.OK {
 		run.KafkaCPU = perMillion(after.kafka.CPU-before.kafka.CPU, docs)
 	}
-	if dt := after.total - before.total; dt > 0 {
-		run.Busy = float64(after.busy-before.busy) / float64(dt) * float64(runtime.NumCPU())
+	run.Busy = coresBusy(before, after)
+}
+
+// coresBusy is the machine's busy cores on average between two samples.
+func coresBusy(before, after others) float64 {
+	dt := after.total - before.total
+	if dt <= 0 {
+		return 0
 	}
+	return float64(after.busy-before.busy) / float64(dt) * float64(runtime.NumCPU())
 }
 
 // sluiceRun runs the daemon on the topic into a fresh index until every

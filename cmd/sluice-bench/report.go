@@ -65,17 +65,25 @@ func writeJSON(path string, res *result) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// orDash formats v, or "-" when it was not measured (0).
+func orDash(format string, v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
 // printTable prints the medians per workload, then the latency run.
 func printTable(w io.Writer, res *result) {
 	m := res.Machine
-	server, reader, ceiling := "PostgreSQL "+m.Postgres, "pgoutput reader", "PG ceiling"
+	server, reader, ceiling, db := "PostgreSQL "+m.Postgres, "pgoutput reader", "PG ceiling", "walsender"
 	if res.Config.Source == "mysql" {
-		server, reader, ceiling = m.MySQL, "binlog reader", "MySQL ceiling"
+		server, reader, ceiling, db = m.MySQL, "binlog reader", "MySQL ceiling", "MariaDB"
 	}
 	fmt.Fprintf(w, "\nsluice-bench %s — %d × %s, %.1f GiB, load %s, %s, %s\n", m.Time.Format(time.RFC3339), m.NProc, m.CPU, m.MemGiB, m.LoadAvg, server, m.Go)
 	fmt.Fprintf(w, "medians of %d run(s); rates: events/s between first and last Kafka append (sluice), first and last message (%s), first produce and last ack (franz-go)\n\n", res.Config.Repeats, reader)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "workload\tevents\tsluice ev/s\tincl. start\t%s\tKafka ceiling\tof lower ceiling\tCPU s/M ev\tpeak RSS MiB\tMB written\tB/value\tallocs/ev\t\n", ceiling)
+	fmt.Fprintf(tw, "workload\tevents\tsluice ev/s\tincl. start\t%s\tKafka ceiling\tof lower ceiling\tCPU s/M ev\tpeak RSS MiB\tMB written\tB/value\tallocs/ev\t%s s/M\tbroker s/M\tcores busy\t\n", ceiling, db)
 	for _, c := range res.Cases {
 		md := &c.Median
 		srcEPS, src := c.PgEPS, md.PgEPS
@@ -92,9 +100,10 @@ func printTable(w io.Writer, res *result) {
 		if c.Profile != nil && c.Profile.MallocsPerEvent > 0 {
 			allocs = fmt.Sprintf("%.1f", c.Profile.MallocsPerEvent)
 		}
-		fmt.Fprintf(tw, "%s/%s\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n",
+		fmt.Fprintf(tw, "%s/%s\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t\n",
 			c.Workload, c.Width, c.Events, md.SluiceEPS, md.SluiceWallEPS, pg, kf, ratio, md.SluiceCPU, md.PeakRSS,
-			float64(c.KeyBytes+c.ValueBytes+c.HeaderBytes)/1e6, c.AvgValue, allocs)
+			float64(c.KeyBytes+c.ValueBytes+c.HeaderBytes)/1e6, c.AvgValue, allocs,
+			orDash("%.2f", md.ServerCPU), orDash("%.2f", md.BrokerCPU), orDash("%.2f", md.Cores))
 		if c.Compare != nil {
 			// The second binary against the same repeats' ceilings.
 			var rs []float64

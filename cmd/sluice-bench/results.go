@@ -79,7 +79,10 @@ type caseResult struct {
 		SluiceEPS      float64 `json:"sluice_events_per_s"`
 		SluiceWallEPS  float64 `json:"sluice_wall_events_per_s"`
 		SluiceCPU      float64 `json:"sluice_cpu_s_per_m_events"`
-		PeakRSS        float64 `json:"sluice_peak_rss_mib"` // the maximum, not the median
+		PeakRSS        float64 `json:"sluice_peak_rss_mib"`                 // the maximum, not the median
+		ServerCPU      float64 `json:"server_cpu_s_per_m_events,omitempty"` // the walsender's or MariaDB's
+		BrokerCPU      float64 `json:"broker_cpu_s_per_m_events,omitempty"`
+		Cores          float64 `json:"machine_cores_busy,omitempty"`
 		PgEPS          float64 `json:"pg_ceiling_events_per_s,omitempty"`
 		MySQLEPS       float64 `json:"mysql_ceiling_events_per_s,omitempty"`
 		KafkaEPS       float64 `json:"kafka_ceiling_events_per_s,omitempty"`
@@ -137,6 +140,17 @@ type sluiceRuns struct {
 	CPU          []float64 `json:"cpu_s_per_m_events"`
 	RSS          []float64 `json:"peak_rss_mib"`
 	WalsenderCPU []float64 `json:"walsender_cpu_s_per_m_events,omitempty"`
+	// What shared the machine with the run: the Kafka broker's CPU and
+	// (-source mysql) the MariaDB server's, per million events, from the
+	// daemon's start until the topic held every record (as sluice's CPU
+	// is counted), and the machine's busy cores on average from the first
+	// record on (from the start when the records took under a second,
+	// as in -smoke). They show what a ceiling ratio costs in cores: the
+	// pipeline's CPU per event is sluice's, the broker's and the server's
+	// (or the walsender's) together.
+	BrokerCPU []float64 `json:"broker_cpu_s_per_m_events,omitempty"`
+	MySQLCPU  []float64 `json:"mysql_server_cpu_s_per_m_events,omitempty"`
+	Cores     []float64 `json:"machine_cores_busy,omitempty"`
 }
 
 func last(xs []float64) float64 {

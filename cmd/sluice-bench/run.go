@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -46,6 +47,7 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin s
 			os.Remove(pprofPath + ext)
 		}
 	}
+	before := sampleOthers()
 	d, err := startDaemon(bin, dir, run.cfg, pprofPath)
 	if err != nil {
 		return nil, nil, err
@@ -54,10 +56,11 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin s
 	timeout := 2*time.Minute + time.Duration(ex.records())*time.Millisecond
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if _, err := waitRecords(wctx, b.adm, topic, int64(ex.records()), d.alive); err != nil {
+	steady := before
+	if _, err := waitRecordsFrom(wctx, b.adm, topic, int64(ex.records()), d.alive, func() { steady = sampleOthers() }); err != nil {
 		return nil, nil, err
 	}
-	ps := sampleProc(d.pid())
+	ps, after := sampleProc(d.pid()), sampleOthers()
 	var ws procSample
 	if run.serverPID != nil {
 		ws = sampleProc(run.serverPID())
@@ -97,7 +100,31 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin s
 	if ws.OK {
 		sr.WalsenderCPU = append(sr.WalsenderCPU, perMillion(ws.CPU, ex.events()))
 	}
+	sr.addOthers(before, steady, after, b.o.source == "mysql", ex.events())
 	return st, nil, nil
+}
+
+// addOthers records what shared the machine with one run (sluiceRuns'
+// BrokerCPU, MySQLCPU, Cores) from samples before it, at its first record
+// (steady) and after it: the services' CPU over the whole run, as
+// sluice's own is; the busy cores from the first record on, while the
+// records flowed.
+func (sr *sluiceRuns) addOthers(before, steady, after others, mysql bool, events int) {
+	if before.kafka.OK && after.kafka.OK {
+		sr.BrokerCPU = append(sr.BrokerCPU, perMillion(after.kafka.CPU-before.kafka.CPU, events))
+	}
+	if mysql && before.mysql.OK && after.mysql.OK {
+		sr.MySQLCPU = append(sr.MySQLCPU, perMillion(after.mysql.CPU-before.mysql.CPU, events))
+	}
+	// A run too short to see its records flow (under a second from the
+	// first record) counts its busy cores from the daemon's start.
+	from := steady
+	if after.total-steady.total < int64(runtime.NumCPU())*clockTick {
+		from = before
+	}
+	if c := coresBusy(from, after); c > 0 {
+		sr.Cores = append(sr.Cores, c)
+	}
 }
 
 // verify checks that every expected event, and nothing else, arrived:

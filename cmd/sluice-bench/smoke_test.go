@@ -67,6 +67,16 @@ func TestSmoke(t *testing.T) {
 						}
 					}
 				}
+				// What shared the machine: the broker's CPU, the server's
+				// (walsender or MariaDB) and the busy cores, per run.
+				server := cr.Sluice.WalsenderCPU
+				if c.source == "mysql" {
+					server = cr.Sluice.MySQLCPU
+				}
+				if len(cr.Sluice.BrokerCPU) != 1 || len(server) != 1 || len(cr.Sluice.Cores) != 1 || cr.Median.Cores <= 0 || cr.Median.ServerCPU != server[0] {
+					t.Errorf("%s/%s: broker CPU %v, server CPU %v (median %v), cores busy %v (median %v); want one run each", cr.Workload, cr.Width,
+						cr.Sluice.BrokerCPU, server, cr.Median.ServerCPU, cr.Sluice.Cores, cr.Median.Cores)
+				}
 				if cr.Profile == nil || cr.Profile.MallocsPerEvent == 0 {
 					t.Errorf("%s/%s: no profile", cr.Workload, cr.Width)
 				}
