@@ -144,10 +144,10 @@ type sluiceRuns struct {
 	// (-source mysql) the MariaDB server's, per million events, from the
 	// daemon's start until the topic held every record (as sluice's CPU
 	// is counted), and the machine's busy cores on average from the first
-	// record on (from the start when the records took under a second,
-	// as in -smoke). They show what a ceiling ratio costs in cores: the
-	// pipeline's CPU per event is sluice's, the broker's and the server's
-	// (or the walsender's) together.
+	// record on (from the start when the records took under a quarter of
+	// a second, as in -smoke). They show what a ceiling ratio costs in
+	// cores: the pipeline's CPU per event is sluice's, the broker's and
+	// the server's (or the walsender's) together.
 	BrokerCPU []float64 `json:"broker_cpu_s_per_m_events,omitempty"`
 	MySQLCPU  []float64 `json:"mysql_server_cpu_s_per_m_events,omitempty"`
 	Cores     []float64 `json:"machine_cores_busy,omitempty"`

@@ -116,10 +116,11 @@ func (sr *sluiceRuns) addOthers(before, steady, after others, mysql bool, events
 	if mysql && before.mysql.OK && after.mysql.OK {
 		sr.MySQLCPU = append(sr.MySQLCPU, perMillion(after.mysql.CPU-before.mysql.CPU, events))
 	}
-	// A run too short to see its records flow (under a second from the
-	// first record) counts its busy cores from the daemon's start.
+	// A run too short to see its records flow (under a quarter of a
+	// second from the first record, which is polled every 50 ms) counts
+	// its busy cores from the daemon's start.
 	from := steady
-	if after.total-steady.total < int64(runtime.NumCPU())*clockTick {
+	if after.total-steady.total < int64(runtime.NumCPU())*clockTick/4 {
 		from = before
 	}
 	if c := coresBusy(from, after); c > 0 {
