@@ -5,7 +5,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -160,23 +159,43 @@ func (d *daemon) alive() error {
 	}
 }
 
+// startTrace asks the profiling build to start its execution trace
+// (gtrace.go) and waits until it runs: the kernel would deliver a
+// SIGUSR1 sent right after before the SIGUSR2. stopProfile stops it.
+func (d *daemon) startTrace(timeout time.Duration) error {
+	if err := d.signalAndWait(syscall.SIGUSR2, ".tracing", timeout); err != nil {
+		return fmt.Errorf("sluice did not start its execution trace: %w", err)
+	}
+	return nil
+}
+
 // stopProfile asks the profiling build to write its profiles and waits
 // until they are complete.
 func (d *daemon) stopProfile(timeout time.Duration) error {
+	if err := d.signalAndWait(syscall.SIGUSR1, ".done", timeout); err != nil {
+		return fmt.Errorf("sluice did not write its profiles: %w", err)
+	}
+	return nil
+}
+
+// signalAndWait sends sig to the profiling build and waits until the
+// file it creates in answer (the profile path plus ext) exists. It does
+// nothing for a build without profiling.
+func (d *daemon) signalAndWait(sig os.Signal, ext string, timeout time.Duration) error {
 	if d.pprof == "" {
 		return nil
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+	if err := d.cmd.Process.Signal(sig); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(d.pprof + ".done"); err == nil {
+		if _, err := os.Stat(d.pprof + ext); err == nil {
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
-	return errors.New("sluice did not write its profiles")
+	return fmt.Errorf("no %s after %v", d.pprof+ext, timeout)
 }
 
 // stop sends SIGTERM and waits for a clean exit; after timeout it kills

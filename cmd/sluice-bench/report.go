@@ -130,6 +130,16 @@ func printTable(w io.Writer, res *result) {
 		}
 	}
 	tw.Flush()
+	for _, c := range res.Cases {
+		if c.Profile == nil || c.Profile.Goroutines == nil {
+			continue
+		}
+		g := c.Profile.Goroutines
+		fmt.Fprintf(w, "\n%s/%s, profiling run: processors held from the first record to the last (%.2f s; execution trace %s):\n", c.Workload, c.Width, g.SpanS, c.Profile.Trace)
+		for _, k := range g.Kinds {
+			fmt.Fprintf(w, "  %5.2f  %6.3f s  %3d goroutine(s)  %s\n", k.Share, k.RunningS, k.Goroutines, shortName(k.Name))
+		}
+	}
 	if len(res.Latency) > 0 {
 		fmt.Fprintf(w, "\nlatency commit (source.ts_us) → Kafka append (LogAppendTime), live, single-row insert transactions of small rows (synchronous_commit on), after a 1 s warm-up:\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

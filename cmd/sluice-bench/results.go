@@ -165,6 +165,10 @@ type profileRes struct {
 	Allocs          string  `json:"allocs_profile"`
 	MallocsPerEvent float64 `json:"mallocs_per_event"` // whole process incl. startup
 	BytesPerEvent   float64 `json:"alloc_bytes_per_event"`
+	// The execution trace from the first record to the last, and the
+	// goroutines that held a processor longest in it (gtrace.go).
+	Trace      string        `json:"trace,omitempty"`
+	Goroutines *traceSummary `json:"trace_goroutines,omitempty"`
 }
 
 type latencyRes struct {

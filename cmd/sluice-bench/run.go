@@ -43,7 +43,7 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin s
 	pprofPath := ""
 	if profiling {
 		pprofPath = filepath.Join(o.profileDir, w.Kind+"_"+w.Width)
-		for _, ext := range []string{".cpu", ".allocs", ".mem.json", ".done"} {
+		for _, ext := range []string{".cpu", ".allocs", ".mem.json", ".trace", ".tracing", ".done"} {
 			os.Remove(pprofPath + ext)
 		}
 	}
@@ -57,8 +57,15 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin s
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	steady := before
-	if _, err := waitRecordsFrom(wctx, b.adm, topic, int64(ex.records()), d.alive, func() { steady = sampleOthers() }); err != nil {
+	var traceErr error
+	if _, err := waitRecordsFrom(wctx, b.adm, topic, int64(ex.records()), d.alive, func() {
+		steady = sampleOthers()
+		traceErr = d.startTrace(10 * time.Second)
+	}); err != nil {
 		return nil, nil, err
+	}
+	if traceErr != nil {
+		return nil, nil, traceErr
 	}
 	ps, after := sampleProc(d.pid()), sampleOthers()
 	var ws procSample
@@ -87,6 +94,11 @@ func (b *bench) runSluice(ctx context.Context, w workload, sr *sluiceRuns, bin s
 		if raw, err := os.ReadFile(pprofPath + ".mem.json"); err == nil && json.Unmarshal(raw, &mem) == nil {
 			pr.MallocsPerEvent = float64(mem.Mallocs) / float64(ex.events())
 			pr.BytesPerEvent = float64(mem.TotalAlloc) / float64(ex.events())
+		}
+		if sum, err := goroutineTimes(pprofPath+".trace", 8); err == nil {
+			pr.Trace, pr.Goroutines = pprofPath+".trace", sum
+		} else {
+			b.logf("   execution trace of the profiling run: %v", err)
 		}
 		return st, pr, nil
 	}

@@ -79,6 +79,8 @@ func TestSmoke(t *testing.T) {
 				}
 				if cr.Profile == nil || cr.Profile.MallocsPerEvent == 0 {
 					t.Errorf("%s/%s: no profile", cr.Workload, cr.Width)
+				} else if g := cr.Profile.Goroutines; g == nil || len(g.Kinds) == 0 {
+					t.Errorf("%s/%s: no goroutines from the profiling run's execution trace", cr.Workload, cr.Width)
 				}
 			}
 			if len(res.Latency) != c.latencyRuns {
