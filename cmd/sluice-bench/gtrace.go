@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -142,13 +143,7 @@ func readGoroutineTimes(rd io.Reader, n int) (*traceSummary, error) {
 		sum.Kinds = append(sum.Kinds, *k)
 	}
 	slices.SortFunc(sum.Kinds, func(a, b goroutineTime) int {
-		if a.RunningS != b.RunningS {
-			if a.RunningS > b.RunningS {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(b.RunningS, a.RunningS), strings.Compare(a.Name, b.Name))
 	})
 	if len(sum.Kinds) > n {
 		sum.Kinds = sum.Kinds[:n]
