@@ -14,8 +14,8 @@ import (
 // variable is unset or empty), as Docker Compose and Kubernetes users
 // expect; $$ is a literal $. It works on parsed values, not on the file's
 // text, so a variable's content can never change the file's structure,
-// and an unquoted value whose expansion reads as a number or a boolean
-// decodes as one (capacity: ${CAPACITY}). A variable without a default
+// and an unquoted, untagged value whose expansion reads as a number or a
+// boolean decodes as one (capacity: ${CAPACITY}); !!str keeps it a string. A variable without a default
 // that is not set is an error naming the key and its line; the value
 // itself is never part of an error.
 func expandNode(n *yaml.Node, prefix string, lookup func(string) (string, bool), used *[]variable) []error {
@@ -47,8 +47,11 @@ func expandNode(n *yaml.Node, prefix string, lookup func(string) (string, bool),
 		}
 		if v != n.Value {
 			n.Value = v
-			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
-				n.Tag = "" // resolved again from the expanded text
+			// An untagged plain value is typed again from the expanded
+			// text; a quoted, block or explicitly tagged one (!!str
+			// ${PASSWORD}) keeps the type it was written with.
+			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 {
+				n.Tag = ""
 			}
 		}
 	}

@@ -41,6 +41,34 @@ func TestExpandVariables(t *testing.T) {
 	}
 }
 
+// TestExpandKeepsExplicitTags: a value tagged !!str stays a string after
+// expansion, as the same text written literally does; only untagged plain
+// values are typed again from what they expand to.
+func TestExpandKeepsExplicitTags(t *testing.T) {
+	env := map[string]string{"PW": "0123", "ON": "true", "N": "7"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for _, c := range []struct {
+		value string
+		want  any
+	}{
+		{"!!str ${PW}", "0123"},
+		{"!!str 0123", "0123"},
+		{"!!str ${ON}", "true"},
+		{"${N}", 7},
+		{"!!int ${N}", 7},
+		{"${ON}", true},
+	} {
+		f, err := parse([]byte("pipelines:\n  p:\n    source:\n      type: x\n      v: "+c.value+"\n    sinks: {stdout: {}}\n"), lookup)
+		if err != nil {
+			t.Errorf("%s: %v", c.value, err)
+			continue
+		}
+		if got := f.Pipelines["p"].Source["v"]; got != c.want {
+			t.Errorf("%s decoded as %#v, want %#v", c.value, got, c.want)
+		}
+	}
+}
+
 // secretLookup is an environment with only SECRET set, to a canary that
 // no error may show.
 func secretLookup(k string) (string, bool) {
