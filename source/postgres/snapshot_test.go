@@ -285,3 +285,27 @@ func TestSnapshotProgressAfterTheEnd(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // the stored state is cleared just before the progress is
 	}
 }
+
+// TestSnapshotWithMessagesOff: with messages: false the watermarks, which
+// are logical messages, must still reach the stream, or no chunk is ever
+// emitted; the user's own logical messages are still not delivered.
+func TestSnapshotWithMessagesOff(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`DROP TABLE IF EXISTS snap_nomsg; CREATE TABLE snap_nomsg (id int PRIMARY KEY, v bigint NOT NULL)`)
+	h.exec(`INSERT INTO snap_nomsg SELECT g, g FROM generate_series(1, 25) g`)
+	h.dropAtEnd("snap_nomsg")
+	h.startWith(map[string]any{"tables": []any{"public.snap_nomsg"}, "messages": false,
+		"snapshot": map[string]any{"mode": "initial", "chunk_size": 10}})
+	h.c.WaitFor("25 reads", func(evs []*sluice.Event) bool { r, _ := countReads(evs, 0); return r == 25 && h.snapshotIdle() })
+	h.exec(`SELECT pg_logical_emit_message(true, 'audit', 'not captured')`)
+	h.exec(`INSERT INTO snap_nomsg VALUES (26, 26)`)
+	evs := h.c.WaitFor("the insert", func(evs []*sluice.Event) bool { return len(evs) > 0 && evs[len(evs)-1].Op == sluice.OpCreate })
+	for _, ev := range evs {
+		if ev.Op == sluice.OpMessage {
+			t.Fatalf("a logical message was delivered with messages: false: %+v", ev)
+		}
+	}
+	if len(evs) != 26 {
+		t.Fatalf("%d events, want 25 reads and 1 insert", len(evs))
+	}
+}

@@ -36,6 +36,10 @@ type stream struct {
 
 	rels map[uint32]*relation
 	snap *snapshotter // nil when no snapshot can run
+	// dropMessages drops the logical messages that are not sluice's
+	// own (messages: false). The session asks for messages either way:
+	// the snapshot's watermarks are logical messages.
+	dropMessages bool
 	// spool holds streamed in-progress transactions (streamed.go); nil
 	// unless the session streams them.
 	spool *spool
@@ -92,7 +96,7 @@ const silentPeriods = 3
 
 func newStream(s *Source, conn *pgx.Conn, repl *pgconn.PgConn, emit func(*sluice.Event) error) *stream {
 	return &stream{src: s, conn: conn, repl: repl, emit: emit, log: s.log,
-		rels: map[uint32]*relation{}, sock: pacedOf(repl.Conn())}
+		rels: map[uint32]*relation{}, sock: pacedOf(repl.Conn()), dropMessages: !s.cfg.Messages}
 }
 
 func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
@@ -113,10 +117,11 @@ func (st *stream) run(ctx context.Context, start pglogrepl.LSN) error {
 		st.spool = newSpool(filepath.Join(s.stateDir, "spool"))
 		defer st.spool.close()
 	}
-	args = append(args, fmt.Sprintf("publication_names '%s'", s.cfg.Publication))
-	if s.cfg.Messages {
-		args = append(args, "messages 'true'")
-	}
+	// pgoutput sends no logical message without messages 'true', and the
+	// snapshot's watermarks are logical messages: without them no chunk
+	// would ever be emitted. messages: false drops the others as they
+	// arrive (handleMessage).
+	args = append(args, fmt.Sprintf("publication_names '%s'", s.cfg.Publication), "messages 'true'")
 	err := pglogrepl.StartReplication(ctx, st.repl, s.cfg.Slot, start, pglogrepl.StartReplicationOptions{PluginArgs: args})
 	if err != nil {
 		var pgErr *pgconn.PgError
@@ -428,6 +433,9 @@ func (st *stream) handleMessage(ctx context.Context, d []byte, lsn uint64, serve
 	case *pglogrepl.LogicalDecodingMessage:
 		if m.Prefix == watermarkPrefix {
 			return st.watermark(string(m.Content), uint64(m.LSN))
+		}
+		if st.dropMessages {
+			return nil
 		}
 		ev := &sluice.Event{Op: sluice.OpMessage,
 			// Content points into the connection's reused read buffer.
