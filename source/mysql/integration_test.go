@@ -460,3 +460,40 @@ func TestSnapshotWhileWriting(t *testing.T) {
 	}
 	testenv.SameState(t, state, table)
 }
+
+// TestMariaDBServerChangeInDomain: transactions of one GTID domain
+// written under two server ids (a switchover read through
+// log_slave_updates, a replica's local write, SET SESSION server_id) leave
+// a position of one GTID per domain, the last, which is all MariaDB's
+// @slave_connect_state accepts: the restart resumes after it.
+func TestMariaDBServerChangeInDomain(t *testing.T) {
+	h := newHarness(t)
+	r, err := h.db.Execute("SELECT VERSION() LIKE '%MariaDB%', @@GLOBAL.server_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maria, _ := r.GetInt(0, 0); maria != 1 {
+		t.Skip("MariaDB GTIDs only")
+	}
+	sid, _ := r.GetUint(0, 1)
+	h.exec("DROP TABLE IF EXISTS gtid_servers", "CREATE TABLE gtid_servers (id int PRIMARY KEY)")
+	h.dropAfter("gtid_servers")
+	opts := map[string]any{"tables": []any{"gtid_servers"}}
+	h.start(opts)
+	h.streaming()
+	h.exec("INSERT INTO gtid_servers VALUES (1)",
+		fmt.Sprintf("SET SESSION server_id = %d", sid+1000), "INSERT INTO gtid_servers VALUES (2)",
+		"SET SESSION server_id = @@GLOBAL.server_id")
+	if got := ids(h.wait(2)); got != "c1 c2" {
+		t.Fatalf("first run: %s, want c1 c2", got)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	h.start(opts)
+	h.streaming()
+	h.exec("INSERT INTO gtid_servers VALUES (3)")
+	if got := ids(h.wait(1)); got != "c3" {
+		t.Fatalf("after the restart: %s, want c3", got)
+	}
+}

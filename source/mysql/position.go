@@ -71,16 +71,48 @@ func soleMariaGTID(s *mysql.MariadbGTIDSet) *mysql.MariadbGTID {
 	return nil
 }
 
-// addMariaGTID adds g to s. AddSet keeps the pointer it is given when
-// g's domain and server are new to s, so only then does g go in as a
-// copy: the stream reuses g for every transaction, and a copy per commit
-// was an allocation per transaction.
+// addMariaGTID makes g the position of its domain in s. A MariaDB
+// position holds one GTID per domain, the last one applied, whichever
+// server wrote it: @slave_connect_state refuses two of one domain
+// (ER_DUPLICATE_GTID_DOMAIN), while go-mysql's AddSet keeps one per
+// domain and server, so a domain whose transactions came from two
+// servers (a switchover read through log_slave_updates, SET SESSION
+// server_id) would leave a position no restart could use. AddSet keeps
+// the pointer it is given when g's domain and server are new to s, so
+// only then does g go in as a copy: the stream reuses g for every
+// transaction, and a copy per commit was an allocation per transaction.
 func addMariaGTID(s *mysql.MariadbGTIDSet, g *mysql.MariadbGTID) error {
-	if _, ok := s.Sets[g.DomainID][g.ServerID]; ok {
+	servers := s.Sets[g.DomainID]
+	if _, ok := servers[g.ServerID]; ok && len(servers) == 1 {
 		return s.AddSet(g) // moves the set's own GTID forward
 	}
+	delete(s.Sets, g.DomainID)
 	c := *g
 	return s.AddSet(&c)
+}
+
+// onePerDomain keeps, of each domain of a MariaDB set, the GTID with
+// the highest sequence number (sequence numbers grow within a domain in
+// the strict mode a dump is started in): the position of offsets saved
+// with more than one GTID per domain (addMariaGTID) that MariaDB would
+// refuse.
+func onePerDomain(g mysql.GTIDSet) {
+	s, ok := g.(*mysql.MariadbGTIDSet)
+	if !ok {
+		return
+	}
+	for domain, servers := range s.Sets {
+		if len(servers) < 2 {
+			continue
+		}
+		var last *mysql.MariadbGTID
+		for _, gtid := range servers {
+			if last == nil || gtid.SequenceNumber > last.SequenceNumber {
+				last = gtid
+			}
+		}
+		s.Sets[domain] = map[uint32]*mysql.MariadbGTID{last.ServerID: last}
+	}
 }
 
 // appendMariaGTID appends domain-server-sequence, as MariadbGTID.String
@@ -113,6 +145,7 @@ func offsetPosition(srv *server, o *offset) (position, error) {
 		if err != nil {
 			return p, sluice.Permanent(fmt.Errorf("mysql source: stored GTID set %q: %w", o.GTIDs, err))
 		}
+		onePerDomain(g)
 		p.gtids = g
 	}
 	return p, nil

@@ -173,6 +173,26 @@ func TestMariaGTIDStartRefuses(t *testing.T) {
 	}
 }
 
+// TestStoredMariaGTIDsOnePerDomain: an offset saved with two GTIDs of
+// one domain (before addMariaGTID kept one) resumes after the domain's
+// highest, as MariaDB refuses two.
+func TestStoredMariaGTIDsOnePerDomain(t *testing.T) {
+	srv := &server{flavor: mysql.MariaDBFlavor, gtid: true}
+	for _, c := range []struct{ stored, want string }{
+		{"0-1-42,0-2-43", "0-2-43"},
+		{"0-2-43,0-1-42,1-5-7", "0-2-43,1-5-7"},
+		{"0-1-5,1-1-6", "0-1-5,1-1-6"},
+	} {
+		p, err := offsetPosition(srv, &offset{Version: 1, File: "mysql-bin.000001", Pos: 4, GTIDs: c.stored})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.gtids.String(); got != c.want {
+			t.Errorf("stored %s resumes after %s, want %s", c.stored, got, c.want)
+		}
+	}
+}
+
 // TestAddMariaGTID holds the GTID set apart from the GTID the stream
 // reuses for every transaction, and a commit of a known domain and server
 // to no allocation.
@@ -190,7 +210,9 @@ func TestAddMariaGTID(t *testing.T) {
 		{mysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 6}, "0-1-6"},
 		{mysql.MariadbGTID{DomainID: 1, ServerID: 2, SequenceNumber: 9}, "0-1-6,1-2-9"},
 		{mysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 7}, "0-1-7,1-2-9"},
-		{mysql.MariadbGTID{DomainID: 1, ServerID: 3, SequenceNumber: 2}, "0-1-7,1-2-9,1-3-2"},
+		// A domain's position is its last GTID, whichever server wrote it.
+		{mysql.MariadbGTID{DomainID: 1, ServerID: 3, SequenceNumber: 10}, "0-1-7,1-3-10"},
+		{mysql.MariadbGTID{DomainID: 1, ServerID: 2, SequenceNumber: 11}, "0-1-7,1-2-11"},
 	} {
 		g = step.gtid
 		if err := addMariaGTID(s, &g); err != nil {
