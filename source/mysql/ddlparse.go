@@ -119,6 +119,14 @@ func (p *ddlScanner) skip() {
 	}
 }
 
+// skipComments is q from its first word on: without the blanks and
+// comments before it.
+func skipComments(q string) string {
+	p := &ddlScanner{s: q}
+	p.skip()
+	return q[p.i:]
+}
+
 // word consumes the next word when it is one of words (any case).
 func (p *ddlScanner) word(words ...string) bool {
 	p.skip()

@@ -384,6 +384,10 @@ func (st *stream) query(h *replication.EventHeader, e *replication.QueryEvent) e
 	if ok, err := st.xaStatement(h, q, uint64(e.SlaveProxyID)); ok {
 		return err
 	}
+	// A client's comments before the statement (/* ApplicationName=… */
+	// TRUNCATE …) are in the binlog as sent; the statement starts after
+	// them, for what follows and for the schema change event's text.
+	q = skipComments(q)
 	if err := st.truncated(h, string(e.Schema), q, uint64(e.SlaveProxyID)); err != nil {
 		return err
 	}
