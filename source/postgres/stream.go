@@ -405,7 +405,7 @@ func (st *stream) handleMessage(ctx context.Context, d []byte, lsn uint64, serve
 		}
 		return st.commit(binary.BigEndian.Uint64(d[2:]), binary.BigEndian.Uint64(d[10:]), lsn)
 	}
-	msg, err := pglogrepl.Parse(d)
+	msg, err := parseMessage(d)
 	if err != nil {
 		return fmt.Errorf("postgres source: parse %q message at %s: %w", d[0], pglogrepl.LSN(lsn), err)
 	}

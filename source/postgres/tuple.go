@@ -3,13 +3,15 @@ package postgres
 // Decoding pgoutput's TupleData, the row images of Insert, Update and
 // Delete messages: the hottest code of the source, kept apart from the
 // stream's protocol handling (benchmarked in tuple_bench_test.go, fuzzed in
-// tuple_fuzz_test.go).
+// tuple_fuzz_test.go); and the other messages, which pglogrepl decodes.
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pglogrepl"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -118,4 +120,18 @@ func decodeColumn(v *sluice.Value, c *sluice.Column, b, arena []byte) ([]byte, e
 func pgTime(us int64) time.Time {
 	const y2k = 946684800 * 1_000_000
 	return time.Unix(0, (y2k+us)*1000)
+}
+
+// parseMessage is pglogrepl.Parse for the messages not decoded by hand
+// (Relation, Truncate, logical Message, Type, Origin), which are rare.
+// Its decoders index a message by the lengths and counts it announces
+// without checking them against its end: a message cut short is an
+// error here, not a panic of the daemon.
+func parseMessage(d []byte) (msg pglogrepl.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg, err = nil, fmt.Errorf("malformed message of %d bytes: %v", len(d), r)
+		}
+	}()
+	return pglogrepl.Parse(d)
 }
