@@ -40,4 +40,3 @@ func TestMalformedMessages(t *testing.T) {
 		})
 	}
 }
-
