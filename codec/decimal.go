@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/big"
 	"math/bits"
 	"strconv"
@@ -15,14 +16,16 @@ import (
 // columns, trailing fraction zeros dropped) in precise mode, exact text
 // in string mode, a JSON number in double mode. NaN and the infinities
 // are null in precise mode, "NAN", "POSITIVE_INFINITY" and
-// "NEGATIVE_INFINITY" in string mode (Debezium's spellings).
+// "NEGATIVE_INFINITY" in string mode (Debezium's spellings). In double
+// mode a value beyond float64's range is an infinity, as
+// BigDecimal.doubleValue() gives Debezium (see parseDouble).
 func (e *Encoder) appendDecimal(dst []byte, c *sluice.Column, text []byte) []byte {
 	special := isSpecialDecimal(text)
 	switch e.opt.Decimal {
 	case DecimalDouble:
-		f, err := strconv.ParseFloat(string(text), 64)
-		if err != nil {
-			return append(dst, "null"...)
+		f, ok := parseDouble(text)
+		if !ok {
+			return append(dst, "null"...) // not a number at all
 		}
 		return appendFloat(dst, f, 64)
 	case DecimalPrecise:
@@ -59,6 +62,20 @@ func (e *Encoder) appendDecimal(dst []byte, c *sluice.Column, text []byte) []byt
 		return append(dst, `"NEGATIVE_INFINITY"`...)
 	}
 	return appendString(dst, text)
+}
+
+// parseDouble reads decimal text as Java's Double.parseDouble and
+// BigDecimal.doubleValue() do: a number beyond float64's range is ±Inf and
+// one too small for it is ±0. strconv.ParseFloat returns those values too
+// but with an ErrRange error, and taking that error for "not a number"
+// wrote null for a PostgreSQL numeric of 1e309 or more (an unconstrained
+// numeric holds up to 131072 digits), breaking a NOT NULL column's schema
+// and failing its Avro write. ok is false only for text that is no number.
+func parseDouble(text []byte) (f float64, ok bool) {
+	// The conversion does not allocate: strconv copies its input before
+	// putting it in an error.
+	f, err := strconv.ParseFloat(string(text), 64)
+	return f, err == nil || errors.Is(err, strconv.ErrRange)
 }
 
 // trimFractionZeros drops trailing zeros after a decimal point (and the

@@ -1,10 +1,9 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
-	"strconv"
-	"strings"
 )
 
 func appendSRID(dst []byte, srid int64) []byte {
@@ -50,18 +49,20 @@ func putWKBPoint(b []byte, x, y float64) {
 	binary.LittleEndian.PutUint64(b[13:21], math.Float64bits(y))
 }
 
-// parsePgPoint parses PostgreSQL's point output "(x,y)".
+// parsePgPoint parses PostgreSQL's point output "(x,y)". The coordinates
+// are read by parseDouble, as Debezium's PGpoint reads them with
+// Double.parseDouble: PostgreSQL's float8 output never leaves float64's
+// range, but were it to, the point would hold infinities rather than
+// becoming null.
 func parsePgPoint(b []byte) (x, y float64, ok bool) {
-	s := string(b)
-	if len(s) < 5 || s[0] != '(' || s[len(s)-1] != ')' {
+	if len(b) < 5 || b[0] != '(' || b[len(b)-1] != ')' {
 		return 0, 0, false
 	}
-	xs, ys, found := strings.Cut(s[1:len(s)-1], ",")
+	xs, ys, found := bytes.Cut(b[1:len(b)-1], []byte{','})
 	if !found {
 		return 0, 0, false
 	}
-	var err1, err2 error
-	x, err1 = strconv.ParseFloat(xs, 64)
-	y, err2 = strconv.ParseFloat(ys, 64)
-	return x, y, err1 == nil && err2 == nil
+	x, okx := parseDouble(xs)
+	y, oky := parseDouble(ys)
+	return x, y, okx && oky
 }

@@ -435,7 +435,9 @@ func (p *parser) integer() (int64, error) {
 }
 
 // float reads a number, or the strings Debezium writes for NaN and the
-// infinities.
+// infinities. A number beyond float64's range is the infinity (one too
+// small a signed zero), as Kafka Connect's JsonConverter and
+// Double.parseDouble read it, not an error that would stop the pipeline.
 func (p *parser) float() (float64, error) {
 	if p.peek() == '"' {
 		s, err := p.rawString()
@@ -454,10 +456,10 @@ func (p *parser) float() (float64, error) {
 	}
 	t := p.token()
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(t), len(t)), 64)
-	if err != nil {
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, fmt.Errorf("number expected at %d", p.i)
 	}
-	return f, nil
+	return f, nil // beyond float64's range: ±Inf or ±0, as Jackson reads it
 }
 
 // appendLong appends v as Avro's zig-zag varint.
