@@ -107,6 +107,11 @@ type catalog struct {
 // (a guard against a corrupt catalog, not a PostgreSQL limit).
 const maxDomainDepth = 32
 
+// errTypeGone: pg_type has no such type. A Relation message is decoded
+// with the catalog of its WAL position, a lookup sees today's: a type
+// dropped since (with the columns that used it) is gone.
+var errTypeGone = errors.New("not found in pg_type")
+
 const typeQuery = `SELECT t.typname::text, t.typtype::text, t.typbasetype, t.typtypmod,
        CASE WHEN e.typarray = t.oid THEN t.typelem ELSE 0::oid END
   FROM pg_catalog.pg_type t
@@ -144,7 +149,7 @@ func (c *catalog) lookupDepth(ctx context.Context, q querier, oid uint32, depth 
 	var mod int32
 	err := q.QueryRow(ctx, typeQuery, oid).Scan(&ti.name, &kind, &base, &mod, &elem)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("type %d not found in pg_type", oid)
+		return nil, fmt.Errorf("type %d %w", oid, errTypeGone)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("type %d: %w", oid, err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -91,6 +92,14 @@ func (s *Source) buildRelation(ctx context.Context, q querier, relid uint32, sch
 	for i, c := range cols {
 		a := attrs[c.name]
 		col, err := s.cat.column(ctx, q, c.name, c.oid, c.typmod, a.notNull)
+		if errors.Is(err, errTypeGone) {
+			// The type was dropped after the change was written: its
+			// values are text, as those of a type sluice does not know,
+			// rather than an error at this message after every restart.
+			s.log.Warn("a column's type is no longer in pg_type (dropped since the change was written): its values are passed on as text",
+				zap.String("table", schema+"."+name), zap.String("column", c.name), zap.Uint32("type_oid", c.oid))
+			col, err = columnFor(c.name, nil, nil, c.typmod, a.notNull), nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("postgres source: table %s.%s: %w", schema, name, err)
 		}
