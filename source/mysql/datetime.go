@@ -128,3 +128,41 @@ func parseTime(b []byte) (int64, error) {
 	}
 	return us, nil
 }
+
+// oldTime converts a TIME of the format before MySQL 5.6.4 (MariaDB's
+// with mysql56_temporal_format=OFF), the 3 bytes of a row image read
+// unsigned, to signed microseconds. The server stores ±HHMMSS as a
+// signed 24-bit integer (int3store) and reads it back sign-extended
+// (sint3korr): -01:00:00 is -10000, bytes f0 d8 ff, not 16,767,216.
+func oldTime(u uint64) int64 {
+	x := int64(u<<40) >> 40 // sign-extend bit 23
+	neg := x < 0
+	if neg {
+		x = -x
+	}
+	us := (x/10000*3600 + x/100%100*60 + x%100) * 1_000_000
+	if neg {
+		us = -us
+	}
+	return us
+}
+
+// goMySQLOldTime converts go-mysql's text of an old-format TIME to signed
+// microseconds. go-mysql reads the 3 bytes unsigned and prints them as
+// "%02d:%02d:%02d" of x/10000, x%10000/100 and x%100, so a negative time
+// arrives as, e.g., "1676:72:16"; the fields give x back, which oldTime
+// then reads as the server does.
+func goMySQLOldTime(s string) (int64, error) {
+	f := strings.Split(s, ":")
+	if len(f) != 3 || len(f[1]) != 2 || len(f[2]) != 2 || len(f[0]) < 2 || len(f[0]) > 4 {
+		return 0, fmt.Errorf("old-format time %q is not HH:MM:SS", s)
+	}
+	h, ok1 := digits([]byte(f[0]))
+	m, ok2 := digits([]byte(f[1]))
+	sec, ok3 := digits([]byte(f[2]))
+	x := uint64(h)*10000 + uint64(m)*100 + uint64(sec)
+	if !ok1 || !ok2 || !ok3 || x >= 1<<24 {
+		return 0, fmt.Errorf("old-format time %q is not a 24-bit HHMMSS", s)
+	}
+	return oldTime(x), nil
+}

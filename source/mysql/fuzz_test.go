@@ -27,7 +27,8 @@ import (
 // and each value means what go-mysql decoded: integers with the column's
 // signedness, exact decimal text, float bits, BIT bytes, ENUM and SET
 // labels, text as UTF-8, and dates and times that print back as the text
-// go-mysql produced. Where go-mysql itself refuses the bytes (or panics,
+// go-mysql produced (an old-format TIME: as the server's text of it,
+// fzOldTimeText). Where go-mysql itself refuses the bytes (or panics,
 // which its parser turns into an error) there is nothing to convert.
 func FuzzBinlogValue(f *testing.F) {
 	for sel := range fzSpecs {
@@ -50,6 +51,9 @@ func FuzzBinlogValue(f *testing.F) {
 	f.Add(uint8(fzDatetime2), uint16(6), false, []byte{0, 0x99, 0xb2, 0x04, 0xa4, 0x65, 0x00, 0x37, 0xc5})
 	f.Add(uint8(fzTime2), uint16(0), false, []byte{0, 0x72, 0xfe, 0xc5})
 	f.Add(uint8(fzDecimal), uint16(0x0402), false, []byte{0, 0x80, 0x0c, 0x32})
+	// TIME before MySQL 5.6.4: '-01:00:00' (-10000 in 24 bits) and
+	// '838:59:59'.
+	f.Add(uint8(fzTime), uint16(0), false, []byte{0, 0xf0, 0xd8, 0xff, 0, 0xa7, 0xf5, 0x7f})
 	f.Add(uint8(fzVarchar), uint16(20), false, append([]byte{0, 6}, "gr\xc3\xbcn\xff"...))
 	f.Add(uint8(fzVarchar), uint16(20), false, append([]byte{0, 5}, "valid"...)) // valid UTF-8, kept without a copy: it must not alias the event
 	f.Add(uint8(fzVarcharLatin1), uint16(20), false, []byte{0, 3, 'g', 0xfc, 0x80})
@@ -111,6 +115,7 @@ const (
 	fzDatetime2     = 17
 	fzTime2         = 18
 	fzDate          = 19
+	fzTime          = 20
 	fzEnum          = 23
 	fzSet           = 24
 	fzVarchar       = 25
@@ -447,6 +452,9 @@ func fzExpect(t *testing.T, spec fzSpec, ct colType, ci *colInfo, gv any) (sluic
 		if !ok {
 			bad()
 		}
+		if spec.typ == mysql.MYSQL_TYPE_TIME {
+			s = fzOldTimeText(t, s)
+		}
 		m := fzTimeRE.FindStringSubmatch(s)
 		if m == nil {
 			return sluice.Value{}, "not [-]HH:MM:SS[.f]"
@@ -553,4 +561,22 @@ func fzMicros(frac string) int64 {
 	}
 	n, _ := strconv.ParseInt((frac[1:] + "00000")[:6], 10, 64)
 	return n
+}
+
+// fzOldTimeText is the server's text of an old-format TIME (before MySQL
+// 5.6.4) that go-mysql printed as s: go-mysql reads the 24 bits of the
+// signed HHMMSS unsigned, so one with bit 23 set is the negative time
+// x - 2^24.
+func fzOldTimeText(t *testing.T, s string) string {
+	t.Helper()
+	var h, m, sec int
+	if n, err := fmt.Sscanf(s, "%d:%d:%d", &h, &m, &sec); n != 3 || err != nil {
+		t.Fatalf("time: go-mysql printed %q", s)
+	}
+	x := h*10000 + m*100 + sec
+	if x < 1<<23 {
+		return s
+	}
+	y := 1<<24 - x
+	return fmt.Sprintf("-%02d:%02d:%02d", y/10000, y/100%100, y%100)
 }

@@ -194,8 +194,7 @@ func (ci *colInfo) decodeValue(b []byte) (sluice.Value, int, error) {
 		if len(b) < 3 {
 			return sluice.Value{}, 0, errShort
 		}
-		x := int64(mysql.FixedLengthInt(b[:3])) // hhmmss
-		return present(sluice.Value{Int: (x/10000*3600 + x/100%100*60 + x%100) * 1_000_000}), 3, nil
+		return present(sluice.Value{Int: oldTime(mysql.FixedLengthInt(b[:3]))}), 3, nil
 	case mysql.MYSQL_TYPE_TIMESTAMP2:
 		return ci.timestamp2(b, int(meta))
 	case mysql.MYSQL_TYPE_DATETIME2:

@@ -3,6 +3,8 @@ package mysql
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -342,4 +344,49 @@ func fzZeroInDate(ci *colInfo, image []byte) []bool {
 		image = image[n:]
 	}
 	return out
+}
+
+// TestOldTime: a TIME before MySQL 5.6.4 (and MariaDB's with
+// mysql56_temporal_format=OFF) is HHMMSS as a signed 24-bit integer
+// (int3store, read back with sint3korr). Read by the row decoder and by
+// go-mysql plus fromBinlog (compressed events, tables with a JSON
+// column), it is the value a snapshot reads from the same time's text.
+func TestOldTime(t *testing.T) {
+	for _, text := range []string{"00:00:00", "01:02:03", "-01:00:00", "-838:59:59", "838:59:59", "-00:00:01"} {
+		t.Run(text, func(t *testing.T) {
+			want, err := parseTime([]byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// int3store of the time as the server computes it.
+			var h, m, s int
+			if _, err := fmt.Sscanf(strings.TrimPrefix(text, "-"), "%d:%d:%d", &h, &m, &s); err != nil {
+				t.Fatal(err)
+			}
+			x := int32(h*10000 + m*100 + s)
+			if text[0] == '-' {
+				x = -x
+			}
+			b := []byte{byte(x), byte(x >> 8), byte(x >> 16)}
+			ci := &colInfo{kind: kTime, wire: mysql.MYSQL_TYPE_TIME}
+			got, n, err := ci.decodeValue(b)
+			if err != nil || n != 3 || !got.Equal(present(sluice.Value{Int: want})) {
+				t.Errorf("row decoder: %x is %+v (%d bytes, %v), want %d µs", b, got, n, err, want)
+			}
+			rows, _, _ := fzDecodeRows(mysql.MYSQL_TYPE_TIME, nil, false, append([]byte{0}, b...))
+			if len(rows) != 1 {
+				t.Fatalf("go-mysql read %d rows of %x", len(rows), b)
+			}
+			got, err = ci.fromBinlog(&sluice.Column{Type: sluice.TypeTime}, rows[0][0])
+			if err != nil || !got.Equal(present(sluice.Value{Int: want})) {
+				t.Errorf("go-mysql: %x (%v) is %+v (%v), want %d µs", b, rows[0][0], got, err, want)
+			}
+		})
+	}
+	// Text go-mysql does not print for 3 bytes is an error.
+	for _, s := range []string{"", "1:02:03", "01:02", "-01:00:00", "01:2:03", "1677:72:16", "12345:00:00"} {
+		if us, err := goMySQLOldTime(s); err == nil {
+			t.Errorf("goMySQLOldTime(%q) = %d, want an error", s, us)
+		}
+	}
 }

@@ -97,6 +97,20 @@ func (ci *colInfo) fromBinlog(c *sluice.Column, v any) (sluice.Value, error) {
 		}
 		return ci.setValue(x), nil
 	}
+	if ci.wire == mysql.MYSQL_TYPE_TIME {
+		// go-mysql reads an old-format TIME unsigned: a negative one
+		// arrives as text such as "1676:72:16" (-01:00:00), which
+		// parseTime would take for a long positive time.
+		s, ok := v.(string)
+		if !ok {
+			return sluice.Value{}, fmt.Errorf("unexpected %T for an old-format TIME", v)
+		}
+		us, err := goMySQLOldTime(s)
+		if err != nil {
+			return sluice.Value{}, err
+		}
+		return present(sluice.Value{Int: us}), nil
+	}
 	// The rest arrive as text or bytes.
 	var b []byte
 	switch x := v.(type) {
