@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/sluice-cdc/sluice"
@@ -63,6 +64,48 @@ func testOldTimeStream(t *testing.T, compressed bool) {
 		}
 		if rd.After[1].Int != want || st.After[1].Int != want {
 			t.Errorf("%s: snapshot %d µs, stream %d µs, want %d", s, rd.After[1].Int, st.After[1].Int, want)
+		}
+	}
+}
+
+// TestEnumSetLatin1: ENUM and SET labels of a latin1 table stream as the
+// snapshot reads them, in UTF-8, and the schema's allowed labels are the
+// same UTF-8 text from both: the table map holds the labels in latin1.
+func TestEnumSetLatin1(t *testing.T) {
+	h := newHarness(t)
+	const table = "enumset_latin1"
+	h.exec("DROP TABLE IF EXISTS "+table,
+		"CREATE TABLE "+table+" (id int PRIMARY KEY, e enum('café','thé'), s set('crème','brûlée','à la mode')) CHARSET latin1",
+		"INSERT INTO "+table+" VALUES (1, 'café', 'crème,brûlée'), (2, 'thé', 'à la mode')")
+	h.dropAfter(table)
+	h.start(map[string]any{"tables": []any{table}, "snapshot": map[string]any{"mode": "initial"}})
+	h.wait(2)
+	h.streaming()
+	h.exec("INSERT INTO "+table+" SELECT id + 10, e, s FROM "+table+" ORDER BY id",
+		"UPDATE "+table+" SET e = 'café', s = 'brûlée,à la mode' WHERE id = 12")
+	evs := h.wait(5)
+	wantRows := [][2]string{{"café", "crème,brûlée"}, {"thé", "à la mode"}}
+	for i, w := range wantRows {
+		rd, st := evs[i], evs[2+i]
+		if rd.Op != sluice.OpRead || st.Op != sluice.OpCreate {
+			t.Fatalf("row %d: ops %s and %s, want r and c", i+1, rd.Op, st.Op)
+		}
+		for _, ev := range []*sluice.Event{rd, st} {
+			if e, s := string(ev.After[1].Bytes), string(ev.After[2].Bytes); e != w[0] || s != w[1] {
+				t.Errorf("%s of row %d: e %q, s %q; want %q, %q", ev.Op, ev.After[0].Int, e, s, w[0], w[1])
+			}
+		}
+	}
+	if u := evs[4]; u.Op != sluice.OpUpdate || string(u.Before[1].Bytes) != "thé" || string(u.After[1].Bytes) != "café" ||
+		string(u.After[2].Bytes) != "brûlée,à la mode" {
+		t.Errorf("update: %s %q → %q, s %q", u.Op, u.Before[1].Bytes, u.After[1].Bytes, u.After[2].Bytes)
+	}
+	wantEnum := map[string]string{"e": "café|thé", "s": "crème|brûlée|à la mode"}
+	for _, ev := range []*sluice.Event{evs[0], evs[2]} {
+		for _, c := range ev.Table.Columns[1:] {
+			if got := strings.Join(c.Enum, "|"); got != wantEnum[c.Name] {
+				t.Errorf("%s event: column %s allows %q, want %q", ev.Op, c.Name, c.Enum, wantEnum[c.Name])
+			}
 		}
 	}
 }

@@ -54,6 +54,9 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 	enumLabels := tm.EnumStrValueMap()
 	setLabels := tm.SetStrValueMap()
 	geomTypes := tm.GeometryTypeMap() // nil when the server does not send them
+	// ENUM and SET columns' character sets come apart from the text
+	// columns' (CollationMap) in the table map.
+	enumSetCollations := tm.EnumSetCollationMap()
 	t := &sluice.Table{ID: uint32(tm.TableID), DB: string(tm.Schema), Name: string(tm.Table), Columns: make([]sluice.Column, n)}
 	cols := make([]colInfo, n)
 	native := true
@@ -71,10 +74,15 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 			default:
 				ct.dec = decoderFor(cs)
 			}
-		case kEnum:
-			ct.labels = enumLabels[i]
-		case kSet:
-			ct.labels = setLabels[i]
+		case kEnum, kSet:
+			labels := enumLabels[i]
+			if ct.kind == kSet {
+				labels = setLabels[i]
+			}
+			var err error
+			if ct.labels, err = labelsToUTF8(labels, charsetOf(enumSetCollations[i])); err != nil {
+				return nil, fmt.Errorf("table map of %s.%s, column %s: %w", tm.Schema, tm.Table, names[i], err)
+			}
 		case kGeometry:
 			if geomTypes != nil {
 				ct.point = geomTypes[i] == geometryPoint
@@ -97,6 +105,32 @@ func buildRelation(tm *replication.TableMapEvent, ref refinements, charsetOf fun
 		}
 	}
 	return &relation{table: t, cols: cols, native: native}, nil
+}
+
+// labelsToUTF8 converts ENUM or SET labels from a table map, which holds
+// them as the column stores them, in its character set, to UTF-8: they
+// are both the streamed values and the schema's allowed labels, and the
+// snapshot reads them from the information schema as UTF-8, so a latin1
+// 'café' must not stream as "caf\xe9". As for text columns (fromText), a
+// character set sluice does not convert is passed through, with invalid
+// UTF-8 replaced by U+FFFD.
+func labelsToUTF8(labels []string, charset string) ([]string, error) {
+	if labels == nil {
+		return nil, nil
+	}
+	dec := decoderFor(charset)
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		if dec != nil {
+			b, err := dec.Bytes([]byte(l))
+			if err != nil {
+				return nil, fmt.Errorf("label %q from %s to UTF-8: %w", l, charset, err)
+			}
+			l = string(b)
+		}
+		out[i] = strings.ToValidUTF8(l, "\uFFFD")
+	}
+	return out, nil
 }
 
 // geometryPoint is POINT in the table map's geometry types (MySQL's

@@ -84,3 +84,46 @@ func TestPointAndBinaryFromTableMap(t *testing.T) {
 		t.Errorf("stringLength of a 300-byte column = %d", got)
 	}
 }
+
+// TestEnumSetLabelsCharset: a table map carries ENUM and SET labels in
+// the column's character set, as stored; the relation holds them as
+// UTF-8, as the information schema gives them to a snapshot, both for
+// the streamed values and for the schema's allowed labels.
+func TestEnumSetLabelsCharset(t *testing.T) {
+	const latin1, utf8mb4, cp1251 = 8, 45, 51 // latin1_swedish_ci, utf8mb4_general_ci, cp1251_general_ci
+	charsets := map[uint64]string{latin1: "latin1", utf8mb4: "utf8mb4", cp1251: "cp1251"}
+	enumSet := func(real byte) uint16 { return uint16(real)<<8 | 1 }
+	tm := &replication.TableMapEvent{Schema: []byte("shop"), Table: []byte("t"), ColumnCount: 5,
+		ColumnType: []byte{mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_STRING, mysql.MYSQL_TYPE_STRING,
+			mysql.MYSQL_TYPE_STRING, mysql.MYSQL_TYPE_STRING},
+		ColumnMeta: []uint16{0, enumSet(mysql.MYSQL_TYPE_ENUM), enumSet(mysql.MYSQL_TYPE_SET),
+			enumSet(mysql.MYSQL_TYPE_ENUM), enumSet(mysql.MYSQL_TYPE_ENUM)},
+		ColumnName: [][]byte{[]byte("id"), []byte("e"), []byte("s"), []byte("u"), []byte("c")},
+		NullBitmap: []byte{0x1e},
+		// The table's default latin1; u is utf8mb4, c cp1251.
+		EnumSetDefaultCharset: []uint64{latin1, 2, utf8mb4, 3, cp1251},
+		EnumStrValue: [][][]byte{
+			{[]byte("caf\xe9"), []byte("th\xe9")},
+			{[]byte("caf\xc3\xa9")},
+			{[]byte("\xf7\xe0\xe9")},
+		},
+		SetStrValue: [][][]byte{{[]byte("cr\xe8me"), []byte("br\xfbl\xe9e")}},
+	}
+	rel, err := buildRelation(tm, refinements{}, func(c uint64) string { return charsets[c] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int][]string{1: {"café", "thé"}, 2: {"crème", "brûlée"}, 3: {"café"}, 4: {"чай"}}
+	for i, labels := range want {
+		c, ci := rel.table.Columns[i], rel.cols[i]
+		if strings.Join(c.Enum, "|") != strings.Join(labels, "|") || strings.Join(ci.labels, "|") != strings.Join(labels, "|") {
+			t.Errorf("column %s: allowed %q, labels %q; want %q", c.Name, c.Enum, ci.labels, labels)
+		}
+	}
+	if v, err := rel.cols[1].enumValue(1); err != nil || string(v.Bytes) != "café" {
+		t.Errorf("ENUM value 1: %q, %v; want café", v.Bytes, err)
+	}
+	if v := rel.cols[2].setValue(3); string(v.Bytes) != "crème,brûlée" {
+		t.Errorf("SET value 3: %q; want crème,brûlée", v.Bytes)
+	}
+}
