@@ -375,10 +375,13 @@ func (s *Sink) encode(p *pending, bounds *[2]*codec.TxBoundary, ev *sluice.Event
 	p.buf = buf
 	s.updateHint(len(buf))
 
-	// The records' own context is Background: once buffered, a record is
-	// retried until written or until Close fails it, never dropped because
-	// the ctx of the Write that handed it over ended. Their timestamp is
-	// the envelope's ts_ms, which also spares franz-go a clock read.
+	// The records' own context is Background. franz-go also watches the
+	// ctx given to Produce (the runner's sink context, which ends only on
+	// a failure or when a drain times out): a buffered record it fails
+	// for that reaches its promise with the error, so the event is not
+	// acknowledged and is sent again from the last checkpoint, never
+	// dropped. Their timestamp is the envelope's ts_ms, which also spares
+	// franz-go a clock read.
 	p.n = 0
 	for _, sp := range spans[:nb] {
 		p.recs[p.n] = kgo.Record{Topic: s.txTopic, Key: buf[sp[0]:sp[1]:sp[1]], Value: buf[sp[1]:sp[2]:sp[2]],
