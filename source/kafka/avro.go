@@ -416,7 +416,7 @@ func (d *avroDecoder) record(rd *avroReader, c *column, n *avroNode) (sluice.Val
 			}
 		})
 		if c.special == specialVarScale {
-			return varScaleDecimal(num, b), nil
+			return varScaleDecimal(num, b)
 		}
 		return geometry(b, num), nil
 	}

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -553,5 +554,33 @@ func TestAvroTruncate(t *testing.T) {
 	}
 	if _, err := env.event(""); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestAvroDecimalScaleBounded: a VariableScaleDecimal whose scale no
+// database has (a varint of 2^62 in an 11-byte value) is an error for the
+// dead-letter topic, not a crash of the daemon.
+func TestAvroDecimalScaleBounded(t *testing.T) {
+	c := connectColumn("n", connStruct, "io.debezium.data.VariableScaleDecimal", nil, true)
+	n := &avroNode{typ: havro.Record, names: []string{"scale", "value"},
+		fields: []*avroNode{{typ: havro.Int}, {typ: havro.Bytes}}}
+	for _, c2 := range []struct {
+		scale int64
+		want  string // "" is the value's text
+	}{
+		{2, "0.01"},
+		{16383, "0." + strings.Repeat("0", 16382) + "1"},
+		{16384, "error"},
+		{1 << 62, "error"},
+	} {
+		body := binary.AppendVarint(nil, c2.scale) // zig-zag, as Avro writes a long
+		body = append(body, 2, 0x01)               // bytes of length 1: the unscaled 1
+		v, err := newAvroDecoder(nil, "").value(&avroReader{b: body}, &c, n)
+		switch {
+		case c2.want == "error" && err == nil:
+			t.Errorf("scale %d: value %.20q, want an error", c2.scale, v.Bytes)
+		case c2.want != "error" && (err != nil || string(v.Bytes) != c2.want):
+			t.Errorf("scale %d: value %.20q, %v; want %.20q", c2.scale, v.Bytes, err, c2.want)
+		}
 	}
 }

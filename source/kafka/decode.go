@@ -463,7 +463,7 @@ func (d *jsonDecoder) value(c *column, v *fastjson.Value) (sluice.Value, error) 
 			if err != nil {
 				return sluice.Value{}, fmt.Errorf("decimal value is not base64: %w", err)
 			}
-			return varScaleDecimal(v.GetInt64("scale"), b), nil
+			return varScaleDecimal(v.GetInt64("scale"), b)
 		case specialGeometry:
 			b, err := base64.StdEncoding.DecodeString(string(v.GetStringBytes("wkb")))
 			if err != nil {

@@ -215,6 +215,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"postgres without lsn", `{"op":"c","after":{"id":1},"source":{"connector":"postgresql","table":"t"}}`, "lsn", false},
 		{"create without after", `{"op":"c","before":{"id":1},"source":{"connector":"postgresql","table":"t","lsn":5}}`, "without after", false},
 		{"wrong type", `{"schema":{"type":"struct","fields":[{"field":"after","type":"struct","fields":[{"field":"id","type":"int32"}]}]},"payload":{"op":"c","after":{"id":"x"},"source":{"connector":"postgresql","table":"t","lsn":5}}}`, "string", false},
+		// A scale no database has (PostgreSQL keeps at most 16383 digits
+		// after the point) would have the decoder build that many zeros.
+		{"variable-scale decimal with a huge scale", `{"schema":{"type":"struct","fields":[{"field":"after","type":"struct","fields":[{"field":"id","type":"int32"},{"field":"n","type":"struct","name":"io.debezium.data.VariableScaleDecimal","fields":[{"field":"scale","type":"int32"},{"field":"value","type":"bytes"}]}]}]},"payload":{"op":"c","after":{"id":1,"n":{"scale":4611686018427387904,"value":"AQ=="}},"source":{"connector":"postgresql","table":"t","lsn":5}}}`, "scale", false},
+		{"decimal with a huge scale", `{"schema":{"type":"struct","fields":[{"field":"after","type":"struct","fields":[{"field":"id","type":"int32"},{"field":"n","type":"bytes","name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2000000000"}}]}]},"payload":{"op":"c","after":{"id":1,"n":"AQ=="},"source":{"connector":"postgresql","table":"t","lsn":5}}}`, "scale", false},
 		{"heartbeat", `{"ts_ms":1}`, "heartbeat", true},
 		{"transaction", `{"status":"END","id":"1","event_count":2,"data_collections":[],"ts_ms":1}`, "transaction", true},
 		{"schema change", `{"source":{},"databaseName":"db","ddl":"CREATE TABLE t (a int)","tableChanges":[]}`, "schema change", true},

@@ -291,7 +291,11 @@ func fromString(c *column, s string) (sluice.Value, error) {
 func fromBytes(c *column, b []byte) (sluice.Value, error) {
 	switch c.Type {
 	case sluice.TypeDecimal:
-		return sluice.Value{Kind: sluice.KindPresent, Bytes: decimalText(b, max(c.Scale, 0))}, nil
+		text, err := decimalText(b, max(c.Scale, 0))
+		if err != nil {
+			return sluice.Value{}, fmt.Errorf("column %s: %w", c.Name, err)
+		}
+		return sluice.Value{Kind: sluice.KindPresent, Bytes: text}, nil
 	case sluice.TypeBits:
 		// Debezium's Bits keep no bit count: length is the declared one
 		// (2147483647 for an unbounded varbit), at most what b holds.
@@ -304,9 +308,19 @@ func fromBytes(c *column, b []byte) (sluice.Value, error) {
 	return sluice.Value{Kind: sluice.KindPresent, Bytes: b}, nil
 }
 
+// maxDecimalScale bounds the scale of a decimal read from a record or
+// its schema. PostgreSQL's numeric keeps at most 16383 digits after the
+// point, MySQL's decimal 30; a larger scale is a malformed record, for
+// which decimalText would build a string of that many zeros (2^62 of
+// them for an 11-byte Avro value, a crash of the daemon).
+const maxDecimalScale = 16383
+
 // decimalText writes the big-endian two's complement unscaled integer b
 // with scale digits after the point, as sluice keeps decimals.
-func decimalText(b []byte, scale int) []byte {
+func decimalText(b []byte, scale int) ([]byte, error) {
+	if scale > maxDecimalScale {
+		return nil, fmt.Errorf("decimal scale %d is above %d", scale, maxDecimalScale)
+	}
 	n := new(big.Int).SetBytes(b)
 	if len(b) > 0 && b[0]&0x80 != 0 {
 		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
@@ -323,7 +337,7 @@ func decimalText(b []byte, scale int) []byte {
 	if neg {
 		digits = "-" + digits
 	}
-	return []byte(digits)
+	return []byte(digits), nil
 }
 
 // parseZoned reads io.debezium.time.ZonedTimestamp's ISO-8601 text into
@@ -344,8 +358,12 @@ func parseZoned(c *column, s string) (sluice.Value, error) {
 }
 
 // varScaleDecimal builds the value of io.debezium.data.VariableScaleDecimal.
-func varScaleDecimal(scale int64, unscaled []byte) sluice.Value {
-	return sluice.Value{Kind: sluice.KindPresent, Bytes: decimalText(unscaled, int(max(scale, 0)))}
+func varScaleDecimal(scale int64, unscaled []byte) (sluice.Value, error) {
+	text, err := decimalText(unscaled, int(min(max(scale, 0), maxDecimalScale+1)))
+	if err != nil {
+		return sluice.Value{}, err
+	}
+	return sluice.Value{Kind: sluice.KindPresent, Bytes: text}, nil
 }
 
 // geometry builds the value of a Debezium geometry struct.
