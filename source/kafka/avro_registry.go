@@ -19,9 +19,15 @@ import (
 )
 
 // registryAttempts bounds the requests for one schema while the registry
-// is unreachable or failing: the record then goes the way of a record
-// that cannot be read, rather than stalling its partition for good.
+// is unreachable or failing. The error then wraps errRegistryUnavailable,
+// and the source fails (batcher.deliver): the pipeline restarts from the
+// committed offsets with its own backoff, so an outage holds the records
+// back instead of sending readable ones to the dead-letter topic.
 const registryAttempts = 6
+
+// errRegistryUnavailable: the registry was unreachable or answered 5xx
+// or 429 at every attempt; the record itself may be fine.
+var errRegistryUnavailable = errors.New("schema registry unavailable")
 
 // registrySchemas reads writer schemas from a Confluent-compatible
 // registry (GET /schemas/ids/{id}). Ids are immutable, so a schema is
@@ -175,7 +181,7 @@ func (s *registrySchemas) retry(ctx context.Context, what string, call func() er
 		case errors.As(err, &re) && re.StatusCode != http.StatusTooManyRequests && re.StatusCode < 500:
 			return fmt.Errorf("schema registry %s: %s: HTTP %d: %w", s.url, what, re.StatusCode, err)
 		case attempt >= registryAttempts:
-			return fmt.Errorf("schema registry %s: %s: gave up after %d attempts: %w", s.url, what, attempt, err)
+			return fmt.Errorf("schema registry %s: %s: gave up after %d attempts: %w: %w", s.url, what, attempt, errRegistryUnavailable, err)
 		}
 		s.log.Warn("schema registry request failed; retrying", zap.String("registry_url", s.url), zap.String("what", what),
 			zap.Int("attempt", attempt), zap.Duration("backoff", wait), zap.Error(err))

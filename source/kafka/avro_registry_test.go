@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-cdc/sluice"
 	"github.com/sluice-cdc/sluice/internal/registry/schemaregistry"
 )
 
@@ -138,5 +141,31 @@ func TestRegistrySchemas(t *testing.T) {
 	mu.Unlock()
 	if _, err := src.SchemaByID(ctx, 77777); err == nil || !strings.Contains(err.Error(), "schema id 77777 not found") {
 		t.Errorf("an unknown id: %v", err)
+	}
+}
+
+// TestRegistryOutageHoldsRecordsBack: a record whose schema could not be
+// fetched because the registry was down (or a shutdown ended the
+// request) fails the source before its partition's mark, so it is read
+// again after the restart; it does not go to the dead-letter topic as an
+// unreadable record would.
+func TestRegistryOutageHoldsRecordsBack(t *testing.T) {
+	for _, why := range []error{
+		fmt.Errorf("schema registry http://r: schema id 7: gave up after 6 attempts: %w: HTTP 503", errRegistryUnavailable),
+		fmt.Errorf("schema registry http://r: schema id 7: %w", context.Canceled),
+	} {
+		s := &Source{owned: map[tp]uint64{{"orders", 0}: 1}}
+		var emitted []sluice.Op
+		b := &batcher{s: s, emit: func(ev *sluice.Event) error { emitted = append(emitted, ev.Op); return nil }}
+		p := &kgo.FetchTopicPartition{Topic: "orders", FetchPartition: kgo.FetchPartition{Partition: 0,
+			Records: []*kgo.Record{{Topic: "orders", Offset: 10}, {Topic: "orders", Offset: 11}}}}
+		ok := &sluice.Event{Op: sluice.OpCreate}
+		err := b.deliver(context.Background(), p, []result{{ev: ok}, {err: why}})
+		if err == nil || !strings.Contains(err.Error(), "offset 11") {
+			t.Errorf("%v: deliver returned %v, want an error naming offset 11", why, err)
+		}
+		if len(emitted) != 1 || emitted[0] != sluice.OpCreate || s.deadLetters.Load() != 0 {
+			t.Errorf("%v: emitted %v, %d dead letters; want the first record only, no mark, none", why, emitted, s.deadLetters.Load())
+		}
 	}
 }

@@ -197,6 +197,13 @@ func (b *batcher) deliver(ctx context.Context, p *kgo.FetchTopicPartition, rs []
 			}
 		case errors.As(r.err, &skip):
 			b.s.skipped.Add(1)
+		case errors.Is(r.err, errRegistryUnavailable) || errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded):
+			// Not the record's fault (the registry is down, or a
+			// shutdown ended its schema's request): fail before the
+			// partition's mark, so that the restart reads it again once
+			// the registry is back, or the next run does.
+			rec := p.Records[j]
+			return fmt.Errorf("kafka source: %s[%d] offset %d: %w", rec.Topic, rec.Partition, rec.Offset, r.err)
 		default:
 			rec := p.Records[j]
 			b.s.log.Warn("kafka source: record is not a change event sluice can read; sent to the dead-letter topic",
