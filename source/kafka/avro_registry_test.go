@@ -116,24 +116,24 @@ func TestRegistrySchemas(t *testing.T) {
 	}
 
 	mu.Lock()
-	before := requests["/schemas/ids/18"]
+	before := requests["/schemas/ids/10"]
 	mu.Unlock()
-	if _, err := src.SchemaByID(ctx, 18); err != nil {
+	if _, err := src.SchemaByID(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
-	if requests["/schemas/ids/18"] != before {
+	if requests["/schemas/ids/10"] != before {
 		t.Error("a cached id was asked again")
 	}
 	failures = 2
 	mu.Unlock()
-	if _, err := src.SchemaByID(ctx, 17); err != nil { // not asked yet
+	if _, err := src.SchemaByID(ctx, 9); err != nil { // not asked yet
 		t.Errorf("after two 503s: %v", err)
 	}
 	mu.Lock()
 	failures = 100
 	mu.Unlock()
-	if _, err := src.SchemaByID(ctx, 12); err == nil || !strings.Contains(err.Error(), "schema id 12") || !strings.Contains(err.Error(), "gave up") {
+	if _, err := src.SchemaByID(ctx, 4); err == nil || !strings.Contains(err.Error(), "schema id 4") || !strings.Contains(err.Error(), "gave up") {
 		t.Errorf("a registry failing for good: %v", err)
 	}
 	mu.Lock()

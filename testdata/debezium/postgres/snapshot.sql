@@ -46,6 +46,13 @@ VALUES (4, '-Infinity', '-0', '-Infinity', '0044-03-15 BC', '0044-03-15 12:34:56
 -- 5: every column NULL.
 INSERT INTO all_types (id) VALUES (5);
 
+-- 6-10: intervals with microseconds, whose MicroDuration Debezium computes in
+-- doubles (PGInterval seconds, 30.4375-day months) and truncates, which can
+-- be a microsecond below the exact value.
+INSERT INTO all_types (id, c_interval) VALUES
+  (6, '00:00:00.000249'), (7, '00:00:01.000001'), (8, '-00:00:00.000249'),
+  (9, '1 day 00:00:00.000007'), (10, '-1 mons 3 days 04:05:06.000049');
+
 -- The same instant in every precision: each column rounds it to its typmod.
 INSERT INTO time_precisions SELECT 1, t, t, t, t, t, t, t, t, tz, tz, tz, tz, tz, tz, tz, tz, ts, ts, ts, ts, ts, ts, ts, ts, tstz, tstz, tstz, tstz, tstz, tstz, tstz, tstz
   FROM (VALUES ('23:59:59.999999'::time, '23:59:59.999999+05:30'::timetz, '2024-02-29 23:59:59.999999'::timestamp, '2024-02-29 23:59:59.999999+05:30'::timestamptz)) v(t, tz, ts, tstz);

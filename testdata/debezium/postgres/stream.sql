@@ -3,8 +3,13 @@
 SET client_encoding = 'UTF8';
 SET TimeZone = 'UTC';
 
--- all_types: the snapshot rows again, now as streamed inserts (ids 11-15).
+-- all_types: the snapshot rows again, now as streamed inserts (ids 11-20).
 INSERT INTO all_types SELECT (jsonb_populate_record(src, jsonb_build_object('id', src.id + 10))).* FROM all_types src ORDER BY id;
+-- More intervals with microseconds (see snapshot.sql 6-10), streamed only.
+INSERT INTO all_types (id, c_interval) VALUES
+  (21, '00:00:00.000001'), (22, '00:00:02.000003'), (23, '2 days 10:00:00'),
+  (24, '3 years 1 mon 00:00:00.5'), (25, '-2 years -3 mons -4 days -05:06:07.000089'),
+  (26, '123:45:59.999999');
 UPDATE all_types SET c_text = 'updated', c_int4 = -1, c_jsonb = '{"updated": true}' WHERE id = 11;
 DELETE FROM all_types WHERE id = 12;
 
