@@ -2,20 +2,14 @@ package postgres
 
 import (
 	"math"
-	"math/big"
 	"strconv"
 )
-
-// Microseconds of a month as Debezium's MicroDuration counts it: 365.25/12
-// = 30.4375 days, an exact number of microseconds.
-const usPerMonth = 30_4375 * usPerDay / 10_000
 
 // appendInterval parses interval output in IntervalStyle postgres, e.g.
 // "1 year 2 mons 3 days 04:05:06.78", "-1 days +02:00:00", "-00:00:00.5"
 // (and PostgreSQL 17's "infinity"). It returns the duration in
-// microseconds with a month as 30.4375 days (Debezium's MicroDuration,
-// computed exactly in integers; saturated to the int64 range, as Java's
-// double-to-long cast does) and appends the ISO-8601 form Debezium's
+// microseconds with a month as 30.4375 days, computed in float64 the way
+// Debezium's MicroDuration does (see intervalMicros), and appends the ISO-8601 form Debezium's
 // interval.handling.mode=string writes: every field present, each with
 // the sign PostgreSQL gave it, e.g. "P1Y2M3DT4H5M6.78S",
 // "P0Y0M-1DT2H0M0S", "P0Y0M0DT-4H-5M-6.78S". The seconds keep exactly the
@@ -116,11 +110,12 @@ func appendInterval(dst, src []byte) (int64, []byte, error) {
 		return 0, dst, syntaxErr(what, src)
 	}
 
-	timeUS := hours*usPerHour + mins*usPerMin + secUS // < MaxInt64 by the hours bound
+	var us int64
 	if timeNeg {
-		timeUS = -timeUS
+		us = intervalMicros(years*12+mons, days, -hours, -mins, -secUS)
+	} else {
+		us = intervalMicros(years*12+mons, days, hours, mins, secUS)
 	}
-	us := intervalMicros(years*12+mons, days, timeUS)
 
 	sign := func(dst []byte, v int64) []byte {
 		if timeNeg && v != 0 {
@@ -159,30 +154,34 @@ func appendInterval(dst, src []byte) (int64, []byte, error) {
 	return us, append(dst, 'S'), nil
 }
 
-// intervalMicros is months*30.4375 days + days + timeUS in microseconds,
-// saturated to the int64 range.
-func intervalMicros(months, days, timeUS int64) int64 {
-	// The fast path needs both products to fit in int64, which covers
-	// intervals up to ~290,000 years; PostgreSQL accepts more days
-	// (up to 2^31-1), whose product the big.Int path saturates.
-	const lim, dlim = math.MaxInt64 / usPerMonth, math.MaxInt64 / usPerDay
-	if months > -lim && months < lim && days > -dlim && days < dlim {
-		if a, ok := add64(months*usPerMonth, days*usPerDay); ok {
-			if r, ok := add64(a, timeUS); ok {
-				return r
-			}
-		}
-	}
-	r := new(big.Int).Mul(big.NewInt(months), big.NewInt(usPerMonth))
-	r.Add(r, new(big.Int).Mul(big.NewInt(days), big.NewInt(usPerDay)))
-	r.Add(r, big.NewInt(timeUS))
-	if r.IsInt64() {
-		return r.Int64()
-	}
-	if r.Sign() > 0 {
+// intervalMicros is Debezium's MicroDuration of an interval of months,
+// days, hours, minutes and secUS microseconds of seconds (the time fields
+// each carrying the time's sign, as pgjdbc's PGInterval holds them).
+// Debezium (PostgresValueConverter, MicroDuration.durationMicros) computes
+// it in doubles, not exactly: the seconds are PGInterval.getSeconds(),
+// whole seconds + microseconds/1e6; days = months*30.4375 + days; seconds
+// = ((days*24 + hours)*60 + minutes)*60 + seconds; the result is
+// (long)(seconds*1e6), which truncates toward zero and saturates to the
+// int64 range. So a fraction can come out a microsecond short of the exact
+// value: 00:00:00.000249 is 248, 00:00:01.000001 is 1000000. The same
+// operations in the same order here give the same doubles; each product
+// is converted explicitly so that the compiler cannot fuse it with the
+// following addition (a fused multiply-add rounds once, Java twice).
+func intervalMicros(months, days, hours, mins, secUS int64) int64 {
+	const daysPerMonth = 365.25 / 12 // Debezium's DAYS_PER_MONTH_AVG, exactly 30.4375
+	sec := float64(secUS/usPerSec) + float64(secUS%usPerSec)/1e6
+	d := float64(float64(months)*daysPerMonth) + float64(days)
+	s := float64(d*24) + float64(hours)
+	s = float64(s*60) + float64(mins)
+	s = float64(s*60) + sec
+	us := s * 1e6
+	switch {
+	case us >= math.MaxInt64: // 2^63 as a float64
 		return math.MaxInt64
+	case us <= math.MinInt64:
+		return math.MinInt64
 	}
-	return math.MinInt64
+	return int64(us)
 }
 
 func indexByte(s []byte, c byte) int {
