@@ -402,6 +402,11 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 	}
 	db, name, _ := splitTable(job.Table, in.src.dsn.DB)
 	last := in.startJob(conn, rel, job, db, name, "incremental snapshot of table started")
+	// keyed is the description last's key values are of: a chunk after
+	// an ALTER of the key (between chunks or while one was read) reads
+	// the table from the start, as WHERE (new key) > (old values) would
+	// skip rows.
+	keyed := rel
 	for again := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -419,6 +424,12 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 			return err
 		}
 		w.rel = rel
+		if !slices.Equal(keyColumns(rel.table), keyColumns(keyed.table)) {
+			in.log.Info("the table's key changed during its incremental snapshot: reading it from the start",
+				zap.String("table", job.Table), zap.Strings("key", keyColumns(rel.table)))
+			last = nil
+		}
+		keyed = rel
 		if err := in.readChunk(ctx, conn, w, flt, last); err != nil {
 			in.closeWindow(w)
 			return err
@@ -442,9 +453,6 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 				log = in.log.Warn
 			}
 			log("incremental snapshot chunk read again: a schema change was read while it was read", zap.String("table", job.Table), zap.Int("attempt", again))
-			if !slices.Equal(keyColumns(rel.table), keyColumns(w.rel.table)) {
-				last = nil
-			}
 			continue
 		}
 		again = 0
