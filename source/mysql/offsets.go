@@ -62,8 +62,12 @@ type tableProgress struct {
 	// LastKey is the text form of the key of the last acknowledged row;
 	// nil before the first chunk.
 	LastKey []keyValue `json:"last_key,omitempty"`
-	Rows    int64      `json:"rows"`
-	Done    bool       `json:"done,omitempty"`
+	// KeyColumns names the key LastKey is of: a restart after the key
+	// changed reads the table from the start (empty in offsets of
+	// versions before it: LastKey's length is then the check).
+	KeyColumns []string `json:"key_columns,omitempty"`
+	Rows       int64    `json:"rows"`
+	Done       bool     `json:"done,omitempty"`
 }
 
 // keyValue is one key column's value, passed back to the server as a
@@ -126,6 +130,7 @@ func (o *offset) clone() *offset {
 		for i, t := range o.Snapshot.Tables {
 			tc := *t
 			tc.LastKey = append([]keyValue(nil), t.LastKey...)
+			tc.KeyColumns = append([]string(nil), t.KeyColumns...)
 			s.Tables[i] = &tc
 		}
 		c.Snapshot = s

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -438,6 +439,16 @@ func (r *snapReader) table(ctx context.Context, idx int, tp *tableProgress, last
 	if len(t.Key) == 0 {
 		return r.keyless(ctx, idx, tp, lastTable, rel, est)
 	}
+	key := keyColumns(t)
+	if len(tp.LastKey) > 0 && (len(tp.LastKey) != len(key) || tp.KeyColumns != nil && !slices.Equal(tp.KeyColumns, key)) {
+		// The key changed since the saved progress (an ALTER while
+		// sluice was stopped): WHERE (new key) > (old values) would
+		// skip rows. Read the table again from its first row.
+		r.src.log.Info("the table's key is not the one its saved snapshot progress was read in: reading it from the start",
+			zap.String("table", tp.Table), zap.Strings("saved_key", tp.KeyColumns), zap.Strings("key", key))
+		tp.Rows, tp.LastKey = 0, nil
+	}
+	tp.KeyColumns = key
 	chunk := r.src.cfg.Snapshot.ChunkSize
 	q := newChunkQuery(r.conn, rel, db, name, chunk)
 	defer q.close()
