@@ -71,6 +71,7 @@ func (st *stream) blockingJob(ctx context.Context, conn *client.Conn, job *incJo
 	}
 	db, name, _ := splitTable(job.Table, in.src.dsn.DB)
 	last := in.startJob(conn, rel, job, db, name, "blocking snapshot of table started: the stream waits")
+	keyed := rel // the description last's key values are of
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -84,8 +85,14 @@ func (st *stream) blockingJob(ctx context.Context, conn *client.Conn, job *incJo
 			return err
 		}
 		w := &window{job: job, db: db, name: name, rel: rel}
+		last, keyed = in.rekeyed(job, keyed, rel, last), rel
 		if err := in.readChunk(ctx, conn, w, flt, last); err != nil {
 			return err
+		}
+		if h := in.hooks; h != nil && h.afterRead != nil {
+			if err := h.afterRead(ctx, job.Table); err != nil {
+				return err
+			}
 		}
 		if err := st.emitChunk(w, sluice.SnapshotTrue, false); err != nil {
 			return err

@@ -402,11 +402,7 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 	}
 	db, name, _ := splitTable(job.Table, in.src.dsn.DB)
 	last := in.startJob(conn, rel, job, db, name, "incremental snapshot of table started")
-	// keyed is the description last's key values are of: a chunk after
-	// an ALTER of the key (between chunks or while one was read) reads
-	// the table from the start, as WHERE (new key) > (old values) would
-	// skip rows.
-	keyed := rel
+	keyed := rel // the description last's key values are of (rekeyed)
 	for again := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -424,12 +420,7 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 			return err
 		}
 		w.rel = rel
-		if !slices.Equal(keyColumns(rel.table), keyColumns(keyed.table)) {
-			in.log.Info("the table's key changed during its incremental snapshot: reading it from the start",
-				zap.String("table", job.Table), zap.Strings("key", keyColumns(rel.table)))
-			last = nil
-		}
-		keyed = rel
+		last, keyed = in.rekeyed(job, keyed, rel, last), rel
 		if err := in.readChunk(ctx, conn, w, flt, last); err != nil {
 			in.closeWindow(w)
 			return err
@@ -465,6 +456,19 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 			return nil
 		}
 	}
+}
+
+// rekeyed is last, the key values of the chunk read before (by keyed's
+// key), when rel pages by the same key columns, else nil: after an ALTER
+// of the key the table is read again from its start, as WHERE (new key)
+// > (old values) would skip rows.
+func (in *incremental) rekeyed(job *incJob, keyed, rel *relation, last []keyValue) []keyValue {
+	if last == nil || slices.Equal(keyColumns(rel.table), keyColumns(keyed.table)) {
+		return last
+	}
+	in.log.Info("the table's key changed during its snapshot: reading it from the start",
+		zap.String("table", job.Table), zap.Strings("key", keyColumns(rel.table)))
+	return nil
 }
 
 // mayRun reports whether a chunk of job may start: the job was not
