@@ -47,7 +47,10 @@ import (
 // P), and then its key is dropped, or comes after the chunk. So no "r"
 // event overtakes a newer change of its key. The window opens before the
 // snapshot transaction, so the stream's position when it opens is at or
-// before P: no change at or after P escapes the record.
+// before P: no change at or after P escapes the record. A change's
+// position is where the stream emits it: for an XA transaction its XA
+// COMMIT, not its prepare (which a snapshot taken in between does not
+// see), and a rolled back one records nothing (xa.go).
 //
 // A schema change naming a captured table, read while a window is open,
 // has the chunk read again: its rows may not have the columns the stream

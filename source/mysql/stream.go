@@ -477,8 +477,10 @@ func (st *stream) rows(h *replication.EventHeader, e *replication.RowsEvent) err
 	}
 	evPos := st.at(h)
 	commitTime := time.Unix(int64(h.Timestamp), 0)
-	// An open window of an incremental snapshot records the keys changed.
-	window := st.inc != nil && st.inc.active.Load()
+	// An open window of an incremental snapshot records the keys changed,
+	// where the changes are emitted: those of an XA group at its XA
+	// COMMIT (release in xa.go), never for an XA ROLLBACK.
+	window := st.inc != nil && !st.tx.xa && st.inc.active.Load()
 	emit := st.emit
 	if st.tx.xa {
 		emit = st.hold // published at XA COMMIT (xa.go)

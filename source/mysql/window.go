@@ -114,16 +114,38 @@ func (in *incremental) stopWake() {
 // Rows are a change's images (before, after, or both).
 func (in *incremental) touched(t *sluice.Table, pos uint64, rows ...sluice.Row) {
 	in.mu.Lock()
-	w := in.win
-	if w != nil && w.name == t.Name && w.db == t.DB {
+	if w := in.win; w != nil && w.name == t.Name && w.db == t.DB {
 		for _, r := range rows {
-			if r != nil {
-				k := sluice.KeyString(t, r)
-				w.dirty[k] = max(w.dirty[k], pos)
+			w.touch(t, pos, r)
+		}
+	}
+	in.mu.Unlock()
+}
+
+// released records, in the open window, the keys of the held events of
+// an XA transaction emitted at pos, its XA COMMIT (xa.go): their change
+// enters the stream there. Their rows events, at the prepare, recorded
+// nothing, so that a rolled back transaction takes no row from a chunk.
+func (in *incremental) released(pos uint64, evs []*sluice.Event) {
+	in.mu.Lock()
+	if w := in.win; w != nil {
+		for _, ev := range evs {
+			if t := ev.Table; t != nil && w.name == t.Name && w.db == t.DB {
+				w.touch(t, pos, ev.Before)
+				w.touch(t, pos, ev.After)
 			}
 		}
 	}
 	in.mu.Unlock()
+}
+
+// touch records the key of row r of w's table t (nil: none) as changed
+// at pos; in.mu is held.
+func (w *window) touch(t *sluice.Table, pos uint64, r sluice.Row) {
+	if r != nil {
+		k := sluice.KeyString(t, r)
+		w.dirty[k] = max(w.dirty[k], pos)
+	}
 }
 
 // schemaChanged marks the open window: a schema change of a captured

@@ -214,8 +214,15 @@ func (st *stream) xaOutcome(h *replication.EventHeader, xid string, commit bool)
 }
 
 // release emits the held events of a committed XA transaction at the
-// commit whose header is h.
+// commit whose header is h. An open snapshot window records their keys
+// at the commit, where they enter the stream, not at the prepare, where
+// they are in the binlog: a chunk read in between does not see them
+// (the transaction was not committed), and must not overtake them
+// (window.go).
 func (st *stream) release(held []*sluice.Event, h *replication.EventHeader) error {
+	if st.inc != nil && len(held) > 0 && st.inc.active.Load() {
+		st.inc.released(st.at(h), held)
+	}
 	at := time.Unix(int64(h.Timestamp), 0)
 	for _, ev := range held {
 		ev.CommitTime = at

@@ -1,9 +1,12 @@
 package mysql
 
 import (
+	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,5 +172,233 @@ func TestXAMySQLFlavor(t *testing.T) {
 		if i > 0 && marks[i].TxLSN <= marks[i-1].TxLSN {
 			t.Errorf("mark %d at %d after %d: marks must still grow", i, marks[i].TxLSN, marks[i-1].TxLSN)
 		}
+	}
+}
+
+// xaRig is a MySQL-flavored stream with a table shop.orders (id INT key,
+// v INT, table id 1) and an incremental snapshot job on it, fed binlog
+// events at consecutive positions: the XA checks of the snapshot windows
+// that need no server.
+type xaRig struct {
+	t   *testing.T
+	in  *incremental
+	st  *stream
+	w   *window
+	pos uint32 // end of the last event fed
+	got []*sluice.Event
+	p   *replication.BinlogParser
+	gno int64
+}
+
+func newXARig(t *testing.T) *xaRig {
+	x := &xaRig{t: t, in: newBareIncremental(t, "orders"), pos: 4, gno: 5,
+		p: fzParser(replication.UPDATE_ROWS_EVENTv2, nil)}
+	set, err := mysql.ParseGTIDSet(mysql.MySQLFlavor, serverUUID+":1-5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.st = newStream(x.in.src, &server{flavor: mysql.MySQLFlavor, gtid: true}, nil, nil, position{file: "mysql-bin.000001", pos: 4, gtids: set},
+		func(ev *sluice.Event) error { x.got = append(x.got, ev); return nil })
+	x.st.inc = x.in
+	tbl := &sluice.Table{DB: "shop", Name: "orders", Key: []int{0},
+		Columns: []sluice.Column{{Name: "id", Type: sluice.TypeInt32, Key: true}, {Name: "v", Type: sluice.TypeInt32}}}
+	x.st.rels[1] = &relMap{rel: &relation{table: tbl, cols: []colInfo{{kind: kInt}, {kind: kInt}}}}
+	// A table map of two INT columns, for the parser to decode rows.
+	tm := append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 4}, "shop\x00\x06orders\x00"...)
+	if _, err := x.p.Parse(fzEvent(replication.TABLE_MAP_EVENT, append(tm, 2, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_LONG, 0, 0))); err != nil {
+		t.Fatal(err)
+	}
+	job := &incJob{Table: "shop.orders", running: true}
+	x.in.st.Jobs = []*incJob{job}
+	return x
+}
+
+// put places ev after the last event fed, size bytes long.
+func (x *xaRig) put(size uint32, ev *replication.BinlogEvent) *replication.BinlogEvent {
+	x.pos += size
+	ev.Header.LogPos, ev.Header.EventSize = x.pos, size
+	return ev
+}
+
+func (x *xaRig) query(q string) *replication.BinlogEvent {
+	return x.put(60, at(0, 0, &replication.QueryEvent{Query: []byte(q)}))
+}
+
+func (x *xaRig) gtid() *replication.BinlogEvent {
+	x.gno++
+	sid := uuid.MustParse(serverUUID)
+	return x.put(65, at(0, 0, &replication.GTIDEvent{SID: sid[:], GNO: x.gno}))
+}
+
+// update is the rows event of UPDATE orders SET v = to WHERE id = 5 (v
+// was from), decoded as go-mysql decodes it.
+func (x *xaRig) update(from, to int32) *replication.BinlogEvent {
+	body := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 3, 3}
+	for _, v := range []int32{from, to} {
+		body = binary.LittleEndian.AppendUint32(append(body, 0), 5)
+		body = binary.LittleEndian.AppendUint32(body, uint32(v))
+	}
+	ev, err := x.p.Parse(fzEvent(replication.UPDATE_ROWS_EVENTv2, body))
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return x.put(40, ev)
+}
+
+// prepared is the group of an XA transaction xid (x'…' of gtrid, as the
+// server writes it) that updates row 5 from v 1 to 2, prepared or, with
+// onePhase, committed in one phase.
+func (x *xaRig) prepared(gtrid string, onePhase bool) []*replication.BinlogEvent {
+	xid := "X'" + hex.EncodeToString([]byte(gtrid)) + "',X'',1"
+	return []*replication.BinlogEvent{x.gtid(), x.query("XA START " + xid), x.update(1, 2), x.query("XA END " + xid),
+		x.put(40, xaPrepareEvent(0, 0, gtrid, onePhase))}
+}
+
+// outcome is the group of XA COMMIT (or XA ROLLBACK: stmt) of gtrid.
+func (x *xaRig) outcome(stmt, gtrid string) []*replication.BinlogEvent {
+	return []*replication.BinlogEvent{x.gtid(), x.query(stmt + " X'" + hex.EncodeToString([]byte(gtrid)) + "',X'',1")}
+}
+
+// handle reads events as the stream's run does.
+func (x *xaRig) handle(groups ...[]*replication.BinlogEvent) {
+	x.t.Helper()
+	for _, g := range groups {
+		for _, ev := range g {
+			if err := x.st.handle(ev); err != nil {
+				x.t.Fatal(err)
+			}
+			x.st.end = max(x.st.end, x.st.lsn(ev.Header.LogPos))
+		}
+	}
+}
+
+// open opens a chunk's window, as the worker does before its snapshot.
+func (x *xaRig) open() {
+	x.w = &window{job: x.in.st.Jobs[0], db: "shop", name: "orders", rel: x.st.rels[1].rel, dirty: map[string]uint64{}, done: make(chan struct{})}
+	x.in.open(x.w)
+}
+
+// read makes the chunk the one a consistent snapshot at the position
+// fed so far reads: row 5 with v.
+func (x *xaRig) read(v int64) {
+	x.w.pos = lsn("mysql-bin.000001", x.pos)
+	x.w.rows = []sluice.Row{{{Kind: sluice.KindPresent, Int: 5}, {Kind: sluice.KindPresent, Int: v}}}
+	x.w.final = true
+}
+
+// flush hands the chunk over and has the stream emit it; it returns the
+// change events emitted (op, id=v), marks left out.
+func (x *xaRig) flush() string {
+	x.t.Helper()
+	x.in.handOver(x.w)
+	if err := x.st.flushChunk(); err != nil {
+		x.t.Fatal(err)
+	}
+	select {
+	case <-x.w.done:
+	default:
+		x.t.Fatal("the chunk was not emitted")
+	}
+	var out []string
+	for _, ev := range x.got {
+		if ev.Op != sluice.OpMark {
+			out = append(out, fmt.Sprintf("%s%d=%d", ev.Op, ev.After[0].Int, ev.After[1].Int))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// TestXASnapshotWindow: an XA transaction's rows are emitted at its XA
+// COMMIT, not where they are in the binlog (at its prepare): the window
+// records their keys at the commit. So a chunk read after the prepare and
+// before the commit (which does not see the prepared change) loses its
+// row to the newer update when the stream read the commit first; a
+// rolled back transaction, whose rows are never emitted, takes no row
+// from a chunk.
+func TestXASnapshotWindow(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		run  func(x *xaRig)
+		want string
+	}{
+		{"committed after the chunk's position", func(x *xaRig) {
+			x.open()
+			x.handle(x.prepared("x1", false))
+			x.read(1)
+			x.handle(x.outcome("XA COMMIT", "x1"))
+		}, "u5=2"},
+		{"window opened after the prepare", func(x *xaRig) {
+			x.handle(x.prepared("x1", false))
+			x.open()
+			x.read(1)
+			x.handle(x.outcome("XA COMMIT", "x1"))
+		}, "u5=2"},
+		{"prepared after the chunk's position and rolled back", func(x *xaRig) {
+			x.open()
+			x.read(1)
+			x.handle(x.prepared("x1", false), x.outcome("XA ROLLBACK", "x1"))
+		}, "r5=1"},
+		{"committed in one phase after the chunk's position", func(x *xaRig) {
+			x.open()
+			x.read(1)
+			x.handle(x.prepared("x1", true))
+		}, "u5=2"},
+		{"committed before the chunk's position", func(x *xaRig) {
+			x.open()
+			x.handle(x.prepared("x1", false), x.outcome("XA COMMIT", "x1"))
+			x.read(2)
+		}, "u5=2 r5=2"},
+		{"an ordinary transaction after the chunk's position", func(x *xaRig) {
+			x.open()
+			x.read(1)
+			x.handle([]*replication.BinlogEvent{x.gtid(), x.query("BEGIN"), x.update(1, 2), x.put(31, at(0, 0, &replication.XIDEvent{XID: 9}))})
+		}, "u5=2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x := newXARig(t)
+			c.run(x)
+			if got := x.flush(); got != c.want {
+				t.Errorf("events %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestMySQLIncrementalXA: a chunk read while an XA transaction is
+// prepared does not see its change, which the stream emits at XA COMMIT;
+// when the stream reads that commit before the chunk is handed over, the
+// chunk's row must not follow the update. An XA transaction prepared
+// after the chunk was read and rolled back takes no row from it.
+func TestMySQLIncrementalXA(t *testing.T) {
+	it := newIncTest(t, 10)
+	x := fmt.Sprintf("sluice_xa_%d", time.Now().UnixNano())
+	committed, rolledBack := it.xaConn(x+"c"), it.xaConn(x+"r")
+	var once sync.Once
+	hooks := &incHooks{afterRead: func(ctx context.Context, _ string) (err error) {
+		// The chunk was read: row 5 as before the prepared update.
+		once.Do(func() {
+			for _, q := range []string{"XA START '" + x + "r'", "UPDATE " + it.table + " SET v = 2 WHERE id = 7", "XA END '" + x + "r'", "XA PREPARE '" + x + "r'", "XA ROLLBACK '" + x + "r'"} {
+				if _, err = rolledBack.Execute(q); err != nil {
+					return
+				}
+			}
+			if _, err = committed.Execute("XA COMMIT '" + x + "c'"); err != nil {
+				return
+			}
+			it.c.Wait(1) // the stream read both outcomes, in binlog order
+		})
+		return err
+	}}
+	it.startWith(it.opts(100), hooks)
+	it.streaming()
+	execOn(t, committed, "XA START '"+x+"c'", "UPDATE "+it.table+" SET v = 1 WHERE id = 5", "XA END '"+x+"c'", "XA PREPARE '"+x+"c'")
+	it.execute("xa-1", "")
+	it.jobs("the snapshot to complete", func(j sluice.IncrementalSnapshotJobs) bool { return j.Completed == 1 })
+	events := it.c.WaitMark(it.binlogEnd())
+	if got := ids(events[:1]); got != "u5" {
+		t.Fatalf("first event %s, want u5 (the XA COMMIT, read before the chunk)", got)
+	}
+	if reads := it.checkEvents(events, true); reads != 9 {
+		t.Errorf("%d rows read, want 9: all but row 5, updated after the chunk's position", reads)
 	}
 }
