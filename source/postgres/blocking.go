@@ -131,11 +131,10 @@ type blockingRun struct {
 // until the table ends, the job is stopped or snapshots are paused.
 func (st *stream) blockingJob(ctx context.Context, conn *pgx.Conn, job *snapshotJob, run *blockingRun) error {
 	sn := st.snap
-	rel, flt, last, hooks, err := sn.startJob(ctx, conn, job, "blocking snapshot of table started")
+	rel, last, hooks, err := sn.startJob(ctx, conn, job, "blocking snapshot of table started")
 	if err != nil {
 		return err
 	}
-	t := rel.table
 	for {
 		sn.mu.Lock()
 		stopped, paused := job.stopped, sn.state.Paused
@@ -148,10 +147,13 @@ func (st *stream) blockingJob(ctx context.Context, conn *pgx.Conn, job *snapshot
 				return err
 			}
 		}
-		rows, next, final, _, err := sn.readChunk(ctx, conn, rel, job, flt, last, hooks)
+		cr, err := sn.readChunk(ctx, conn, rel, job, last, hooks)
 		if err != nil {
 			return err
 		}
+		// Each chunk's rows go with the table as the chunk read it.
+		rel = cr.rel
+		t, rows, next, final := rel.table, cr.rows, cr.next, cr.final
 		read := time.Now()
 		sn.mu.Lock()
 		alone := len(sn.blocking) == 1

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/sluice-cdc/sluice"
 )
@@ -103,10 +104,37 @@ func resumeKey(job *snapshotJob, t *sluice.Table) []*string {
 	return job.LastKey
 }
 
+// chunkRead is one chunk as readChunk read it, with the table as the
+// chunk's own transaction described it: its rows have exactly its
+// columns, so they are emitted with it.
+type chunkRead struct {
+	rel   *relation
+	from  []*string // the key the rows follow: last, or nil (the start) when the key changed
+	rows  []sluice.Row
+	next  []*string
+	final bool
+	snap  *xidSnapshot
+}
+
 // readChunk reads the rows after last, one more than the chunk size to
 // learn whether the table ends here, and returns them with the snapshot
 // they were read in. Values are read in their text form and decoded like
 // the stream's, so both sides agree on every byte.
+//
+// The table is described again for every chunk, inside the chunk's
+// transaction: its columns may change during a snapshot (ALTER TABLE
+// ADD or DROP COLUMN), and a chunk read with the columns of the job's
+// start would fail on a dropped column (a failure running the job
+// again would repeat) or miss an added one that the stream's events
+// carry. The transaction first takes an ACCESS SHARE lock on the table,
+// which its SELECT takes anyway, before its snapshot: the column
+// changes need an ACCESS EXCLUSIVE lock, so none commits between the
+// description and the read, and the catalog rows the description reads
+// in the snapshot are the ones the read is planned with. prev is the
+// table as the chunk before was read; when the key changed (or the table
+// is another one of the same name) the position last means nothing in
+// the new order, and the table is read from the start, as after a
+// restart (resumeKey).
 //
 // Why the chunk cannot be older than the stream's changes before its low
 // watermark. The stream emits what it decodes before the low watermark
@@ -139,10 +167,14 @@ func resumeKey(job *snapshotJob, t *sluice.Table) []*string {
 // whose commit the previous process already confirmed to stay invisible
 // across the restart, i.e. a synchronous standby down that long (then
 // the watermarks, committed synchronously, wait for it too).
-func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, job *snapshotJob, flt *snapshotFilter,
-	last []*string, hooks *chunkHooks) (out []sluice.Row, next []*string, final bool, snap *xidSnapshot, err error) {
-	fail := func(err error) ([]sluice.Row, []*string, bool, *xidSnapshot, error) {
-		return nil, nil, false, nil, fmt.Errorf("postgres source: snapshot of %s: %w", job.Table, err)
+func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, prev *relation, job *snapshotJob,
+	last []*string, hooks *chunkHooks) (*chunkRead, error) {
+	fail := func(err error) (*chunkRead, error) {
+		return nil, fmt.Errorf("postgres source: snapshot of %s: %w", job.Table, err)
+	}
+	schema, name, ok := splitTable(job.Table)
+	if !ok {
+		return nil, &jobError{fmt.Errorf("postgres source: snapshot of %q: not schema.table", job.Table)}
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -154,22 +186,38 @@ func (sn *snapshotter) readChunk(ctx context.Context, conn *pgx.Conn, rel *relat
 			return fail(err)
 		}
 	}
-	// The first statement takes the transaction's snapshot.
+	// LOCK takes no snapshot: the next statement does, after the lock.
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{schema, name}.Sanitize()+" IN ACCESS SHARE MODE"); err != nil {
+		return fail(err)
+	}
 	var text string
 	if err := tx.QueryRow(ctx, "SELECT txid_current_snapshot()::text").Scan(&text); err != nil {
 		return fail(err)
 	}
-	if snap, err = parseXidSnapshot(text); err != nil {
+	cr := &chunkRead{from: last}
+	if cr.snap, err = parseXidSnapshot(text); err != nil {
 		return fail(err)
 	}
-	out, next, final, err = readRows(ctx, tx, rel.table, flt, last, sn.src.cfg.Snapshot.ChunkSize)
+	if cr.rel, err = sn.src.describeTable(ctx, tx, schema, name); err != nil {
+		return nil, err
+	}
+	flt, err := compileFilter(job.Filter, cr.rel.table)
+	if err != nil { // the filter names a column dropped since
+		return fail(err)
+	}
+	if last != nil && !sameRelation(prev, cr.rel) {
+		sn.log.Info("the table's key changed during its snapshot: reading it from the start", zap.String("table", job.Table),
+			zap.Strings("key", chunkKeyColumns(cr.rel.table)))
+		cr.from = nil
+	}
+	cr.rows, cr.next, cr.final, err = readRows(ctx, tx, cr.rel.table, flt, cr.from, sn.src.cfg.Snapshot.ChunkSize)
 	if err != nil {
 		return fail(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fail(err)
 	}
-	return out, next, final, snap, nil
+	return cr, nil
 }
 
 // readRows runs the chunk query of t after last in q (the caller's

@@ -37,7 +37,11 @@ import (
 //
 // Keys are compared as the stream and the snapshot both decode them
 // (sluice.KeyString), and both describe a table's key the same way:
-// its replica identity (see buildRelation).
+// its replica identity (see buildRelation). Each chunk describes the
+// table again in its own read (readChunk), so columns added or dropped
+// during a snapshot change the chunks read after them, whose rows are
+// emitted with the description they were read with, and a key changed
+// during a snapshot reads the table again from the start.
 //
 // A worker reads the next chunk (its own window) while the stream emits
 // the one before: the windows of one table follow each other in the WAL,
@@ -226,12 +230,13 @@ func (sn *snapshotter) prepare(ctx context.Context, conn *pgx.Conn, job *snapsho
 }
 
 // startJob prepares job's read (its table and filter), records the
-// table's row estimate for the progress, logs msg, and returns the key
-// to read after (nil: from the start) and the test hooks.
-func (sn *snapshotter) startJob(ctx context.Context, conn *pgx.Conn, job *snapshotJob, msg string) (*relation, *snapshotFilter, []*string, *chunkHooks, error) {
-	rel, flt, err := sn.prepare(ctx, conn, job)
+// table's row estimate for the progress, logs msg, and returns the table
+// as described now, the key to read after (nil: from the start) and the
+// test hooks. Each chunk describes the table again (readChunk).
+func (sn *snapshotter) startJob(ctx context.Context, conn *pgx.Conn, job *snapshotJob, msg string) (*relation, []*string, *chunkHooks, error) {
+	rel, _, err := sn.prepare(ctx, conn, job)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	total := estimateRows(ctx, conn, rel.table.ID)
 	sn.mu.Lock()
@@ -245,7 +250,7 @@ func (sn *snapshotter) startJob(ctx context.Context, conn *pgx.Conn, job *snapsh
 		sn.log.Info("the table's key is not the one its saved snapshot progress was read in: reading it from the start",
 			zap.String("table", job.Table), zap.Strings("saved_key", job.LastKeyColumns), zap.Strings("key", chunkKeyColumns(rel.table)))
 	}
-	return rel, flt, last, hooks, nil
+	return rel, last, hooks, nil
 }
 
 // read reads one table chunk by chunk.
@@ -267,7 +272,8 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 	if _, err := conn.Exec(ctx, "SET synchronous_commit = on"); err != nil {
 		sn.log.Warn("cannot set synchronous_commit for the snapshot session; chunks may wait for the WAL writer", zap.Error(err))
 	}
-	rel, flt, last, hooks, err := sn.startJob(ctx, conn, job, "snapshot of table started")
+	// rel is the table as the newest chunk read described it.
+	rel, last, hooks, err := sn.startJob(ctx, conn, job, "snapshot of table started")
 	if err != nil {
 		return err
 	}
@@ -285,12 +291,12 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 			if stop, err := sn.gate(ctx, job); err != nil || stop {
 				return err
 			}
-			w, err := sn.chunk(ctx, conn, rel, job, flt, last, hooks)
+			w, err := sn.chunk(ctx, conn, rel, job, last, hooks)
 			if err != nil {
 				return err
 			}
 			inflight = append(inflight, w)
-			last, readAll = w.last, w.final
+			rel, last, readAll = w.rel, w.last, w.final
 			continue
 		}
 		w := inflight[0]
@@ -311,13 +317,13 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 					return ctx.Err()
 				}
 			}
-			inflight, last, readAll = nil, w.from, false
+			inflight, rel, last, readAll = nil, w.rel, w.from, false
 			sn.mu.Lock()
 			job.gen++
 			sn.mu.Unlock()
 			// Wait for the transaction the chunk missed to become
-			// visible, then read the chunk again, with the table described
-			// anew in case its key changed.
+			// visible, then read the chunk again (described anew, like
+			// every chunk; a changed key reads from the start).
 			again++
 			log := sn.log.Debug
 			if again%50 == 0 {
@@ -330,15 +336,10 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			nrel, nflt, err := sn.prepare(ctx, conn, job)
-			if err != nil {
+			// Whether the table is still captured.
+			if _, _, err := sn.prepare(ctx, conn, job); err != nil {
 				return err
 			}
-			if !sameKey(rel.table, nrel.table) {
-				sn.log.Info("the table's key changed during its snapshot: reading it from the start", zap.String("table", job.Table))
-				last = nil
-			}
-			rel, flt = nrel, nflt
 			continue
 		}
 		again = 0
@@ -350,8 +351,10 @@ func (sn *snapshotter) read(ctx context.Context, job *snapshotJob) error {
 
 // chunk reads one chunk of job after last between its watermarks and
 // returns its window, which the stream closes once it emitted the chunk
-// (or found it must be read again).
-func (sn *snapshotter) chunk(ctx context.Context, conn *pgx.Conn, rel *relation, job *snapshotJob, flt *snapshotFilter,
+// (or found it must be read again). rel is the table as the chunk before
+// was read; the window takes the table as this chunk read it, the
+// description its rows are emitted with.
+func (sn *snapshotter) chunk(ctx context.Context, conn *pgx.Conn, rel *relation, job *snapshotJob,
 	last []*string, hooks *chunkHooks) (_ *window, err error) {
 	w := &window{id: newID(), job: job, rel: rel, from: last, dirty: map[string]struct{}{}, done: make(chan struct{})}
 	sn.mu.Lock()
@@ -372,12 +375,19 @@ func (sn *snapshotter) chunk(ctx context.Context, conn *pgx.Conn, rel *relation,
 	if err := emitWatermark(ctx, conn, "L:"+w.id); err != nil {
 		return nil, err
 	}
-	rows, next, final, snap, err := sn.readChunk(ctx, conn, rel, job, flt, last, hooks)
+	cr, err := sn.readChunk(ctx, conn, rel, job, last, hooks)
 	if err != nil {
 		return nil, err
 	}
 	sn.mu.Lock()
-	w.rows, w.last, w.final, w.read, w.snap = rows, next, final, time.Now(), snap
+	// The window was opened with the key of the chunk before, so the keys
+	// it marked changed may not compare with this chunk's rows: read it
+	// again, in a window opened with this key.
+	if !sameRelation(w.rel, cr.rel) {
+		w.again = true
+	}
+	w.rel, w.from = cr.rel, cr.from
+	w.rows, w.last, w.final, w.read, w.snap = cr.rows, cr.next, cr.final, time.Now(), cr.snap
 	sn.mu.Unlock()
 	if hooks != nil && hooks.afterRead != nil {
 		if err := hooks.afterRead(ctx, job.Table); err != nil {

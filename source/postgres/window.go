@@ -36,7 +36,8 @@ type window struct {
 	// again: the chunk is not emitted but read again, because a
 	// transaction the stream decoded before the low watermark is not
 	// visible to the chunk's snapshot, or the stream's key of the table
-	// changed (DDL) so its changes cannot be matched with the chunk's rows.
+	// or the chunk's changed (DDL) so the window's changes cannot be
+	// matched with the chunk's rows.
 	again bool
 	// before lists the transactions (xids) the stream had decoded before
 	// the low watermark without knowing them visible; set at the low
@@ -84,6 +85,13 @@ func sameKey(a, b *sluice.Table) bool {
 		}
 	}
 	return true
+}
+
+// sameRelation reports whether rows read as a and as b have comparable
+// keys: the same table (a table dropped and created again under its name
+// is another one) with the same key.
+func sameRelation(a, b *relation) bool {
+	return a.table.ID == b.table.ID && sameKey(a.table, b.table)
 }
 
 // touched marks keys changed by a streamed event inside open windows of
