@@ -461,10 +461,9 @@ func (in *incremental) runJob(ctx context.Context, conn *client.Conn, job *incJo
 	}
 }
 
-// rekeyed is last, the key values of the chunk read before (by keyed's
-// key), when rel pages by the same key columns, else nil: after an ALTER
-// of the key the table is read again from its start, as WHERE (new key)
-// > (old values) would skip rows.
+// rekeyed is last (key values by keyed's key) when rel pages by the same
+// key columns, else nil: after an ALTER of the key the table is read from
+// its start, as WHERE (new key) > (old values) would skip rows.
 func (in *incremental) rekeyed(job *incJob, keyed, rel *relation, last []keyValue) []keyValue {
 	if last == nil || slices.Equal(keyColumns(rel.table), keyColumns(keyed.table)) {
 		return last
