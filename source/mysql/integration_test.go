@@ -473,7 +473,7 @@ func TestMariaDBServerChangeInDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if maria, _ := r.GetInt(0, 0); maria != 1 {
-		t.Skip("MariaDB GTIDs only")
+		testenv.Missing(t, "MariaDB GTIDs only: the test server is not MariaDB")
 	}
 	sid, _ := r.GetUint(0, 1)
 	h.exec("DROP TABLE IF EXISTS gtid_servers", "CREATE TABLE gtid_servers (id int PRIMARY KEY)")
